@@ -1,0 +1,16 @@
+//! The PVM domain, shared by the venue node and the cloud hub.
+//!
+//! Everything here is pure: no tokio, no SQL, no network. Time, randomness
+//! and keys are inputs, so every rule can be tested and replayed.
+
+pub mod canonical;
+pub mod envelope;
+pub mod event;
+pub mod hlc;
+pub mod venue;
+pub mod verify;
+
+pub use envelope::{Actor, Envelope, EnvelopeHeader, SCHEMA_VERSION};
+pub use event::EventKind;
+pub use hlc::{Hlc, HlcClock};
+pub use verify::{verify_run, ChainStart, ChainVerifier, Problem};

@@ -1,0 +1,608 @@
+//! Venue settings and poker tables: the first domain slice.
+//!
+//! `decide` checks a command against the current state and yields the event
+//! that records it; `apply` folds an event into the state. Values are parsed
+//! into types that cannot hold nonsense (a blank name, stakes that go down).
+
+use crate::event::EventKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use uuid::Uuid;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Why a value or a command was refused. The message is for staff.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("no table with id {0}")]
+    UnknownTable(Uuid),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> DomainError {
+    DomainError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Trims a name and checks its length in characters and that it has no control characters.
+fn parse_name(field: &'static str, raw: &str, max: usize) -> Result<String, DomainError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(invalid(field, "must not be blank"));
+    }
+    let len = name.chars().count();
+    if len > max {
+        return Err(invalid(
+            field,
+            format!("must be at most {max} characters (got {len})"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident, $field:literal, |$raw:ident| $parse:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        #[cfg_attr(feature = "openapi", derive(ToSchema), schema(value_type = String))]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse($raw: &str) -> Result<Self, DomainError> {
+                $parse.map(Self)
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = DomainError;
+            fn try_from(raw: String) -> Result<Self, DomainError> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// A venue's display name, 1–80 characters.
+    VenueName, "name", |raw| parse_name("name", raw, 80)
+);
+
+string_newtype!(
+    /// A table's name as staff and players call it ("Table 7", "Feature"), 1–40 characters.
+    TableName, "name", |raw| parse_name("name", raw, 40)
+);
+
+string_newtype!(
+    /// An IANA time zone name such as `Europe/London`, or `UTC`.
+    Timezone, "timezone", |raw| parse_timezone(raw)
+);
+
+string_newtype!(
+    /// A colour as `#rrggbb`, stored lower case.
+    Colour, "colour", |raw| parse_colour(raw)
+);
+
+fn parse_timezone(raw: &str) -> Result<String, DomainError> {
+    let tz = raw.trim();
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+    };
+    let well_formed = tz.len() <= 64
+        && (tz == "UTC"
+            || (tz.contains('/')
+                && tz.split('/').all(part_ok)
+                && tz.starts_with(|c: char| c.is_ascii_uppercase())));
+    if well_formed {
+        Ok(tz.to_owned())
+    } else {
+        Err(invalid(
+            "timezone",
+            format!("{raw:?} is not an IANA time zone name such as \"Europe/London\" or \"UTC\""),
+        ))
+    }
+}
+
+fn parse_colour(raw: &str) -> Result<String, DomainError> {
+    let c = raw.trim();
+    let ok = c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|d| d.is_ascii_hexdigit());
+    if ok {
+        Ok(c.to_ascii_lowercase())
+    } else {
+        Err(invalid(
+            "colour",
+            format!("{raw:?} is not a colour like \"#1a2b3c\""),
+        ))
+    }
+}
+
+/// The poker variant dealt at a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Game {
+    /// No-limit Texas hold'em.
+    Nlhe,
+    /// Limit hold'em.
+    Lhe,
+    /// Pot-limit Omaha.
+    Plo,
+    /// Five-card pot-limit Omaha.
+    Plo5,
+    /// Seven-card stud.
+    Stud,
+    /// A mixed-game rotation.
+    Mixed,
+}
+
+impl Game {
+    pub const ALL: [Game; 6] = [
+        Game::Nlhe,
+        Game::Lhe,
+        Game::Plo,
+        Game::Plo5,
+        Game::Stud,
+        Game::Mixed,
+    ];
+
+    /// The short name players use.
+    pub fn label(self) -> &'static str {
+        match self {
+            Game::Nlhe => "NLHE",
+            Game::Lhe => "LHE",
+            Game::Plo => "PLO",
+            Game::Plo5 => "PLO5",
+            Game::Stud => "Stud",
+            Game::Mixed => "Mixed",
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Game::Nlhe => "nlhe",
+            Game::Lhe => "lhe",
+            Game::Plo => "plo",
+            Game::Plo5 => "plo5",
+            Game::Stud => "stud",
+            Game::Mixed => "mixed",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Game> {
+        Game::ALL.into_iter().find(|g| g.code() == code)
+    }
+}
+
+/// Blinds for a cash table, in whole currency units (no money is handled; this is game information).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(try_from = "RawStakes")]
+pub struct Stakes {
+    small_blind: u32,
+    big_blind: u32,
+}
+
+#[derive(Deserialize)]
+struct RawStakes {
+    small_blind: u32,
+    big_blind: u32,
+}
+
+impl TryFrom<RawStakes> for Stakes {
+    type Error = DomainError;
+    fn try_from(raw: RawStakes) -> Result<Self, DomainError> {
+        Stakes::new(raw.small_blind, raw.big_blind)
+    }
+}
+
+impl Stakes {
+    pub fn new(small_blind: u32, big_blind: u32) -> Result<Stakes, DomainError> {
+        if small_blind == 0 {
+            return Err(invalid("stakes", "the small blind must be at least 1"));
+        }
+        if big_blind < small_blind {
+            return Err(invalid(
+                "stakes",
+                format!("the big blind ({big_blind}) must not be smaller than the small blind ({small_blind})"),
+            ));
+        }
+        Ok(Stakes {
+            small_blind,
+            big_blind,
+        })
+    }
+    pub fn small_blind(self) -> u32 {
+        self.small_blind
+    }
+    pub fn big_blind(self) -> u32 {
+        self.big_blind
+    }
+}
+
+impl fmt::Display for Stakes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.small_blind, self.big_blind)
+    }
+}
+
+/// Seats at a table: 2 to 10.
+pub const SEATS: std::ops::RangeInclusive<u8> = 2..=10;
+
+fn check_seats(seats: u8) -> Result<u8, DomainError> {
+    if SEATS.contains(&seats) {
+        Ok(seats)
+    } else {
+        Err(invalid(
+            "seats",
+            format!(
+                "a table has {} to {} seats (got {seats})",
+                SEATS.start(),
+                SEATS.end()
+            ),
+        ))
+    }
+}
+
+/// Branding shown on the staff UI and, later, the wall displays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Branding {
+    pub primary: Colour,
+    pub accent: Colour,
+    pub background: Colour,
+}
+
+/// A venue's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VenueSettings {
+    pub name: VenueName,
+    pub timezone: Timezone,
+    pub branding: Branding,
+}
+
+impl Default for VenueSettings {
+    fn default() -> Self {
+        VenueSettings {
+            name: VenueName("My poker room".into()),
+            timezone: Timezone("UTC".into()),
+            branding: Branding {
+                primary: Colour("#1f8a4c".into()),
+                accent: Colour("#f2c94c".into()),
+                background: Colour("#0b0f14".into()),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TableStatus {
+    Open,
+    Closed,
+}
+
+impl TableStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            TableStatus::Open => "open",
+            TableStatus::Closed => "closed",
+        }
+    }
+}
+
+/// A physical poker table in the room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PokerTable {
+    pub id: Uuid,
+    pub name: TableName,
+    pub game: Game,
+    pub stakes: Stakes,
+    pub seats: u8,
+    pub status: TableStatus,
+}
+
+/// What a node knows about its venue: the fold of every venue and table event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VenueState {
+    pub settings: VenueSettings,
+    pub tables: BTreeMap<Uuid, PokerTable>,
+}
+
+/// A request to change the venue, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    UpdateSettings(VenueSettings),
+    CreateTable {
+        table_id: Uuid,
+        name: TableName,
+        game: Game,
+        stakes: Stakes,
+        seats: u8,
+    },
+    RenameTable {
+        table_id: Uuid,
+        name: TableName,
+    },
+    SetTableGame {
+        table_id: Uuid,
+        game: Game,
+        stakes: Stakes,
+    },
+    OpenTable {
+        table_id: Uuid,
+    },
+    CloseTable {
+        table_id: Uuid,
+    },
+}
+
+impl VenueState {
+    fn table(&self, id: Uuid) -> Result<&PokerTable, DomainError> {
+        self.tables.get(&id).ok_or(DomainError::UnknownTable(id))
+    }
+
+    fn name_taken(&self, name: &TableName, except: Option<Uuid>) -> bool {
+        self.tables.values().any(|t| {
+            Some(t.id) != except && t.name.as_str().to_lowercase() == name.as_str().to_lowercase()
+        })
+    }
+
+    /// Checks a command against the state and returns the event that records it.
+    pub fn decide(&self, command: &Command) -> Result<EventKind, DomainError> {
+        match command.clone() {
+            Command::UpdateSettings(settings) => Ok(EventKind::VenueSettingsUpdated { settings }),
+            Command::CreateTable {
+                table_id,
+                name,
+                game,
+                stakes,
+                seats,
+            } => {
+                if self.tables.contains_key(&table_id) {
+                    return Err(DomainError::Conflict(format!(
+                        "a table with id {table_id} already exists"
+                    )));
+                }
+                if self.name_taken(&name, None) {
+                    return Err(DomainError::Conflict(format!(
+                        "there is already a table called {name:?}"
+                    )));
+                }
+                Ok(EventKind::TableCreated {
+                    table_id,
+                    name,
+                    game,
+                    stakes,
+                    seats: check_seats(seats)?,
+                })
+            }
+            Command::RenameTable { table_id, name } => {
+                self.table(table_id)?;
+                if self.name_taken(&name, Some(table_id)) {
+                    return Err(DomainError::Conflict(format!(
+                        "there is already a table called {name:?}"
+                    )));
+                }
+                Ok(EventKind::TableRenamed { table_id, name })
+            }
+            Command::SetTableGame {
+                table_id,
+                game,
+                stakes,
+            } => {
+                self.table(table_id)?;
+                Ok(EventKind::TableGameSet {
+                    table_id,
+                    game,
+                    stakes,
+                })
+            }
+            Command::OpenTable { table_id } => match self.table(table_id)?.status {
+                TableStatus::Open => Err(DomainError::Conflict(format!(
+                    "table {} is already open",
+                    self.table(table_id)?.name
+                ))),
+                TableStatus::Closed => Ok(EventKind::TableOpened { table_id }),
+            },
+            Command::CloseTable { table_id } => match self.table(table_id)?.status {
+                TableStatus::Closed => Err(DomainError::Conflict(format!(
+                    "table {} is already closed",
+                    self.table(table_id)?.name
+                ))),
+                TableStatus::Open => Ok(EventKind::TableClosed { table_id }),
+            },
+        }
+    }
+
+    /// Folds one event into the state. Events for unknown tables are ignored:
+    /// `decide` never produces them, and replay must not fail on history.
+    pub fn apply(&mut self, event: &EventKind) {
+        match event.clone() {
+            EventKind::VenueSettingsUpdated { settings } => self.settings = settings,
+            EventKind::TableCreated {
+                table_id,
+                name,
+                game,
+                stakes,
+                seats,
+            } => {
+                self.tables.insert(
+                    table_id,
+                    PokerTable {
+                        id: table_id,
+                        name,
+                        game,
+                        stakes,
+                        seats,
+                        status: TableStatus::Closed,
+                    },
+                );
+            }
+            EventKind::TableRenamed { table_id, name } => {
+                if let Some(t) = self.tables.get_mut(&table_id) {
+                    t.name = name;
+                }
+            }
+            EventKind::TableGameSet {
+                table_id,
+                game,
+                stakes,
+            } => {
+                if let Some(t) = self.tables.get_mut(&table_id) {
+                    t.game = game;
+                    t.stakes = stakes;
+                }
+            }
+            EventKind::TableOpened { table_id } => {
+                if let Some(t) = self.tables.get_mut(&table_id) {
+                    t.status = TableStatus::Open;
+                }
+            }
+            EventKind::TableClosed { table_id } => {
+                if let Some(t) = self.tables.get_mut(&table_id) {
+                    t.status = TableStatus::Closed;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(state: &VenueState, id: u128, name: &str) -> Result<EventKind, DomainError> {
+        state.decide(&Command::CreateTable {
+            table_id: Uuid::from_u128(id),
+            name: TableName::parse(name)?,
+            game: Game::Nlhe,
+            stakes: Stakes::new(1, 2)?,
+            seats: 9,
+        })
+    }
+
+    #[test]
+    fn a_blank_table_name_is_rejected() {
+        assert!(TableName::parse("   ").is_err());
+    }
+
+    #[test]
+    fn a_table_name_longer_than_40_characters_is_rejected() {
+        assert!(TableName::parse(&"x".repeat(41)).is_err());
+        assert!(TableName::parse(&"é".repeat(40)).is_ok());
+    }
+
+    #[test]
+    fn a_big_blind_below_the_small_blind_is_rejected() {
+        assert!(Stakes::new(5, 2).is_err());
+        assert!(Stakes::new(0, 2).is_err());
+        assert!(Stakes::new(2, 2).is_ok());
+    }
+
+    #[test]
+    fn stakes_from_json_are_checked_too() {
+        let bad: Result<Stakes, _> = serde_json::from_str(r#"{"small_blind":5,"big_blind":2}"#);
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn colours_must_be_six_hex_digits_and_are_stored_lower_case() {
+        assert_eq!(
+            Colour::parse("#AABBCC").map(|c| c.to_string()),
+            Ok("#aabbcc".into())
+        );
+        assert!(Colour::parse("red").is_err());
+        assert!(Colour::parse("#abc").is_err());
+    }
+
+    #[test]
+    fn time_zones_look_like_iana_names() {
+        assert!(Timezone::parse("Europe/London").is_ok());
+        assert!(Timezone::parse("America/Argentina/Buenos_Aires").is_ok());
+        assert!(Timezone::parse("UTC").is_ok());
+        assert!(Timezone::parse("london").is_err());
+        assert!(Timezone::parse("Europe/../etc").is_err());
+    }
+
+    #[test]
+    fn two_tables_cannot_share_a_name_whatever_the_case() {
+        let mut state = VenueState::default();
+        let ev = create(&state, 1, "Table 1").expect("first table");
+        state.apply(&ev);
+        assert!(matches!(
+            create(&state, 2, "table 1"),
+            Err(DomainError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn a_new_table_starts_closed_and_opens_once() {
+        let mut state = VenueState::default();
+        let ev = create(&state, 1, "Table 1").expect("create");
+        state.apply(&ev);
+        let id = Uuid::from_u128(1);
+        assert_eq!(state.tables[&id].status, TableStatus::Closed);
+        let open = state
+            .decide(&Command::OpenTable { table_id: id })
+            .expect("open");
+        state.apply(&open);
+        assert_eq!(state.tables[&id].status, TableStatus::Open);
+        assert!(state.decide(&Command::OpenTable { table_id: id }).is_err());
+    }
+
+    #[test]
+    fn renaming_an_unknown_table_names_the_id() {
+        let state = VenueState::default();
+        let id = Uuid::from_u128(9);
+        let err = state.decide(&Command::RenameTable {
+            table_id: id,
+            name: TableName::parse("X").unwrap_or_else(|_| unreachable!()),
+        });
+        assert_eq!(err, Err(DomainError::UnknownTable(id)));
+    }
+
+    #[test]
+    fn seats_outside_two_to_ten_are_rejected() {
+        let state = VenueState::default();
+        let cmd = |seats| Command::CreateTable {
+            table_id: Uuid::from_u128(1),
+            name: TableName::parse("T").unwrap_or_else(|_| unreachable!()),
+            game: Game::Plo,
+            stakes: Stakes::new(1, 2).unwrap_or_else(|_| unreachable!()),
+            seats,
+        };
+        assert!(state.decide(&cmd(1)).is_err());
+        assert!(state.decide(&cmd(11)).is_err());
+        assert!(state.decide(&cmd(10)).is_ok());
+    }
+}
