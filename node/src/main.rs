@@ -1,1 +1,236 @@
-fn main() {}
+//! `pvm-node`: parses the command line and runs one command.
+
+use clap::Parser;
+use pvm_node::config::{Cli, Command, Config, LogFormat};
+use pvm_node::identity::{self, NodeIdentity};
+use pvm_node::lock::{DataDirLock, LockError};
+use pvm_node::store::{self, Db, Reader};
+use pvm_node::{control, http, Node};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::resolve(&cli) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command.clone().unwrap_or(Command::Serve) {
+            Command::Serve => serve(&config).await,
+            Command::Init => init(&config),
+            Command::VerifyLog => verify_log(&config).await,
+            Command::Backup { file } => backup(&config, &file).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("pvm-node: {e}");
+    ExitCode::FAILURE
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
+    init_logging(config);
+    let node = Node::open(&config.data_dir).await?;
+    if node.created {
+        tracing::info!(data_dir = %config.data_dir.display(), node_id = %node.state.identity.node_id, "new node initialised");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let control = control::listen(
+        &config.data_dir,
+        node.state.reader.clone(),
+        node.state.identity.clone(),
+        shutdown.clone(),
+    );
+    if let Err(e) = &control {
+        tracing::warn!(error = %e, "control socket unavailable; backup and verify-log need the node stopped");
+    }
+    for url in urls(addr) {
+        println!("PVM node serving on {url}");
+    }
+    tracing::info!(%addr, "serving");
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    http::serve(listener, node.state.clone(), shutdown.clone()).await?;
+    shutdown.cancel();
+    tracing::info!("HTTP stopped; finishing writes and checkpointing");
+    node.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The URLs people can type: the bound address, or every LAN address for 0.0.0.0.
+fn urls(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    if !addr.ip().is_unspecified() {
+        return vec![format!("http://{}/", SocketAddr::new(addr.ip(), port))];
+    }
+    let mut out = vec![format!("http://127.0.0.1:{port}/")];
+    if let Ok(ifaces) = if_addrs::get_if_addrs() {
+        for iface in ifaces {
+            let bridge = ["docker", "br-", "veth", "virbr"]
+                .iter()
+                .any(|p| iface.name.starts_with(p));
+            if let IpAddr::V4(ip) = iface.ip() {
+                if !ip.is_loopback() && !bridge {
+                    out.push(format!("http://{ip}:{port}/"));
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+    shutdown.cancel();
+}
+
+fn init(config: &Config) -> anyhow::Result<ExitCode> {
+    identity::prepare_data_dir(&config.data_dir)?;
+    let _lock = DataDirLock::acquire(&config.data_dir)?;
+    let (id, created) = NodeIdentity::load_or_create(&config.data_dir)?;
+    let verb = if created {
+        "initialised"
+    } else {
+        "already initialised"
+    };
+    println!("data dir {} {verb}", config.data_dir.display());
+    println!("node id     {}", id.node_id);
+    println!("venue id    {}", id.venue_id);
+    println!("public key  {}", id.public_key_hex());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Either the running node's reply over its control socket, or this process holding the lock.
+enum Access {
+    Running,
+    Stopped(DataDirLock),
+}
+
+fn access(data_dir: &Path) -> anyhow::Result<Access> {
+    if !data_dir.join(store::DB_FILE).exists() {
+        anyhow::bail!(
+            "no database at {}; nothing to do",
+            data_dir.join(store::DB_FILE).display()
+        );
+    }
+    match DataDirLock::acquire(data_dir) {
+        Ok(lock) => Ok(Access::Stopped(lock)),
+        Err(LockError::Held { .. }) => Ok(Access::Running),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn verify_log(config: &Config) -> anyhow::Result<ExitCode> {
+    let dir = &config.data_dir;
+    let reply = match access(dir)? {
+        Access::Running => control::request(dir, "verify-log")
+            .await
+            .map_err(anyhow::Error::msg)?,
+        Access::Stopped(_lock) => {
+            let id = NodeIdentity::load(dir)?;
+            let db = Db::open(&dir.join(store::DB_FILE)).await?;
+            match Reader::new(&db)
+                .await?
+                .verify_log(id.key.verifying_key(), id.node_id)
+                .await?
+            {
+                Ok(s) => format!("ok {} {}", s.events, s.last_seq),
+                Err(problem) => format!("problem {problem}"),
+            }
+        }
+    };
+    if let Some(rest) = reply.strip_prefix("ok ") {
+        let mut parts = rest.split(' ');
+        let events = parts.next().unwrap_or("0");
+        let last = parts.next().unwrap_or("0");
+        println!(
+            "event log intact: {events} events, seq 1..={last}, chain and signatures verified"
+        );
+        Ok(ExitCode::SUCCESS)
+    } else if let Some(problem) = reply.strip_prefix("problem ") {
+        println!("event log damaged: {problem}");
+        Ok(ExitCode::FAILURE)
+    } else {
+        anyhow::bail!("{}", reply.strip_prefix("error ").unwrap_or(&reply))
+    }
+}
+
+async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
+    let target: PathBuf = if file.is_absolute() {
+        file.to_owned()
+    } else {
+        std::env::current_dir()?.join(file)
+    };
+    if target.exists() {
+        anyhow::bail!("{} already exists; give a new file name", target.display());
+    }
+    match target.parent() {
+        Some(parent) if parent.is_dir() => {}
+        _ => anyhow::bail!("the folder for {} does not exist", target.display()),
+    }
+    let dir = &config.data_dir;
+    let reply = match access(dir)? {
+        Access::Running => control::request(dir, &format!("backup {}", target.display()))
+            .await
+            .map_err(anyhow::Error::msg)?,
+        Access::Stopped(_lock) => {
+            let db = Db::open(&dir.join(store::DB_FILE)).await?;
+            format!("ok {}", Reader::new(&db).await?.backup(&target).await?)
+        }
+    };
+    match reply.strip_prefix("ok ") {
+        Some(bytes) => {
+            println!("backup written to {} ({bytes} bytes)", target.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => anyhow::bail!(
+            "backup failed: {}",
+            reply.strip_prefix("error ").unwrap_or(&reply)
+        ),
+    }
+}

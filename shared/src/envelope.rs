@@ -348,7 +348,10 @@ pub(crate) mod tests {
     fn the_typed_event_survives_the_round_trip() {
         let env = sample(3, [1; 32], Actor::System);
         let back = Envelope::decode(&env.encode()).expect("decodes");
-        assert!(matches!(back.event(), Ok(EventKind::TableCreated { seats: 9, .. })));
+        assert!(matches!(
+            back.event(),
+            Ok(EventKind::TableCreated { seats: 9, .. })
+        ));
     }
 
     #[test]

@@ -34,13 +34,25 @@ pub enum Problem {
     /// An envelope written with a schema this build does not know.
     UnknownSchema { index: usize, seq: u64, schema: u16 },
     /// An envelope from another node or venue inside this node's run.
-    ForeignNode { index: usize, seq: u64, node_id: Uuid },
+    ForeignNode {
+        index: usize,
+        seq: u64,
+        node_id: Uuid,
+    },
     /// Seqs `expected..found` are missing.
-    Gap { index: usize, expected: u64, found: u64 },
+    Gap {
+        index: usize,
+        expected: u64,
+        found: u64,
+    },
     /// The same seq appears twice.
     Duplicate { index: usize, seq: u64 },
     /// A seq appears before one it should follow.
-    OutOfOrder { index: usize, expected: u64, found: u64 },
+    OutOfOrder {
+        index: usize,
+        expected: u64,
+        found: u64,
+    },
     /// `prev_hash` is not the previous event's hash.
     BrokenChain { index: usize, seq: u64 },
     /// The stored hash does not match the event's bytes: its content was altered.

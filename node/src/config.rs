@@ -1,0 +1,204 @@
+//! One configuration, loaded once at start and passed down.
+//!
+//! Precedence: command-line flags, then `PVM_*` environment variables (clap
+//! reads both), then the TOML file (`--config`, or `pvm-node.toml` in the
+//! data dir when present), then defaults. Nothing reads the environment later.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+pub const DEFAULT_DATA_DIR: &str = "pvm-data";
+pub const DATA_DIR_CONFIG: &str = "pvm-node.toml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pvm-node",
+    version,
+    about = "PVM venue node: runs a poker room's tables, clocks and lists on the LAN, offline or online.",
+    long_about = "PVM venue node: runs a poker room's tables, clocks and lists on the LAN, offline or online.\n\n\
+        Settings come from flags, then PVM_* environment variables, then a TOML file (--config, or \
+        pvm-node.toml inside the data dir), then defaults. With no command, `serve` runs."
+)]
+pub struct Cli {
+    /// Directory holding the database, the node key and the lock file. Created (mode 0700) if missing. [default: ./pvm-data]
+    #[arg(long, env = "PVM_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// A TOML file with settings (keys: data_dir, listen, log, log_format). Flags and PVM_* variables override it.
+    #[arg(long, env = "PVM_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to serve the staff UI, API and displays on (serve only). [default: 0.0.0.0:8080]
+    #[arg(long, env = "PVM_LISTEN", global = true, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+
+    /// Log filter, e.g. `info` or `pvm_node=debug,info` (serve only). [default: info]
+    #[arg(long, env = "PVM_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+
+    /// Log format: `json` for machines (the default), `text` for people at a terminal.
+    #[arg(long, env = "PVM_LOG_FORMAT", global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the node: staff UI, REST API and displays (the default).
+    Serve,
+    /// Create the data dir and the node key (mode 0600) without serving.
+    Init,
+    /// Walk the whole event log; exit 0 if it is intact, 1 naming the first problem.
+    VerifyLog,
+    /// Write a consistent snapshot of the database to FILE (asks the running node if there is one).
+    Backup {
+        /// Where to write the snapshot; must not exist yet.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// The settings a file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    log: Option<String>,
+    log_format: Option<LogFormat>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+impl Config {
+    pub fn resolve(cli: &Cli) -> Result<Config, ConfigError> {
+        let mut file = match &cli.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .or(file.data_dir.take())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        if cli.config.is_none() {
+            let in_dir = data_dir.join(DATA_DIR_CONFIG);
+            if in_dir.exists() {
+                file = read_file(&in_dir)?;
+            }
+        }
+        let listen = match (cli.listen, &file.listen) {
+            (Some(addr), _) => addr,
+            (None, Some(text)) => text.parse().map_err(|e| ConfigError::File {
+                path: cli
+                    .config
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join(DATA_DIR_CONFIG)),
+                reason: format!("listen = {text:?}: {e} (expected ADDR:PORT such as 0.0.0.0:8080)"),
+            })?,
+            (None, None) => DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()),
+        };
+        Ok(Config {
+            data_dir,
+            listen,
+            log: cli
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".into()),
+            log_format: cli
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Json),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let fail = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| fail(e.message().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("pvm-node").chain(args.iter().copied()))
+            .expect("parses")
+    }
+
+    #[test]
+    fn a_flag_beats_the_file_and_the_file_beats_the_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\n").expect("write");
+        let from_file = Config::resolve(&cli(&["--config", file.to_str().unwrap_or_default()]))
+            .expect("resolve");
+        assert_eq!(from_file.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(from_file.log, "debug");
+        let from_flag = Config::resolve(&cli(&[
+            "--config",
+            file.to_str().unwrap_or_default(),
+            "--listen",
+            "127.0.0.1:9001",
+        ]))
+        .expect("resolve");
+        assert_eq!(from_flag.listen.to_string(), "127.0.0.1:9001");
+        let defaults = Config::resolve(&cli(&[
+            "--data-dir",
+            dir.path().to_str().unwrap_or_default(),
+        ]))
+        .expect("resolve");
+        assert_eq!(defaults.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").expect("write");
+        let err = Config::resolve(&cli(&["--config", file.to_str().unwrap_or_default()]))
+            .expect_err("refused");
+        assert!(err.to_string().contains("lisen"), "{err}");
+        assert!(err.to_string().contains("node.toml"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_listen_address_in_the_file_is_explained() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("node.toml");
+        std::fs::write(&file, "listen = \"8080\"\n").expect("write");
+        let err = Config::resolve(&cli(&["--config", file.to_str().unwrap_or_default()]))
+            .expect_err("refused");
+        assert!(err.to_string().contains("ADDR:PORT"), "{err}");
+    }
+}

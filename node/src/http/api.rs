@@ -1,0 +1,341 @@
+//! The REST API under `/api/v1`, described by the OpenAPI document it serves.
+//!
+//! Handlers take their input through extractors, make one call to the log
+//! or the reader, and map the result to a response.
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::store::Committed;
+use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pvm_shared::envelope::Envelope;
+use pvm_shared::venue::{
+    Branding, Command, Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings,
+};
+use pvm_shared::Actor;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use uuid::Uuid;
+
+/// The response header carrying the seq of the event a write appended.
+pub const EVENT_SEQ_HEADER: &str = "pvm-event-seq";
+
+/// JSON bodies, with rejections in the API's error format.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+/// Path parameters, with rejections in the API's error format.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+/// Query parameters, with rejections in the API's error format.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "PVM node API",
+        description = "The venue node's REST API. Every change is an event in the node's signed log; reads come from its projections.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        get_venue, put_venue, list_tables, create_table, get_table, patch_table, open_table,
+        close_table, list_events, get_node
+    ),
+    components(schemas(
+        VenueSettings, Branding, PokerTable, Game, Stakes, TableStatus, NewTable, TablePatch,
+        EventRecord, NodeInfo, ErrorBody
+    )),
+    tags(
+        (name = "venue", description = "Venue settings and branding"),
+        (name = "tables", description = "Poker tables in the room"),
+        (name = "log", description = "The node's event log")
+    )
+)]
+pub struct ApiDoc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/venue", get(get_venue).put(put_venue))
+        .route("/api/v1/tables", get(list_tables).post(create_table))
+        .route("/api/v1/tables/{id}", get(get_table).patch(patch_table))
+        .route("/api/v1/tables/{id}/open", post(open_table))
+        .route("/api/v1/tables/{id}/close", post(close_table))
+        .route("/api/v1/events", get(list_events))
+        .route("/api/v1/node", get(get_node))
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The actor for API writes. Until staff accounts land, writes are anonymous.
+fn actor() -> Actor {
+    Actor::Anonymous
+}
+
+fn with_seq(committed: &Committed, mut response: Response) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&committed.seq.to_string()) {
+        response.headers_mut().insert(EVENT_SEQ_HEADER, v);
+    }
+    response
+}
+
+/// The venue's settings.
+#[utoipa::path(get, path = "/api/v1/venue", tag = "venue",
+    responses((status = 200, body = VenueSettings)))]
+async fn get_venue(State(s): State<AppState>) -> Result<Json<VenueSettings>, ApiError> {
+    Ok(Json(s.reader.settings().await?))
+}
+
+/// Replace the venue's settings (name, time zone, branding colours).
+#[utoipa::path(put, path = "/api/v1/venue", tag = "venue", request_body = VenueSettings,
+    responses((status = 200, body = VenueSettings), (status = 422, body = ErrorBody)))]
+async fn put_venue(
+    State(s): State<AppState>,
+    AppJson(settings): AppJson<VenueSettings>,
+) -> Result<Response, ApiError> {
+    let committed = s
+        .log
+        .append(actor(), Command::UpdateSettings(settings))
+        .await?;
+    let body = Json(s.reader.settings().await?).into_response();
+    Ok(with_seq(&committed, body))
+}
+
+/// Every table, by name.
+#[utoipa::path(get, path = "/api/v1/tables", tag = "tables",
+    responses((status = 200, body = [PokerTable])))]
+async fn list_tables(State(s): State<AppState>) -> Result<Json<Vec<PokerTable>>, ApiError> {
+    Ok(Json(s.reader.tables().await?))
+}
+
+/// A new table. It starts closed.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTable {
+    pub name: TableName,
+    pub game: Game,
+    pub stakes: Stakes,
+    /// 2 to 10; 9 when left out.
+    #[serde(default = "default_seats")]
+    pub seats: u8,
+}
+
+fn default_seats() -> u8 {
+    9
+}
+
+/// Add a table to the room.
+#[utoipa::path(post, path = "/api/v1/tables", tag = "tables", request_body = NewTable,
+    responses((status = 201, body = PokerTable), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_table(
+    State(s): State<AppState>,
+    AppJson(new): AppJson<NewTable>,
+) -> Result<Response, ApiError> {
+    let table_id = Uuid::now_v7();
+    let committed = s
+        .log
+        .append(
+            actor(),
+            Command::CreateTable {
+                table_id,
+                name: new.name,
+                game: new.game,
+                stakes: new.stakes,
+                seats: new.seats,
+            },
+        )
+        .await?;
+    let table = load_table(&s, table_id).await?;
+    let mut response = (StatusCode::CREATED, Json(table)).into_response();
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/tables/{table_id}")) {
+        response.headers_mut().insert(header::LOCATION, loc);
+    }
+    Ok(with_seq(&committed, response))
+}
+
+async fn load_table(s: &AppState, id: Uuid) -> Result<PokerTable, ApiError> {
+    s.reader
+        .table(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no table with id {id}")))
+}
+
+/// One table.
+#[utoipa::path(get, path = "/api/v1/tables/{id}", tag = "tables",
+    params(("id" = Uuid, Path, description = "Table id")),
+    responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody)))]
+async fn get_table(
+    State(s): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<PokerTable>, ApiError> {
+    Ok(Json(load_table(&s, id).await?))
+}
+
+/// What to change on a table; fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TablePatch {
+    pub name: Option<TableName>,
+    pub game: Option<Game>,
+    pub stakes: Option<Stakes>,
+}
+
+/// Rename a table, or change its game and stakes. Each change is its own event.
+#[utoipa::path(patch, path = "/api/v1/tables/{id}", tag = "tables", request_body = TablePatch,
+    params(("id" = Uuid, Path, description = "Table id")),
+    responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch_table(
+    State(s): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(patch): AppJson<TablePatch>,
+) -> Result<Response, ApiError> {
+    let current = load_table(&s, id).await?;
+    let mut commands = Vec::new();
+    if let Some(name) = patch.name {
+        commands.push(Command::RenameTable { table_id: id, name });
+    }
+    if patch.game.is_some() || patch.stakes.is_some() {
+        commands.push(Command::SetTableGame {
+            table_id: id,
+            game: patch.game.unwrap_or(current.game),
+            stakes: patch.stakes.unwrap_or(current.stakes),
+        });
+    }
+    if commands.is_empty() {
+        return Err(ApiError::invalid(
+            "nothing to change: give name, game or stakes",
+        ));
+    }
+    let mut last = None;
+    for command in commands {
+        last = Some(s.log.append(actor(), command).await?);
+    }
+    let body = Json(load_table(&s, id).await?).into_response();
+    Ok(match last {
+        Some(c) => with_seq(&c, body),
+        None => body,
+    })
+}
+
+/// Open a table for play.
+#[utoipa::path(post, path = "/api/v1/tables/{id}/open", tag = "tables",
+    params(("id" = Uuid, Path, description = "Table id")),
+    responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn open_table(
+    State(s): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response, ApiError> {
+    table_command(&s, id, Command::OpenTable { table_id: id }).await
+}
+
+/// Close a table.
+#[utoipa::path(post, path = "/api/v1/tables/{id}/close", tag = "tables",
+    params(("id" = Uuid, Path, description = "Table id")),
+    responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn close_table(
+    State(s): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Response, ApiError> {
+    table_command(&s, id, Command::CloseTable { table_id: id }).await
+}
+
+async fn table_command(s: &AppState, id: Uuid, command: Command) -> Result<Response, ApiError> {
+    let committed = s.log.append(actor(), command).await?;
+    let body = Json(load_table(s, id).await?).into_response();
+    Ok(with_seq(&committed, body))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    /// Only events with a seq above this (default 0).
+    #[serde(default)]
+    pub after: u64,
+    /// At most this many, 1 to 1000 (default 100).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+/// One event of the log, as read back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventRecord {
+    pub seq: u64,
+    pub id: Uuid,
+    pub kind: String,
+    /// Hybrid logical clock: wall milliseconds and counter.
+    pub hlc: String,
+    pub actor: String,
+    pub payload: serde_json::Value,
+    /// SHA-256 of the event's canonical bytes, hex.
+    pub hash: String,
+    pub signed: bool,
+}
+
+/// Read the event log in order.
+#[utoipa::path(get, path = "/api/v1/events", tag = "log", params(EventQuery),
+    responses((status = 200, body = [EventRecord]), (status = 400, body = ErrorBody)))]
+async fn list_events(
+    State(s): State<AppState>,
+    AppQuery(q): AppQuery<EventQuery>,
+) -> Result<Json<Vec<EventRecord>>, ApiError> {
+    if !(1..=1000).contains(&q.limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("limit must be 1 to 1000 (got {})", q.limit),
+        ));
+    }
+    let page = s.reader.events_after(q.after, q.limit).await?;
+    let mut out = Vec::with_capacity(page.len());
+    for (seq, bytes) in page {
+        let env = Envelope::decode(&bytes)
+            .map_err(|e| ApiError::internal(format!("event {seq} is unreadable: {e}")))?;
+        out.push(EventRecord {
+            seq,
+            id: env.header.id,
+            kind: env.kind.clone(),
+            hlc: env.header.hlc.to_string(),
+            actor: env.header.actor.to_string(),
+            payload: serde_json::from_slice(&env.payload).unwrap_or_default(),
+            hash: hex::encode(env.hash),
+            signed: env.sig.is_some(),
+        });
+    }
+    Ok(Json(out))
+}
+
+/// Who this node is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeInfo {
+    pub node_id: Uuid,
+    pub venue_id: Uuid,
+    /// The node's ed25519 public key, hex.
+    pub public_key: String,
+    pub version: String,
+}
+
+/// This node's id, venue and public key.
+#[utoipa::path(get, path = "/api/v1/node", tag = "log", responses((status = 200, body = NodeInfo)))]
+async fn get_node(State(s): State<AppState>) -> Json<NodeInfo> {
+    Json(NodeInfo {
+        node_id: s.identity.node_id,
+        venue_id: s.identity.venue_id,
+        public_key: s.identity.public_key_hex(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}

@@ -1,0 +1,186 @@
+//! Applies `migrations/node/NNNN_*.sql` in order and refuses to start when a
+//! migration that was already applied has changed since.
+
+use sha2::{Digest, Sha256};
+
+/// One migration file, embedded at build time.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! embed {
+    ($($name:literal),* $(,)?) => {
+        &[$(Migration { name: $name, sql: include_str!(concat!("../../../migrations/node/", $name)) }),*]
+    };
+}
+
+/// Every node migration, in order. A unit test checks this matches the folder.
+pub const MIGRATIONS: &[Migration] = embed!["0001_event_log.sql", "0002_venue_and_tables.sql",];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("migration {name} was edited after it was applied (applied checksum {applied}, file now {now}); restore the original file and add a new migration instead")]
+    Edited {
+        name: String,
+        applied: String,
+        now: String,
+    },
+    #[error("the database has migration {0}, which this pvm-node does not know: it was written by a newer version; run that version or restore a backup")]
+    Unknown(String),
+    #[error("migration {name} failed: {source}")]
+    Failed {
+        name: String,
+        #[source]
+        source: libsql::Error,
+    },
+    #[error("reading applied migrations: {0}")]
+    Sql(#[from] libsql::Error),
+}
+
+pub fn checksum(sql: &str) -> String {
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}
+
+/// Applies what is missing, in one transaction per migration. Returns the names applied now.
+pub async fn run(
+    conn: &libsql::Connection,
+    migrations: &[Migration],
+) -> Result<Vec<&'static str>, MigrationError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            name TEXT PRIMARY KEY,
+            checksum TEXT NOT NULL,
+            applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+        )",
+    )
+    .await?;
+    let mut applied = Vec::new();
+    let mut rows = conn
+        .query(
+            "SELECT name, checksum FROM schema_migrations ORDER BY name",
+            (),
+        )
+        .await?;
+    while let Some(row) = rows.next().await? {
+        applied.push((row.get::<String>(0)?, row.get::<String>(1)?));
+    }
+    drop(rows);
+    for (name, sum) in &applied {
+        match migrations.iter().find(|m| m.name == name) {
+            None => return Err(MigrationError::Unknown(name.clone())),
+            Some(m) if checksum(m.sql) != *sum => {
+                return Err(MigrationError::Edited {
+                    name: name.clone(),
+                    applied: sum.clone(),
+                    now: checksum(m.sql),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    let mut done = Vec::new();
+    for m in migrations {
+        if applied.iter().any(|(n, _)| n == m.name) {
+            continue;
+        }
+        let failed = |source| MigrationError::Failed {
+            name: m.name.to_owned(),
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
+            .await
+            .map_err(failed)?;
+        tx.execute_batch(m.sql).await.map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (name, checksum) VALUES (?1, ?2)",
+            (m.name, checksum(m.sql)),
+        )
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        done.push(m.name);
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn memory() -> libsql::Connection {
+        let db = libsql::Builder::new_local(":memory:")
+            .build()
+            .await
+            .expect("memory db");
+        db.connect().expect("connect")
+    }
+
+    #[test]
+    fn every_file_in_the_folder_is_embedded_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/node");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("migrations folder")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let embedded: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
+        assert_eq!(files, embedded);
+    }
+
+    #[tokio::test]
+    async fn migrations_apply_once_and_a_second_run_does_nothing() {
+        let conn = memory().await;
+        assert_eq!(run(&conn, MIGRATIONS).await.expect("first").len(), 2);
+        assert!(run(&conn, MIGRATIONS).await.expect("second").is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_applied_migration_that_was_edited_refuses_to_start() {
+        let conn = memory().await;
+        run(&conn, MIGRATIONS).await.expect("first");
+        let edited = [
+            MIGRATIONS[0],
+            Migration {
+                name: MIGRATIONS[1].name,
+                sql: "CREATE TABLE something_else (x);",
+            },
+        ];
+        let err = run(&conn, &edited).await.expect_err("edited");
+        assert!(
+            matches!(err, MigrationError::Edited { ref name, .. } if name == "0002_venue_and_tables.sql")
+        );
+        assert!(err.to_string().contains("was edited after it was applied"));
+    }
+
+    #[tokio::test]
+    async fn a_database_from_a_newer_version_is_refused() {
+        let conn = memory().await;
+        run(&conn, MIGRATIONS).await.expect("first");
+        let err = run(&conn, &MIGRATIONS[..1]).await.expect_err("unknown");
+        assert!(matches!(err, MigrationError::Unknown(_)));
+    }
+
+    #[tokio::test]
+    async fn a_failing_migration_leaves_nothing_half_applied() {
+        let conn = memory().await;
+        let bad = [Migration {
+            name: "0001_bad.sql",
+            sql: "CREATE TABLE a (x); CREATE TABLE a (x);",
+        }];
+        assert!(matches!(
+            run(&conn, &bad).await,
+            Err(MigrationError::Failed { .. })
+        ));
+        let mut rows = conn
+            .query("SELECT count(*) FROM sqlite_master WHERE name = 'a'", ())
+            .await
+            .expect("query");
+        let row = rows.next().await.expect("row").expect("some");
+        assert_eq!(row.get::<i64>(0).expect("count"), 0);
+    }
+}

@@ -1,0 +1,127 @@
+//! Storage on libSQL: the event log, the read tables, and the single writer.
+//!
+//! One writer task owns the only writing connection (libsql connections must
+//! not be shared across tasks, libsql #2132); readers use their own. Keeping
+//! everything libSQL-specific in this module leaves room to swap the engine.
+
+pub mod migrate;
+mod project;
+pub mod read;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+pub use read::Reader;
+pub use writer::{AppendError, Committed, Log};
+
+/// The file name of the node database inside the data dir.
+pub const DB_FILE: &str = "pvm.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: libsql::Error,
+    },
+    #[error("database {path} is unreadable or corrupt: {detail}. Restore it from a backup (pvm-node backup) or move it aside to start empty")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("database {path}: {source}")]
+    Migration {
+        path: PathBuf,
+        #[source]
+        source: migrate::MigrationError,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] libsql::Error),
+    #[error("the event log is damaged: {0}")]
+    Log(String),
+}
+
+/// The opened database file. Cheap to share; hand out connections with `connect`.
+#[derive(Clone)]
+pub struct Db {
+    path: PathBuf,
+    db: std::sync::Arc<libsql::Database>,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database, checks it is sound, and migrates it.
+    pub async fn open(path: &Path) -> Result<Db, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let corrupt = |detail: String| StoreError::Corrupt {
+            path: path.to_owned(),
+            detail,
+        };
+        let db = libsql::Builder::new_local(path)
+            .build()
+            .await
+            .map_err(open_err)?;
+        let this = Db {
+            path: path.to_owned(),
+            db: std::sync::Arc::new(db),
+        };
+        let conn = this.connect().await.map_err(|e| match e {
+            StoreError::Sql(e) => corrupt(e.to_string()),
+            other => other,
+        })?;
+        // WAL is a property of the file: set it once, before anything else.
+        let mode = query_text(&conn, "PRAGMA journal_mode=WAL")
+            .await
+            .map_err(|e| corrupt(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(corrupt(format!(
+                "could not enable WAL (journal mode is {mode})"
+            )));
+        }
+        let check = query_text(&conn, "PRAGMA quick_check")
+            .await
+            .map_err(|e| corrupt(e.to_string()))?;
+        if check != "ok" {
+            return Err(corrupt(check));
+        }
+        migrate::run(&conn, migrate::MIGRATIONS)
+            .await
+            .map_err(|source| StoreError::Migration {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(this)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A new connection with the node's settings: every commit is durable
+    /// (synchronous=FULL), and a busy database is waited for, not failed.
+    pub async fn connect(&self) -> Result<libsql::Connection, StoreError> {
+        let conn = self.db.connect()?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        query_text(&conn, "PRAGMA synchronous=FULL").await?;
+        Ok(conn)
+    }
+}
+
+/// Runs a statement that yields one text (or nothing) and drops its rows
+/// before returning: an open `Rows` makes a later commit fail.
+pub(crate) async fn query_text(
+    conn: &libsql::Connection,
+    sql: &str,
+) -> Result<String, libsql::Error> {
+    let mut rows = conn.query(sql, ()).await?;
+    let out = match rows.next().await? {
+        Some(row) => match row.get_value(0)? {
+            libsql::Value::Text(s) => s,
+            libsql::Value::Integer(i) => i.to_string(),
+            other => format!("{other:?}"),
+        },
+        None => String::new(),
+    };
+    drop(rows);
+    Ok(out)
+}

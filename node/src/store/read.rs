@@ -1,0 +1,216 @@
+//! Reads from the read tables and the log, on a connection of their own.
+
+use super::{Db, StoreError};
+use pvm_shared::envelope::Envelope;
+use pvm_shared::venue::{
+    Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings, VenueState,
+};
+use pvm_shared::{ChainStart, ChainVerifier, Hlc, Problem};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// The end of the log: where the next event chains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    pub start: ChainStart,
+    pub hlc: Hlc,
+}
+
+/// What `verify-log` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSummary {
+    pub events: u64,
+    pub last_seq: u64,
+}
+
+#[derive(Clone)]
+pub struct Reader {
+    conn: Arc<Mutex<libsql::Connection>>,
+}
+
+fn bad_row(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Log(format!("unreadable row: {what}"))
+}
+
+impl Reader {
+    pub async fn new(db: &Db) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            conn: Arc::new(Mutex::new(db.connect().await?)),
+        })
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let conn = self.conn.lock().await;
+        super::query_text(&conn, "SELECT count(*) FROM schema_migrations").await?;
+        Ok(())
+    }
+
+    pub async fn settings(&self) -> Result<VenueSettings, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query("SELECT settings FROM venue_settings WHERE id = 1", ())
+            .await?;
+        match rows.next().await? {
+            Some(row) => serde_json::from_str(&row.get::<String>(0)?).map_err(bad_row),
+            None => Ok(VenueSettings::default()),
+        }
+    }
+
+    pub async fn tables(&self) -> Result<Vec<PokerTable>, StoreError> {
+        self.query_tables("", ()).await
+    }
+
+    pub async fn table(&self, id: Uuid) -> Result<Option<PokerTable>, StoreError> {
+        Ok(self
+            .query_tables("WHERE id = ?1", [id.to_string()])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn query_tables(
+        &self,
+        filter: &str,
+        params: impl libsql::params::IntoParams,
+    ) -> Result<Vec<PokerTable>, StoreError> {
+        let conn = self.conn.lock().await;
+        let sql = format!(
+            "SELECT id, name, game, small_blind, big_blind, seats, status FROM poker_tables {filter} ORDER BY name COLLATE NOCASE"
+        );
+        let mut rows = conn.query(&sql, params).await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            let id: String = row.get(0)?;
+            out.push(PokerTable {
+                id: Uuid::parse_str(&id).map_err(bad_row)?,
+                name: TableName::parse(&row.get::<String>(1)?).map_err(bad_row)?,
+                game: Game::from_code(&row.get::<String>(2)?).ok_or_else(|| bad_row("game"))?,
+                stakes: Stakes::new(row.get(3)?, row.get(4)?).map_err(bad_row)?,
+                seats: row.get::<u32>(5)? as u8,
+                status: match row.get::<String>(6)?.as_str() {
+                    "open" => TableStatus::Open,
+                    _ => TableStatus::Closed,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// The whole venue state, as the writer needs it at start.
+    pub async fn state(&self) -> Result<VenueState, StoreError> {
+        let settings = self.settings().await?;
+        let tables = self
+            .tables()
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
+        Ok(VenueState { settings, tables })
+    }
+
+    /// The last event's seq, hash and clock reading; genesis for an empty log.
+    pub async fn chain_head(&self) -> Result<ChainHead, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query("SELECT envelope FROM events ORDER BY seq DESC LIMIT 1", ())
+            .await?;
+        match rows.next().await? {
+            None => Ok(ChainHead {
+                start: ChainStart::GENESIS,
+                hlc: Hlc::ZERO,
+            }),
+            Some(row) => {
+                let env = Envelope::decode(&row.get::<Vec<u8>>(0)?)
+                    .map_err(|e| StoreError::Log(format!("last event: {e}")))?;
+                Ok(ChainHead {
+                    start: ChainStart {
+                        seq: env.header.seq + 1,
+                        prev_hash: env.hash,
+                    },
+                    hlc: env.header.hlc,
+                })
+            }
+        }
+    }
+
+    /// Envelopes with `seq > after`, in order, at most `limit`.
+    pub async fn events_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query(
+                "SELECT seq, envelope FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                (after as i64, limit as i64),
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push((row.get::<u64>(0)?, row.get::<Vec<u8>>(1)?));
+        }
+        Ok(out)
+    }
+
+    /// Walks the whole log from genesis. `Ok(Err(problem))` names the first thing wrong.
+    pub async fn verify_log(
+        &self,
+        key: ed25519_dalek::VerifyingKey,
+        node_id: Uuid,
+    ) -> Result<Result<LogSummary, Problem>, StoreError> {
+        let mut verifier = ChainVerifier::new(key, node_id, ChainStart::GENESIS);
+        let mut after = 0u64;
+        let mut count = 0u64;
+        loop {
+            let page = self.events_after(after, 1000).await?;
+            if page.is_empty() {
+                break;
+            }
+            for (seq, bytes) in page {
+                let index = count as usize;
+                let env = match Envelope::decode(&bytes) {
+                    Ok(env) => env,
+                    Err(e) => {
+                        return Ok(Err(Problem::Malformed {
+                            index,
+                            reason: format!("row seq {seq}: {e}"),
+                        }))
+                    }
+                };
+                if env.header.seq != seq {
+                    return Ok(Err(Problem::Malformed {
+                        index,
+                        reason: format!(
+                            "row seq {seq} holds an envelope with seq {}",
+                            env.header.seq
+                        ),
+                    }));
+                }
+                if let Err(problem) = verifier.push(&env) {
+                    return Ok(Err(problem));
+                }
+                after = seq;
+                count += 1;
+            }
+        }
+        if let Err(problem) = verifier.finish() {
+            return Ok(Err(problem));
+        }
+        Ok(Ok(LogSummary {
+            events: count,
+            last_seq: after,
+        }))
+    }
+
+    /// Writes a consistent snapshot of the live database to `target` (which must not exist).
+    pub async fn backup(&self, target: &Path) -> Result<u64, StoreError> {
+        let conn = self.conn.lock().await;
+        let target_str = target.to_string_lossy().into_owned();
+        conn.execute("VACUUM INTO ?1", [target_str]).await?;
+        Ok(std::fs::metadata(target).map(|m| m.len()).unwrap_or(0))
+    }
+}
