@@ -395,7 +395,7 @@ impl VenueState {
                 }
                 if self.name_taken(&name, None) {
                     return Err(DomainError::Conflict(format!(
-                        "there is already a table called {name:?}"
+                        "there is already a table called \"{name}\""
                     )));
                 }
                 Ok(EventKind::TableCreated {
@@ -410,7 +410,7 @@ impl VenueState {
                 self.table(table_id)?;
                 if self.name_taken(&name, Some(table_id)) {
                     return Err(DomainError::Conflict(format!(
-                        "there is already a table called {name:?}"
+                        "there is already a table called \"{name}\""
                     )));
                 }
                 Ok(EventKind::TableRenamed { table_id, name })
