@@ -22,7 +22,7 @@ async fn every_acknowledged_write_survives_sigkill() {
     let seed: u64 = std::env::var("PVM_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::random());
+        .unwrap_or_else(rand::random);
     eprintln!(
         "crash test: {rounds} rounds, seed {seed} (PVM_CRASH_SEED={seed} replays the kill timings)"
     );
