@@ -15,5 +15,5 @@ CREATE TABLE poker_tables (
     status       TEXT    NOT NULL,
     created_seq  INTEGER NOT NULL,
     updated_seq  INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX poker_tables_name ON poker_tables (lower(name));

@@ -7,7 +7,8 @@
 //! only after that commit (synchronous=FULL), so an acknowledged event
 //! survives a power cut.
 
-use super::{project, Db, Reader, StoreError};
+use super::project::Statements;
+use super::{Db, Reader, StoreError};
 use crate::identity::NodeIdentity;
 use crate::metrics::Metrics;
 use pvm_shared::envelope::{Envelope, EnvelopeHeader, Hash, SCHEMA_VERSION};
@@ -19,6 +20,14 @@ use uuid::Uuid;
 
 /// At most this many appends share one transaction.
 pub const MAX_BATCH: usize = 1024;
+
+/// The longest the writer waits for more appends before it commits a batch.
+const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// How often the checkpointer copies the WAL back into the database file.
+/// Every checkpoint fsyncs the database file and competes with commits for
+/// the disk; 2 s keeps the WAL small at venue rates and costs little at bench rates.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Wall-clock time in milliseconds; a trait so tests can drive it.
 pub trait Clock: Send + Sync + 'static {
@@ -145,6 +154,10 @@ struct Staged {
 struct Writer {
     db: Db,
     conn: libsql::Connection,
+    stmts: Statements,
+    checkpointer: Checkpointer,
+    /// How many appends the last batch held: the writer waits briefly for as many again.
+    last_batch: usize,
     identity: Arc<NodeIdentity>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
@@ -162,9 +175,16 @@ impl Writer {
         clock: Arc<dyn Clock>,
     ) -> Result<Writer, StoreError> {
         let conn = db.connect().await?;
+        // Checkpoints run on their own thread, never inside a commit.
+        super::query_text(&conn, "PRAGMA wal_autocheckpoint=0").await?;
+        let stmts = Statements::prepare(&conn).await?;
+        let checkpointer = Checkpointer::start(db.clone())?;
         let mut writer = Writer {
             db,
             conn,
+            stmts,
+            checkpointer,
+            last_batch: 1,
             identity,
             metrics,
             clock,
@@ -207,14 +227,19 @@ impl Writer {
                 }
                 if batch.len() < MAX_BATCH {
                     next = rx.try_recv().ok();
+                    if next.is_none() && shutdown.is_none() {
+                        next = self.gather(&mut rx, batch.len());
+                    }
                 }
             }
+            self.last_batch = batch.len();
             self.commit_batch(batch).await;
             if shutdown.is_some() {
                 break;
             }
         }
         rx.close();
+        self.checkpointer.stop();
         // Appends that raced with shutdown are refused, never dropped silently.
         while let Ok(msg) = rx.try_recv() {
             if let Msg::Append { reply, .. } = msg {
@@ -281,32 +306,103 @@ impl Writer {
         }
     }
 
-    async fn write(&self, staged: &[Staged]) -> Result<(), libsql::Error> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(libsql::TransactionBehavior::Immediate)
-            .await?;
-        {
-            let insert = tx
-                .prepare("INSERT INTO events (seq, id, kind, hlc_ms, hlc_ctr, actor, envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .await?;
-            for s in staged {
-                let h = &s.env.header;
-                insert
-                    .execute(libsql::params![
-                        h.seq as i64,
-                        h.id.to_string(),
-                        s.env.kind.as_str(),
-                        h.hlc.wall_ms as i64,
-                        h.hlc.counter as i64,
-                        h.actor.to_string(),
-                        s.env.encode()
-                    ])
-                    .await?;
-                insert.reset();
-                project::apply(&tx, h.seq, &s.event).await?;
+    /// When more callers were active in the last batch than have sent so far,
+    /// waits a moment (at most GATHER_WAIT) for them: one fsync then covers
+    /// them all. A lone caller never waits.
+    fn gather(&self, rx: &mut mpsc::Receiver<Msg>, have: usize) -> Option<Msg> {
+        if have >= self.last_batch {
+            return None;
+        }
+        let start = std::time::Instant::now();
+        while start.elapsed() < GATHER_WAIT {
+            // Yield rather than sleep: the callers need this core to send.
+            std::thread::yield_now();
+            if let Ok(msg) = rx.try_recv() {
+                return Some(msg);
             }
         }
-        tx.commit().await
+        None
+    }
+
+    async fn write(&self, staged: &[Staged]) -> Result<(), libsql::Error> {
+        self.conn.execute("BEGIN IMMEDIATE", ()).await?;
+        let mut result = Ok(());
+        for s in staged {
+            result = self.stmts.append(&s.env, &s.event).await;
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = self.conn.execute("COMMIT", ()).await.map(|_| ());
+        }
+        if result.is_err() && !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute("ROLLBACK", ()).await {
+                tracing::error!(error = %e, "rollback failed");
+            }
+        }
+        result
+    }
+}
+
+/// Checkpoints the WAL on its own thread and connection (same process, so
+/// libsql #2271 does not apply), keeping that I/O out of the commit path.
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(db: Db) -> Result<Checkpointer, StoreError> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("pvm-checkpoint".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    tracing::error!(
+                        "checkpointer runtime failed; the WAL is checkpointed at shutdown only"
+                    );
+                    return;
+                };
+                rt.block_on(async move {
+                    let conn = match db.connect().await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::error!(error = %e, "checkpointer cannot connect");
+                            return;
+                        }
+                    };
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(CHECKPOINT_EVERY)
+                    {
+                        if let Err(e) =
+                            super::query_text(&conn, "PRAGMA wal_checkpoint(PASSIVE)").await
+                        {
+                            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                        }
+                    }
+                });
+            })
+            .map_err(|e| StoreError::Log(format!("cannot start checkpointer: {e}")))?;
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
