@@ -32,7 +32,7 @@ fn game_command(table_id: Uuid, i: usize) -> Command {
     let small = (i % 50) as u32 + 1;
     Command::SetTableGame {
         table_id,
-        game: if i % 2 == 0 { Game::Nlhe } else { Game::Plo },
+        game: if i.is_multiple_of(2) { Game::Nlhe } else { Game::Plo },
         stakes: Stakes::new(small, small * 2).expect("stakes"),
     }
 }
