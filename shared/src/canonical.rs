@@ -38,14 +38,17 @@ fn write(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
+        // serde_json's escaping and number formatting are deterministic; reuse them.
+        // Writing into a Vec cannot fail.
         Value::String(s) => write_string(s, out),
-        other => out.extend_from_slice(other.to_string().as_bytes()),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
     }
 }
 
 fn write_string(s: &str, out: &mut Vec<u8>) {
-    // serde_json's string escaping is deterministic; reuse it.
-    out.extend_from_slice(Value::String(s.to_owned()).to_string().as_bytes());
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]
