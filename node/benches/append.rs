@@ -32,7 +32,11 @@ fn game_command(table_id: Uuid, i: usize) -> Command {
     let small = (i % 50) as u32 + 1;
     Command::SetTableGame {
         table_id,
-        game: if i.is_multiple_of(2) { Game::Nlhe } else { Game::Plo },
+        game: if i.is_multiple_of(2) {
+            Game::Nlhe
+        } else {
+            Game::Plo
+        },
         stakes: Stakes::new(small, small * 2).expect("stakes"),
     }
 }
@@ -127,9 +131,9 @@ async fn run() {
     println!("  node, {WRITERS} writers (group commit)     {node_rate:>10.0} events/s  ({total} events, {:.1} events/commit)", total as f64 / commits.max(1) as f64);
     println!("  node, 1 writer                     {single_rate:>10.0} events/s");
     println!("  ratio node/raw                     {ratio:>10.3}");
-    println!("  raw libSQL, 1 row/tx (disk flushes) {flush_rate:>9.0} commits/s -> ceiling for {WRITERS} closed-loop writers {:.0} events/s", flush_rate * WRITERS as f64);
+    println!("  raw libSQL, 1 row/tx (disk flushes) {flush_rate:>9.0} commits/s (upper bound for {WRITERS} closed-loop writers: {:.0} events/s)", flush_rate * WRITERS as f64);
     println!(
-        "  node as share of that ceiling      {:>10.3}",
+        "  node as share of that bound        {:>10.3}",
         node_rate / (flush_rate * WRITERS as f64)
     );
     println!(

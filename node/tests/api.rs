@@ -134,6 +134,24 @@ async fn venue_settings_are_replaced_and_read_back() {
         .expect("json");
     assert_eq!(back["name"], "Casino Royale");
     assert_eq!(back["branding"]["primary"], "#aa0000");
+    let css = c
+        .get(node.api("/brand.css"))
+        .send()
+        .await
+        .expect("css")
+        .text()
+        .await
+        .expect("text");
+    assert!(css.contains("--primary: #aa0000"), "{css}");
+    let page = c
+        .get(node.api("/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("Casino Royale"));
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tables/{id}/close", post(close_table))
         .route("/settings", get(settings_page).post(save_settings))
         .route("/static/staff.css", get(css))
+        .route("/brand.css", get(brand_css))
 }
 
 async fn css() -> Response {
@@ -42,9 +43,24 @@ async fn css() -> Response {
         .into_response()
 }
 
+/// The venue's colours as CSS variables, so branding needs no inline style.
+async fn brand_css(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let b = s.reader.settings().await?.branding;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        format!(
+            ":root {{ --primary: {}; --accent: {}; --bg: {}; }}\n",
+            b.primary, b.accent, b.background
+        ),
+    )
+        .into_response())
+}
+
 /// A page with the venue's name and branding around `body`.
 fn layout(settings: &VenueSettings, title: &str, error: Option<&str>, body: Markup) -> Markup {
-    let b = &settings.branding;
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -53,8 +69,9 @@ fn layout(settings: &VenueSettings, title: &str, error: Option<&str>, body: Mark
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (settings.name) }
                 link rel="stylesheet" href="/static/staff.css";
+                link rel="stylesheet" href="/brand.css";
             }
-            body data-primary=(b.primary) {
+            body {
                 header.top {
                     span.venue { (settings.name) }
                     nav {
