@@ -60,6 +60,25 @@ pub enum Command {
         /// Where to write the snapshot; must not exist yet.
         file: PathBuf,
     },
+    /// Staff accounts from the command line: the first admin, or a way back in.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Create a staff account (an admin unless --role says otherwise). Reads the password from standard input.
+    Create {
+        /// Login name: letters, digits, dots, dashes, underscores.
+        #[arg(long)]
+        username: String,
+        /// The name shown on screens [default: the username].
+        #[arg(long)]
+        display_name: Option<String>,
+        /// admin, manager, floor or dealer.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]

@@ -6,7 +6,7 @@
 //! line in, one reply line out.
 
 use crate::identity::NodeIdentity;
-use crate::store::Reader;
+use crate::store::{Log, Reader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +19,7 @@ pub const SOCKET: &str = "control.sock";
 /// Listens on the data dir's control socket until `shutdown`.
 pub fn listen(
     data_dir: &Path,
+    log: Log,
     reader: Reader,
     identity: Arc<NodeIdentity>,
     shutdown: CancellationToken,
@@ -36,8 +37,9 @@ pub fn listen(
                     Ok((stream, _)) => {
                         let reader = reader.clone();
                         let identity = identity.clone();
+                        let log = log.clone();
                         tokio::spawn(async move {
-                            if let Err(e) = handle(stream, reader, identity).await {
+                            if let Err(e) = handle(stream, log, reader, identity).await {
                                 tracing::warn!(error = %e, "control request failed");
                             }
                         });
@@ -52,6 +54,7 @@ pub fn listen(
 
 async fn handle(
     stream: UnixStream,
+    log: Log,
     reader: Reader,
     identity: Arc<NodeIdentity>,
 ) -> std::io::Result<()> {
@@ -73,8 +76,16 @@ async fn handle(
             Ok(Err(problem)) => format!("problem {problem}"),
             Err(e) => format!("error {e}"),
         }
+    } else if let Some(json) = line.strip_prefix("admin-create ") {
+        match serde_json::from_str::<crate::auth::NewAdmin>(json) {
+            Ok(new) => match crate::auth::create_account(&log, &new).await {
+                Ok(id) => format!("ok {id}"),
+                Err(e) => format!("error {e}"),
+            },
+            Err(e) => format!("error bad request: {e}"),
+        }
     } else {
-        format!("error unknown request {line:?}")
+        "error unknown request".to_owned()
     };
     write.write_all(reply.as_bytes()).await?;
     write.write_all(b"\n").await?;

@@ -14,6 +14,34 @@ use uuid::Uuid;
 
 pub const KEY_FILE: &str = "node.key";
 pub const ID_FILE: &str = "node.json";
+/// The hub's ed25519 public key (hex), written at registration. Tokens the hub
+/// signs verify against it, offline.
+pub const HUB_KEY_FILE: &str = "hub.pub";
+
+/// The hub's public key, when this node has one.
+pub fn load_hub_key(dir: &Path) -> Result<Option<ed25519_dalek::VerifyingKey>, IdentityError> {
+    let path = dir.join(HUB_KEY_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(IdentityError::File {
+                path,
+                reason: e.to_string(),
+            })
+        }
+    };
+    let fail = |reason: String| IdentityError::File {
+        path: path.clone(),
+        reason,
+    };
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes)
+        .map_err(|e| fail(format!("not a 32-byte hex key: {e}")))?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| fail(format!("not an ed25519 public key: {e}")))
+}
 
 pub struct NodeIdentity {
     pub node_id: Uuid,

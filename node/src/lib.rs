@@ -4,6 +4,7 @@
 //! and `serve` take their inputs as arguments so tests and benchmarks can run
 //! the same path in-process.
 
+pub mod auth;
 pub mod config;
 pub mod control;
 pub mod http;
@@ -54,10 +55,14 @@ impl Node {
         let identity = Arc::new(identity);
         let db = Db::open(&data_dir.join(store::DB_FILE)).await?;
         let metrics = Arc::new(Metrics::default());
-        let log = Log::start(db.clone(), identity.clone(), metrics.clone(), clock).await?;
+        let log = Log::start(db.clone(), identity.clone(), metrics.clone(), clock.clone()).await?;
         let reader = Reader::new(&db).await?;
+        let hub_key = identity::load_hub_key(data_dir)?;
+        let auth =
+            auth::AuthService::load(identity.clone(), hub_key, clock, log.clone(), &reader).await?;
         Ok(Node {
             state: http::AppState {
+                auth: Arc::new(auth),
                 log,
                 reader,
                 metrics,

@@ -1,7 +1,7 @@
 //! `pvm-node`: parses the command line and runs one command.
 
 use clap::Parser;
-use pvm_node::config::{Cli, Command, Config, LogFormat};
+use pvm_node::config::{AdminCommand, Cli, Command, Config, LogFormat};
 use pvm_node::identity::{self, NodeIdentity};
 use pvm_node::lock::{DataDirLock, LockError};
 use pvm_node::store::{self, Db, Reader};
@@ -30,6 +30,11 @@ fn main() -> ExitCode {
             Command::Init => init(&config),
             Command::VerifyLog => verify_log(&config).await,
             Command::Backup { file } => backup(&config, &file).await,
+            Command::Admin(AdminCommand::Create {
+                username,
+                display_name,
+                role,
+            }) => admin_create(&config, username, display_name, &role).await,
         }
     });
     match result {
@@ -68,6 +73,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let control = control::listen(
         &config.data_dir,
+        node.state.log.clone(),
         node.state.reader.clone(),
         node.state.identity.clone(),
         shutdown.clone(),
@@ -232,5 +238,55 @@ async fn backup(config: &Config, file: &Path) -> anyhow::Result<ExitCode> {
             "backup failed: {}",
             reply.strip_prefix("error ").unwrap_or(&reply)
         ),
+    }
+}
+
+async fn admin_create(
+    config: &Config,
+    username: String,
+    display_name: Option<String>,
+    role: &str,
+) -> anyhow::Result<ExitCode> {
+    let role = pvm_shared::auth::Role::from_code(role)
+        .ok_or_else(|| anyhow::anyhow!("--role {role:?}: use admin, manager, floor or dealer"))?;
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("Password for {username} (8 to 128 characters), then Enter:");
+    }
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']).to_owned();
+    let new = pvm_node::auth::NewAdmin {
+        display_name: display_name.unwrap_or_else(|| username.clone()),
+        username,
+        role,
+        password,
+    };
+    let dir = &config.data_dir;
+    let running = dir.join(store::DB_FILE).exists() && DataDirLock::is_held(dir);
+    let reply = if running {
+        control::request(
+            dir,
+            &format!("admin-create {}", serde_json::to_string(&new)?),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?
+    } else {
+        let node = Node::open(dir).await?;
+        let result = pvm_node::auth::create_account(&node.state.log, &new).await;
+        node.close().await;
+        match result {
+            Ok(id) => format!("ok {id}"),
+            Err(e) => format!("error {e}"),
+        }
+    };
+    match reply.strip_prefix("ok ") {
+        Some(id) => {
+            println!(
+                "created {} {} ({id}); log in at the staff UI",
+                new.role, new.username
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        None => anyhow::bail!("{}", reply.strip_prefix("error ").unwrap_or(&reply)),
     }
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{client, table_json, TestNode};
+use common::{browser_login, client, csrf_of, table_json, TestNode, ADMIN, ADMIN_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -24,7 +24,7 @@ async fn error_of(resp: reqwest::Response) -> (StatusCode, String, String) {
 #[tokio::test]
 async fn a_table_goes_through_create_rename_restake_open_and_close() {
     let node = TestNode::start();
-    let c = client();
+    let c = node.client();
     let resp = c
         .post(node.api("/api/v1/tables"))
         .json(&table_json("Table 1"))
@@ -32,16 +32,34 @@ async fn a_table_goes_through_create_rename_restake_open_and_close() {
         .await
         .expect("post");
     assert_eq!(resp.status(), StatusCode::CREATED);
-    assert_eq!(resp.headers()["pvm-event-seq"], "1");
+    assert_eq!(
+        resp.headers()["pvm-event-seq"],
+        "2",
+        "seq 1 is the admin account"
+    );
     let table: Value = resp.json().await.expect("json");
     let id = table["id"].as_str().expect("id").to_owned();
     assert_eq!(table["status"], "closed");
 
-    let patched: Value = c
+    let renamed: Value = c
         .patch(node.api(&format!("/api/v1/tables/{id}")))
-        .json(&json!({"name": "Feature", "game": "plo", "stakes": {"small_blind": 2, "big_blind": 5}}))
-        .send().await.expect("patch").json().await.expect("json");
-    assert_eq!(patched["name"], "Feature");
+        .json(&json!({"name": "Feature"}))
+        .send()
+        .await
+        .expect("patch")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(renamed["name"], "Feature");
+    let patched: Value = c
+        .put(node.api(&format!("/api/v1/tables/{id}/game")))
+        .json(&json!({"game": "plo", "stakes": {"small_blind": 2, "big_blind": 5}}))
+        .send()
+        .await
+        .expect("put game")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(patched["game"], "plo");
     assert_eq!(patched["stakes"]["big_blind"], 5);
 
@@ -80,9 +98,11 @@ async fn a_table_goes_through_create_rename_restake_open_and_close() {
         .await
         .expect("json");
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    // After the admin's account: create, rename, set game, open, close.
     assert_eq!(
         kinds,
         [
+            "staff_user_created",
             "table_created",
             "table_renamed",
             "table_game_set",
@@ -90,6 +110,10 @@ async fn a_table_goes_through_create_rename_restake_open_and_close() {
             "table_closed"
         ]
     );
+    // Each records who did it, and password hashes never leave the node through the API.
+    let admin_id = events[0]["payload"]["user_id"].as_str().expect("user id");
+    assert_eq!(events[1]["actor"], format!("staff:{admin_id}"));
+    assert_eq!(events[0]["payload"]["password_hash"], "[redacted]");
     let listed: Vec<Value> = c
         .get(node.api("/api/v1/tables"))
         .send()
@@ -105,7 +129,7 @@ async fn a_table_goes_through_create_rename_restake_open_and_close() {
 #[tokio::test]
 async fn venue_settings_are_replaced_and_read_back() {
     let node = TestNode::start();
-    let c = client();
+    let c = node.client();
     let default: Value = c
         .get(node.api("/api/v1/venue"))
         .send()
@@ -157,7 +181,7 @@ async fn venue_settings_are_replaced_and_read_back() {
 #[tokio::test]
 async fn bad_input_gets_a_clear_4xx_and_loses_nothing() {
     let node = TestNode::start();
-    let c = client();
+    let c = node.client();
     let created: Value = c
         .post(node.api("/api/v1/tables"))
         .json(&table_json("Keep me"))
@@ -233,7 +257,9 @@ async fn bad_input_gets_a_clear_4xx_and_loses_nothing() {
         r#"{{"name": "{}", "game": "nlhe", "stakes": {{"small_blind": 1, "big_blind": 2}}}}"#,
         "x".repeat(200_000)
     );
-    let resp = c
+    // Its own connection: the node answers 413 without reading the rest, and closes it.
+    let resp = node
+        .client()
         .post(node.api("/api/v1/tables"))
         .header("content-type", "application/json")
         .body(huge)
@@ -353,7 +379,7 @@ async fn bad_input_gets_a_clear_4xx_and_loses_nothing() {
         .json()
         .await
         .expect("json");
-    assert_eq!(events.len(), 1);
+    assert_eq!(events.len(), 2, "the admin account and the one table");
 }
 
 #[tokio::test]
@@ -418,7 +444,7 @@ async fn the_api_docs_page_needs_nothing_from_the_internet() {
 #[tokio::test]
 async fn health_ready_and_metrics_answer() {
     let node = TestNode::start();
-    let c = client();
+    let c = node.client();
     assert_eq!(
         c.get(node.api("/health"))
             .send()
@@ -456,13 +482,11 @@ async fn health_ready_and_metrics_answer() {
 #[tokio::test]
 async fn the_staff_page_lists_tables_and_its_forms_change_them() {
     let node = TestNode::start();
-    let c = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let (c, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
     let resp = c
         .post(node.api("/tables"))
         .form(&[
+            ("_csrf", csrf.as_str()),
             ("name", "Table 9"),
             ("game", "plo"),
             ("small_blind", "1"),
@@ -485,10 +509,12 @@ async fn the_staff_page_lists_tables_and_its_forms_change_them() {
         page.contains("Table 9") && page.contains("PLO 1/2") && page.contains("6 seats"),
         "{page}"
     );
+    assert_eq!(csrf_of(&page), csrf);
     // A refused form shows the page again with the reason, and keeps what was there.
     let resp = c
         .post(node.api("/tables"))
         .form(&[
+            ("_csrf", csrf.as_str()),
             ("name", "table 9"),
             ("game", "nlhe"),
             ("small_blind", "1"),
@@ -505,6 +531,7 @@ async fn the_staff_page_lists_tables_and_its_forms_change_them() {
     let resp = c
         .post(node.api("/tables"))
         .form(&[
+            ("_csrf", csrf.as_str()),
             ("name", "T"),
             ("game", "nlhe"),
             ("small_blind", "two"),
@@ -525,7 +552,7 @@ async fn the_staff_page_lists_tables_and_its_forms_change_them() {
 #[tokio::test]
 async fn sigterm_finishes_cleanly_and_checkpoints_the_wal() {
     let mut node = TestNode::start();
-    let c = client();
+    let c = node.client();
     for i in 0..20 {
         c.post(node.api("/api/v1/tables"))
             .json(&table_json(&format!("T{i}")))
@@ -545,5 +572,8 @@ async fn sigterm_finishes_cleanly_and_checkpoints_the_wal() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("20 events"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("21 events"),
+        "admin account and 20 tables"
+    );
 }

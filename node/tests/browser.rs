@@ -1,85 +1,93 @@
-//! The staff page in a real headless Chromium: it renders the tables, fits a
-//! phone screen, and loads nothing from outside the node.
+//! The staff UI in a real headless Chromium, driven like staff use it: log
+//! in, type, tap. Checks hostile input stays inert and forms need their
+//! CSRF token.
 
 mod common;
 
-use common::{client, table_json, TestNode};
+use common::browser::Browser;
+use common::{TestNode, ADMIN, ADMIN_PASSWORD};
 use std::path::Path;
-use std::process::Command;
 
-fn chromium() -> &'static str {
-    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if Path::new(candidate).exists() {
-            return candidate;
-        }
-    }
-    panic!(
-        "chromium is not installed: run scripts/test, which installs it (apt-get install chromium)"
-    );
+const SCRIPTY: &str = "<script>alert(1)</script>";
+const SQLY: &str = "Robert'); DROP TABLE poker_tables;--";
+
+async fn add_table(b: &Browser, name: &str) {
+    b.type_into("section.new input[name=name]", name).await;
+    b.click_and_wait("section.new button[type=submit]").await;
 }
 
-/// Runs headless Chromium with the flags that work on these machines (see PARTS.md).
-fn headless(profile: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .output()
-        .expect("chromium runs")
+fn save_screenshot_dir() -> Option<String> {
+    std::env::var("PVM_SCREENSHOT_DIR").ok()
 }
 
 #[tokio::test]
-async fn the_staff_page_renders_in_chromium_on_a_phone_sized_screen() {
+async fn a_floor_manager_logs_in_on_a_phone_and_hostile_names_stay_inert() {
     let node = TestNode::start();
-    let c = client();
-    for name in ["Table 1", "Table 2", "Feature"] {
-        c.post(node.api("/api/v1/tables"))
-            .json(&table_json(name))
-            .send()
-            .await
-            .expect("post");
-    }
-    let profile = tempfile::tempdir().expect("profile");
-    let url = format!("{}/", node.url);
+    let b = Browser::start(390, 844).await;
 
-    let dom = headless(profile.path(), &["--dump-dom", &url]);
-    let html = String::from_utf8_lossy(&dom.stdout);
-    for name in ["Table 1", "Table 2", "Feature", "Add table"] {
-        assert!(html.contains(name), "rendered DOM lacks {name:?}: {html}");
-    }
-
-    let shot = profile.path().join("staff.png");
-    let out = headless(
-        profile.path(),
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=390,844",
-            &url,
-        ],
-    );
-    let png = std::fs::read(&shot).unwrap_or_else(|e| {
-        panic!(
-            "no screenshot ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    b.goto(&format!("{}/", node.url)).await;
     assert!(
-        png.len() > 5_000,
-        "screenshot is suspiciously small ({} bytes)",
-        png.len()
+        b.source().await.contains("Log in"),
+        "not sent to the login page"
     );
-    if let Ok(dir) = std::env::var("PVM_SCREENSHOT_DIR") {
-        let _ = std::fs::copy(&shot, Path::new(&dir).join("staff-phone.png"));
+    b.type_into("input[name=username]", ADMIN).await;
+    b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
+    b.click_and_wait("button[value=password]").await;
+    assert!(
+        b.title().await.starts_with("Tables"),
+        "after login: {}",
+        b.title().await
+    );
+
+    add_table(&b, "Table 1").await;
+    add_table(&b, SCRIPTY).await;
+    add_table(&b, SQLY).await;
+    let page = b.source().await;
+    assert!(page.contains("Table 1"));
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "script-looking name not shown escaped: {page}"
+    );
+    assert!(
+        page.contains("Robert'); DROP TABLE poker_tables;--"),
+        "SQL-looking name not shown verbatim"
+    );
+    assert!(!b.alert_open().await, "an injected script ran");
+    assert_eq!(
+        b.eval("return document.scripts.length").await,
+        0,
+        "the page has script elements"
+    );
+    let names = b
+        .eval("return Array.from(document.querySelectorAll('li.table .name')).map(e => e.textContent)")
+        .await;
+    let names: Vec<&str> = names
+        .as_array()
+        .expect("names")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for expected in ["Table 1", SCRIPTY, SQLY] {
+        assert!(
+            names.contains(&expected),
+            "{expected:?} not shown verbatim in {names:?}"
+        );
     }
+
+    if let Some(dir) = save_screenshot_dir() {
+        b.screenshot(&Path::new(&dir).join("staff-phone.png")).await;
+    }
+
+    // A form whose CSRF field is gone is refused, and nothing changes.
+    b.eval("document.querySelector('section.new input[name=_csrf]').remove(); return 0")
+        .await;
+    add_table(&b, "Sneaky").await;
+    let refused = b.source().await;
+    assert!(
+        refused.contains("Form expired"),
+        "form without CSRF token was not refused"
+    );
+    b.goto(&format!("{}/", node.url)).await;
+    assert!(!b.source().await.contains("Sneaky"));
+    b.quit().await;
 }

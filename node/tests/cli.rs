@@ -44,7 +44,7 @@ fn serve_unprivileged(dir: &Path) -> std::process::Output {
 
 async fn node_with_tables(n: usize) -> TestNode {
     let node = TestNode::start();
-    let c = client();
+    let c = node.client();
     for i in 0..n {
         let resp = c
             .post(node.api("/api/v1/tables"))
@@ -234,7 +234,7 @@ fn unreadable_database_as_user() {
 async fn an_edited_migration_refuses_to_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
-        let mut node = TestNode::start_in(dir.path()).expect("start");
+        let mut node = TestNode::start_bare(dir.path()).expect("start");
         assert!(node.terminate().success());
     }
     sql(
@@ -298,23 +298,24 @@ async fn verify_log_names_an_altered_event_and_a_missing_one() {
         stdout(&ok),
         stderr(&ok)
     );
-    assert!(stdout(&ok).contains("5 events"), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("6 events"), "{}", stdout(&ok));
     assert!(node.terminate().success());
     let db = node.dir.join("pvm.db");
 
-    flip_payload_byte(&db, 3).await;
+    // seq 1 is the admin account, so "Table 2" is seq 4.
+    flip_payload_byte(&db, 4).await;
     let out = run(&node.dir, &["verify-log"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stdout(&out).contains("hash mismatch at seq 3"),
+        stdout(&out).contains("hash mismatch at seq 4"),
         "{}",
         stdout(&out)
     );
 
-    sql(&db, "DELETE FROM events WHERE seq = 3").await;
+    sql(&db, "DELETE FROM events WHERE seq = 4").await;
     let out = run(&node.dir, &["verify-log"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("gap at seq 3"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("gap at seq 4"), "{}", stdout(&out));
 }
 
 #[tokio::test]
@@ -339,7 +340,7 @@ async fn an_online_backup_is_a_complete_verifiable_database() {
     std::fs::copy(&target, restored.join("pvm.db")).expect("copy");
     let out = run(&restored, &["verify-log"]);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("12 events"));
+    assert!(stdout(&out).contains("13 events"));
     let restored_node = TestNode::start_in(&restored).expect("restored node starts");
     let tables: Vec<serde_json::Value> = client()
         .get(restored_node.api("/api/v1/tables"))

@@ -35,9 +35,10 @@ async fn every_acknowledged_write_survives_sigkill() {
         let mut node =
             TestNode::start_in(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
         let mut writers = Vec::new();
+        let writer_client = node.client();
         for w in 0..WRITERS {
             let url = node.api("/api/v1/tables");
-            let c = c.clone();
+            let c = writer_client.clone();
             let acked = acked.clone();
             writers.push(tokio::spawn(async move {
                 for i in 0.. {

@@ -1,6 +1,8 @@
 //! The domain events. Every change on a node is one of these, inside an envelope.
 
+use crate::auth::Role;
 use crate::canonical;
+use crate::staff::{LockScope, Username};
 use crate::venue::{Game, Stakes, TableName, VenueSettings};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -35,9 +37,71 @@ pub enum EventKind {
     TableClosed {
         table_id: Uuid,
     },
+    StaffUserCreated {
+        user_id: Uuid,
+        username: Username,
+        display_name: String,
+        role: Role,
+        password_hash: Option<String>,
+        pin_hash: Option<String>,
+    },
+    StaffRoleChanged {
+        user_id: Uuid,
+        role: Role,
+    },
+    StaffUserDisabled {
+        user_id: Uuid,
+    },
+    StaffUserEnabled {
+        user_id: Uuid,
+    },
+    StaffPasswordSet {
+        user_id: Uuid,
+        password_hash: String,
+    },
+    StaffPinSet {
+        user_id: Uuid,
+        pin_hash: Option<String>,
+    },
+    /// Too many failed logins: the account or address is refused until `until_ms`.
+    LoginLockedOut {
+        scope: LockScope,
+        subject: String,
+        until_ms: u64,
+    },
+    /// A login session ended (logout, or its user disabled); its tokens are refused until they expire.
+    SessionRevoked {
+        sid: String,
+        user_id: String,
+        until_secs: u64,
+    },
+    ApiKeyCreated {
+        key_id: Uuid,
+        user_id: Uuid,
+        name: String,
+        secret_hash: String,
+    },
+    ApiKeyRevoked {
+        key_id: Uuid,
+    },
 }
 
 impl EventKind {
+    /// True for events that change staff accounts or API keys.
+    pub fn touches_staff(&self) -> bool {
+        matches!(
+            self,
+            EventKind::StaffUserCreated { .. }
+                | EventKind::StaffRoleChanged { .. }
+                | EventKind::StaffUserDisabled { .. }
+                | EventKind::StaffUserEnabled { .. }
+                | EventKind::StaffPasswordSet { .. }
+                | EventKind::StaffPinSet { .. }
+                | EventKind::ApiKeyCreated { .. }
+                | EventKind::ApiKeyRevoked { .. }
+        )
+    }
+
     /// The kind name and canonical payload bytes.
     pub fn to_parts(&self) -> (String, Vec<u8>) {
         let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);

@@ -3,10 +3,12 @@
 //! Everything here is pure: no tokio, no SQL, no network. Time, randomness
 //! and keys are inputs, so every rule can be tested and replayed.
 
+pub mod auth;
 pub mod canonical;
 pub mod envelope;
 pub mod event;
 pub mod hlc;
+pub mod staff;
 pub mod venue;
 pub mod verify;
 

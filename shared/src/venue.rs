@@ -4,7 +4,9 @@
 //! that records it; `apply` folds an event into the state. Values are parsed
 //! into types that cannot hold nonsense (a blank name, stakes that go down).
 
+use crate::auth::Role;
 use crate::event::EventKind;
+use crate::staff::{check_display_name, ApiKey, LockScope, StaffDirectory, StaffUser, Username};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,6 +22,10 @@ pub enum DomainError {
     Invalid { field: &'static str, reason: String },
     #[error("no table with id {0}")]
     UnknownTable(Uuid),
+    #[error("no staff user with id {0}")]
+    UnknownUser(Uuid),
+    #[error("no API key with id {0}")]
+    UnknownApiKey(Uuid),
     #[error("{0}")]
     Conflict(String),
 }
@@ -336,6 +342,7 @@ pub struct PokerTable {
 pub struct VenueState {
     pub settings: VenueSettings,
     pub tables: BTreeMap<Uuid, PokerTable>,
+    pub staff: StaffDirectory,
 }
 
 /// A request to change the venue, already parsed.
@@ -363,6 +370,49 @@ pub enum Command {
     },
     CloseTable {
         table_id: Uuid,
+    },
+    CreateStaff {
+        user_id: Uuid,
+        username: Username,
+        display_name: String,
+        role: Role,
+        password_hash: Option<String>,
+        pin_hash: Option<String>,
+    },
+    SetStaffRole {
+        user_id: Uuid,
+        role: Role,
+    },
+    SetStaffEnabled {
+        user_id: Uuid,
+        enabled: bool,
+    },
+    SetPassword {
+        user_id: Uuid,
+        password_hash: String,
+    },
+    SetPin {
+        user_id: Uuid,
+        pin_hash: Option<String>,
+    },
+    RecordLockout {
+        scope: LockScope,
+        subject: String,
+        until_ms: u64,
+    },
+    RevokeSession {
+        sid: String,
+        user_id: String,
+        until_secs: u64,
+    },
+    CreateApiKey {
+        key_id: Uuid,
+        user_id: Uuid,
+        name: String,
+        secret_hash: String,
+    },
+    RevokeApiKey {
+        key_id: Uuid,
     },
 }
 
@@ -441,6 +491,104 @@ impl VenueState {
                 ))),
                 TableStatus::Open => Ok(EventKind::TableClosed { table_id }),
             },
+            Command::CreateStaff {
+                user_id,
+                username,
+                display_name,
+                role,
+                password_hash,
+                pin_hash,
+            } => {
+                if self.staff.by_username(&username).is_some() {
+                    return Err(DomainError::Conflict(format!(
+                        "there is already a user called \"{username}\""
+                    )));
+                }
+                if password_hash.is_none() && pin_hash.is_none() {
+                    return Err(DomainError::Invalid {
+                        field: "password",
+                        reason: "give a password, a PIN, or both".into(),
+                    });
+                }
+                Ok(EventKind::StaffUserCreated {
+                    user_id,
+                    username,
+                    display_name: check_display_name(&display_name)?,
+                    role,
+                    password_hash,
+                    pin_hash,
+                })
+            }
+            Command::SetStaffRole { user_id, role } => {
+                let user = self.staff.user(user_id)?;
+                self.staff.keeps_an_admin(user_id, role, user.enabled)?;
+                Ok(EventKind::StaffRoleChanged { user_id, role })
+            }
+            Command::SetStaffEnabled { user_id, enabled } => {
+                let user = self.staff.user(user_id)?;
+                self.staff.keeps_an_admin(user_id, user.role, enabled)?;
+                Ok(if enabled {
+                    EventKind::StaffUserEnabled { user_id }
+                } else {
+                    EventKind::StaffUserDisabled { user_id }
+                })
+            }
+            Command::SetPassword {
+                user_id,
+                password_hash,
+            } => {
+                self.staff.user(user_id)?;
+                Ok(EventKind::StaffPasswordSet {
+                    user_id,
+                    password_hash,
+                })
+            }
+            Command::SetPin { user_id, pin_hash } => {
+                self.staff.user(user_id)?;
+                Ok(EventKind::StaffPinSet { user_id, pin_hash })
+            }
+            Command::RecordLockout {
+                scope,
+                subject,
+                until_ms,
+            } => Ok(EventKind::LoginLockedOut {
+                scope,
+                subject,
+                until_ms,
+            }),
+            Command::RevokeSession {
+                sid,
+                user_id,
+                until_secs,
+            } => Ok(EventKind::SessionRevoked {
+                sid,
+                user_id,
+                until_secs,
+            }),
+            Command::CreateApiKey {
+                key_id,
+                user_id,
+                name,
+                secret_hash,
+            } => {
+                self.staff.user(user_id)?;
+                Ok(EventKind::ApiKeyCreated {
+                    key_id,
+                    user_id,
+                    name: check_display_name(&name).map_err(|_| DomainError::Invalid {
+                        field: "name",
+                        reason: "use 1 to 60 characters".into(),
+                    })?,
+                    secret_hash,
+                })
+            }
+            Command::RevokeApiKey { key_id } => match self.staff.api_keys.get(&key_id) {
+                None => Err(DomainError::UnknownApiKey(key_id)),
+                Some(k) if k.revoked => Err(DomainError::Conflict(
+                    "that API key is already revoked".into(),
+                )),
+                Some(_) => Ok(EventKind::ApiKeyRevoked { key_id }),
+            },
         }
     }
 
@@ -491,6 +639,74 @@ impl VenueState {
             EventKind::TableClosed { table_id } => {
                 if let Some(t) = self.tables.get_mut(&table_id) {
                     t.status = TableStatus::Closed;
+                }
+            }
+            EventKind::StaffUserCreated {
+                user_id,
+                username,
+                display_name,
+                role,
+                password_hash,
+                pin_hash,
+            } => {
+                self.staff.users.insert(
+                    user_id,
+                    StaffUser {
+                        id: user_id,
+                        username,
+                        display_name,
+                        role,
+                        enabled: true,
+                        password_hash,
+                        pin_hash,
+                    },
+                );
+            }
+            EventKind::StaffRoleChanged { user_id, role } => {
+                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                    u.role = role;
+                }
+            }
+            EventKind::StaffUserDisabled { user_id } | EventKind::StaffUserEnabled { user_id } => {
+                let enabled = matches!(event, EventKind::StaffUserEnabled { .. });
+                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                    u.enabled = enabled;
+                }
+            }
+            EventKind::StaffPasswordSet {
+                user_id,
+                password_hash,
+            } => {
+                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                    u.password_hash = Some(password_hash);
+                }
+            }
+            EventKind::StaffPinSet { user_id, pin_hash } => {
+                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                    u.pin_hash = pin_hash;
+                }
+            }
+            EventKind::LoginLockedOut { .. } | EventKind::SessionRevoked { .. } => {}
+            EventKind::ApiKeyCreated {
+                key_id,
+                user_id,
+                name,
+                secret_hash,
+            } => {
+                self.staff.api_keys.insert(
+                    key_id,
+                    ApiKey {
+                        id: key_id,
+                        user_id,
+                        name,
+                        secret_hash,
+                        revoked: false,
+                    },
+                );
+            }
+            EventKind::ApiKeyRevoked { key_id } => {
+                if let Some(k) = self.staff.api_keys.get_mut(&key_id) {
+                    k.revoked = true;
                 }
             }
         }

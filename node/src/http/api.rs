@@ -3,6 +3,7 @@
 //! Handlers take their input through extractors, make one call to the log
 //! or the reader, and map the result to a response.
 
+use super::auth::{LogRead, Require, TablesManage, TablesOperate, VenueManage};
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::store::Committed;
@@ -15,7 +16,6 @@ use pvm_shared::envelope::Envelope;
 use pvm_shared::venue::{
     Branding, Command, Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings,
 };
-use pvm_shared::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
@@ -46,13 +46,14 @@ pub struct AppQuery<T>(pub T);
         license(name = "Apache-2.0")
     ),
     paths(
-        get_venue, put_venue, list_tables, create_table, get_table, patch_table, open_table,
-        close_table, list_events, get_node
+        get_venue, put_venue, list_tables, create_table, get_table, rename_table, set_table_game,
+        open_table, close_table, list_events, get_node
     ),
     components(schemas(
-        VenueSettings, Branding, PokerTable, Game, Stakes, TableStatus, NewTable, TablePatch,
-        EventRecord, NodeInfo, ErrorBody
+        VenueSettings, Branding, PokerTable, Game, Stakes, TableStatus, NewTable, TableRename,
+        TableGame, EventRecord, NodeInfo, ErrorBody
     )),
+    modifiers(&BearerAuth),
     tags(
         (name = "venue", description = "Venue settings and branding"),
         (name = "tables", description = "Poker tables in the room"),
@@ -61,12 +62,44 @@ pub struct AppQuery<T>(pub T);
 )]
 pub struct ApiDoc;
 
+/// Declares the `bearer` scheme. Operations name the permission they need as
+/// its scope (`security: [{bearer: ["tables:operate"]}]`); public ones say `security: [{}]`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT (EdDSA) or pvm_key_… API key")
+                    .description(Some("The scope names the permission an operation needs; see docs/ARCHITECTURE.md for which role holds it."))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole document: this module's operations and the account ones.
+pub fn openapi_doc() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::account::AccountDoc::openapi());
+    doc
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/venue", get(get_venue).put(put_venue))
         .route("/api/v1/tables", get(list_tables).post(create_table))
-        .route("/api/v1/tables/{id}", get(get_table).patch(patch_table))
+        .route("/api/v1/tables/{id}", get(get_table).patch(rename_table))
+        .route(
+            "/api/v1/tables/{id}/game",
+            axum::routing::put(set_table_game),
+        )
         .route("/api/v1/tables/{id}/open", post(open_table))
         .route("/api/v1/tables/{id}/close", post(close_table))
         .route("/api/v1/events", get(list_events))
@@ -74,12 +107,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
-}
-
-/// The actor for API writes. Until staff accounts land, writes are anonymous.
-fn actor() -> Actor {
-    Actor::Anonymous
+    Json(openapi_doc())
 }
 
 fn with_seq(committed: &Committed, mut response: Response) -> Response {
@@ -90,29 +118,30 @@ fn with_seq(committed: &Committed, mut response: Response) -> Response {
 }
 
 /// The venue's settings.
-#[utoipa::path(get, path = "/api/v1/venue", tag = "venue",
+#[utoipa::path(get, path = "/api/v1/venue", tag = "venue", security(()),
     responses((status = 200, body = VenueSettings)))]
 async fn get_venue(State(s): State<AppState>) -> Result<Json<VenueSettings>, ApiError> {
     Ok(Json(s.reader.settings().await?))
 }
 
 /// Replace the venue's settings (name, time zone, branding colours).
-#[utoipa::path(put, path = "/api/v1/venue", tag = "venue", request_body = VenueSettings,
+#[utoipa::path(put, path = "/api/v1/venue", tag = "venue", request_body = VenueSettings, security(("bearer" = ["venue:manage"])),
     responses((status = 200, body = VenueSettings), (status = 422, body = ErrorBody)))]
 async fn put_venue(
     State(s): State<AppState>,
+    who: Require<VenueManage>,
     AppJson(settings): AppJson<VenueSettings>,
 ) -> Result<Response, ApiError> {
     let committed = s
         .log
-        .append(actor(), Command::UpdateSettings(settings))
+        .append(who.principal().actor(), Command::UpdateSettings(settings))
         .await?;
     let body = Json(s.reader.settings().await?).into_response();
     Ok(with_seq(&committed, body))
 }
 
 /// Every table, by name.
-#[utoipa::path(get, path = "/api/v1/tables", tag = "tables",
+#[utoipa::path(get, path = "/api/v1/tables", tag = "tables", security(()),
     responses((status = 200, body = [PokerTable])))]
 async fn list_tables(State(s): State<AppState>) -> Result<Json<Vec<PokerTable>>, ApiError> {
     Ok(Json(s.reader.tables().await?))
@@ -135,17 +164,18 @@ fn default_seats() -> u8 {
 }
 
 /// Add a table to the room.
-#[utoipa::path(post, path = "/api/v1/tables", tag = "tables", request_body = NewTable,
+#[utoipa::path(post, path = "/api/v1/tables", tag = "tables", request_body = NewTable, security(("bearer" = ["tables:manage"])),
     responses((status = 201, body = PokerTable), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_table(
     State(s): State<AppState>,
+    who: Require<TablesManage>,
     AppJson(new): AppJson<NewTable>,
 ) -> Result<Response, ApiError> {
     let table_id = Uuid::now_v7();
     let committed = s
         .log
         .append(
-            actor(),
+            who.principal().actor(),
             Command::CreateTable {
                 table_id,
                 name: new.name,
@@ -171,7 +201,7 @@ async fn load_table(s: &AppState, id: Uuid) -> Result<PokerTable, ApiError> {
 }
 
 /// One table.
-#[utoipa::path(get, path = "/api/v1/tables/{id}", tag = "tables",
+#[utoipa::path(get, path = "/api/v1/tables/{id}", tag = "tables", security(()),
     params(("id" = Uuid, Path, description = "Table id")),
     responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody)))]
 async fn get_table(
@@ -181,77 +211,92 @@ async fn get_table(
     Ok(Json(load_table(&s, id).await?))
 }
 
-/// What to change on a table; fields left out stay as they are.
+/// A table's new name.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TablePatch {
-    pub name: Option<TableName>,
-    pub game: Option<Game>,
-    pub stakes: Option<Stakes>,
+pub struct TableRename {
+    pub name: TableName,
 }
 
-/// Rename a table, or change its game and stakes. Each change is its own event.
-#[utoipa::path(patch, path = "/api/v1/tables/{id}", tag = "tables", request_body = TablePatch,
+/// Rename a table.
+#[utoipa::path(patch, path = "/api/v1/tables/{id}", tag = "tables", request_body = TableRename,
+    security(("bearer" = ["tables:manage"])),
     params(("id" = Uuid, Path, description = "Table id")),
     responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn patch_table(
+async fn rename_table(
     State(s): State<AppState>,
+    who: Require<TablesManage>,
     AppPath(id): AppPath<Uuid>,
-    AppJson(patch): AppJson<TablePatch>,
+    AppJson(body): AppJson<TableRename>,
 ) -> Result<Response, ApiError> {
-    let current = load_table(&s, id).await?;
-    let mut commands = Vec::new();
-    if let Some(name) = patch.name {
-        commands.push(Command::RenameTable { table_id: id, name });
-    }
-    if patch.game.is_some() || patch.stakes.is_some() {
-        commands.push(Command::SetTableGame {
-            table_id: id,
-            game: patch.game.unwrap_or(current.game),
-            stakes: patch.stakes.unwrap_or(current.stakes),
-        });
-    }
-    if commands.is_empty() {
-        return Err(ApiError::invalid(
-            "nothing to change: give name, game or stakes",
-        ));
-    }
-    let mut last = None;
-    for command in commands {
-        last = Some(s.log.append(actor(), command).await?);
-    }
-    let body = Json(load_table(&s, id).await?).into_response();
-    Ok(match last {
-        Some(c) => with_seq(&c, body),
-        None => body,
-    })
+    let command = Command::RenameTable {
+        table_id: id,
+        name: body.name,
+    };
+    table_command(&s, who.principal().actor(), id, command).await
+}
+
+/// The game and stakes dealt at a table.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TableGame {
+    pub game: Game,
+    pub stakes: Stakes,
+}
+
+/// Change the game and stakes at a table.
+#[utoipa::path(put, path = "/api/v1/tables/{id}/game", tag = "tables", request_body = TableGame,
+    security(("bearer" = ["tables:operate"])),
+    params(("id" = Uuid, Path, description = "Table id")),
+    responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_table_game(
+    State(s): State<AppState>,
+    who: Require<TablesOperate>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(body): AppJson<TableGame>,
+) -> Result<Response, ApiError> {
+    let command = Command::SetTableGame {
+        table_id: id,
+        game: body.game,
+        stakes: body.stakes,
+    };
+    table_command(&s, who.principal().actor(), id, command).await
 }
 
 /// Open a table for play.
-#[utoipa::path(post, path = "/api/v1/tables/{id}/open", tag = "tables",
+#[utoipa::path(post, path = "/api/v1/tables/{id}/open", tag = "tables", security(("bearer" = ["tables:operate"])),
     params(("id" = Uuid, Path, description = "Table id")),
     responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn open_table(
     State(s): State<AppState>,
+    who: Require<TablesOperate>,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    table_command(&s, id, Command::OpenTable { table_id: id }).await
+    let command = Command::OpenTable { table_id: id };
+    table_command(&s, who.principal().actor(), id, command).await
 }
 
 /// Close a table.
-#[utoipa::path(post, path = "/api/v1/tables/{id}/close", tag = "tables",
+#[utoipa::path(post, path = "/api/v1/tables/{id}/close", tag = "tables", security(("bearer" = ["tables:operate"])),
     params(("id" = Uuid, Path, description = "Table id")),
     responses((status = 200, body = PokerTable), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn close_table(
     State(s): State<AppState>,
+    who: Require<TablesOperate>,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    table_command(&s, id, Command::CloseTable { table_id: id }).await
+    let command = Command::CloseTable { table_id: id };
+    table_command(&s, who.principal().actor(), id, command).await
 }
 
-async fn table_command(s: &AppState, id: Uuid, command: Command) -> Result<Response, ApiError> {
-    let committed = s.log.append(actor(), command).await?;
+async fn table_command(
+    s: &AppState,
+    actor: pvm_shared::Actor,
+    id: Uuid,
+    command: Command,
+) -> Result<Response, ApiError> {
+    let committed = s.log.append(actor, command).await?;
     let body = Json(load_table(s, id).await?).into_response();
     Ok(with_seq(&committed, body))
 }
@@ -287,10 +332,11 @@ pub struct EventRecord {
 }
 
 /// Read the event log in order.
-#[utoipa::path(get, path = "/api/v1/events", tag = "log", params(EventQuery),
+#[utoipa::path(get, path = "/api/v1/events", tag = "log", params(EventQuery), security(("bearer" = ["log:read"])),
     responses((status = 200, body = [EventRecord]), (status = 400, body = ErrorBody)))]
 async fn list_events(
     State(s): State<AppState>,
+    _who: Require<LogRead>,
     AppQuery(q): AppQuery<EventQuery>,
 ) -> Result<Json<Vec<EventRecord>>, ApiError> {
     if !(1..=1000).contains(&q.limit) {
@@ -311,12 +357,27 @@ async fn list_events(
             kind: env.kind.clone(),
             hlc: env.header.hlc.to_string(),
             actor: env.header.actor.to_string(),
-            payload: serde_json::from_slice(&env.payload).unwrap_or_default(),
+            payload: redact(serde_json::from_slice(&env.payload).unwrap_or_default()),
             hash: hex::encode(env.hash),
             signed: env.sig.is_some(),
         });
     }
     Ok(Json(out))
+}
+
+/// Hashes of passwords, PINs and API keys stay in the log (the hub needs them
+/// to sync accounts) but are never shown by the API.
+fn redact(mut payload: serde_json::Value) -> serde_json::Value {
+    if let Some(map) = payload.as_object_mut() {
+        for field in ["password_hash", "pin_hash", "secret_hash"] {
+            if let Some(v) = map.get_mut(field) {
+                if !v.is_null() {
+                    *v = serde_json::Value::String("[redacted]".into());
+                }
+            }
+        }
+    }
+    payload
 }
 
 /// Who this node is.
@@ -330,7 +391,7 @@ pub struct NodeInfo {
 }
 
 /// This node's id, venue and public key.
-#[utoipa::path(get, path = "/api/v1/node", tag = "log", responses((status = 200, body = NodeInfo)))]
+#[utoipa::path(get, path = "/api/v1/node", tag = "log", security(()), responses((status = 200, body = NodeInfo)))]
 async fn get_node(State(s): State<AppState>) -> Json<NodeInfo> {
     Json(NodeInfo {
         node_id: s.identity.node_id,

@@ -1,13 +1,12 @@
 //! The API docs page: rendered on the node from its own OpenAPI document,
 //! so it works on a LAN with no internet (no CDN, no script).
 
-use super::api::ApiDoc;
+use super::api::openapi_doc;
 use super::AppState;
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde_json::Value;
-use utoipa::OpenApi;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/docs", get(page))
@@ -30,7 +29,7 @@ fn body_schema(op: &Value, pointer: &str) -> Option<String> {
 }
 
 async fn page() -> Markup {
-    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let doc = serde_json::to_value(openapi_doc()).unwrap_or_default();
     let title = doc
         .pointer("/info/title")
         .and_then(Value::as_str)

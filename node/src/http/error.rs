@@ -75,7 +75,9 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::Invalid { .. } => ApiError::invalid(e.to_string()),
-            DomainError::UnknownTable(_) => ApiError::not_found(e.to_string()),
+            DomainError::UnknownTable(_)
+            | DomainError::UnknownUser(_)
+            | DomainError::UnknownApiKey(_) => ApiError::not_found(e.to_string()),
             DomainError::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }

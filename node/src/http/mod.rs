@@ -3,7 +3,9 @@
 //! `router` builds the whole app from its state, so tests can call it
 //! without a socket; `serve` runs it on a listener until `shutdown` fires.
 
+mod account;
 pub mod api;
+pub mod auth;
 mod docs;
 pub mod error;
 mod staff;
@@ -26,8 +28,14 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// No inline script or style, nothing from elsewhere, never framed.
+pub const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 #[derive(Clone)]
 pub struct AppState {
+    pub auth: Arc<crate::auth::AuthService>,
     pub log: Log,
     pub reader: Reader,
     pub metrics: Arc<Metrics>,
@@ -37,6 +45,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
+        .merge(account::routes())
         .merge(staff::routes())
         .merge(docs::routes())
         .route("/health", get(health))
@@ -45,7 +54,19 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::sessions,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -63,7 +84,8 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }

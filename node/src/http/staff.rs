@@ -1,20 +1,27 @@
 //! The staff pages: server-rendered HTML forms that work on a phone with no
 //! JavaScript. Each form posts, the change goes through the same log as the
 //! API, and the browser is sent back to the page (post/redirect/get).
+//! Permissions come from `Require<P>`; the CSRF token every form carries is
+//! checked by the `sessions` layer before any handler runs.
 
+use super::auth::{
+    clear_session_cookies, session_cookies, ClientAddr, CsrfToken, Require, StaffUi, TablesManage,
+    TablesOperate, VenueManage, CSRF_FIELD,
+};
 use super::error::ApiError;
 use super::AppState;
+use crate::auth::{AuthError, Principal, Secret};
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup, DOCTYPE};
+use pvm_shared::auth::Permission;
 use pvm_shared::venue::{
     Branding, Colour, Command, Game, PokerTable, Stakes, TableName, TableStatus, Timezone,
     VenueName, VenueSettings,
 };
-use pvm_shared::Actor;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -23,8 +30,11 @@ const STAFF_CSS: &str = include_str!("../../static/staff.css");
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(tables_page))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
         .route("/tables", post(create_table))
-        .route("/tables/{id}/edit", post(edit_table))
+        .route("/tables/{id}/rename", post(rename_table))
+        .route("/tables/{id}/game", post(set_game))
         .route("/tables/{id}/open", post(open_table))
         .route("/tables/{id}/close", post(close_table))
         .route("/settings", get(settings_page).post(save_settings))
@@ -59,25 +69,48 @@ async fn brand_css(State(s): State<AppState>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-/// A page with the venue's name and branding around `body`.
-fn layout(settings: &VenueSettings, title: &str, error: Option<&str>, body: Markup) -> Markup {
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            link rel="stylesheet" href="/static/staff.css";
+            link rel="stylesheet" href="/brand.css";
+        }
+    }
+}
+
+/// The hidden field every form carries.
+fn csrf_field(csrf: &CsrfToken) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(csrf.0); }
+}
+
+/// A page with the venue's name, the signed-in user and `body`.
+fn layout(
+    settings: &VenueSettings,
+    who: &Principal,
+    csrf: &CsrfToken,
+    title: &str,
+    error: Option<&str>,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (settings.name) }
-                link rel="stylesheet" href="/static/staff.css";
-                link rel="stylesheet" href="/brand.css";
-            }
+            (head(&format!("{title} · {}", settings.name)))
             body {
                 header.top {
                     span.venue { (settings.name) }
                     nav {
                         a href="/" { "Tables" }
-                        a href="/settings" { "Venue" }
+                        @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
                         a href="/api/docs" { "API" }
+                        form.logout method="post" action="/logout" {
+                            (csrf_field(csrf))
+                            span.who { (who.name) " · " (who.role) }
+                            button.link type="submit" { "Log out" }
+                        }
                     }
                 }
                 main {
@@ -87,6 +120,17 @@ fn layout(settings: &VenueSettings, title: &str, error: Option<&str>, body: Mark
                     (body)
                 }
             }
+        }
+    }
+}
+
+/// A page with just a message, for refusals outside the normal pages.
+pub fn message_page(title: &str, message: &str) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body { main.narrow { h1 { (title) } p { (message) } p { a href="/" { "Back to the tables" } } } }
         }
     }
 }
@@ -101,8 +145,10 @@ fn game_select(name: &str, selected: Game) -> Markup {
     }
 }
 
-fn table_card(t: &PokerTable) -> Markup {
+fn table_card(t: &PokerTable, who: &Principal, csrf: &CsrfToken) -> Markup {
     let open = t.status == TableStatus::Open;
+    let operate = Permission::TablesOperate.allows(who.role);
+    let manage = Permission::TablesManage.allows(who.role);
     html! {
         li.table.open[open] id=(format!("table-{}", t.id)) {
             div.summary {
@@ -111,24 +157,35 @@ fn table_card(t: &PokerTable) -> Markup {
                 span.seats { (t.seats) " seats" }
                 span.status { (if open { "Open" } else { "Closed" }) }
             }
-            div.actions {
-                @if open {
-                    form method="post" action=(format!("/tables/{}/close", t.id)) {
-                        button.secondary type="submit" { "Close" }
+            @if operate {
+                div.actions {
+                    @if open {
+                        form method="post" action=(format!("/tables/{}/close", t.id)) {
+                            (csrf_field(csrf))
+                            button.secondary type="submit" { "Close" }
+                        }
+                    } @else {
+                        form method="post" action=(format!("/tables/{}/open", t.id)) {
+                            (csrf_field(csrf))
+                            button type="submit" { "Open" }
+                        }
                     }
-                } @else {
-                    form method="post" action=(format!("/tables/{}/open", t.id)) {
-                        button type="submit" { "Open" }
-                    }
-                }
-                details {
-                    summary { "Edit" }
-                    form.edit method="post" action=(format!("/tables/{}/edit", t.id)) {
-                        label { "Name" input name="name" value=(t.name) required maxlength="40"; }
-                        label { "Game" (game_select("game", t.game)) }
-                        label { "Small blind" input name="small_blind" type="number" min="1" value=(t.stakes.small_blind()) required; }
-                        label { "Big blind" input name="big_blind" type="number" min="1" value=(t.stakes.big_blind()) required; }
-                        button type="submit" { "Save" }
+                    details {
+                        summary { "Edit" }
+                        form.edit method="post" action=(format!("/tables/{}/game", t.id)) {
+                            (csrf_field(csrf))
+                            label { "Game" (game_select("game", t.game)) }
+                            label { "Small blind" input name="small_blind" type="number" min="1" value=(t.stakes.small_blind()) required; }
+                            label { "Big blind" input name="big_blind" type="number" min="1" value=(t.stakes.big_blind()) required; }
+                            button type="submit" { "Set game" }
+                        }
+                        @if manage {
+                            form.edit method="post" action=(format!("/tables/{}/rename", t.id)) {
+                                (csrf_field(csrf))
+                                label { "Name" input name="name" value=(t.name) required maxlength="40"; }
+                                button.secondary type="submit" { "Rename" }
+                            }
+                        }
                     }
                 }
             }
@@ -138,6 +195,8 @@ fn table_card(t: &PokerTable) -> Markup {
 
 async fn render_tables(
     s: &AppState,
+    who: &Principal,
+    csrf: &CsrfToken,
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, ApiError> {
@@ -150,28 +209,35 @@ async fn render_tables(
     let body = html! {
         h1 { "Tables " small { (open) " open of " (tables.len()) } }
         @if tables.is_empty() {
-            p.empty { "No tables yet. Add the first one below." }
+            p.empty { "No tables yet." }
         }
         ul.tables {
-            @for t in &tables { (table_card(t)) }
+            @for t in &tables { (table_card(t, who, csrf)) }
         }
-        section.new {
-            h2 { "New table" }
-            form method="post" action="/tables" {
-                label { "Name" input name="name" required maxlength="40" placeholder="Table 1"; }
-                label { "Game" (game_select("game", Game::Nlhe)) }
-                label { "Small blind" input name="small_blind" type="number" min="1" value="1" required; }
-                label { "Big blind" input name="big_blind" type="number" min="1" value="2" required; }
-                label { "Seats" input name="seats" type="number" min="2" max="10" value="9" required; }
-                button type="submit" { "Add table" }
+        @if Permission::TablesManage.allows(who.role) {
+            section.new {
+                h2 { "New table" }
+                form method="post" action="/tables" {
+                    (csrf_field(csrf))
+                    label { "Name" input name="name" required maxlength="40" placeholder="Table 1"; }
+                    label { "Game" (game_select("game", Game::Nlhe)) }
+                    label { "Small blind" input name="small_blind" type="number" min="1" value="1" required; }
+                    label { "Big blind" input name="big_blind" type="number" min="1" value="2" required; }
+                    label { "Seats" input name="seats" type="number" min="2" max="10" value="9" required; }
+                    button type="submit" { "Add table" }
+                }
             }
         }
     };
-    Ok((status, layout(&settings, "Tables", error, body)).into_response())
+    Ok((status, layout(&settings, who, csrf, "Tables", error, body)).into_response())
 }
 
-async fn tables_page(State(s): State<AppState>) -> Result<Response, ApiError> {
-    render_tables(&s, StatusCode::OK, None).await
+async fn tables_page(
+    State(s): State<AppState>,
+    who: Require<StaffUi>,
+    csrf: CsrfToken,
+) -> Result<Response, ApiError> {
+    render_tables(&s, who.principal(), &csrf, StatusCode::OK, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,8 +261,7 @@ fn parse_number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<T, Strin
 }
 
 impl TableForm {
-    fn parts(&self) -> Result<(TableName, Game, Stakes), String> {
-        let name = TableName::parse(&self.name).map_err(|e| e.to_string())?;
+    fn game_and_stakes(&self) -> Result<(Game, Stakes), String> {
         let game =
             Game::from_code(&self.game).ok_or_else(|| format!("unknown game {:?}", self.game))?;
         let stakes = Stakes::new(
@@ -204,90 +269,131 @@ impl TableForm {
             parse_number("big blind", &self.big_blind)?,
         )
         .map_err(|e| e.to_string())?;
-        Ok((name, game, stakes))
+        Ok((game, stakes))
+    }
+
+    fn name(&self) -> Result<TableName, String> {
+        TableName::parse(&self.name).map_err(|e| e.to_string())
     }
 }
 
-/// Runs the commands; on success back to the tables page, on refusal the page again with the reason.
-async fn run_commands(
+type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
+
+/// Runs the command; on success back to the tables page, on refusal the page again with the reason.
+async fn run_command(
     s: &AppState,
-    commands: Result<Vec<Command>, String>,
+    who: &Principal,
+    csrf: &CsrfToken,
+    command: Result<Command, String>,
 ) -> Result<Response, ApiError> {
-    let commands = match commands {
+    let command = match command {
         Ok(c) => c,
         Err(message) => {
-            return render_tables(s, StatusCode::UNPROCESSABLE_ENTITY, Some(&message)).await
+            return render_tables(
+                s,
+                who,
+                csrf,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&message),
+            )
+            .await
         }
     };
-    for command in commands {
-        if let Err(e) = s.log.append(Actor::Anonymous, command).await {
-            let e = ApiError::from(e);
-            return render_tables(s, e.status, Some(&e.message)).await;
-        }
+    if let Err(e) = s.log.append(who.actor(), command).await {
+        let e = ApiError::from(e);
+        return render_tables(s, who, csrf, e.status, Some(&e.message)).await;
     }
     Ok(Redirect::to("/").into_response())
 }
 
 async fn create_table(
     State(s): State<AppState>,
-    form: Result<Form<TableForm>, axum::extract::rejection::FormRejection>,
+    who: Require<TablesManage>,
+    csrf: CsrfToken,
+    form: FormResult<TableForm>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form?;
-    let commands = form.parts().and_then(|(name, game, stakes)| {
-        Ok(vec![Command::CreateTable {
+    let command = (|| {
+        let (game, stakes) = form.game_and_stakes()?;
+        Ok(Command::CreateTable {
             table_id: Uuid::now_v7(),
-            name,
+            name: form.name()?,
             game,
             stakes,
             seats: parse_number("seats", &form.seats)?,
-        }])
-    });
-    run_commands(&s, commands).await
+        })
+    })();
+    run_command(&s, who.principal(), &csrf, command).await
 }
 
-async fn edit_table(
+async fn rename_table(
     State(s): State<AppState>,
+    who: Require<TablesManage>,
+    csrf: CsrfToken,
     Path(id): Path<Uuid>,
-    form: Result<Form<TableForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult<TableForm>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form?;
-    let current = s.reader.table(id).await?;
-    let commands = match current {
-        None => Err(format!("no table with id {id}")),
-        Some(current) => form.parts().map(|(name, game, stakes)| {
-            let mut commands = Vec::new();
-            if name != current.name {
-                commands.push(Command::RenameTable { table_id: id, name });
-            }
-            if game != current.game || stakes != current.stakes {
-                commands.push(Command::SetTableGame {
-                    table_id: id,
-                    game,
-                    stakes,
-                });
-            }
-            commands
-        }),
-    };
-    run_commands(&s, commands).await
+    let command = form
+        .name()
+        .map(|name| Command::RenameTable { table_id: id, name });
+    run_command(&s, who.principal(), &csrf, command).await
 }
 
-async fn open_table(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
-    run_commands(&s, Ok(vec![Command::OpenTable { table_id: id }])).await
+async fn set_game(
+    State(s): State<AppState>,
+    who: Require<TablesOperate>,
+    csrf: CsrfToken,
+    Path(id): Path<Uuid>,
+    form: FormResult<TableForm>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form?;
+    let command = form
+        .game_and_stakes()
+        .map(|(game, stakes)| Command::SetTableGame {
+            table_id: id,
+            game,
+            stakes,
+        });
+    run_command(&s, who.principal(), &csrf, command).await
+}
+
+async fn open_table(
+    State(s): State<AppState>,
+    who: Require<TablesOperate>,
+    csrf: CsrfToken,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    run_command(
+        &s,
+        who.principal(),
+        &csrf,
+        Ok(Command::OpenTable { table_id: id }),
+    )
+    .await
 }
 
 async fn close_table(
     State(s): State<AppState>,
+    who: Require<TablesOperate>,
+    csrf: CsrfToken,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    run_commands(&s, Ok(vec![Command::CloseTable { table_id: id }])).await
+    run_command(
+        &s,
+        who.principal(),
+        &csrf,
+        Ok(Command::CloseTable { table_id: id }),
+    )
+    .await
 }
 
-fn settings_form(settings: &VenueSettings) -> Markup {
+fn settings_form(settings: &VenueSettings, csrf: &CsrfToken) -> Markup {
     let b = &settings.branding;
     html! {
         h1 { "Venue" }
         form.settings method="post" action="/settings" {
+            (csrf_field(csrf))
             label { "Name" input name="name" value=(settings.name) required maxlength="80"; }
             label { "Time zone" input name="timezone" value=(settings.timezone) required placeholder="Europe/London"; }
             fieldset {
@@ -301,9 +407,14 @@ fn settings_form(settings: &VenueSettings) -> Markup {
     }
 }
 
-async fn settings_page(State(s): State<AppState>) -> Result<Response, ApiError> {
+async fn settings_page(
+    State(s): State<AppState>,
+    who: Require<VenueManage>,
+    csrf: CsrfToken,
+) -> Result<Response, ApiError> {
     let settings = s.reader.settings().await?;
-    Ok(layout(&settings, "Venue", None, settings_form(&settings)).into_response())
+    let body = settings_form(&settings, &csrf);
+    Ok(layout(&settings, who.principal(), &csrf, "Venue", None, body).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -322,7 +433,9 @@ struct SettingsForm {
 
 async fn save_settings(
     State(s): State<AppState>,
-    form: Result<Form<SettingsForm>, axum::extract::rejection::FormRejection>,
+    who: Require<VenueManage>,
+    csrf: CsrfToken,
+    form: FormResult<SettingsForm>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form?;
     let parsed = (|| {
@@ -336,10 +449,11 @@ async fn save_settings(
             },
         })
     })();
+    let who = who.principal();
     let failure = match parsed {
         Ok(settings) => match s
             .log
-            .append(Actor::Anonymous, Command::UpdateSettings(settings))
+            .append(who.actor(), Command::UpdateSettings(settings))
             .await
         {
             Ok(_) => return Ok(Redirect::to("/settings").into_response()),
@@ -348,14 +462,110 @@ async fn save_settings(
         Err(e) => ApiError::from(e),
     };
     let current = s.reader.settings().await?;
+    let body = settings_form(&current, &csrf);
     Ok((
         failure.status,
-        layout(
-            &current,
-            "Venue",
-            Some(&failure.message),
-            settings_form(&current),
-        ),
+        layout(&current, who, &csrf, "Venue", Some(&failure.message), body),
     )
         .into_response())
+}
+
+fn login_form(
+    settings: &VenueSettings,
+    csrf: &CsrfToken,
+    error: Option<&str>,
+    no_users: bool,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(&format!("Log in · {}", settings.name)))
+            body {
+                main.narrow {
+                    h1 { (settings.name) }
+                    @if no_users {
+                        p.error role="alert" {
+                            "This node has no staff accounts yet. On the node, run "
+                            code { "pvm-node admin create --username NAME" }
+                            " to make the first admin."
+                        }
+                    }
+                    @if let Some(message) = error {
+                        p.error role="alert" { (message) }
+                    }
+                    form.login method="post" action="/login" {
+                        (csrf_field(csrf))
+                        label { "Username" input name="username" required autocomplete="username" autocapitalize="none"; }
+                        label { "Password or PIN" input name="secret" type="password" required autocomplete="current-password"; }
+                        div.buttons {
+                            button type="submit" name="method" value="password" { "Log in" }
+                            button.secondary type="submit" name="method" value="pin" { "Log in with PIN" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn login_page(State(s): State<AppState>, csrf: CsrfToken) -> Result<Response, ApiError> {
+    let settings = s.reader.settings().await?;
+    let no_users = s.log.staff().users.is_empty();
+    Ok(login_form(&settings, &csrf, None, no_users).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    method: String,
+}
+
+async fn login(
+    State(s): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: FormResult<LoginForm>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form?;
+    let secret = if form.method == "pin" {
+        Secret::Pin(&form.secret)
+    } else {
+        Secret::Password(&form.secret)
+    };
+    match s.auth.login(&form.username, secret, &address).await {
+        Ok((pair, _)) => {
+            let mut r = Redirect::to("/").into_response();
+            for c in session_cookies(&pair, &headers) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            let status = match e {
+                AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AuthError::BadCredentials | AuthError::Disabled => StatusCode::UNAUTHORIZED,
+                _ => return Err(e.into()),
+            };
+            let settings = s.reader.settings().await?;
+            Ok((
+                status,
+                login_form(&settings, &csrf, Some(&e.to_string()), false),
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn logout(State(s): State<AppState>, who: Require<StaffUi>) -> Result<Response, ApiError> {
+    s.auth.logout(who.principal()).await?;
+    let mut r = Redirect::to("/login").into_response();
+    for c in clear_session_cookies() {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
 }

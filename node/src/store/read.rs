@@ -1,7 +1,9 @@
 //! Reads from the read tables and the log, on a connection of their own.
 
 use super::{Db, StoreError};
+use pvm_shared::auth::Role;
 use pvm_shared::envelope::Envelope;
+use pvm_shared::staff::{ApiKey, StaffDirectory, StaffUser, Username};
 use pvm_shared::venue::{
     Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings, VenueState,
 };
@@ -108,7 +110,96 @@ impl Reader {
             .into_iter()
             .map(|t| (t.id, t))
             .collect();
-        Ok(VenueState { settings, tables })
+        let staff = self.staff().await?;
+        Ok(VenueState {
+            settings,
+            tables,
+            staff,
+        })
+    }
+
+    /// Every staff account and API key.
+    pub async fn staff(&self) -> Result<StaffDirectory, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut dir = StaffDirectory::default();
+        let mut rows = conn
+            .query(
+                "SELECT id, username, display_name, role, enabled, password_hash, pin_hash FROM staff_users",
+                (),
+            )
+            .await?;
+        while let Some(row) = rows.next().await? {
+            let id = Uuid::parse_str(&row.get::<String>(0)?).map_err(bad_row)?;
+            dir.users.insert(
+                id,
+                StaffUser {
+                    id,
+                    username: Username::parse(&row.get::<String>(1)?).map_err(bad_row)?,
+                    display_name: row.get(2)?,
+                    role: Role::from_code(&row.get::<String>(3)?).ok_or_else(|| bad_row("role"))?,
+                    enabled: row.get::<i64>(4)? != 0,
+                    password_hash: row.get(5)?,
+                    pin_hash: row.get(6)?,
+                },
+            );
+        }
+        drop(rows);
+        let mut rows = conn
+            .query(
+                "SELECT id, user_id, name, secret_hash, revoked FROM api_keys",
+                (),
+            )
+            .await?;
+        while let Some(row) = rows.next().await? {
+            let id = Uuid::parse_str(&row.get::<String>(0)?).map_err(bad_row)?;
+            dir.api_keys.insert(
+                id,
+                ApiKey {
+                    id,
+                    user_id: Uuid::parse_str(&row.get::<String>(1)?).map_err(bad_row)?,
+                    name: row.get(2)?,
+                    secret_hash: row.get(3)?,
+                    revoked: row.get::<i64>(4)? != 0,
+                },
+            );
+        }
+        Ok(dir)
+    }
+
+    /// Sessions revoked and not yet expired at `now_secs`: (sid, until_secs).
+    pub async fn revoked_sessions(&self, now_secs: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query(
+                "SELECT sid, until_secs FROM revoked_sessions WHERE until_secs > ?1",
+                [now_secs as i64],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push((row.get::<String>(0)?, row.get::<u64>(1)?));
+        }
+        Ok(out)
+    }
+
+    /// Lockouts still running at `now_ms`: (scope, subject, until_ms).
+    pub async fn lockouts(&self, now_ms: u64) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query(
+                "SELECT scope, subject, until_ms FROM login_lockouts WHERE until_ms > ?1",
+                [now_ms as i64],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push((
+                row.get::<String>(0)?,
+                row.get::<String>(1)?,
+                row.get::<u64>(2)?,
+            ));
+        }
+        Ok(out)
     }
 
     /// The last event's seq, hash and clock reading; genesis for an empty log.

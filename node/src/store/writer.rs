@@ -12,10 +12,11 @@ use super::{Db, Reader, StoreError};
 use crate::identity::NodeIdentity;
 use crate::metrics::Metrics;
 use pvm_shared::envelope::{Envelope, EnvelopeHeader, Hash, SCHEMA_VERSION};
+use pvm_shared::staff::StaffDirectory;
 use pvm_shared::venue::{Command, DomainError, VenueState};
 use pvm_shared::{Actor, EventKind, Hlc, HlcClock};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 /// At most this many appends share one transaction.
@@ -78,6 +79,7 @@ enum Msg {
 #[derive(Clone)]
 pub struct Log {
     tx: mpsc::Sender<Msg>,
+    staff: watch::Receiver<Arc<StaffDirectory>>,
 }
 
 impl Log {
@@ -90,6 +92,7 @@ impl Log {
     ) -> Result<Log, StoreError> {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let (ready_tx, ready_rx) = oneshot::channel();
+        let (staff_tx, staff) = watch::channel(Arc::new(StaffDirectory::default()));
         std::thread::Builder::new()
             .name("pvm-writer".into())
             .spawn(move || {
@@ -104,7 +107,7 @@ impl Log {
                     }
                 };
                 rt.block_on(async move {
-                    match Writer::load(db, identity, metrics, clock).await {
+                    match Writer::load(db, identity, metrics, clock, staff_tx).await {
                         Ok(writer) => {
                             let _ = ready_tx.send(Ok(()));
                             writer.run(rx).await;
@@ -119,7 +122,12 @@ impl Log {
         ready_rx
             .await
             .map_err(|_| StoreError::Log("writer thread stopped while starting".into()))??;
-        Ok(Log { tx })
+        Ok(Log { tx, staff })
+    }
+
+    /// The staff directory as of the last commit.
+    pub fn staff(&self) -> Arc<StaffDirectory> {
+        self.staff.borrow().clone()
     }
 
     /// Appends the event that `command` decides, acknowledged after commit.
@@ -158,6 +166,8 @@ struct Writer {
     checkpointer: Checkpointer,
     /// How many appends the last batch held: the writer waits briefly for as many again.
     last_batch: usize,
+    /// Publishes the staff directory after each commit that changed it.
+    staff_tx: watch::Sender<Arc<StaffDirectory>>,
     identity: Arc<NodeIdentity>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
@@ -173,6 +183,7 @@ impl Writer {
         identity: Arc<NodeIdentity>,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
+        staff_tx: watch::Sender<Arc<StaffDirectory>>,
     ) -> Result<Writer, StoreError> {
         let conn = db.connect().await?;
         // Checkpoints run on their own thread, never inside a commit.
@@ -185,6 +196,7 @@ impl Writer {
             stmts,
             checkpointer,
             last_batch: 1,
+            staff_tx,
             identity,
             metrics,
             clock,
@@ -205,6 +217,8 @@ impl Writer {
         self.next_seq = head.start.seq;
         self.prev_hash = head.start.prev_hash;
         self.hlc = HlcClock::resume_after(head.hlc);
+        self.staff_tx
+            .send_replace(Arc::new(self.state.staff.clone()));
         Ok(())
     }
 
@@ -286,6 +300,10 @@ impl Writer {
         match self.write(&staged).await {
             Ok(()) => {
                 self.metrics.events_appended(staged.len() as u64);
+                if staged.iter().any(|s| s.event.touches_staff()) {
+                    self.staff_tx
+                        .send_replace(Arc::new(self.state.staff.clone()));
+                }
                 for s in staged {
                     let _ = s.reply.send(Ok(Committed {
                         seq: s.env.header.seq,

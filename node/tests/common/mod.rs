@@ -2,6 +2,8 @@
 //! port with its own temp data dir, and cleans up after itself.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -27,9 +29,31 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
     pvm_node(dir).args(args).output().expect("pvm-node runs")
 }
 
+/// The admin every test node starts with.
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// Creates a staff account with the CLI (the node may be running or not).
+pub fn admin_create(dir: &Path, username: &str, role: &str, password: &str) -> Output {
+    use std::io::Write;
+    let mut child = pvm_node(dir)
+        .args(["admin", "create", "--username", username, "--role", role])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pvm-node admin create runs");
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = writeln!(stdin, "{password}");
+    }
+    child.wait_with_output().expect("admin create finishes")
+}
+
 pub struct TestNode {
     child: Child,
     pub url: String,
+    /// An access token of the admin.
+    pub token: String,
     pub dir: PathBuf,
     pub log: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -44,8 +68,25 @@ impl TestNode {
         node
     }
 
-    /// A node on `dir` (kept after the node stops). Err carries its stderr if it would not start.
+    /// A node on `dir` (kept after the node stops), with an admin made first on a
+    /// new dir. Err carries its stderr if it would not start.
     pub fn start_in(dir: &Path) -> Result<TestNode, String> {
+        if !dir.join("pvm.db").exists() {
+            let out = admin_create(dir, ADMIN, "admin", ADMIN_PASSWORD);
+            if !out.status.success() {
+                return Err(format!(
+                    "admin create failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+        let mut node = TestNode::start_bare(dir)?;
+        node.token = login(&node.url, ADMIN, ADMIN_PASSWORD)?;
+        Ok(node)
+    }
+
+    /// A node on `dir` as it is: no accounts made, nobody logged in.
+    pub fn start_bare(dir: &Path) -> Result<TestNode, String> {
         let log = dir.with_extension(format!("log-{}", rand_suffix()));
         let stderr = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let mut child = pvm_node(dir)
@@ -67,6 +108,7 @@ impl TestNode {
             Ok(url) => Ok(TestNode {
                 child,
                 url,
+                token: String::new(),
                 dir: dir.to_owned(),
                 log,
                 _temp: None,
@@ -84,6 +126,35 @@ impl TestNode {
 
     pub fn api(&self, path: &str) -> String {
         format!("{}{}", self.url, path)
+    }
+
+    /// A client that sends the admin's token.
+    pub fn client(&self) -> reqwest::Client {
+        client_with_token(&self.token)
+    }
+
+    /// Creates a user with `role` through the API and returns a token of theirs.
+    pub async fn user_token(&self, username: &str, role: &str) -> String {
+        let password = format!("{username}-password");
+        let resp = self
+            .client()
+            .post(self.api("/api/v1/staff"))
+            .json(&serde_json::json!({"username": username, "display_name": username, "role": role, "password": password}))
+            .send()
+            .await
+            .expect("create user");
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "creating {username}: {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let url = self.url.clone();
+        let username = username.to_owned();
+        tokio::task::spawn_blocking(move || login(&url, &username, &password))
+            .await
+            .expect("join")
+            .expect("login")
     }
 
     /// Stops the node with SIGTERM and waits for it.
@@ -133,6 +204,104 @@ fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
 
 fn rand_suffix() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// Logs in over the API and returns the access token.
+pub fn login(url: &str, username: &str, password: &str) -> Result<String, String> {
+    let body = serde_json::json!({"username": username, "password": password}).to_string();
+    let answer = post_json_blocking(url, "/api/v1/auth/login", &body)?;
+    let v: serde_json::Value = serde_json::from_str(&answer)
+        .map_err(|e| format!("login answer is not JSON ({e}): {answer}"))?;
+    v["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("login refused: {v}"))
+}
+
+/// A plain HTTP/1.1 POST over a std socket, for code that cannot await. Returns the body.
+fn post_json_blocking(url: &str, path: &str, body: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).map_err(|e| e.to_string())?;
+    Ok(raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default())
+}
+
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Ok(v) = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")) {
+        headers.insert(reqwest::header::AUTHORIZATION, v);
+    }
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// A browser-like client logged in through the login form: cookies, CSRF field and all.
+/// Returns it with the CSRF token to put in forms.
+pub async fn browser_login(url: &str, username: &str, password: &str) -> (reqwest::Client, String) {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let page = c
+        .get(format!("{url}/login"))
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("text");
+    let csrf = csrf_of(&page);
+    let resp = c
+        .post(format!("{url}/login"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", username),
+            ("secret", password),
+            ("method", "password"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "login form refused: {}",
+        resp.text().await.unwrap_or_default()
+    );
+    (c, csrf)
+}
+
+/// The CSRF token a rendered page put in its forms.
+pub fn csrf_of(page: &str) -> String {
+    let marker = "name=\"_csrf\" value=\"";
+    let start = page
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a CSRF field");
+    page[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 pub fn client() -> reqwest::Client {

@@ -1,0 +1,535 @@
+//! Logins, tokens, sessions and API keys on the node.
+//!
+//! The rules (roles, permission matrix, JWT format, throttling) are in
+//! `pvm_shared::auth`; this module holds the node's keys, hashes secrets,
+//! remembers revoked sessions and lockouts, and appends the events that
+//! record them. Time comes from the injected `Clock`.
+
+use crate::identity::NodeIdentity;
+use crate::store::writer::Clock;
+use crate::store::{AppendError, Log, Reader, StoreError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+use pvm_shared::auth::{
+    self, Claims, Role, Throttle, ThrottlePolicy, TokenError, TokenKind, ACCESS_TTL_SECS,
+    REFRESH_TTL_SECS,
+};
+use pvm_shared::staff::{LockScope, StaffUser, Username};
+use pvm_shared::venue::Command;
+use pvm_shared::Actor;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// Argon2id parameters, sized for a Raspberry Pi 5: 19 MiB, 2 passes, 1 lane
+/// (the OWASP minimum for argon2id). About 60 ms per hash on a Pi 5 core and
+/// 25 ms on the x86 CI machines; a login costs one hash.
+pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+pub const ARGON2_PASSES: u32 = 2;
+pub const ARGON2_LANES: u32 = 1;
+
+pub const API_KEY_PREFIX: &str = "pvm_key_";
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
+        .unwrap_or_else(|_| Params::default());
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password or PIN as an argon2id PHC string.
+pub fn hash_secret(secret: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    argon2()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("hashing failed: {e}"))
+}
+
+fn verify_secret(hash: &str, secret: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| argon2().verify_password(secret.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A password: 8 to 128 characters.
+pub fn check_password(pw: &str) -> Result<(), String> {
+    let n = pw.chars().count();
+    if (8..=128).contains(&n) {
+        Ok(())
+    } else {
+        Err("a password needs 8 to 128 characters".into())
+    }
+}
+
+/// A PIN: 4 to 8 digits.
+pub fn check_pin(pin: &str) -> Result<(), String> {
+    if (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("a PIN is 4 to 8 digits".into())
+    }
+}
+
+/// Who is making a request, once their credentials are checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+    /// The login session, for tokens; None for API keys.
+    pub sid: Option<String>,
+    /// Token expiry (seconds), for revoking the session until then.
+    pub exp: u64,
+}
+
+impl Principal {
+    /// The actor recorded on every event this principal causes.
+    pub fn actor(&self) -> Actor {
+        Actor::Staff(self.user_id.clone())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub refresh_expires_in: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("this session has ended; log in again")]
+    Revoked,
+    #[error("this account is disabled")]
+    Disabled,
+    #[error("unknown or revoked API key")]
+    BadApiKey,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("too many failed logins; try again in {minutes} minute(s)")]
+    LockedOut { until_ms: u64, minutes: u64 },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a user proves who they are at login.
+pub enum Secret<'a> {
+    Password(&'a str),
+    Pin(&'a str),
+}
+
+pub struct AuthService {
+    identity: Arc<NodeIdentity>,
+    node_kid: String,
+    hub: Option<(String, VerifyingKey)>,
+    audience: String,
+    clock: Arc<dyn Clock>,
+    log: Log,
+    revoked: Mutex<HashMap<String, u64>>,
+    throttles: Mutex<HashMap<(LockScope, String), Throttle>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AuthService {
+    pub async fn load(
+        identity: Arc<NodeIdentity>,
+        hub_key: Option<VerifyingKey>,
+        clock: Arc<dyn Clock>,
+        log: Log,
+        reader: &Reader,
+    ) -> Result<AuthService, StoreError> {
+        let now_ms = clock.now_ms();
+        let revoked = reader
+            .revoked_sessions(now_ms / 1000)
+            .await?
+            .into_iter()
+            .collect();
+        let mut throttles = HashMap::new();
+        for (scope, subject, until) in reader.lockouts(now_ms).await? {
+            let scope = if scope == "address" {
+                LockScope::Address
+            } else {
+                LockScope::Account
+            };
+            throttles.insert((scope, subject), Throttle::locked(until));
+        }
+        Ok(AuthService {
+            node_kid: auth::key_id(&identity.key.verifying_key()),
+            audience: auth::audience(&identity.venue_id),
+            hub: hub_key.map(|k| (auth::key_id(&k), k)),
+            identity,
+            clock,
+            log,
+            revoked: Mutex::new(revoked),
+            throttles: Mutex::new(throttles),
+        })
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.clock.now_ms() / 1000
+    }
+
+    /// The public keys tokens on this node may be signed with: (kid, key, whose).
+    pub fn public_keys(&self) -> Vec<(String, VerifyingKey, &'static str)> {
+        let mut keys = vec![(
+            self.node_kid.clone(),
+            self.identity.key.verifying_key(),
+            "node",
+        )];
+        if let Some((kid, key)) = &self.hub {
+            keys.push((kid.clone(), *key, "hub"));
+        }
+        keys
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    fn key_for(&self, kid: &str) -> Option<VerifyingKey> {
+        if kid == self.node_kid {
+            return Some(self.identity.key.verifying_key());
+        }
+        self.hub
+            .as_ref()
+            .filter(|(k, _)| k == kid)
+            .map(|(_, key)| *key)
+    }
+
+    /// Issues a fresh access and refresh token for `user` under session `sid`.
+    fn issue(&self, user_id: &str, name: &str, role: Role, sid: &str) -> TokenPair {
+        let now = self.now_secs();
+        let claims = |kind, ttl| Claims {
+            iss: format!("pvm-node:{}", self.identity.node_id),
+            sub: user_id.to_owned(),
+            aud: self.audience.clone(),
+            iat: now,
+            nbf: now,
+            exp: now + ttl,
+            sid: sid.to_owned(),
+            kind,
+            role,
+            name: name.to_owned(),
+        };
+        TokenPair {
+            access_token: auth::sign_token(
+                &claims(TokenKind::Access, ACCESS_TTL_SECS),
+                &self.identity.key,
+                &self.node_kid,
+            ),
+            refresh_token: auth::sign_token(
+                &claims(TokenKind::Refresh, REFRESH_TTL_SECS),
+                &self.identity.key,
+                &self.node_kid,
+            ),
+            expires_in: ACCESS_TTL_SECS,
+            refresh_expires_in: REFRESH_TTL_SECS,
+        }
+    }
+
+    /// Checks a token of `kind`: signature, audience, time, revocation, and
+    /// (for this node's users) that the account is still enabled with that role.
+    pub fn verify(&self, token: &str, kind: TokenKind) -> Result<Principal, AuthError> {
+        let now = self.now_secs();
+        let claims = auth::verify_token(token, |kid| self.key_for(kid), &self.audience, kind, now)?;
+        if lock(&self.revoked)
+            .get(&claims.sid)
+            .is_some_and(|&until| until > now)
+        {
+            return Err(AuthError::Revoked);
+        }
+        let mut role = claims.role;
+        if let Ok(id) = Uuid::parse_str(&claims.sub) {
+            if let Some(user) = self.log.staff().users.get(&id) {
+                if !user.enabled {
+                    return Err(AuthError::Disabled);
+                }
+                // A role lowered since the token was issued applies at once.
+                role = role.min(user.role);
+            }
+        }
+        Ok(Principal {
+            user_id: claims.sub,
+            name: claims.name,
+            role,
+            sid: Some(claims.sid),
+            exp: claims.exp,
+        })
+    }
+
+    /// Checks an API key `pvm_key_<id>_<secret>` against its stored hash.
+    pub fn verify_api_key(&self, key: &str) -> Result<Principal, AuthError> {
+        let rest = key
+            .strip_prefix(API_KEY_PREFIX)
+            .ok_or(AuthError::BadApiKey)?;
+        let (id, secret) = rest.split_once('_').ok_or(AuthError::BadApiKey)?;
+        let id = Uuid::parse_str(id).map_err(|_| AuthError::BadApiKey)?;
+        let staff = self.log.staff();
+        let stored = staff
+            .api_keys
+            .get(&id)
+            .filter(|k| !k.revoked)
+            .ok_or(AuthError::BadApiKey)?;
+        let hash = hex::encode(Sha256::digest(secret.as_bytes()));
+        if !constant_time_eq(hash.as_bytes(), stored.secret_hash.as_bytes()) {
+            return Err(AuthError::BadApiKey);
+        }
+        let user = staff
+            .users
+            .get(&stored.user_id)
+            .ok_or(AuthError::BadApiKey)?;
+        if !user.enabled {
+            return Err(AuthError::Disabled);
+        }
+        Ok(Principal {
+            user_id: user.id.to_string(),
+            name: user.display_name.clone(),
+            role: user.role,
+            sid: None,
+            exp: u64::MAX,
+        })
+    }
+
+    fn throttle_check(&self, keys: &[(LockScope, String)], now_ms: u64) -> Result<(), AuthError> {
+        let throttles = lock(&self.throttles);
+        for key in keys {
+            if let Some(Err(until_ms)) = throttles.get(key).map(|t| t.check(now_ms)) {
+                return Err(AuthError::LockedOut {
+                    until_ms,
+                    minutes: (until_ms - now_ms).div_ceil(60_000),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs in with a password or PIN. Failures count against the account and
+    /// the address; past the limit both are locked out, and the lockout is an event.
+    pub async fn login(
+        &self,
+        username: &str,
+        secret: Secret<'_>,
+        address: &str,
+    ) -> Result<(TokenPair, StaffUser), AuthError> {
+        let now_ms = self.clock.now_ms();
+        let account = Username::parse(username)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| username.to_lowercase());
+        let keys = [
+            (LockScope::Account, account.clone()),
+            (LockScope::Address, address.to_owned()),
+        ];
+        self.throttle_check(&keys, now_ms)?;
+        let staff = self.log.staff();
+        let user = Username::parse(username)
+            .ok()
+            .and_then(|u| staff.by_username(&u).cloned());
+        let ok = match (&user, &secret) {
+            (Some(u), Secret::Password(pw)) => u
+                .password_hash
+                .as_deref()
+                .is_some_and(|h| verify_secret(h, pw)),
+            (Some(u), Secret::Pin(pin)) => {
+                u.pin_hash.as_deref().is_some_and(|h| verify_secret(h, pin))
+            }
+            (None, Secret::Password(pw) | Secret::Pin(pw)) => {
+                // Spend the same time as a real check, so timing does not reveal usernames.
+                let _ = verify_secret(DUMMY_HASH, pw);
+                false
+            }
+        };
+        match user {
+            Some(user) if ok && user.enabled => {
+                let mut throttles = lock(&self.throttles);
+                for key in &keys {
+                    if let Some(t) = throttles.get_mut(key) {
+                        t.succeed();
+                    }
+                }
+                drop(throttles);
+                let sid = Uuid::now_v7().simple().to_string();
+                let pair = self.issue(&user.id.to_string(), &user.display_name, user.role, &sid);
+                Ok((pair, user))
+            }
+            Some(user) if ok => {
+                let _ = user;
+                Err(AuthError::Disabled)
+            }
+            _ => {
+                let mut lockouts = Vec::new();
+                {
+                    let mut throttles = lock(&self.throttles);
+                    for (scope, subject) in &keys {
+                        let policy = match scope {
+                            LockScope::Account => ThrottlePolicy::ACCOUNT,
+                            LockScope::Address => ThrottlePolicy::ADDRESS,
+                        };
+                        let t = throttles.entry((*scope, subject.clone())).or_default();
+                        if let Some(until_ms) = t.fail(policy, now_ms) {
+                            lockouts.push((*scope, subject.clone(), until_ms));
+                        }
+                    }
+                    throttles.retain(|(scope, _), t| {
+                        let policy = match scope {
+                            LockScope::Account => ThrottlePolicy::ACCOUNT,
+                            LockScope::Address => ThrottlePolicy::ADDRESS,
+                        };
+                        !t.is_idle(now_ms, policy)
+                    });
+                }
+                for (scope, subject, until_ms) in lockouts {
+                    tracing::warn!(scope = scope.code(), subject, until_ms, "login locked out");
+                    self.log
+                        .append(
+                            Actor::System,
+                            Command::RecordLockout {
+                                scope,
+                                subject,
+                                until_ms,
+                            },
+                        )
+                        .await?;
+                }
+                Err(AuthError::BadCredentials)
+            }
+        }
+    }
+
+    /// Swaps a refresh token for a new pair in the same session.
+    pub fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let p = self.verify(refresh_token, TokenKind::Refresh)?;
+        let sid = p.sid.clone().unwrap_or_default();
+        Ok(self.issue(&p.user_id, &p.name, p.role, &sid))
+    }
+
+    /// Ends a session: every token issued under it is refused from now on.
+    pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
+        let Some(sid) = principal.sid.clone() else {
+            return Ok(());
+        };
+        let until_secs = self.now_secs() + REFRESH_TTL_SECS;
+        self.log
+            .append(
+                principal.actor(),
+                Command::RevokeSession {
+                    sid: sid.clone(),
+                    user_id: principal.user_id.clone(),
+                    until_secs,
+                },
+            )
+            .await?;
+        let now = self.now_secs();
+        let mut revoked = lock(&self.revoked);
+        revoked.retain(|_, until| *until > now);
+        revoked.insert(sid, until_secs);
+        Ok(())
+    }
+
+    /// Makes a new API key for `principal`; the full key is returned once and only its hash kept.
+    pub async fn create_api_key(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<(Uuid, String), AuthError> {
+        let user_id = Uuid::parse_str(&principal.user_id).map_err(|_| {
+            AuthError::Invalid("API keys belong to this venue's own staff accounts".into())
+        })?;
+        let key_id = Uuid::now_v7();
+        let mut secret_bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret_bytes);
+        let secret = B64.encode(secret_bytes);
+        let secret_hash = hex::encode(Sha256::digest(secret.as_bytes()));
+        self.log
+            .append(
+                principal.actor(),
+                Command::CreateApiKey {
+                    key_id,
+                    user_id,
+                    name: name.to_owned(),
+                    secret_hash,
+                },
+            )
+            .await?;
+        Ok((
+            key_id,
+            format!("{API_KEY_PREFIX}{}_{secret}", key_id.simple()),
+        ))
+    }
+}
+
+/// What `pvm-node admin create` asks for.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct NewAdmin {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password: String,
+}
+
+/// Creates a staff account from the command line (first admin, or a recovery).
+pub async fn create_account(log: &Log, new: &NewAdmin) -> Result<Uuid, String> {
+    let username = Username::parse(&new.username).map_err(|e| e.to_string())?;
+    check_password(&new.password)?;
+    let password_hash = hash_secret(&new.password)?;
+    let user_id = Uuid::now_v7();
+    log.append(
+        Actor::System,
+        Command::CreateStaff {
+            user_id,
+            username,
+            display_name: new.display_name.clone(),
+            role: new.role,
+            password_hash: Some(password_hash),
+            pin_hash: None,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(user_id)
+}
+
+/// A real argon2id hash of a random string, checked when the username is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9bq1vU0mJ8pXnq0rQmVjwQh7b0WkqHDYkWZrOaU+Q0g";
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_secret_only() {
+        let h = hash_secret("correct horse").expect("hash");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_secret(&h, "correct horse"));
+        assert!(!verify_secret(&h, "correct horsf"));
+    }
+
+    #[test]
+    fn the_dummy_hash_parses_so_unknown_users_cost_a_real_check() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn pins_are_four_to_eight_digits() {
+        assert!(check_pin("1234").is_ok());
+        assert!(check_pin("123").is_err());
+        assert!(check_pin("12a4").is_err());
+    }
+}
