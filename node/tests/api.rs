@@ -577,3 +577,185 @@ async fn sigterm_finishes_cleanly_and_checkpoints_the_wal() {
         "admin account and 20 tables"
     );
 }
+
+#[tokio::test]
+async fn a_form_post_without_its_csrf_token_is_refused_and_changes_nothing() {
+    let node = TestNode::start();
+    let (c, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let table = [
+        ("name", "Forged"),
+        ("game", "nlhe"),
+        ("small_blind", "1"),
+        ("big_blind", "2"),
+        ("seats", "9"),
+    ];
+    let resp = c
+        .post(node.api("/tables"))
+        .form(&table)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.text().await.expect("text").contains("Form expired"));
+    let mut wrong = table.to_vec();
+    wrong.push(("_csrf", "0000"));
+    let resp = c
+        .post(node.api("/tables"))
+        .form(&wrong)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // A page from another site has neither the cookie nor the token.
+    let outsider = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = outsider
+        .post(node.api("/login"))
+        .form(&[("username", ADMIN), ("secret", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let tables: Vec<Value> = client()
+        .get(node.api("/api/v1/tables"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(tables.is_empty(), "{tables:?}");
+    // With the token the same form works.
+    let mut right = table.to_vec();
+    right.push(("_csrf", csrf.as_str()));
+    assert_eq!(
+        c.post(node.api("/tables"))
+            .form(&right)
+            .send()
+            .await
+            .expect("post")
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+const HOSTILE: [&str; 4] = [
+    "<script>alert(1)</script>",
+    "'; DROP TABLE poker_tables; --",
+    "\"><img src=x onerror=alert(1)>",
+    "Robert'); DELETE FROM events;--",
+];
+
+fn escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[tokio::test]
+async fn hostile_text_in_every_field_is_stored_verbatim_and_shown_inert() {
+    let node = TestNode::start();
+    let c = node.client();
+    for (i, text) in HOSTILE.iter().enumerate() {
+        // Table name.
+        let t: Value = c
+            .post(node.api("/api/v1/tables"))
+            .json(&table_json(text))
+            .send()
+            .await
+            .expect("table")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(t["name"], *text);
+        // Venue name.
+        let settings = json!({"name": text, "timezone": "UTC", "branding": {"primary": "#000000", "accent": "#000000", "background": "#000000"}});
+        let v: Value = c
+            .put(node.api("/api/v1/venue"))
+            .json(&settings)
+            .send()
+            .await
+            .expect("venue")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(v["name"], *text);
+        // Staff display name.
+        let u: Value = c.post(node.api("/api/v1/staff"))
+            .json(&json!({"username": format!("user{i}"), "display_name": text, "role": "dealer", "password": "long-enough-1"}))
+            .send().await.expect("staff").json().await.expect("json");
+        assert_eq!(u["display_name"], *text);
+        // API key name.
+        let k: Value = c
+            .post(node.api("/api/v1/api-keys"))
+            .json(&json!({"name": text}))
+            .send()
+            .await
+            .expect("key")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(k["name"], *text);
+    }
+    // Read back verbatim.
+    let tables: Vec<Value> = c
+        .get(node.api("/api/v1/tables"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let names: Vec<&str> = tables.iter().filter_map(|t| t["name"].as_str()).collect();
+    for text in HOSTILE {
+        assert!(
+            names.contains(&text),
+            "{text:?} not stored verbatim: {names:?}"
+        );
+    }
+    let staff: Vec<Value> = c
+        .get(node.api("/api/v1/staff"))
+        .send()
+        .await
+        .expect("staff")
+        .json()
+        .await
+        .expect("json");
+    for text in HOSTILE {
+        assert!(staff.iter().any(|u| u["display_name"] == text), "{text:?}");
+    }
+    let keys: Vec<Value> = c
+        .get(node.api("/api/v1/api-keys"))
+        .send()
+        .await
+        .expect("keys")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(keys.len(), HOSTILE.len());
+    // Shown escaped on the staff page (the venue name is the last one set).
+    let (browser, _) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let page = browser
+        .get(node.api("/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    for text in HOSTILE {
+        assert!(page.contains(&escaped(text)), "{text:?} not shown escaped");
+    }
+    assert!(!page.contains("<script>alert"), "raw script in page");
+    assert!(!page.contains("<img src=x"), "raw img in page");
+    // The database is intact: the log verifies and every table is still listed.
+    let out = common::run(&node.dir, &["verify-log"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

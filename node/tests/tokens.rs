@@ -1,0 +1,442 @@
+//! Tokens and logins, in-process: the node's router is called directly (no
+//! socket, no network at all) with an injected clock, so expiry and lockouts
+//! are tested by moving time, not by waiting.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use ed25519_dalek::SigningKey;
+use pvm_node::auth::{create_account, NewAdmin};
+use pvm_node::store::writer::Clock;
+use pvm_node::Node;
+use pvm_shared::auth::{self, Claims, Role, TokenKind, ACCESS_TTL_SECS};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct ManualClock(AtomicU64);
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl ManualClock {
+    fn advance_secs(&self, s: u64) {
+        self.0.fetch_add(s * 1000, Ordering::SeqCst);
+    }
+    fn secs(&self) -> u64 {
+        self.now_ms() / 1000
+    }
+}
+
+const START_MS: u64 = 1_800_000_000_000;
+
+struct Venue {
+    node: Node,
+    clock: Arc<ManualClock>,
+}
+
+impl Venue {
+    async fn open(dir: &Path, clock: Arc<ManualClock>) -> Venue {
+        let node = Node::open_with_clock(dir, clock.clone())
+            .await
+            .expect("node opens");
+        Venue { node, clock }
+    }
+
+    async fn new(dir: &Path) -> Venue {
+        let v = Venue::open(dir, Arc::new(ManualClock(AtomicU64::new(START_MS)))).await;
+        for (username, role) in [("boss", Role::Admin), ("fm", Role::Floor)] {
+            let new = NewAdmin {
+                username: username.into(),
+                display_name: username.into(),
+                role,
+                password: format!("{username}-password"),
+            };
+            create_account(&v.node.state.log, &new)
+                .await
+                .expect("account");
+        }
+        v
+    }
+
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let resp = pvm_node::http::router(self.node.state.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn login(&self, username: &str, field: &str, secret: &str) -> (StatusCode, Value) {
+        self.request(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": username, field: secret})),
+        )
+        .await
+    }
+
+    async fn me(&self, token: &str) -> StatusCode {
+        self.request("GET", "/api/v1/auth/me", Some(token), None)
+            .await
+            .0
+    }
+
+    fn claims(&self, kind: TokenKind) -> Claims {
+        let now = self.clock.secs();
+        Claims {
+            iss: format!("pvm-node:{}", self.node.state.identity.node_id),
+            sub: "someone".into(),
+            aud: auth::audience(&self.node.state.identity.venue_id),
+            iat: now,
+            nbf: now,
+            exp: now + ACCESS_TTL_SECS,
+            sid: "s-test".into(),
+            kind,
+            role: Role::Manager,
+            name: "Someone".into(),
+        }
+    }
+
+    fn node_kid(&self) -> String {
+        auth::key_id(&self.node.state.identity.key.verifying_key())
+    }
+}
+
+fn token_of(body: &Value, which: &str) -> String {
+    body[which]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {which} in {body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn tokens_that_must_not_work_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let key = &v.node.state.identity.key;
+    let kid = v.node_kid();
+
+    let (status, body) = v.login("boss", "password", "boss-password").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = token_of(&body, "access_token");
+    assert_eq!(v.me(&access).await, StatusCode::OK);
+
+    // A well-formed token of our own making works: the refusals below are for their one flaw.
+    let good = auth::sign_token(&v.claims(TokenKind::Access), key, &kid);
+    assert_eq!(v.me(&good).await, StatusCode::OK);
+
+    let mut c = v.claims(TokenKind::Access);
+    c.nbf = v.clock.secs() + 600;
+    assert_eq!(
+        v.me(&auth::sign_token(&c, key, &kid)).await,
+        StatusCode::UNAUTHORIZED,
+        "not yet valid"
+    );
+
+    let forger = SigningKey::from_bytes(&[42; 32]);
+    assert_eq!(
+        v.me(&auth::sign_token(
+            &v.claims(TokenKind::Access),
+            &forger,
+            &kid
+        ))
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "wrong signature"
+    );
+
+    let mut c = v.claims(TokenKind::Access);
+    c.aud = "pvm:venue:somewhere-else".into();
+    assert_eq!(
+        v.me(&auth::sign_token(&c, key, &kid)).await,
+        StatusCode::UNAUTHORIZED,
+        "wrong audience"
+    );
+
+    let refresh_as_access = auth::sign_token(&v.claims(TokenKind::Refresh), key, &kid);
+    assert_eq!(
+        v.me(&refresh_as_access).await,
+        StatusCode::UNAUTHORIZED,
+        "a refresh token is not an access token"
+    );
+
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let none = format!(
+        "{}.{}.",
+        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(serde_json::to_vec(&v.claims(TokenKind::Access)).expect("claims"))
+    );
+    let (status, body) = v.request("GET", "/api/v1/auth/me", Some(&none), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "alg none: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("algorithm"),
+        "{body}"
+    );
+
+    // Expiry: 15 minutes, then refresh.
+    let refresh = token_of(&body_of_login(&v).await, "refresh_token");
+    v.clock.advance_secs(ACCESS_TTL_SECS);
+    assert_eq!(v.me(&access).await, StatusCode::UNAUTHORIZED, "expired");
+    let (status, refreshed) = v
+        .request(
+            "POST",
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let fresh = token_of(&refreshed, "access_token");
+    assert_eq!(v.me(&fresh).await, StatusCode::OK);
+
+    // Logout revokes the session at once: its access and refresh tokens both stop.
+    let (status, _) = v
+        .request("POST", "/api/v1/auth/logout", Some(&fresh), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(v.me(&fresh).await, StatusCode::UNAUTHORIZED, "revoked");
+    let (status, _) = v
+        .request(
+            "POST",
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked refresh");
+
+    // ... and stays revoked after a restart.
+    let clock = v.clock.clone();
+    v.node.close().await;
+    let v = Venue::open(dir.path(), clock).await;
+    assert_eq!(
+        v.me(&fresh).await,
+        StatusCode::UNAUTHORIZED,
+        "revoked after restart"
+    );
+    v.node.close().await;
+}
+
+async fn body_of_login(v: &Venue) -> Value {
+    let (status, body) = v.login("boss", "password", "boss-password").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn disabling_a_user_ends_their_sessions_at_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (_, fm) = v.login("fm", "password", "fm-password").await;
+    let fm_token = token_of(&fm, "access_token");
+    let fm_id = fm["user"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(v.me(&fm_token).await, StatusCode::OK);
+    let (status, body) = v
+        .request(
+            "PATCH",
+            &format!("/api/v1/staff/{fm_id}"),
+            Some(&boss),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(v.me(&fm_token).await, StatusCode::UNAUTHORIZED);
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn a_hub_signed_token_works_on_a_node_with_no_network() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let hub = SigningKey::from_bytes(&[7; 32]);
+    std::fs::create_dir_all(dir.path()).expect("dir");
+    std::fs::write(
+        dir.path().join("hub.pub"),
+        hex::encode(hub.verifying_key().to_bytes()),
+    )
+    .expect("hub key");
+    let v = Venue::new(dir.path()).await;
+    let mut c = v.claims(TokenKind::Access);
+    c.iss = "pvm-hub".into();
+    c.sub = "hub-user-17".into();
+    c.role = Role::Manager;
+    let token = auth::sign_token(&c, &hub, &auth::key_id(&hub.verifying_key()));
+    let settings = json!({"name": "Set from a hub token", "timezone": "UTC",
+        "branding": {"primary": "#112233", "accent": "#445566", "background": "#000000"}});
+    let (status, body) = v
+        .request("PUT", "/api/v1/venue", Some(&token), Some(settings))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The change records the hub user as its actor, for the hub to audit.
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (_, events) = v
+        .request(
+            "GET",
+            "/api/v1/events?after=0&limit=1000",
+            Some(&boss),
+            None,
+        )
+        .await;
+    let last = events
+        .as_array()
+        .and_then(|e| {
+            e.iter()
+                .rev()
+                .find(|e| e["kind"] == "venue_settings_updated")
+        })
+        .cloned();
+    assert_eq!(
+        last.map(|e| e["actor"].clone()),
+        Some(json!("staff:hub-user-17"))
+    );
+    // The JWKS lists both keys.
+    let (_, jwks) = v.request("GET", "/.well-known/jwks.json", None, None).await;
+    assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{jwks}");
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn brute_force_locks_the_account_even_for_the_right_password_until_the_lockout_ends() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    for attempt in 1..=5 {
+        let (status, _) = v.login("boss", "password", "wrong-password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let (status, body) = v.login("boss", "password", "boss-password").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "right password during lockout: {body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("try again in 15 minute"),
+        "{body}"
+    );
+    v.clock.advance_secs(15 * 60 - 1);
+    assert_eq!(
+        v.login("boss", "password", "boss-password").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The lockout is an event, and survives a restart.
+    let clock = v.clock.clone();
+    v.node.close().await;
+    let v = Venue::open(dir.path(), clock).await;
+    assert_eq!(
+        v.login("boss", "password", "boss-password").await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "after restart"
+    );
+    v.clock.advance_secs(1);
+    let (status, body) = v.login("boss", "password", "boss-password").await;
+    assert_eq!(status, StatusCode::OK, "lockout over: {body}");
+    let boss = token_of(&body, "access_token");
+    let (_, events) = v
+        .request("GET", "/api/v1/events?limit=1000", Some(&boss), None)
+        .await;
+    let lockouts: Vec<&Value> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "login_locked_out")
+        .collect();
+    assert!(
+        lockouts
+            .iter()
+            .any(|e| e["payload"]["scope"] == "account" && e["payload"]["subject"] == "boss"),
+        "{events}"
+    );
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn pin_brute_force_is_stopped_the_same_way() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (_, staff) = v.request("GET", "/api/v1/staff", Some(&boss), None).await;
+    let fm_id = staff
+        .as_array()
+        .and_then(|s| s.iter().find(|u| u["username"] == "fm"))
+        .map(|u| u["id"].clone())
+        .expect("fm");
+    let (status, body) = v
+        .request(
+            "PATCH",
+            &format!("/api/v1/staff/{}", fm_id.as_str().unwrap_or_default()),
+            Some(&boss),
+            Some(json!({"pin": "4821"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(v.login("fm", "pin", "4821").await.0, StatusCode::OK);
+    for pin in ["0000", "1111", "2222", "3333", "4444"] {
+        assert_eq!(v.login("fm", "pin", pin).await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        v.login("fm", "pin", "4821").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    v.clock.advance_secs(15 * 60);
+    assert_eq!(v.login("fm", "pin", "4821").await.0, StatusCode::OK);
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn one_address_guessing_many_accounts_is_locked_out() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    // 20 failures spread over accounts (4 each, under the per-account limit).
+    for i in 0..20 {
+        let user = format!("guess{}", i / 4);
+        assert_eq!(
+            v.login(&user, "password", "nope-nope").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, body) = v.login("boss", "password", "boss-password").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    v.clock.advance_secs(15 * 60);
+    assert_eq!(
+        v.login("boss", "password", "boss-password").await.0,
+        StatusCode::OK
+    );
+    v.node.close().await;
+}
