@@ -138,6 +138,9 @@ pub struct AuthService {
     log: Log,
     revoked: Mutex<HashMap<String, u64>>,
     throttles: Mutex<HashMap<(LockScope, String), Throttle>>,
+    /// While the node has no staff account: the code the first admin must type
+    /// on `/setup`, printed only on the node's console.
+    setup_code: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -176,6 +179,7 @@ impl AuthService {
             log,
             revoked: Mutex::new(revoked),
             throttles: Mutex::new(throttles),
+            setup_code: Mutex::new(None),
         })
     }
 
@@ -407,6 +411,72 @@ impl AuthService {
                 Err(AuthError::BadCredentials)
             }
         }
+    }
+
+    /// When the node has no staff account yet, makes the one-time setup code
+    /// (to print on the console) and returns it.
+    pub fn begin_setup(&self) -> Option<String> {
+        if !self.log.staff().users.is_empty() {
+            return None;
+        }
+        let mut b = [0u8; 4];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+        let n = u32::from_be_bytes(b) % 1_000_000;
+        let code = format!("{:03}-{:03}", n / 1000, n % 1000);
+        *lock(&self.setup_code) = Some(code.clone());
+        Some(code)
+    }
+
+    /// True while `/setup` may make the first admin.
+    pub fn setup_open(&self) -> bool {
+        lock(&self.setup_code).is_some() && self.log.staff().users.is_empty()
+    }
+
+    /// Makes the first admin if `code` is the setup code; the code then stops working.
+    /// Wrong codes count against the address like failed logins.
+    pub async fn finish_setup(
+        &self,
+        code: &str,
+        new: &NewAdmin,
+        address: &str,
+    ) -> Result<(TokenPair, Uuid), AuthError> {
+        let now_ms = self.clock.now_ms();
+        let key = [(LockScope::Address, address.to_owned())];
+        self.throttle_check(&key, now_ms)?;
+        let expected = lock(&self.setup_code).clone();
+        let matches = expected
+            .as_deref()
+            .is_some_and(|e| constant_time_eq(e.as_bytes(), code.trim().as_bytes()));
+        if !matches || !self.log.staff().users.is_empty() {
+            let until = lock(&self.throttles)
+                .entry(key[0].clone())
+                .or_default()
+                .fail(ThrottlePolicy::ADDRESS, now_ms);
+            if let Some(until_ms) = until {
+                self.log
+                    .append(
+                        Actor::System,
+                        Command::RecordLockout {
+                            scope: LockScope::Address,
+                            subject: address.to_owned(),
+                            until_ms,
+                        },
+                    )
+                    .await?;
+            }
+            return Err(AuthError::Invalid(
+                "that setup code is not right (it is printed in the node's console)".into(),
+            ));
+        }
+        let user_id = create_account(&self.log, new)
+            .await
+            .map_err(AuthError::Invalid)?;
+        *lock(&self.setup_code) = None;
+        let sid = Uuid::now_v7().simple().to_string();
+        Ok((
+            self.issue(&user_id.to_string(), &new.display_name, new.role, &sid),
+            user_id,
+        ))
     }
 
     /// Swaps a refresh token for a new pair in the same session.

@@ -81,7 +81,17 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     if let Err(e) = &control {
         tracing::warn!(error = %e, "control socket unavailable; backup and verify-log need the node stopped");
     }
-    for url in urls(addr) {
+    let urls = urls(addr);
+    // The setup line comes first, so whoever reads "serving on" has already seen it.
+    if let Some(code) = node.state.auth.begin_setup() {
+        let first = urls.last().cloned().unwrap_or_default();
+        println!("No staff accounts yet: open {first}setup and enter the setup code {code} to create the first admin");
+        println!(
+            "(or run: pvm-node --data-dir {} admin create --username NAME)",
+            config.data_dir.display()
+        );
+    }
+    for url in &urls {
         println!("PVM node serving on {url}");
     }
     tracing::info!(%addr, "serving");

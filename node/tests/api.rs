@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{browser_login, client, csrf_of, table_json, TestNode, ADMIN, ADMIN_PASSWORD};
+use common::{
+    browser_login, client, client_with_token, csrf_of, table_json, TestNode, ADMIN, ADMIN_PASSWORD,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -758,4 +760,87 @@ async fn hostile_text_in_every_field_is_stored_verbatim_and_shown_inert() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[tokio::test]
+async fn the_first_admin_is_made_on_the_setup_page_with_the_code_from_the_console() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = TestNode::start_bare(dir.path()).expect("start");
+    let code = node
+        .setup_code
+        .clone()
+        .expect("the node printed a setup code");
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = c.get(node.api("/login")).send().await.expect("login");
+    assert_eq!(resp.headers()["location"], "/setup");
+    let page = c
+        .get(node.api("/setup"))
+        .send()
+        .await
+        .expect("setup")
+        .text()
+        .await
+        .expect("text");
+    let csrf = csrf_of(&page);
+    let form = |code: &str| {
+        vec![
+            ("_csrf".to_owned(), csrf.clone()),
+            ("code".into(), code.into()),
+            ("username".into(), "owner".into()),
+            ("display_name".into(), "The Owner".into()),
+            ("password".into(), "owner-password".into()),
+        ]
+    };
+    let resp = c
+        .post(node.api("/setup"))
+        .form(&form("000-000"))
+        .send()
+        .await
+        .expect("wrong code");
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp
+        .text()
+        .await
+        .expect("text")
+        .contains("setup code is not right"));
+    let resp = c
+        .post(node.api("/setup"))
+        .form(&form(&code))
+        .send()
+        .await
+        .expect("setup");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let page = c
+        .get(node.api("/"))
+        .send()
+        .await
+        .expect("tables")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("The Owner · admin"), "{page}");
+    // Setup is closed for good now, code or not.
+    let resp = c.get(node.api("/setup")).send().await.expect("setup again");
+    assert_eq!(resp.headers()["location"], "/login");
+    let resp = c
+        .post(node.api("/setup"))
+        .form(&form(&code))
+        .send()
+        .await
+        .expect("setup again");
+    assert_eq!(resp.headers()["location"], "/login");
+    let staff: Vec<Value> =
+        client_with_token(&common::login(&node.url, "owner", "owner-password").expect("login"))
+            .get(node.api("/api/v1/staff"))
+            .send()
+            .await
+            .expect("staff")
+            .json()
+            .await
+            .expect("json");
+    assert_eq!(staff.len(), 1);
 }

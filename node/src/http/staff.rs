@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(tables_page))
         .route("/login", get(login_page).post(login))
+        .route("/setup", get(setup_page).post(setup))
         .route("/logout", post(logout))
         .route("/tables", post(create_table))
         .route("/tables/{id}/rename", post(rename_table))
@@ -485,7 +486,7 @@ fn login_form(
                     h1 { (settings.name) }
                     @if no_users {
                         p.error role="alert" {
-                            "This node has no staff accounts yet. On the node, run "
+                            "This node has no staff accounts yet. Restart it and follow the setup link it prints, or on the node run "
                             code { "pvm-node admin create --username NAME" }
                             " to make the first admin."
                         }
@@ -509,6 +510,9 @@ fn login_form(
 }
 
 async fn login_page(State(s): State<AppState>, csrf: CsrfToken) -> Result<Response, ApiError> {
+    if s.auth.setup_open() {
+        return Ok(Redirect::to("/setup").into_response());
+    }
     let settings = s.reader.settings().await?;
     let no_users = s.log.staff().users.is_empty();
     Ok(login_form(&settings, &csrf, None, no_users).into_response())
@@ -568,4 +572,88 @@ async fn logout(State(s): State<AppState>, who: Require<StaffUi>) -> Result<Resp
         r.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(r)
+}
+
+fn setup_form(settings: &VenueSettings, csrf: &CsrfToken, error: Option<&str>) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(&format!("First run · {}", settings.name)))
+            body {
+                main.narrow {
+                    h1 { "Welcome to PVM" }
+                    p { "This node has no staff accounts yet. Create the first admin. "
+                        "The setup code is printed in the node's console (or its log) when it starts." }
+                    @if let Some(message) = error {
+                        p.error role="alert" { (message) }
+                    }
+                    form.login method="post" action="/setup" {
+                        (csrf_field(csrf))
+                        label { "Setup code" input name="code" required autocomplete="one-time-code" placeholder="123-456"; }
+                        label { "Username" input name="username" required autocapitalize="none" autocomplete="username"; }
+                        label { "Your name" input name="display_name" required maxlength="60"; }
+                        label { "Password (8 or more characters)" input name="password" type="password" required minlength="8" autocomplete="new-password"; }
+                        button type="submit" { "Create admin" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn setup_page(State(s): State<AppState>, csrf: CsrfToken) -> Result<Response, ApiError> {
+    if !s.auth.setup_open() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    let settings = s.reader.settings().await?;
+    Ok(setup_form(&settings, &csrf, None).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SetupForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn setup(
+    State(s): State<AppState>,
+    ClientAddr(address): ClientAddr,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: FormResult<SetupForm>,
+) -> Result<Response, ApiError> {
+    let Form(form) = form?;
+    if !s.auth.setup_open() {
+        return Ok(Redirect::to("/login").into_response());
+    }
+    let new = crate::auth::NewAdmin {
+        username: form.username,
+        display_name: form.display_name,
+        role: pvm_shared::auth::Role::Admin,
+        password: form.password,
+    };
+    match s.auth.finish_setup(&form.code, &new, &address).await {
+        Ok((pair, _)) => {
+            let mut r = Redirect::to("/").into_response();
+            for c in session_cookies(&pair, &headers) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            let status = match e {
+                AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AuthError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => return Err(e.into()),
+            };
+            let settings = s.reader.settings().await?;
+            Ok((status, setup_form(&settings, &csrf, Some(&e.to_string()))).into_response())
+        }
+    }
 }

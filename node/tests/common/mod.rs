@@ -54,6 +54,8 @@ pub struct TestNode {
     pub url: String,
     /// An access token of the admin.
     pub token: String,
+    /// The first-run setup code the node printed, when it had no accounts.
+    pub setup_code: Option<String>,
     pub dir: PathBuf,
     pub log: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -99,21 +101,36 @@ impl TestNode {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("PVM node serving on ") {
-                    let _ = tx.send(url.trim_end_matches('/').to_owned());
-                }
+                let _ = tx.send(line);
             }
         });
-        match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(url) => Ok(TestNode {
+        // The setup line, if any, comes before the URL.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (mut url, mut setup_code) = (None, None);
+        while url.is_none() && Instant::now() < deadline {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("enter the setup code ").nth(1) {
+                        setup_code = rest.split_whitespace().next().map(str::to_owned);
+                    }
+                    url = line
+                        .strip_prefix("PVM node serving on ")
+                        .map(|u| u.trim_end_matches('/').to_owned())
+                }
+                Err(_) => break,
+            }
+        }
+        match url {
+            Some(url) => Ok(TestNode {
                 child,
                 url,
                 token: String::new(),
+                setup_code,
                 dir: dir.to_owned(),
                 log,
                 _temp: None,
             }),
-            Err(_) => {
+            None => {
                 let _ = child.kill();
                 let _ = child.wait();
                 Err(format!(
