@@ -49,6 +49,20 @@ pub fn hash_secret(secret: &str) -> Result<String, String> {
         .map_err(|e| format!("hashing failed: {e}"))
 }
 
+/// Argon2 takes tens of milliseconds: run it off the async workers.
+pub async fn hash_secret_blocking(secret: &str) -> Result<String, String> {
+    let secret = secret.to_owned();
+    tokio::task::spawn_blocking(move || hash_secret(&secret))
+        .await
+        .map_err(|e| format!("hashing task failed: {e}"))?
+}
+
+async fn verify_secret_blocking(hash: String, secret: String) -> bool {
+    tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
+        .await
+        .unwrap_or(false)
+}
+
 fn verify_secret(hash: &str, secret: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| argon2().verify_password(secret.as_bytes(), &parsed).is_ok())
@@ -342,20 +356,16 @@ impl AuthService {
         let user = Username::parse(username)
             .ok()
             .and_then(|u| staff.by_username(&u).cloned());
-        let ok = match (&user, &secret) {
-            (Some(u), Secret::Password(pw)) => u
-                .password_hash
-                .as_deref()
-                .is_some_and(|h| verify_secret(h, pw)),
-            (Some(u), Secret::Pin(pin)) => {
-                u.pin_hash.as_deref().is_some_and(|h| verify_secret(h, pin))
-            }
-            (None, Secret::Password(pw) | Secret::Pin(pw)) => {
-                // Spend the same time as a real check, so timing does not reveal usernames.
-                let _ = verify_secret(DUMMY_HASH, pw);
-                false
-            }
+        let (hash, given) = match (&user, &secret) {
+            (Some(u), Secret::Password(pw)) => (u.password_hash.clone(), *pw),
+            (Some(u), Secret::Pin(pin)) => (u.pin_hash.clone(), *pin),
+            (None, Secret::Password(pw) | Secret::Pin(pw)) => (None, *pw),
         };
+        // Without a hash (unknown user, no PIN set) check against a dummy anyway,
+        // so the time taken does not reveal which usernames exist.
+        let real = hash.is_some();
+        let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let ok = verify_secret_blocking(hash, given.to_owned()).await && real;
         match user {
             Some(user) if ok && user.enabled => {
                 let mut throttles = lock(&self.throttles);
@@ -554,7 +564,7 @@ pub struct NewAdmin {
 pub async fn create_account(log: &Log, new: &NewAdmin) -> Result<Uuid, String> {
     let username = Username::parse(&new.username).map_err(|e| e.to_string())?;
     check_password(&new.password)?;
-    let password_hash = hash_secret(&new.password)?;
+    let password_hash = hash_secret_blocking(&new.password).await?;
     let user_id = Uuid::now_v7();
     log.append(
         Actor::System,

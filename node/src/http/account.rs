@@ -222,22 +222,30 @@ pub struct NewStaff {
 }
 
 /// Hashes what was given, checking each first.
-fn hash_secrets(
+async fn hash_secrets(
     password: Option<&str>,
     pin: Option<&str>,
 ) -> Result<(Option<String>, Option<String>), ApiError> {
+    if let Some(pw) = password {
+        auth::check_password(pw).map_err(ApiError::invalid)?;
+    }
+    if let Some(pin) = pin {
+        auth::check_pin(pin).map_err(ApiError::invalid)?;
+    }
     let password = match password {
-        Some(pw) => {
-            auth::check_password(pw).map_err(ApiError::invalid)?;
-            Some(auth::hash_secret(pw).map_err(ApiError::internal)?)
-        }
+        Some(pw) => Some(
+            auth::hash_secret_blocking(pw)
+                .await
+                .map_err(ApiError::internal)?,
+        ),
         None => None,
     };
     let pin = match pin {
-        Some(pin) => {
-            auth::check_pin(pin).map_err(ApiError::invalid)?;
-            Some(auth::hash_secret(pin).map_err(ApiError::internal)?)
-        }
+        Some(pin) => Some(
+            auth::hash_secret_blocking(pin)
+                .await
+                .map_err(ApiError::internal)?,
+        ),
         None => None,
     };
     Ok((password, pin))
@@ -252,7 +260,8 @@ async fn create_staff(
     who: Require<StaffManage>,
     AppJson(new): AppJson<NewStaff>,
 ) -> Result<Response, ApiError> {
-    let (password_hash, pin_hash) = hash_secrets(new.password.as_deref(), new.pin.as_deref())?;
+    let (password_hash, pin_hash) =
+        hash_secrets(new.password.as_deref(), new.pin.as_deref()).await?;
     let user_id = Uuid::now_v7();
     s.log
         .append(
@@ -298,7 +307,8 @@ async fn update_staff(
     if !s.log.staff().users.contains_key(&id) {
         return Err(ApiError::not_found(format!("no staff user with id {id}")));
     }
-    let (password_hash, pin_hash) = hash_secrets(patch.password.as_deref(), patch.pin.as_deref())?;
+    let (password_hash, pin_hash) =
+        hash_secrets(patch.password.as_deref(), patch.pin.as_deref()).await?;
     let mut commands = Vec::new();
     if let Some(role) = patch.role {
         commands.push(Command::SetStaffRole { user_id: id, role });
