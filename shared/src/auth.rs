@@ -412,6 +412,22 @@ mod tests {
     }
 
     #[test]
+    fn the_architecture_doc_shows_this_matrix() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/ARCHITECTURE.md"
+        ))
+        .unwrap_or_default();
+        for (_, name, role) in MATRIX {
+            let row = format!("| `{name}` | {role} |");
+            assert!(
+                doc.contains(&row),
+                "docs/ARCHITECTURE.md lacks the row {row}"
+            );
+        }
+    }
+
+    #[test]
     fn five_failures_lock_for_fifteen_minutes_then_it_ends() {
         let p = ThrottlePolicy::ACCOUNT;
         let mut t = Throttle::default();

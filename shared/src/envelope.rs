@@ -33,10 +33,8 @@ pub enum Actor {
     System,
     /// The cloud hub.
     Cloud,
-    /// A signed-in staff member, by user id.
+    /// A signed-in staff member, by user id (a hub user's id for hub-issued tokens).
     Staff(String),
-    /// A change made without a signed-in user (before staff accounts exist).
-    Anonymous,
 }
 
 impl Actor {
@@ -45,7 +43,6 @@ impl Actor {
             Actor::System => 0,
             Actor::Cloud => 1,
             Actor::Staff(_) => 2,
-            Actor::Anonymous => 3,
         }
     }
 }
@@ -56,7 +53,6 @@ impl fmt::Display for Actor {
             Actor::System => f.write_str("system"),
             Actor::Cloud => f.write_str("cloud"),
             Actor::Staff(id) => write!(f, "staff:{id}"),
-            Actor::Anonymous => f.write_str("anonymous"),
         }
     }
 }
@@ -221,7 +217,6 @@ impl Envelope {
             (0, true) => Actor::System,
             (1, true) => Actor::Cloud,
             (2, _) => Actor::Staff(actor_id),
-            (3, true) => Actor::Anonymous,
             (tag, _) => return Err(DecodeError::UnknownActor(tag)),
         };
         let kind = r.string("kind")?;
