@@ -388,20 +388,14 @@ impl AuthService {
                 {
                     let mut throttles = lock(&self.throttles);
                     for (scope, subject) in &keys {
-                        let policy = match scope {
-                            LockScope::Account => ThrottlePolicy::ACCOUNT,
-                            LockScope::Address => ThrottlePolicy::ADDRESS,
-                        };
+                        let policy = ThrottlePolicy::for_scope(*scope);
                         let t = throttles.entry((*scope, subject.clone())).or_default();
                         if let Some(until_ms) = t.fail(policy, now_ms) {
                             lockouts.push((*scope, subject.clone(), until_ms));
                         }
                     }
                     throttles.retain(|(scope, _), t| {
-                        let policy = match scope {
-                            LockScope::Account => ThrottlePolicy::ACCOUNT,
-                            LockScope::Address => ThrottlePolicy::ADDRESS,
-                        };
+                        let policy = ThrottlePolicy::for_scope(*scope);
                         !t.is_idle(now_ms, policy)
                     });
                 }

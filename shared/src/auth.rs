@@ -273,6 +273,16 @@ impl ThrottlePolicy {
     };
 }
 
+impl ThrottlePolicy {
+    /// The policy for an account or an address.
+    pub fn for_scope(scope: crate::staff::LockScope) -> ThrottlePolicy {
+        match scope {
+            crate::staff::LockScope::Account => ThrottlePolicy::ACCOUNT,
+            crate::staff::LockScope::Address => ThrottlePolicy::ADDRESS,
+        }
+    }
+}
+
 /// Failed logins of one account or one address.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Throttle {

@@ -509,6 +509,14 @@ fn login_form(
     }
 }
 
+fn redirect_with_cookies(to: &str, cookies: Vec<axum::http::HeaderValue>) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
 async fn login_page(State(s): State<AppState>, csrf: CsrfToken) -> Result<Response, ApiError> {
     if s.auth.setup_open() {
         return Ok(Redirect::to("/setup").into_response());
@@ -542,13 +550,7 @@ async fn login(
         Secret::Password(&form.secret)
     };
     match s.auth.login(&form.username, secret, &address).await {
-        Ok((pair, _)) => {
-            let mut r = Redirect::to("/").into_response();
-            for c in session_cookies(&pair, &headers) {
-                r.headers_mut().append(header::SET_COOKIE, c);
-            }
-            Ok(r)
-        }
+        Ok((pair, _)) => Ok(redirect_with_cookies("/", session_cookies(&pair, &headers))),
         Err(e) => {
             let status = match e {
                 AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -567,11 +569,7 @@ async fn login(
 
 async fn logout(State(s): State<AppState>, who: Require<StaffUi>) -> Result<Response, ApiError> {
     s.auth.logout(who.principal()).await?;
-    let mut r = Redirect::to("/login").into_response();
-    for c in clear_session_cookies() {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(redirect_with_cookies("/login", clear_session_cookies()))
 }
 
 fn setup_form(settings: &VenueSettings, csrf: &CsrfToken, error: Option<&str>) -> Markup {
@@ -639,13 +637,7 @@ async fn setup(
         password: form.password,
     };
     match s.auth.finish_setup(&form.code, &new, &address).await {
-        Ok((pair, _)) => {
-            let mut r = Redirect::to("/").into_response();
-            for c in session_cookies(&pair, &headers) {
-                r.headers_mut().append(header::SET_COOKIE, c);
-            }
-            Ok(r)
-        }
+        Ok((pair, _)) => Ok(redirect_with_cookies("/", session_cookies(&pair, &headers))),
         Err(e) => {
             let status = match e {
                 AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
