@@ -2,6 +2,8 @@
 
 use crate::auth::Role;
 use crate::canonical;
+use crate::cash::CashEvent;
+use crate::players::PlayerDetails;
 use crate::staff::{LockScope, Username};
 use crate::venue::{Game, Stakes, TableName, VenueSettings};
 use serde::{Deserialize, Serialize};
@@ -84,6 +86,20 @@ pub enum EventKind {
     ApiKeyRevoked {
         key_id: Uuid,
     },
+    TableStarting {
+        table_id: Uuid,
+    },
+    PlayerCreated {
+        player_id: Uuid,
+        details: PlayerDetails,
+    },
+    PlayerUpdated {
+        player_id: Uuid,
+        details: PlayerDetails,
+    },
+    /// Cash-game events, with their own kinds (`player_seated`, …) at the same level.
+    #[serde(untagged)]
+    Cash(CashEvent),
 }
 
 impl EventKind {

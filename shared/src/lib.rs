@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod canonical;
+pub mod cash;
 pub mod envelope;
 pub mod event;
 pub mod hlc;
+pub mod players;
 pub mod staff;
 pub mod venue;
 pub mod verify;

@@ -5,7 +5,9 @@
 //! into types that cannot hold nonsense (a blank name, stakes that go down).
 
 use crate::auth::Role;
+use crate::cash::{self, CashCommand, CashState};
 use crate::event::EventKind;
+use crate::players::{Player, PlayerDetails};
 use crate::staff::{check_display_name, ApiKey, LockScope, StaffDirectory, StaffUser, Username};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +28,8 @@ pub enum DomainError {
     UnknownUser(Uuid),
     #[error("no API key with id {0}")]
     UnknownApiKey(Uuid),
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Conflict(String),
 }
@@ -314,6 +318,8 @@ impl Default for VenueSettings {
 pub enum TableStatus {
     Open,
     Closed,
+    /// Being set up: players may be seated, the game has not started.
+    Starting,
 }
 
 impl TableStatus {
@@ -321,6 +327,7 @@ impl TableStatus {
         match self {
             TableStatus::Open => "open",
             TableStatus::Closed => "closed",
+            TableStatus::Starting => "starting",
         }
     }
 }
@@ -335,6 +342,9 @@ pub struct PokerTable {
     pub stakes: Stakes,
     pub seats: u8,
     pub status: TableStatus,
+    /// A must-move table feeds the main game of the same game and stakes.
+    #[serde(default)]
+    pub must_move: bool,
 }
 
 /// What a node knows about its venue: the fold of every venue and table event.
@@ -343,6 +353,8 @@ pub struct VenueState {
     pub settings: VenueSettings,
     pub tables: BTreeMap<Uuid, PokerTable>,
     pub staff: StaffDirectory,
+    pub players: BTreeMap<Uuid, Player>,
+    pub cash: CashState,
 }
 
 /// A request to change the venue, already parsed.
@@ -371,6 +383,18 @@ pub enum Command {
     CloseTable {
         table_id: Uuid,
     },
+    StartTable {
+        table_id: Uuid,
+    },
+    CreatePlayer {
+        player_id: Uuid,
+        details: PlayerDetails,
+    },
+    UpdatePlayer {
+        player_id: Uuid,
+        details: PlayerDetails,
+    },
+    Cash(CashCommand),
     CreateStaff {
         user_id: Uuid,
         username: Username,
@@ -482,15 +506,60 @@ impl VenueState {
                     "table {} is already open",
                     self.table(table_id)?.name
                 ))),
-                TableStatus::Closed => Ok(EventKind::TableOpened { table_id }),
+                _ => Ok(EventKind::TableOpened { table_id }),
             },
-            Command::CloseTable { table_id } => match self.table(table_id)?.status {
-                TableStatus::Closed => Err(DomainError::Conflict(format!(
-                    "table {} is already closed",
+            Command::StartTable { table_id } => match self.table(table_id)?.status {
+                TableStatus::Closed => Ok(EventKind::TableStarting { table_id }),
+                _ => Err(DomainError::Conflict(format!(
+                    "table {} is already running or starting",
                     self.table(table_id)?.name
                 ))),
-                TableStatus::Open => Ok(EventKind::TableClosed { table_id }),
             },
+            Command::CloseTable { table_id } => {
+                let table = self.table(table_id)?;
+                if table.status == TableStatus::Closed {
+                    return Err(DomainError::Conflict(format!(
+                        "table {} is already closed",
+                        table.name
+                    )));
+                }
+                let seated = self
+                    .cash
+                    .seats
+                    .keys()
+                    .filter(|(t, _)| *t == table_id)
+                    .count();
+                if seated > 0 {
+                    return Err(DomainError::Conflict(format!(
+                        "table {} still has {seated} player(s) seated; move them or mark them gone first",
+                        table.name
+                    )));
+                }
+                Ok(EventKind::TableClosed { table_id })
+            }
+            Command::CreatePlayer { player_id, details } => {
+                if self.players.contains_key(&player_id) {
+                    return Err(DomainError::Conflict(format!(
+                        "a player with id {player_id} already exists"
+                    )));
+                }
+                Ok(EventKind::PlayerCreated {
+                    player_id,
+                    details: details.checked()?,
+                })
+            }
+            Command::UpdatePlayer { player_id, details } => {
+                if !self.players.contains_key(&player_id) {
+                    return Err(DomainError::NotFound(format!(
+                        "no player with id {player_id}"
+                    )));
+                }
+                Ok(EventKind::PlayerUpdated {
+                    player_id,
+                    details: details.checked()?,
+                })
+            }
+            Command::Cash(c) => cash::decide(self, &c).map(EventKind::Cash),
             Command::CreateStaff {
                 user_id,
                 username,
@@ -613,6 +682,7 @@ impl VenueState {
                         stakes,
                         seats,
                         status: TableStatus::Closed,
+                        must_move: false,
                     },
                 );
             }
@@ -641,6 +711,17 @@ impl VenueState {
                     t.status = TableStatus::Closed;
                 }
             }
+            EventKind::TableStarting { table_id } => {
+                if let Some(t) = self.tables.get_mut(&table_id) {
+                    t.status = TableStatus::Starting;
+                }
+            }
+            EventKind::PlayerCreated { player_id, details }
+            | EventKind::PlayerUpdated { player_id, details } => {
+                self.players
+                    .insert(player_id, Player::from_details(player_id, details));
+            }
+            EventKind::Cash(e) => cash::apply(self, &e),
             EventKind::StaffUserCreated {
                 user_id,
                 username,

@@ -77,7 +77,8 @@ impl From<DomainError> for ApiError {
             DomainError::Invalid { .. } => ApiError::invalid(e.to_string()),
             DomainError::UnknownTable(_)
             | DomainError::UnknownUser(_)
-            | DomainError::UnknownApiKey(_) => ApiError::not_found(e.to_string()),
+            | DomainError::UnknownApiKey(_)
+            | DomainError::NotFound(_) => ApiError::not_found(e.to_string()),
             DomainError::Conflict(_) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }

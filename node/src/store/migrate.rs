@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0001_event_log.sql",
     "0002_venue_and_tables.sql",
     "0003_staff.sql",
+    "0004_cash.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,9 @@
 //! The writer prepares every statement once (`Statements::prepare`) and
 //! reuses them for every batch; preparing per event cost more than the insert.
 
+use pvm_shared::cash::Touched;
 use pvm_shared::envelope::Envelope;
-use pvm_shared::venue::TableStatus;
+use pvm_shared::venue::{TableStatus, VenueState};
 use pvm_shared::EventKind;
 
 pub struct Statements {
@@ -20,6 +21,7 @@ pub struct Statements {
     revoke_api_key: libsql::Statement,
     revoke_session: libsql::Statement,
     lockout: libsql::Statement,
+    upsert_player: libsql::Statement,
 }
 
 /// Columns of `staff_users` that single events set.
@@ -84,6 +86,13 @@ impl Statements {
                 .prepare(
                     "INSERT INTO login_lockouts (scope, subject, until_ms) VALUES (?1, ?2, ?3)
                      ON CONFLICT (scope, subject) DO UPDATE SET until_ms = excluded.until_ms",
+                )
+                .await?,
+            upsert_player: conn
+                .prepare(
+                    "INSERT INTO players (id, name, nickname, phone, email, notes) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, nickname = excluded.nickname,
+                     phone = excluded.phone, email = excluded.email, notes = excluded.notes",
                 )
                 .await?,
         })
@@ -276,6 +285,30 @@ impl Statements {
             EventKind::ApiKeyRevoked { key_id } => {
                 run(&self.revoke_api_key, libsql::params![key_id.to_string()]).await
             }
+            EventKind::TableStarting { table_id } => {
+                run(
+                    &self.set_table_status,
+                    libsql::params![table_id.to_string(), TableStatus::Starting.code(), seq],
+                )
+                .await
+            }
+            EventKind::PlayerCreated { player_id, details }
+            | EventKind::PlayerUpdated { player_id, details } => {
+                run(
+                    &self.upsert_player,
+                    libsql::params![
+                        player_id.to_string(),
+                        details.name.as_str(),
+                        details.nickname.clone(),
+                        details.phone.clone(),
+                        details.email.clone(),
+                        details.notes.as_str()
+                    ],
+                )
+                .await
+            }
+            // Cash rows are rewritten from the state once per batch: see `sync_cash`.
+            EventKind::Cash(_) => Ok(()),
         }
     }
 }
@@ -288,4 +321,122 @@ async fn run(
     let result = stmt.execute(params).await;
     stmt.reset();
     result.map(|_| ())
+}
+
+fn opt_i64(v: Option<u64>) -> libsql::Value {
+    v.map(|x| libsql::Value::Integer(x as i64))
+        .unwrap_or(libsql::Value::Null)
+}
+
+/// Rewrites the cash-game rows a batch touched from the writer's state after
+/// the batch: a row present in the state is upserted, a row gone is deleted.
+pub async fn sync_cash(
+    conn: &libsql::Connection,
+    t: &Touched,
+    state: &VenueState,
+) -> Result<(), libsql::Error> {
+    let cash = &state.cash;
+    if t.policy {
+        let json = serde_json::to_string(&cash.policy).unwrap_or_default();
+        conn.execute(
+            "INSERT INTO cash_policy (id, policy) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET policy = excluded.policy",
+            [json],
+        )
+        .await?;
+    }
+    for id in &t.lists {
+        match cash.lists.get(id) {
+            Some(l) => {
+                let queue = serde_json::to_string(&l.queue).unwrap_or_default();
+                let seatings =
+                    serde_json::to_string(cash.seatings.get(id).map(Vec::as_slice).unwrap_or(&[]))
+                        .unwrap_or_default();
+                conn.execute(
+                    "INSERT INTO waiting_lists (id, game, small_blind, big_blind, queue, seatings) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, seatings = excluded.seatings",
+                    libsql::params![id.to_string(), l.game.code(), l.stakes.small_blind(), l.stakes.big_blind(), queue, seatings],
+                )
+                .await?;
+            }
+            None => {
+                conn.execute("DELETE FROM waiting_lists WHERE id = ?1", [id.to_string()])
+                    .await?;
+            }
+        }
+    }
+    for id in &t.entries {
+        match cash.entries.get(id) {
+            Some(e) => {
+                conn.execute(
+                    "INSERT OR REPLACE INTO wait_entries (id, list_id, player_id, joined_ms, call_number, called_ms, deadline_ms,
+                     calls_made, call_in_until, arrived) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    libsql::params![
+                        id.to_string(),
+                        e.list_id.to_string(),
+                        e.player_id.to_string(),
+                        e.joined_ms as i64,
+                        e.call.map(|c| libsql::Value::Integer(c.number as i64)).unwrap_or(libsql::Value::Null),
+                        opt_i64(e.call.map(|c| c.called_ms)),
+                        opt_i64(e.call.map(|c| c.deadline_ms)),
+                        e.calls_made as i64,
+                        opt_i64(e.call_in_until),
+                        e.arrived as i64
+                    ],
+                )
+                .await?;
+            }
+            None => {
+                conn.execute("DELETE FROM wait_entries WHERE id = ?1", [id.to_string()])
+                    .await?;
+            }
+        }
+    }
+    for (table_id, seat) in &t.seats {
+        match cash.seats.get(&(*table_id, *seat)) {
+            Some(s) => {
+                conn.execute(
+                    "INSERT OR REPLACE INTO seats (table_id, seat, player_id, since_ms, away_since) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    libsql::params![table_id.to_string(), *seat as i64, s.player_id.to_string(), s.since_ms as i64, opt_i64(s.away_since)],
+                )
+                .await?;
+            }
+            None => {
+                conn.execute(
+                    "DELETE FROM seats WHERE table_id = ?1 AND seat = ?2",
+                    libsql::params![table_id.to_string(), *seat as i64],
+                )
+                .await?;
+            }
+        }
+    }
+    for id in &t.seat_changes {
+        match cash.seat_changes.get(id) {
+            Some(r) => {
+                conn.execute(
+                    "INSERT OR REPLACE INTO seat_changes (id, player_id, table_id, wants, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    libsql::params![
+                        id.to_string(),
+                        r.player_id.to_string(),
+                        r.table_id.to_string(),
+                        r.wants.map(|w| libsql::Value::Text(w.to_string())).unwrap_or(libsql::Value::Null),
+                        r.at_ms as i64
+                    ],
+                )
+                .await?;
+            }
+            None => {
+                conn.execute("DELETE FROM seat_changes WHERE id = ?1", [id.to_string()])
+                    .await?;
+            }
+        }
+    }
+    for id in &t.tables {
+        let must_move = state.tables.get(id).is_some_and(|t| t.must_move);
+        conn.execute(
+            "UPDATE poker_tables SET must_move = ?2 WHERE id = ?1",
+            libsql::params![id.to_string(), must_move as i64],
+        )
+        .await?;
+    }
+    Ok(())
 }

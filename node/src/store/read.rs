@@ -2,7 +2,9 @@
 
 use super::{Db, StoreError};
 use pvm_shared::auth::Role;
+use pvm_shared::cash::{Call, CashState, Seat, SeatChange, WaitEntry, WaitingList};
 use pvm_shared::envelope::Envelope;
+use pvm_shared::players::Player;
 use pvm_shared::staff::{ApiKey, StaffDirectory, StaffUser, Username};
 use pvm_shared::venue::{
     Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings, VenueState,
@@ -30,6 +32,10 @@ pub struct LogSummary {
 #[derive(Clone)]
 pub struct Reader {
     conn: Arc<Mutex<libsql::Connection>>,
+}
+
+fn uuid_of(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(bad_row)
 }
 
 fn bad_row(what: impl std::fmt::Display) -> StoreError {
@@ -80,7 +86,7 @@ impl Reader {
     ) -> Result<Vec<PokerTable>, StoreError> {
         let conn = self.conn.lock().await;
         let sql = format!(
-            "SELECT id, name, game, small_blind, big_blind, seats, status FROM poker_tables {filter} ORDER BY name COLLATE NOCASE"
+            "SELECT id, name, game, small_blind, big_blind, seats, status, must_move FROM poker_tables {filter} ORDER BY name COLLATE NOCASE"
         );
         let mut rows = conn.query(&sql, params).await?;
         let mut out = Vec::new();
@@ -94,8 +100,10 @@ impl Reader {
                 seats: row.get::<u32>(5)? as u8,
                 status: match row.get::<String>(6)?.as_str() {
                     "open" => TableStatus::Open,
+                    "starting" => TableStatus::Starting,
                     _ => TableStatus::Closed,
                 },
+                must_move: row.get::<i64>(7)? != 0,
             });
         }
         Ok(out)
@@ -111,11 +119,192 @@ impl Reader {
             .map(|t| (t.id, t))
             .collect();
         let staff = self.staff().await?;
+        let players = self
+            .players()
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let cash = self.cash().await?;
         Ok(VenueState {
             settings,
             tables,
             staff,
+            players,
+            cash,
         })
+    }
+
+    /// The player directory, by name.
+    pub async fn players(&self) -> Result<Vec<Player>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query("SELECT id, name, nickname, phone, email, notes FROM players ORDER BY name COLLATE NOCASE", ())
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push(Player {
+                id: uuid_of(&row.get::<String>(0)?)?,
+                name: row.get(1)?,
+                nickname: row.get(2)?,
+                phone: row.get(3)?,
+                email: row.get(4)?,
+                notes: row.get(5)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Lists, entries, seats and requests, as the writer keeps them.
+    pub async fn cash(&self) -> Result<CashState, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut cash = CashState::default();
+        let mut rows = conn
+            .query("SELECT policy FROM cash_policy WHERE id = 1", ())
+            .await?;
+        if let Some(row) = rows.next().await? {
+            cash.policy = serde_json::from_str(&row.get::<String>(0)?).map_err(bad_row)?;
+        }
+        drop(rows);
+        let mut rows = conn
+            .query(
+                "SELECT id, game, small_blind, big_blind, queue, seatings FROM waiting_lists",
+                (),
+            )
+            .await?;
+        while let Some(row) = rows.next().await? {
+            let id = uuid_of(&row.get::<String>(0)?)?;
+            cash.lists.insert(
+                id,
+                WaitingList {
+                    id,
+                    game: Game::from_code(&row.get::<String>(1)?).ok_or_else(|| bad_row("game"))?,
+                    stakes: Stakes::new(row.get(2)?, row.get(3)?).map_err(bad_row)?,
+                    queue: serde_json::from_str(&row.get::<String>(4)?).map_err(bad_row)?,
+                },
+            );
+            let seatings: Vec<u64> =
+                serde_json::from_str(&row.get::<String>(5)?).map_err(bad_row)?;
+            if !seatings.is_empty() {
+                cash.seatings.insert(id, seatings);
+            }
+        }
+        drop(rows);
+        let mut rows = conn
+            .query(
+                "SELECT id, list_id, player_id, joined_ms, call_number, called_ms, deadline_ms, calls_made, call_in_until, arrived
+                 FROM wait_entries",
+                (),
+            )
+            .await?;
+        while let Some(row) = rows.next().await? {
+            let id = uuid_of(&row.get::<String>(0)?)?;
+            let call = match (
+                row.get::<Option<u32>>(4)?,
+                row.get::<Option<u64>>(5)?,
+                row.get::<Option<u64>>(6)?,
+            ) {
+                (Some(number), Some(called_ms), Some(deadline_ms)) => Some(Call {
+                    number,
+                    called_ms,
+                    deadline_ms,
+                }),
+                _ => None,
+            };
+            cash.entries.insert(
+                id,
+                WaitEntry {
+                    id,
+                    list_id: uuid_of(&row.get::<String>(1)?)?,
+                    player_id: uuid_of(&row.get::<String>(2)?)?,
+                    joined_ms: row.get(3)?,
+                    call,
+                    calls_made: row.get(7)?,
+                    call_in_until: row.get(8)?,
+                    arrived: row.get::<i64>(9)? != 0,
+                },
+            );
+        }
+        drop(rows);
+        let mut rows = conn
+            .query(
+                "SELECT table_id, seat, player_id, since_ms, away_since FROM seats",
+                (),
+            )
+            .await?;
+        while let Some(row) = rows.next().await? {
+            let table_id = uuid_of(&row.get::<String>(0)?)?;
+            let seat = row.get::<u32>(1)? as u8;
+            cash.seats.insert(
+                (table_id, seat),
+                Seat {
+                    table_id,
+                    seat,
+                    player_id: uuid_of(&row.get::<String>(2)?)?,
+                    since_ms: row.get(3)?,
+                    away_since: row.get(4)?,
+                },
+            );
+        }
+        drop(rows);
+        let mut rows = conn
+            .query(
+                "SELECT id, player_id, table_id, wants, at_ms FROM seat_changes",
+                (),
+            )
+            .await?;
+        while let Some(row) = rows.next().await? {
+            let id = uuid_of(&row.get::<String>(0)?)?;
+            let wants = match row.get::<Option<String>>(3)? {
+                Some(w) => Some(uuid_of(&w)?),
+                None => None,
+            };
+            cash.seat_changes.insert(
+                id,
+                SeatChange {
+                    id,
+                    player_id: uuid_of(&row.get::<String>(1)?)?,
+                    table_id: uuid_of(&row.get::<String>(2)?)?,
+                    wants,
+                    at_ms: row.get(4)?,
+                },
+            );
+        }
+        Ok(cash)
+    }
+
+    /// Every row of every read table, in a fixed order: two databases with
+    /// the same events give the same dump (the replay tests compare them).
+    pub async fn dump_read_tables(&self) -> Result<String, StoreError> {
+        const TABLES: [(&str, &str); 11] = [
+            ("venue_settings", "id"),
+            ("poker_tables", "id"),
+            ("staff_users", "id"),
+            ("api_keys", "id"),
+            ("revoked_sessions", "sid"),
+            ("login_lockouts", "scope, subject"),
+            ("players", "id"),
+            ("cash_policy", "id"),
+            ("waiting_lists", "id"),
+            ("wait_entries", "id"),
+            ("seats", "table_id, seat"),
+        ];
+        let conn = self.conn.lock().await;
+        let mut out = String::new();
+        for (table, order) in TABLES.iter().chain([("seat_changes", "id")].iter()) {
+            out.push_str(&format!("## {table}\n"));
+            let mut rows = conn
+                .query(&format!("SELECT * FROM {table} ORDER BY {order}"), ())
+                .await?;
+            while let Some(row) = rows.next().await? {
+                let cols: Vec<String> = (0..row.column_count())
+                    .map(|i| format!("{:?}", row.get_value(i).unwrap_or(libsql::Value::Null)))
+                    .collect();
+                out.push_str(&cols.join("|"));
+                out.push('\n');
+            }
+        }
+        Ok(out)
     }
 
     /// Every staff account and API key.

@@ -270,6 +270,7 @@ impl Writer {
 
     async fn commit_batch(&mut self, batch: Vec<(Actor, Command, Reply)>) {
         let mut staged: Vec<Staged> = Vec::with_capacity(batch.len());
+        let mut touched = pvm_shared::cash::Touched::default();
         for (actor, command, reply) in batch {
             let event = match self.state.decide(&command) {
                 Ok(event) => event,
@@ -288,6 +289,9 @@ impl Writer {
                 schema: SCHEMA_VERSION,
             };
             let env = Envelope::seal(header, &event, self.prev_hash);
+            if let EventKind::Cash(e) = &event {
+                touched.extend(pvm_shared::cash::touched(&self.state, e));
+            }
             self.state.apply(&event);
             self.next_seq += 1;
             self.prev_hash = env.hash;
@@ -297,7 +301,7 @@ impl Writer {
             return;
         };
         last.env.sign(&self.identity.key);
-        match self.write(&staged).await {
+        match self.write(&staged, &touched).await {
             Ok(()) => {
                 self.metrics.events_appended(staged.len() as u64);
                 if staged.iter().any(|s| s.event.touches_staff()) {
@@ -342,7 +346,11 @@ impl Writer {
         None
     }
 
-    async fn write(&self, staged: &[Staged]) -> Result<(), libsql::Error> {
+    async fn write(
+        &self,
+        staged: &[Staged],
+        touched: &pvm_shared::cash::Touched,
+    ) -> Result<(), libsql::Error> {
         self.conn.execute("BEGIN IMMEDIATE", ()).await?;
         let mut result = Ok(());
         for s in staged {
@@ -350,6 +358,9 @@ impl Writer {
             if result.is_err() {
                 break;
             }
+        }
+        if result.is_ok() && !touched.is_empty() {
+            result = super::project::sync_cash(&self.conn, touched, &self.state).await;
         }
         if result.is_ok() {
             result = self.conn.execute("COMMIT", ()).await.map(|_| ());
