@@ -9,6 +9,7 @@ CREATE TABLE staff_users (
     enabled       INTEGER NOT NULL,
     password_hash TEXT,
     pin_hash      TEXT,
+    epoch         INTEGER NOT NULL DEFAULT 0,  -- tokens of an older epoch are refused
     updated_seq   INTEGER NOT NULL
 ) WITHOUT ROWID;
 

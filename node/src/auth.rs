@@ -34,6 +34,9 @@ pub const ARGON2_LANES: u32 = 1;
 
 pub const API_KEY_PREFIX: &str = "pvm_key_";
 
+/// Wrong setup codes (from anywhere) before setup closes until a restart.
+pub const SETUP_ATTEMPTS: u32 = 20;
+
 fn argon2() -> Argon2<'static> {
     let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
         .unwrap_or_else(|_| Params::default());
@@ -49,8 +52,13 @@ pub fn hash_secret(secret: &str) -> Result<String, String> {
         .map_err(|e| format!("hashing failed: {e}"))
 }
 
+/// At most this many argon2 hashes at once (19 MiB each): a flood of logins
+/// queues instead of exhausting a Pi's memory.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 /// Argon2 takes tens of milliseconds: run it off the async workers.
 pub async fn hash_secret_blocking(secret: &str) -> Result<String, String> {
+    let _permit = HASHING.acquire().await.map_err(|e| e.to_string())?;
     let secret = secret.to_owned();
     tokio::task::spawn_blocking(move || hash_secret(&secret))
         .await
@@ -58,6 +66,9 @@ pub async fn hash_secret_blocking(secret: &str) -> Result<String, String> {
 }
 
 async fn verify_secret_blocking(hash: String, secret: String) -> bool {
+    let Ok(_permit) = HASHING.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
         .await
         .unwrap_or(false)
@@ -98,6 +109,9 @@ pub struct Principal {
     pub sid: Option<String>,
     /// Token expiry (seconds), for revoking the session until then.
     pub exp: u64,
+    /// When the session began, and the credential epoch it was issued under.
+    pub auth_time: u64,
+    pub ver: u32,
 }
 
 impl Principal {
@@ -152,6 +166,10 @@ pub struct AuthService {
     log: Log,
     revoked: Mutex<HashMap<String, u64>>,
     throttles: Mutex<HashMap<(LockScope, String), Throttle>>,
+    /// One login at a time per address and per account, so parallel guesses
+    /// cannot all pass the lockout check before any of them is counted.
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    setup_failures: std::sync::atomic::AtomicU32,
     /// While the node has no staff account: the code the first admin must type
     /// on `/setup`, printed only on the node's console.
     setup_code: Mutex<Option<String>>,
@@ -193,6 +211,8 @@ impl AuthService {
             log,
             revoked: Mutex::new(revoked),
             throttles: Mutex::new(throttles),
+            gates: Mutex::new(HashMap::new()),
+            setup_failures: std::sync::atomic::AtomicU32::new(0),
             setup_code: Mutex::new(None),
         })
     }
@@ -228,34 +248,47 @@ impl AuthService {
             .map(|(_, key)| *key)
     }
 
-    /// Issues a fresh access and refresh token for `user` under session `sid`.
-    fn issue(&self, user_id: &str, name: &str, role: Role, sid: &str) -> TokenPair {
+    /// Issues an access and a refresh token for a session that began at
+    /// `auth_time`; neither outlives the session's 12 hours.
+    fn issue(
+        &self,
+        user_id: &str,
+        name: &str,
+        role: Role,
+        sid: &str,
+        auth_time: u64,
+        ver: u32,
+    ) -> TokenPair {
         let now = self.now_secs();
-        let claims = |kind, ttl| Claims {
+        let session_end = auth_time + REFRESH_TTL_SECS;
+        let claims = |kind, exp| Claims {
             iss: format!("pvm-node:{}", self.identity.node_id),
             sub: user_id.to_owned(),
             aud: self.audience.clone(),
             iat: now,
             nbf: now,
-            exp: now + ttl,
+            exp,
             sid: sid.to_owned(),
             kind,
             role,
             name: name.to_owned(),
+            auth_time,
+            ver,
         };
+        let access_exp = (now + ACCESS_TTL_SECS).min(session_end);
         TokenPair {
             access_token: auth::sign_token(
-                &claims(TokenKind::Access, ACCESS_TTL_SECS),
+                &claims(TokenKind::Access, access_exp),
                 &self.identity.key,
                 &self.node_kid,
             ),
             refresh_token: auth::sign_token(
-                &claims(TokenKind::Refresh, REFRESH_TTL_SECS),
+                &claims(TokenKind::Refresh, session_end),
                 &self.identity.key,
                 &self.node_kid,
             ),
-            expires_in: ACCESS_TTL_SECS,
-            refresh_expires_in: REFRESH_TTL_SECS,
+            expires_in: access_exp.saturating_sub(now),
+            refresh_expires_in: session_end.saturating_sub(now),
         }
     }
 
@@ -276,6 +309,10 @@ impl AuthService {
                 if !user.enabled {
                     return Err(AuthError::Disabled);
                 }
+                if claims.ver != user.epoch {
+                    // The password or PIN changed, or the account was disabled, since.
+                    return Err(AuthError::Revoked);
+                }
                 // A role lowered since the token was issued applies at once.
                 role = role.min(user.role);
             }
@@ -286,6 +323,8 @@ impl AuthService {
             role,
             sid: Some(claims.sid),
             exp: claims.exp,
+            auth_time: claims.auth_time,
+            ver: claims.ver,
         })
     }
 
@@ -319,6 +358,8 @@ impl AuthService {
             role: user.role,
             sid: None,
             exp: u64::MAX,
+            auth_time: 0,
+            ver: user.epoch,
         })
     }
 
@@ -343,7 +384,6 @@ impl AuthService {
         secret: Secret<'_>,
         address: &str,
     ) -> Result<(TokenPair, StaffUser), AuthError> {
-        let now_ms = self.clock.now_ms();
         let account = Username::parse(username)
             .map(|u| u.to_string())
             .unwrap_or_else(|_| username.to_lowercase());
@@ -351,6 +391,12 @@ impl AuthService {
             (LockScope::Account, account.clone()),
             (LockScope::Address, address.to_owned()),
         ];
+        let address_gate = self.gate(format!("address:{address}"));
+        let _address_turn = address_gate.lock().await;
+        let account_gate = self.gate(format!("account:{account}"));
+        let _account_turn = account_gate.lock().await;
+        // The clock is read after waiting our turn.
+        let now_ms = self.clock.now_ms();
         self.throttle_check(&keys, now_ms)?;
         let staff = self.log.staff();
         let user = Username::parse(username)
@@ -368,15 +414,21 @@ impl AuthService {
         let ok = verify_secret_blocking(hash, given.to_owned()).await && real;
         match user {
             Some(user) if ok && user.enabled => {
-                let mut throttles = lock(&self.throttles);
-                for key in &keys {
-                    if let Some(t) = throttles.get_mut(key) {
-                        t.succeed();
-                    }
+                // Only the account's count is forgiven: one good login must not
+                // reset an address that is guessing at other accounts.
+                if let Some(t) = lock(&self.throttles).get_mut(&keys[0]) {
+                    t.succeed();
                 }
-                drop(throttles);
                 let sid = Uuid::now_v7().simple().to_string();
-                let pair = self.issue(&user.id.to_string(), &user.display_name, user.role, &sid);
+                let now = self.now_secs();
+                let pair = self.issue(
+                    &user.id.to_string(),
+                    &user.display_name,
+                    user.role,
+                    &sid,
+                    now,
+                    user.epoch,
+                );
                 Ok((pair, user))
             }
             Some(user) if ok => {
@@ -452,6 +504,16 @@ impl AuthService {
             .as_deref()
             .is_some_and(|e| constant_time_eq(e.as_bytes(), code.trim().as_bytes()));
         if !matches || !self.log.staff().users.is_empty() {
+            let failures = self
+                .setup_failures
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if failures >= SETUP_ATTEMPTS {
+                *lock(&self.setup_code) = None;
+                tracing::warn!(
+                    "too many wrong setup codes: setup is closed until the node restarts"
+                );
+            }
             let until = lock(&self.throttles)
                 .entry(key[0].clone())
                 .or_default()
@@ -477,17 +539,49 @@ impl AuthService {
             .map_err(AuthError::Invalid)?;
         *lock(&self.setup_code) = None;
         let sid = Uuid::now_v7().simple().to_string();
-        Ok((
-            self.issue(&user_id.to_string(), &new.display_name, new.role, &sid),
-            user_id,
-        ))
+        let now = self.now_secs();
+        let pair = self.issue(
+            &user_id.to_string(),
+            &new.display_name,
+            new.role,
+            &sid,
+            now,
+            0,
+        );
+        Ok((pair, user_id))
     }
 
-    /// Swaps a refresh token for a new pair in the same session.
+    /// Swaps a refresh token for a new pair in the same session (which still ends 12 h after login).
     pub fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
         let p = self.verify(refresh_token, TokenKind::Refresh)?;
         let sid = p.sid.clone().unwrap_or_default();
-        Ok(self.issue(&p.user_id, &p.name, p.role, &sid))
+        Ok(self.issue(&p.user_id, &p.name, p.role, &sid, p.auth_time, p.ver))
+    }
+
+    fn gate(&self, key: String) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = lock(&self.gates);
+        gates.retain(|_, g| Arc::strong_count(g) > 1);
+        gates.entry(key).or_default().clone()
+    }
+
+    /// Lets a locked-out account in again (an admin set a new password or PIN).
+    pub async fn clear_lockout(&self, username: &str) -> Result<(), AuthError> {
+        let key = (LockScope::Account, username.to_owned());
+        let locked = lock(&self.throttles)
+            .remove(&key)
+            .is_some_and(|t| t.check(self.clock.now_ms()).is_err());
+        if locked {
+            self.log
+                .append(
+                    Actor::System,
+                    Command::ClearLockout {
+                        scope: LockScope::Account,
+                        subject: username.to_owned(),
+                    },
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Ends a session: every token issued under it is refused from now on.
@@ -495,7 +589,8 @@ impl AuthService {
         let Some(sid) = principal.sid.clone() else {
             return Ok(());
         };
-        let until_secs = self.now_secs() + REFRESH_TTL_SECS;
+        // Until every token of the session has expired, whoever issued it.
+        let until_secs = (self.now_secs() + REFRESH_TTL_SECS).max(principal.exp);
         self.log
             .append(
                 principal.actor(),
@@ -519,6 +614,11 @@ impl AuthService {
         principal: &Principal,
         name: &str,
     ) -> Result<(Uuid, String), AuthError> {
+        if principal.sid.is_none() {
+            return Err(AuthError::Invalid(
+                "an API key cannot make API keys; log in as yourself".into(),
+            ));
+        }
         let user_id = Uuid::parse_str(&principal.user_id).map_err(|_| {
             AuthError::Invalid("API keys belong to this venue's own staff accounts".into())
         })?;

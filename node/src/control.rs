@@ -69,7 +69,11 @@ async fn handle(
         }
     } else if line == "verify-log" {
         match reader
-            .verify_log(identity.key.verifying_key(), identity.node_id)
+            .verify_log(
+                identity.key.verifying_key(),
+                identity.node_id,
+                identity.venue_id,
+            )
             .await
         {
             Ok(Ok(summary)) => format!("ok {} {}", summary.events, summary.last_seq),

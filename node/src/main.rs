@@ -71,6 +71,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
+    stop_on_signal(shutdown.clone())?;
     let control = control::listen(
         &config.data_dir,
         node.state.log.clone(),
@@ -95,7 +96,6 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         println!("PVM node serving on {url}");
     }
     tracing::info!(%addr, "serving");
-    tokio::spawn(stop_on_signal(shutdown.clone()));
     http::serve(listener, node.state.clone(), shutdown.clone()).await?;
     shutdown.cancel();
     tracing::info!("HTTP stopped; finishing writes and checkpointing");
@@ -126,23 +126,20 @@ fn urls(addr: SocketAddr) -> Vec<String> {
     out
 }
 
-async fn stop_on_signal(shutdown: CancellationToken) {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM");
-                std::future::pending::<()>().await
-            }
+/// Registers SIGTERM and SIGINT now (before anyone is told the URL, so an
+/// early signal is never missed) and cancels `shutdown` on the first.
+fn stop_on_signal(shutdown: CancellationToken) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         }
-    };
-    tokio::select! {
-        _ = term => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
-    shutdown.cancel();
+        shutdown.cancel();
+    });
+    Ok(())
 }
 
 fn init(config: &Config) -> anyhow::Result<ExitCode> {
@@ -192,7 +189,7 @@ async fn verify_log(config: &Config) -> anyhow::Result<ExitCode> {
             let db = Db::open(&dir.join(store::DB_FILE)).await?;
             match Reader::new(&db)
                 .await?
-                .verify_log(id.key.verifying_key(), id.node_id)
+                .verify_log(id.key.verifying_key(), id.node_id, id.venue_id)
                 .await?
             {
                 Ok(s) => format!("ok {} {}", s.events, s.last_seq),

@@ -124,6 +124,8 @@ impl Venue {
             kind,
             role: Role::Manager,
             name: "Someone".into(),
+            auth_time: now,
+            ver: 0,
         }
     }
 
@@ -437,6 +439,167 @@ async fn one_address_guessing_many_accounts_is_locked_out() {
     assert_eq!(
         v.login("boss", "password", "boss-password").await.0,
         StatusCode::OK
+    );
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn parallel_guesses_are_counted_one_by_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Arc::new(Venue::new(dir.path()).await);
+    let mut guesses = Vec::new();
+    for i in 0..10 {
+        let v = v.clone();
+        guesses.push(tokio::spawn(async move {
+            v.login("boss", "password", &format!("guess-{i}")).await.0
+        }));
+    }
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await.expect("join"));
+    }
+    let wrong = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let locked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((wrong, locked), (5, 5), "{statuses:?}");
+    assert_eq!(
+        v.login("boss", "password", "boss-password").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_new_password_ends_old_sessions_and_lifts_the_lockout() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (_, fm) = v.login("fm", "password", "fm-password").await;
+    let fm_token = token_of(&fm, "access_token");
+    let fm_id = fm["user"]["id"].as_str().expect("id").to_owned();
+    for _ in 0..5 {
+        v.login("fm", "password", "nope-nope").await;
+    }
+    assert_eq!(
+        v.login("fm", "password", "fm-password").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let (status, body) = v
+        .request(
+            "PATCH",
+            &format!("/api/v1/staff/{fm_id}"),
+            Some(&boss),
+            Some(json!({"password": "fresh-password-2"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        v.me(&fm_token).await,
+        StatusCode::UNAUTHORIZED,
+        "old token after a password change"
+    );
+    assert_eq!(
+        v.login("fm", "password", "fresh-password-2").await.0,
+        StatusCode::OK,
+        "lockout lifted"
+    );
+    // Disable, then enable again: tokens from before stay dead.
+    let (_, again) = v.login("fm", "password", "fresh-password-2").await;
+    let t = token_of(&again, "access_token");
+    for enabled in [false, true] {
+        let (status, _) = v
+            .request(
+                "PATCH",
+                &format!("/api/v1/staff/{fm_id}"),
+                Some(&boss),
+                Some(json!({"enabled": enabled})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(
+        v.me(&t).await,
+        StatusCode::UNAUTHORIZED,
+        "re-enabling does not revive old tokens"
+    );
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn a_session_ends_twelve_hours_after_login_however_often_it_is_refreshed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let mut refresh = token_of(&body_of_login(&v).await, "refresh_token");
+    for _ in 0..11 {
+        v.clock.advance_secs(3600);
+        let (status, body) = v
+            .request(
+                "POST",
+                "/api/v1/auth/refresh",
+                None,
+                Some(json!({"refresh_token": refresh})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        refresh = token_of(&body, "refresh_token");
+    }
+    v.clock.advance_secs(3600);
+    let (status, _) = v
+        .request(
+            "POST",
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn an_api_key_acts_as_its_user_but_cannot_make_more_keys() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (status, created) = v
+        .request(
+            "POST",
+            "/api/v1/api-keys",
+            Some(&boss),
+            Some(json!({"name": "Leaderboard"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().expect("key").to_owned();
+    assert!(key.starts_with("pvm_key_"));
+    assert_eq!(v.me(&key).await, StatusCode::OK);
+    let (status, _) = v
+        .request(
+            "POST",
+            "/api/v1/api-keys",
+            Some(&key),
+            Some(json!({"name": "Sneaky"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let id = created["id"].as_str().expect("id");
+    let (status, _) = v
+        .request(
+            "DELETE",
+            &format!("/api/v1/api-keys/{id}"),
+            Some(&boss),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        v.me(&key).await,
+        StatusCode::UNAUTHORIZED,
+        "revoked at once"
     );
     v.node.close().await;
 }

@@ -139,7 +139,17 @@ pub struct Claims {
     pub role: Role,
     /// The user's name, for screens and audit.
     pub name: String,
+    /// When the session began (login): no token of it lives past this + 12 h.
+    #[serde(default)]
+    pub auth_time: u64,
+    /// The user's credential epoch at issue: a password change, a new PIN or
+    /// disabling the account moves it on, and older tokens stop working.
+    #[serde(default)]
+    pub ver: u32,
 }
+
+/// The longest user id or session id a token may carry (they end up in event envelopes).
+pub const MAX_SUBJECT: usize = 128;
 
 /// The audience string for a venue.
 pub fn audience(venue_id: &uuid::Uuid) -> String {
@@ -228,6 +238,13 @@ pub fn verify_token(
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or(TokenError::Malformed)?;
+    if claims.sub.is_empty()
+        || claims.sub.len() > MAX_SUBJECT
+        || claims.sid.len() > MAX_SUBJECT
+        || claims.name.len() > 256
+    {
+        return Err(TokenError::Malformed);
+    }
     if claims.aud != audience {
         return Err(TokenError::WrongAudience);
     }
@@ -352,6 +369,8 @@ mod tests {
             kind: TokenKind::Access,
             role: Role::Floor,
             name: "Ann".into(),
+            auth_time: now,
+            ver: 0,
         }
     }
 

@@ -71,6 +71,11 @@ pub enum EventKind {
         subject: String,
         until_ms: u64,
     },
+    /// An admin let a locked-out account back in (by setting a new password or PIN).
+    LoginLockoutCleared {
+        scope: LockScope,
+        subject: String,
+    },
     /// A login session ended (logout, or its user disabled); its tokens are refused until they expire.
     SessionRevoked {
         sid: String,

@@ -70,6 +70,9 @@ pub struct StaffUser {
     pub enabled: bool,
     pub password_hash: Option<String>,
     pub pin_hash: Option<String>,
+    /// Moves on when the password or PIN changes or the account is disabled;
+    /// tokens issued under an older epoch are refused.
+    pub epoch: u32,
 }
 
 /// An integration's key: only its hash is kept.
@@ -169,6 +172,7 @@ mod tests {
             enabled,
             password_hash: None,
             pin_hash: None,
+            epoch: 0,
         }
     }
 

@@ -429,6 +429,10 @@ pub enum Command {
         user_id: String,
         until_secs: u64,
     },
+    ClearLockout {
+        scope: LockScope,
+        subject: String,
+    },
     CreateApiKey {
         key_id: Uuid,
         user_id: Uuid,
@@ -625,6 +629,9 @@ impl VenueState {
                 subject,
                 until_ms,
             }),
+            Command::ClearLockout { scope, subject } => {
+                Ok(EventKind::LoginLockoutCleared { scope, subject })
+            }
             Command::RevokeSession {
                 sid,
                 user_id,
@@ -740,6 +747,7 @@ impl VenueState {
                         enabled: true,
                         password_hash,
                         pin_hash,
+                        epoch: 0,
                     },
                 );
             }
@@ -752,6 +760,9 @@ impl VenueState {
                 let enabled = matches!(event, EventKind::StaffUserEnabled { .. });
                 if let Some(u) = self.staff.users.get_mut(&user_id) {
                     u.enabled = enabled;
+                    if !enabled {
+                        u.epoch += 1;
+                    }
                 }
             }
             EventKind::StaffPasswordSet {
@@ -760,14 +771,18 @@ impl VenueState {
             } => {
                 if let Some(u) = self.staff.users.get_mut(&user_id) {
                     u.password_hash = Some(password_hash);
+                    u.epoch += 1;
                 }
             }
             EventKind::StaffPinSet { user_id, pin_hash } => {
                 if let Some(u) = self.staff.users.get_mut(&user_id) {
                     u.pin_hash = pin_hash;
+                    u.epoch += 1;
                 }
             }
-            EventKind::LoginLockedOut { .. } | EventKind::SessionRevoked { .. } => {}
+            EventKind::LoginLockedOut { .. }
+            | EventKind::LoginLockoutCleared { .. }
+            | EventKind::SessionRevoked { .. } => {}
             EventKind::ApiKeyCreated {
                 key_id,
                 user_id,

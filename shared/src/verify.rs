@@ -92,7 +92,10 @@ impl fmt::Display for Problem {
                 "unknown schema {schema} at seq {seq} (this build reads schema {SCHEMA_VERSION})"
             ),
             Problem::ForeignNode { seq, node_id, .. } => {
-                write!(f, "event at seq {seq} belongs to another node ({node_id})")
+                write!(
+                    f,
+                    "event at seq {seq} belongs to another node or venue (node {node_id})"
+                )
             }
             Problem::Gap {
                 expected, found, ..
@@ -139,16 +142,18 @@ impl std::error::Error for Problem {}
 pub struct ChainVerifier {
     key: VerifyingKey,
     node_id: Uuid,
+    venue_id: Uuid,
     next: ChainStart,
     index: usize,
     unsigned_from: Option<u64>,
 }
 
 impl ChainVerifier {
-    pub fn new(key: VerifyingKey, node_id: Uuid, start: ChainStart) -> Self {
+    pub fn new(key: VerifyingKey, node_id: Uuid, venue_id: Uuid, start: ChainStart) -> Self {
         Self {
             key,
             node_id,
+            venue_id,
             next: start,
             index: 0,
             unsigned_from: None,
@@ -171,7 +176,7 @@ impl ChainVerifier {
                 schema: env.header.schema,
             });
         }
-        if env.header.node_id != self.node_id {
+        if env.header.node_id != self.node_id || env.header.venue_id != self.venue_id {
             return Err(Problem::ForeignNode {
                 index,
                 seq,
@@ -238,6 +243,7 @@ pub fn verify_run(
     encoded: &[impl AsRef<[u8]>],
     key: VerifyingKey,
     node_id: Uuid,
+    venue_id: Uuid,
     start: ChainStart,
 ) -> Result<ChainStart, Problem> {
     let mut envs = Vec::with_capacity(encoded.len());
@@ -252,7 +258,7 @@ pub fn verify_run(
             }
         }
     }
-    let mut verifier = ChainVerifier::new(key, node_id, start);
+    let mut verifier = ChainVerifier::new(key, node_id, venue_id, start);
     for env in &envs {
         if let Err(problem) = verifier.push(env) {
             return Err(match problem {
@@ -311,6 +317,7 @@ mod tests {
             bytes,
             key().verifying_key(),
             Uuid::from_u128(2),
+            Uuid::from_u128(1),
             ChainStart::GENESIS,
         )
     }
@@ -367,6 +374,22 @@ mod tests {
                 schema: 99
             }
         );
+    }
+
+    #[test]
+    fn an_event_signed_for_another_venue_is_named() {
+        let mut envs = run(3, 1);
+        envs[1].header.venue_id = Uuid::from_u128(77);
+        envs[1].hash = envs[1].compute_hash();
+        envs[1].sign(&key());
+        assert!(matches!(
+            check(&encoded(&envs)),
+            Err(Problem::ForeignNode {
+                index: 1,
+                seq: 2,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -336,8 +336,17 @@ async fn update_staff(
             "nothing to change: give role, enabled, password or pin",
         ));
     }
+    let credentials_changed = commands
+        .iter()
+        .any(|c| matches!(c, Command::SetPassword { .. } | Command::SetPin { .. }));
     for c in commands {
         s.log.append(who.principal().actor(), c).await?;
+    }
+    if credentials_changed {
+        // A new password or PIN from an admin is the way back in after a lockout.
+        if let Some(user) = s.log.staff().users.get(&id) {
+            s.auth.clear_lockout(user.username.as_str()).await?;
+        }
     }
     let staff = s.log.staff();
     let user = staff

@@ -22,10 +22,18 @@ pub struct Statements {
     revoke_session: libsql::Statement,
     lockout: libsql::Statement,
     upsert_player: libsql::Statement,
+    clear_lockout: libsql::Statement,
 }
 
-/// Columns of `staff_users` that single events set.
-const USER_FIELDS: [&str; 4] = ["role", "enabled", "password_hash", "pin_hash"];
+/// Updates of `staff_users` that single events make. Disabling an account or
+/// changing its password or PIN moves its epoch on (older tokens stop working).
+const USER_UPDATES: [(&str, &str); 5] = [
+    ("role", "role = ?2"),
+    ("disable", "enabled = 0, epoch = epoch + 1"),
+    ("enable", "enabled = 1"),
+    ("password_hash", "password_hash = ?2, epoch = epoch + 1"),
+    ("pin_hash", "pin_hash = ?2, epoch = epoch + 1"),
+];
 
 impl Statements {
     pub async fn prepare(conn: &libsql::Connection) -> Result<Statements, libsql::Error> {
@@ -62,9 +70,9 @@ impl Statements {
                 .await?,
             set_user_field: {
                 let mut v = Vec::new();
-                for field in USER_FIELDS {
-                    let sql = format!("UPDATE staff_users SET {field} = ?2, updated_seq = ?3 WHERE id = ?1");
-                    v.push((field, conn.prepare(&sql).await?));
+                for (name, set) in USER_UPDATES {
+                    let sql = format!("UPDATE staff_users SET {set}, updated_seq = ?3 WHERE id = ?1");
+                    v.push((name, conn.prepare(&sql).await?));
                 }
                 v
             },
@@ -87,6 +95,9 @@ impl Statements {
                     "INSERT INTO login_lockouts (scope, subject, until_ms) VALUES (?1, ?2, ?3)
                      ON CONFLICT (scope, subject) DO UPDATE SET until_ms = excluded.until_ms",
                 )
+                .await?,
+            clear_lockout: conn
+                .prepare("DELETE FROM login_lockouts WHERE scope = ?1 AND subject = ?2")
                 .await?,
             upsert_player: conn
                 .prepare(
@@ -223,10 +234,10 @@ impl Statements {
                     .await
             }
             EventKind::StaffUserDisabled { user_id } => {
-                self.set_user("enabled", user_id, 0.into(), seq).await
+                self.set_user("disable", user_id, "".into(), seq).await
             }
             EventKind::StaffUserEnabled { user_id } => {
-                self.set_user("enabled", user_id, 1.into(), seq).await
+                self.set_user("enable", user_id, "".into(), seq).await
             }
             EventKind::StaffPasswordSet {
                 user_id,
@@ -250,6 +261,13 @@ impl Statements {
                 run(
                     &self.lockout,
                     libsql::params![scope.code(), subject.as_str(), *until_ms as i64],
+                )
+                .await
+            }
+            EventKind::LoginLockoutCleared { scope, subject } => {
+                run(
+                    &self.clear_lockout,
+                    libsql::params![scope.code(), subject.as_str()],
                 )
                 .await
             }

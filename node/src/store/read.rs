@@ -313,7 +313,7 @@ impl Reader {
         let mut dir = StaffDirectory::default();
         let mut rows = conn
             .query(
-                "SELECT id, username, display_name, role, enabled, password_hash, pin_hash FROM staff_users",
+                "SELECT id, username, display_name, role, enabled, password_hash, pin_hash, epoch FROM staff_users",
                 (),
             )
             .await?;
@@ -329,6 +329,7 @@ impl Reader {
                     enabled: row.get::<i64>(4)? != 0,
                     password_hash: row.get(5)?,
                     pin_hash: row.get(6)?,
+                    epoch: row.get(7)?,
                 },
             );
         }
@@ -441,8 +442,9 @@ impl Reader {
         &self,
         key: ed25519_dalek::VerifyingKey,
         node_id: Uuid,
+        venue_id: Uuid,
     ) -> Result<Result<LogSummary, Problem>, StoreError> {
-        let mut verifier = ChainVerifier::new(key, node_id, ChainStart::GENESIS);
+        let mut verifier = ChainVerifier::new(key, node_id, venue_id, ChainStart::GENESIS);
         let mut after = 0u64;
         let mut count = 0u64;
         loop {

@@ -168,6 +168,8 @@ struct Writer {
     last_batch: usize,
     /// Publishes the staff directory after each commit that changed it.
     staff_tx: watch::Sender<Arc<StaffDirectory>>,
+    /// Set when a failed commit could not be rolled back in memory.
+    poisoned: bool,
     identity: Arc<NodeIdentity>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
@@ -197,6 +199,7 @@ impl Writer {
             checkpointer,
             last_batch: 1,
             staff_tx,
+            poisoned: false,
             identity,
             metrics,
             clock,
@@ -269,6 +272,14 @@ impl Writer {
     }
 
     async fn commit_batch(&mut self, batch: Vec<(Actor, Command, Reply)>) {
+        if self.poisoned {
+            for (_, _, reply) in batch {
+                let _ = reply.send(Err(AppendError::Storage(
+                    "the database failed earlier and the node must be restarted".into(),
+                )));
+            }
+            return;
+        }
         let mut staged: Vec<Staged> = Vec::with_capacity(batch.len());
         let mut touched = pvm_shared::cash::Touched::default();
         for (actor, command, reply) in batch {
@@ -322,7 +333,10 @@ impl Writer {
                     let _ = s.reply.send(Err(AppendError::Storage(e.to_string())));
                 }
                 if let Err(e) = self.reload().await {
-                    tracing::error!(error = %e, "reloading state after a failed commit failed");
+                    // Memory now holds events the database does not: chaining on
+                    // them would break the log. Refuse everything until a restart.
+                    tracing::error!(error = %e, "reloading state after a failed commit failed; refusing all writes until restart");
+                    self.poisoned = true;
                 }
             }
         }
