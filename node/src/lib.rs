@@ -58,11 +58,18 @@ impl Node {
         let log = Log::start(db.clone(), identity.clone(), metrics.clone(), clock.clone()).await?;
         let reader = Reader::new(&db).await?;
         let hub_key = identity::load_hub_key(data_dir)?;
-        let auth =
-            auth::AuthService::load(identity.clone(), hub_key, clock, log.clone(), &reader).await?;
+        let auth = auth::AuthService::load(
+            identity.clone(),
+            hub_key,
+            clock.clone(),
+            log.clone(),
+            &reader,
+        )
+        .await?;
         Ok(Node {
             state: http::AppState {
                 auth: Arc::new(auth),
+                clock: clock.clone(),
                 log,
                 reader,
                 metrics,

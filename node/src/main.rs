@@ -96,6 +96,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         println!("PVM node serving on {url}");
     }
     tracing::info!(%addr, "serving");
+    tokio::spawn(call_timers(node.state.clone(), shutdown.clone()));
     http::serve(listener, node.state.clone(), shutdown.clone()).await?;
     shutdown.cancel();
     tracing::info!("HTTP stopped; finishing writes and checkpointing");
@@ -124,6 +125,23 @@ fn urls(addr: SocketAddr) -> Vec<String> {
         }
     }
     out
+}
+
+/// Applies run-out call timers and call-in deadlines once a second. They are
+/// derived from state, so after a restart the first pass catches up.
+async fn call_timers(state: http::AppState, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tick.tick() => {
+                let applied = http::cash::expire_due(&state, state.clock.now_ms()).await;
+                if applied > 0 {
+                    tracing::info!(applied, "call timers ran out");
+                }
+            }
+        }
+    }
 }
 
 /// Registers SIGTERM and SIGINT now (before anyone is told the URL, so an

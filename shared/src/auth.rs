@@ -65,6 +65,12 @@ pub enum Permission {
     ApiKeys,
     /// Create staff accounts, change roles, disable users.
     StaffManage,
+    /// See and edit the player directory (names, phones, notes).
+    Players,
+    /// Run the waiting lists and seats: add, call, seat, no-show, move.
+    CashOperate,
+    /// Set up waiting lists, the venue's list rules, must-move tables.
+    CashManage,
 }
 
 /// The permission matrix: one row per permission, the least role that holds it.
@@ -72,6 +78,9 @@ pub const MATRIX: &[(Permission, &str, Role)] = &[
     (Permission::StaffUi, "staff:ui", Role::Dealer),
     (Permission::TablesOperate, "tables:operate", Role::Floor),
     (Permission::DisplaysControl, "displays:control", Role::Floor),
+    (Permission::Players, "players", Role::Floor),
+    (Permission::CashOperate, "cash:operate", Role::Floor),
+    (Permission::CashManage, "cash:manage", Role::Manager),
     (Permission::TablesManage, "tables:manage", Role::Manager),
     (Permission::VenueManage, "venue:manage", Role::Manager),
     (Permission::LogRead, "log:read", Role::Manager),

@@ -87,6 +87,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::account::AccountDoc::openapi());
+    doc.merge(super::cash::CashDoc::openapi());
     doc
 }
 

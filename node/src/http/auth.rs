@@ -49,7 +49,10 @@ perms!(
     VenueManage,
     LogRead,
     ApiKeys,
-    StaffManage
+    StaffManage,
+    Players,
+    CashOperate,
+    CashManage
 );
 
 /// The authenticated principal, holding permission `P`.

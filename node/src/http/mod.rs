@@ -6,6 +6,7 @@
 mod account;
 pub mod api;
 pub mod auth;
+pub mod cash;
 mod docs;
 pub mod error;
 mod staff;
@@ -36,6 +37,7 @@ pub const CSP: &str =
 #[derive(Clone)]
 pub struct AppState {
     pub auth: Arc<crate::auth::AuthService>,
+    pub clock: Arc<dyn crate::store::writer::Clock>,
     pub log: Log,
     pub reader: Reader,
     pub metrics: Arc<Metrics>,
@@ -46,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(account::routes())
+        .merge(cash::routes())
         .merge(staff::routes())
         .merge(docs::routes())
         .route("/health", get(health))

@@ -80,6 +80,7 @@ enum Msg {
 pub struct Log {
     tx: mpsc::Sender<Msg>,
     staff: watch::Receiver<Arc<StaffDirectory>>,
+    venue: watch::Receiver<Arc<VenueState>>,
 }
 
 impl Log {
@@ -93,6 +94,7 @@ impl Log {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let (ready_tx, ready_rx) = oneshot::channel();
         let (staff_tx, staff) = watch::channel(Arc::new(StaffDirectory::default()));
+        let (venue_tx, venue) = watch::channel(Arc::new(VenueState::default()));
         std::thread::Builder::new()
             .name("pvm-writer".into())
             .spawn(move || {
@@ -107,7 +109,7 @@ impl Log {
                     }
                 };
                 rt.block_on(async move {
-                    match Writer::load(db, identity, metrics, clock, staff_tx).await {
+                    match Writer::load(db, identity, metrics, clock, staff_tx, venue_tx).await {
                         Ok(writer) => {
                             let _ = ready_tx.send(Ok(()));
                             writer.run(rx).await;
@@ -122,7 +124,12 @@ impl Log {
         ready_rx
             .await
             .map_err(|_| StoreError::Log("writer thread stopped while starting".into()))??;
-        Ok(Log { tx, staff })
+        Ok(Log { tx, staff, venue })
+    }
+
+    /// The venue state as of the last commit: what the read tables hold, in memory.
+    pub fn venue(&self) -> Arc<VenueState> {
+        self.venue.borrow().clone()
     }
 
     /// The staff directory as of the last commit.
@@ -168,6 +175,8 @@ struct Writer {
     last_batch: usize,
     /// Publishes the staff directory after each commit that changed it.
     staff_tx: watch::Sender<Arc<StaffDirectory>>,
+    /// Publishes the whole venue state after each commit that changed more than staff.
+    venue_tx: watch::Sender<Arc<VenueState>>,
     /// Set when a failed commit could not be rolled back in memory.
     poisoned: bool,
     identity: Arc<NodeIdentity>,
@@ -186,6 +195,7 @@ impl Writer {
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
         staff_tx: watch::Sender<Arc<StaffDirectory>>,
+        venue_tx: watch::Sender<Arc<VenueState>>,
     ) -> Result<Writer, StoreError> {
         let conn = db.connect().await?;
         // Checkpoints run on their own thread, never inside a commit.
@@ -199,6 +209,7 @@ impl Writer {
             checkpointer,
             last_batch: 1,
             staff_tx,
+            venue_tx,
             poisoned: false,
             identity,
             metrics,
@@ -318,6 +329,10 @@ impl Writer {
                 if staged.iter().any(|s| s.event.touches_staff()) {
                     self.staff_tx
                         .send_replace(Arc::new(self.state.staff.clone()));
+                }
+                // Published before the callers hear back, so what they read next includes their change.
+                if staged.iter().any(|s| !s.event.touches_staff()) {
+                    self.venue_tx.send_replace(Arc::new(self.state.clone()));
                 }
                 for s in staged {
                     let _ = s.reply.send(Ok(Committed {
