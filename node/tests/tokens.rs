@@ -2,144 +2,14 @@
 //! socket, no network at all) with an injected clock, so expiry and lockouts
 //! are tested by moving time, not by waiting.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use ed25519_dalek::SigningKey;
-use pvm_node::auth::{create_account, NewAdmin};
-use pvm_node::store::writer::Clock;
-use pvm_node::Node;
-use pvm_shared::auth::{self, Claims, Role, TokenKind, ACCESS_TTL_SECS};
+use pvm_shared::auth::{self, Role, TokenKind, ACCESS_TTL_SECS};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tower::ServiceExt;
 
-struct ManualClock(AtomicU64);
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl ManualClock {
-    fn advance_secs(&self, s: u64) {
-        self.0.fetch_add(s * 1000, Ordering::SeqCst);
-    }
-    fn secs(&self) -> u64 {
-        self.now_ms() / 1000
-    }
-}
-
-const START_MS: u64 = 1_800_000_000_000;
-
-struct Venue {
-    node: Node,
-    clock: Arc<ManualClock>,
-}
-
-impl Venue {
-    async fn open(dir: &Path, clock: Arc<ManualClock>) -> Venue {
-        let node = Node::open_with_clock(dir, clock.clone())
-            .await
-            .expect("node opens");
-        Venue { node, clock }
-    }
-
-    async fn new(dir: &Path) -> Venue {
-        let v = Venue::open(dir, Arc::new(ManualClock(AtomicU64::new(START_MS)))).await;
-        for (username, role) in [("boss", Role::Admin), ("fm", Role::Floor)] {
-            let new = NewAdmin {
-                username: username.into(),
-                display_name: username.into(),
-                role,
-                password: format!("{username}-password"),
-            };
-            create_account(&v.node.state.log, &new)
-                .await
-                .expect("account");
-        }
-        v
-    }
-
-    async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b.to_string())),
-            None => req.body(Body::empty()),
-        }
-        .expect("request");
-        let resp = pvm_node::http::router(self.node.state.clone())
-            .oneshot(req)
-            .await
-            .expect("response");
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-            .await
-            .expect("body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn login(&self, username: &str, field: &str, secret: &str) -> (StatusCode, Value) {
-        self.request(
-            "POST",
-            "/api/v1/auth/login",
-            None,
-            Some(json!({"username": username, field: secret})),
-        )
-        .await
-    }
-
-    async fn me(&self, token: &str) -> StatusCode {
-        self.request("GET", "/api/v1/auth/me", Some(token), None)
-            .await
-            .0
-    }
-
-    fn claims(&self, kind: TokenKind) -> Claims {
-        let now = self.clock.secs();
-        Claims {
-            iss: format!("pvm-node:{}", self.node.state.identity.node_id),
-            sub: "someone".into(),
-            aud: auth::audience(&self.node.state.identity.venue_id),
-            iat: now,
-            nbf: now,
-            exp: now + ACCESS_TTL_SECS,
-            sid: "s-test".into(),
-            kind,
-            role: Role::Manager,
-            name: "Someone".into(),
-            auth_time: now,
-            ver: 0,
-        }
-    }
-
-    fn node_kid(&self) -> String {
-        auth::key_id(&self.node.state.identity.key.verifying_key())
-    }
-}
-
-fn token_of(body: &Value, which: &str) -> String {
-    body[which]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {which} in {body}"))
-        .to_owned()
-}
+mod common;
+use common::inprocess::{body_of_login, token_of, Venue};
 
 #[tokio::test]
 async fn tokens_that_must_not_work_are_refused() {
@@ -251,12 +121,6 @@ async fn tokens_that_must_not_work_are_refused() {
         "revoked after restart"
     );
     v.node.close().await;
-}
-
-async fn body_of_login(v: &Venue) -> Value {
-    let (status, body) = v.login("boss", "password", "boss-password").await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 mod account;
 pub mod api;
 pub mod auth;
+mod board;
 pub mod cash;
 mod docs;
 pub mod error;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::routes())
         .merge(cash::routes())
         .merge(staff::routes())
+        .merge(board::routes())
         .merge(docs::routes())
         .route("/health", get(health))
         .route("/ready", get(ready))

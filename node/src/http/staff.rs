@@ -83,12 +83,12 @@ fn head(title: &str) -> Markup {
 }
 
 /// The hidden field every form carries.
-fn csrf_field(csrf: &CsrfToken) -> Markup {
+pub(super) fn csrf_field(csrf: &CsrfToken) -> Markup {
     html! { input type="hidden" name=(CSRF_FIELD) value=(csrf.0); }
 }
 
 /// A page with the venue's name, the signed-in user and `body`.
-fn layout(
+pub(super) fn layout(
     settings: &VenueSettings,
     who: &Principal,
     csrf: &CsrfToken,
@@ -105,6 +105,7 @@ fn layout(
                     span.venue { (settings.name) }
                     nav {
                         a href="/" { "Tables" }
+                        @if Permission::CashOperate.allows(who.role) { a href="/cash" { "Lists" } }
                         @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
                         a href="/api/docs" { "API" }
                         form.logout method="post" action="/logout" {
@@ -278,7 +279,7 @@ impl TableForm {
     }
 }
 
-type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
+pub(super) type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
 
 /// Runs the command; on success back to the tables page, on refusal the page again with the reason.
 async fn run_command(

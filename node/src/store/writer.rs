@@ -233,6 +233,7 @@ impl Writer {
         self.hlc = HlcClock::resume_after(head.hlc);
         self.staff_tx
             .send_replace(Arc::new(self.state.staff.clone()));
+        self.venue_tx.send_replace(Arc::new(self.state.clone()));
         Ok(())
     }
 

@@ -1,0 +1,454 @@
+//! The waiting-list board: every list at a glance, one tap to call, seat or
+//! mark a no-show, call timers counting down, and the seats of every table.
+//! Works on a phone and a tablet; forms post, `board.js` only counts down.
+
+use super::auth::{CashManage, CashOperate, CsrfToken, Require};
+use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
+use super::error::ApiError;
+use super::staff::{csrf_field, layout, FormResult};
+use super::AppState;
+use crate::auth::Principal;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use maud::{html, Markup};
+use pvm_shared::auth::Permission;
+use pvm_shared::cash::{CashCommand, WaitEstimate};
+use pvm_shared::players::PlayerDetails;
+use pvm_shared::venue::{Command, Game, Stakes, TableStatus};
+use serde::Deserialize;
+use uuid::Uuid;
+
+const BOARD_JS: &str = include_str!("../../static/board.js");
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/cash", get(page))
+        .route("/cash/lists", post(create_list))
+        .route("/cash/lists/{id}/join", post(join))
+        .route("/cash/lists/{id}/call-next", post(call_next))
+        .route("/cash/entries/{id}/{action}", post(entry_action))
+        .route("/cash/tables/{id}/seats/{seat}/{action}", post(seat_action))
+        .route("/static/board.js", get(js))
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        BOARD_JS,
+    )
+        .into_response()
+}
+
+fn minutes(ms: u64) -> String {
+    let m = ms / 60_000;
+    if m < 60 {
+        format!("{m} min")
+    } else {
+        format!("{}h{:02}", m / 60, m % 60)
+    }
+}
+
+fn estimate(e: &WaitEstimate) -> String {
+    match e {
+        WaitEstimate::Unknown => "wait: unknown".into(),
+        WaitEstimate::Range {
+            min_minutes,
+            max_minutes,
+        } => format!("wait ~{min_minutes}–{max_minutes} min"),
+    }
+}
+
+/// Open seats at running tables, this list's game first.
+fn seat_choices(board: &BoardView, list: &ListView) -> Vec<(String, String)> {
+    let mut tables: Vec<&TableSeatsView> = board
+        .tables
+        .iter()
+        .filter(|t| t.status != TableStatus::Closed)
+        .collect();
+    tables.sort_by_key(|t| !(t.game == list.game && t.stakes == list.stakes));
+    tables
+        .iter()
+        .flat_map(|t| {
+            t.open_seats
+                .iter()
+                .map(move |s| (format!("{}:{s}", t.id), format!("{} · seat {s}", t.name)))
+        })
+        .collect()
+}
+
+fn entry_row(board: &BoardView, list: &ListView, e: &EntryView, csrf: &CsrfToken) -> Markup {
+    let action = |a: &str| format!("/cash/entries/{}/{a}", e.id);
+    let seats = seat_choices(board, list);
+    html! {
+        li.entry.called[e.call.is_some()] {
+            span.pos { (e.position) }
+            span.who {
+                strong { (e.name) }
+                @if let Some(until) = e.call_in_until {
+                    @if e.arrived { " · arrived" } @else { " · call-in, due in " (minutes(until.saturating_sub(board.now_ms))) }
+                }
+                br;
+                small { "waiting " (minutes(board.now_ms.saturating_sub(e.joined_ms))) " · " (estimate(&e.estimate)) }
+            }
+            @if let Some(call) = e.call {
+                span.timer data-deadline=(call.deadline_ms) { (minutes(call.deadline_ms.saturating_sub(board.now_ms))) }
+            }
+            div.acts {
+                @if e.call.is_none() && (e.call_in_until.is_none() || e.arrived) {
+                    form method="post" action=(action("call")) { (csrf_field(csrf)) button type="submit" { "Call" } }
+                }
+                @if e.call_in_until.is_some() && !e.arrived {
+                    form method="post" action=(action("arrived")) { (csrf_field(csrf)) button.secondary type="submit" { "Arrived" } }
+                }
+                @if !seats.is_empty() {
+                    form.seat method="post" action=(action("seat")) {
+                        (csrf_field(csrf))
+                        select name="spot" aria-label="Seat" {
+                            @for (value, label) in &seats { option value=(value) { (label) } }
+                        }
+                        button type="submit" { "Seat" }
+                    }
+                }
+                @if e.call.is_some() {
+                    form method="post" action=(action("no-show")) { (csrf_field(csrf)) button.danger type="submit" { "No-show" } }
+                }
+                form method="post" action=(action("remove")) { (csrf_field(csrf)) button.secondary type="submit" title="Take off the list" { "✕" } }
+            }
+        }
+    }
+}
+
+fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
+    html! {
+        section.list id=(format!("list-{}", list.id)) {
+            header {
+                h2 { (list.label) }
+                span.meta {
+                    (list.entries.len()) " waiting · " (list.running_tables) " table(s)"
+                    @if list.interest_only { " · " span.badge { "interest list" } }
+                    @if list.interest_only && list.enough_for_new_table { " · " span.badge.go { "enough for a new table" } }
+                }
+            }
+            form.callnext method="post" action=(format!("/cash/lists/{}/call-next", list.id)) {
+                (csrf_field(csrf))
+                button.big type="submit" disabled[list.entries.is_empty()] { "Call next" }
+            }
+            ol.entries {
+                @for e in &list.entries { (entry_row(board, list, e, csrf)) }
+            }
+            @if !list.must_move_next.is_empty() {
+                p.mustmove { "Must-move next: "
+                    @for s in &list.must_move_next { span { (s.name) " (" (s.table_name) " seat " (s.seat) ") " } }
+                }
+            }
+            form.join method="post" action=(format!("/cash/lists/{}/join", list.id)) {
+                (csrf_field(csrf))
+                input name="name" list="players" required placeholder="Player name or walk-in" autocomplete="off";
+                input name="call_in_minutes" type="number" min="1" max="240" placeholder="Call-in min";
+                button type="submit" { "Add" }
+            }
+        }
+    }
+}
+
+fn table_card(t: &TableSeatsView, now_ms: u64, csrf: &CsrfToken) -> Markup {
+    let seat_action = |seat: u8, a: &str| format!("/cash/tables/{}/seats/{seat}/{a}", t.id);
+    html! {
+        section.seats {
+            h3 { (t.name) " " small { (t.stakes) " " (t.game.label()) " · " (t.status.code()) @if t.must_move { " · must-move" } } }
+            ul {
+                @for s in &t.occupied {
+                    li.away[s.away_since.is_some()] {
+                        span.seatno { (s.seat) }
+                        span.who { (s.name) @if let Some(a) = s.away_since { small { " away " (minutes(now_ms.saturating_sub(a))) } } }
+                        @if s.away_since.is_some() {
+                            form method="post" action=(seat_action(s.seat, "back")) { (csrf_field(csrf)) button.secondary type="submit" { "Back" } }
+                        } @else {
+                            form method="post" action=(seat_action(s.seat, "away")) { (csrf_field(csrf)) button.secondary type="submit" { "Away" } }
+                        }
+                        form method="post" action=(seat_action(s.seat, "leave")) { (csrf_field(csrf)) button.secondary type="submit" { "Left" } }
+                    }
+                }
+            }
+            p.open { (t.open_seats.len()) " open seat(s)" }
+        }
+    }
+}
+
+async fn render(
+    s: &AppState,
+    who: &Principal,
+    csrf: &CsrfToken,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Response, ApiError> {
+    let settings = s.reader.settings().await?;
+    let state = s.log.venue();
+    let board = board_of(&state, s.clock.now_ms());
+    let body = html! {
+        div.board data-now=(board.now_ms) {
+            h1 { "Waiting lists" }
+            datalist id="players" {
+                @for p in state.players.values() { option value=(p.name) {} }
+            }
+            @if board.lists.is_empty() { p.empty { "No waiting lists yet." } }
+            div.lists { @for l in &board.lists { (list_card(&board, l, csrf)) } }
+            @if !board.away.is_empty() {
+                h2 { "Away from their seats" }
+                ul.plain { @for a in &board.away {
+                    li { (a.name) " · " (a.table_name) " seat " (a.seat) " · away " (minutes(board.now_ms.saturating_sub(a.away_since.unwrap_or(board.now_ms)))) }
+                } }
+            }
+            @if !board.seat_changes.is_empty() {
+                h2 { "Seat change requests" }
+                ul.plain { @for r in &board.seat_changes { li { (r.name) " · waiting " (minutes(board.now_ms.saturating_sub(r.at_ms))) } } }
+            }
+            h2 { "Tables" }
+            div.tablesgrid { @for t in board.tables.iter().filter(|t| t.status != TableStatus::Closed) { (table_card(t, board.now_ms, csrf)) } }
+            @if Permission::CashManage.allows(who.role) {
+                section.new {
+                    h2 { "New waiting list" }
+                    form method="post" action="/cash/lists" {
+                        (csrf_field(csrf))
+                        label { "Game" select name="game" { @for g in Game::ALL { option value=(g.code()) { (g.label()) } } } }
+                        label { "Small blind" input name="small_blind" type="number" min="1" value="1" required; }
+                        label { "Big blind" input name="big_blind" type="number" min="1" value="2" required; }
+                        button type="submit" { "Open list" }
+                    }
+                }
+            }
+        }
+        script src="/static/board.js" {}
+    };
+    Ok((
+        status,
+        layout(&settings, who, csrf, "Waiting lists", error, body),
+    )
+        .into_response())
+}
+
+async fn page(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    csrf: CsrfToken,
+) -> Result<Response, ApiError> {
+    render(&s, who.principal(), &csrf, StatusCode::OK, None).await
+}
+
+async fn run(
+    s: &AppState,
+    who: &Principal,
+    csrf: &CsrfToken,
+    commands: Result<Vec<Command>, String>,
+) -> Result<Response, ApiError> {
+    let commands = match commands {
+        Ok(c) => c,
+        Err(m) => return render(s, who, csrf, StatusCode::UNPROCESSABLE_ENTITY, Some(&m)).await,
+    };
+    for c in commands {
+        if let Err(e) = s.log.append(who.actor(), c).await {
+            let e = ApiError::from(e);
+            return render(s, who, csrf, e.status, Some(&e.message)).await;
+        }
+    }
+    Ok(Redirect::to("/cash").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListForm {
+    #[serde(default)]
+    game: String,
+    #[serde(default)]
+    small_blind: String,
+    #[serde(default)]
+    big_blind: String,
+}
+
+async fn create_list(
+    State(s): State<AppState>,
+    who: Require<CashManage>,
+    csrf: CsrfToken,
+    form: FormResult<ListForm>,
+) -> Result<Response, ApiError> {
+    let Form(f) = form?;
+    let command = (|| {
+        let game = Game::from_code(&f.game).ok_or_else(|| format!("unknown game {:?}", f.game))?;
+        let small = f
+            .small_blind
+            .trim()
+            .parse()
+            .map_err(|_| "small blind: a whole number".to_string())?;
+        let big = f
+            .big_blind
+            .trim()
+            .parse()
+            .map_err(|_| "big blind: a whole number".to_string())?;
+        let stakes = Stakes::new(small, big).map_err(|e| e.to_string())?;
+        Ok(vec![Command::Cash(CashCommand::CreateList {
+            list_id: Uuid::now_v7(),
+            game,
+            stakes,
+        })])
+    })();
+    run(&s, who.principal(), &csrf, command).await
+}
+
+#[derive(Debug, Deserialize)]
+struct JoinForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    call_in_minutes: String,
+}
+
+async fn join(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    csrf: CsrfToken,
+    Path(list_id): Path<Uuid>,
+    form: FormResult<JoinForm>,
+) -> Result<Response, ApiError> {
+    let Form(f) = form?;
+    let now = s.clock.now_ms();
+    let state = s.log.venue();
+    let name = f.name.trim().to_owned();
+    let call_in_until = match f.call_in_minutes.trim() {
+        "" => Ok(None),
+        m => m
+            .parse::<u64>()
+            .ok()
+            .filter(|m| (1..=240).contains(m))
+            .map(|m| Some(now + m * 60_000))
+            .ok_or_else(|| "call-in minutes: 1 to 240".to_string()),
+    };
+    // A known name joins as that player; anything else is a walk-in added on the spot.
+    let known = state
+        .players
+        .values()
+        .find(|p| p.name.eq_ignore_ascii_case(&name))
+        .map(|p| p.id);
+    let commands = call_in_until.map(|call_in_until| {
+        let mut commands = Vec::new();
+        let player_id = known.unwrap_or_else(|| {
+            let id = Uuid::now_v7();
+            let details = PlayerDetails {
+                name: name.clone(),
+                nickname: None,
+                phone: None,
+                email: None,
+                notes: String::new(),
+            };
+            commands.push(Command::CreatePlayer {
+                player_id: id,
+                details,
+            });
+            id
+        });
+        commands.push(Command::Cash(CashCommand::Join {
+            entry_id: Uuid::now_v7(),
+            list_id,
+            player_id,
+            at_ms: now,
+            call_in_until,
+        }));
+        commands
+    });
+    run(&s, who.principal(), &csrf, commands).await
+}
+
+async fn call_next(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    csrf: CsrfToken,
+    Path(list_id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let command = Command::Cash(CashCommand::CallNext {
+        list_id,
+        at_ms: s.clock.now_ms(),
+    });
+    run(&s, who.principal(), &csrf, Ok(vec![command])).await
+}
+
+#[derive(Debug, Deserialize)]
+struct SpotForm {
+    #[serde(default)]
+    spot: String,
+}
+
+async fn entry_action(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    csrf: CsrfToken,
+    Path((entry_id, action)): Path<(Uuid, String)>,
+    form: FormResult<SpotForm>,
+) -> Result<Response, ApiError> {
+    let Form(f) = form?;
+    let now = s.clock.now_ms();
+    let command = match action.as_str() {
+        "call" => Ok(CashCommand::Call {
+            entry_id,
+            at_ms: now,
+        }),
+        "arrived" => Ok(CashCommand::Arrived { entry_id }),
+        "no-show" => Ok(CashCommand::NoShow { entry_id }),
+        "remove" => Ok(CashCommand::Remove { entry_id }),
+        "seat" => {
+            let player = s
+                .log
+                .venue()
+                .cash
+                .entries
+                .get(&entry_id)
+                .map(|e| e.player_id);
+            let spot = f
+                .spot
+                .split_once(':')
+                .and_then(|(t, n)| Some((Uuid::parse_str(t).ok()?, n.parse::<u8>().ok()?)));
+            match (player, spot) {
+                (Some(player_id), Some((table_id, seat))) => Ok(CashCommand::Seat {
+                    player_id,
+                    entry_id: Some(entry_id),
+                    table_id,
+                    seat,
+                    at_ms: now,
+                }),
+                (None, _) => Err("that player is no longer on the list".to_string()),
+                (_, None) => Err("pick a seat".to_string()),
+            }
+        }
+        other => return Err(ApiError::not_found(format!("no action {other:?}"))),
+    };
+    run(
+        &s,
+        who.principal(),
+        &csrf,
+        command.map(|c| vec![Command::Cash(c)]),
+    )
+    .await
+}
+
+async fn seat_action(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    csrf: CsrfToken,
+    Path((table_id, seat, action)): Path<(Uuid, u8, String)>,
+) -> Result<Response, ApiError> {
+    let now = s.clock.now_ms();
+    let command = match action.as_str() {
+        "away" => CashCommand::Away {
+            table_id,
+            seat,
+            at_ms: now,
+        },
+        "back" => CashCommand::Back { table_id, seat },
+        "leave" => CashCommand::Leave { table_id, seat },
+        other => return Err(ApiError::not_found(format!("no action {other:?}"))),
+    };
+    run(&s, who.principal(), &csrf, Ok(vec![Command::Cash(command)])).await
+}
