@@ -1,0 +1,316 @@
+//! A big room on a Saturday night: 250 tables, 60 waiting lists, 1,500
+//! players waiting. Times each staff action (join, call, seat, no-show, move,
+//! remove, leave) through the node's in-process API (the same `Log::append`
+//! every HTTP handler calls: decide, envelope, project, commit, publish), and
+//! the board a page renders, against a raw libSQL one-row durable commit
+//! measured in the same run. Goal: p99 ≤ 5 ms per action.
+
+use pvm_node::http::cash::board_of;
+use pvm_node::Node;
+use pvm_shared::cash::CashCommand;
+use pvm_shared::players::PlayerDetails;
+use pvm_shared::venue::{Command, Game, Stakes, TableName};
+use pvm_shared::Actor;
+use std::collections::BTreeMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use uuid::Uuid;
+
+const TABLES: usize = 250;
+const LISTS: usize = 60;
+const WAITING: usize = 1_500;
+const ACTIONS: usize = 3_000;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Appends many commands concurrently (group commit) to build the room fast.
+async fn bulk(log: &pvm_node::store::Log, commands: Vec<Command>) {
+    for chunk in commands.chunks(256) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .cloned()
+            .map(|c| {
+                let log = log.clone();
+                tokio::spawn(async move { log.append(Actor::System, c).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("join").expect("setup append");
+        }
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = Node::open(&dir.path().join("node")).await.expect("node");
+    let log = node.state.log.clone();
+
+    // 60 game/stake combinations, a list each; 250 tables spread over them.
+    let combos: Vec<(Game, Stakes)> = (0..LISTS)
+        .map(|i| {
+            let sb = 1 + (i / Game::ALL.len()) as u32;
+            (
+                Game::ALL[i % Game::ALL.len()],
+                Stakes::new(sb, sb * 2).expect("stakes"),
+            )
+        })
+        .collect();
+    let mut setup = Vec::new();
+    let mut tables = Vec::new();
+    for t in 0..TABLES {
+        let (game, stakes) = combos[t % LISTS];
+        let id = Uuid::now_v7();
+        tables.push((id, game, stakes));
+        setup.push(Command::CreateTable {
+            table_id: id,
+            name: TableName::parse(&format!("T{t:03}")).expect("name"),
+            game,
+            stakes,
+            seats: 9,
+        });
+    }
+    bulk(&log, setup).await;
+    bulk(
+        &log,
+        tables
+            .iter()
+            .map(|(id, ..)| Command::OpenTable { table_id: *id })
+            .collect(),
+    )
+    .await;
+    let mut lists = Vec::new();
+    let mut setup = Vec::new();
+    for (game, stakes) in &combos {
+        let id = Uuid::now_v7();
+        lists.push(id);
+        setup.push(Command::Cash(CashCommand::CreateList {
+            list_id: id,
+            game: *game,
+            stakes: *stakes,
+        }));
+    }
+    bulk(&log, setup).await;
+    let players: Vec<Uuid> = (0..WAITING + ACTIONS).map(|_| Uuid::now_v7()).collect();
+    bulk(
+        &log,
+        players
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Command::CreatePlayer {
+                player_id: *id,
+                details: PlayerDetails {
+                    name: format!("Player {i:05}"),
+                    nickname: None,
+                    phone: None,
+                    email: None,
+                    notes: String::new(),
+                },
+            })
+            .collect(),
+    )
+    .await;
+    bulk(
+        &log,
+        (0..WAITING)
+            .map(|i| {
+                Command::Cash(CashCommand::Join {
+                    entry_id: Uuid::now_v7(),
+                    list_id: lists[i % LISTS],
+                    player_id: players[i],
+                    at_ms: now_ms(),
+                    call_in_until: None,
+                })
+            })
+            .collect(),
+    )
+    .await;
+
+    // Raw engine, same disk, same durability: one-row commits.
+    let raw = raw_commit_latencies(&dir.path().join("raw.db")).await;
+
+    // Staff actions, one at a time as a floor manager makes them.
+    let mut times: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut next_player = WAITING;
+    for i in 0..ACTIONS {
+        let state = log.venue();
+        let list = lists[i % LISTS];
+        let l = &state.cash.lists[&list];
+        let (kind, command) = match i % 7 {
+            0 | 1 => {
+                next_player += 1;
+                (
+                    "join",
+                    CashCommand::Join {
+                        entry_id: Uuid::now_v7(),
+                        list_id: list,
+                        player_id: players[next_player % players.len()],
+                        at_ms: now_ms(),
+                        call_in_until: None,
+                    },
+                )
+            }
+            2 => (
+                "call next",
+                CashCommand::CallNext {
+                    list_id: list,
+                    at_ms: now_ms(),
+                },
+            ),
+            3 => {
+                // Seat the first called (or first) entry at an open seat of this game.
+                let entry = l
+                    .queue
+                    .iter()
+                    .find(|e| state.cash.entries[*e].call.is_some())
+                    .or(l.queue.first())
+                    .copied();
+                let open = state
+                    .tables
+                    .values()
+                    .filter(|t| t.game == l.game && t.stakes == l.stakes)
+                    .find_map(|t| {
+                        (1..=t.seats)
+                            .find(|s| !state.cash.seats.contains_key(&(t.id, *s)))
+                            .map(|s| (t.id, s))
+                    });
+                match (entry, open) {
+                    (Some(e), Some((table_id, seat))) => (
+                        "seat",
+                        CashCommand::Seat {
+                            player_id: state.cash.entries[&e].player_id,
+                            entry_id: Some(e),
+                            table_id,
+                            seat,
+                            at_ms: now_ms(),
+                        },
+                    ),
+                    _ => continue,
+                }
+            }
+            4 => match state.cash.entries.values().find(|e| e.call.is_some()) {
+                Some(e) => ("no-show", CashCommand::NoShow { entry_id: e.id }),
+                None => continue,
+            },
+            5 => match (l.queue.last(), l.queue.len()) {
+                (Some(e), n) if n > 1 => (
+                    "move",
+                    CashCommand::Move {
+                        entry_id: *e,
+                        to_index: 0,
+                        reason: "bench".into(),
+                    },
+                ),
+                _ => continue,
+            },
+            _ => match state.cash.seats.keys().next() {
+                Some((table_id, seat)) if i % 2 == 0 => (
+                    "leave",
+                    CashCommand::Leave {
+                        table_id: *table_id,
+                        seat: *seat,
+                    },
+                ),
+                _ => match l.queue.first() {
+                    Some(e) => ("remove", CashCommand::Remove { entry_id: *e }),
+                    None => continue,
+                },
+            },
+        };
+        let t = Instant::now();
+        let result = log
+            .append(Actor::Staff("bench".into()), Command::Cash(command))
+            .await;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        if result.is_ok() {
+            times.entry(kind).or_default().push(ms);
+            times.entry("all actions").or_default().push(ms);
+        }
+    }
+    let mut board_times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let b = board_of(&log.venue(), now_ms());
+        board_times.push(t.elapsed().as_secs_f64() * 1e3);
+        assert!(!b.lists.is_empty());
+    }
+
+    let state = log.venue();
+    let mut raw = raw;
+    let raw_p50 = percentile(&mut raw, 0.5);
+    let raw_p99 = percentile(&mut raw, 0.99);
+    println!(
+        "cash-game staff actions: {} tables, {} lists, {} waiting at the start ({} now), {} seated",
+        TABLES,
+        LISTS,
+        WAITING,
+        state.cash.entries.len(),
+        state.cash.seats.len()
+    );
+    println!("  raw libSQL one-row commit (synchronous=FULL)   p50 {raw_p50:6.2} ms   p99 {raw_p99:6.2} ms");
+    let mut all_p99 = 0.0;
+    for (kind, v) in times.iter_mut() {
+        let n = v.len();
+        let (p50, p99) = (percentile(v, 0.5), percentile(v, 0.99));
+        if *kind == "all actions" {
+            all_p99 = p99;
+        }
+        println!(
+            "  {kind:<12} n={n:<5} p50 {p50:6.2} ms   p99 {p99:6.2} ms   p99/raw p50 {:5.1}",
+            p99 / raw_p50
+        );
+    }
+    println!(
+        "  board build (read, in memory)   p50 {:6.2} ms   p99 {:6.2} ms",
+        percentile(&mut board_times.clone(), 0.5),
+        percentile(&mut board_times, 0.99)
+    );
+    println!(
+        "  target: every action p99 <= 5 ms [{}]",
+        if all_p99 <= 5.0 { "met" } else { "NOT MET" }
+    );
+    node.close().await;
+}
+
+async fn raw_commit_latencies(path: &std::path::Path) -> Vec<f64> {
+    let db = libsql::Builder::new_local(path)
+        .build()
+        .await
+        .expect("raw db");
+    let conn = db.connect().expect("connect");
+    for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"] {
+        drop(conn.query(pragma, ()).await.expect("pragma"));
+    }
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)", ())
+        .await
+        .expect("schema");
+    let mut out = Vec::new();
+    for i in 0..500i64 {
+        let t = Instant::now();
+        conn.execute(
+            "INSERT INTO t (id, v) VALUES (?1, ?2)",
+            libsql::params![i, vec![7u8; 300]],
+        )
+        .await
+        .expect("insert");
+        out.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    out
+}
