@@ -91,3 +91,92 @@ async fn a_floor_manager_logs_in_on_a_phone_and_hostile_names_stay_inert() {
     assert!(!b.source().await.contains("Sneaky"));
     b.quit().await;
 }
+
+#[tokio::test]
+async fn the_waiting_list_board_counts_a_call_down_and_seats_with_one_tap() {
+    let node = TestNode::start();
+    let c = node.client();
+    let t: serde_json::Value = c
+        .post(node.api("/api/v1/tables"))
+        .json(&common::table_json("Table 1"))
+        .send()
+        .await
+        .expect("table")
+        .json()
+        .await
+        .expect("json");
+    let table = t["id"].as_str().expect("id").to_owned();
+    c.post(node.api(&format!("/api/v1/tables/{table}/open")))
+        .send()
+        .await
+        .expect("open");
+    c.post(node.api("/api/v1/cash/lists"))
+        .json(&serde_json::json!({"game": "nlhe", "stakes": {"small_blind": 1, "big_blind": 2}}))
+        .send()
+        .await
+        .expect("list");
+    let board: serde_json::Value = c
+        .get(node.api("/api/v1/cash"))
+        .send()
+        .await
+        .expect("board")
+        .json()
+        .await
+        .expect("json");
+    let list = board["lists"][0]["id"].as_str().expect("list").to_owned();
+    for name in ["Ann Able", "Bo Baker", "Cy Cole"] {
+        c.post(node.api(&format!("/api/v1/cash/lists/{list}/entries")))
+            .json(&serde_json::json!({"walk_in": {"name": name}}))
+            .send()
+            .await
+            .expect("join");
+    }
+    c.post(node.api(&format!("/api/v1/cash/lists/{list}/call-next")))
+        .send()
+        .await
+        .expect("call");
+
+    let b = Browser::start(1280, 900).await;
+    b.goto(&format!("{}/login", node.url)).await;
+    b.type_into("input[name=username]", ADMIN).await;
+    b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
+    b.click_and_wait("button[value=password]").await;
+    b.goto(&format!("{}/cash", node.url)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let timer = b
+        .eval("return document.querySelector('.timer').textContent")
+        .await;
+    let timer = timer.as_str().unwrap_or_default().to_owned();
+    assert!(
+        timer.len() == 4 && timer.as_bytes()[1] == b':',
+        "call timer not counting down: {timer:?}"
+    );
+    assert!(
+        timer.starts_with("2:5"),
+        "a 3-minute call shows 2:5x after a second: {timer:?}"
+    );
+    if let Some(dir) = save_screenshot_dir() {
+        b.screenshot(&Path::new(&dir).join("board.png")).await;
+    }
+    // One tap: seat the called player at the first open seat offered.
+    b.click_and_wait("li.entry.called form.seat button").await;
+    let page = b.source().await;
+    assert!(
+        page.contains("Ann Able") && !page.contains("data-deadline"),
+        "Ann should be seated, no call left running"
+    );
+    let board: serde_json::Value = c
+        .get(node.api("/api/v1/cash"))
+        .send()
+        .await
+        .expect("board")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(board["tables"][0]["occupied"][0]["name"], "Ann Able");
+    assert_eq!(
+        board["lists"][0]["entries"].as_array().map(Vec::len),
+        Some(2)
+    );
+    b.quit().await;
+}
