@@ -564,3 +564,88 @@ async fn a_call_that_runs_out_applies_the_no_show_policy_exactly_once_even_acros
     assert!(board["lists"][0]["entries"][1]["call"].is_null());
     v.node.close().await;
 }
+
+#[tokio::test]
+async fn the_board_page_forms_join_move_and_request_a_seat_change() {
+    let node = TestNode::start();
+    let room = Room {
+        node: &node,
+        c: node.client(),
+    };
+    let t1 = room.table("T1", "nlhe", 1, 2, 9, true).await;
+    let list = room.list("nlhe", 1, 2).await;
+    let (page_client, csrf) =
+        common::browser_login(&node.url, common::ADMIN, common::ADMIN_PASSWORD).await;
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let mut form = form;
+        form.push(("_csrf", csrf.clone()));
+        let req = page_client.post(node.api(&path)).form(&form);
+        async move { req.send().await.expect("form") }
+    };
+    for name in ["Ann Able", "<b>Bo</b> Baker", "Cy Cole"] {
+        let resp = post(
+            format!("/cash/lists/{list}/join"),
+            vec![("name", name.into())],
+        )
+        .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+    let board = room.board().await;
+    let cy = list_of(&board, &list)["entries"][2]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let resp = post(
+        format!("/cash/entries/{cy}/move"),
+        vec![
+            ("position", "1".into()),
+            ("reason", "was here first".into()),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = post(
+        format!("/cash/entries/{cy}/move"),
+        vec![("position", "2".into()), ("reason", "".into())],
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a move needs a reason"
+    );
+    let board = room.board().await;
+    assert_eq!(
+        names(list_of(&board, &list)),
+        ["Cy Cole", "Ann Able", "<b>Bo</b> Baker"]
+    );
+    // Seat Cy, who then asks for a seat change.
+    room.ok(
+        "POST",
+        &format!("/api/v1/cash/entries/{cy}/seat"),
+        Some(json!({"table_id": t1, "seat": 2})),
+    )
+    .await;
+    let resp = post(format!("/cash/tables/{t1}/seats/2/seat-change"), vec![]).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let board = room.board().await;
+    assert_eq!(board["seat_changes"][0]["name"], "Cy Cole");
+    let page = page_client
+        .get(node.api("/cash"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("&lt;b&gt;Bo&lt;/b&gt; Baker") && !page.contains("<b>Bo</b>"),
+        "names are escaped on the board"
+    );
+    assert!(page.contains("Seat change requests"));
+}

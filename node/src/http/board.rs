@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cash/lists/{id}/call-next", post(call_next))
         .route("/cash/entries/{id}/{action}", post(entry_action))
         .route("/cash/tables/{id}/seats/{seat}/{action}", post(seat_action))
+        .route("/cash/seat-changes/{id}/cancel", post(cancel_seat_change))
         .route("/static/board.js", get(js))
 }
 
@@ -119,6 +120,15 @@ fn entry_row(board: &BoardView, list: &ListView, e: &EntryView, csrf: &CsrfToken
                     form method="post" action=(action("no-show")) { (csrf_field(csrf)) button.danger type="submit" { "No-show" } }
                 }
                 form method="post" action=(action("remove")) { (csrf_field(csrf)) button.secondary type="submit" title="Take off the list" { "✕" } }
+                details.move {
+                    summary { "Move" }
+                    form method="post" action=(action("move")) {
+                        (csrf_field(csrf))
+                        input name="position" type="number" min="1" max=(list.entries.len()) value="1" aria-label="New place" required;
+                        input name="reason" required maxlength="200" placeholder="Reason (kept in the log)";
+                        button.secondary type="submit" { "Move" }
+                    }
+                }
             }
         }
     }
@@ -172,6 +182,7 @@ fn table_card(t: &TableSeatsView, now_ms: u64, csrf: &CsrfToken) -> Markup {
                         } @else {
                             form method="post" action=(seat_action(s.seat, "away")) { (csrf_field(csrf)) button.secondary type="submit" { "Away" } }
                         }
+                        form method="post" action=(seat_action(s.seat, "seat-change")) { (csrf_field(csrf)) button.secondary type="submit" title="Wants another seat" { "Seat change" } }
                         form method="post" action=(seat_action(s.seat, "leave")) { (csrf_field(csrf)) button.secondary type="submit" { "Left" } }
                     }
                 }
@@ -207,7 +218,13 @@ async fn render(
             }
             @if !board.seat_changes.is_empty() {
                 h2 { "Seat change requests" }
-                ul.plain { @for r in &board.seat_changes { li { (r.name) " · waiting " (minutes(board.now_ms.saturating_sub(r.at_ms))) } } }
+                ul.plain { @for r in &board.seat_changes {
+                    li { (r.name) " · waiting " (minutes(board.now_ms.saturating_sub(r.at_ms)))
+                        form.inline method="post" action=(format!("/cash/seat-changes/{}/cancel", r.id)) {
+                            (csrf_field(csrf)) button.link type="submit" { "done / cancel" }
+                        }
+                    }
+                } }
             }
             h2 { "Tables" }
             div.tablesgrid { @for t in board.tables.iter().filter(|t| t.status != TableStatus::Closed) { (table_card(t, board.now_ms, csrf)) } }
@@ -379,6 +396,10 @@ async fn call_next(
 struct SpotForm {
     #[serde(default)]
     spot: String,
+    #[serde(default)]
+    position: String,
+    #[serde(default)]
+    reason: String,
 }
 
 async fn entry_action(
@@ -398,6 +419,14 @@ async fn entry_action(
         "arrived" => Ok(CashCommand::Arrived { entry_id }),
         "no-show" => Ok(CashCommand::NoShow { entry_id }),
         "remove" => Ok(CashCommand::Remove { entry_id }),
+        "move" => match f.position.trim().parse::<usize>() {
+            Ok(p) if p >= 1 => Ok(CashCommand::Move {
+                entry_id,
+                to_index: p - 1,
+                reason: f.reason.clone(),
+            }),
+            _ => Err("place: a whole number from 1".to_string()),
+        },
         "seat" => {
             let player = s
                 .log
@@ -448,7 +477,31 @@ async fn seat_action(
         },
         "back" => CashCommand::Back { table_id, seat },
         "leave" => CashCommand::Leave { table_id, seat },
+        "seat-change" => CashCommand::RequestSeatChange {
+            request_id: Uuid::now_v7(),
+            table_id,
+            seat,
+            wants: None,
+            at_ms: now,
+        },
         other => return Err(ApiError::not_found(format!("no action {other:?}"))),
     };
     run(&s, who.principal(), &csrf, Ok(vec![Command::Cash(command)])).await
+}
+
+async fn cancel_seat_change(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    csrf: CsrfToken,
+    Path(request_id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    run(
+        &s,
+        who.principal(),
+        &csrf,
+        Ok(vec![Command::Cash(CashCommand::CancelSeatChange {
+            request_id,
+        })]),
+    )
+    .await
 }
