@@ -572,24 +572,9 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
                     return Err(invalid("entry_id", "that entry belongs to another player"));
                 }
             }
-            let table = state
-                .tables
-                .get(&table_id)
-                .ok_or(DomainError::UnknownTable(table_id))?;
-            let left_entries = cash
-                .entries
-                .values()
-                .filter(|e| e.player_id == player_id)
-                .filter(|e| {
-                    Some(e.id) == entry_id
-                        || cash.policy.seat_removes_other_lists
-                        || cash
-                            .lists
-                            .get(&e.list_id)
-                            .is_some_and(|l| l.game == table.game && l.stakes == table.stakes)
-                })
-                .map(|e| e.id)
-                .collect();
+            let left_entries = entries_leaving(state, player_id, table_id, |e| {
+                Some(e.id) == entry_id || cash.policy.seat_removes_other_lists
+            })?;
             CashEvent::PlayerSeated {
                 player_id,
                 table_id,
@@ -719,21 +704,7 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
         } => {
             let player_id = cash.seat(from_table, from_seat)?.player_id;
             check_free_seat(state, to_table, to_seat)?;
-            let table = state
-                .tables
-                .get(&to_table)
-                .ok_or(DomainError::UnknownTable(to_table))?;
-            let left_entries = cash
-                .entries
-                .values()
-                .filter(|e| e.player_id == player_id)
-                .filter(|e| {
-                    cash.lists
-                        .get(&e.list_id)
-                        .is_some_and(|l| l.game == table.game && l.stakes == table.stakes)
-                })
-                .map(|e| e.id)
-                .collect();
+            let left_entries = entries_leaving(state, player_id, to_table, |_| false)?;
             CashEvent::PlayerChangedSeat {
                 from_table,
                 from_seat,
@@ -795,6 +766,34 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             }
         }
     })
+}
+
+/// The player's entries a seat at `table_id` takes them off: every entry for
+/// that table's game and stakes, and any entry `also` picks.
+fn entries_leaving(
+    state: &VenueState,
+    player_id: Uuid,
+    table_id: Uuid,
+    also: impl Fn(&WaitEntry) -> bool,
+) -> Result<Vec<Uuid>, DomainError> {
+    let table = state
+        .tables
+        .get(&table_id)
+        .ok_or(DomainError::UnknownTable(table_id))?;
+    let cash = &state.cash;
+    Ok(cash
+        .entries
+        .values()
+        .filter(|e| e.player_id == player_id)
+        .filter(|e| {
+            also(e)
+                || cash
+                    .lists
+                    .get(&e.list_id)
+                    .is_some_and(|l| l.game == table.game && l.stakes == table.stakes)
+        })
+        .map(|e| e.id)
+        .collect())
 }
 
 fn call_event(state: &VenueState, e: &WaitEntry, at_ms: u64) -> CashEvent {

@@ -36,14 +36,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn js() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        BOARD_JS,
-    )
-        .into_response()
+    super::staff::static_file("text/javascript; charset=utf-8", BOARD_JS)
 }
 
 fn minutes(ms: u64) -> String {

@@ -43,15 +43,20 @@ pub fn routes() -> Router<AppState> {
         .route("/brand.css", get(brand_css))
 }
 
-async fn css() -> Response {
+/// A file built into the binary, cached for five minutes.
+pub(super) fn static_file(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        STAFF_CSS,
+        body,
     )
         .into_response()
+}
+
+async fn css() -> Response {
+    static_file("text/css; charset=utf-8", STAFF_CSS)
 }
 
 /// The venue's colours as CSS variables, so branding needs no inline style.
