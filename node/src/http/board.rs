@@ -9,7 +9,7 @@ use super::staff::{csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
