@@ -11,6 +11,7 @@ pub mod event;
 pub mod hlc;
 pub mod players;
 pub mod staff;
+pub mod tournament;
 pub mod venue;
 pub mod verify;
 
