@@ -1,7 +1,9 @@
-//! Tournaments: structures and the clock (this slice); entries, seating and
-//! balancing come next (issue 3).
+//! Tournaments: structures, the clock, and the field (entries, the seat draw,
+//! bust-outs, places, stats). Balancing, undo, flights, events in the log,
+//! the API and the pages come next (issue 3).
 
 pub mod clock;
+pub mod play;
 pub mod structure;
 
 pub use clock::{ClockState, ClockView};
