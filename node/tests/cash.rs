@@ -649,3 +649,64 @@ async fn the_board_page_forms_join_move_and_request_a_seat_change() {
     );
     assert!(page.contains("Seat change requests"));
 }
+
+#[tokio::test]
+async fn a_seated_player_called_for_another_game_moves_there_and_a_refused_walk_in_adds_nobody() {
+    let node = TestNode::start();
+    let room = Room {
+        node: &node,
+        c: node.client(),
+    };
+    let nl = room.table("NL", "nlhe", 1, 2, 9, true).await;
+    let plo_table = room.table("PLO", "plo", 2, 5, 6, true).await;
+    let plo = room.list("plo", 2, 5).await;
+    let ann = room
+        .ok("POST", "/api/v1/players", Some(json!({"name": "Ann Able"})))
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    room.ok(
+        "POST",
+        "/api/v1/cash/seats",
+        Some(json!({"player_id": ann, "table_id": nl, "seat": 1})),
+    )
+    .await;
+    room.join(&plo, &ann).await;
+    room.ok("POST", &format!("/api/v1/cash/lists/{plo}/call-next"), None)
+        .await;
+    let (entry, _) = room.called(&plo).await;
+    room.ok(
+        "POST",
+        &format!("/api/v1/cash/entries/{entry}/seat"),
+        Some(json!({"table_id": plo_table, "seat": 3})),
+    )
+    .await;
+    let board = room.board().await;
+    assert!(seated(&board, &nl).is_empty(), "moved off the NLHE table");
+    assert_eq!(seated(&board, &plo_table), [(3, "Ann Able".to_string())]);
+    assert!(names(list_of(&board, &plo)).is_empty());
+
+    let players_before = room.ok("GET", "/api/v1/players", None).await;
+    let (status, _) = room
+        .send(
+            "POST",
+            &format!("/api/v1/cash/lists/{plo}/entries"),
+            Some(json!({"walk_in": {"name": "Zed"}, "call_in_minutes": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = room
+        .send(
+            "POST",
+            &format!("/api/v1/cash/lists/{}/entries", uuid::Uuid::now_v7()),
+            Some(json!({"walk_in": {"name": "Zed"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        room.ok("GET", "/api/v1/players", None).await,
+        players_before,
+        "a refused join added a player"
+    );
+}

@@ -310,6 +310,9 @@ pub enum CashEvent {
         to_seat: u8,
         at_ms: u64,
         left_entries: Vec<Uuid>,
+        /// Set when the move seats them from a waiting list.
+        #[serde(default)]
+        from_entry: Option<Uuid>,
     },
     SeatChangeRequested {
         request_id: Uuid,
@@ -338,12 +341,6 @@ impl CashState {
         self.lists
             .get(&id)
             .ok_or_else(|| DomainError::NotFound(format!("no waiting list with id {id}")))
-    }
-
-    fn seat(&self, table_id: Uuid, seat: u8) -> Result<&Seat, DomainError> {
-        self.seats
-            .get(&(table_id, seat))
-            .ok_or_else(|| conflict(format!("seat {seat} is empty")))
     }
 
     /// Where a player sits, if anywhere.
@@ -403,6 +400,25 @@ fn player_name(state: &VenueState, player_id: Uuid) -> String {
         .unwrap_or_else(|| player_id.to_string())
 }
 
+/// A seat with a player in it; an unknown table or seat number is named as such.
+fn occupied(state: &VenueState, table_id: Uuid, seat: u8) -> Result<&Seat, DomainError> {
+    let table = state
+        .tables
+        .get(&table_id)
+        .ok_or(DomainError::UnknownTable(table_id))?;
+    if seat == 0 || seat > table.seats {
+        return Err(invalid(
+            "seat",
+            &format!("table {} has seats 1 to {}", table.name, table.seats),
+        ));
+    }
+    state
+        .cash
+        .seats
+        .get(&(table_id, seat))
+        .ok_or_else(|| conflict(format!("{} is empty", seat_label(state, table_id, seat))))
+}
+
 /// A seat that can take a player: table open or starting, seat on the table, nobody in it.
 fn check_free_seat(state: &VenueState, table_id: Uuid, seat: u8) -> Result<(), DomainError> {
     let table = state
@@ -452,6 +468,9 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             game,
             stakes,
         } => {
+            if cash.lists.contains_key(&list_id) {
+                return Err(conflict(format!("a list with id {list_id} already exists")));
+            }
             if cash
                 .lists
                 .values()
@@ -477,6 +496,11 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             call_in_until,
         } => {
             let list = cash.list(list_id)?;
+            if cash.entries.contains_key(&entry_id) {
+                return Err(conflict(format!(
+                    "an entry with id {entry_id} already exists"
+                )));
+            }
             if !state.players.contains_key(&player_id) {
                 return Err(DomainError::NotFound(format!(
                     "no player with id {player_id}"
@@ -560,17 +584,32 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
                 )));
             }
             check_free_seat(state, table_id, seat)?;
-            if let Some(s) = cash.seat_of(player_id) {
-                return Err(conflict(format!(
-                    "{} is already seated at {}; change their seat instead",
-                    player_name(state, player_id),
-                    seat_label(state, s.table_id, s.seat)
-                )));
-            }
             if let Some(id) = entry_id {
                 if cash.entry(id)?.player_id != player_id {
                     return Err(invalid("entry_id", "that entry belongs to another player"));
                 }
+            }
+            if let Some(s) = cash.seat_of(player_id) {
+                // Seated already: from a list, this is a move to the game they waited for.
+                let Some(from_entry) = entry_id else {
+                    return Err(conflict(format!(
+                        "{} is already seated at {}; change their seat instead",
+                        player_name(state, player_id),
+                        seat_label(state, s.table_id, s.seat)
+                    )));
+                };
+                let left_entries = entries_leaving(state, player_id, table_id, |e| {
+                    e.id == from_entry || cash.policy.seat_removes_other_lists
+                })?;
+                return Ok(CashEvent::PlayerChangedSeat {
+                    from_table: s.table_id,
+                    from_seat: s.seat,
+                    to_table: table_id,
+                    to_seat: seat,
+                    at_ms,
+                    left_entries,
+                    from_entry: Some(from_entry),
+                });
             }
             let left_entries = entries_leaving(state, player_id, table_id, |e| {
                 Some(e.id) == entry_id || cash.policy.seat_removes_other_lists
@@ -672,7 +711,7 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             }
         }
         CashCommand::Leave { table_id, seat } => {
-            cash.seat(table_id, seat)?;
+            occupied(state, table_id, seat)?;
             CashEvent::PlayerLeftSeat { table_id, seat }
         }
         CashCommand::Away {
@@ -680,7 +719,7 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             seat,
             at_ms,
         } => {
-            if cash.seat(table_id, seat)?.away_since.is_some() {
+            if occupied(state, table_id, seat)?.away_since.is_some() {
                 return Err(conflict("already marked away"));
             }
             CashEvent::PlayerAway {
@@ -690,7 +729,7 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             }
         }
         CashCommand::Back { table_id, seat } => {
-            if cash.seat(table_id, seat)?.away_since.is_none() {
+            if occupied(state, table_id, seat)?.away_since.is_none() {
                 return Err(conflict("not marked away"));
             }
             CashEvent::PlayerBack { table_id, seat }
@@ -702,7 +741,7 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             to_seat,
             at_ms,
         } => {
-            let player_id = cash.seat(from_table, from_seat)?.player_id;
+            let player_id = occupied(state, from_table, from_seat)?.player_id;
             check_free_seat(state, to_table, to_seat)?;
             let left_entries = entries_leaving(state, player_id, to_table, |_| false)?;
             CashEvent::PlayerChangedSeat {
@@ -712,6 +751,7 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
                 to_seat,
                 at_ms,
                 left_entries,
+                from_entry: None,
             }
         }
         CashCommand::RequestSeatChange {
@@ -721,7 +761,12 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             wants,
             at_ms,
         } => {
-            let s = cash.seat(table_id, seat)?;
+            if cash.seat_changes.contains_key(&request_id) {
+                return Err(conflict(format!(
+                    "a request with id {request_id} already exists"
+                )));
+            }
+            let s = occupied(state, table_id, seat)?;
             if let Some(w) = wants {
                 if !state.tables.contains_key(&w) {
                     return Err(DomainError::UnknownTable(w));
@@ -816,6 +861,42 @@ fn drop_entry(cash: &mut CashState, entry_id: Uuid) {
     }
 }
 
+/// A player takes a seat: the entries it clears leave their lists, a seating
+/// from a list of the table's own game counts towards that list's turnover,
+/// and any call still running on another list is cancelled (they are seated).
+fn record_seating(
+    cash: &mut CashState,
+    table_game: Option<(Game, Stakes)>,
+    player_id: Uuid,
+    from_entry: Option<Uuid>,
+    left_entries: &[Uuid],
+    at_ms: u64,
+) {
+    let list = from_entry
+        .and_then(|id| cash.entries.get(&id))
+        .map(|e| e.list_id);
+    if let Some(list_id) = list {
+        let same_game = cash.lists.get(&list_id).map(|l| (l.game, l.stakes)) == table_game;
+        if same_game {
+            let times = cash.seatings.entry(list_id).or_default();
+            times.push(at_ms);
+            if times.len() > TURNOVER_WINDOW {
+                times.remove(0);
+            }
+        }
+    }
+    for id in left_entries {
+        drop_entry(cash, *id);
+    }
+    for e in cash
+        .entries
+        .values_mut()
+        .filter(|e| e.player_id == player_id)
+    {
+        e.call = None;
+    }
+}
+
 fn move_in_queue(cash: &mut CashState, entry_id: Uuid, to: usize) {
     let Some(list_id) = cash.entries.get(&entry_id).map(|e| e.list_id) else {
         return;
@@ -885,19 +966,8 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
             from_entry,
             left_entries,
         } => {
-            if let Some(list_id) = from_entry
-                .and_then(|id| cash.entries.get(&id))
-                .map(|e| e.list_id)
-            {
-                let times = cash.seatings.entry(list_id).or_default();
-                times.push(at_ms);
-                if times.len() > TURNOVER_WINDOW {
-                    times.remove(0);
-                }
-            }
-            for id in left_entries {
-                drop_entry(cash, id);
-            }
+            let game = state.tables.get(&table_id).map(|t| (t.game, t.stakes));
+            record_seating(cash, game, player_id, from_entry, &left_entries, at_ms);
             cash.seats.insert(
                 (table_id, seat),
                 Seat {
@@ -953,19 +1023,25 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
             to_seat,
             at_ms,
             left_entries,
+            from_entry,
         } => {
-            for id in left_entries {
-                drop_entry(cash, id);
-            }
+            let game = state.tables.get(&to_table).map(|t| (t.game, t.stakes));
             if let Some(s) = cash.seats.remove(&(from_table, from_seat)) {
+                record_seating(cash, game, s.player_id, from_entry, &left_entries, at_ms);
                 cash.seat_changes.retain(|_, r| r.player_id != s.player_id);
+                // A better seat at the same table keeps their time there (must-move order).
+                let since_ms = if from_table == to_table {
+                    s.since_ms
+                } else {
+                    at_ms
+                };
                 cash.seats.insert(
                     (to_table, to_seat),
                     Seat {
                         table_id: to_table,
                         seat: to_seat,
                         player_id: s.player_id,
-                        since_ms: at_ms,
+                        since_ms,
                         away_since: None,
                     },
                 );
@@ -1036,6 +1112,19 @@ impl Touched {
         }
     }
 
+    /// Every entry of a player, and their lists (a seating cancels their calls).
+    fn player_entries(&mut self, cash: &CashState, player_id: Uuid) {
+        let ids: Vec<Uuid> = cash
+            .entries
+            .values()
+            .filter(|e| e.player_id == player_id)
+            .map(|e| e.id)
+            .collect();
+        for id in ids {
+            self.entry(cash, id);
+        }
+    }
+
     fn player_requests(&mut self, cash: &CashState, player_id: Option<Uuid>) {
         if let Some(p) = player_id {
             self.seat_changes.extend(
@@ -1069,6 +1158,7 @@ pub fn touched(state: &VenueState, event: &CashEvent) -> Touched {
         | CashEvent::WaitEntryMoved { entry_id, .. }
         | CashEvent::CallInArrived { entry_id } => t.entry(cash, *entry_id),
         CashEvent::PlayerSeated {
+            player_id,
             table_id,
             seat,
             from_entry,
@@ -1079,6 +1169,7 @@ pub fn touched(state: &VenueState, event: &CashEvent) -> Touched {
             for id in from_entry.iter().chain(left_entries) {
                 t.entry(cash, *id);
             }
+            t.player_entries(cash, *player_id);
         }
         CashEvent::PlayerLeftSeat { table_id, seat } => {
             t.seats.insert((*table_id, *seat));
@@ -1096,18 +1187,21 @@ pub fn touched(state: &VenueState, event: &CashEvent) -> Touched {
             to_table,
             to_seat,
             left_entries,
+            from_entry,
             ..
         } => {
             t.seats.insert((*from_table, *from_seat));
             t.seats.insert((*to_table, *to_seat));
-            t.player_requests(
-                cash,
-                cash.seats
-                    .get(&(*from_table, *from_seat))
-                    .map(|s| s.player_id),
-            );
-            for id in left_entries {
+            let player = cash
+                .seats
+                .get(&(*from_table, *from_seat))
+                .map(|s| s.player_id);
+            t.player_requests(cash, player);
+            for id in from_entry.iter().chain(left_entries) {
                 t.entry(cash, *id);
+            }
+            if let Some(p) = player {
+                t.player_entries(cash, p);
             }
         }
         CashEvent::SeatChangeRequested { request_id, .. }
@@ -1333,6 +1427,11 @@ mod tests {
         Leave(u128, u8),
         Change(u128, u8, u128, u8),
         Tick(u64),
+        JoinCallIn(u128, u128),
+        Arrived(usize),
+        SeatChange(u128, u8),
+        SetGame(u128, bool),
+        MustMove(u128),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -1348,6 +1447,11 @@ mod tests {
             1 => (0..TABLES, 1..=6u8).prop_map(|(t, s)| Op::Leave(t, s)),
             1 => (0..TABLES, 1..=6u8, 0..TABLES, 1..=6u8).prop_map(|(a, b, c, d)| Op::Change(a, b, c, d)),
             1 => (1..400_000u64).prop_map(Op::Tick),
+            1 => (0..PLAYERS, 0..2u128).prop_map(|(p, l)| Op::JoinCallIn(p, l)),
+            1 => (0..20usize).prop_map(Op::Arrived),
+            1 => (0..TABLES, 1..=6u8).prop_map(|(t, s)| Op::SeatChange(t, s)),
+            1 => (0..TABLES, any::<bool>()).prop_map(|(t, plo)| Op::SetGame(t, plo)),
+            1 => (0..TABLES).prop_map(Op::MustMove),
         ]
     }
 
@@ -1426,6 +1530,39 @@ mod tests {
                 *now += ms;
                 return None;
             }
+            Op::JoinCallIn(p, l) => CashCommand::Join {
+                entry_id: id(10_000 + *fresh),
+                list_id: list(l),
+                player_id: player(p),
+                at_ms: *now,
+                call_in_until: Some(*now + 600_000),
+            },
+            Op::Arrived(n) => CashCommand::Arrived {
+                entry_id: nth_entry(s, n)?,
+            },
+            Op::SeatChange(t, seat) => CashCommand::RequestSeatChange {
+                request_id: id(20_000 + *fresh),
+                table_id: table(t),
+                seat,
+                wants: None,
+                at_ms: *now,
+            },
+            Op::SetGame(t, plo) => {
+                let (game, stakes) = if plo {
+                    (Game::Plo, Stakes::new(2, 5))
+                } else {
+                    (Game::Nlhe, Stakes::new(1, 2))
+                };
+                return Some(Command::SetTableGame {
+                    table_id: table(t),
+                    game,
+                    stakes: stakes.unwrap_or_else(|_| unreachable!()),
+                });
+            }
+            Op::MustMove(t) => CashCommand::SetMustMove {
+                table_id: table(t),
+                must_move: true,
+            },
         };
         Some(Command::Cash(c))
     }
@@ -1480,13 +1617,22 @@ mod tests {
             for op in &ops {
                 let Some(command) = to_command(&s, op, &mut now, &mut fresh) else { continue };
                 let before: BTreeMap<Uuid, Vec<Uuid>> = s.cash.lists.iter().map(|(k, l)| (*k, l.queue.clone())).collect();
+                let before_entries: BTreeMap<Uuid, Uuid> = s.cash.entries.values().map(|e| (e.id, e.player_id)).collect();
                 let Some(event) = run(&mut s, command) else { continue };
                 check_invariants(&s)?;
-                if let EventKind::Cash(CashEvent::PlayerSeated { player_id, from_entry, .. }) = &event {
+                let seated_from = match &event {
+                    EventKind::Cash(CashEvent::PlayerSeated { player_id, from_entry, .. }) => Some((*player_id, *from_entry)),
+                    EventKind::Cash(CashEvent::PlayerChangedSeat { from_entry: Some(e), .. }) => {
+                        before_entries.get(e).map(|p| (*p, Some(*e)))
+                    }
+                    _ => None,
+                };
+                if let Some((player_id, from_entry)) = &seated_from {
                     // Never still waiting on the list they were seated from (nor on any, if the venue says so).
                     let from_list = from_entry.and_then(|e| before.iter().find(|(_, q)| q.contains(&e)).map(|(l, _)| *l));
                     for e in s.cash.entries.values().filter(|e| e.player_id == *player_id) {
                         prop_assert!(!removes, "seated, yet still on a list");
+                        prop_assert!(e.call.is_none(), "seated, yet still called on another list");
                         prop_assert!(Some(e.list_id) != from_list, "seated, yet still on the list they were seated from");
                     }
                 }

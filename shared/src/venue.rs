@@ -498,7 +498,20 @@ impl VenueState {
                 game,
                 stakes,
             } => {
-                self.table(table_id)?;
+                let table = self.table(table_id)?;
+                let seated = self
+                    .cash
+                    .seats
+                    .keys()
+                    .filter(|(t, _)| *t == table_id)
+                    .count();
+                if seated > 0 && (table.game, table.stakes) != (game, stakes) {
+                    // Seated players may be waiting for the new game: change it on an empty table.
+                    return Err(DomainError::Conflict(format!(
+                        "table {} has {seated} player(s) seated; change the game once it is empty",
+                        table.name
+                    )));
+                }
                 Ok(EventKind::TableGameSet {
                     table_id,
                     game,

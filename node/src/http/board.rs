@@ -199,7 +199,10 @@ async fn render(
         div.board data-now=(board.now_ms) {
             h1 { "Waiting lists" }
             datalist id="players" {
-                @for p in state.players.values() { option value=(p.name) {} }
+                @for p in state.players.values() {
+                    option value=(p.name) {}
+                    @if let Some(n) = &p.nickname { option value=(n) {} }
+                }
             }
             @if board.lists.is_empty() { p.empty { "No waiting lists yet." } }
             div.lists { @for l in &board.lists { (list_card(&board, l, csrf)) } }
@@ -337,12 +340,30 @@ async fn join(
             .map(|m| Some(now + m * 60_000))
             .ok_or_else(|| "call-in minutes: 1 to 240".to_string()),
     };
-    // A known name joins as that player; anything else is a walk-in added on the spot.
-    let known = state
+    // A known name or nickname joins as that player; anything else is a walk-in
+    // added on the spot. Two players answering to the name: staff must pick.
+    let matches: Vec<Uuid> = state
         .players
         .values()
-        .find(|p| p.name.eq_ignore_ascii_case(&name))
-        .map(|p| p.id);
+        .filter(|p| {
+            p.name.eq_ignore_ascii_case(&name)
+                || p.nickname
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+        })
+        .map(|p| p.id)
+        .collect();
+    let known = matches.first().copied();
+    let call_in_until = if matches.len() > 1 {
+        Err(format!(
+            "{} players answer to {name:?}; add them from the player directory",
+            matches.len()
+        ))
+    } else if !state.cash.lists.contains_key(&list_id) {
+        Err("that waiting list no longer exists".to_string())
+    } else {
+        call_in_until
+    };
     let commands = call_in_until.map(|call_in_until| {
         let mut commands = Vec::new();
         let player_id = known.unwrap_or_else(|| {

@@ -10,7 +10,7 @@ use super::AppState;
 use crate::store::Committed;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use pvm_shared::cash::{self, Call, CashCommand, CashPolicy, WaitEstimate};
 use pvm_shared::players::{Player, PlayerDetails};
@@ -41,7 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cash", get(board))
         .route("/api/v1/public/lists", get(public_lists))
         .route("/api/v1/players", get(list_players).post(create_player))
-        .route("/api/v1/players/{id}", patch(update_player))
+        .route("/api/v1/players/{id}", put(update_player))
         .route("/api/v1/cash/lists", post(create_list))
         .route("/api/v1/cash/policy", put(set_policy))
         .route("/api/v1/cash/lists/{id}/entries", post(join_list))
@@ -372,10 +372,10 @@ async fn list_players(
         .players
         .values()
         .filter(|p| q.q.as_deref().is_none_or(|q| p.matches(q)))
-        .take(200)
         .cloned()
         .collect();
     found.sort_by_key(|p| p.name.to_lowercase());
+    found.truncate(200);
     Json(found)
 }
 
@@ -404,8 +404,8 @@ async fn create_player(
     Ok((StatusCode::CREATED, Json(player)))
 }
 
-/// Change a player's record.
-#[utoipa::path(patch, path = "/api/v1/players/{id}", tag = "cash", request_body = PlayerDetails, security(("bearer" = ["players"])),
+/// Replace a player's record (send every field you want kept).
+#[utoipa::path(put, path = "/api/v1/players/{id}", tag = "cash", request_body = PlayerDetails, security(("bearer" = ["players"])),
     params(("id" = Uuid, Path, description = "Player id")),
     responses((status = 200, body = Player), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_player(
@@ -497,6 +497,18 @@ async fn join_list(
     AppJson(req): AppJson<JoinRequest>,
 ) -> Result<(StatusCode, Json<Done>), ApiError> {
     let actor = who.principal().actor();
+    let at_ms = now(&s);
+    let call_in_until = match req.call_in_minutes {
+        Some(m) if (1..=240).contains(&m) => Some(at_ms + m as u64 * 60_000),
+        Some(_) => return Err(ApiError::invalid("call_in_minutes: use 1 to 240")),
+        None => None,
+    };
+    // Everything checked before a walk-in is added, so a refused join adds nobody.
+    if !s.log.venue().cash.lists.contains_key(&list_id) {
+        return Err(ApiError::not_found(format!(
+            "no waiting list with id {list_id}"
+        )));
+    }
     let player_id = match (req.player_id, req.walk_in) {
         (Some(id), None) => id,
         (None, Some(w)) => {
@@ -514,12 +526,6 @@ async fn join_list(
             player_id
         }
         _ => return Err(ApiError::invalid("give either player_id or walk_in")),
-    };
-    let at_ms = now(&s);
-    let call_in_until = match req.call_in_minutes {
-        Some(m) if (1..=240).contains(&m) => Some(at_ms + m as u64 * 60_000),
-        Some(_) => return Err(ApiError::invalid("call_in_minutes: use 1 to 240")),
-        None => None,
     };
     let command = CashCommand::Join {
         entry_id: Uuid::now_v7(),
