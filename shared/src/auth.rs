@@ -71,6 +71,10 @@ pub enum Permission {
     CashOperate,
     /// Set up waiting lists, the venue's list rules, must-move tables.
     CashManage,
+    /// Run a tournament: register, start, clock, bust-outs.
+    TournamentsOperate,
+    /// Create tournaments and edit structures.
+    TournamentsManage,
 }
 
 /// The permission matrix: one row per permission, the least role that holds it.
@@ -81,6 +85,16 @@ pub const MATRIX: &[(Permission, &str, Role)] = &[
     (Permission::Players, "players", Role::Floor),
     (Permission::CashOperate, "cash:operate", Role::Floor),
     (Permission::CashManage, "cash:manage", Role::Manager),
+    (
+        Permission::TournamentsOperate,
+        "tournaments:operate",
+        Role::Floor,
+    ),
+    (
+        Permission::TournamentsManage,
+        "tournaments:manage",
+        Role::Manager,
+    ),
     (Permission::TablesManage, "tables:manage", Role::Manager),
     (Permission::VenueManage, "venue:manage", Role::Manager),
     (Permission::LogRead, "log:read", Role::Manager),

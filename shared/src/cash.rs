@@ -1089,6 +1089,8 @@ pub struct Touched {
     pub seats: BTreeSet<(Uuid, u8)>,
     pub seat_changes: BTreeSet<Uuid>,
     pub tables: BTreeSet<Uuid>,
+    /// Tournaments whose state row must be rewritten.
+    pub tournaments: BTreeSet<Uuid>,
 }
 
 impl Touched {
@@ -1099,6 +1101,7 @@ impl Touched {
         self.seats.extend(other.seats);
         self.seat_changes.extend(other.seat_changes);
         self.tables.extend(other.tables);
+        self.tournaments.extend(other.tournaments);
     }
 
     pub fn is_empty(&self) -> bool {

@@ -5,6 +5,8 @@ use crate::canonical;
 use crate::cash::CashEvent;
 use crate::players::PlayerDetails;
 use crate::staff::{LockScope, Username};
+use crate::tournament::play::PlayEvent;
+use crate::tournament::Structure;
 use crate::venue::{Game, Stakes, TableName, VenueSettings};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -101,6 +103,17 @@ pub enum EventKind {
     PlayerUpdated {
         player_id: Uuid,
         details: PlayerDetails,
+    },
+    TournamentCreated {
+        tournament_id: Uuid,
+        name: String,
+        structure: Structure,
+        tables: u16,
+        seats: u8,
+    },
+    TournamentPlayed {
+        tournament_id: Uuid,
+        event: PlayEvent,
     },
     /// Cash-game events, with their own kinds (`player_seated`, …) at the same level.
     #[serde(untagged)]

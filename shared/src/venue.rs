@@ -9,6 +9,8 @@ use crate::cash::{self, CashCommand, CashState};
 use crate::event::EventKind;
 use crate::players::{Player, PlayerDetails};
 use crate::staff::{check_display_name, ApiKey, LockScope, StaffDirectory, StaffUser, Username};
+use crate::tournament::play::{PlayCommand, Tournament};
+use crate::tournament::Structure;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -355,6 +357,7 @@ pub struct VenueState {
     pub staff: StaffDirectory,
     pub players: BTreeMap<Uuid, Player>,
     pub cash: CashState,
+    pub tournaments: BTreeMap<Uuid, Tournament>,
 }
 
 /// A request to change the venue, already parsed.
@@ -395,6 +398,17 @@ pub enum Command {
         details: PlayerDetails,
     },
     Cash(CashCommand),
+    CreateTournament {
+        tournament_id: Uuid,
+        name: String,
+        structure: Box<Structure>,
+        tables: u16,
+        seats: u8,
+    },
+    Tournament {
+        tournament_id: Uuid,
+        command: PlayCommand,
+    },
     CreateStaff {
         user_id: Uuid,
         username: Username,
@@ -577,6 +591,56 @@ impl VenueState {
                 })
             }
             Command::Cash(c) => cash::decide(self, &c).map(EventKind::Cash),
+            Command::CreateTournament {
+                tournament_id,
+                name,
+                structure,
+                tables,
+                seats,
+            } => {
+                if self.tournaments.contains_key(&tournament_id) {
+                    return Err(DomainError::Conflict(format!(
+                        "a tournament with id {tournament_id} already exists"
+                    )));
+                }
+                let name = name.trim().to_owned();
+                if name.is_empty() || name.chars().count() > 80 {
+                    return Err(DomainError::Invalid {
+                        field: "name",
+                        reason: "use 1 to 80 characters".into(),
+                    });
+                }
+                structure.validate().map_err(|e| DomainError::Invalid {
+                    field: "structure",
+                    reason: e.to_string(),
+                })?;
+                if !(1..=500).contains(&tables) || !(2..=10).contains(&seats) {
+                    return Err(DomainError::Invalid {
+                        field: "tables",
+                        reason: "use 1 to 500 tables of 2 to 10 seats".into(),
+                    });
+                }
+                Ok(EventKind::TournamentCreated {
+                    tournament_id,
+                    name,
+                    structure: *structure,
+                    tables,
+                    seats,
+                })
+            }
+            Command::Tournament {
+                tournament_id,
+                command,
+            } => {
+                let t = self.tournaments.get(&tournament_id).ok_or_else(|| {
+                    DomainError::NotFound(format!("no tournament with id {tournament_id}"))
+                })?;
+                let event = t.decide(&command)?;
+                Ok(EventKind::TournamentPlayed {
+                    tournament_id,
+                    event,
+                })
+            }
             Command::CreateStaff {
                 user_id,
                 username,
@@ -742,6 +806,25 @@ impl VenueState {
                     .insert(player_id, Player::from_details(player_id, details));
             }
             EventKind::Cash(e) => cash::apply(self, &e),
+            EventKind::TournamentCreated {
+                tournament_id,
+                name,
+                structure,
+                tables,
+                seats,
+            } => {
+                let mut t = Tournament::new(tournament_id, structure, tables, seats);
+                t.name = name;
+                self.tournaments.insert(tournament_id, t);
+            }
+            EventKind::TournamentPlayed {
+                tournament_id,
+                event,
+            } => {
+                if let Some(t) = self.tournaments.get_mut(&tournament_id) {
+                    t.apply(&event);
+                }
+            }
             EventKind::StaffUserCreated {
                 user_id,
                 username,

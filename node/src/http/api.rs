@@ -88,6 +88,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::account::AccountDoc::openapi());
     doc.merge(super::cash::CashDoc::openapi());
+    doc.merge(super::tournaments::TournamentDoc::openapi());
     doc
 }
 

@@ -52,7 +52,9 @@ perms!(
     StaffManage,
     Players,
     CashOperate,
-    CashManage
+    CashManage,
+    TournamentsOperate,
+    TournamentsManage
 );
 
 /// The authenticated principal, holding permission `P`.

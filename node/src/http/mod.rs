@@ -11,6 +11,7 @@ pub mod cash;
 mod docs;
 pub mod error;
 mod staff;
+mod tournaments;
 
 use crate::identity::NodeIdentity;
 use crate::metrics::Metrics;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(account::routes())
         .merge(cash::routes())
+        .merge(tournaments::routes())
         .merge(staff::routes())
         .merge(board::routes())
         .merge(docs::routes())

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0002_venue_and_tables.sql",
     "0003_staff.sql",
     "0004_cash.sql",
+    "0005_tournaments.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

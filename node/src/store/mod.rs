@@ -153,10 +153,7 @@ pub async fn replay_into(source: &Reader, target: &Path) -> Result<Reader, Store
             let env = pvm_shared::envelope::Envelope::decode(bytes)
                 .map_err(|e| StoreError::Log(format!("seq {seq}: {e}")))?;
             let event = env.event().map_err(|e| StoreError::Log(e.to_string()))?;
-            let mut touched = pvm_shared::cash::Touched::default();
-            if let pvm_shared::EventKind::Cash(e) = &event {
-                touched = pvm_shared::cash::touched(&state, e);
-            }
+            let touched = writer::touched_by(&state, &event);
             state.apply(&event);
             stmts.append(&env, &event).await?;
             if !touched.is_empty() {

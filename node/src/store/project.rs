@@ -325,8 +325,10 @@ impl Statements {
                 )
                 .await
             }
-            // Cash rows are rewritten from the state once per batch: see `sync_cash`.
-            EventKind::Cash(_) => Ok(()),
+            // Cash and tournament rows are rewritten from the state once per batch: see `sync_cash`.
+            EventKind::Cash(_)
+            | EventKind::TournamentCreated { .. }
+            | EventKind::TournamentPlayed { .. } => Ok(()),
         }
     }
 }
@@ -444,6 +446,26 @@ pub async fn sync_cash(
             }
             None => {
                 conn.execute("DELETE FROM seat_changes WHERE id = ?1", [id.to_string()])
+                    .await?;
+            }
+        }
+    }
+    for id in &t.tournaments {
+        match state.tournaments.get(id) {
+            Some(tour) => {
+                let json = serde_json::to_string(tour).unwrap_or_default();
+                let status = serde_json::to_value(tour.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                conn.execute(
+                    "INSERT OR REPLACE INTO tournaments (id, name, status, state) VALUES (?1, ?2, ?3, ?4)",
+                    libsql::params![id.to_string(), tour.name.as_str(), status, json],
+                )
+                .await?;
+            }
+            None => {
+                conn.execute("DELETE FROM tournaments WHERE id = ?1", [id.to_string()])
                     .await?;
             }
         }

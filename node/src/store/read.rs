@@ -6,6 +6,7 @@ use pvm_shared::cash::{Call, CashState, Seat, SeatChange, WaitEntry, WaitingList
 use pvm_shared::envelope::Envelope;
 use pvm_shared::players::Player;
 use pvm_shared::staff::{ApiKey, StaffDirectory, StaffUser, Username};
+use pvm_shared::tournament::play::Tournament;
 use pvm_shared::venue::{
     Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings, VenueState,
 };
@@ -126,13 +127,33 @@ impl Reader {
             .map(|p| (p.id, p))
             .collect();
         let cash = self.cash().await?;
+        let tournaments = self
+            .tournaments()
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
         Ok(VenueState {
             settings,
             tables,
             staff,
             players,
             cash,
+            tournaments,
         })
+    }
+
+    /// Every tournament, oldest first.
+    pub async fn tournaments(&self) -> Result<Vec<Tournament>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query("SELECT state FROM tournaments ORDER BY id", ())
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push(serde_json::from_str(&row.get::<String>(0)?).map_err(bad_row)?);
+        }
+        Ok(out)
     }
 
     /// The player directory, by name.
@@ -291,7 +312,10 @@ impl Reader {
         ];
         let conn = self.conn.lock().await;
         let mut out = String::new();
-        for (table, order) in TABLES.iter().chain([("seat_changes", "id")].iter()) {
+        for (table, order) in TABLES
+            .iter()
+            .chain([("seat_changes", "id"), ("tournaments", "id")].iter())
+        {
             out.push_str(&format!("## {table}\n"));
             let mut rows = conn
                 .query(&format!("SELECT * FROM {table} ORDER BY {order}"), ())

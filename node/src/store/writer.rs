@@ -19,6 +19,21 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+/// The read-table rows an event changes that are written from state (cash
+/// games, tournaments), worked out before it is applied.
+pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::cash::Touched {
+    match event {
+        EventKind::Cash(e) => pvm_shared::cash::touched(state, e),
+        EventKind::TournamentCreated { tournament_id, .. }
+        | EventKind::TournamentPlayed { tournament_id, .. } => {
+            let mut t = pvm_shared::cash::Touched::default();
+            t.tournaments.insert(*tournament_id);
+            t
+        }
+        _ => pvm_shared::cash::Touched::default(),
+    }
+}
+
 /// At most this many appends share one transaction.
 pub const MAX_BATCH: usize = 1024;
 
@@ -312,9 +327,7 @@ impl Writer {
                 schema: SCHEMA_VERSION,
             };
             let env = Envelope::seal(header, &event, self.prev_hash);
-            if let EventKind::Cash(e) = &event {
-                touched.extend(pvm_shared::cash::touched(&self.state, e));
-            }
+            touched.extend(touched_by(&self.state, &event));
             self.state.apply(&event);
             self.next_seq += 1;
             self.prev_hash = env.hash;

@@ -19,7 +19,25 @@ pub struct ClockState {
     pub step_started_ms: i64,
     pub paused_at_ms: Option<i64>,
     /// Time already played in steps the director jumped away from, restored on jumping back.
+    /// Stored as pairs: JSON object keys are strings, which a tagged enum cannot read back as numbers.
+    #[serde(with = "pairs")]
     pub remembered: BTreeMap<usize, i64>,
+}
+
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(map: &BTreeMap<usize, i64>, s: S) -> Result<S::Ok, S::Error> {
+        map.iter()
+            .map(|(k, v)| (*k, *v))
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<usize, i64>, D::Error> {
+        Ok(Vec::<(usize, i64)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 /// Blinds and ante of a level, for screens.
@@ -235,6 +253,25 @@ mod tests {
         assert_eq!(v.time_left_ms, 8 * MIN as u64);
         assert_eq!(v.blinds, None);
         assert_eq!(v.next.map(|b| b.level), Some(5));
+    }
+
+    #[test]
+    fn a_clock_with_remembered_steps_survives_the_event_wire_form() {
+        use crate::tournament::play::PlayEvent;
+        use crate::EventKind;
+        let s = daily();
+        let mut c = ClockState::default();
+        c.start(0);
+        c.jump(&s, 3, 5 * MIN);
+        let event = EventKind::TournamentPlayed {
+            tournament_id: uuid::Uuid::nil(),
+            event: PlayEvent::ClockSet {
+                action: "jump".into(),
+                clock: c,
+            },
+        };
+        let (kind, payload) = event.to_parts();
+        assert_eq!(EventKind::from_parts(&kind, &payload).ok(), Some(event));
     }
 
     #[test]

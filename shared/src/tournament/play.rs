@@ -72,9 +72,10 @@ pub enum Status {
     Finished,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tournament {
     pub id: Uuid,
+    pub name: String,
     pub structure: Structure,
     pub status: Status,
     pub clock: ClockState,
@@ -89,6 +90,7 @@ impl Tournament {
     pub fn new(id: Uuid, structure: Structure, tables: u16, seats: u8) -> Tournament {
         Tournament {
             id,
+            name: structure.name.clone(),
             structure,
             status: Status::Registering,
             clock: ClockState::default(),
@@ -221,10 +223,25 @@ pub enum PlayCommand {
         bullet_id: Uuid,
     },
     CloseLateReg,
+    Pause {
+        at_ms: i64,
+    },
+    Resume {
+        at_ms: i64,
+    },
+    AddTime {
+        delta_ms: i64,
+        at_ms: i64,
+    },
+    Jump {
+        to_step: usize,
+        at_ms: i64,
+    },
 }
 
 /// The events they record. Each carries its outcome (the seat drawn, with the seed that drew it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum PlayEvent {
     Started {
         at_ms: i64,
@@ -242,6 +259,11 @@ pub enum PlayEvent {
         finished: bool,
     },
     LateRegClosed,
+    /// The clock after a pause, resume, added time or jump: the outcome, so replay never recomputes it.
+    ClockSet {
+        action: String,
+        clock: ClockState,
+    },
 }
 
 fn conflict(m: impl Into<String>) -> DomainError {
@@ -339,6 +361,57 @@ impl Tournament {
                 }
                 Ok(PlayEvent::LateRegClosed)
             }
+            PlayCommand::Pause { .. }
+            | PlayCommand::Resume { .. }
+            | PlayCommand::AddTime { .. }
+            | PlayCommand::Jump { .. } => {
+                if self.status != Status::Running {
+                    return Err(conflict("the clock runs once the tournament has started"));
+                }
+                let mut clock = self.clock.clone();
+                let s = &self.structure;
+                let action = match command.clone() {
+                    PlayCommand::Pause { at_ms } => {
+                        if clock.paused_at_ms.is_some() {
+                            return Err(conflict("the clock is already paused"));
+                        }
+                        clock.pause(s, at_ms);
+                        "pause".to_string()
+                    }
+                    PlayCommand::Resume { at_ms } => {
+                        if clock.paused_at_ms.is_none() {
+                            return Err(conflict("the clock is not paused"));
+                        }
+                        clock.resume(at_ms);
+                        "resume".to_string()
+                    }
+                    PlayCommand::AddTime { delta_ms, at_ms } => {
+                        if delta_ms == 0 || delta_ms.abs() > 60 * 60_000 {
+                            return Err(DomainError::Invalid {
+                                field: "minutes",
+                                reason: "add or remove up to 60 minutes".into(),
+                            });
+                        }
+                        clock.add_time(s, delta_ms, at_ms);
+                        format!("time {:+} s", delta_ms / 1000)
+                    }
+                    PlayCommand::Jump { to_step, at_ms } => {
+                        if to_step >= s.steps.len() {
+                            return Err(DomainError::Invalid {
+                                field: "step",
+                                reason: format!(
+                                    "the structure has steps 0 to {}",
+                                    s.steps.len() - 1
+                                ),
+                            });
+                        }
+                        clock.jump(s, to_step, at_ms);
+                        format!("jump to step {to_step}")
+                    }
+                    _ => return Err(conflict("not a clock action")),
+                };
+                Ok(PlayEvent::ClockSet { action, clock })
+            }
         }
     }
 
@@ -391,6 +464,7 @@ impl Tournament {
                 }
             }
             PlayEvent::LateRegClosed => self.late_reg_closed = true,
+            PlayEvent::ClockSet { clock, .. } => self.clock = clock,
         }
     }
 }

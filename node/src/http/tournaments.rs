@@ -1,0 +1,379 @@
+//! Tournaments over the API (first slice of issue 3): create from a template
+//! or a structure, register, start, run the clock, bust players out. Reads are
+//! public (they are what the wall displays show) and carry public names only.
+
+use super::api::{AppJson, AppPath};
+use super::auth::{Require, StaffUi, TournamentsManage, TournamentsOperate};
+use super::cash::Done;
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use pvm_shared::players::PlayerDetails;
+use pvm_shared::tournament::clock::ClockView;
+use pvm_shared::tournament::play::{PlayCommand, Stats, Status, Tournament};
+use pvm_shared::tournament::structure::templates;
+use pvm_shared::tournament::Structure;
+use pvm_shared::venue::{Command, VenueState};
+use pvm_shared::Actor;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_templates, list, get_one, create, register, start, pause, resume, add_time, set_level, bust, close_late_reg),
+    components(schemas(TournamentView, PlaceView, NewTournament, NewEntry, TimeChange, LevelChange)),
+    tags((name = "tournaments", description = "Tournament structures, clock, entries and bust-outs"))
+)]
+pub struct TournamentDoc;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/tournament-templates", get(list_templates))
+        .route("/api/v1/tournaments", get(list).post(create))
+        .route("/api/v1/tournaments/{id}", get(get_one))
+        .route("/api/v1/tournaments/{id}/entries", post(register))
+        .route("/api/v1/tournaments/{id}/start", post(start))
+        .route("/api/v1/tournaments/{id}/pause", post(pause))
+        .route("/api/v1/tournaments/{id}/resume", post(resume))
+        .route("/api/v1/tournaments/{id}/time", post(add_time))
+        .route("/api/v1/tournaments/{id}/level", post(set_level))
+        .route(
+            "/api/v1/tournaments/{id}/close-late-registration",
+            post(close_late_reg),
+        )
+        .route("/api/v1/tournaments/{id}/bullets/{bullet}/bust", post(bust))
+}
+
+/// A finishing place, as public screens show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaceView {
+    pub place: u32,
+    pub name: String,
+}
+
+/// A tournament as every screen shows it: clock, stats, places.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TournamentView {
+    pub id: Uuid,
+    pub name: String,
+    #[schema(value_type = String)]
+    pub status: Status,
+    pub now_ms: u64,
+    pub clock: ClockView,
+    #[schema(value_type = Object)]
+    pub stats: Stats,
+    pub registration_open: bool,
+    pub places: Vec<PlaceView>,
+}
+
+fn view(state: &VenueState, t: &Tournament, now_ms: u64) -> TournamentView {
+    let public = |player: Uuid| {
+        state
+            .players
+            .get(&player)
+            .map(|p| p.public_name())
+            .unwrap_or_else(|| "?".into())
+    };
+    let mut places: Vec<PlaceView> = t
+        .places()
+        .into_iter()
+        .filter_map(|(bullet, place)| {
+            t.bullets.get(&bullet).map(|b| PlaceView {
+                place,
+                name: public(b.player_id),
+            })
+        })
+        .collect();
+    places.sort_by_key(|p| p.place);
+    TournamentView {
+        id: t.id,
+        name: t.name.clone(),
+        status: t.status,
+        now_ms,
+        clock: t.clock.view(&t.structure, now_ms as i64),
+        stats: t.stats(),
+        registration_open: t.registration_open(now_ms as i64),
+        places,
+    }
+}
+
+fn find(state: &VenueState, id: Uuid) -> Result<&Tournament, ApiError> {
+    state
+        .tournaments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no tournament with id {id}")))
+}
+
+/// The structures staff start from (turbo, daily, deepstack).
+#[utoipa::path(get, path = "/api/v1/tournament-templates", tag = "tournaments", security(("bearer" = ["staff:ui"])),
+    responses((status = 200, body = [Structure]), (status = 401, body = ErrorBody)))]
+async fn list_templates(_who: Require<StaffUi>) -> Json<Vec<Structure>> {
+    Json(templates())
+}
+
+/// Every tournament with its clock and stats.
+#[utoipa::path(get, path = "/api/v1/tournaments", tag = "tournaments", security(()),
+    responses((status = 200, body = [TournamentView])))]
+async fn list(State(s): State<AppState>) -> Json<Vec<TournamentView>> {
+    let state = s.log.venue();
+    let now = s.clock.now_ms();
+    Json(
+        state
+            .tournaments
+            .values()
+            .map(|t| view(&state, t, now))
+            .collect(),
+    )
+}
+
+/// One tournament: clock, stats, places.
+#[utoipa::path(get, path = "/api/v1/tournaments/{id}", tag = "tournaments", security(()),
+    params(("id" = Uuid, Path, description = "Tournament id")),
+    responses((status = 200, body = TournamentView), (status = 404, body = ErrorBody)))]
+async fn get_one(
+    State(s): State<AppState>,
+    AppPath(id): AppPath<Uuid>,
+) -> Result<Json<TournamentView>, ApiError> {
+    let state = s.log.venue();
+    Ok(Json(view(&state, find(&state, id)?, s.clock.now_ms())))
+}
+
+/// A tournament from a template (by name) or from a whole structure.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTournament {
+    pub name: String,
+    /// "Turbo", "Daily" or "Deepstack".
+    pub template: Option<String>,
+    pub structure: Option<Structure>,
+    pub tables: u16,
+    #[serde(default = "nine")]
+    pub seats: u8,
+}
+
+fn nine() -> u8 {
+    9
+}
+
+/// Create a tournament.
+#[utoipa::path(post, path = "/api/v1/tournaments", tag = "tournaments", request_body = NewTournament,
+    security(("bearer" = ["tournaments:manage"])),
+    responses((status = 201, body = TournamentView), (status = 422, body = ErrorBody)))]
+async fn create(
+    State(s): State<AppState>,
+    who: Require<TournamentsManage>,
+    AppJson(new): AppJson<NewTournament>,
+) -> Result<(StatusCode, Json<TournamentView>), ApiError> {
+    let structure = match (new.template, new.structure) {
+        (Some(name), None) => templates()
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(&name))
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "no template called {name:?} (Turbo, Daily, Deepstack)"
+                ))
+            })?,
+        (None, Some(structure)) => structure,
+        _ => return Err(ApiError::invalid("give either template or structure")),
+    };
+    let tournament_id = Uuid::now_v7();
+    let command = Command::CreateTournament {
+        tournament_id,
+        name: new.name,
+        structure: Box::new(structure),
+        tables: new.tables,
+        seats: new.seats,
+    };
+    s.log.append(who.principal().actor(), command).await?;
+    let state = s.log.venue();
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, find(&state, tournament_id)?, s.clock.now_ms())),
+    ))
+}
+
+async fn play(
+    s: &AppState,
+    actor: Actor,
+    tournament_id: Uuid,
+    command: PlayCommand,
+) -> Result<Json<Done>, ApiError> {
+    Ok(Json(
+        s.log
+            .append(
+                actor,
+                Command::Tournament {
+                    tournament_id,
+                    command,
+                },
+            )
+            .await?
+            .into(),
+    ))
+}
+
+/// Who enters: a known player, or a new one by name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntry {
+    pub player_id: Option<Uuid>,
+    pub name: Option<String>,
+    /// Let a player in after late registration closed (recorded in the event).
+    #[serde(default)]
+    pub override_late_registration: bool,
+}
+
+/// Register an entry or a re-entry; once running, a seat is drawn (its seed kept in the event).
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/entries", tag = "tournaments", request_body = NewEntry,
+    security(("bearer" = ["tournaments:operate"])), params(("id" = Uuid, Path, description = "Tournament id")),
+    responses((status = 201, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn register(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(entry): AppJson<NewEntry>,
+) -> Result<(StatusCode, Json<Done>), ApiError> {
+    let actor = who.principal().actor();
+    find(&s.log.venue(), id)?;
+    let player_id = match (entry.player_id, entry.name) {
+        (Some(p), None) => p,
+        (None, Some(name)) => {
+            let details = PlayerDetails {
+                name,
+                nickname: None,
+                phone: None,
+                email: None,
+                notes: String::new(),
+            }
+            .checked()?;
+            let player_id = Uuid::now_v7();
+            s.log
+                .append(actor.clone(), Command::CreatePlayer { player_id, details })
+                .await?;
+            player_id
+        }
+        _ => return Err(ApiError::invalid("give either player_id or name")),
+    };
+    if !s.log.venue().players.contains_key(&player_id) {
+        return Err(ApiError::not_found(format!(
+            "no player with id {player_id}"
+        )));
+    }
+    let command = PlayCommand::Register {
+        bullet_id: Uuid::now_v7(),
+        player_id,
+        seed: rand::random(),
+        at_ms: s.clock.now_ms() as i64,
+        override_late_reg: entry.override_late_registration,
+    };
+    Ok((StatusCode::CREATED, play(&s, actor, id, command).await?))
+}
+
+macro_rules! clock_action {
+    ($name:ident, $path:literal, $doc:literal, |$now:ident| $command:expr) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "tournaments", security(("bearer" = ["tournaments:operate"])),
+            params(("id" = Uuid, Path, description = "Tournament id")),
+            responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        async fn $name(State(s): State<AppState>, who: Require<TournamentsOperate>, AppPath(id): AppPath<Uuid>) -> Result<Json<Done>, ApiError> {
+            let $now = s.clock.now_ms() as i64;
+            play(&s, who.principal().actor(), id, $command).await
+        }
+    };
+}
+
+clock_action!(
+    start,
+    "/api/v1/tournaments/{id}/start",
+    "Start: the clock runs and the field is drawn to seats.",
+    |now| PlayCommand::Start { at_ms: now }
+);
+clock_action!(
+    pause,
+    "/api/v1/tournaments/{id}/pause",
+    "Pause the clock.",
+    |now| PlayCommand::Pause { at_ms: now }
+);
+clock_action!(
+    resume,
+    "/api/v1/tournaments/{id}/resume",
+    "Resume the clock.",
+    |now| PlayCommand::Resume { at_ms: now }
+);
+clock_action!(
+    close_late_reg,
+    "/api/v1/tournaments/{id}/close-late-registration",
+    "Close late registration now.",
+    |_now| PlayCommand::CloseLateReg
+);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeChange {
+    /// Minutes to add (negative to remove), -60 to 60.
+    pub minutes: i32,
+}
+
+/// Add or remove time on the running level.
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/time", tag = "tournaments", request_body = TimeChange,
+    security(("bearer" = ["tournaments:operate"])), params(("id" = Uuid, Path, description = "Tournament id")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_time(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(change): AppJson<TimeChange>,
+) -> Result<Json<Done>, ApiError> {
+    let command = PlayCommand::AddTime {
+        delta_ms: change.minutes as i64 * 60_000,
+        at_ms: s.clock.now_ms() as i64,
+    };
+    play(&s, who.principal().actor(), id, command).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelChange {
+    /// The step to go to (0-based, breaks counted); going back restores the time it had.
+    pub step: usize,
+}
+
+/// Jump to another level or break.
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/level", tag = "tournaments", request_body = LevelChange,
+    security(("bearer" = ["tournaments:operate"])), params(("id" = Uuid, Path, description = "Tournament id")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_level(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(change): AppJson<LevelChange>,
+) -> Result<Json<Done>, ApiError> {
+    let command = PlayCommand::Jump {
+        to_step: change.step,
+        at_ms: s.clock.now_ms() as i64,
+    };
+    play(&s, who.principal().actor(), id, command).await
+}
+
+/// A player is out; their place comes from the order of bust-outs.
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/bullets/{bullet}/bust", tag = "tournaments",
+    security(("bearer" = ["tournaments:operate"])),
+    params(("id" = Uuid, Path, description = "Tournament id"), ("bullet" = Uuid, Path, description = "Entry id")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn bust(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath((id, bullet_id)): AppPath<(Uuid, Uuid)>,
+) -> Result<Json<Done>, ApiError> {
+    play(
+        &s,
+        who.principal().actor(),
+        id,
+        PlayCommand::Bust { bullet_id },
+    )
+    .await
+}

@@ -1,0 +1,285 @@
+//! Tournaments through the HTTP API (first slice of issue 3): create from a
+//! template, register, start, run the clock, bust down to a winner; refusals
+//! name the reason; the log replays into identical read tables.
+
+mod common;
+
+use common::{client, TestNode};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn send(
+    c: &reqwest::Client,
+    node: &TestNode,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = c.request(m, node.api(path));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_turbo_runs_from_registration_to_a_winner() {
+    let mut node = TestNode::start();
+    let c = node.client();
+    let (status, t) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/tournaments",
+        Some(json!({"name": "Monday Turbo", "template": "turbo", "tables": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let id = t["id"].as_str().expect("id").to_owned();
+    assert_eq!(t["status"], "registering");
+    assert_eq!(t["clock"]["started"], false);
+
+    const FIRST: [&str; 12] = [
+        "Ann", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ida", "Jo", "Kit", "Lu",
+    ];
+    for first in FIRST {
+        let (status, body) = send(
+            &c,
+            &node,
+            "POST",
+            &format!("/api/v1/tournaments/{id}/entries"),
+            Some(json!({"name": format!("{first} Player")})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/start"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, again) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/start"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "start twice: {again}");
+    assert_eq!(
+        again["error"]["message"],
+        "the tournament has already started"
+    );
+
+    // The clock: level 1 of 12 minutes, pause, +1 minute, jump to level 2 and back.
+    let (_, v) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(v["clock"]["level"], 1);
+    assert_eq!(v["clock"]["blinds"]["big_blind"], 200);
+    assert_eq!(v["stats"]["entries"], 12);
+    assert_eq!(v["stats"]["average_stack"], 20_000);
+    send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/pause"),
+        None,
+    )
+    .await;
+    let (_, paused) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(paused["clock"]["paused"], true);
+    let left = paused["clock"]["time_left_ms"].as_u64().expect("left");
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/time"),
+        Some(json!({"minutes": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, plus) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(
+        plus["clock"]["time_left_ms"].as_u64(),
+        Some(left + 60_000),
+        "a paused clock gains exactly a minute"
+    );
+    send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/level"),
+        Some(json!({"step": 1})),
+    )
+    .await;
+    let (_, l2) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(l2["clock"]["level"], 2);
+    send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/level"),
+        Some(json!({"step": 0})),
+    )
+    .await;
+    let (_, back) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(
+        back["clock"], plus["clock"],
+        "jumping forward and back gives the same clock"
+    );
+    send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/resume"),
+        None,
+    )
+    .await;
+
+    // Late registration closed by the director: an entry needs the override, which the event records.
+    send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/close-late-registration"),
+        None,
+    )
+    .await;
+    let (status, body) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/entries"),
+        Some(json!({"name": "Latecomer"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/entries"),
+        Some(json!({"name": "Latecomer", "override_late_registration": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Bust everyone but one, in bullet order.
+    let (_, events) = send(&c, &node, "GET", "/api/v1/events?limit=1000", None).await;
+    let bullets: Vec<String> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| {
+            e["kind"] == "tournament_played" && e["payload"]["event"]["type"] == "registered"
+        })
+        .map(|e| {
+            e["payload"]["event"]["bullet_id"]
+                .as_str()
+                .expect("bullet")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(bullets.len(), 13);
+    assert!(
+        events.to_string().contains("\"override_late_reg\":true"),
+        "the override is recorded"
+    );
+    for b in &bullets[..12] {
+        let (status, body) = send(
+            &c,
+            &node,
+            "POST",
+            &format!("/api/v1/tournaments/{id}/bullets/{b}/bust"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/bullets/{}/bust", bullets[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "busting twice");
+    let (_, done) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(done["status"], "finished");
+    assert_eq!(done["places"][0], json!({"place": 1, "name": "Latecomer"}));
+    // Bullets bust in registration order (UUIDv7 ids): Lu last, Ann first; screens get "Lu P.".
+    assert_eq!(done["places"][1], json!({"place": 2, "name": "Lu P."}));
+    assert_eq!(done["places"][12], json!({"place": 13, "name": "Ann P."}));
+    assert_eq!(done["stats"]["players_left"], 1);
+    // The public view needs no login.
+    let (status, _) = send(
+        &client(),
+        &node,
+        "GET",
+        &format!("/api/v1/tournaments/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    assert!(node.terminate().success());
+    let db = pvm_node::store::Db::open(&node.dir.join("pvm.db"))
+        .await
+        .expect("db");
+    let original = pvm_node::store::Reader::new(&db).await.expect("reader");
+    let out = tempfile::tempdir().expect("tmp");
+    let replayed = pvm_node::store::replay_into(&original, &out.path().join("r.db"))
+        .await
+        .expect("replay");
+    assert_eq!(
+        original.dump_read_tables().await.expect("dump"),
+        replayed.dump_read_tables().await.expect("dump")
+    );
+}
+
+#[tokio::test]
+async fn a_nonsense_structure_is_refused_with_the_step_named() {
+    let node = TestNode::start();
+    let c = node.client();
+    let mut structure: Value = send(&c, &node, "GET", "/api/v1/tournament-templates", None)
+        .await
+        .1[0]
+        .clone();
+    structure["steps"][2]["big_blind"] = json!(100);
+    structure["steps"][2]["small_blind"] = json!(300);
+    let (status, body) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/tournaments",
+        Some(json!({"name": "Bad", "structure": structure, "tables": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("step 3: the big blind (100) is smaller than the small blind (300)"),
+        "{body}"
+    );
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/tournaments",
+        Some(json!({"name": "X", "template": "bingo", "tables": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, list) = send(&c, &node, "GET", "/api/v1/tournaments", None).await;
+    assert_eq!(list, json!([]), "nothing was created");
+}
