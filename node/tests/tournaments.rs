@@ -192,6 +192,7 @@ async fn a_turbo_runs_from_registration_to_a_winner() {
         events.to_string().contains("\"override_late_reg\":true"),
         "the override is recorded"
     );
+    let (mut breaks, mut moves) = (0, 0);
     for b in &bullets[..12] {
         let (status, body) = send(
             &c,
@@ -202,7 +203,40 @@ async fn a_turbo_runs_from_registration_to_a_winner() {
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        // Staff follow the node's suggestions: break a table when the field fits, then balance.
+        loop {
+            let (_, v) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+            if let Some(table) = v["table_to_break"].as_u64() {
+                let (status, body) = send(
+                    &c,
+                    &node,
+                    "POST",
+                    &format!("/api/v1/tournaments/{id}/tables/{table}/break"),
+                    None,
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                breaks += 1;
+            } else if let Some(m) = v["balance"].as_object() {
+                let bullet = m["bullet_id"].as_str().expect("bullet");
+                let to = json!({"table": m["to"][0], "seat": m["to"][1]});
+                let (status, body) = send(
+                    &c,
+                    &node,
+                    "POST",
+                    &format!("/api/v1/tournaments/{id}/bullets/{bullet}/move"),
+                    Some(to),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                moves += 1;
+            } else {
+                break;
+            }
+        }
     }
+    assert!(breaks >= 1, "the second table was broken along the way");
+    eprintln!("{breaks} table break(s), {moves} balancing move(s)");
     let (status, _) = send(
         &c,
         &node,

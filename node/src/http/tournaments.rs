@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use pvm_shared::players::PlayerDetails;
 use pvm_shared::tournament::clock::ClockView;
-use pvm_shared::tournament::play::{PlayCommand, Stats, Status, Tournament};
+use pvm_shared::tournament::play::{BalanceMove, PlayCommand, Stats, Status, Tournament};
 use pvm_shared::tournament::structure::templates;
 use pvm_shared::tournament::Structure;
 use pvm_shared::venue::{Command, VenueState};
@@ -24,8 +24,11 @@ use uuid::Uuid;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_templates, list, get_one, create, register, start, pause, resume, add_time, set_level, bust, close_late_reg),
-    components(schemas(TournamentView, PlaceView, NewTournament, NewEntry, TimeChange, LevelChange)),
+    paths(
+        list_templates, list, get_one, create, register, start, pause, resume, add_time, set_level, bust,
+        close_late_reg, move_player, break_table, set_button
+    ),
+    components(schemas(TournamentView, PlaceView, NewTournament, NewEntry, TimeChange, LevelChange, MoveRequest, ButtonRequest)),
     tags((name = "tournaments", description = "Tournament structures, clock, entries and bust-outs"))
 )]
 pub struct TournamentDoc;
@@ -46,6 +49,18 @@ pub fn routes() -> Router<AppState> {
             post(close_late_reg),
         )
         .route("/api/v1/tournaments/{id}/bullets/{bullet}/bust", post(bust))
+        .route(
+            "/api/v1/tournaments/{id}/bullets/{bullet}/move",
+            post(move_player),
+        )
+        .route(
+            "/api/v1/tournaments/{id}/tables/{table}/break",
+            post(break_table),
+        )
+        .route(
+            "/api/v1/tournaments/{id}/tables/{table}/button",
+            post(set_button),
+        )
 }
 
 /// A finishing place, as public screens show it.
@@ -68,6 +83,11 @@ pub struct TournamentView {
     pub stats: Stats,
     pub registration_open: bool,
     pub places: Vec<PlaceView>,
+    /// The balancing move the TDA rule suggests now, for staff to confirm.
+    #[schema(value_type = Object)]
+    pub balance: Option<BalanceMove>,
+    /// The table to break next, once the field fits on one fewer.
+    pub table_to_break: Option<u16>,
 }
 
 fn view(state: &VenueState, t: &Tournament, now_ms: u64) -> TournamentView {
@@ -98,6 +118,8 @@ fn view(state: &VenueState, t: &Tournament, now_ms: u64) -> TournamentView {
         stats: t.stats(),
         registration_open: t.registration_open(now_ms as i64),
         places,
+        balance: t.balance_suggestion(),
+        table_to_break: t.table_to_break(),
     }
 }
 
@@ -374,6 +396,87 @@ async fn bust(
         who.principal().actor(),
         id,
         PlayCommand::Bust { bullet_id },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    pub table: u16,
+    pub seat: u8,
+}
+
+/// Move a player (confirm a balancing suggestion, or any seat change).
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/bullets/{bullet}/move", tag = "tournaments", request_body = MoveRequest,
+    security(("bearer" = ["tournaments:operate"])),
+    params(("id" = Uuid, Path, description = "Tournament id"), ("bullet" = Uuid, Path, description = "Entry id")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn move_player(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath((id, bullet_id)): AppPath<(Uuid, Uuid)>,
+    AppJson(req): AppJson<MoveRequest>,
+) -> Result<Json<Done>, ApiError> {
+    play(
+        &s,
+        who.principal().actor(),
+        id,
+        PlayCommand::Move {
+            bullet_id,
+            to: (req.table, req.seat),
+        },
+    )
+    .await
+}
+
+/// Break a table: its players are drawn into the open seats left (the seed is kept in the event).
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/tables/{table}/break", tag = "tournaments",
+    security(("bearer" = ["tournaments:operate"])),
+    params(("id" = Uuid, Path, description = "Tournament id"), ("table" = u16, Path, description = "Table number")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn break_table(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath((id, table)): AppPath<(Uuid, u16)>,
+) -> Result<Json<Done>, ApiError> {
+    play(
+        &s,
+        who.principal().actor(),
+        id,
+        PlayCommand::BreakTable {
+            table,
+            seed: rand::random(),
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonRequest {
+    pub seat: u8,
+}
+
+/// Where the dealer button is at a table (the balancing rule needs it).
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/tables/{table}/button", tag = "tournaments", request_body = ButtonRequest,
+    security(("bearer" = ["tournaments:operate"])),
+    params(("id" = Uuid, Path, description = "Tournament id"), ("table" = u16, Path, description = "Table number")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_button(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath((id, table)): AppPath<(Uuid, u16)>,
+    AppJson(req): AppJson<ButtonRequest>,
+) -> Result<Json<Done>, ApiError> {
+    play(
+        &s,
+        who.principal().actor(),
+        id,
+        PlayCommand::SetButton {
+            table,
+            seat: req.seat,
+        },
     )
     .await
 }

@@ -47,6 +47,9 @@ pub struct TTable {
     pub number: u16,
     pub seats: u8,
     pub broken: bool,
+    /// The dealer button's seat, as the dealer last reported it.
+    #[serde(default)]
+    pub button: Option<u8>,
 }
 
 /// (table number, seat).
@@ -99,6 +102,7 @@ impl Tournament {
                     number,
                     seats,
                     broken: false,
+                    button: None,
                 })
                 .collect(),
             bullets: BTreeMap::new(),
@@ -197,6 +201,105 @@ impl Tournament {
     }
 }
 
+/// A move the balancing rule suggests; staff confirm it with `PlayCommand::Move`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceMove {
+    pub bullet_id: Uuid,
+    pub from: SeatRef,
+    pub to: SeatRef,
+}
+
+impl Tournament {
+    /// Players per table in play.
+    pub fn counts(&self) -> BTreeMap<u16, usize> {
+        let mut counts: BTreeMap<u16, usize> = self
+            .tables
+            .iter()
+            .filter(|t| !t.broken)
+            .map(|t| (t.number, 0))
+            .collect();
+        for b in self.alive() {
+            if let Some((t, _)) = b.seat {
+                *counts.entry(t).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    /// Occupied seats of a table, clockwise from just after the button (seat order without one).
+    fn clockwise_from_button(&self, table: u16) -> Vec<(u8, Uuid)> {
+        let button = self
+            .tables
+            .iter()
+            .find(|t| t.number == table)
+            .and_then(|t| t.button)
+            .unwrap_or(0);
+        let mut seats: Vec<(u8, Uuid)> = self
+            .alive()
+            .filter_map(|b| b.seat.filter(|s| s.0 == table).map(|s| (s.1, b.id)))
+            .collect();
+        seats.sort_by_key(|(seat, _)| (*seat <= button, *seat));
+        seats
+    }
+
+    /// The TDA rule: when tables differ by more than one player, the player due
+    /// the big blind next at the longest table moves to the worst position (the
+    /// open seat that posts the big blind soonest) at the shortest.
+    pub fn balance_suggestion(&self) -> Option<BalanceMove> {
+        let counts = self.counts();
+        let (&long, &most) = counts
+            .iter()
+            .max_by_key(|(t, c)| (**c, std::cmp::Reverse(**t)))?;
+        let (&short, &fewest) = counts.iter().min_by_key(|(t, c)| (**c, **t))?;
+        if most <= fewest + 1 {
+            return None;
+        }
+        // After the button come the small and the big blind; the next seat is due the big blind next hand.
+        let order = self.clockwise_from_button(long);
+        let (from_seat, bullet_id) = *order.get(2 % order.len().max(1))?;
+        let open: Vec<u8> = self
+            .open_seats()
+            .into_iter()
+            .filter(|s| s.0 == short)
+            .map(|s| s.1)
+            .collect();
+        let short_order = self.clockwise_from_button(short);
+        let big_blind = short_order
+            .get(1 % short_order.len().max(1))
+            .map(|(s, _)| *s);
+        let to_seat = match big_blind {
+            Some(bb) => open
+                .iter()
+                .copied()
+                .find(|s| *s > bb)
+                .or_else(|| open.first().copied()),
+            None => open.first().copied(),
+        }?;
+        Some(BalanceMove {
+            bullet_id,
+            from: (long, from_seat),
+            to: (short, to_seat),
+        })
+    }
+
+    /// The table to break next, in a fixed order (the highest number first),
+    /// once everyone left fits on one table fewer.
+    pub fn table_to_break(&self) -> Option<u16> {
+        let in_play: Vec<&TTable> = self.tables.iter().filter(|t| !t.broken).collect();
+        if in_play.len() < 2 {
+            return None;
+        }
+        let players = self.alive().filter(|b| b.seat.is_some()).count();
+        let highest = in_play.iter().max_by_key(|t| t.number)?;
+        let room_without: usize = in_play
+            .iter()
+            .filter(|t| t.number != highest.number)
+            .map(|t| t.seats as usize)
+            .sum();
+        (players <= room_without).then_some(highest.number)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     pub entries: u64,
@@ -237,6 +340,20 @@ pub enum PlayCommand {
         to_step: usize,
         at_ms: i64,
     },
+    SetButton {
+        table: u16,
+        seat: u8,
+    },
+    /// Move a player (a balancing move staff confirmed, or any seat change).
+    Move {
+        bullet_id: Uuid,
+        to: SeatRef,
+    },
+    /// Break a table: its players are drawn into the open seats left, fewest-player tables first.
+    BreakTable {
+        table: u16,
+        seed: u64,
+    },
 }
 
 /// The events they record. Each carries its outcome (the seat drawn, with the seed that drew it).
@@ -263,6 +380,20 @@ pub enum PlayEvent {
     ClockSet {
         action: String,
         clock: ClockState,
+    },
+    ButtonSet {
+        table: u16,
+        seat: u8,
+    },
+    Moved {
+        bullet_id: Uuid,
+        from: SeatRef,
+        to: SeatRef,
+    },
+    TableBroken {
+        table: u16,
+        seed: u64,
+        moves: Vec<(Uuid, SeatRef)>,
     },
 }
 
@@ -360,6 +491,69 @@ impl Tournament {
                     return Err(conflict("late registration is already closed"));
                 }
                 Ok(PlayEvent::LateRegClosed)
+            }
+            PlayCommand::SetButton { table, seat } => {
+                let t = self
+                    .tables
+                    .iter()
+                    .find(|t| t.number == table && !t.broken)
+                    .ok_or_else(|| conflict(format!("no table {table} in play")))?;
+                if seat == 0 || seat > t.seats {
+                    return Err(DomainError::Invalid {
+                        field: "seat",
+                        reason: format!("table {table} has seats 1 to {}", t.seats),
+                    });
+                }
+                Ok(PlayEvent::ButtonSet { table, seat })
+            }
+            PlayCommand::Move { bullet_id, to } => {
+                let b = self
+                    .bullets
+                    .get(&bullet_id)
+                    .filter(|b| !b.busted)
+                    .ok_or_else(|| conflict("that player is not in"))?;
+                let from = b
+                    .seat
+                    .ok_or_else(|| conflict("that player has no seat yet"))?;
+                if !self.open_seats().contains(&to) {
+                    return Err(conflict(format!(
+                        "table {} seat {} is not free",
+                        to.0, to.1
+                    )));
+                }
+                Ok(PlayEvent::Moved {
+                    bullet_id,
+                    from,
+                    to,
+                })
+            }
+            PlayCommand::BreakTable { table, seed } => {
+                if !self.tables.iter().any(|t| t.number == table && !t.broken) {
+                    return Err(conflict(format!("no table {table} in play")));
+                }
+                let mut after = self.clone();
+                if let Some(t) = after.tables.iter_mut().find(|t| t.number == table) {
+                    t.broken = true;
+                }
+                let leaving: Vec<Uuid> = self
+                    .alive()
+                    .filter(|b| b.seat.map(|s| s.0) == Some(table))
+                    .map(|b| b.id)
+                    .collect();
+                let mut moves = Vec::new();
+                for (i, id) in leaving.iter().enumerate() {
+                    if let Some(b) = after.bullets.get_mut(id) {
+                        b.seat = None;
+                    }
+                    let seat = after
+                        .draw_seat(seed.wrapping_add(i as u64))
+                        .ok_or_else(|| conflict("not enough open seats to break this table"))?;
+                    if let Some(b) = after.bullets.get_mut(id) {
+                        b.seat = Some(seat);
+                    }
+                    moves.push((*id, seat));
+                }
+                Ok(PlayEvent::TableBroken { table, seed, moves })
             }
             PlayCommand::Pause { .. }
             | PlayCommand::Resume { .. }
@@ -465,6 +659,26 @@ impl Tournament {
             }
             PlayEvent::LateRegClosed => self.late_reg_closed = true,
             PlayEvent::ClockSet { clock, .. } => self.clock = clock,
+            PlayEvent::ButtonSet { table, seat } => {
+                if let Some(t) = self.tables.iter_mut().find(|t| t.number == table) {
+                    t.button = Some(seat);
+                }
+            }
+            PlayEvent::Moved { bullet_id, to, .. } => {
+                if let Some(b) = self.bullets.get_mut(&bullet_id) {
+                    b.seat = Some(to);
+                }
+            }
+            PlayEvent::TableBroken { table, moves, .. } => {
+                if let Some(t) = self.tables.iter_mut().find(|t| t.number == table) {
+                    t.broken = true;
+                }
+                for (id, seat) in moves {
+                    if let Some(b) = self.bullets.get_mut(&id) {
+                        b.seat = Some(seat);
+                    }
+                }
+            }
         }
     }
 }
@@ -479,6 +693,35 @@ mod tests {
         let e = t.decide(&c)?;
         t.apply(&e);
         Ok(e)
+    }
+
+    #[test]
+    fn the_player_due_the_big_blind_moves_to_the_short_tables_worst_seat() {
+        let mut t = Tournament::new(Uuid::nil(), templates()[1].clone(), 2, 9);
+        // Table 1: seats 1-8; table 2: seats 1-5 (8 v 5).
+        let seats: Vec<SeatRef> = (1..=8)
+            .map(|s| (1, s))
+            .chain((1..=5).map(|s| (2, s)))
+            .collect();
+        for (i, seat) in seats.iter().enumerate() {
+            t.bullets.insert(
+                Uuid::from_u128(i as u128),
+                Bullet {
+                    id: Uuid::from_u128(i as u128),
+                    player_id: Uuid::from_u128(100 + i as u128),
+                    reentry: false,
+                    seat: Some(*seat),
+                    busted: false,
+                    rebuys: 0,
+                    addons: 0,
+                },
+            );
+        }
+        t.status = Status::Running;
+        t.tables[0].button = Some(4); // SB 5, BB 6: seat 7 is due the big blind next.
+        t.tables[1].button = Some(1); // SB 2, BB 3: the worst open seat is 6.
+        let m = t.balance_suggestion().expect("8 v 5 needs a move");
+        assert_eq!((m.from, m.to), ((1, 7), (2, 6)));
     }
 
     #[test]
@@ -534,6 +777,47 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn after_busts_and_balancing_the_tables_differ_by_at_most_one(
+            players in 20usize..63,
+            busts in proptest::collection::vec(any::<prop::sample::Index>(), 0..55),
+            buttons in proptest::collection::vec((1u16..8, 1u8..=9), 0..10)
+        ) {
+            let mut t = Tournament::new(Uuid::nil(), templates()[1].clone(), 7, 9);
+            for i in 0..players {
+                let c = PlayCommand::Register { bullet_id: Uuid::from_u128(i as u128), player_id: Uuid::from_u128(1000 + i as u128), seed: i as u64, at_ms: 0, override_late_reg: false };
+                run(&mut t, c).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            run(&mut t, PlayCommand::Start { at_ms: 0 }).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            for (table, seat) in buttons {
+                let _ = run(&mut t, PlayCommand::SetButton { table, seat });
+            }
+            for (n, pick) in busts.iter().enumerate() {
+                if t.status != Status::Running {
+                    break;
+                }
+                let alive: Vec<Uuid> = t.alive().map(|b| b.id).collect();
+                run(&mut t, PlayCommand::Bust { bullet_id: alive[pick.index(alive.len())] }).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                // The director breaks tables when the field fits, and confirms every balancing move.
+                while let Some(table) = t.table_to_break() {
+                    run(&mut t, PlayCommand::BreakTable { table, seed: n as u64 }).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                }
+                let mut guard = 0;
+                while let Some(m) = t.balance_suggestion() {
+                    run(&mut t, PlayCommand::Move { bullet_id: m.bullet_id, to: m.to }).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    guard += 1;
+                    prop_assert!(guard < 100, "balancing does not settle");
+                }
+                let counts = t.counts();
+                let most = counts.values().max().copied().unwrap_or(0);
+                let fewest = counts.values().min().copied().unwrap_or(0);
+                prop_assert!(most <= fewest + 1, "tables {:?} differ by more than one", counts);
+                let seats: Vec<SeatRef> = t.alive().filter_map(|b| b.seat).collect();
+                let unique: BTreeSet<SeatRef> = seats.iter().copied().collect();
+                prop_assert_eq!(seats.len(), unique.len(), "two players in one seat after a move");
+            }
+        }
 
         #[test]
         fn the_draw_never_seats_two_in_one_seat_nor_more_than_a_table_holds(
