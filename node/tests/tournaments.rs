@@ -253,6 +253,52 @@ async fn a_turbo_runs_from_registration_to_a_winner() {
     assert_eq!(done["places"][1], json!({"place": 2, "name": "Lu P."}));
     assert_eq!(done["places"][12], json!({"place": 13, "name": "Ann P."}));
     assert_eq!(done["stats"]["players_left"], 1);
+    // 2 a.m.: the last bust-out was a mistake. Undo it, then bust again.
+    let (_, events) = send(&c, &node, "GET", "/api/v1/events?limit=1000", None).await;
+    let busts: Vec<u64> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["payload"]["event"]["type"] == "busted")
+        .filter_map(|e| e["seq"].as_u64())
+        .collect();
+    let (last_bust, earlier_bust) = (busts[busts.len() - 1], busts[busts.len() - 2]);
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/undo"),
+        Some(json!({"seq": earlier_bust})),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "only the latest bust-out can be undone"
+    );
+    let (status, body) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/undo"),
+        Some(json!({"seq": last_bust})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, undone) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(undone["status"], "running");
+    assert_eq!(undone["stats"]["players_left"], 2);
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/bullets/{}/bust", bullets[11]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, done) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(done["status"], "finished");
     // The public view needs no login.
     let (status, _) = send(
         &client(),

@@ -26,9 +26,9 @@ use uuid::Uuid;
 #[openapi(
     paths(
         list_templates, list, get_one, create, register, start, pause, resume, add_time, set_level, bust,
-        close_late_reg, move_player, break_table, set_button
+        close_late_reg, move_player, break_table, set_button, undo
     ),
-    components(schemas(TournamentView, PlaceView, NewTournament, NewEntry, TimeChange, LevelChange, MoveRequest, ButtonRequest)),
+    components(schemas(TournamentView, PlaceView, NewTournament, NewEntry, TimeChange, LevelChange, MoveRequest, ButtonRequest, UndoRequest)),
     tags((name = "tournaments", description = "Tournament structures, clock, entries and bust-outs"))
 )]
 pub struct TournamentDoc;
@@ -61,6 +61,7 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/tournaments/{id}/tables/{table}/button",
             post(set_button),
         )
+        .route("/api/v1/tournaments/{id}/undo", post(undo))
 }
 
 /// A finishing place, as public screens show it.
@@ -479,4 +480,41 @@ async fn set_button(
         },
     )
     .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRequest {
+    /// The seq of the event to reverse (from the log).
+    pub seq: u64,
+}
+
+/// Undo a bust-out (the latest), a move, an entry or a clock change: a new
+/// event that names what it reverses; the log stays append-only.
+#[utoipa::path(post, path = "/api/v1/tournaments/{id}/undo", tag = "tournaments", request_body = UndoRequest,
+    security(("bearer" = ["tournaments:operate"])), params(("id" = Uuid, Path, description = "Tournament id")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn undo(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<UndoRequest>,
+) -> Result<Json<Done>, ApiError> {
+    let not_here = || ApiError::not_found(format!("no event {} of this tournament", req.seq));
+    let (_, bytes) = s
+        .reader
+        .events_after(req.seq.saturating_sub(1), 1)
+        .await?
+        .into_iter()
+        .find(|(seq, _)| *seq == req.seq)
+        .ok_or_else(not_here)?;
+    let envelope = pvm_shared::envelope::Envelope::decode(&bytes).map_err(ApiError::internal)?;
+    let event = match envelope.event().map_err(ApiError::internal)? {
+        pvm_shared::EventKind::TournamentPlayed {
+            tournament_id,
+            event,
+        } if tournament_id == id => event,
+        _ => return Err(not_here()),
+    };
+    play(&s, who.principal().actor(), id, PlayCommand::Undo { event }).await
 }

@@ -267,7 +267,8 @@ mod tests {
             tournament_id: uuid::Uuid::nil(),
             event: PlayEvent::ClockSet {
                 action: "jump".into(),
-                clock: c,
+                clock: c.clone(),
+                before: Some(c),
             },
         };
         let (kind, payload) = event.to_parts();

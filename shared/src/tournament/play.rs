@@ -201,6 +201,77 @@ impl Tournament {
     }
 }
 
+impl Tournament {
+    /// What undoing `event` takes, if it can still be undone: only the latest
+    /// bust-out (places follow bust order), a move whose old seat is still
+    /// free, an entry still in play, a clock change nothing has changed since.
+    fn decide_undo(&self, event: &PlayEvent) -> Result<PlayEvent, DomainError> {
+        let cannot = |why: &str| Err(conflict(format!("cannot undo: {why}")));
+        let (what, restore) = match event.clone() {
+            PlayEvent::Busted {
+                bullet_id, seat, ..
+            } => {
+                if self.bust_order.last() != Some(&bullet_id) {
+                    return cannot("only the latest bust-out can be undone");
+                }
+                if let Some(seat) = seat {
+                    if self.taken().contains(&seat) {
+                        return cannot("their seat has been taken since");
+                    }
+                }
+                ("bust-out", Restore::Unbust { bullet_id, seat })
+            }
+            PlayEvent::Moved {
+                bullet_id,
+                from,
+                to,
+            } => {
+                let here = self
+                    .bullets
+                    .get(&bullet_id)
+                    .filter(|b| !b.busted)
+                    .and_then(|b| b.seat);
+                if here != Some(to) {
+                    return cannot("the player has moved or left since");
+                }
+                if self.taken().contains(&from) {
+                    return cannot("their old seat has been taken since");
+                }
+                (
+                    "move",
+                    Restore::MoveBack {
+                        bullet_id,
+                        to: from,
+                    },
+                )
+            }
+            PlayEvent::Registered { bullet_id, .. } => {
+                match self.bullets.get(&bullet_id) {
+                    Some(b) if !b.busted => {}
+                    _ => return cannot("that entry is out or gone"),
+                }
+                ("entry", Restore::Unregister { bullet_id })
+            }
+            PlayEvent::ClockSet {
+                clock,
+                before: Some(before),
+                action,
+            } => {
+                if self.clock != clock {
+                    return cannot("the clock has changed since");
+                }
+                let _ = action;
+                ("clock change", Restore::ClockBack { clock: before })
+            }
+            _ => return cannot("that kind of action is not undoable"),
+        };
+        Ok(PlayEvent::Undone {
+            what: what.to_string(),
+            restore,
+        })
+    }
+}
+
 /// A move the balancing rule suggests; staff confirm it with `PlayCommand::Move`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceMove {
@@ -309,6 +380,26 @@ pub struct Stats {
     pub average_stack: u64,
 }
 
+/// How an undo puts things back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Restore {
+    Unbust {
+        bullet_id: Uuid,
+        seat: Option<SeatRef>,
+    },
+    MoveBack {
+        bullet_id: Uuid,
+        to: SeatRef,
+    },
+    Unregister {
+        bullet_id: Uuid,
+    },
+    ClockBack {
+        clock: ClockState,
+    },
+}
+
 /// What can happen to a tournament's field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlayCommand {
@@ -354,6 +445,10 @@ pub enum PlayCommand {
         table: u16,
         seed: u64,
     },
+    /// Reverse an earlier event of this tournament (a bust-out, a move, an entry, a clock change).
+    Undo {
+        event: PlayEvent,
+    },
 }
 
 /// The events they record. Each carries its outcome (the seat drawn, with the seed that drew it).
@@ -374,12 +469,23 @@ pub enum PlayEvent {
     Busted {
         bullet_id: Uuid,
         finished: bool,
+        /// The seat they left, so an undo can put them back.
+        #[serde(default)]
+        seat: Option<SeatRef>,
     },
     LateRegClosed,
     /// The clock after a pause, resume, added time or jump: the outcome, so replay never recomputes it.
     ClockSet {
         action: String,
         clock: ClockState,
+        /// The clock before, so an undo can restore it.
+        #[serde(default)]
+        before: Option<ClockState>,
+    },
+    /// A mistake put right: names what it reverses and how. The log stays append-only.
+    Undone {
+        what: String,
+        restore: Restore,
     },
     ButtonSet {
         table: u16,
@@ -484,6 +590,7 @@ impl Tournament {
                 Ok(PlayEvent::Busted {
                     bullet_id,
                     finished: left == 2,
+                    seat: b.seat,
                 })
             }
             PlayCommand::CloseLateReg => {
@@ -492,6 +599,7 @@ impl Tournament {
                 }
                 Ok(PlayEvent::LateRegClosed)
             }
+            PlayCommand::Undo { event } => self.decide_undo(&event),
             PlayCommand::SetButton { table, seat } => {
                 let t = self
                     .tables
@@ -604,7 +712,11 @@ impl Tournament {
                     }
                     _ => return Err(conflict("not a clock action")),
                 };
-                Ok(PlayEvent::ClockSet { action, clock })
+                Ok(PlayEvent::ClockSet {
+                    action,
+                    clock,
+                    before: Some(self.clock.clone()),
+                })
             }
         }
     }
@@ -647,6 +759,7 @@ impl Tournament {
             PlayEvent::Busted {
                 bullet_id,
                 finished,
+                ..
             } => {
                 if let Some(b) = self.bullets.get_mut(&bullet_id) {
                     b.busted = true;
@@ -659,6 +772,27 @@ impl Tournament {
             }
             PlayEvent::LateRegClosed => self.late_reg_closed = true,
             PlayEvent::ClockSet { clock, .. } => self.clock = clock,
+            PlayEvent::Undone { restore, .. } => match restore {
+                Restore::Unbust { bullet_id, seat } => {
+                    if let Some(b) = self.bullets.get_mut(&bullet_id) {
+                        b.busted = false;
+                        b.seat = seat;
+                    }
+                    self.bust_order.retain(|id| *id != bullet_id);
+                    if self.status == Status::Finished {
+                        self.status = Status::Running;
+                    }
+                }
+                Restore::MoveBack { bullet_id, to } => {
+                    if let Some(b) = self.bullets.get_mut(&bullet_id) {
+                        b.seat = Some(to);
+                    }
+                }
+                Restore::Unregister { bullet_id } => {
+                    self.bullets.remove(&bullet_id);
+                }
+                Restore::ClockBack { clock } => self.clock = clock,
+            },
             PlayEvent::ButtonSet { table, seat } => {
                 if let Some(t) = self.tables.iter_mut().find(|t| t.number == table) {
                     t.button = Some(seat);
@@ -777,6 +911,41 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn every_undoable_action_followed_by_its_undo_leaves_the_state_as_before(
+            players in 4usize..30, picks in proptest::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<u64>()), 1..40)
+        ) {
+            let mut t = Tournament::new(Uuid::nil(), templates()[1].clone(), 4, 9);
+            for i in 0..players {
+                let c = PlayCommand::Register { bullet_id: Uuid::from_u128(i as u128), player_id: Uuid::from_u128(1000 + i as u128), seed: i as u64, at_ms: 0, override_late_reg: false };
+                run(&mut t, c).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            }
+            run(&mut t, PlayCommand::Start { at_ms: 0 }).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut now = 0i64;
+            let mut next = 10_000u128;
+            for (kind, pick, r) in picks {
+                if t.status != Status::Running { break; }
+                now += (r % 600_000) as i64;
+                let alive: Vec<Uuid> = t.alive().map(|b| b.id).collect();
+                let command = match kind {
+                    0 => PlayCommand::Bust { bullet_id: alive[pick.index(alive.len())] },
+                    1 => match t.open_seats().first() {
+                        Some(to) => PlayCommand::Move { bullet_id: alive[pick.index(alive.len())], to: *to },
+                        None => continue,
+                    },
+                    2 => { next += 1; PlayCommand::Register { bullet_id: Uuid::from_u128(next), player_id: Uuid::from_u128(next), seed: r, at_ms: now, override_late_reg: true } }
+                    3 => PlayCommand::Jump { to_step: pick.index(t.structure.steps.len()), at_ms: now },
+                    _ => PlayCommand::AddTime { delta_ms: 60_000, at_ms: now },
+                };
+                let before = t.clone();
+                let Ok(event) = run(&mut t, command) else { continue };
+                let undo = t.decide(&PlayCommand::Undo { event: event.clone() }).map_err(|e| TestCaseError::fail(format!("{e} for {event:?}")))?;
+                let mut undone = t.clone();
+                undone.apply(&undo);
+                prop_assert_eq!(&undone, &before, "undo of {:?} did not restore the state", event);
+            }
+        }
 
         #[test]
         fn after_busts_and_balancing_the_tables_differ_by_at_most_one(
