@@ -363,3 +363,96 @@ async fn a_nonsense_structure_is_refused_with_the_step_named() {
     let (_, list) = send(&c, &node, "GET", "/api/v1/tournaments", None).await;
     assert_eq!(list, json!([]), "nothing was created");
 }
+
+#[tokio::test]
+async fn the_clock_panel_runs_a_tournament_with_big_buttons() {
+    let node = TestNode::start();
+    let (page, csrf) =
+        common::browser_login(&node.url, common::ADMIN, common::ADMIN_PASSWORD).await;
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let mut form = form;
+        form.push(("_csrf", csrf.clone()));
+        let req = page.post(node.api(&path)).form(&form);
+        async move { req.send().await.expect("form") }
+    };
+    let resp = post(
+        "/tournaments".into(),
+        vec![
+            ("name", "Thursday Daily".into()),
+            ("template", "Daily".into()),
+            ("tables", "2".into()),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let at = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    for name in ["Ann Able", "Bo Baker", "Cy Cole"] {
+        let resp = post(format!("{at}/register"), vec![("name", name.into())]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    }
+    for action in ["start", "pause", "plus"] {
+        let resp = post(format!("{at}/{action}"), vec![]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{action}");
+    }
+    let html = page
+        .get(node.api(&at))
+        .send()
+        .await
+        .expect("panel")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("Level 1") && html.contains("21:00") && html.contains("(paused)"),
+        "{html}"
+    );
+    assert!(html.contains("100 / 100") && html.contains("3 of 3 left"));
+    // Bust the first listed seat, then undo it from the panel.
+    let bust = html
+        .split("/bust-")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a bust button")
+        .to_owned();
+    assert_eq!(
+        post(format!("{at}/bust-{bust}"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let html = page
+        .get(node.api(&at))
+        .send()
+        .await
+        .expect("panel")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("2 of 3 left") && html.contains("Last bust-out"));
+    assert_eq!(
+        post(format!("{at}/undo-bust"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let html = page
+        .get(node.api(&at))
+        .send()
+        .await
+        .expect("panel")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("3 of 3 left"), "undo put them back");
+    // Resuming twice is refused with the reason, on the page.
+    assert_eq!(
+        post(format!("{at}/resume"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let again = post(format!("{at}/resume"), vec![]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert!(again
+        .text()
+        .await
+        .expect("text")
+        .contains("the clock is not paused"));
+}

@@ -111,6 +111,7 @@ pub(super) fn layout(
                     nav {
                         a href="/" { "Tables" }
                         @if Permission::CashOperate.allows(who.role) { a href="/cash" { "Lists" } }
+                        a href="/tournaments" { "Tournaments" }
                         @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
                         a href="/api/docs" { "API" }
                         form.logout method="post" action="/logout" {

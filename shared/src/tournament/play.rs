@@ -65,6 +65,9 @@ pub struct Bullet {
     pub busted: bool,
     pub rebuys: u32,
     pub addons: u32,
+    /// The seat they busted from (for undo).
+    #[serde(default)]
+    pub left_seat: Option<SeatRef>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -753,6 +756,7 @@ impl Tournament {
                         busted: false,
                         rebuys: 0,
                         addons: 0,
+                        left_seat: None,
                     },
                 );
             }
@@ -763,7 +767,7 @@ impl Tournament {
             } => {
                 if let Some(b) = self.bullets.get_mut(&bullet_id) {
                     b.busted = true;
-                    b.seat = None;
+                    b.left_seat = b.seat.take();
                     self.bust_order.push(bullet_id);
                 }
                 if finished {
@@ -777,6 +781,7 @@ impl Tournament {
                     if let Some(b) = self.bullets.get_mut(&bullet_id) {
                         b.busted = false;
                         b.seat = seat;
+                        b.left_seat = None;
                     }
                     self.bust_order.retain(|id| *id != bullet_id);
                     if self.status == Status::Finished {
@@ -848,6 +853,7 @@ mod tests {
                     busted: false,
                     rebuys: 0,
                     addons: 0,
+                    left_seat: None,
                 },
             );
         }
