@@ -12,7 +12,8 @@
       var left = Math.max(0, Number(timers[i].getAttribute('data-deadline')) - now);
       var s = Math.ceil(left / 1000);
       timers[i].textContent = left > 0 ? Math.floor(s / 60) + ':' + pad(s % 60) : 'time up';
-      timers[i].className = left < 30000 ? 'timer late' : 'timer';
+      var base = timers[i].className.replace(/\s*\blate\b/g, '');
+      timers[i].className = left < 30000 ? base + ' late' : base;
     }
   }
   tick();

@@ -180,3 +180,50 @@ async fn the_waiting_list_board_counts_a_call_down_and_seats_with_one_tap() {
     );
     b.quit().await;
 }
+
+#[tokio::test]
+async fn the_tournament_clock_counts_down_in_a_real_browser() {
+    let node = TestNode::start();
+    let c = node.client();
+    let t: serde_json::Value = c
+        .post(node.api("/api/v1/tournaments"))
+        .json(&serde_json::json!({"name": "Friday Turbo", "template": "Turbo", "tables": 2}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = t["id"].as_str().expect("id").to_owned();
+    for name in ["Ann Able", "Bo Baker", "Cy Cole", "Di Dunn"] {
+        c.post(node.api(&format!("/api/v1/tournaments/{id}/entries")))
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await
+            .expect("entry");
+    }
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/start")))
+        .send()
+        .await
+        .expect("start");
+
+    let b = Browser::start(412, 915).await;
+    b.goto(&format!("{}/login", node.url)).await;
+    b.type_into("input[name=username]", ADMIN).await;
+    b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
+    b.click_and_wait("button[value=password]").await;
+    b.goto(&format!("{}/tournaments/{id}", node.url)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let time = b
+        .eval("return document.querySelector('section.clock .time').textContent")
+        .await;
+    let time = time.as_str().unwrap_or_default().to_owned();
+    assert!(
+        time.starts_with("11:5"),
+        "a 12-minute level shows 11:5x after a second or so: {time:?}"
+    );
+    if let Some(dir) = save_screenshot_dir() {
+        b.screenshot(&Path::new(&dir).join("clock.png")).await;
+    }
+    b.quit().await;
+}
