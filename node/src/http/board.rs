@@ -5,7 +5,7 @@
 use super::auth::{CashManage, CashOperate, CsrfToken, Require};
 use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
 use super::error::ApiError;
-use super::staff::{csrf_field, layout, FormResult};
+use super::staff::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use axum::extract::{Path, State};
@@ -260,17 +260,10 @@ async fn run(
     csrf: &CsrfToken,
     commands: Result<Vec<Command>, String>,
 ) -> Result<Response, ApiError> {
-    let commands = match commands {
-        Ok(c) => c,
-        Err(m) => return render(s, who, csrf, StatusCode::UNPROCESSABLE_ENTITY, Some(&m)).await,
-    };
-    for c in commands {
-        if let Err(e) = s.log.append(who.actor(), c).await {
-            let e = ApiError::from(e);
-            return render(s, who, csrf, e.status, Some(&e.message)).await;
-        }
+    match append_all(s, who, commands).await {
+        Ok(()) => Ok(Redirect::to("/cash").into_response()),
+        Err((status, message)) => render(s, who, csrf, status, Some(&message)).await,
     }
-    Ok(Redirect::to("/cash").into_response())
 }
 
 #[derive(Debug, Deserialize)]

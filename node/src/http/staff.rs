@@ -288,28 +288,32 @@ impl TableForm {
 pub(super) type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
 
 /// Runs the command; on success back to the tables page, on refusal the page again with the reason.
+/// Appends a form's commands in order as `who`. A form that did not parse
+/// (422), or the first command refused, comes back as the status and reason
+/// for the page to show again.
+pub(super) async fn append_all(
+    s: &AppState,
+    who: &Principal,
+    commands: Result<Vec<Command>, String>,
+) -> Result<(), (StatusCode, String)> {
+    let commands = commands.map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?;
+    for command in commands {
+        if let Err(e) = s.log.append(who.actor(), command).await {
+            let e = ApiError::from(e);
+            return Err((e.status, e.message));
+        }
+    }
+    Ok(())
+}
+
 async fn run_command(
     s: &AppState,
     who: &Principal,
     csrf: &CsrfToken,
     command: Result<Command, String>,
 ) -> Result<Response, ApiError> {
-    let command = match command {
-        Ok(c) => c,
-        Err(message) => {
-            return render_tables(
-                s,
-                who,
-                csrf,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&message),
-            )
-            .await
-        }
-    };
-    if let Err(e) = s.log.append(who.actor(), command).await {
-        let e = ApiError::from(e);
-        return render_tables(s, who, csrf, e.status, Some(&e.message)).await;
+    if let Err((status, message)) = append_all(s, who, command.map(|c| vec![c])).await {
+        return render_tables(s, who, csrf, status, Some(&message)).await;
     }
     Ok(Redirect::to("/").into_response())
 }

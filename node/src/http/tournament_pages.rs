@@ -5,7 +5,7 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TournamentsManage, TournamentsOperate};
 use super::error::ApiError;
-use super::staff::{csrf_field, layout, FormResult};
+use super::staff::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use axum::extract::{Path, State};
@@ -331,11 +331,8 @@ async fn action(
         tournament_id: id,
         command: play,
     });
-    for c in commands {
-        if let Err(e) = s.log.append(who.actor(), c).await {
-            let e = ApiError::from(e);
-            return render(&s, who, &csrf, id, e.status, Some(&e.message)).await;
-        }
+    match append_all(&s, who, Ok(commands)).await {
+        Ok(()) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
+        Err((status, message)) => render(&s, who, &csrf, id, status, Some(&message)).await,
     }
-    Ok(Redirect::to(&format!("/tournaments/{id}")).into_response())
 }
