@@ -5,7 +5,7 @@ use crate::canonical;
 use crate::cash::CashEvent;
 use crate::players::PlayerDetails;
 use crate::staff::{LockScope, Username};
-use crate::tournament::play::PlayEvent;
+use crate::tournament::play::{Day2, Day2Entrant, PlayEvent};
 use crate::tournament::Structure;
 use crate::venue::{Game, Stakes, TableName, VenueSettings};
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,23 @@ pub enum EventKind {
     TournamentPlayed {
         tournament_id: Uuid,
         event: PlayEvent,
+    },
+    /// A Day 2 drawn from bagged flights: who carries which stack.
+    Day2Created {
+        tournament_id: Uuid,
+        name: String,
+        structure: Structure,
+        tables: u16,
+        seats: u8,
+        day2: Day2,
+        entrants: Vec<Day2Entrant>,
+    },
+    /// A structure staff saved as a template (new, cloned or edited), by name.
+    TemplateSaved {
+        structure: Structure,
+    },
+    TemplateDeleted {
+        name: String,
     },
     /// Cash-game events, with their own kinds (`player_seated`, …) at the same level.
     #[serde(untagged)]

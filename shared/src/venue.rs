@@ -358,6 +358,8 @@ pub struct VenueState {
     pub players: BTreeMap<Uuid, Player>,
     pub cash: CashState,
     pub tournaments: BTreeMap<Uuid, Tournament>,
+    /// Templates staff saved, by lower-case name (the built-in ones are in code).
+    pub templates: BTreeMap<String, Structure>,
 }
 
 /// A request to change the venue, already parsed.
@@ -409,6 +411,19 @@ pub enum Command {
         tournament_id: Uuid,
         command: PlayCommand,
     },
+    CreateDay2 {
+        tournament_id: Uuid,
+        name: String,
+        flights: Vec<Uuid>,
+        tables: u16,
+        seats: u8,
+    },
+    SaveTemplate {
+        structure: Box<Structure>,
+    },
+    DeleteTemplate {
+        name: String,
+    },
     CreateStaff {
         user_id: Uuid,
         username: Username,
@@ -458,6 +473,27 @@ pub enum Command {
     },
 }
 
+fn checked_name(name: &str) -> Result<String, DomainError> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(DomainError::Invalid {
+            field: "name",
+            reason: "use 1 to 80 characters".into(),
+        });
+    }
+    Ok(name)
+}
+
+fn checked_tables(tables: u16, seats: u8) -> Result<(), DomainError> {
+    if !(1..=500).contains(&tables) || !(2..=10).contains(&seats) {
+        return Err(DomainError::Invalid {
+            field: "tables",
+            reason: "use 1 to 500 tables of 2 to 10 seats".into(),
+        });
+    }
+    Ok(())
+}
+
 impl VenueState {
     fn table(&self, id: Uuid) -> Result<&PokerTable, DomainError> {
         self.tables.get(&id).ok_or(DomainError::UnknownTable(id))
@@ -470,6 +506,79 @@ impl VenueState {
     }
 
     /// Checks a command against the state and returns the event that records it.
+    /// Every template: the built-in ones, then those staff saved.
+    pub fn all_templates(&self) -> Vec<Structure> {
+        let mut all = crate::tournament::structure::templates();
+        all.extend(self.templates.values().cloned());
+        all
+    }
+
+    fn decide_day2(
+        &self,
+        tournament_id: Uuid,
+        name: String,
+        flights: Vec<Uuid>,
+        tables: u16,
+        seats: u8,
+    ) -> Result<EventKind, DomainError> {
+        if self.tournaments.contains_key(&tournament_id) {
+            return Err(DomainError::Conflict(format!(
+                "a tournament with id {tournament_id} already exists"
+            )));
+        }
+        let name = checked_name(&name)?;
+        checked_tables(tables, seats)?;
+        let unique: std::collections::BTreeSet<&Uuid> = flights.iter().collect();
+        if flights.is_empty() || unique.len() != flights.len() {
+            return Err(DomainError::Invalid {
+                field: "flights",
+                reason: "name each flight once".into(),
+            });
+        }
+        let mut found = Vec::new();
+        for id in &flights {
+            let f = self
+                .tournaments
+                .get(id)
+                .ok_or_else(|| DomainError::NotFound(format!("no flight with id {id}")))?;
+            if f.status != crate::tournament::play::Status::Bagged {
+                return Err(DomainError::Conflict(format!(
+                    "flight {:?} has not been bagged yet",
+                    f.name
+                )));
+            }
+            if f.fed_day2.is_some() {
+                return Err(DomainError::Conflict(format!(
+                    "flight {:?} is already in a Day 2",
+                    f.name
+                )));
+            }
+            found.push(f);
+        }
+        let entrants = Tournament::day2_entrants(&found);
+        if entrants.len() < 2 {
+            return Err(DomainError::Conflict(
+                "a Day 2 needs at least two survivors".into(),
+            ));
+        }
+        let room = tables as usize * seats as usize;
+        if entrants.len() > room {
+            return Err(DomainError::Invalid {
+                field: "tables",
+                reason: format!("{} survivors need more than {room} seats", entrants.len()),
+            });
+        }
+        Ok(EventKind::Day2Created {
+            tournament_id,
+            name,
+            structure: found[0].structure.clone(),
+            tables,
+            seats,
+            day2: Tournament::day2_of(&found),
+            entrants,
+        })
+    }
+
     pub fn decide(&self, command: &Command) -> Result<EventKind, DomainError> {
         match command.clone() {
             Command::UpdateSettings(settings) => Ok(EventKind::VenueSettingsUpdated { settings }),
@@ -603,23 +712,12 @@ impl VenueState {
                         "a tournament with id {tournament_id} already exists"
                     )));
                 }
-                let name = name.trim().to_owned();
-                if name.is_empty() || name.chars().count() > 80 {
-                    return Err(DomainError::Invalid {
-                        field: "name",
-                        reason: "use 1 to 80 characters".into(),
-                    });
-                }
+                let name = checked_name(&name)?;
                 structure.validate().map_err(|e| DomainError::Invalid {
                     field: "structure",
                     reason: e.to_string(),
                 })?;
-                if !(1..=500).contains(&tables) || !(2..=10).contains(&seats) {
-                    return Err(DomainError::Invalid {
-                        field: "tables",
-                        reason: "use 1 to 500 tables of 2 to 10 seats".into(),
-                    });
-                }
+                checked_tables(tables, seats)?;
                 Ok(EventKind::TournamentCreated {
                     tournament_id,
                     name,
@@ -639,6 +737,41 @@ impl VenueState {
                 Ok(EventKind::TournamentPlayed {
                     tournament_id,
                     event,
+                })
+            }
+            Command::CreateDay2 {
+                tournament_id,
+                name,
+                flights,
+                tables,
+                seats,
+            } => self.decide_day2(tournament_id, name, flights, tables, seats),
+            Command::SaveTemplate { structure } => {
+                structure.validate().map_err(|e| DomainError::Invalid {
+                    field: "structure",
+                    reason: e.to_string(),
+                })?;
+                let builtin = crate::tournament::structure::templates()
+                    .iter()
+                    .any(|t| t.name.eq_ignore_ascii_case(structure.name.trim()));
+                if builtin {
+                    return Err(DomainError::Conflict(format!(
+                        "{:?} is a built-in template: save your copy under another name",
+                        structure.name
+                    )));
+                }
+                let mut structure = *structure;
+                structure.name = structure.name.trim().to_owned();
+                Ok(EventKind::TemplateSaved { structure })
+            }
+            Command::DeleteTemplate { name } => {
+                if !self.templates.contains_key(&name.trim().to_lowercase()) {
+                    return Err(DomainError::NotFound(format!(
+                        "no saved template called {name:?}"
+                    )));
+                }
+                Ok(EventKind::TemplateDeleted {
+                    name: name.trim().to_owned(),
                 })
             }
             Command::CreateStaff {
@@ -824,6 +957,32 @@ impl VenueState {
                 if let Some(t) = self.tournaments.get_mut(&tournament_id) {
                     t.apply(&event);
                 }
+            }
+            EventKind::Day2Created {
+                tournament_id,
+                name,
+                structure,
+                tables,
+                seats,
+                day2,
+                entrants,
+            } => {
+                for f in &day2.flights {
+                    if let Some(f) = self.tournaments.get_mut(f) {
+                        f.fed_day2 = Some(tournament_id);
+                    }
+                }
+                let mut t =
+                    Tournament::new_day2(tournament_id, structure, tables, seats, day2, &entrants);
+                t.name = name;
+                self.tournaments.insert(tournament_id, t);
+            }
+            EventKind::TemplateSaved { structure } => {
+                self.templates
+                    .insert(structure.name.to_lowercase(), structure);
+            }
+            EventKind::TemplateDeleted { name } => {
+                self.templates.remove(&name.to_lowercase());
             }
             EventKind::StaffUserCreated {
                 user_id,

@@ -68,6 +68,9 @@ pub struct Bullet {
     /// The seat they busted from (for undo).
     #[serde(default)]
     pub left_seat: Option<SeatRef>,
+    /// A counted stack: bagged at the end of a flight, carried into Day 2.
+    #[serde(default)]
+    pub chips: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +79,38 @@ pub enum Status {
     Registering,
     Running,
     Finished,
+    /// A starting flight that has ended: its survivors' stacks are bagged for Day 2.
+    Bagged,
+}
+
+/// What makes a tournament a Day 2: the flights it was drawn from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Day2 {
+    pub flights: Vec<Uuid>,
+    /// Entries over all flights (the field the payouts are for).
+    pub entries: u64,
+    /// The flights' prize pools together.
+    pub prize_pool: u64,
+    /// The step Day 2 starts at: where the furthest flight stopped.
+    pub start_step: usize,
+}
+
+/// One survivor carried into Day 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Day2Entrant {
+    pub bullet_id: Uuid,
+    pub player_id: Uuid,
+    pub chips: u64,
+    pub flight: Uuid,
+}
+
+/// A place paid: its share and amount (information only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payout {
+    pub place: u32,
+    /// Tenths of a percent.
+    pub permille: u32,
+    pub amount: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +125,15 @@ pub struct Tournament {
     /// Bullets in the order they busted (a hand's busts in the order the director entered them).
     pub bust_order: Vec<Uuid>,
     pub late_reg_closed: bool,
+    /// Set when this is a Day 2 drawn from flights.
+    #[serde(default)]
+    pub day2: Option<Day2>,
+    /// Set on a flight once a Day 2 has drawn its survivors.
+    #[serde(default)]
+    pub fed_day2: Option<Uuid>,
+    /// The step the clock showed when the flight was bagged.
+    #[serde(default)]
+    pub bagged_at_step: Option<usize>,
 }
 
 impl Tournament {
@@ -111,7 +155,41 @@ impl Tournament {
             bullets: BTreeMap::new(),
             bust_order: Vec::new(),
             late_reg_closed: false,
+            day2: None,
+            fed_day2: None,
+            bagged_at_step: None,
         }
+    }
+
+    /// A Day 2 from the flights' bagged survivors (seats are drawn at its start).
+    pub fn new_day2(
+        id: Uuid,
+        structure: Structure,
+        tables: u16,
+        seats: u8,
+        day2: Day2,
+        entrants: &[Day2Entrant],
+    ) -> Tournament {
+        let mut t = Tournament::new(id, structure, tables, seats);
+        for e in entrants {
+            t.bullets.insert(
+                e.bullet_id,
+                Bullet {
+                    id: e.bullet_id,
+                    player_id: e.player_id,
+                    reentry: false,
+                    seat: None,
+                    busted: false,
+                    rebuys: 0,
+                    addons: 0,
+                    left_seat: None,
+                    chips: Some(e.chips),
+                },
+            );
+        }
+        t.late_reg_closed = true;
+        t.day2 = Some(day2);
+        t
     }
 
     pub fn alive(&self) -> impl Iterator<Item = &Bullet> {
@@ -137,11 +215,8 @@ impl Tournament {
     /// with the fewest players, so late entries keep the room balanced.
     pub fn draw_seat(&self, seed: u64) -> Option<SeatRef> {
         let open = self.open_seats();
-        let count = |t: u16| {
-            self.alive()
-                .filter(|b| b.seat.map(|s| s.0) == Some(t))
-                .count()
-        };
+        let counts = self.counts();
+        let count = |t: u16| counts.get(&t).copied().unwrap_or(0);
         let fewest = open.iter().map(|s| count(s.0)).min()?;
         let candidates: Vec<SeatRef> = open.into_iter().filter(|s| count(s.0) == fewest).collect();
         let mut rng = Draw::new(seed);
@@ -151,9 +226,12 @@ impl Tournament {
     /// Can a new bullet come in now? Late registration runs through its level
     /// and the break after it, until the director closes it early.
     pub fn registration_open(&self, now_ms: i64) -> bool {
+        if self.day2.is_some() {
+            return false;
+        }
         match self.status {
             Status::Registering => true,
-            Status::Finished => false,
+            Status::Finished | Status::Bagged => false,
             Status::Running => {
                 !self.late_reg_closed
                     && self
@@ -186,6 +264,9 @@ impl Tournament {
     pub fn stats(&self) -> Stats {
         let s = &self.structure;
         let chips = self.bullets.values().fold(0u64, |acc, b| {
+            if let Some(counted) = b.chips {
+                return acc + counted;
+            }
             let stack = if b.reentry {
                 s.reentry.chips.max(s.starting_stack)
             } else {
@@ -200,6 +281,105 @@ impl Tournament {
             reentries: self.bullets.values().filter(|b| b.reentry).count() as u64,
             total_chips: chips,
             average_stack: chips.checked_div(left).unwrap_or(0),
+        }
+    }
+
+    /// The prize pool (information only): buy-ins, re-entries, rebuys and
+    /// add-ons at their prices, at least the guarantee; a Day 2 carries its flights'.
+    pub fn prize_pool(&self) -> u64 {
+        self.collected().max(self.structure.guarantee)
+    }
+
+    /// The prize pool without the guarantee (what a flight hands to Day 2).
+    fn collected(&self) -> u64 {
+        let s = &self.structure;
+        match &self.day2 {
+            Some(d) => d.prize_pool,
+            None => self.bullets.values().fold(0u64, |acc, b| {
+                let entry = if b.reentry && s.reentry.price > 0 {
+                    s.reentry.price
+                } else {
+                    s.buy_in
+                };
+                acc + entry + b.rebuys as u64 * s.rebuy.price + b.addons as u64 * s.addon.price
+            }),
+        }
+    }
+
+    /// The field the payouts are for: a Day 2 counts every flight's entries.
+    pub fn field(&self) -> u64 {
+        self.day2
+            .as_ref()
+            .map_or(self.bullets.len() as u64, |d| d.entries)
+    }
+
+    /// Each paid place with its share and amount; rounding leftovers go to the winner.
+    pub fn payouts(&self) -> Vec<Payout> {
+        let pool = self.prize_pool();
+        let table = self.structure.payout_table(self.field());
+        let mut out: Vec<Payout> = table
+            .iter()
+            .enumerate()
+            .map(|(i, permille)| Payout {
+                place: i as u32 + 1,
+                permille: *permille,
+                amount: pool * *permille as u64 / 1000,
+            })
+            .collect();
+        let paid: u64 = out.iter().map(|p| p.amount).sum();
+        if let Some(first) = out.first_mut() {
+            first.amount += pool - paid;
+        }
+        out
+    }
+
+    /// Who gets into Day 2 from these flights: every bagged survivor with
+    /// their stack; a player who bagged in two flights keeps the bigger stack.
+    pub fn day2_entrants(flights: &[&Tournament]) -> Vec<Day2Entrant> {
+        let mut best: BTreeMap<Uuid, Day2Entrant> = BTreeMap::new();
+        for f in flights {
+            for b in f.alive() {
+                let e = Day2Entrant {
+                    bullet_id: b.id,
+                    player_id: b.player_id,
+                    chips: b.chips.unwrap_or(0),
+                    flight: f.id,
+                };
+                match best.get(&b.player_id) {
+                    Some(kept) if kept.chips >= e.chips => {}
+                    _ => {
+                        best.insert(b.player_id, e);
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Day2Entrant> = best.into_values().collect();
+        out.sort_by_key(|e| e.bullet_id);
+        out
+    }
+
+    /// The Day 2 figures from its flights.
+    pub fn day2_of(flights: &[&Tournament]) -> Day2 {
+        Day2 {
+            flights: flights.iter().map(|f| f.id).collect(),
+            entries: flights.iter().map(|f| f.bullets.len() as u64).sum(),
+            prize_pool: flights.iter().map(|f| f.collected()).sum(),
+            start_step: flights
+                .iter()
+                .filter_map(|f| f.bagged_at_step)
+                .max()
+                .unwrap_or(0),
+        }
+    }
+
+    /// The level a rebuy or add-on is still allowed in.
+    fn entry_rule_open(&self, rule: &super::structure::EntryRule, now_ms: i64) -> bool {
+        if !rule.allowed {
+            return false;
+        }
+        match rule.until_level {
+            Some(last) => self.clock.view(&self.structure, now_ms).level <= last,
+            None => self.registration_open(now_ms),
         }
     }
 }
@@ -265,6 +445,18 @@ impl Tournament {
                 }
                 let _ = action;
                 ("clock change", Restore::ClockBack { clock: before })
+            }
+            PlayEvent::Rebought { bullet_id } => {
+                if self.bullets.get(&bullet_id).is_none_or(|b| b.rebuys == 0) {
+                    return cannot("that entry has no rebuy to take back");
+                }
+                ("rebuy", Restore::Unrebuy { bullet_id })
+            }
+            PlayEvent::AddedOn { bullet_id } => {
+                if self.bullets.get(&bullet_id).is_none_or(|b| b.addons == 0) {
+                    return cannot("that entry has no add-on to take back");
+                }
+                ("add-on", Restore::Unaddon { bullet_id })
             }
             _ => return cannot("that kind of action is not undoable"),
         };
@@ -401,6 +593,12 @@ pub enum Restore {
     ClockBack {
         clock: ClockState,
     },
+    Unrebuy {
+        bullet_id: Uuid,
+    },
+    Unaddon {
+        bullet_id: Uuid,
+    },
 }
 
 /// What can happen to a tournament's field.
@@ -451,6 +649,24 @@ pub enum PlayCommand {
     /// Reverse an earlier event of this tournament (a bust-out, a move, an entry, a clock change).
     Undo {
         event: PlayEvent,
+    },
+    Rebuy {
+        bullet_id: Uuid,
+        at_ms: i64,
+    },
+    AddOn {
+        bullet_id: Uuid,
+        at_ms: i64,
+    },
+    /// Everyone left fits at `table`: redraw them all into random seats there; other tables break.
+    FinalTable {
+        table: u16,
+        seed: u64,
+    },
+    /// End a starting flight: every survivor's counted stack, for Day 2.
+    Bag {
+        stacks: Vec<(Uuid, u64)>,
+        at_ms: i64,
     },
 }
 
@@ -504,6 +720,49 @@ pub enum PlayEvent {
         seed: u64,
         moves: Vec<(Uuid, SeatRef)>,
     },
+    Rebought {
+        bullet_id: Uuid,
+    },
+    AddedOn {
+        bullet_id: Uuid,
+    },
+    FinalTableDrawn {
+        table: u16,
+        seed: u64,
+        seats: Vec<(Uuid, SeatRef)>,
+    },
+    Bagged {
+        stacks: Vec<(Uuid, u64)>,
+        step: usize,
+    },
+}
+
+impl PlayEvent {
+    /// The entries whose rows this event changes; None for all of them.
+    pub fn bullets(&self) -> Option<Vec<Uuid>> {
+        Some(match self {
+            PlayEvent::Started { .. } => return None,
+            PlayEvent::Registered { bullet_id, .. }
+            | PlayEvent::Busted { bullet_id, .. }
+            | PlayEvent::Moved { bullet_id, .. }
+            | PlayEvent::Rebought { bullet_id }
+            | PlayEvent::AddedOn { bullet_id } => vec![*bullet_id],
+            PlayEvent::Undone { restore, .. } => match restore {
+                Restore::Unbust { bullet_id, .. }
+                | Restore::MoveBack { bullet_id, .. }
+                | Restore::Unregister { bullet_id }
+                | Restore::Unrebuy { bullet_id }
+                | Restore::Unaddon { bullet_id } => vec![*bullet_id],
+                Restore::ClockBack { .. } => vec![],
+            },
+            PlayEvent::TableBroken { moves, .. } => moves.iter().map(|m| m.0).collect(),
+            PlayEvent::FinalTableDrawn { seats, .. } => seats.iter().map(|m| m.0).collect(),
+            PlayEvent::Bagged { stacks, .. } => stacks.iter().map(|m| m.0).collect(),
+            PlayEvent::LateRegClosed | PlayEvent::ClockSet { .. } | PlayEvent::ButtonSet { .. } => {
+                vec![]
+            }
+        })
+    }
 }
 
 fn conflict(m: impl Into<String>) -> DomainError {
@@ -530,8 +789,11 @@ impl Tournament {
                 if self.bullets.contains_key(&bullet_id) {
                     return Err(conflict("that entry already exists"));
                 }
-                if self.status == Status::Finished {
-                    return Err(conflict("the tournament is finished"));
+                if self.day2.is_some() {
+                    return Err(conflict("a Day 2 takes only the flights' survivors"));
+                }
+                if matches!(self.status, Status::Finished | Status::Bagged) {
+                    return Err(conflict("the tournament is over"));
                 }
                 if !self.registration_open(at_ms) && !override_late_reg {
                     return Err(conflict(
@@ -556,6 +818,14 @@ impl Tournament {
                         return Err(conflict(format!(
                             "re-entry limit reached ({} allowed)",
                             rule.max.unwrap_or(0)
+                        )));
+                    }
+                    let level = self.clock.view(&self.structure, at_ms).level;
+                    let past = rule.until_level.is_some_and(|last| level > last);
+                    if past && !override_late_reg {
+                        return Err(conflict(format!(
+                            "re-entries ended with level {}; the director can override it",
+                            rule.until_level.unwrap_or(0)
                         )));
                     }
                 }
@@ -603,6 +873,111 @@ impl Tournament {
                 Ok(PlayEvent::LateRegClosed)
             }
             PlayCommand::Undo { event } => self.decide_undo(&event),
+            PlayCommand::Rebuy { bullet_id, at_ms } | PlayCommand::AddOn { bullet_id, at_ms } => {
+                let rebuy = matches!(command, PlayCommand::Rebuy { .. });
+                let (rule, what) = if rebuy {
+                    (self.structure.rebuy, "rebuy")
+                } else {
+                    (self.structure.addon, "add-on")
+                };
+                if self.status != Status::Running {
+                    return Err(conflict("the tournament is not running"));
+                }
+                let b = self
+                    .bullets
+                    .get(&bullet_id)
+                    .filter(|b| !b.busted)
+                    .ok_or_else(|| conflict("that player is not in"))?;
+                if !rule.allowed {
+                    return Err(conflict(format!("this tournament has no {what}s")));
+                }
+                if !self.entry_rule_open(&rule, at_ms) {
+                    return Err(conflict(format!("{what}s are over for this tournament")));
+                }
+                let had = if rebuy { b.rebuys } else { b.addons };
+                if let Some(max) = rule.max.filter(|max| had >= *max) {
+                    return Err(conflict(format!(
+                        "{what} limit reached ({max} allowed per entry)"
+                    )));
+                }
+                Ok(if rebuy {
+                    PlayEvent::Rebought { bullet_id }
+                } else {
+                    PlayEvent::AddedOn { bullet_id }
+                })
+            }
+            PlayCommand::FinalTable { table, seed } => {
+                if self.status != Status::Running {
+                    return Err(conflict("the tournament is not running"));
+                }
+                let t = self
+                    .tables
+                    .iter()
+                    .find(|t| t.number == table && !t.broken)
+                    .ok_or_else(|| conflict(format!("no table {table} in play")))?;
+                let mut field: Vec<Uuid> = self.alive().map(|b| b.id).collect();
+                if field.len() > t.seats as usize {
+                    return Err(conflict(format!(
+                        "{} players left do not fit at table {table} ({} seats)",
+                        field.len(),
+                        t.seats
+                    )));
+                }
+                let mut seats: Vec<u8> = (1..=t.seats).collect();
+                let mut rng = Draw::new(seed);
+                // Fisher-Yates over the seats, then the field in id order takes them.
+                for i in (1..seats.len()).rev() {
+                    seats.swap(i, rng.below(i + 1));
+                }
+                field.sort();
+                Ok(PlayEvent::FinalTableDrawn {
+                    table,
+                    seed,
+                    seats: field
+                        .into_iter()
+                        .zip(seats)
+                        .map(|(id, seat)| (id, (table, seat)))
+                        .collect(),
+                })
+            }
+            PlayCommand::Bag { stacks, at_ms } => {
+                if self.day2.is_some() {
+                    return Err(conflict("a Day 2 is played to the end, not bagged"));
+                }
+                if self.status != Status::Running {
+                    return Err(conflict("only a running flight can be bagged"));
+                }
+                let alive: BTreeSet<Uuid> = self.alive().map(|b| b.id).collect();
+                let given: BTreeSet<Uuid> = stacks.iter().map(|s| s.0).collect();
+                if given.len() != stacks.len() {
+                    return Err(DomainError::Invalid {
+                        field: "stacks",
+                        reason: "an entry is counted twice".into(),
+                    });
+                }
+                if let Some(missing) = alive.difference(&given).next() {
+                    return Err(DomainError::Invalid {
+                        field: "stacks",
+                        reason: format!("entry {missing} is still in and has no count"),
+                    });
+                }
+                if let Some(extra) = given.difference(&alive).next() {
+                    return Err(DomainError::Invalid {
+                        field: "stacks",
+                        reason: format!("entry {extra} is not in play"),
+                    });
+                }
+                if let Some((id, _)) = stacks.iter().find(|s| s.1 == 0) {
+                    return Err(DomainError::Invalid {
+                        field: "stacks",
+                        reason: format!("entry {id} has 0 chips: bust them instead"),
+                    });
+                }
+                Ok(PlayEvent::Bagged {
+                    stacks,
+                    step: self.clock.view(&self.structure, at_ms).step,
+                })
+            }
             PlayCommand::SetButton { table, seat } => {
                 let t = self
                     .tables
@@ -729,6 +1104,10 @@ impl Tournament {
             PlayEvent::Started { at_ms } => {
                 self.status = Status::Running;
                 self.clock.start(at_ms);
+                if let Some(step) = self.day2.as_ref().map(|d| d.start_step).filter(|s| *s > 0) {
+                    self.clock.jump(&self.structure, step, at_ms);
+                    self.clock.remembered.clear();
+                }
                 // The opening draw: every bullet registered so far, in id order, each with its own draw.
                 let ids: Vec<Uuid> = self.bullets.keys().copied().collect();
                 let seed = at_ms as u64;
@@ -757,6 +1136,7 @@ impl Tournament {
                         rebuys: 0,
                         addons: 0,
                         left_seat: None,
+                        chips: None,
                     },
                 );
             }
@@ -797,7 +1177,50 @@ impl Tournament {
                     self.bullets.remove(&bullet_id);
                 }
                 Restore::ClockBack { clock } => self.clock = clock,
+                Restore::Unrebuy { bullet_id } => {
+                    if let Some(b) = self.bullets.get_mut(&bullet_id) {
+                        b.rebuys = b.rebuys.saturating_sub(1);
+                    }
+                }
+                Restore::Unaddon { bullet_id } => {
+                    if let Some(b) = self.bullets.get_mut(&bullet_id) {
+                        b.addons = b.addons.saturating_sub(1);
+                    }
+                }
             },
+            PlayEvent::Rebought { bullet_id } => {
+                if let Some(b) = self.bullets.get_mut(&bullet_id) {
+                    b.rebuys += 1;
+                }
+            }
+            PlayEvent::AddedOn { bullet_id } => {
+                if let Some(b) = self.bullets.get_mut(&bullet_id) {
+                    b.addons += 1;
+                }
+            }
+            PlayEvent::FinalTableDrawn { table, seats, .. } => {
+                for t in self.tables.iter_mut() {
+                    if t.number == table {
+                        t.button = None;
+                    } else {
+                        t.broken = true;
+                    }
+                }
+                for (id, seat) in seats {
+                    if let Some(b) = self.bullets.get_mut(&id) {
+                        b.seat = Some(seat);
+                    }
+                }
+            }
+            PlayEvent::Bagged { stacks, step } => {
+                for (id, chips) in stacks {
+                    if let Some(b) = self.bullets.get_mut(&id) {
+                        b.chips = Some(chips);
+                    }
+                }
+                self.bagged_at_step = Some(step);
+                self.status = Status::Bagged;
+            }
             PlayEvent::ButtonSet { table, seat } => {
                 if let Some(t) = self.tables.iter_mut().find(|t| t.number == table) {
                     t.button = Some(seat);
@@ -854,6 +1277,7 @@ mod tests {
                     rebuys: 0,
                     addons: 0,
                     left_seat: None,
+                    chips: None,
                 },
             );
         }
@@ -862,6 +1286,235 @@ mod tests {
         t.tables[1].button = Some(1); // SB 2, BB 3: the worst open seat is 6.
         let m = t.balance_suggestion().expect("8 v 5 needs a move");
         assert_eq!((m.from, m.to), ((1, 7), (2, 6)));
+    }
+
+    fn with_rebuys() -> Structure {
+        let mut s = templates()[1].clone();
+        s.rebuy = crate::tournament::structure::EntryRule {
+            allowed: true,
+            max: Some(2),
+            chips: 30_000,
+            until_level: Some(6),
+            price: 100,
+        };
+        s
+    }
+
+    fn field(t: &mut Tournament, players: u128) {
+        for i in 0..players {
+            run(
+                t,
+                PlayCommand::Register {
+                    bullet_id: Uuid::from_u128(i),
+                    player_id: Uuid::from_u128(1000 + i),
+                    seed: i as u64,
+                    at_ms: 0,
+                    override_late_reg: false,
+                },
+            )
+            .expect("register");
+        }
+    }
+
+    #[test]
+    fn rebuys_and_add_ons_keep_to_their_rules_and_feed_the_pool() {
+        let mut t = Tournament::new(Uuid::nil(), with_rebuys(), 2, 9);
+        field(&mut t, 10);
+        let a = Uuid::from_u128(0);
+        assert!(
+            t.decide(&PlayCommand::Rebuy {
+                bullet_id: a,
+                at_ms: 0
+            })
+            .is_err(),
+            "not running yet"
+        );
+        run(&mut t, PlayCommand::Start { at_ms: 0 }).expect("start");
+        run(
+            &mut t,
+            PlayCommand::Rebuy {
+                bullet_id: a,
+                at_ms: 0,
+            },
+        )
+        .expect("rebuy 1");
+        run(
+            &mut t,
+            PlayCommand::Rebuy {
+                bullet_id: a,
+                at_ms: 0,
+            },
+        )
+        .expect("rebuy 2");
+        let third = t.decide(&PlayCommand::Rebuy {
+            bullet_id: a,
+            at_ms: 0,
+        });
+        assert_eq!(
+            third,
+            Err(conflict("rebuy limit reached (2 allowed per entry)"))
+        );
+        run(
+            &mut t,
+            PlayCommand::AddOn {
+                bullet_id: a,
+                at_ms: 0,
+            },
+        )
+        .expect("add-on");
+        assert!(
+            t.decide(&PlayCommand::AddOn {
+                bullet_id: a,
+                at_ms: 0
+            })
+            .is_err(),
+            "one add-on"
+        );
+        // Daily: 20-minute levels with a break after every 4; level 9 is past both rules.
+        let late = (8 * 20 + 2 * 10 + 5) * 60_000;
+        assert_eq!(
+            t.decide(&PlayCommand::AddOn {
+                bullet_id: Uuid::from_u128(1),
+                at_ms: late
+            }),
+            Err(conflict("add-ons are over for this tournament"))
+        );
+        let s = t.stats();
+        assert_eq!(s.total_chips, 10 * 30_000 + 2 * 30_000 + 20_000);
+        // 10 buy-ins of 100, 2 rebuys of 100, one add-on of 50 = 1,250; the guarantee is 5,000.
+        assert_eq!(t.prize_pool(), 5_000);
+        t.structure.guarantee = 0;
+        assert_eq!(t.prize_pool(), 1_250);
+        let payouts = t.payouts();
+        assert_eq!(payouts.iter().map(|p| p.amount).sum::<u64>(), 1_250);
+        assert_eq!(payouts.len(), 3);
+    }
+
+    #[test]
+    fn the_final_table_draw_seats_everyone_left_at_one_table() {
+        let mut t = Tournament::new(Uuid::nil(), templates()[1].clone(), 3, 9);
+        field(&mut t, 20);
+        run(&mut t, PlayCommand::Start { at_ms: 0 }).expect("start");
+        let ids: Vec<Uuid> = t.alive().map(|b| b.id).collect();
+        assert!(
+            t.decide(&PlayCommand::FinalTable { table: 2, seed: 7 })
+                .is_err(),
+            "20 do not fit"
+        );
+        for id in &ids[..11] {
+            run(&mut t, PlayCommand::Bust { bullet_id: *id }).expect("bust");
+        }
+        let e = run(&mut t, PlayCommand::FinalTable { table: 2, seed: 7 }).expect("final table");
+        assert_eq!(
+            t.decide(&PlayCommand::FinalTable { table: 2, seed: 7 })
+                .map(|_| ()),
+            Ok(())
+        );
+        let counts = t.counts();
+        assert_eq!(counts, BTreeMap::from([(2, 9)]));
+        let seats: BTreeSet<SeatRef> = t.alive().filter_map(|b| b.seat).collect();
+        assert_eq!(seats.len(), 9);
+        // Same seed, same draw.
+        let mut again = t.clone();
+        again.apply(&e);
+        assert_eq!(again, t);
+    }
+
+    #[test]
+    fn flights_bag_their_survivors_and_day_2_carries_the_stacks() {
+        let mut flights = Vec::new();
+        for f in 0..2u128 {
+            let mut t = Tournament::new(Uuid::from_u128(50 + f), templates()[2].clone(), 2, 9);
+            for i in 0..12u128 {
+                // Player 1005 plays both flights.
+                let player = if i == 5 { 1005 } else { 1000 + f * 100 + i };
+                run(
+                    &mut t,
+                    PlayCommand::Register {
+                        bullet_id: Uuid::from_u128(f * 100 + i),
+                        player_id: Uuid::from_u128(player),
+                        seed: i as u64,
+                        at_ms: 0,
+                        override_late_reg: false,
+                    },
+                )
+                .expect("register");
+            }
+            run(&mut t, PlayCommand::Start { at_ms: 0 }).expect("start");
+            for i in 6..12u128 {
+                run(
+                    &mut t,
+                    PlayCommand::Bust {
+                        bullet_id: Uuid::from_u128(f * 100 + i),
+                    },
+                )
+                .expect("bust");
+            }
+            let mut stacks: Vec<(Uuid, u64)> = t
+                .alive()
+                .map(|b| (b.id, 40_000 + b.id.as_u128() as u64))
+                .collect();
+            let missing = stacks.pop().expect("six left");
+            let at = 5 * 40 * 60_000;
+            assert!(
+                t.decide(&PlayCommand::Bag {
+                    stacks: stacks.clone(),
+                    at_ms: at
+                })
+                .is_err(),
+                "a survivor without a count"
+            );
+            stacks.push(missing);
+            run(&mut t, PlayCommand::Bag { stacks, at_ms: at }).expect("bag");
+            assert_eq!(t.status, Status::Bagged);
+            assert!(t
+                .decide(&PlayCommand::Bust {
+                    bullet_id: Uuid::from_u128(f * 100)
+                })
+                .is_err());
+            flights.push(t);
+        }
+        let refs: Vec<&Tournament> = flights.iter().collect();
+        let entrants = Tournament::day2_entrants(&refs);
+        // 6 + 6 survivors, but player 1005 bagged twice: the bigger stack (flight 2's) goes on.
+        assert_eq!(entrants.len(), 11);
+        let twice: Vec<&Day2Entrant> = entrants
+            .iter()
+            .filter(|e| e.player_id == Uuid::from_u128(1005))
+            .collect();
+        assert_eq!(twice.len(), 1);
+        assert_eq!(twice[0].flight, Uuid::from_u128(51));
+        let day2 = Tournament::day2_of(&refs);
+        assert_eq!(day2.entries, 24);
+        assert_eq!(day2.prize_pool, 24 * 300);
+        let mut d2 = Tournament::new_day2(
+            Uuid::from_u128(99),
+            templates()[2].clone(),
+            2,
+            9,
+            day2.clone(),
+            &entrants,
+        );
+        assert!(d2
+            .decide(&PlayCommand::Register {
+                bullet_id: Uuid::from_u128(7777),
+                player_id: Uuid::from_u128(7777),
+                seed: 1,
+                at_ms: 0,
+                override_late_reg: true
+            })
+            .is_err());
+        run(&mut d2, PlayCommand::Start { at_ms: 1_000 }).expect("day 2 starts");
+        assert_eq!(d2.clock.view(&d2.structure, 1_000).step, day2.start_step);
+        assert!(day2.start_step > 0);
+        let total: u64 = entrants.iter().map(|e| e.chips).sum();
+        assert_eq!(d2.stats().total_chips, total);
+        assert_eq!(d2.stats().entries, 11);
+        assert_eq!(d2.field(), 24);
+        let counts = d2.counts();
+        assert_eq!(counts.values().sum::<usize>(), 11);
+        assert!(counts.values().max() <= Some(&6));
+        assert_eq!(d2.prize_pool(), 25_000, "the guarantee");
     }
 
     #[test]
@@ -920,9 +1573,9 @@ mod tests {
 
         #[test]
         fn every_undoable_action_followed_by_its_undo_leaves_the_state_as_before(
-            players in 4usize..30, picks in proptest::collection::vec((0u8..5, any::<prop::sample::Index>(), any::<u64>()), 1..40)
+            players in 4usize..30, picks in proptest::collection::vec((0u8..7, any::<prop::sample::Index>(), any::<u64>()), 1..40)
         ) {
-            let mut t = Tournament::new(Uuid::nil(), templates()[1].clone(), 4, 9);
+            let mut t = Tournament::new(Uuid::nil(), with_rebuys(), 4, 9);
             for i in 0..players {
                 let c = PlayCommand::Register { bullet_id: Uuid::from_u128(i as u128), player_id: Uuid::from_u128(1000 + i as u128), seed: i as u64, at_ms: 0, override_late_reg: false };
                 run(&mut t, c).map_err(|e| TestCaseError::fail(e.to_string()))?;
@@ -942,7 +1595,9 @@ mod tests {
                     },
                     2 => { next += 1; PlayCommand::Register { bullet_id: Uuid::from_u128(next), player_id: Uuid::from_u128(next), seed: r, at_ms: now, override_late_reg: true } }
                     3 => PlayCommand::Jump { to_step: pick.index(t.structure.steps.len()), at_ms: now },
-                    _ => PlayCommand::AddTime { delta_ms: 60_000, at_ms: now },
+                    4 => PlayCommand::AddTime { delta_ms: 60_000, at_ms: now },
+                    5 => PlayCommand::Rebuy { bullet_id: alive[pick.index(alive.len())], at_ms: now },
+                    _ => PlayCommand::AddOn { bullet_id: alive[pick.index(alive.len())], at_ms: now },
                 };
                 let before = t.clone();
                 let Ok(event) = run(&mut t, command) else { continue };

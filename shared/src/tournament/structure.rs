@@ -64,6 +64,9 @@ pub struct EntryRule {
     pub chips: u64,
     /// Allowed up to and including this level number (1-based); None for while registration is open.
     pub until_level: Option<u32>,
+    /// What it costs, for the prize pool (information only: no money is handled).
+    #[serde(default)]
+    pub price: u64,
 }
 
 impl EntryRule {
@@ -72,6 +75,7 @@ impl EntryRule {
         max: None,
         chips: 0,
         until_level: None,
+        price: 0,
     };
 }
 
@@ -106,6 +110,10 @@ pub struct Structure {
     /// Blinds may go down from one level to the next (set deliberately, e.g. for a final-table reset).
     #[serde(default)]
     pub allow_decreasing_blinds: bool,
+    /// The payout table in tenths of a percent per place (500 = 50.0 % to
+    /// the winner), summing to 1000; empty for the standard table by field size.
+    #[serde(default)]
+    pub payouts: Vec<u32>,
 }
 
 /// What is wrong with a structure, precisely enough to fix it.
@@ -133,6 +141,8 @@ pub enum StructureError {
     Name,
     #[error("step {step}: a break note is at most 200 characters")]
     Note { step: usize },
+    #[error("payouts: {0}")]
+    Payouts(String),
 }
 
 impl Structure {
@@ -224,8 +234,166 @@ impl Structure {
                 }
             }
         }
+        self.validate_payouts()
+    }
+
+    fn validate_payouts(&self) -> Result<(), StructureError> {
+        let p = &self.payouts;
+        if p.is_empty() {
+            return Ok(());
+        }
+        let bad = |m: String| Err(StructureError::Payouts(m));
+        if p.len() > 1000 {
+            return bad("at most 1000 places".into());
+        }
+        if let Some(i) = p.iter().position(|x| *x == 0) {
+            return bad(format!("place {} has 0 %", i + 1));
+        }
+        if let Some(i) = p.windows(2).position(|w| w[1] > w[0]) {
+            return bad(format!("place {} pays more than place {}", i + 2, i + 1));
+        }
+        let sum: u64 = p.iter().map(|x| *x as u64).sum();
+        if sum != 1000 {
+            return bad(format!(
+                "the places add up to {}.{} %, not 100 %",
+                sum / 10,
+                sum % 10
+            ));
+        }
         Ok(())
     }
+
+    /// The payout table for a field of `entries`: the structure's own, or the
+    /// standard one (about 15 % paid, shares falling as 1/place).
+    pub fn payout_table(&self, entries: u64) -> Vec<u32> {
+        if !self.payouts.is_empty() {
+            return self.payouts.clone();
+        }
+        standard_payouts(entries)
+    }
+
+    /// The steps as the editor shows them, one per line (see [`parse_steps`]).
+    pub fn steps_text(&self) -> String {
+        let mut out = String::new();
+        for step in &self.steps {
+            let line = match step {
+                Step::Level {
+                    small_blind,
+                    big_blind,
+                    ante,
+                    minutes,
+                } => match ante {
+                    Ante::None => format!("{small_blind}/{big_blind} {minutes}m"),
+                    Ante::Standard { amount } => {
+                        format!("{small_blind}/{big_blind} ante {amount} {minutes}m")
+                    }
+                    Ante::BigBlind { amount } => {
+                        format!("{small_blind}/{big_blind} bba {amount} {minutes}m")
+                    }
+                },
+                Step::Break { minutes, note } => match note {
+                    Some(n) => format!("break {minutes}m {n}"),
+                    None => format!("break {minutes}m"),
+                },
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The standard payout table: about 15 % of the field paid (2 of up to 7,
+/// 3 of up to 15), shares falling as 1/place, in tenths of a percent; what
+/// rounding leaves goes to the winner.
+pub fn standard_payouts(entries: u64) -> Vec<u32> {
+    let paid = match entries {
+        0..=1 => 1,
+        2..=7 => 2,
+        8..=15 => 3,
+        n => n.div_ceil(100 / 15 + 1).max(3),
+    } as usize;
+    let weights: Vec<f64> = (1..=paid).map(|i| 1.0 / i as f64).collect();
+    let total: f64 = weights.iter().sum();
+    let mut table: Vec<u32> = weights
+        .iter()
+        .map(|w| (w / total * 1000.0).floor() as u32)
+        .collect();
+    let given: u32 = table.iter().sum();
+    table[0] += 1000 - given;
+    // Tiny shares at the bottom of a big field round to 0: pay fewer places.
+    table.retain(|x| *x > 0);
+    let given: u32 = table.iter().sum();
+    table[0] += 1000 - given;
+    table
+}
+
+/// Reads the editor's text, one step per line: `100/200 20m`, `100/200 ante 25 20m`,
+/// `100/200 bba 200 20m`, `break 10m colour up the 25s`. Blank lines and lines
+/// starting with `#` are skipped. Errors name the line.
+pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let n = i + 1;
+        let minutes = |w: &str| -> Result<u32, String> {
+            w.trim_end_matches(['m', 'M'])
+                .parse::<u32>()
+                .map_err(|_| format!("line {n}: {w:?} is not a number of minutes (like 20m)"))
+        };
+        let number = |w: &str, what: &str| -> Result<u64, String> {
+            w.replace([',', '_'], "")
+                .parse::<u64>()
+                .map_err(|_| format!("line {n}: {w:?} is not a whole number for the {what}"))
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words[0].eq_ignore_ascii_case("break") {
+            let m = words
+                .get(1)
+                .ok_or_else(|| format!("line {n}: a break needs its minutes (break 10m)"))?;
+            let note = words[2..].join(" ");
+            steps.push(Step::Break {
+                minutes: minutes(m)?,
+                note: (!note.is_empty()).then_some(note),
+            });
+            continue;
+        }
+        let (sb, bb) = words[0].split_once('/').ok_or_else(|| {
+            format!("line {n}: start with the blinds (100/200) or the word break")
+        })?;
+        let (ante, rest) = match words.get(1).map(|w| w.to_ascii_lowercase()) {
+            Some(w) if w == "ante" || w == "bba" => {
+                let amount = number(
+                    words
+                        .get(2)
+                        .ok_or_else(|| format!("line {n}: {w} needs an amount"))?,
+                    "ante",
+                )?;
+                let ante = if w == "ante" {
+                    Ante::Standard { amount }
+                } else {
+                    Ante::BigBlind { amount }
+                };
+                (ante, &words[3..])
+            }
+            _ => (Ante::None, &words[1..]),
+        };
+        let [m] = rest else {
+            return Err(format!(
+                "line {n}: end the level with its minutes, like 100/200 ante 25 20m"
+            ));
+        };
+        steps.push(Step::Level {
+            small_blind: number(sb, "small blind")?,
+            big_blind: number(bb, "big blind")?,
+            ante,
+            minutes: minutes(m)?,
+        });
+    }
+    Ok(steps)
 }
 
 fn level(sb: u64, bb: u64, ante: u64, minutes: u32) -> Step {
@@ -349,6 +517,7 @@ pub fn templates() -> Vec<Structure> {
                 max: Some(1),
                 chips: 20_000,
                 until_level: Some(6),
+                price: 50,
             },
             rebuy: EntryRule::NONE,
             addon: EntryRule::NONE,
@@ -357,6 +526,7 @@ pub fn templates() -> Vec<Structure> {
             guarantee: 0,
             at_end: AtEnd::RepeatLastLevel,
             allow_decreasing_blinds: false,
+            payouts: Vec::new(),
         },
         Structure {
             name: "Daily".into(),
@@ -368,6 +538,7 @@ pub fn templates() -> Vec<Structure> {
                 max: Some(2),
                 chips: 30_000,
                 until_level: Some(8),
+                price: 100,
             },
             rebuy: EntryRule::NONE,
             addon: EntryRule {
@@ -375,12 +546,14 @@ pub fn templates() -> Vec<Structure> {
                 max: Some(1),
                 chips: 20_000,
                 until_level: Some(8),
+                price: 50,
             },
             buy_in: 100,
             fee: 20,
             guarantee: 5_000,
             at_end: AtEnd::RepeatLastLevel,
             allow_decreasing_blinds: false,
+            payouts: Vec::new(),
         },
         Structure {
             name: "Deepstack".into(),
@@ -392,6 +565,7 @@ pub fn templates() -> Vec<Structure> {
                 max: None,
                 chips: 50_000,
                 until_level: Some(9),
+                price: 300,
             },
             rebuy: EntryRule::NONE,
             addon: EntryRule::NONE,
@@ -400,6 +574,7 @@ pub fn templates() -> Vec<Structure> {
             guarantee: 25_000,
             at_end: AtEnd::RepeatLastLevel,
             allow_decreasing_blinds: false,
+            payouts: Vec::new(),
         },
     ]
 }
@@ -499,5 +674,79 @@ mod tests {
     fn a_negative_duration_cannot_even_be_read() {
         let json = r#"{"type":"level","small_blind":100,"big_blind":200,"ante":{"kind":"none"},"minutes":-5}"#;
         assert!(serde_json::from_str::<Step>(json).is_err());
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn the_editor_text_reads_back_into_the_same_steps() {
+        for t in templates() {
+            assert_eq!(
+                parse_steps(&t.steps_text()),
+                Ok(t.steps.clone()),
+                "{}",
+                t.name
+            );
+        }
+        let steps = parse_steps(
+            "# day 1\n25/50 30m\n\n50/100 ante 10 30m\nbreak 15m colour up\n100/200 bba 200 30M\n",
+        )
+        .expect("reads");
+        assert_eq!(steps.len(), 4);
+        assert_eq!(
+            steps[2],
+            Step::Break {
+                minutes: 15,
+                note: Some("colour up".into())
+            }
+        );
+    }
+
+    #[test]
+    fn the_editor_names_the_line_that_is_wrong() {
+        assert_eq!(
+            parse_steps("25/50 30m\n50/1x0 30m"),
+            Err("line 2: \"1x0\" is not a whole number for the big blind".into())
+        );
+        assert_eq!(
+            parse_steps("25/50"),
+            Err("line 1: end the level with its minutes, like 100/200 ante 25 20m".into())
+        );
+        assert_eq!(
+            parse_steps("break"),
+            Err("line 1: a break needs its minutes (break 10m)".into())
+        );
+        assert!(parse_steps("25/50 -5m").is_err());
+    }
+
+    #[test]
+    fn payout_tables_add_up_and_fall() {
+        for entries in [1u64, 2, 5, 9, 20, 60, 68, 200, 2_500] {
+            let t = standard_payouts(entries);
+            assert_eq!(t.iter().sum::<u32>(), 1000, "{entries}");
+            assert!(t.windows(2).all(|w| w[0] >= w[1]), "{entries}: {t:?}");
+            assert!(t.len() as u64 <= entries.max(1), "{entries}");
+        }
+        assert_eq!(standard_payouts(9), vec![547, 272, 181]);
+        let mut s = templates()[0].clone();
+        s.payouts = vec![500, 300, 150];
+        assert_eq!(
+            s.validate(),
+            Err(StructureError::Payouts(
+                "the places add up to 95.0 %, not 100 %".into()
+            ))
+        );
+        s.payouts = vec![300, 500, 200];
+        assert_eq!(
+            s.validate(),
+            Err(StructureError::Payouts(
+                "place 2 pays more than place 1".into()
+            ))
+        );
+        s.payouts = vec![500, 300, 200];
+        assert_eq!(s.validate(), Ok(()));
     }
 }
