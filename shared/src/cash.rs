@@ -1091,6 +1091,8 @@ pub struct Touched {
     pub tables: BTreeSet<Uuid>,
     /// Tournaments whose state row must be rewritten.
     pub tournaments: BTreeSet<Uuid>,
+    /// Tournament entries (tournament, bullet) whose row must be rewritten.
+    pub tournament_entries: BTreeSet<(Uuid, Uuid)>,
 }
 
 impl Touched {
@@ -1102,6 +1104,7 @@ impl Touched {
         self.seat_changes.extend(other.seat_changes);
         self.tables.extend(other.tables);
         self.tournaments.extend(other.tournaments);
+        self.tournament_entries.extend(other.tournament_entries);
     }
 
     pub fn is_empty(&self) -> bool {

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0003_staff.sql",
     "0004_cash.sql",
     "0005_tournaments.sql",
+    "0006_tournament_entries.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +137,82 @@ mod tests {
         files.sort();
         let embedded: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
         assert_eq!(files, embedded);
+    }
+
+    #[tokio::test]
+    async fn tournament_entries_move_out_of_the_state_json_into_rows() {
+        use pvm_shared::tournament::play::{PlayCommand, Tournament};
+        use pvm_shared::tournament::structure::templates;
+        let conn = memory().await;
+        run(&conn, &MIGRATIONS[..5]).await.expect("up to 0005");
+        let mut t = Tournament::new(uuid::Uuid::from_u128(7), templates()[0].clone(), 2, 9);
+        for i in 0..3u128 {
+            let e = t
+                .decide(&PlayCommand::Register {
+                    bullet_id: uuid::Uuid::from_u128(i),
+                    player_id: uuid::Uuid::from_u128(100 + i),
+                    seed: 1,
+                    at_ms: 0,
+                    override_late_reg: false,
+                })
+                .expect("register");
+            t.apply(&e);
+        }
+        for c in [
+            PlayCommand::Start { at_ms: 0 },
+            PlayCommand::Bust {
+                bullet_id: uuid::Uuid::from_u128(2),
+            },
+        ] {
+            let e = t.decide(&c).expect("play");
+            t.apply(&e);
+        }
+        // The JSON as 0005 stored it: entries and bust order inside.
+        let mut old = serde_json::to_value(&t).expect("json");
+        old["bullets"] = serde_json::to_value(&t.bullets).expect("bullets");
+        old["bust_order"] = serde_json::to_value(&t.bust_order).expect("order");
+        conn.execute(
+            "INSERT INTO tournaments (id, name, status, state) VALUES (?1, 'T', 'running', ?2)",
+            libsql::params![t.id.to_string(), old.to_string()],
+        )
+        .await
+        .expect("old row");
+        run(&conn, MIGRATIONS).await.expect("0006");
+        let mut rows = conn
+            .query("SELECT bullet_id, busted, bust_index, table_no IS NOT NULL, left_table IS NOT NULL FROM tournament_entries ORDER BY bullet_id", ())
+            .await
+            .expect("entries");
+        let mut got = Vec::new();
+        while let Some(r) = rows.next().await.expect("row") {
+            got.push((
+                r.get::<String>(0).expect("id"),
+                r.get::<i64>(1).expect("busted"),
+                r.get::<Option<i64>>(2).expect("index"),
+                r.get::<i64>(3).expect("seat"),
+                r.get::<i64>(4).expect("left"),
+            ));
+        }
+        let id = |i: u128| uuid::Uuid::from_u128(i).to_string();
+        assert_eq!(
+            got,
+            vec![
+                (id(0), 0, None, 1, 0),
+                (id(1), 0, None, 1, 0),
+                (id(2), 1, Some(1), 0, 1)
+            ]
+        );
+        let mut rows = conn
+            .query("SELECT state FROM tournaments", ())
+            .await
+            .expect("state");
+        let state: String = rows
+            .next()
+            .await
+            .expect("row")
+            .expect("one")
+            .get(0)
+            .expect("text");
+        assert!(!state.contains("bullets") && !state.contains("bust_order"), "{state}");
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use pvm_shared::cash::Touched;
 use pvm_shared::envelope::Envelope;
 use pvm_shared::venue::{TableStatus, VenueState};
 use pvm_shared::EventKind;
+use uuid::Uuid;
 
 pub struct Statements {
     insert_event: libsql::Statement,
@@ -23,6 +24,8 @@ pub struct Statements {
     lockout: libsql::Statement,
     upsert_player: libsql::Statement,
     clear_lockout: libsql::Statement,
+    save_template: libsql::Statement,
+    delete_template: libsql::Statement,
 }
 
 /// Updates of `staff_users` that single events make. Disabling an account or
@@ -38,6 +41,12 @@ const USER_UPDATES: [(&str, &str); 5] = [
 impl Statements {
     pub async fn prepare(conn: &libsql::Connection) -> Result<Statements, libsql::Error> {
         Ok(Statements {
+            save_template: conn
+                .prepare("INSERT OR REPLACE INTO tournament_templates (name_key, structure) VALUES (?1, ?2)")
+                .await?,
+            delete_template: conn
+                .prepare("DELETE FROM tournament_templates WHERE name_key = ?1")
+                .await?,
             insert_event: conn
                 .prepare("INSERT INTO events (seq, id, kind, hlc_ms, hlc_ctr, actor, envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .await?,
@@ -325,10 +334,22 @@ impl Statements {
                 )
                 .await
             }
+            EventKind::TemplateSaved { structure } => {
+                let json = serde_json::to_string(structure).unwrap_or_default();
+                run(
+                    &self.save_template,
+                    libsql::params![structure.name.to_lowercase(), json],
+                )
+                .await
+            }
+            EventKind::TemplateDeleted { name } => {
+                run(&self.delete_template, libsql::params![name.to_lowercase()]).await
+            }
             // Cash and tournament rows are rewritten from the state once per batch: see `sync_cash`.
             EventKind::Cash(_)
             | EventKind::TournamentCreated { .. }
-            | EventKind::TournamentPlayed { .. } => Ok(()),
+            | EventKind::TournamentPlayed { .. }
+            | EventKind::Day2Created { .. } => Ok(()),
         }
     }
 }
@@ -453,6 +474,7 @@ pub async fn sync_cash(
     for id in &t.tournaments {
         match state.tournaments.get(id) {
             Some(tour) => {
+                // Entries are rows of their own: the JSON leaves them out.
                 let json = serde_json::to_string(tour).unwrap_or_default();
                 let status = serde_json::to_value(tour.status)
                     .ok()
@@ -467,9 +489,15 @@ pub async fn sync_cash(
             None => {
                 conn.execute("DELETE FROM tournaments WHERE id = ?1", [id.to_string()])
                     .await?;
+                conn.execute(
+                    "DELETE FROM tournament_entries WHERE tournament_id = ?1",
+                    [id.to_string()],
+                )
+                .await?;
             }
         }
     }
+    sync_tournament_entries(conn, t, state).await?;
     for id in &t.tables {
         let must_move = state.tables.get(id).is_some_and(|t| t.must_move);
         conn.execute(
@@ -477,6 +505,76 @@ pub async fn sync_cash(
             libsql::params![id.to_string(), must_move as i64],
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// Rewrites the tournament entry rows a batch touched.
+async fn sync_tournament_entries(
+    conn: &libsql::Connection,
+    t: &Touched,
+    state: &VenueState,
+) -> Result<(), libsql::Error> {
+    if t.tournament_entries.is_empty() {
+        return Ok(());
+    }
+    let upsert = conn
+        .prepare(
+            "INSERT OR REPLACE INTO tournament_entries (tournament_id, bullet_id, player_id, reentry, table_no, seat_no, busted, bust_index, left_table, left_seat, rebuys, addons, chips) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )
+        .await?;
+    // Bust positions, worked out once per tournament the batch touched.
+    let mut bust_index: std::collections::BTreeMap<Uuid, std::collections::HashMap<Uuid, i64>> =
+        Default::default();
+    for (tid, bid) in &t.tournament_entries {
+        let bullet = state
+            .tournaments
+            .get(tid)
+            .and_then(|tour| tour.bullets.get(bid).map(|b| (tour, b)));
+        let Some((tour, b)) = bullet else {
+            conn.execute(
+                "DELETE FROM tournament_entries WHERE tournament_id = ?1 AND bullet_id = ?2",
+                [tid.to_string(), bid.to_string()],
+            )
+            .await?;
+            continue;
+        };
+        let index = if b.busted {
+            let map = bust_index.entry(*tid).or_insert_with(|| {
+                tour.bust_order
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| (*id, i as i64 + 1))
+                    .collect()
+            });
+            map.get(bid).map(|i| libsql::Value::Integer(*i))
+        } else {
+            None
+        };
+        let seat = |s: Option<(u16, u8)>, part: usize| {
+            s.map(|(t, n)| libsql::Value::Integer(if part == 0 { t as i64 } else { n as i64 }))
+                .unwrap_or(libsql::Value::Null)
+        };
+        let result = upsert
+            .execute(libsql::params![
+                tid.to_string(),
+                bid.to_string(),
+                b.player_id.to_string(),
+                b.reentry as i64,
+                seat(b.seat, 0),
+                seat(b.seat, 1),
+                b.busted as i64,
+                index.unwrap_or(libsql::Value::Null),
+                seat(b.left_seat, 0),
+                seat(b.left_seat, 1),
+                b.rebuys as i64,
+                b.addons as i64,
+                opt_i64(b.chips)
+            ])
+            .await;
+        upsert.reset();
+        result?;
     }
     Ok(())
 }

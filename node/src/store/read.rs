@@ -6,7 +6,8 @@ use pvm_shared::cash::{Call, CashState, Seat, SeatChange, WaitEntry, WaitingList
 use pvm_shared::envelope::Envelope;
 use pvm_shared::players::Player;
 use pvm_shared::staff::{ApiKey, StaffDirectory, StaffUser, Username};
-use pvm_shared::tournament::play::Tournament;
+use pvm_shared::tournament::play::{Bullet, Tournament};
+use pvm_shared::tournament::Structure;
 use pvm_shared::venue::{
     Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings, VenueState,
 };
@@ -133,6 +134,7 @@ impl Reader {
             .into_iter()
             .map(|t| (t.id, t))
             .collect();
+        let templates = self.templates().await?;
         Ok(VenueState {
             settings,
             tables,
@@ -140,18 +142,67 @@ impl Reader {
             players,
             cash,
             tournaments,
+            templates,
         })
     }
 
-    /// Every tournament, oldest first.
+    /// Every tournament with its entries, oldest first.
     pub async fn tournaments(&self) -> Result<Vec<Tournament>, StoreError> {
         let conn = self.conn.lock().await;
         let mut rows = conn
             .query("SELECT state FROM tournaments ORDER BY id", ())
             .await?;
-        let mut out = Vec::new();
+        let mut out: std::collections::BTreeMap<Uuid, Tournament> = Default::default();
         while let Some(row) = rows.next().await? {
-            out.push(serde_json::from_str(&row.get::<String>(0)?).map_err(bad_row)?);
+            let t: Tournament = serde_json::from_str(&row.get::<String>(0)?).map_err(bad_row)?;
+            out.insert(t.id, t);
+        }
+        let mut rows = conn
+            .query(
+                "SELECT tournament_id, bullet_id, player_id, reentry, table_no, seat_no, busted, bust_index, left_table, left_seat, rebuys, addons, chips \
+                 FROM tournament_entries ORDER BY tournament_id, bust_index",
+                (),
+            )
+            .await?;
+        let seat = |t: Option<i64>, s: Option<i64>| match (t, s) {
+            (Some(t), Some(s)) => Some((t as u16, s as u8)),
+            _ => None,
+        };
+        while let Some(row) = rows.next().await? {
+            let tid = uuid_of(&row.get::<String>(0)?)?;
+            let bullet = Bullet {
+                id: uuid_of(&row.get::<String>(1)?)?,
+                player_id: uuid_of(&row.get::<String>(2)?)?,
+                reentry: row.get::<i64>(3)? != 0,
+                seat: seat(row.get(4)?, row.get(5)?),
+                busted: row.get::<i64>(6)? != 0,
+                rebuys: row.get::<i64>(10)? as u32,
+                addons: row.get::<i64>(11)? as u32,
+                left_seat: seat(row.get(8)?, row.get(9)?),
+                chips: row.get::<Option<i64>>(12)?.map(|c| c as u64),
+            };
+            let busted_at: Option<i64> = row.get(7)?;
+            let t = out
+                .get_mut(&tid)
+                .ok_or_else(|| bad_row(format!("entry {} of unknown tournament {tid}", bullet.id)))?;
+            if busted_at.is_some() {
+                t.bust_order.push(bullet.id);
+            }
+            t.bullets.insert(bullet.id, bullet);
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// The templates staff saved, by lower-case name.
+    pub async fn templates(&self) -> Result<std::collections::BTreeMap<String, Structure>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query("SELECT name_key, structure FROM tournament_templates", ())
+            .await?;
+        let mut out = std::collections::BTreeMap::new();
+        while let Some(row) = rows.next().await? {
+            let s: Structure = serde_json::from_str(&row.get::<String>(1)?).map_err(bad_row)?;
+            out.insert(row.get::<String>(0)?, s);
         }
         Ok(out)
     }
@@ -314,7 +365,15 @@ impl Reader {
         let mut out = String::new();
         for (table, order) in TABLES
             .iter()
-            .chain([("seat_changes", "id"), ("tournaments", "id")].iter())
+            .chain(
+                [
+                    ("seat_changes", "id"),
+                    ("tournaments", "id"),
+                    ("tournament_entries", "tournament_id, bullet_id"),
+                    ("tournament_templates", "name_key"),
+                ]
+                .iter(),
+            )
         {
             out.push_str(&format!("## {table}\n"));
             let mut rows = conn

@@ -24,10 +24,40 @@ use uuid::Uuid;
 pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::cash::Touched {
     match event {
         EventKind::Cash(e) => pvm_shared::cash::touched(state, e),
-        EventKind::TournamentCreated { tournament_id, .. }
-        | EventKind::TournamentPlayed { tournament_id, .. } => {
+        EventKind::TournamentCreated { tournament_id, .. } => {
             let mut t = pvm_shared::cash::Touched::default();
             t.tournaments.insert(*tournament_id);
+            t
+        }
+        EventKind::TournamentPlayed {
+            tournament_id,
+            event,
+        } => {
+            let mut t = pvm_shared::cash::Touched::default();
+            t.tournaments.insert(*tournament_id);
+            let bullets = match event.bullets() {
+                Some(some) => some,
+                None => state
+                    .tournaments
+                    .get(tournament_id)
+                    .map(|tour| tour.bullets.keys().copied().collect())
+                    .unwrap_or_default(),
+            };
+            t.tournament_entries
+                .extend(bullets.into_iter().map(|b| (*tournament_id, b)));
+            t
+        }
+        EventKind::Day2Created {
+            tournament_id,
+            day2,
+            entrants,
+            ..
+        } => {
+            let mut t = pvm_shared::cash::Touched::default();
+            t.tournaments.insert(*tournament_id);
+            t.tournaments.extend(day2.flights.iter().copied());
+            t.tournament_entries
+                .extend(entrants.iter().map(|e| (*tournament_id, e.bullet_id)));
             t
         }
         _ => pvm_shared::cash::Touched::default(),

@@ -121,8 +121,11 @@ pub struct Tournament {
     pub status: Status,
     pub clock: ClockState,
     pub tables: Vec<TTable>,
+    /// Stored as rows of their own, not in the tournament's state JSON.
+    #[serde(default, skip_serializing)]
     pub bullets: BTreeMap<Uuid, Bullet>,
     /// Bullets in the order they busted (a hand's busts in the order the director entered them).
+    #[serde(default, skip_serializing)]
     pub bust_order: Vec<Uuid>,
     pub late_reg_closed: bool,
     /// Set when this is a Day 2 drawn from flights.
