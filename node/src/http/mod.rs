@@ -11,6 +11,7 @@ pub mod cash;
 mod docs;
 pub mod error;
 mod staff;
+mod tournament_field;
 mod tournament_pages;
 mod tournaments;
 
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::routes())
         .merge(cash::routes())
         .merge(tournaments::routes())
+        .merge(tournament_field::routes())
         .merge(tournament_pages::routes())
         .merge(staff::routes())
         .merge(board::routes())

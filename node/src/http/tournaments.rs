@@ -6,6 +6,7 @@ use super::api::{AppJson, AppPath};
 use super::auth::{Require, StaffUi, TournamentsManage, TournamentsOperate};
 use super::cash::Done;
 use super::error::{ApiError, ErrorBody};
+use super::tournament_field::BustDone;
 use super::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +15,6 @@ use axum::{Json, Router};
 use pvm_shared::players::PlayerDetails;
 use pvm_shared::tournament::clock::ClockView;
 use pvm_shared::tournament::play::{BalanceMove, PlayCommand, Stats, Status, Tournament};
-use pvm_shared::tournament::structure::templates;
 use pvm_shared::tournament::Structure;
 use pvm_shared::venue::{Command, VenueState};
 use pvm_shared::Actor;
@@ -28,7 +28,7 @@ use uuid::Uuid;
         list_templates, list, get_one, create, register, start, pause, resume, add_time, set_level, bust,
         close_late_reg, move_player, break_table, set_button, undo
     ),
-    components(schemas(TournamentView, PlaceView, NewTournament, NewEntry, TimeChange, LevelChange, MoveRequest, ButtonRequest, UndoRequest)),
+    components(schemas(TournamentView, Entered, PlaceView, NewTournament, NewEntry, TimeChange, LevelChange, MoveRequest, ButtonRequest, UndoRequest)),
     tags((name = "tournaments", description = "Tournament structures, clock, entries and bust-outs"))
 )]
 pub struct TournamentDoc;
@@ -89,9 +89,17 @@ pub struct TournamentView {
     pub balance: Option<BalanceMove>,
     /// The table to break next, once the field fits on one fewer.
     pub table_to_break: Option<u16>,
+    /// Information only: no money is handled.
+    pub prize_pool: u64,
+    /// Tables in play.
+    pub tables: Vec<u16>,
+    /// For a Day 2: the flights it was drawn from.
+    pub flights: Vec<Uuid>,
+    /// For a flight: the Day 2 its survivors went on to.
+    pub day2: Option<Uuid>,
 }
 
-fn view(state: &VenueState, t: &Tournament, now_ms: u64) -> TournamentView {
+pub(super) fn view(state: &VenueState, t: &Tournament, now_ms: u64) -> TournamentView {
     let public = |player: Uuid| {
         state
             .players
@@ -121,10 +129,19 @@ fn view(state: &VenueState, t: &Tournament, now_ms: u64) -> TournamentView {
         places,
         balance: t.balance_suggestion(),
         table_to_break: t.table_to_break(),
+        prize_pool: t.prize_pool(),
+        tables: t
+            .tables
+            .iter()
+            .filter(|x| !x.broken)
+            .map(|x| x.number)
+            .collect(),
+        flights: t.day2.as_ref().map(|d| d.flights.clone()).unwrap_or_default(),
+        day2: t.fed_day2,
     }
 }
 
-fn find(state: &VenueState, id: Uuid) -> Result<&Tournament, ApiError> {
+pub(super) fn find(state: &VenueState, id: Uuid) -> Result<&Tournament, ApiError> {
     state
         .tournaments
         .get(&id)
@@ -134,8 +151,8 @@ fn find(state: &VenueState, id: Uuid) -> Result<&Tournament, ApiError> {
 /// The structures staff start from (turbo, daily, deepstack).
 #[utoipa::path(get, path = "/api/v1/tournament-templates", tag = "tournaments", security(("bearer" = ["staff:ui"])),
     responses((status = 200, body = [Structure]), (status = 401, body = ErrorBody)))]
-async fn list_templates(_who: Require<StaffUi>) -> Json<Vec<Structure>> {
-    Json(templates())
+async fn list_templates(State(s): State<AppState>, _who: Require<StaffUi>) -> Json<Vec<Structure>> {
+    Json(s.log.venue().all_templates())
 }
 
 /// Every tournament with its clock and stats.
@@ -170,7 +187,7 @@ async fn get_one(
 #[serde(deny_unknown_fields)]
 pub struct NewTournament {
     pub name: String,
-    /// "Turbo", "Daily" or "Deepstack".
+    /// A template's name: "Turbo", "Daily", "Deepstack" or one staff saved.
     pub template: Option<String>,
     pub structure: Option<Structure>,
     pub tables: u16,
@@ -192,14 +209,20 @@ async fn create(
     AppJson(new): AppJson<NewTournament>,
 ) -> Result<(StatusCode, Json<TournamentView>), ApiError> {
     let structure = match (new.template, new.structure) {
-        (Some(name), None) => templates()
-            .into_iter()
-            .find(|t| t.name.eq_ignore_ascii_case(&name))
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "no template called {name:?} (Turbo, Daily, Deepstack)"
-                ))
-            })?,
+        (Some(name), None) => {
+            let all = s.log.venue().all_templates();
+            let found = all.iter().find(|t| t.name.eq_ignore_ascii_case(&name));
+            match found {
+                Some(t) => t.clone(),
+                None => {
+                    let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+                    return Err(ApiError::invalid(format!(
+                        "no template called {name:?} ({})",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
         (None, Some(structure)) => structure,
         _ => return Err(ApiError::invalid("give either template or structure")),
     };
@@ -219,7 +242,7 @@ async fn create(
     ))
 }
 
-async fn play(
+pub(super) async fn play(
     s: &AppState,
     actor: Actor,
     tournament_id: Uuid,
@@ -253,13 +276,13 @@ pub struct NewEntry {
 /// Register an entry or a re-entry; once running, a seat is drawn (its seed kept in the event).
 #[utoipa::path(post, path = "/api/v1/tournaments/{id}/entries", tag = "tournaments", request_body = NewEntry,
     security(("bearer" = ["tournaments:operate"])), params(("id" = Uuid, Path, description = "Tournament id")),
-    responses((status = 201, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Entered), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register(
     State(s): State<AppState>,
     who: Require<TournamentsOperate>,
     AppPath(id): AppPath<Uuid>,
     AppJson(entry): AppJson<NewEntry>,
-) -> Result<(StatusCode, Json<Done>), ApiError> {
+) -> Result<(StatusCode, Json<Entered>), ApiError> {
     let actor = who.principal().actor();
     find(&s.log.venue(), id)?;
     let player_id = match (entry.player_id, entry.name) {
@@ -286,14 +309,42 @@ async fn register(
             "no player with id {player_id}"
         )));
     }
+    let bullet_id = Uuid::now_v7();
     let command = PlayCommand::Register {
-        bullet_id: Uuid::now_v7(),
+        bullet_id,
         player_id,
         seed: rand::random(),
         at_ms: s.clock.now_ms() as i64,
         override_late_reg: entry.override_late_registration,
     };
-    Ok((StatusCode::CREATED, play(&s, actor, id, command).await?))
+    let Json(done) = play(&s, actor, id, command).await?;
+    let seat = s
+        .log
+        .venue()
+        .tournaments
+        .get(&id)
+        .and_then(|t| t.bullets.get(&bullet_id))
+        .and_then(|b| b.seat);
+    Ok((
+        StatusCode::CREATED,
+        Json(Entered {
+            seq: done.seq,
+            bullet_id,
+            player_id,
+            table: seat.map(|s| s.0),
+            seat: seat.map(|s| s.1),
+        }),
+    ))
+}
+
+/// An entry made: its id, and the seat drawn once the tournament runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Entered {
+    pub seq: u64,
+    pub bullet_id: Uuid,
+    pub player_id: Uuid,
+    pub table: Option<u16>,
+    pub seat: Option<u8>,
 }
 
 macro_rules! clock_action {
@@ -386,19 +437,21 @@ async fn set_level(
 #[utoipa::path(post, path = "/api/v1/tournaments/{id}/bullets/{bullet}/bust", tag = "tournaments",
     security(("bearer" = ["tournaments:operate"])),
     params(("id" = Uuid, Path, description = "Tournament id"), ("bullet" = Uuid, Path, description = "Entry id")),
-    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = BustDone), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn bust(
     State(s): State<AppState>,
     who: Require<TournamentsOperate>,
     AppPath((id, bullet_id)): AppPath<(Uuid, Uuid)>,
-) -> Result<Json<Done>, ApiError> {
-    play(
+) -> Result<Json<BustDone>, ApiError> {
+    let Json(done) = play(
         &s,
         who.principal().actor(),
         id,
         PlayCommand::Bust { bullet_id },
     )
-    .await
+    .await?;
+    let state = s.log.venue();
+    Ok(Json(BustDone::after(done.seq, state.tournaments.get(&id))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
