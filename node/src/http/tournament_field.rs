@@ -38,13 +38,22 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tournaments/{id}/seating", get(seating))
         .route("/api/v1/tournaments/{id}/results", get(results))
         .route("/api/v1/tournaments/{id}/results.csv", get(results_csv))
-        .route("/api/v1/tournaments/{id}/bullets/{bullet}/rebuy", post(rebuy))
-        .route("/api/v1/tournaments/{id}/bullets/{bullet}/addon", post(addon))
+        .route(
+            "/api/v1/tournaments/{id}/bullets/{bullet}/rebuy",
+            post(rebuy),
+        )
+        .route(
+            "/api/v1/tournaments/{id}/bullets/{bullet}/addon",
+            post(addon),
+        )
         .route("/api/v1/tournaments/{id}/final-table", post(final_table))
         .route("/api/v1/tournaments/{id}/bag", post(bag))
         .route("/api/v1/day2", post(create_day2))
         .route("/api/v1/tournament-templates", post(save_template))
-        .route("/api/v1/tournament-templates/{name}", delete(delete_template))
+        .route(
+            "/api/v1/tournament-templates/{name}",
+            delete(delete_template),
+        )
 }
 
 /// What a bust-out did, with what the director should do next.

@@ -136,7 +136,11 @@ pub(super) fn view(state: &VenueState, t: &Tournament, now_ms: u64) -> Tournamen
             .filter(|x| !x.broken)
             .map(|x| x.number)
             .collect(),
-        flights: t.day2.as_ref().map(|d| d.flights.clone()).unwrap_or_default(),
+        flights: t
+            .day2
+            .as_ref()
+            .map(|d| d.flights.clone())
+            .unwrap_or_default(),
         day2: t.fed_day2,
     }
 }

@@ -212,7 +212,10 @@ mod tests {
             .expect("one")
             .get(0)
             .expect("text");
-        assert!(!state.contains("bullets") && !state.contains("bust_order"), "{state}");
+        assert!(
+            !state.contains("bullets") && !state.contains("bust_order"),
+            "{state}"
+        );
     }
 
     #[tokio::test]

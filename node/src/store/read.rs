@@ -182,9 +182,9 @@ impl Reader {
                 chips: row.get::<Option<i64>>(12)?.map(|c| c as u64),
             };
             let busted_at: Option<i64> = row.get(7)?;
-            let t = out
-                .get_mut(&tid)
-                .ok_or_else(|| bad_row(format!("entry {} of unknown tournament {tid}", bullet.id)))?;
+            let t = out.get_mut(&tid).ok_or_else(|| {
+                bad_row(format!("entry {} of unknown tournament {tid}", bullet.id))
+            })?;
             if busted_at.is_some() {
                 t.bust_order.push(bullet.id);
             }
@@ -194,7 +194,9 @@ impl Reader {
     }
 
     /// The templates staff saved, by lower-case name.
-    pub async fn templates(&self) -> Result<std::collections::BTreeMap<String, Structure>, StoreError> {
+    pub async fn templates(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, Structure>, StoreError> {
         let conn = self.conn.lock().await;
         let mut rows = conn
             .query("SELECT name_key, structure FROM tournament_templates", ())
@@ -363,18 +365,15 @@ impl Reader {
         ];
         let conn = self.conn.lock().await;
         let mut out = String::new();
-        for (table, order) in TABLES
-            .iter()
-            .chain(
-                [
-                    ("seat_changes", "id"),
-                    ("tournaments", "id"),
-                    ("tournament_entries", "tournament_id, bullet_id"),
-                    ("tournament_templates", "name_key"),
-                ]
-                .iter(),
-            )
-        {
+        for (table, order) in TABLES.iter().chain(
+            [
+                ("seat_changes", "id"),
+                ("tournaments", "id"),
+                ("tournament_entries", "tournament_id, bullet_id"),
+                ("tournament_templates", "name_key"),
+            ]
+            .iter(),
+        ) {
             out.push_str(&format!("## {table}\n"));
             let mut rows = conn
                 .query(&format!("SELECT * FROM {table} ORDER BY {order}"), ())
