@@ -310,6 +310,11 @@ async fn a_turbo_runs_from_registration_to_a_winner() {
     .await;
     assert_eq!(status, StatusCode::OK);
 
+    assert_replays(&mut node).await;
+}
+
+/// Stops the node and checks its log replays from empty into identical read tables.
+async fn assert_replays(node: &mut TestNode) {
     assert!(node.terminate().success());
     let db = pvm_node::store::Db::open(&node.dir.join("pvm.db"))
         .await
@@ -455,4 +460,332 @@ async fn the_clock_panel_runs_a_tournament_with_big_buttons() {
         .await
         .expect("text")
         .contains("the clock is not paused"));
+}
+
+#[tokio::test]
+async fn staff_clone_a_template_edit_it_and_run_a_rebuy_tournament_from_it() {
+    let mut node = TestNode::start();
+    let c = node.client();
+    let (_, all) = send(&c, &node, "GET", "/api/v1/tournament-templates", None).await;
+    let mut mine = all[1].clone();
+    assert_eq!(mine["name"], "Daily");
+    // Saving over a built-in is refused; a copy under a new name is kept.
+    let (status, body) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/tournament-templates",
+        Some(mine.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    mine["name"] = json!("Tuesday Rebuy");
+    mine["rebuy"] =
+        json!({"allowed": true, "max": 1, "chips": 30000, "until_level": 4, "price": 100});
+    mine["payouts"] = json!([600, 400]);
+    let (status, body) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/tournament-templates",
+        Some(mine.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Nonsense in an edit names the problem and changes nothing.
+    let mut bad = mine.clone();
+    bad["payouts"] = json!([600, 300]);
+    let (status, body) = send(&c, &node, "POST", "/api/v1/tournament-templates", Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("payouts: the places add up to 90.0 %, not 100 %"),
+        "{body}"
+    );
+    let (_, all) = send(&c, &node, "GET", "/api/v1/tournament-templates", None).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(4));
+    assert_eq!(all[3]["payouts"], json!([600, 400]));
+
+    let (status, t) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/tournaments",
+        Some(json!({"name": "Tuesday", "template": "tuesday rebuy", "tables": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    let id = t["id"].as_str().expect("id").to_owned();
+    let mut bullets = Vec::new();
+    for name in ["Ann Lee", "Bo Park", "Cy Diaz"] {
+        let (_, e) = send(
+            &c,
+            &node,
+            "POST",
+            &format!("/api/v1/tournaments/{id}/entries"),
+            Some(json!({"name": name})),
+        )
+        .await;
+        bullets.push(e["bullet_id"].as_str().expect("bullet").to_owned());
+    }
+    send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{id}/start"),
+        None,
+    )
+    .await;
+    let path = |b: &str, what: &str| format!("/api/v1/tournaments/{id}/bullets/{b}/{what}");
+    let (status, body) = send(&c, &node, "POST", &path(&bullets[0], "rebuy"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(&c, &node, "POST", &path(&bullets[0], "rebuy"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body["error"]["message"],
+        "rebuy limit reached (1 allowed per entry)"
+    );
+    let (status, _) = send(&c, &node, "POST", &path(&bullets[1], "addon"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, v) = send(&c, &node, "GET", &format!("/api/v1/tournaments/{id}"), None).await;
+    assert_eq!(v["stats"]["total_chips"], 3 * 30_000 + 30_000 + 20_000);
+    assert_eq!(v["prize_pool"], 5_000, "the Daily's guarantee");
+    send(&c, &node, "POST", &path(&bullets[2], "bust"), None).await;
+    send(&c, &node, "POST", &path(&bullets[1], "bust"), None).await;
+    let (_, r) = send(
+        &c,
+        &node,
+        "GET",
+        &format!("/api/v1/tournaments/{id}/results"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r["payouts"],
+        json!([{"place": 1, "permille": 600, "amount": 3000}, {"place": 2, "permille": 400, "amount": 2000}])
+    );
+    assert_eq!(
+        r["places"][0],
+        json!({"place": 1, "name": "Ann L.", "payout": 3000})
+    );
+    assert_eq!(
+        r["places"][1],
+        json!({"place": 2, "name": "Bo P.", "payout": 2000})
+    );
+    let (status, _) = send(
+        &c,
+        &node,
+        "DELETE",
+        "/api/v1/tournament-templates/Tuesday%20Rebuy",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(
+        &c,
+        &node,
+        "DELETE",
+        "/api/v1/tournament-templates/Daily",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "built-in templates stay");
+    assert_replays(&mut node).await;
+}
+
+#[tokio::test]
+async fn three_flights_bag_their_survivors_and_day_2_draws_them_with_their_stacks() {
+    let mut node = TestNode::start();
+    let c = node.client();
+    let mut flights = Vec::new();
+    let mut regular = None;
+    for (f, label) in ["1A", "1B", "1C"].iter().enumerate() {
+        let (_, t) = send(&c, &node, "POST", "/api/v1/tournaments",
+            Some(json!({"name": format!("Main Event Day {label}"), "template": "Deepstack", "tables": 2}))).await;
+        let id = t["id"].as_str().expect("id").to_owned();
+        let mut bullets = Vec::new();
+        for i in 0..10 {
+            // The same regular plays every flight.
+            let body = match (i, &regular) {
+                (0, Some(p)) => json!({"player_id": p}),
+                (0, None) => json!({"name": "Reg Ular"}),
+                _ => json!({"name": format!("F{f} Player{i}")}),
+            };
+            let (status, e) = send(
+                &c,
+                &node,
+                "POST",
+                &format!("/api/v1/tournaments/{id}/entries"),
+                Some(body),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{e}");
+            if i == 0 {
+                regular = e["player_id"].as_str().map(str::to_owned);
+            }
+            bullets.push(e["bullet_id"].as_str().expect("b").to_owned());
+        }
+        send(
+            &c,
+            &node,
+            "POST",
+            &format!("/api/v1/tournaments/{id}/start"),
+            None,
+        )
+        .await;
+        for b in &bullets[6..] {
+            let (status, body) = send(
+                &c,
+                &node,
+                "POST",
+                &format!("/api/v1/tournaments/{id}/bullets/{b}/bust"),
+                None,
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        // The regular bags 100k more in each later flight.
+        let stacks: Vec<Value> = bullets[..6].iter().enumerate()
+            .map(|(i, b)| json!({"bullet_id": b, "chips": 60_000 + i as u64 * 1_000 + f as u64 * 100_000 * u64::from(i == 0)}))
+            .collect();
+        let (status, body) = send(
+            &c,
+            &node,
+            "POST",
+            &format!("/api/v1/tournaments/{id}/bag"),
+            Some(json!({"stacks": stacks[..5]})),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a survivor without a count: {body}"
+        );
+        let (status, body) = send(
+            &c,
+            &node,
+            "POST",
+            &format!("/api/v1/tournaments/{id}/bag"),
+            Some(json!({"stacks": stacks})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        flights.push(id);
+    }
+    let (status, body) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/day2",
+        Some(json!({"name": "Main Event Day 2", "flights": [flights[0], flights[0]], "tables": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, d2) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/day2",
+        Some(json!({"name": "Main Event Day 2", "flights": flights, "tables": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{d2}");
+    let d2id = d2["id"].as_str().expect("id").to_owned();
+    // 18 survivors, but the regular bagged three times: the biggest stack (1C's) goes on.
+    assert_eq!(d2["stats"]["entries"], 16);
+    assert_eq!(d2["flights"], json!(flights));
+    assert_eq!(
+        d2["prize_pool"], 25_000,
+        "the Deepstack guarantee covers the flights' 30 x 300"
+    );
+    let (status, again) = send(
+        &c,
+        &node,
+        "POST",
+        "/api/v1/day2",
+        Some(json!({"name": "Again", "flights": [flights[0]], "tables": 2})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    let (_, entries) = send(
+        &c,
+        &node,
+        "GET",
+        &format!("/api/v1/tournaments/{d2id}/entries"),
+        None,
+    )
+    .await;
+    let reg: Vec<&Value> = entries
+        .as_array()
+        .expect("e")
+        .iter()
+        .filter(|e| e["name"] == "Reg Ular")
+        .collect();
+    assert_eq!(reg.len(), 1);
+    assert_eq!(reg[0]["chips"], 260_000);
+    let (status, _) = send(
+        &c,
+        &node,
+        "POST",
+        &format!("/api/v1/tournaments/{d2id}/start"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, seating) = send(
+        &c,
+        &node,
+        "GET",
+        &format!("/api/v1/tournaments/{d2id}/seating"),
+        None,
+    )
+    .await;
+    let counts: Vec<usize> = seating["tables"]
+        .as_array()
+        .expect("t")
+        .iter()
+        .map(|t| t["players"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(counts, vec![8, 8], "the Day 2 redraw is balanced");
+    let (_, v) = send(
+        &c,
+        &node,
+        "GET",
+        &format!("/api/v1/tournaments/{d2id}"),
+        None,
+    )
+    .await;
+    let chips: u64 = entries
+        .as_array()
+        .expect("e")
+        .iter()
+        .filter_map(|e| e["chips"].as_u64())
+        .sum();
+    assert_eq!(v["stats"]["total_chips"], chips);
+    assert_eq!(
+        v["clock"]["level"], 1,
+        "Day 2 starts where the flights stopped (level 1 here; later levels in the engine test)"
+    );
+    let (_, r) = send(
+        &c,
+        &node,
+        "GET",
+        &format!("/api/v1/tournaments/{d2id}/results"),
+        None,
+    )
+    .await;
+    assert_eq!(r["field"], 30, "payouts are for all 30 flight entries");
+    let (_, f) = send(
+        &c,
+        &node,
+        "GET",
+        &format!("/api/v1/tournaments/{}", flights[0]),
+        None,
+    )
+    .await;
+    assert_eq!(f["status"], "bagged");
+    assert_eq!(f["day2"], d2["id"]);
+    assert_replays(&mut node).await;
 }
