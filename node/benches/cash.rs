@@ -12,50 +12,20 @@ use pvm_shared::players::PlayerDetails;
 use pvm_shared::venue::{Command, Game, Stakes, TableName};
 use pvm_shared::Actor;
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
+use support::{bulk, now_ms, percentile, raw_commit_latencies};
 use uuid::Uuid;
+
+#[path = "support/mod.rs"]
+mod support;
 
 const TABLES: usize = 250;
 const LISTS: usize = 60;
 const WAITING: usize = 1_500;
 const ACTIONS: usize = 3_000;
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-/// Appends many commands concurrently (group commit) to build the room fast.
-async fn bulk(log: &pvm_node::store::Log, commands: Vec<Command>) {
-    for chunk in commands.chunks(256) {
-        let tasks: Vec<_> = chunk
-            .iter()
-            .cloned()
-            .map(|c| {
-                let log = log.clone();
-                tokio::spawn(async move { log.append(Actor::System, c).await })
-            })
-            .collect();
-        for t in tasks {
-            t.await.expect("join").expect("setup append");
-        }
-    }
-}
-
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(run());
+    support::runtime().block_on(run());
 }
 
 async fn run() {
@@ -287,30 +257,4 @@ async fn run() {
         if all_p99 <= 5.0 { "met" } else { "NOT MET" }
     );
     node.close().await;
-}
-
-async fn raw_commit_latencies(path: &std::path::Path) -> Vec<f64> {
-    let db = libsql::Builder::new_local(path)
-        .build()
-        .await
-        .expect("raw db");
-    let conn = db.connect().expect("connect");
-    for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"] {
-        drop(conn.query(pragma, ()).await.expect("pragma"));
-    }
-    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)", ())
-        .await
-        .expect("schema");
-    let mut out = Vec::new();
-    for i in 0..500i64 {
-        let t = Instant::now();
-        conn.execute(
-            "INSERT INTO t (id, v) VALUES (?1, ?2)",
-            libsql::params![i, vec![7u8; 300]],
-        )
-        .await
-        .expect("insert");
-        out.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    out
 }

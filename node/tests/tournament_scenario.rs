@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower::ServiceExt;
 
-const MIN: u64 = 60;
 
 struct Director {
     v: Venue,
