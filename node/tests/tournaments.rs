@@ -789,3 +789,230 @@ async fn three_flights_bag_their_survivors_and_day_2_draws_them_with_their_stack
     assert_eq!(f["day2"], d2["id"]);
     assert_replays(&mut node).await;
 }
+
+#[tokio::test]
+async fn the_director_edits_a_structure_bags_a_flight_draws_day_2_and_undoes_from_the_pages() {
+    let node = TestNode::start();
+    let (page, csrf) =
+        common::browser_login(&node.url, common::ADMIN, common::ADMIN_PASSWORD).await;
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        let mut form = form;
+        form.push(("_csrf", csrf.clone()));
+        let req = page.post(node.api(&path)).form(&form);
+        async move { req.send().await.expect("form") }
+    };
+    let get = |path: String| {
+        let req = page.get(node.api(&path));
+        async move { req.send().await.expect("page").text().await.expect("text") }
+    };
+    // Clone the Turbo: the editor opens with a copy's name and the levels as text.
+    let html = get("/structures/edit?from=Turbo".into()).await;
+    assert!(
+        html.contains("Turbo (copy)") && html.contains("100/200 bba 200 12m"),
+        "{html}"
+    );
+    let mut form: Vec<(&'static str, String)> = vec![
+        ("name", "Sunday Rebuy".into()),
+        (
+            "steps",
+            "100/200 15m\n200/400 15m\nbreak 10m colour up\n300/600 ante 50 15m\n".into(),
+        ),
+        ("starting_stack", "10,000".into()),
+        ("late_reg_until_level", "2".into()),
+        ("rebuy_allowed", "1".into()),
+        ("rebuy_max", "".into()),
+        ("rebuy_chips", "10000".into()),
+        ("rebuy_until", "2".into()),
+        ("rebuy_price", "20".into()),
+        ("buy_in", "20".into()),
+        ("payouts", "70 30".into()),
+        ("at_end", "repeat".into()),
+    ];
+    // A typo in a level names its line and keeps what was typed.
+    let mut bad = form.clone();
+    bad[1].1 = "100/200 15m\n200/4OO 15m\n".into();
+    let resp = post("/structures".into(), bad).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = resp.text().await.expect("text");
+    assert!(
+        body.contains("line 2: &quot;4OO&quot; is not a whole number for the big blind"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Sunday Rebuy"),
+        "the form keeps what was typed"
+    );
+    let resp = post("/structures".into(), form.clone()).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let html = get("/structures".into()).await;
+    assert!(html.contains("Sunday Rebuy"), "{html}");
+    // Edit it again: saved under the same name, it replaces the old one.
+    form[2].1 = "12000".into();
+    assert_eq!(
+        post("/structures".into(), form).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (status, all) = send(
+        &node.client(),
+        &node,
+        "GET",
+        "/api/v1/tournament-templates",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let mine = all
+        .as_array()
+        .expect("all")
+        .iter()
+        .find(|t| t["name"] == "Sunday Rebuy")
+        .cloned()
+        .expect("saved");
+    assert_eq!(mine["starting_stack"], 12_000);
+    assert_eq!(mine["payouts"], json!([700, 300]));
+    assert_eq!(
+        mine["steps"][3]["ante"],
+        json!({"kind": "standard", "amount": 50})
+    );
+
+    // A flight from it, run from the panel: register, start, rebuy, bust, undo, bag.
+    let resp = post(
+        "/tournaments".into(),
+        vec![
+            ("name", "Flight 1A".into()),
+            ("template", "Sunday Rebuy".into()),
+            ("tables", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let at = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    for name in ["Ann Able", "Bo Baker", "Cy Cole", "Di Dunn"] {
+        assert_eq!(
+            post(format!("{at}/register"), vec![("name", name.into())])
+                .await
+                .status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+    assert_eq!(
+        post(format!("{at}/start"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let html = get(at.clone()).await;
+    let first = |html: &str, prefix: &str| {
+        html.split(prefix)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("no {prefix} in page"))
+            .to_owned()
+    };
+    let b = first(&html, "/rebuy-");
+    assert_eq!(
+        post(format!("{at}/rebuy-{b}"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(format!("{at}/bust-{b}"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let html = get(at.clone()).await;
+    assert!(
+        html.contains("Recent actions") && html.contains("busted") && html.contains("rebought"),
+        "{html}"
+    );
+    assert!(
+        html.contains("prize pool 100"),
+        "4 buy-ins and a rebuy at 20"
+    );
+    // Undo the rebuy? Only once the bust-out is undone: the newest first.
+    let undo = first(&html, "/undo-");
+    assert_eq!(
+        post(format!("{at}/undo-{undo}"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let html = get(at.clone()).await;
+    assert!(html.contains("4 of 4 left"), "the bust-out was undone");
+    let undo = first(&html, "/undo-");
+    assert_eq!(
+        post(format!("{at}/undo-{undo}"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let html = get(at.clone()).await;
+    assert!(html.contains("prize pool 80"), "the rebuy was undone");
+    // Bag: a count that is not a number is refused with the reason; then every stack.
+    let bullets: Vec<String> = html
+        .split("name=\"chips-")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(bullets.len(), 4);
+    let mut counts: Vec<(String, String)> = bullets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (format!("chips-{b}"), format!("{}", 20_000 + i * 1_000)))
+        .collect();
+    counts.push(("_csrf".into(), csrf.clone()));
+    let mut wrong = counts.clone();
+    wrong[0].1 = "lots".into();
+    let resp = page
+        .post(node.api(&format!("{at}/bag")))
+        .form(&wrong)
+        .send()
+        .await
+        .expect("bag");
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(resp
+        .text()
+        .await
+        .expect("text")
+        .contains("&quot;lots&quot; is not a chip count"));
+    let resp = page
+        .post(node.api(&format!("{at}/bag")))
+        .form(&counts)
+        .send()
+        .await
+        .expect("bag");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    // Day 2 from the list page's form, drawn at its start.
+    let html = get("/tournaments".into()).await;
+    assert!(html.contains("Day 2 from bagged flights"), "{html}");
+    let flight = at.trim_start_matches("/tournaments/").to_owned();
+    let resp = post(
+        "/day2".into(),
+        vec![
+            ("flight", flight),
+            ("name", "Sunday Day 2".into()),
+            ("tables", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let d2 = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert_eq!(
+        post(format!("{d2}/start"), vec![]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let html = get(d2.clone()).await;
+    assert!(
+        html.contains("4 of 4 left") && html.contains("23000"),
+        "{html}"
+    );
+    // The results as CSV from the page (cookie session).
+    let resp = page
+        .get(node.api(&format!("{d2}/results.csv")))
+        .send()
+        .await
+        .expect("csv");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = resp.text().await.expect("text");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+}

@@ -11,6 +11,7 @@ pub mod cash;
 mod docs;
 pub mod error;
 mod staff;
+mod structure_pages;
 mod tournament_field;
 mod tournament_pages;
 mod tournaments;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tournaments::routes())
         .merge(tournament_field::routes())
         .merge(tournament_pages::routes())
+        .merge(structure_pages::routes())
         .merge(staff::routes())
         .merge(board::routes())
         .merge(docs::routes())

@@ -16,7 +16,6 @@ use axum::{Form, Router};
 use maud::html;
 use pvm_shared::players::PlayerDetails;
 use pvm_shared::tournament::play::{PlayCommand, PlayEvent, Status};
-use pvm_shared::tournament::structure::templates;
 use pvm_shared::venue::Command;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -25,7 +24,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/tournaments", get(list_page).post(create))
         .route("/tournaments/{id}", get(panel))
+        .route("/tournaments/{id}/results.csv", get(results_csv))
+        .route("/tournaments/{id}/bag", post(bag))
         .route("/tournaments/{id}/{action}", post(action))
+        .route("/day2", post(create_day2))
 }
 
 fn clock_text(ms: u64) -> String {
@@ -54,9 +56,25 @@ async fn list_page(
                 form method="post" action="/tournaments" {
                     (csrf_field(&csrf))
                     label { "Name" input name="name" required maxlength="80" placeholder="Friday Deepstack"; }
-                    label { "Structure" select name="template" { @for t in templates() { option value=(t.name) { (t.name) } } } }
+                    label { "Structure" select name="template" { @for t in state.all_templates() { option value=(t.name) { (t.name) } } } }
                     label { "Tables" input name="tables" type="number" min="1" max="500" value="4" required; }
                     button type="submit" { "Create" }
+                }
+                p { a href="/structures" { "Structures: clone and edit templates" } }
+            }
+            @let bagged: Vec<_> = state.tournaments.values().filter(|t| t.status == Status::Bagged && t.fed_day2.is_none()).collect();
+            @if !bagged.is_empty() {
+                section.new {
+                    h2 { "Day 2 from bagged flights" }
+                    form method="post" action="/day2" {
+                        (csrf_field(&csrf))
+                        @for f in &bagged {
+                            label { input type="checkbox" name="flight" value=(f.id) checked; " " (f.name) " · " (f.alive().count()) " bagged" }
+                        }
+                        label { "Name" input name="name" required maxlength="80" placeholder="Main Event Day 2"; }
+                        label { "Tables" input name="tables" type="number" min="1" max="500" value="4" required; }
+                        button type="submit" { "Create Day 2" }
+                    }
                 }
             }
         }
@@ -80,7 +98,10 @@ async fn create(
     form: FormResult<CreateForm>,
 ) -> Result<Response, ApiError> {
     let Form(f) = form?;
-    let structure = templates()
+    let structure = s
+        .log
+        .venue()
+        .all_templates()
         .into_iter()
         .find(|t| t.name == f.template)
         .ok_or_else(|| ApiError::invalid(format!("no template called {:?}", f.template)))?;
@@ -132,6 +153,9 @@ async fn render(
         }
     };
     let last_bust = t.bust_order.last().copied();
+    let rebuys = t.structure.rebuy.allowed;
+    let addons = t.structure.addon.allowed;
+    let recent = recent_actions(s, &state, id).await?;
     let mut seated: Vec<_> = t.alive().filter_map(|b| b.seat.map(|s| (s, b))).collect();
     seated.sort_by_key(|(s, _)| *s);
     let body = html! {
@@ -146,7 +170,7 @@ async fn render(
                 }
                 @if let Some(b) = v.blinds { p.blinds { (b.small_blind) " / " (b.big_blind) } }
                 @if let Some(n) = v.next { p.next { "Next: " (n.small_blind) " / " (n.big_blind) } }
-                p.meta { (stats.players_left) " of " (stats.entries) " left · average " (stats.average_stack) }
+                p.meta { (stats.players_left) " of " (stats.entries) " left · average " (stats.average_stack) " · prize pool " (t.prize_pool()) }
             }
             div.controls {
                 @if t.status == Status::Registering { (button("start", "Start", "big")) }
@@ -175,22 +199,64 @@ async fn render(
                 }
                 datalist id="players" { @for p in state.players.values() { option value=(p.name) {} } }
             }
-            h2 { "Seats" }
-            ul.plain {
-                @for ((table, seat), b) in &seated {
-                    li { "Table " (table) " seat " (seat) " · " (name(b.player_id))
-                        form.inline method="post" action=(format!("/tournaments/{id}/bust-{}", b.id)) { (csrf_field(csrf)) button.danger type="submit" { "Bust" } } }
+            @if t.status == Status::Running {
+                @if let Some(table) = final_table_at(t) {
+                    p { (t.alive().count()) " left: " (button(&format!("final-table-{table}"), &format!("Draw the final table at table {table}"), "")) }
+                }
+            }
+            h2 { "Seating" }
+            div.tablesgrid {
+                @for tt in t.tables.iter().filter(|x| !x.broken) {
+                    section.seats {
+                        h3 { "Table " (tt.number) @if let Some(b) = tt.button { small { " · button seat " (b) } } }
+                        ul {
+                            @for ((_, seat), b) in seated.iter().filter(|((tn, _), _)| *tn == tt.number) {
+                                li {
+                                    span.seatno { (seat) }
+                                    span.who { (name(b.player_id)) @if b.rebuys > 0 { small { " R" (b.rebuys) } } @if b.addons > 0 { small { " A" } } @if let Some(c) = b.chips { small { " " (c) } } }
+                                    @if t.status == Status::Running {
+                                        @if rebuys { form.inline method="post" action=(act(&format!("rebuy-{}", b.id))) { (csrf_field(csrf)) button.secondary type="submit" { "Rebuy" } } }
+                                        @if addons { form.inline method="post" action=(act(&format!("addon-{}", b.id))) { (csrf_field(csrf)) button.secondary type="submit" { "Add-on" } } }
+                                        form.inline method="post" action=(format!("/tournaments/{id}/bust-{}", b.id)) { (csrf_field(csrf)) button.danger type="submit" { "Bust" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
             @if t.status == Status::Registering {
                 p { (t.bullets.len()) " registered; seats are drawn at the start." }
             }
-            @let places = t.places();
-            @if !places.is_empty() {
-                h2 { "Results" }
-                ol.plain {
-                    @for (bullet, place) in { let mut p: Vec<_> = places.iter().collect(); p.sort_by_key(|(_, pl)| **pl); p } {
-                        li value=(place) { (t.bullets.get(bullet).map(|b| name(b.player_id)).unwrap_or_default()) }
+            @if t.status == Status::Running && t.day2.is_none() {
+                details.move {
+                    summary { "End of flight: bag the chips for Day 2" }
+                    form method="post" action=(act("bag")) {
+                        (csrf_field(csrf))
+                        @for ((table, seat), b) in &seated {
+                            label { (name(b.player_id)) " (table " (table) " seat " (seat) ")" input name=(format!("chips-{}", b.id)) inputmode="numeric" required; }
+                        }
+                        button.big type="submit" { "Bag the flight" }
+                    }
+                }
+            }
+            @if !recent.is_empty() {
+                h2 { "Recent actions" }
+                ul.plain {
+                    @for (seq, what) in &recent {
+                        li { (what) " " (button(&format!("undo-{seq}"), "Undo", "secondary")) }
+                    }
+                }
+            }
+            @let results = super::tournament_field::results_of(&state, t);
+            h2 { "Results" }
+            p.meta { "Prize pool " (results.prize_pool) " (information only) · " (results.payouts.len()) " places paid · "
+                a href=(format!("/tournaments/{id}/results.csv")) { "Download CSV" } }
+            @if !results.places.is_empty() {
+                table.api {
+                    thead { tr { th { "Place" } th { "Player" } th { "Payout" } } }
+                    tbody {
+                        @for r in &results.places { tr { td { (r.place) } td { (r.name) } td { @if r.payout > 0 { (r.payout) } } } }
                     }
                 }
             }
@@ -315,13 +381,44 @@ async fn action(
                 override_late_reg: !f.r#override.is_empty(),
             })
         }
-        other => match other
-            .strip_prefix("bust-")
-            .and_then(|b| Uuid::parse_str(b).ok())
-        {
-            Some(bullet_id) => Ok(PlayCommand::Bust { bullet_id }),
-            None => return Err(ApiError::not_found(format!("no action {other:?}"))),
-        },
+        other => {
+            let uuid_after = |prefix: &str| {
+                other
+                    .strip_prefix(prefix)
+                    .and_then(|b| Uuid::parse_str(b).ok())
+            };
+            if let Some(bullet_id) = uuid_after("bust-") {
+                Ok(PlayCommand::Bust { bullet_id })
+            } else if let Some(bullet_id) = uuid_after("rebuy-") {
+                Ok(PlayCommand::Rebuy {
+                    bullet_id,
+                    at_ms: now,
+                })
+            } else if let Some(bullet_id) = uuid_after("addon-") {
+                Ok(PlayCommand::AddOn {
+                    bullet_id,
+                    at_ms: now,
+                })
+            } else if let Some(table) = other
+                .strip_prefix("final-table-")
+                .and_then(|x| x.parse().ok())
+            {
+                Ok(PlayCommand::FinalTable {
+                    table,
+                    seed: rand::random(),
+                })
+            } else if let Some(seq) = other
+                .strip_prefix("undo-")
+                .and_then(|x| x.parse::<u64>().ok())
+            {
+                match event_of(&s, id, seq).await? {
+                    Some(event) => Ok(PlayCommand::Undo { event }),
+                    None => Err(format!("no action {seq} of this tournament")),
+                }
+            } else {
+                return Err(ApiError::not_found(format!("no action {other:?}")));
+            }
+        }
     };
     let play = match play {
         Ok(p) => p,
@@ -335,4 +432,200 @@ async fn action(
         Ok(()) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
         Err((status, message)) => render(&s, who, &csrf, id, status, Some(&message)).await,
     }
+}
+
+/// Where the final table can be drawn: the lowest table in play, once
+/// everyone left fits there and more than one table is still in play.
+fn final_table_at(t: &pvm_shared::tournament::play::Tournament) -> Option<u16> {
+    let in_play: Vec<_> = t.tables.iter().filter(|x| !x.broken).collect();
+    let first = in_play.iter().min_by_key(|x| x.number)?;
+    let left = t.alive().count();
+    (in_play.len() > 1 && left > 1 && left <= first.seats as usize).then_some(first.number)
+}
+
+/// This tournament's event at `seq`, if it is one.
+async fn event_of(s: &AppState, id: Uuid, seq: u64) -> Result<Option<PlayEvent>, ApiError> {
+    let found = s
+        .reader
+        .events_after(seq.saturating_sub(1), 1)
+        .await?
+        .into_iter()
+        .find(|(n, _)| *n == seq);
+    let Some((_, bytes)) = found else {
+        return Ok(None);
+    };
+    let envelope = pvm_shared::envelope::Envelope::decode(&bytes).map_err(ApiError::internal)?;
+    Ok(match envelope.event().map_err(ApiError::internal)? {
+        pvm_shared::EventKind::TournamentPlayed {
+            tournament_id,
+            event,
+        } if tournament_id == id => Some(event),
+        _ => None,
+    })
+}
+
+/// The last few undoable actions of this tournament (from the latest 300 events of the venue), newest first.
+async fn recent_actions(
+    s: &AppState,
+    state: &pvm_shared::venue::VenueState,
+    id: Uuid,
+) -> Result<Vec<(u64, String)>, ApiError> {
+    let Some(t) = state.tournaments.get(&id) else {
+        return Ok(Vec::new());
+    };
+    let who = |bullet: &Uuid| {
+        t.bullets
+            .get(bullet)
+            .and_then(|b| state.players.get(&b.player_id))
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| "someone".into())
+    };
+    let mut out = Vec::new();
+    for (seq, bytes) in s.reader.recent_events(300).await? {
+        let Ok(envelope) = pvm_shared::envelope::Envelope::decode(&bytes) else {
+            continue;
+        };
+        let Ok(pvm_shared::EventKind::TournamentPlayed {
+            tournament_id,
+            event,
+        }) = envelope.event()
+        else {
+            continue;
+        };
+        if tournament_id != id {
+            continue;
+        }
+        let what = match &event {
+            PlayEvent::Busted { bullet_id, .. } => format!("{} busted", who(bullet_id)),
+            PlayEvent::Moved { bullet_id, to, .. } => {
+                format!("{} moved to table {} seat {}", who(bullet_id), to.0, to.1)
+            }
+            PlayEvent::Registered {
+                bullet_id, reentry, ..
+            } => {
+                format!(
+                    "{} {}",
+                    who(bullet_id),
+                    if *reentry { "re-entered" } else { "registered" }
+                )
+            }
+            PlayEvent::ClockSet { action, .. } => format!("clock: {action}"),
+            PlayEvent::Rebought { bullet_id } => format!("{} rebought", who(bullet_id)),
+            PlayEvent::AddedOn { bullet_id } => format!("{} took the add-on", who(bullet_id)),
+            _ => continue,
+        };
+        // Offer undo only where it would be accepted now.
+        if t.decide(&PlayCommand::Undo { event }).is_ok() {
+            out.push((seq, what));
+        }
+        if out.len() == 5 {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+async fn results_csv(
+    State(s): State<AppState>,
+    _who: Require<StaffUi>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let state = s.log.venue();
+    let t = state
+        .tournaments
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no tournament with id {id}")))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"results.csv\"",
+            ),
+        ],
+        super::tournament_field::results_csv_text(&state, t),
+    )
+        .into_response())
+}
+
+async fn bag(
+    State(s): State<AppState>,
+    who: Require<TournamentsOperate>,
+    csrf: CsrfToken,
+    Path(id): Path<Uuid>,
+    form: FormResult<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let Form(fields) = form?;
+    let who = who.principal();
+    let mut stacks = Vec::new();
+    for (k, v) in &fields {
+        let Some(bullet) = k.strip_prefix("chips-") else {
+            continue;
+        };
+        let bullet_id =
+            Uuid::parse_str(bullet).map_err(|_| ApiError::invalid(format!("{k}: not an entry")))?;
+        let chips: u64 = match v.trim().replace([',', ' '], "").parse() {
+            Ok(c) => c,
+            Err(_) => {
+                let m = format!("{v:?} is not a chip count");
+                return render(
+                    &s,
+                    who,
+                    &csrf,
+                    id,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(&m),
+                )
+                .await;
+            }
+        };
+        stacks.push((bullet_id, chips));
+    }
+    let command = Command::Tournament {
+        tournament_id: id,
+        command: PlayCommand::Bag {
+            stacks,
+            at_ms: s.clock.now_ms() as i64,
+        },
+    };
+    match append_all(&s, who, Ok(vec![command])).await {
+        Ok(()) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
+        Err((status, message)) => render(&s, who, &csrf, id, status, Some(&message)).await,
+    }
+}
+
+async fn create_day2(
+    State(s): State<AppState>,
+    who: Require<TournamentsManage>,
+    form: FormResult<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let Form(fields) = form?;
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let flights = fields
+        .iter()
+        .filter(|(k, _)| k == "flight")
+        .map(|(_, v)| {
+            Uuid::parse_str(v).map_err(|_| ApiError::invalid("flight: not a tournament id"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let tables: u16 = get("tables")
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::invalid("tables: a whole number"))?;
+    let tournament_id = Uuid::now_v7();
+    let command = Command::CreateDay2 {
+        tournament_id,
+        name: get("name"),
+        flights,
+        tables,
+        seats: 9,
+    };
+    s.log.append(who.principal().actor(), command).await?;
+    Ok(Redirect::to(&format!("/tournaments/{tournament_id}")).into_response())
 }

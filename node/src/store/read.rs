@@ -519,6 +519,22 @@ impl Reader {
         Ok(out)
     }
 
+    /// The latest `limit` events, newest first.
+    pub async fn recent_events(&self, limit: u32) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query(
+                "SELECT seq, envelope FROM events ORDER BY seq DESC LIMIT ?1",
+                [limit as i64],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push((row.get::<u64>(0)?, row.get::<Vec<u8>>(1)?));
+        }
+        Ok(out)
+    }
+
     /// Walks the whole log from genesis. `Ok(Err(problem))` names the first thing wrong.
     pub async fn verify_log(
         &self,
