@@ -226,4 +226,36 @@ async fn the_tournament_clock_counts_down_in_a_real_browser() {
         b.screenshot(&Path::new(&dir).join("clock.png")).await;
     }
     b.quit().await;
+
+    // On a tablet: the seating chart, one card per table, and the structure editor.
+    let b = Browser::start(1280, 900).await;
+    b.goto(&format!("{}/login", node.url)).await;
+    b.type_into("input[name=username]", ADMIN).await;
+    b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
+    b.click_and_wait("button[value=password]").await;
+    b.goto(&format!("{}/tournaments/{id}", node.url)).await;
+    let cards = b
+        .eval("return document.querySelectorAll('section.seats').length")
+        .await;
+    assert_eq!(cards, serde_json::json!(2), "a card per table in play");
+    let seated = b
+        .eval("return document.querySelectorAll('section.seats li').length")
+        .await;
+    assert_eq!(seated, serde_json::json!(4));
+    b.eval("document.querySelector('h2').scrollIntoView(); return 1")
+        .await;
+    if let Some(dir) = save_screenshot_dir() {
+        b.screenshot(&Path::new(&dir).join("seating.png")).await;
+    }
+    b.goto(&format!("{}/structures/edit?from=Daily", node.url))
+        .await;
+    let steps = b
+        .eval("return document.querySelector('textarea[name=steps]').value.split('\\n')[0]")
+        .await;
+    assert_eq!(steps, serde_json::json!("100/100 20m"));
+    if let Some(dir) = save_screenshot_dir() {
+        b.screenshot(&Path::new(&dir).join("structure-editor.png"))
+            .await;
+    }
+    b.quit().await;
 }
