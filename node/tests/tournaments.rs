@@ -910,6 +910,13 @@ async fn the_director_edits_a_structure_bags_a_flight_draws_day_2_and_undoes_fro
             .unwrap_or_else(|| panic!("no {prefix} in page"))
             .to_owned()
     };
+    assert_eq!(
+        post(format!("{at}/button-1"), vec![("seat", "4".into())])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(get(at.clone()).await.contains("button seat 4"));
     let b = first(&html, "/rebuy-");
     assert_eq!(
         post(format!("{at}/rebuy-{b}"), vec![]).await.status(),

@@ -209,6 +209,15 @@ async fn render(
                 @for tt in t.tables.iter().filter(|x| !x.broken) {
                     section.seats {
                         h3 { "Table " (tt.number) @if let Some(b) = tt.button { small { " · button seat " (b) } } }
+                        @if t.status == Status::Running {
+                            form.inline.button method="post" action=(act(&format!("button-{}", tt.number))) {
+                                (csrf_field(csrf))
+                                select name="seat" aria-label="Dealer button seat" {
+                                    @for n in 1..=tt.seats { option value=(n) selected[tt.button == Some(n)] { "Button " (n) } }
+                                }
+                                button.secondary type="submit" { "Set" }
+                            }
+                        }
                         ul {
                             @for ((_, seat), b) in seated.iter().filter(|((tn, _), _)| *tn == tt.number) {
                                 li {
@@ -285,6 +294,8 @@ struct ActionForm {
     name: String,
     #[serde(default)]
     r#override: String,
+    #[serde(default)]
+    seat: String,
 }
 
 async fn action(
@@ -399,6 +410,11 @@ async fn action(
                     bullet_id,
                     at_ms: now,
                 })
+            } else if let Some(table) = other.strip_prefix("button-").and_then(|x| x.parse().ok()) {
+                match f.seat.trim().parse() {
+                    Ok(seat) => Ok(PlayCommand::SetButton { table, seat }),
+                    Err(_) => Err("choose the button's seat".to_string()),
+                }
             } else if let Some(table) = other
                 .strip_prefix("final-table-")
                 .and_then(|x| x.parse().ok())
