@@ -1093,6 +1093,8 @@ pub struct Touched {
     pub tournaments: BTreeSet<Uuid>,
     /// Tournament entries (tournament, bullet) whose row must be rewritten.
     pub tournament_entries: BTreeSet<(Uuid, Uuid)>,
+    /// The display settings row.
+    pub displays: bool,
 }
 
 impl Touched {
@@ -1105,6 +1107,7 @@ impl Touched {
         self.tables.extend(other.tables);
         self.tournaments.extend(other.tournaments);
         self.tournament_entries.extend(other.tournament_entries);
+        self.displays |= other.displays;
     }
 
     pub fn is_empty(&self) -> bool {

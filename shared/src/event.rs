@@ -125,6 +125,10 @@ pub enum EventKind {
         day2: Day2,
         entrants: Vec<Day2Entrant>,
     },
+    /// What the wall displays show: devices, groups, announcements, slides, theme.
+    DisplayChanged {
+        change: crate::displays::DisplayEvent,
+    },
     /// A structure staff saved as a template (new, cloned or edited), by name.
     TemplateSaved {
         structure: Structure,

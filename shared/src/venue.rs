@@ -360,6 +360,7 @@ pub struct VenueState {
     pub tournaments: BTreeMap<Uuid, Tournament>,
     /// Templates staff saved, by lower-case name (the built-in ones are in code).
     pub templates: BTreeMap<String, Structure>,
+    pub displays: crate::displays::DisplayState,
 }
 
 /// A request to change the venue, already parsed.
@@ -420,6 +421,10 @@ pub enum Command {
     },
     SaveTemplate {
         structure: Box<Structure>,
+    },
+    Display {
+        change: crate::displays::DisplayEvent,
+        at_ms: u64,
     },
     DeleteTemplate {
         name: String,
@@ -764,6 +769,9 @@ impl VenueState {
                 structure.name = structure.name.trim().to_owned();
                 Ok(EventKind::TemplateSaved { structure })
             }
+            Command::Display { change, at_ms } => Ok(EventKind::DisplayChanged {
+                change: self.displays.decide(change, at_ms)?,
+            }),
             Command::DeleteTemplate { name } => {
                 if !self.templates.contains_key(&name.trim().to_lowercase()) {
                     return Err(DomainError::NotFound(format!(
@@ -977,6 +985,7 @@ impl VenueState {
                 t.name = name;
                 self.tournaments.insert(tournament_id, t);
             }
+            EventKind::DisplayChanged { change } => self.displays.apply(&change),
             EventKind::TemplateSaved { structure } => {
                 self.templates
                     .insert(structure.name.to_lowercase(), structure);

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0004_cash.sql",
     "0005_tournaments.sql",
     "0006_tournament_entries.sql",
+    "0007_displays.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

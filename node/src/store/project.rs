@@ -349,7 +349,8 @@ impl Statements {
             EventKind::Cash(_)
             | EventKind::TournamentCreated { .. }
             | EventKind::TournamentPlayed { .. }
-            | EventKind::Day2Created { .. } => Ok(()),
+            | EventKind::Day2Created { .. }
+            | EventKind::DisplayChanged { .. } => Ok(()),
         }
     }
 }
@@ -498,6 +499,14 @@ pub async fn sync_cash(
         }
     }
     sync_tournament_entries(conn, t, state).await?;
+    if t.displays {
+        let json = serde_json::to_string(&state.displays).unwrap_or_default();
+        conn.execute(
+            "INSERT OR REPLACE INTO display_state (id, state) VALUES (1, ?1)",
+            [json],
+        )
+        .await?;
+    }
     for id in &t.tables {
         let must_move = state.tables.get(id).is_some_and(|t| t.must_move);
         conn.execute(

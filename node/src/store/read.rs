@@ -135,7 +135,9 @@ impl Reader {
             .map(|t| (t.id, t))
             .collect();
         let templates = self.templates().await?;
+        let displays = self.displays().await?;
         Ok(VenueState {
+            displays,
             settings,
             tables,
             staff,
@@ -191,6 +193,16 @@ impl Reader {
             t.bullets.insert(bullet.id, bullet);
         }
         Ok(out.into_values().collect())
+    }
+
+    /// What staff decided about the wall displays.
+    pub async fn displays(&self) -> Result<pvm_shared::displays::DisplayState, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn.query("SELECT state FROM display_state WHERE id = 1", ()).await?;
+        match rows.next().await? {
+            Some(row) => serde_json::from_str(&row.get::<String>(0)?).map_err(bad_row),
+            None => Ok(Default::default()),
+        }
     }
 
     /// The templates staff saved, by lower-case name.

@@ -47,6 +47,10 @@ pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::c
                 .extend(bullets.into_iter().map(|b| (*tournament_id, b)));
             t
         }
+        EventKind::DisplayChanged { .. } => pvm_shared::cash::Touched {
+            displays: true,
+            ..Default::default()
+        },
         EventKind::Day2Created {
             tournament_id,
             day2,

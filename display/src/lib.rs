@@ -1,0 +1,354 @@
+//! The wall displays: the kiosk page (HTML, CSS and a small ES5 script, no
+//! build step) and the view model every screen is fed from.
+//!
+//! The model is split in parts (venue, clocks, seat draws, lists, tables,
+//! slides, announcements), each kept as its JSON text. A new model reuses the
+//! previous one's part when the text is the same, so whoever sends updates
+//! can tell what changed by pointer and send only that: a delta.
+//! Names on screens are public names only (nickname, or first name and
+//! initial). Clocks carry their time left at `server_ms`; screens count down
+//! from there with their estimate of the server's time.
+
+use pvm_shared::displays::DisplayState;
+use pvm_shared::tournament::play::{Status, Tournament};
+use pvm_shared::venue::{TableStatus, VenueState};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The kiosk page; `{{DEVICE}}` is replaced by the device id.
+pub const PAGE: &str = include_str!("../static/display.html");
+pub const SCRIPT: &str = include_str!("../static/display.js");
+pub const STYLE: &str = include_str!("../static/display.css");
+
+/// The parts of the model, in the order they are sent.
+pub const PARTS: [&str; 7] = [
+    "venue",
+    "clocks",
+    "seat_draws",
+    "lists",
+    "tables",
+    "slides",
+    "announcements",
+];
+
+/// One computation of everything the screens show.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub server_ms: u64,
+    /// Part name to its JSON text.
+    pub parts: BTreeMap<&'static str, Arc<str>>,
+    /// When a running clock next changes level (server ms), for a refresh then.
+    pub next_boundary_ms: Option<u64>,
+}
+
+impl Model {
+    /// Builds the model at `now_ms`, reusing `previous`'s parts that did not change.
+    pub fn build(state: &VenueState, now_ms: u64, previous: Option<&Model>) -> Model {
+        let (clocks, next_boundary_ms) = clocks(state, now_ms);
+        let values: [(&'static str, Value); 7] = [
+            ("venue", venue(state)),
+            ("clocks", clocks),
+            ("seat_draws", seat_draws(state)),
+            ("lists", lists(state)),
+            ("tables", tables(state)),
+            ("slides", slides(&state.displays)),
+            ("announcements", announcements(&state.displays, now_ms)),
+        ];
+        let parts = values
+            .into_iter()
+            .map(|(name, v)| {
+                let text = v.to_string();
+                let kept = previous
+                    .and_then(|p| p.parts.get(name))
+                    .filter(|old| ***old == *text)
+                    .cloned();
+                (name, kept.unwrap_or_else(|| Arc::from(text)))
+            })
+            .collect();
+        Model {
+            server_ms: now_ms,
+            parts,
+            next_boundary_ms,
+        }
+    }
+
+    /// The parts that differ from `sent` (all of them when nothing was sent).
+    pub fn changed_since(&self, sent: Option<&Model>) -> Vec<(&'static str, Arc<str>)> {
+        self.parts
+            .iter()
+            .filter(|(name, text)| {
+                sent.and_then(|s| s.parts.get(*name))
+                    .is_none_or(|old| !Arc::ptr_eq(old, text))
+            })
+            .map(|(name, text)| (*name, text.clone()))
+            .collect()
+    }
+
+    /// `{"venue": …, "clocks": …}` for the given parts.
+    pub fn parts_json(parts: &[(&'static str, Arc<str>)]) -> String {
+        let mut out = String::from("{");
+        for (i, (name, text)) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(name);
+            out.push_str("\":");
+            out.push_str(text);
+        }
+        out.push('}');
+        out
+    }
+}
+
+fn public_name(state: &VenueState, player: Uuid) -> String {
+    state
+        .players
+        .get(&player)
+        .map(|p| p.public_name())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn venue(state: &VenueState) -> Value {
+    let s = &state.settings;
+    json!({
+        "name": s.name.as_str(),
+        "primary": s.branding.primary.as_str(),
+        "accent": s.branding.accent.as_str(),
+        "background": s.branding.background.as_str(),
+        "theme": state.displays.theme,
+    })
+}
+
+/// The tournament a "current clock" screen shows: the latest running one,
+/// else the latest registering one.
+pub fn current_tournament(state: &VenueState) -> Option<Uuid> {
+    let pick = |status: Status| {
+        state
+            .tournaments
+            .values()
+            .filter(|t| t.status == status)
+            .map(|t| t.id)
+            .max()
+    };
+    pick(Status::Running).or_else(|| pick(Status::Registering))
+}
+
+fn clock_of(t: &Tournament, now_ms: u64) -> (Value, Option<u64>) {
+    let v = t.clock.view(&t.structure, now_ms as i64);
+    let stats = t.stats();
+    let running = v.started && !v.paused && !v.finished && t.status == Status::Running;
+    let boundary = running.then(|| now_ms + v.time_left_ms);
+    let payouts: Vec<Value> = t
+        .payouts()
+        .iter()
+        .take(10)
+        .map(|p| json!([p.place, p.amount]))
+        .collect();
+    (
+        json!({
+            "id": t.id,
+            "name": t.name,
+            "status": t.status,
+            "started": v.started,
+            "paused": v.paused,
+            "running": running,
+            "finished": v.finished,
+            "level": v.level,
+            "on_break": v.on_break,
+            "time_left_ms": v.time_left_ms,
+            "blinds": v.blinds,
+            "next": v.next,
+            "to_next_break_ms": v.to_next_break_ms,
+            "players_left": stats.players_left,
+            "entries": stats.entries,
+            "reentries": stats.reentries,
+            "average_stack": stats.average_stack,
+            "prize_pool": t.prize_pool(),
+            "buy_in": t.structure.buy_in,
+            "payouts": payouts,
+        }),
+        boundary,
+    )
+}
+
+fn clocks(state: &VenueState, now_ms: u64) -> (Value, Option<u64>) {
+    let mut map = serde_json::Map::new();
+    let mut next: Option<u64> = None;
+    for t in state.tournaments.values() {
+        if t.status == Status::Finished || t.status == Status::Bagged {
+            continue;
+        }
+        let (v, boundary) = clock_of(t, now_ms);
+        next = match (next, boundary) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        map.insert(t.id.to_string(), v);
+    }
+    let current = current_tournament(state);
+    (json!({"current": current, "by_id": map}), next)
+}
+
+fn seat_draws(state: &VenueState) -> Value {
+    let mut map = serde_json::Map::new();
+    for t in state.tournaments.values() {
+        if t.status != Status::Running {
+            continue;
+        }
+        let mut rows: Vec<(String, u16, u8)> = t
+            .alive()
+            .filter_map(|b| b.seat.map(|(tn, s)| (public_name(state, b.player_id), tn, s)))
+            .collect();
+        rows.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()).then(a.1.cmp(&b.1)));
+        let rows: Vec<Value> = rows.into_iter().map(|(n, tn, s)| json!([n, tn, s])).collect();
+        map.insert(t.id.to_string(), json!({"name": t.name, "rows": rows}));
+    }
+    Value::Object(map)
+}
+
+fn lists(state: &VenueState) -> Value {
+    let cash = &state.cash;
+    let lists: Vec<Value> = cash
+        .lists
+        .values()
+        .map(|l| {
+            let names: Vec<String> = l
+                .queue
+                .iter()
+                .filter_map(|id| cash.entries.get(id))
+                .map(|e| public_name(state, e.player_id))
+                .collect();
+            json!({"label": format!("{} {}", l.stakes, l.game.label()), "names": names})
+        })
+        .collect();
+    Value::Array(lists)
+}
+
+fn tables(state: &VenueState) -> Value {
+    let rows: Vec<Value> = state
+        .tables
+        .values()
+        .filter(|t| t.status != TableStatus::Closed)
+        .map(|t| {
+            let taken = state.cash.seats.keys().filter(|(id, _)| *id == t.id).count();
+            json!({
+                "name": t.name.as_str(),
+                "game": format!("{} {}", t.stakes, t.game.label()),
+                "open_seats": (t.seats as usize).saturating_sub(taken),
+                "status": t.status,
+            })
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+fn slides(d: &DisplayState) -> Value {
+    let rows: Vec<Value> = d
+        .slides
+        .values()
+        .map(|s| json!({"title": s.title, "body": s.body}))
+        .collect();
+    Value::Array(rows)
+}
+
+fn announcements(d: &DisplayState, now_ms: u64) -> Value {
+    let rows: Vec<Value> = d
+        .announcements
+        .values()
+        .filter(|a| a.until_ms > now_ms)
+        .map(|a| json!({"id": a.id, "text": a.text, "group": a.group, "until_ms": a.until_ms}))
+        .collect();
+    Value::Array(rows)
+}
+
+/// What one device is told about itself.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub code: String,
+    pub name: Option<String>,
+    pub group: Option<String>,
+    pub playlist: pvm_shared::displays::Playlist,
+}
+
+impl DeviceInfo {
+    pub fn of(state: &VenueState, device_id: &str) -> DeviceInfo {
+        let device = state.displays.devices.get(device_id);
+        DeviceInfo {
+            id: device_id.to_owned(),
+            code: pvm_shared::displays::device_code(device_id),
+            name: device.map(|d| d.name.clone()),
+            group: device.and_then(|d| d.group.clone()),
+            playlist: state.displays.playlist_of(device_id),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pvm_shared::tournament::play::PlayCommand;
+    use pvm_shared::tournament::structure::templates;
+
+    fn running() -> VenueState {
+        let mut state = VenueState::default();
+        let mut t = Tournament::new(Uuid::from_u128(1), templates()[0].clone(), 2, 9);
+        for i in 0..4u128 {
+            let e = t
+                .decide(&PlayCommand::Register {
+                    bullet_id: Uuid::from_u128(10 + i),
+                    player_id: Uuid::from_u128(100 + i),
+                    seed: 1,
+                    at_ms: 0,
+                    override_late_reg: false,
+                })
+                .expect("register");
+            t.apply(&e);
+        }
+        let e = t.decide(&PlayCommand::Start { at_ms: 0 }).expect("start");
+        t.apply(&e);
+        state.tournaments.insert(t.id, t);
+        state
+    }
+
+    #[test]
+    fn only_the_parts_that_changed_are_sent_again() {
+        let state = running();
+        let first = Model::build(&state, 1_000, None);
+        assert_eq!(first.changed_since(None).len(), PARTS.len());
+        // A second later only the clock moved.
+        let second = Model::build(&state, 2_000, Some(&first));
+        let changed: Vec<&str> = second.changed_since(Some(&first)).iter().map(|p| p.0).collect();
+        assert_eq!(changed, vec!["clocks"]);
+        assert_eq!(first.next_boundary_ms, Some(12 * 60_000));
+        let v: Value = serde_json::from_str(&second.parts["clocks"]).expect("json");
+        assert_eq!(v["current"], json!(Uuid::from_u128(1)));
+        assert_eq!(v["by_id"][Uuid::from_u128(1).to_string()]["time_left_ms"], 12 * 60_000 - 2_000);
+        let all = Model::parts_json(&second.changed_since(None));
+        let parsed: Value = serde_json::from_str(&all).expect("parts json");
+        assert_eq!(parsed.as_object().map(|o| o.len()), Some(PARTS.len()));
+    }
+
+    #[test]
+    fn the_seat_draw_is_alphabetical_by_public_name() {
+        let state = running();
+        let m = Model::build(&state, 0, None);
+        let v: Value = serde_json::from_str(&m.parts["seat_draws"]).expect("json");
+        let rows = v[Uuid::from_u128(1).to_string()]["rows"].as_array().expect("rows").len();
+        assert_eq!(rows, 4);
+    }
+
+    #[test]
+    fn the_page_carries_no_inline_script_or_style() {
+        assert!(PAGE.contains("{{DEVICE}}"));
+        assert!(!PAGE.contains("<script>") && !PAGE.contains("style="));
+        // ES5 only, for old Android WebViews.
+        for modern in ["=>", "let ", "const ", "`", "class ", "async ", "fetch("] {
+            assert!(!SCRIPT.contains(modern), "display.js uses {modern:?}");
+        }
+    }
+}
