@@ -201,10 +201,20 @@ fn seat_draws(state: &VenueState) -> Value {
         }
         let mut rows: Vec<(String, u16, u8)> = t
             .alive()
-            .filter_map(|b| b.seat.map(|(tn, s)| (public_name(state, b.player_id), tn, s)))
+            .filter_map(|b| {
+                b.seat
+                    .map(|(tn, s)| (public_name(state, b.player_id), tn, s))
+            })
             .collect();
-        rows.sort_by(|a, b| a.0.to_lowercase().cmp(&b.0.to_lowercase()).then(a.1.cmp(&b.1)));
-        let rows: Vec<Value> = rows.into_iter().map(|(n, tn, s)| json!([n, tn, s])).collect();
+        rows.sort_by(|a, b| {
+            a.0.to_lowercase()
+                .cmp(&b.0.to_lowercase())
+                .then(a.1.cmp(&b.1))
+        });
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|(n, tn, s)| json!([n, tn, s]))
+            .collect();
         map.insert(t.id.to_string(), json!({"name": t.name, "rows": rows}));
     }
     Value::Object(map)
@@ -234,7 +244,12 @@ fn tables(state: &VenueState) -> Value {
         .values()
         .filter(|t| t.status != TableStatus::Closed)
         .map(|t| {
-            let taken = state.cash.seats.keys().filter(|(id, _)| *id == t.id).count();
+            let taken = state
+                .cash
+                .seats
+                .keys()
+                .filter(|(id, _)| *id == t.id)
+                .count();
             json!({
                 "name": t.name.as_str(),
                 "game": format!("{} {}", t.stakes, t.game.label()),
@@ -322,12 +337,19 @@ mod tests {
         assert_eq!(first.changed_since(None).len(), PARTS.len());
         // A second later only the clock moved.
         let second = Model::build(&state, 2_000, Some(&first));
-        let changed: Vec<&str> = second.changed_since(Some(&first)).iter().map(|p| p.0).collect();
+        let changed: Vec<&str> = second
+            .changed_since(Some(&first))
+            .iter()
+            .map(|p| p.0)
+            .collect();
         assert_eq!(changed, vec!["clocks"]);
         assert_eq!(first.next_boundary_ms, Some(12 * 60_000));
         let v: Value = serde_json::from_str(&second.parts["clocks"]).expect("json");
         assert_eq!(v["current"], json!(Uuid::from_u128(1)));
-        assert_eq!(v["by_id"][Uuid::from_u128(1).to_string()]["time_left_ms"], 12 * 60_000 - 2_000);
+        assert_eq!(
+            v["by_id"][Uuid::from_u128(1).to_string()]["time_left_ms"],
+            12 * 60_000 - 2_000
+        );
         let all = Model::parts_json(&second.changed_since(None));
         let parsed: Value = serde_json::from_str(&all).expect("parts json");
         assert_eq!(parsed.as_object().map(|o| o.len()), Some(PARTS.len()));
@@ -338,7 +360,10 @@ mod tests {
         let state = running();
         let m = Model::build(&state, 0, None);
         let v: Value = serde_json::from_str(&m.parts["seat_draws"]).expect("json");
-        let rows = v[Uuid::from_u128(1).to_string()]["rows"].as_array().expect("rows").len();
+        let rows = v[Uuid::from_u128(1).to_string()]["rows"]
+            .as_array()
+            .expect("rows")
+            .len();
         assert_eq!(rows, 4);
     }
 

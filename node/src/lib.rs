@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod control;
+pub mod displays;
 pub mod http;
 pub mod identity;
 pub mod lock;
@@ -37,6 +38,8 @@ pub struct Node {
     pub db: Db,
     /// Whether `open` made a new identity (first start).
     pub created: bool,
+    /// Stops the background tasks the node started (the display hub).
+    pub stop: tokio_util::sync::CancellationToken,
     _lock: DataDirLock,
 }
 
@@ -66,8 +69,11 @@ impl Node {
             &reader,
         )
         .await?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let displays = displays::DisplayHub::start(&log, clock.clone(), stop.clone());
         Ok(Node {
             state: http::AppState {
+                displays,
                 auth: Arc::new(auth),
                 clock: clock.clone(),
                 log,
@@ -77,12 +83,14 @@ impl Node {
             },
             db,
             created,
+            stop,
             _lock: lock,
         })
     }
 
     /// Finishes queued writes and checkpoints the WAL.
     pub async fn close(self) {
+        self.stop.cancel();
         self.state.log.shutdown().await;
     }
 }

@@ -358,7 +358,8 @@ mod tests {
     fn announcements_reach_their_group_only_and_expire() {
         let mut s = DisplayState::default();
         s.devices.insert("a".into(), device("a", Some("bar"), None));
-        s.devices.insert("b".into(), device("b", Some("floor"), None));
+        s.devices
+            .insert("b".into(), device("b", Some("floor"), None));
         let e = s
             .decide(
                 DisplayEvent::Announced {
@@ -394,7 +395,10 @@ mod tests {
     #[test]
     fn nonsense_is_refused() {
         let s = DisplayState::default();
-        let bad = |d: Device| s.decide(DisplayEvent::DeviceSaved { device: d }, 0).is_err();
+        let bad = |d: Device| {
+            s.decide(DisplayEvent::DeviceSaved { device: d }, 0)
+                .is_err()
+        };
         assert!(bad(device("a b", None, None)));
         assert!(bad(Device {
             name: "  ".into(),

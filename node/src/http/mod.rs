@@ -8,8 +8,10 @@ pub mod api;
 pub mod auth;
 mod board;
 pub mod cash;
+mod displays;
 mod docs;
 pub mod error;
+mod screens;
 mod staff;
 mod structure_pages;
 mod tournament_field;
@@ -36,11 +38,12 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// No inline script or style, nothing from elsewhere, never framed.
 pub const CSP: &str =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; \
     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 #[derive(Clone)]
 pub struct AppState {
+    pub displays: Arc<crate::displays::DisplayHub>,
     pub auth: Arc<crate::auth::AuthService>,
     pub clock: Arc<dyn crate::store::writer::Clock>,
     pub log: Log,
@@ -56,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .merge(cash::routes())
         .merge(tournaments::routes())
         .merge(tournament_field::routes())
+        .merge(displays::routes())
+        .merge(screens::routes())
         .merge(tournament_pages::routes())
         .merge(structure_pages::routes())
         .merge(staff::routes())

@@ -112,6 +112,7 @@ pub(super) fn layout(
                         a href="/" { "Tables" }
                         @if Permission::CashOperate.allows(who.role) { a href="/cash" { "Lists" } }
                         a href="/tournaments" { "Tournaments" }
+                        a href="/screens" { "Screens" }
                         @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
                         a href="/api/docs" { "API" }
                         form.logout method="post" action="/logout" {

@@ -198,7 +198,9 @@ impl Reader {
     /// What staff decided about the wall displays.
     pub async fn displays(&self) -> Result<pvm_shared::displays::DisplayState, StoreError> {
         let conn = self.conn.lock().await;
-        let mut rows = conn.query("SELECT state FROM display_state WHERE id = 1", ()).await?;
+        let mut rows = conn
+            .query("SELECT state FROM display_state WHERE id = 1", ())
+            .await?;
         match rows.next().await? {
             Some(row) => serde_json::from_str(&row.get::<String>(0)?).map_err(bad_row),
             None => Ok(Default::default()),

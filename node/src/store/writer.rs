@@ -181,6 +181,11 @@ impl Log {
         self.venue.borrow().clone()
     }
 
+    /// Follows the venue state: changes after every commit.
+    pub fn watch_venue(&self) -> watch::Receiver<Arc<VenueState>> {
+        self.venue.clone()
+    }
+
     /// The staff directory as of the last commit.
     pub fn staff(&self) -> Arc<StaffDirectory> {
         self.staff.borrow().clone()
