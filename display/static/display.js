@@ -121,14 +121,16 @@
     var facts = el("div", "facts");
     function fact(label, value) {
       var f = el("div");
-      f.appendChild(el("b", null, value));
+      var b = el("b", null, value);
+      f.appendChild(b);
       f.appendChild(el("span", null, label));
       facts.appendChild(f);
+      return b;
     }
     fact("players", num(c.players_left) + " / " + num(c.entries));
     fact("average stack", num(c.average_stack));
     if (c.to_next_break_ms !== null && c.to_next_break_ms !== undefined && !c.on_break) {
-      fact("to the break", mmss(c.to_next_break_ms));
+      fact("to the break", mmss(c.to_next_break_ms)).setAttribute("data-break", c.id);
     }
     if (c.prize_pool > 0) { fact("prize pool", num(c.prize_pool)); }
     box.appendChild(facts);
@@ -137,7 +139,7 @@
       for (var i = 0; i < c.payouts.length && i < 6; i++) {
         p.push(c.payouts[i][0] + ". " + num(c.payouts[i][1]));
       }
-      box.appendChild(el("p", "payouts", p.join("   ")));
+      box.appendChild(el("p", "payouts", p.join("  ·  ")));
     }
     return [title, box];
   }
@@ -254,6 +256,11 @@
         // Offline past the end of the level: stop at 0:00 rather than guess.
         times[i].textContent = mmss(d - serverNow());
       }
+    }
+    var breaks = stage.querySelectorAll("[data-break]");
+    for (var j = 0; j < breaks.length; j++) {
+      var bc = (parts.clocks && parts.clocks.by_id) ? parts.clocks.by_id[breaks[j].getAttribute("data-break")] : null;
+      if (bc && bc.running) { breaks[j].textContent = mmss(bc.to_next_break_ms - (serverNow() - modelAt)); }
     }
     var stale = !connected || Date.now() - lastMessage > 4000;
     status.className = stale ? "" : "hidden";

@@ -90,10 +90,24 @@ impl TestNode {
 
     /// A node on `dir` as it is: no accounts made, nobody logged in.
     pub fn start_bare(dir: &Path) -> Result<TestNode, String> {
+        TestNode::start_bare_at(dir, "127.0.0.1:0", &[])
+    }
+
+    /// The node on `dir` again, on the same address (a restart), logged in.
+    pub fn restart(&self) -> Result<TestNode, String> {
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        let mut node = TestNode::start_bare_at(&self.dir, &listen, &[])?;
+        node.token = login(&node.url, ADMIN, ADMIN_PASSWORD)?;
+        Ok(node)
+    }
+
+    /// A node on `dir` listening on `listen`, with extra `serve` arguments.
+    pub fn start_bare_at(dir: &Path, listen: &str, extra: &[&str]) -> Result<TestNode, String> {
         let log = dir.with_extension(format!("log-{}", rand_suffix()));
         let stderr = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let mut child = pvm_node(dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["serve", "--listen", listen, "--log-format", "json"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

@@ -1,0 +1,402 @@
+//! Wall displays in a real headless Chromium against a real `pvm-node` on
+//! loopback: a new screen is named and shows the clock within a second; two
+//! screens agree on the time left within 100 ms through run, pause and
+//! resume; a killed node shows "reconnecting" within 5 s and the screen
+//! recovers by itself when the node is back; an announcement reaches its
+//! group only. Screenshots of every view go to `PVM_SCREENSHOT_DIR`.
+
+mod common;
+
+use common::browser::Browser;
+use common::TestNode;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn shots() -> Option<String> {
+    std::env::var("PVM_SCREENSHOT_DIR").ok()
+}
+
+async fn shot(b: &Browser, name: &str) {
+    if let Some(dir) = shots() {
+        b.screenshot(&Path::new(&dir).join(name)).await;
+    }
+}
+
+/// Polls `script` in the browser until it returns true, or fails after `within`.
+async fn until(b: &Browser, script: &str, within: Duration, what: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        if b.eval(script).await == json!(true) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn running_tournament(node: &TestNode) -> String {
+    let c = node.client();
+    let t: Value = c
+        .post(node.api("/api/v1/tournaments"))
+        .json(&json!({"name": "Friday Deepstack", "template": "Deepstack", "tables": 2}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = t["id"].as_str().expect("id").to_owned();
+    for name in [
+        "Ann Able", "Bo Baker", "Cy Cole", "Di Dunn", "Ed Eng", "Flo Fox",
+    ] {
+        c.post(node.api(&format!("/api/v1/tournaments/{id}/entries")))
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .expect("entry");
+    }
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/start")))
+        .send()
+        .await
+        .expect("start");
+    id
+}
+
+async fn put_display(node: &TestNode, device: &str, body: Value) {
+    let resp = node
+        .client()
+        .put(node.api(&format!("/api/v1/displays/{device}")))
+        .json(&body)
+        .send()
+        .await
+        .expect("put display");
+    assert_eq!(
+        resp.status().as_u16(),
+        204,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+}
+
+const SHOWS_CLOCK: &str =
+    "return document.getElementById('stage').getAttribute('data-view') === 'clock' \
+    && document.getElementById('ident').className === 'hidden' \
+    && !!document.querySelector('#stage .time')";
+
+#[tokio::test]
+async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_pause_and_resume() {
+    let node = TestNode::start();
+    let id = running_tournament(&node).await;
+    let tv = Browser::start(1280, 720).await;
+    tv.goto(&format!("{}/display/lobby-tv", node.url)).await;
+    // New: it shows its code and appears in the screen manager, online.
+    until(&tv, "return document.querySelector('#ident .code').textContent.length === 4 && document.getElementById('ident').className !== 'hidden'", Duration::from_secs(5), "the code shows").await;
+    let code = tv
+        .eval("return document.querySelector('#ident .code').textContent")
+        .await;
+    shot(&tv, "display-new.png").await;
+    let list: Value = node
+        .client()
+        .get(node.api("/api/v1/displays"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let mine = list
+        .as_array()
+        .and_then(|l| l.iter().find(|d| d["id"] == "lobby-tv"))
+        .cloned()
+        .unwrap_or_else(|| panic!("the new screen is listed: {list}"));
+    assert_eq!(mine["online"], true);
+    assert_eq!(mine["name"], Value::Null);
+    assert_eq!(mine["code"], code);
+    // The screen manager page lists it too.
+    let (page, _) = common::browser_login(&node.url, common::ADMIN, common::ADMIN_PASSWORD).await;
+    let html = page
+        .get(node.api("/screens"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains(code.as_str().unwrap_or("????")) && html.contains("online"),
+        "{html}"
+    );
+
+    // (a) Named and given the clock view: on screen within 1 s.
+    let t0 = Instant::now();
+    put_display(&node, "lobby-tv", json!({"name": "Lobby TV", "group": "lobby", "playlist": {"views": [{"view": "clock", "tournament": id}]}})).await;
+    until(
+        &tv,
+        SHOWS_CLOCK,
+        Duration::from_secs(1),
+        "the clock shows after assignment",
+    )
+    .await;
+    eprintln!("assigned to showing: {:?}", t0.elapsed());
+    let level = tv
+        .eval("return document.querySelector('#stage .level').textContent")
+        .await;
+    assert_eq!(level, json!("Level 1"));
+    let blinds = tv
+        .eval("return document.querySelector('#stage .blinds').textContent")
+        .await;
+    assert_eq!(blinds, json!("100 / 100"));
+    shot(&tv, "display-clock.png").await;
+
+    // (b) A second screen, portrait: both agree on the time left to within 100 ms.
+    let bar = Browser::start(720, 1280).await;
+    bar.goto(&format!("{}/display/bar-tv", node.url)).await;
+    put_display(
+        &node,
+        "bar-tv",
+        json!({"name": "Bar TV", "group": "bar", "playlist": {"views": [{"view": "clock"}]}}),
+    )
+    .await;
+    until(
+        &bar,
+        SHOWS_CLOCK,
+        Duration::from_secs(3),
+        "the second screen shows the clock",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a few pings in
+    let agree = |what: &'static str| {
+        let (tv, bar) = (&tv, &bar);
+        async move {
+            let a = tv.eval("return window.pvm.deadline()").await;
+            let b = bar.eval("return window.pvm.deadline()").await;
+            let (a, b) = (
+                a.as_f64().expect("deadline a"),
+                b.as_f64().expect("deadline b"),
+            );
+            assert!(
+                (a - b).abs() <= 100.0,
+                "{what}: the screens differ by {} ms",
+                (a - b).abs()
+            );
+            let ta = tv
+                .eval("return document.querySelector('#stage .time').textContent")
+                .await;
+            let tb = bar
+                .eval("return document.querySelector('#stage .time').textContent")
+                .await;
+            eprintln!(
+                "{what}: {ta} / {tb}, deadlines {:.0} ms apart",
+                (a - b).abs()
+            );
+        }
+    };
+    agree("running").await;
+    shot(&bar, "display-clock-portrait.png").await;
+    let c = node.client();
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/pause")))
+        .send()
+        .await
+        .expect("pause");
+    let paused = "return document.querySelector('#stage .time.paused') !== null";
+    until(&tv, paused, Duration::from_secs(2), "paused on the first").await;
+    until(&bar, paused, Duration::from_secs(2), "paused on the second").await;
+    let (a, b) = (
+        tv.eval("return window.pvm.timeLeft()").await,
+        bar.eval("return window.pvm.timeLeft()").await,
+    );
+    assert_eq!(a, b, "paused screens show the same time left");
+    let shown = tv
+        .eval("return document.querySelector('#stage .time').textContent")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        tv.eval("return document.querySelector('#stage .time').textContent")
+            .await,
+        shown,
+        "a paused clock stands still"
+    );
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/resume")))
+        .send()
+        .await
+        .expect("resume");
+    let running = "return window.pvm.deadline() !== null";
+    until(
+        &tv,
+        running,
+        Duration::from_secs(2),
+        "running again on the first",
+    )
+    .await;
+    until(
+        &bar,
+        running,
+        Duration::from_secs(2),
+        "running again on the second",
+    )
+    .await;
+    agree("resumed").await;
+
+    // (d) An announcement to the bar group shows there only.
+    let resp = c
+        .post(node.api("/api/v1/announcements"))
+        .json(&json!({"text": "Last orders at the bar", "group": "bar", "minutes": 5}))
+        .send()
+        .await
+        .expect("announce");
+    assert_eq!(resp.status().as_u16(), 201);
+    until(
+        &bar,
+        "return document.getElementById('overlay').textContent === 'Last orders at the bar'",
+        Duration::from_secs(2),
+        "the bar shows it",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        tv.eval("return document.getElementById('overlay').className")
+            .await,
+        json!("hidden"),
+        "the lobby does not"
+    );
+    shot(&bar, "display-announcement.png").await;
+
+    // Identify flashes the code on that screen.
+    let resp = c
+        .post(node.api("/api/v1/displays/lobby-tv/identify"))
+        .send()
+        .await
+        .expect("identify");
+    assert_eq!(resp.status().as_u16(), 204);
+    until(
+        &tv,
+        "return document.getElementById('ident').className === 'flash'",
+        Duration::from_secs(2),
+        "identify flashes",
+    )
+    .await;
+    tv.quit().await;
+    bar.quit().await;
+}
+
+#[tokio::test]
+async fn the_other_views_render_and_rotate() {
+    let node = TestNode::start();
+    let id = running_tournament(&node).await;
+    let c = node.client();
+    c.post(node.api("/api/v1/slides"))
+        .json(
+            &json!({"title": "Sunday Deepstack", "body": "Noon start · 50,000 chips · 300 buy-in"}),
+        )
+        .send()
+        .await
+        .expect("slide");
+    let tv = Browser::start(1280, 720).await;
+    tv.goto(&format!("{}/display/wall-1", node.url)).await;
+    for (view, check, file) in [
+        (
+            json!({"view": "seat_draw", "tournament": id}),
+            "return document.querySelectorAll('#stage .seats div').length === 6",
+            "display-seat-draw.png",
+        ),
+        (
+            json!({"view": "waiting_lists"}),
+            "return document.querySelector('#stage h1').textContent === 'Waiting lists'",
+            "display-lists.png",
+        ),
+        (
+            json!({"view": "table_status"}),
+            "return document.querySelector('#stage h1').textContent === 'Tables'",
+            "display-tables.png",
+        ),
+        (
+            json!({"view": "slides"}),
+            "return document.querySelector('#stage .slide h2').textContent === 'Sunday Deepstack'",
+            "display-slide.png",
+        ),
+    ] {
+        put_display(
+            &node,
+            "wall-1",
+            json!({"name": "Wall", "playlist": {"views": [view]}}),
+        )
+        .await;
+        until(&tv, check, Duration::from_secs(2), file).await;
+        shot(&tv, file).await;
+    }
+    // A rotation of two views every 5 s.
+    put_display(&node, "wall-1", json!({"name": "Wall", "playlist": {"views": [{"view": "clock"}, {"view": "slides"}], "rotate_secs": 5}})).await;
+    until(
+        &tv,
+        "return document.getElementById('stage').getAttribute('data-view') === 'clock'",
+        Duration::from_secs(2),
+        "rotation starts on the clock",
+    )
+    .await;
+    until(
+        &tv,
+        "return document.getElementById('stage').getAttribute('data-view') === 'slides'",
+        Duration::from_secs(7),
+        "then the slides",
+    )
+    .await;
+    // The high-contrast theme reaches the screen.
+    c.put(node.api("/api/v1/display-theme"))
+        .json(&json!({"theme": "contrast"}))
+        .send()
+        .await
+        .expect("theme");
+    until(
+        &tv,
+        "return document.body.className === 'theme-contrast'",
+        Duration::from_secs(2),
+        "the theme",
+    )
+    .await;
+    tv.quit().await;
+}
+
+#[tokio::test]
+async fn a_killed_node_shows_reconnecting_within_5_s_and_the_screen_recovers_without_a_reload() {
+    let mut node = TestNode::start();
+    running_tournament(&node).await;
+    let tv = Browser::start(1280, 720).await;
+    tv.goto(&format!("{}/display/door-tv", node.url)).await;
+    put_display(
+        &node,
+        "door-tv",
+        json!({"name": "Door", "playlist": {"views": [{"view": "clock"}]}}),
+    )
+    .await;
+    until(&tv, SHOWS_CLOCK, Duration::from_secs(3), "the clock shows").await;
+    until(
+        &tv,
+        "return document.body.getAttribute('data-connected') === 'yes'",
+        Duration::from_secs(3),
+        "connected",
+    )
+    .await;
+    tv.eval("window.pvmMarker = 42; return 1").await;
+    node.kill();
+    let took = until(
+        &tv,
+        "return document.getElementById('status').className !== 'hidden'",
+        Duration::from_secs(5),
+        "the reconnecting mark",
+    )
+    .await;
+    eprintln!("reconnecting mark after {took:?}");
+    shot(&tv, "display-reconnecting.png").await;
+    let node = node.restart().unwrap_or_else(|e| panic!("{e}"));
+    let took = until(&tv, "return document.body.getAttribute('data-connected') === 'yes' && document.getElementById('status').className === 'hidden'", Duration::from_secs(15), "recovered").await;
+    eprintln!("recovered {took:?} after the restart");
+    assert_eq!(
+        tv.eval("return window.pvmMarker").await,
+        json!(42),
+        "no reload"
+    );
+    until(&tv, SHOWS_CLOCK, Duration::from_secs(2), "the clock again").await;
+    drop(node);
+    tv.quit().await;
+}
