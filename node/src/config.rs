@@ -27,7 +27,7 @@ pub struct Cli {
     #[arg(long, env = "PVM_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// A TOML file with settings (keys: data_dir, listen, log, log_format). Flags and PVM_* variables override it.
+    /// A TOML file with settings (keys: data_dir, listen, log, log_format, mdns). Flags and PVM_* variables override it.
     #[arg(long, env = "PVM_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -42,6 +42,10 @@ pub struct Cli {
     /// Log format: `json` for machines (the default), `text` for people at a terminal.
     #[arg(long, env = "PVM_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+
+    /// mDNS for displays and kiosks: `auto` (every LAN interface), `off`, or interface names like `eth0,wlan0` (serve only). [default: auto]
+    #[arg(long, env = "PVM_MDNS", global = true, value_name = "MODE")]
+    pub mdns: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -96,6 +100,7 @@ struct FileConfig {
     listen: Option<String>,
     log: Option<String>,
     log_format: Option<LogFormat>,
+    mdns: Option<String>,
 }
 
 /// The resolved configuration.
@@ -105,6 +110,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub log: String,
     pub log_format: LogFormat,
+    pub mdns: crate::mdns::MdnsMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +147,22 @@ impl Config {
             })?,
             (None, None) => DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!()),
         };
+        let mdns_text = cli
+            .mdns
+            .clone()
+            .or(file.mdns.take())
+            .unwrap_or_else(|| "auto".into());
+        let mdns = mdns_text
+            .parse()
+            .map_err(|reason: String| ConfigError::File {
+                path: cli
+                    .config
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("--mdns")),
+                reason: format!("mdns: {reason}"),
+            })?;
         Ok(Config {
+            mdns,
             data_dir,
             listen,
             log: cli

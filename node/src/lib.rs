@@ -11,6 +11,7 @@ pub mod displays;
 pub mod http;
 pub mod identity;
 pub mod lock;
+pub mod mdns;
 pub mod metrics;
 pub mod store;
 

@@ -96,6 +96,13 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         println!("PVM node serving on {url}");
     }
     tracing::info!(%addr, "serving");
+    let _mdns = match pvm_node::mdns::advertise(&config.mdns, &node.state.identity, addr.port()) {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            tracing::warn!(error = %e, "mDNS unavailable; screens need the address typed or the QR code");
+            None
+        }
+    };
     tokio::spawn(call_timers(node.state.clone(), shutdown.clone()));
     http::serve(listener, node.state.clone(), shutdown.clone()).await?;
     shutdown.cancel();

@@ -38,7 +38,7 @@ fn serve_unprivileged(dir: &Path) -> std::process::Output {
     };
     cmd.arg("--data-dir")
         .arg(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"]);
+        .args(["serve", "--listen", "127.0.0.1:0", "--mdns", "off"]);
     cmd.output().expect("runs")
 }
 

@@ -21,6 +21,8 @@ pub fn pvm_node(dir: &Path) -> Command {
             cmd.env_remove(k);
         }
     }
+    // Tests never multicast on a real network: mDNS stays off unless a test names lo.
+    cmd.env("PVM_MDNS", "off");
     cmd.arg("--data-dir").arg(dir);
     cmd
 }
