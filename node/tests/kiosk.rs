@@ -37,7 +37,10 @@ fn the_kiosk_pairs_with_the_node_it_finds_and_refuses_another_key() {
 
     let (code, url, err) = kiosk(&state, &["--search-secs", "6"]);
     assert_eq!(code, 0, "{err}");
-    assert!(url.starts_with(&format!("{}/display/kiosk-", node.url)), "{url} / {err}");
+    assert!(
+        url.starts_with(&format!("{}/display/kiosk-", node.url)),
+        "{url} / {err}"
+    );
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("json");
     let key = saved["node_key"].as_str().expect("paired key").to_owned();
@@ -51,11 +54,17 @@ fn the_kiosk_pairs_with_the_node_it_finds_and_refuses_another_key() {
     let other_state = state_dir.path().join("other.json");
     let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     let fallback = "http://127.0.0.1:9/venues/v1/display";
-    let (code, url, err) = kiosk(&other_state, &["--key", wrong, "--fallback", fallback, "--search-secs", "3"]);
+    let (code, url, err) = kiosk(
+        &other_state,
+        &["--key", wrong, "--fallback", fallback, "--search-secs", "3"],
+    );
     assert_eq!((code, url.as_str()), (2, fallback), "{err}");
     assert!(err.contains("another key"), "{err}");
     let (code, _, err) = kiosk(&other_state, &["--key", wrong, "--search-secs", "3"]);
     assert_eq!(code, 1);
-    assert!(err.contains("no node with the paired key answered"), "{err}");
+    assert!(
+        err.contains("no node with the paired key answered"),
+        "{err}"
+    );
     drop(node);
 }

@@ -19,10 +19,18 @@ use std::time::{Duration, Instant};
 const SERVICE: &str = "_pvm-display._tcp.local.";
 
 #[derive(Debug, Parser)]
-#[command(name = "pvm-kiosk", version, about = "Keeps a TV on the venue's PVM display page: finds the node over mDNS, checks its key, runs Chromium in kiosk mode.")]
+#[command(
+    name = "pvm-kiosk",
+    version,
+    about = "Keeps a TV on the venue's PVM display page: finds the node over mDNS, checks its key, runs Chromium in kiosk mode."
+)]
 struct Cli {
     /// Where the kiosk keeps its display id and the node key it is paired with.
-    #[arg(long, env = "PVM_KIOSK_STATE", default_value = "/var/lib/pvm-kiosk/state.json")]
+    #[arg(
+        long,
+        env = "PVM_KIOSK_STATE",
+        default_value = "/var/lib/pvm-kiosk/state.json"
+    )]
     state: PathBuf,
     /// Only this venue's node (its id, from the TXT record).
     #[arg(long, env = "PVM_KIOSK_VENUE")]
@@ -56,7 +64,8 @@ struct State {
 
 fn load_state(path: &PathBuf) -> anyhow::Result<State> {
     let mut state: State = match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not a kiosk state file", path.display()))?,
+        Ok(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a kiosk state file", path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
@@ -102,15 +111,28 @@ async fn prove(http: &reqwest::Client, base: &str, key: &str) -> anyhow::Result<
     if ch.public_key != key {
         bail!("{base} answers with another key");
     }
-    let key_bytes: [u8; 32] = b64.decode(key)?.try_into().map_err(|_| anyhow::anyhow!("a key is 32 bytes"))?;
-    let sig_bytes: [u8; 64] = b64.decode(&ch.signature)?.try_into().map_err(|_| anyhow::anyhow!("a signature is 64 bytes"))?;
+    let key_bytes: [u8; 32] = b64
+        .decode(key)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a key is 32 bytes"))?;
+    let sig_bytes: [u8; 64] = b64
+        .decode(&ch.signature)?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a signature is 64 bytes"))?;
     VerifyingKey::from_bytes(&key_bytes)?
-        .verify(format!("pvm-kiosk-challenge:{nonce}").as_bytes(), &Signature::from_bytes(&sig_bytes))
+        .verify(
+            format!("pvm-kiosk-challenge:{nonce}").as_bytes(),
+            &Signature::from_bytes(&sig_bytes),
+        )
         .map_err(|_| anyhow::anyhow!("{base} could not sign for its key"))
 }
 
 /// Looks for the venue's node over mDNS and returns the first that proves the trusted key.
-async fn discover(cli: &Cli, trusted: Option<&str>, http: &reqwest::Client) -> anyhow::Result<Option<Found>> {
+async fn discover(
+    cli: &Cli,
+    trusted: Option<&str>,
+    http: &reqwest::Client,
+) -> anyhow::Result<Option<Found>> {
     let daemon = ServiceDaemon::new()?;
     if let Some(list) = &cli.interfaces {
         daemon.disable_interface(IfKind::All)?;
@@ -140,14 +162,20 @@ async fn discover(cli: &Cli, trusted: Option<&str>, http: &reqwest::Client) -> a
             continue;
         };
         if trusted.is_some_and(|t| t != key) {
-            eprintln!("pvm-kiosk: ignoring a node with another key ({})", info.get_fullname());
+            eprintln!(
+                "pvm-kiosk: ignoring a node with another key ({})",
+                info.get_fullname()
+            );
             continue;
         }
         for addr in info.get_addresses_v4() {
             let base = format!("http://{addr}:{}", info.get_port());
             match prove(http, &base, &key).await {
                 Ok(()) => {
-                    result = Some(Found { base, key: key.clone() });
+                    result = Some(Found {
+                        base,
+                        key: key.clone(),
+                    });
                     break;
                 }
                 Err(e) => eprintln!("pvm-kiosk: not trusting {base}: {e}"),
@@ -183,7 +211,9 @@ fn open_browser(cli: &Cli, url: &str) -> anyhow::Result<tokio::process::Child> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut state = load_state(&cli.state)?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()?;
     let mut trusted = cli.key.clone().or(state.node_key.clone());
     let mut browser: Option<(tokio::process::Child, String)> = None;
     loop {
@@ -198,17 +228,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 format!("{}/display/{}", f.base, state.device_id)
             }
-            None => match &cli.fallback {
-                Some(fb) => fb.clone(),
-                None if cli.print_url => {
-                    eprintln!("pvm-kiosk: no node with the paired key answered, and no --fallback is set");
-                    return Ok(ExitCode::from(1));
+            None => {
+                match &cli.fallback {
+                    Some(fb) => fb.clone(),
+                    None if cli.print_url => {
+                        eprintln!("pvm-kiosk: no node with the paired key answered, and no --fallback is set");
+                        return Ok(ExitCode::from(1));
+                    }
+                    None => {
+                        eprintln!("pvm-kiosk: no node found yet; looking again");
+                        continue;
+                    }
                 }
-                None => {
-                    eprintln!("pvm-kiosk: no node found yet; looking again");
-                    continue;
-                }
-            },
+            }
         };
         if cli.print_url {
             println!("{url}");

@@ -1,0 +1,235 @@
+//! The display feed under bad input: unknown or malformed ids, garbage on
+//! the WebSocket, a screen that never reads, too many unnamed screens. None
+//! of it may hurt other screens or the node's memory.
+
+mod common;
+
+use common::TestNode;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(node: &TestNode, device: &str) -> Ws {
+    let url = format!(
+        "{}/display/ws/{device}",
+        node.url.replace("http://", "ws://")
+    );
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connects")
+        .0
+}
+
+/// The next JSON frame of `kind`, skipping others.
+async fn next_of(ws: &mut Ws, kind: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let msg = tokio::time::timeout(left, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} frame within {within:?}"))
+            .expect("open")
+            .expect("frame");
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).expect("json frame");
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+async fn announce(node: &TestNode, text: &str) {
+    let resp = node
+        .client()
+        .post(node.api("/api/v1/announcements"))
+        .json(&json!({"text": text, "minutes": 5}))
+        .send()
+        .await
+        .expect("announce");
+    assert_eq!(resp.status().as_u16(), 201);
+}
+
+#[tokio::test]
+async fn malformed_ids_are_refused_with_a_clear_error_and_new_ones_are_welcome() {
+    let node = TestNode::start();
+    let c = common::client();
+    for bad in ["has%20space", "semi;colon", &"x".repeat(65)] {
+        let resp = c
+            .get(node.api(&format!("/display/{bad}")))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(resp.status().as_u16(), 404, "{bad}");
+        let body: Value = resp.json().await.expect("json error");
+        assert_eq!(body["error"]["code"], "not_found");
+        let ws = tokio_tungstenite::connect_async(format!(
+            "{}/display/ws/{bad}",
+            node.url.replace("http://", "ws://")
+        ))
+        .await;
+        assert!(ws.is_err(), "no socket for {bad}");
+    }
+    let resp = c
+        .get(node.api("/display/new-tv_1"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status().as_u16(), 200);
+    let page = resp.text().await.expect("page");
+    assert!(page.contains("data-device=\"new-tv_1\""));
+    let resp = c
+        .get(node.api("/display/challenge?nonce=xyz"))
+        .send()
+        .await
+        .expect("challenge");
+    assert_eq!(resp.status().as_u16(), 422, "a nonce that is not hex");
+}
+
+#[tokio::test]
+async fn garbage_is_ignored_then_cut_off_without_touching_other_screens() {
+    let node = TestNode::start();
+    let mut good = connect(&node, "good-tv").await;
+    let snap = next_of(&mut good, "snapshot", Duration::from_secs(2)).await;
+    assert_eq!(snap["device"]["id"], "good-tv");
+    assert!(snap["parts"]["clocks"].is_object() && snap["parts"]["announcements"].is_array());
+    let mut bad = connect(&node, "bad-tv").await;
+    next_of(&mut bad, "snapshot", Duration::from_secs(2)).await;
+    // A ping is answered with the server's time.
+    bad.send(Message::Text(
+        json!({"type": "ping", "t": 12345}).to_string().into(),
+    ))
+    .await
+    .expect("ping");
+    let pong = next_of(&mut bad, "pong", Duration::from_secs(2)).await;
+    assert_eq!(pong["t"], 12345.0);
+    assert!(pong["server_ms"].as_u64() > Some(1_700_000_000_000));
+    for i in 0..30 {
+        let frame = match i % 3 {
+            0 => Message::Text("not json".into()),
+            1 => Message::Text("{\"type\":\"launch\"}".into()),
+            _ => Message::Binary(vec![0u8; 100].into()),
+        };
+        if bad.send(frame).await.is_err() {
+            break;
+        }
+    }
+    // The noisy screen is cut off...
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match bad.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "the noisy screen was cut off");
+    // ...and a frame far over the size limit is refused too.
+    let mut big = connect(&node, "big-tv").await;
+    next_of(&mut big, "snapshot", Duration::from_secs(2)).await;
+    let _ = big.send(Message::Text("x".repeat(100_000).into())).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match big.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "an oversized frame ends the connection");
+    // The good screen still gets every change.
+    announce(&node, "Still here").await;
+    let delta = next_of(&mut good, "delta", Duration::from_secs(2)).await;
+    assert_eq!(delta["parts"]["announcements"][0]["text"], "Still here");
+    assert!(
+        delta["parts"].get("venue").is_none(),
+        "a delta carries only what changed"
+    );
+}
+
+#[tokio::test]
+async fn a_screen_that_never_reads_does_not_hold_up_others_or_grow_the_node() {
+    let node = TestNode::start();
+    // A screen that connects and then never reads a byte.
+    let mut stuck = Vec::new();
+    for i in 0..20 {
+        stuck.push(connect(&node, &format!("stuck-{i}")).await);
+    }
+    let mut good = connect(&node, "good-tv").await;
+    next_of(&mut good, "snapshot", Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = node.rss_kb();
+    let mut worst = Duration::ZERO;
+    for i in 0..200 {
+        let t = Instant::now();
+        announce(&node, &format!("Change {i} {}", "x".repeat(200))).await;
+        // Every change reaches the reading screen quickly.
+        loop {
+            let d = next_of(&mut good, "delta", Duration::from_secs(2)).await;
+            let list = d["parts"]["announcements"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if list.iter().any(|a| {
+                a["text"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&format!("Change {i} ")))
+            }) {
+                break;
+            }
+        }
+        worst = worst.max(t.elapsed());
+    }
+    let rss_after = node.rss_kb();
+    eprintln!("worst delivery {worst:?}; node RSS {rss_before} kB -> {rss_after} kB with 20 screens not reading");
+    assert!(
+        worst < Duration::from_secs(1),
+        "a stuck screen slowed the others: {worst:?}"
+    );
+    assert!(
+        rss_after < rss_before + 32 * 1024,
+        "node memory grew from {rss_before} kB to {rss_after} kB"
+    );
+    drop(stuck);
+}
+
+#[tokio::test]
+async fn too_many_unnamed_screens_are_refused_and_named_ones_still_connect() {
+    let node = TestNode::start();
+    let mut open = Vec::new();
+    for i in 0..500 {
+        open.push(connect(&node, &format!("flood-{i}")).await);
+    }
+    let url = format!(
+        "{}/display/ws/flood-extra",
+        node.url.replace("http://", "ws://")
+    );
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 429)
+        }
+        other => panic!(
+            "the 501st unnamed screen was let in: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // A screen staff named gets in regardless.
+    let resp = node
+        .client()
+        .put(node.api("/api/v1/displays/named-tv"))
+        .json(&json!({"name": "Named"}))
+        .send()
+        .await
+        .expect("name");
+    assert_eq!(resp.status().as_u16(), 204);
+    let mut named = connect(&node, "named-tv").await;
+    let snap = next_of(&mut named, "snapshot", Duration::from_secs(3)).await;
+    assert_eq!(snap["device"]["name"], "Named");
+    drop(open);
+}
