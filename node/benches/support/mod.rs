@@ -1,6 +1,8 @@
 //! What the node's benchmarks share: the clock, percentiles, bulk set-up
 //! through group commit, and the raw-engine baseline measured in the same run.
 
+#![allow(dead_code)] // each bench uses some of these
+
 use pvm_shared::venue::Command;
 use pvm_shared::Actor;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

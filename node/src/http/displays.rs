@@ -191,9 +191,13 @@ async fn ws(
             "too many unnamed screens are waiting: name some in the screen manager",
         ));
     }
+    // Small buffers: 2,000 screens must fit in a Pi's memory.
     Ok(upgrade
         .max_message_size(4096)
         .max_frame_size(4096)
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| async move {
             feed(&s, &device, socket).await;
             s.displays.disconnect(&device);
