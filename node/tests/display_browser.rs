@@ -278,6 +278,26 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
     .await;
     tv.quit().await;
     bar.quit().await;
+
+    // The screen manager as staff see it on a tablet.
+    let staff = Browser::start(1280, 1000).await;
+    staff.goto(&format!("{}/login", node.url)).await;
+    staff.type_into("input[name=username]", common::ADMIN).await;
+    staff
+        .type_into("input[name=secret]", common::ADMIN_PASSWORD)
+        .await;
+    staff.click_and_wait("button[value=password]").await;
+    staff.goto(&format!("{}/screens", node.url)).await;
+    let names = staff
+        .eval("return Array.from(document.querySelectorAll('li.table .name')).map(e => e.textContent).join(',')")
+        .await;
+    assert_eq!(names, json!("Bar TV,Lobby TV"));
+    assert!(
+        staff.source().await.contains("/display"),
+        "the display address is shown"
+    );
+    shot(&staff, "screen-manager.png").await;
+    staff.quit().await;
 }
 
 #[tokio::test]

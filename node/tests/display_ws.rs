@@ -233,3 +233,76 @@ async fn too_many_unnamed_screens_are_refused_and_named_ones_still_connect() {
     assert_eq!(snap["device"]["name"], "Named");
     drop(open);
 }
+
+/// Reads SSE `data:` payloads (with their ids) until `n` have arrived.
+async fn sse_events(resp: &mut reqwest::Response, n: usize) -> Vec<(Option<String>, Value)> {
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), resp.chunk())
+            .await
+            .expect("an event within 5 s")
+            .expect("stream")
+            .expect("open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let id = block
+                .lines()
+                .find_map(|l| l.strip_prefix("id:").map(|v| v.trim().to_owned()));
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                out.push((id, serde_json::from_str(data.trim()).expect("json event")));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_sse_fallback_sends_a_snapshot_then_changes_and_resumes_by_last_event_id() {
+    let node = TestNode::start();
+    let c = common::client();
+    let mut resp = c
+        .get(node.api("/display/events/sse-tv"))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let first = sse_events(&mut resp, 1).await;
+    let (id, snap) = &first[0];
+    assert_eq!(snap["type"], "snapshot");
+    assert_eq!(snap["device"]["id"], "sse-tv");
+    let id = id.clone().expect("the snapshot has an id");
+    announce(&node, "Over SSE").await;
+    let later = sse_events(&mut resp, 3).await;
+    let change = later
+        .iter()
+        .find(|(_, v)| v["type"] == "snapshot")
+        .expect("the change arrives as a snapshot");
+    assert_eq!(change.1["parts"]["announcements"][0]["text"], "Over SSE");
+    let latest = change.0.clone().expect("id");
+    assert_ne!(latest, id);
+    drop(resp);
+    // Reconnecting with the latest id: nothing is sent again, only ticks.
+    let mut again = c
+        .get(node.api("/display/events/sse-tv"))
+        .header("Last-Event-ID", latest)
+        .send()
+        .await
+        .expect("sse again");
+    let next = sse_events(&mut again, 1).await;
+    assert_eq!(
+        next[0].1["type"], "tick",
+        "no repeat of what the screen has"
+    );
+    // With an old id it catches up in one snapshot.
+    let mut old = c
+        .get(node.api("/display/events/sse-tv"))
+        .header("Last-Event-ID", id)
+        .send()
+        .await
+        .expect("sse old");
+    let next = sse_events(&mut old, 1).await;
+    assert_eq!(next[0].1["type"], "snapshot");
+}
