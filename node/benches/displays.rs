@@ -21,6 +21,9 @@ const SCREENS: usize = 2_000;
 const ROUNDS: usize = 20;
 const BIN: &str = env!("CARGO_BIN_EXE_pvm-node");
 
+/// The round a screen last saw, and when.
+type Seen = Mutex<Option<(usize, Instant)>>;
+
 fn main() {
     support::runtime().block_on(run());
 }
@@ -103,8 +106,7 @@ async fn run() {
     let rss_idle = rss_kb(node.id());
 
     // Each screen records when it saw the marker of the current round.
-    let seen: Arc<Vec<Mutex<Option<(usize, Instant)>>>> =
-        Arc::new((0..SCREENS).map(|_| Mutex::new(None)).collect());
+    let seen: Arc<Vec<Seen>> = Arc::new((0..SCREENS).map(|_| Mutex::new(None)).collect());
     let ws_url = url.replace("http://", "ws://");
     for i in 0..SCREENS {
         let (mut ws, _) =
