@@ -177,20 +177,26 @@ fn frame(
     )
 }
 
-async fn ws(
-    State(s): State<AppState>,
-    AppPath(device): AppPath<String>,
-    upgrade: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    checked_device(&device)?;
-    let known = s.log.venue().displays.devices.contains_key(&device);
-    if !s.displays.connect(&device, known) {
+/// A screen connects: a well-formed id, and room for it if it is unnamed.
+fn admit(s: &AppState, device: &str) -> Result<(), ApiError> {
+    checked_device(device)?;
+    let known = s.log.venue().displays.devices.contains_key(device);
+    if !s.displays.connect(device, known) {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_screens",
             "too many unnamed screens are waiting: name some in the screen manager",
         ));
     }
+    Ok(())
+}
+
+async fn ws(
+    State(s): State<AppState>,
+    AppPath(device): AppPath<String>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    admit(&s, &device)?;
     // Small buffers: 2,000 screens must fit in a Pi's memory.
     Ok(upgrade
         .max_message_size(4096)
@@ -315,15 +321,7 @@ async fn sse(
     AppPath(device): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    checked_device(&device)?;
-    let known = s.log.venue().displays.devices.contains_key(&device);
-    if !s.displays.connect(&device, known) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_screens",
-            "too many unnamed screens are waiting: name some in the screen manager",
-        ));
-    }
+    admit(&s, &device)?;
     let last_id: Option<u64> = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

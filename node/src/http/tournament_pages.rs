@@ -427,7 +427,7 @@ async fn action(
                 .strip_prefix("undo-")
                 .and_then(|x| x.parse::<u64>().ok())
             {
-                match event_of(&s, id, seq).await? {
+                match super::tournaments::event_of(&s, id, seq).await? {
                     Some(event) => Ok(PlayCommand::Undo { event }),
                     None => Err(format!("no action {seq} of this tournament")),
                 }
@@ -457,27 +457,6 @@ fn final_table_at(t: &pvm_shared::tournament::play::Tournament) -> Option<u16> {
     let first = in_play.iter().min_by_key(|x| x.number)?;
     let left = t.alive().count();
     (in_play.len() > 1 && left > 1 && left <= first.seats as usize).then_some(first.number)
-}
-
-/// This tournament's event at `seq`, if it is one.
-async fn event_of(s: &AppState, id: Uuid, seq: u64) -> Result<Option<PlayEvent>, ApiError> {
-    let found = s
-        .reader
-        .events_after(seq.saturating_sub(1), 1)
-        .await?
-        .into_iter()
-        .find(|(n, _)| *n == seq);
-    let Some((_, bytes)) = found else {
-        return Ok(None);
-    };
-    let envelope = pvm_shared::envelope::Envelope::decode(&bytes).map_err(ApiError::internal)?;
-    Ok(match envelope.event().map_err(ApiError::internal)? {
-        pvm_shared::EventKind::TournamentPlayed {
-            tournament_id,
-            event,
-        } if tournament_id == id => Some(event),
-        _ => None,
-    })
 }
 
 /// The last few undoable actions of this tournament (from the latest 300 events of the venue), newest first.

@@ -557,21 +557,33 @@ async fn undo(
     AppPath(id): AppPath<Uuid>,
     AppJson(req): AppJson<UndoRequest>,
 ) -> Result<Json<Done>, ApiError> {
-    let not_here = || ApiError::not_found(format!("no event {} of this tournament", req.seq));
-    let (_, bytes) = s
+    let event = event_of(&s, id, req.seq)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no event {} of this tournament", req.seq)))?;
+    play(&s, who.principal().actor(), id, PlayCommand::Undo { event }).await
+}
+
+/// This tournament's event at `seq`, if it is one.
+pub(super) async fn event_of(
+    s: &AppState,
+    id: Uuid,
+    seq: u64,
+) -> Result<Option<pvm_shared::tournament::play::PlayEvent>, ApiError> {
+    let found = s
         .reader
-        .events_after(req.seq.saturating_sub(1), 1)
+        .events_after(seq.saturating_sub(1), 1)
         .await?
         .into_iter()
-        .find(|(seq, _)| *seq == req.seq)
-        .ok_or_else(not_here)?;
+        .find(|(n, _)| *n == seq);
+    let Some((_, bytes)) = found else {
+        return Ok(None);
+    };
     let envelope = pvm_shared::envelope::Envelope::decode(&bytes).map_err(ApiError::internal)?;
-    let event = match envelope.event().map_err(ApiError::internal)? {
+    Ok(match envelope.event().map_err(ApiError::internal)? {
         pvm_shared::EventKind::TournamentPlayed {
             tournament_id,
             event,
-        } if tournament_id == id => event,
-        _ => return Err(not_here()),
-    };
-    play(&s, who.principal().actor(), id, PlayCommand::Undo { event }).await
+        } if tournament_id == id => Some(event),
+        _ => None,
+    })
 }
