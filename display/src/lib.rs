@@ -120,6 +120,7 @@ fn venue(state: &VenueState) -> Value {
         "accent": s.branding.accent.as_str(),
         "background": s.branding.background.as_str(),
         "theme": state.displays.theme,
+        "logo": state.displays.logo.as_ref().map(|l| format!("/display/media/{l}")),
     })
 }
 
@@ -265,7 +266,13 @@ fn slides(d: &DisplayState) -> Value {
     let rows: Vec<Value> = d
         .slides
         .values()
-        .map(|s| json!({"title": s.title, "body": s.body}))
+        .map(|s| {
+            json!({
+                "title": s.title,
+                "body": s.body,
+                "image": s.image.as_ref().map(|i| format!("/display/media/{i}")),
+            })
+        })
         .collect();
     Value::Array(rows)
 }

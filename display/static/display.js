@@ -199,9 +199,15 @@
     var slides = parts.slides || [];
     if (!slides.length) { return [el("p", "hint", (parts.venue && parts.venue.name) || "")]; }
     var s = slides[pageIndex % slides.length];
-    var box = el("div", "slide");
+    var box = el("div", "slide" + (s.image ? " with-image" : ""));
+    if (s.image) {
+      var img = el("img");
+      img.src = s.image;
+      img.alt = s.title;
+      box.appendChild(img);
+    }
     box.appendChild(el("h2", null, s.title));
-    box.appendChild(el("p", null, s.body));
+    if (s.body) { box.appendChild(el("p", null, s.body)); }
     return [box];
   }
 
@@ -216,6 +222,13 @@
     else if (v.view === "slides") { nodes = renderSlides(); }
     else { nodes = renderClock(v); }
     while (stage.firstChild) { stage.removeChild(stage.firstChild); }
+    var logo = parts.venue && parts.venue.logo;
+    if (logo) {
+      var l = el("img", "logo");
+      l.src = logo;
+      l.alt = "";
+      stage.appendChild(l);
+    }
     for (var i = 0; i < nodes.length; i++) { stage.appendChild(nodes[i]); }
     stage.setAttribute("data-view", v.view);
     lastKey = v.view;

@@ -12,6 +12,7 @@ pub mod http;
 pub mod identity;
 pub mod lock;
 pub mod mdns;
+pub mod media;
 pub mod metrics;
 pub mod store;
 
@@ -74,6 +75,7 @@ impl Node {
         let displays = displays::DisplayHub::start(&log, clock.clone(), stop.clone());
         Ok(Node {
             state: http::AppState {
+                media: Arc::new(media::MediaStore::new(data_dir)),
                 displays,
                 auth: Arc::new(auth),
                 clock: clock.clone(),

@@ -305,10 +305,22 @@ async fn the_other_views_render_and_rotate() {
     let node = TestNode::start();
     let id = running_tournament(&node).await;
     let c = node.client();
+    let uploaded: Value = c
+        .post(node.api("/api/v1/media"))
+        .body(common::GREEN_PNG.to_vec())
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    c.put(node.api("/api/v1/display-logo"))
+        .json(&json!({"image": uploaded["name"]}))
+        .send()
+        .await
+        .expect("logo");
     c.post(node.api("/api/v1/slides"))
-        .json(
-            &json!({"title": "Sunday Deepstack", "body": "Noon start · 50,000 chips · 300 buy-in"}),
-        )
+        .json(&json!({"title": "Sunday Deepstack", "body": "Noon start · 50,000 chips · 300 buy-in", "image": uploaded["name"]}))
         .send()
         .await
         .expect("slide");
@@ -332,7 +344,9 @@ async fn the_other_views_render_and_rotate() {
         ),
         (
             json!({"view": "slides"}),
-            "return document.querySelector('#stage .slide h2').textContent === 'Sunday Deepstack'",
+            "return document.querySelector('#stage .slide h2').textContent === 'Sunday Deepstack' \
+                && document.querySelector('#stage .slide img').naturalWidth === 48 \
+                && document.querySelector('#stage img.logo').naturalWidth === 48",
             "display-slide.png",
         ),
     ] {

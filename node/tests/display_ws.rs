@@ -306,3 +306,117 @@ async fn the_sse_fallback_sends_a_snapshot_then_changes_and_resumes_by_last_even
     let next = sse_events(&mut old, 1).await;
     assert_eq!(next[0].1["type"], "snapshot");
 }
+
+#[tokio::test]
+async fn images_upload_for_slides_and_the_logo_and_nothing_else_gets_in() {
+    let node = TestNode::start();
+    let c = node.client();
+    let up = |body: Vec<u8>| {
+        let req = c.post(node.api("/api/v1/media")).body(body);
+        async move { req.send().await.expect("upload") }
+    };
+    let resp = up(common::GREEN_PNG.to_vec()).await;
+    assert_eq!(resp.status().as_u16(), 201);
+    let uploaded: Value = resp.json().await.expect("json");
+    let name = uploaded["name"].as_str().expect("name").to_owned();
+    let img = common::client()
+        .get(node.api(&format!("/display/media/{name}")))
+        .send()
+        .await
+        .expect("get image");
+    assert_eq!(img.headers()["content-type"], "image/png");
+    assert_eq!(
+        img.bytes().await.expect("bytes").as_ref(),
+        common::GREEN_PNG
+    );
+    let resp = up(b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec()).await;
+    assert_eq!(resp.status().as_u16(), 415);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(
+        body["error"]["message"],
+        "only PNG, JPEG and WebP images can be shown"
+    );
+    let mut big = common::GREEN_PNG.to_vec();
+    big.resize(3 * 1024 * 1024, 0);
+    assert_eq!(up(big).await.status().as_u16(), 413);
+    // A slide may only name an image uploaded here.
+    let resp = c
+        .post(node.api("/api/v1/slides"))
+        .json(&json!({"title": "Ghost", "image": format!("{}.png", "a".repeat(32))}))
+        .send()
+        .await
+        .expect("slide");
+    assert_eq!(resp.status().as_u16(), 422);
+    let resp = c
+        .put(node.api("/api/v1/display-logo"))
+        .json(&json!({"image": name}))
+        .send()
+        .await
+        .expect("logo");
+    assert_eq!(resp.status().as_u16(), 204);
+    let mut ws = connect(&node, "logo-tv").await;
+    let snap = next_of(&mut ws, "snapshot", Duration::from_secs(2)).await;
+    assert_eq!(
+        snap["parts"]["venue"]["logo"],
+        format!("/display/media/{name}")
+    );
+
+    // From the Screens page: a multipart form with its token in the query.
+    let (page, csrf) =
+        common::browser_login(&node.url, common::ADMIN, common::ADMIN_PASSWORD).await;
+    let form = || {
+        reqwest::multipart::Form::new()
+            .text("title", "Tonight")
+            .text("body", "Bounty turbo at 8")
+            .part(
+                "image",
+                reqwest::multipart::Part::bytes(common::GREEN_PNG.to_vec()).file_name("poster.png"),
+            )
+    };
+    let resp = page
+        .post(node.api("/screens/slide"))
+        .multipart(form())
+        .send()
+        .await
+        .expect("no token");
+    assert_eq!(
+        resp.status().as_u16(),
+        403,
+        "an upload without the form token is refused"
+    );
+    let resp = page
+        .post(node.api(&format!("/screens/slide?_csrf={csrf}")))
+        .multipart(form())
+        .send()
+        .await
+        .expect("upload slide");
+    assert_eq!(resp.status().as_u16(), 303);
+    let bad = reqwest::multipart::Form::new().text("title", "Bad").part(
+        "image",
+        reqwest::multipart::Part::bytes(b"GIF89a....".to_vec()).file_name("x.gif"),
+    );
+    let resp = page
+        .post(node.api(&format!("/screens/slide?_csrf={csrf}")))
+        .multipart(bad)
+        .send()
+        .await
+        .expect("upload bad");
+    assert_eq!(resp.status().as_u16(), 415);
+    assert!(resp
+        .text()
+        .await
+        .expect("page")
+        .contains("only PNG, JPEG and WebP"));
+    let delta = next_of(&mut ws, "delta", Duration::from_secs(2)).await;
+    let slides = delta["parts"]["slides"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(slides.len(), 1);
+    assert_eq!(slides[0]["title"], "Tonight");
+    assert_eq!(
+        slides[0]["image"],
+        format!("/display/media/{name}"),
+        "the same image, stored once"
+    );
+}

@@ -20,6 +20,20 @@ pub fn valid_device_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// An uploaded image's name: 32 hex digits of its SHA-256 and its kind.
+pub fn valid_media_name(name: &str) -> bool {
+    match name.split_once('.') {
+        Some((hash, ext)) => {
+            hash.len() == 32
+                && hash
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && matches!(ext, "png" | "jpg" | "webp")
+        }
+        None => false,
+    }
+}
+
 /// The short code a new display shows so staff can tell which screen is which.
 pub fn device_code(id: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -123,6 +137,9 @@ pub struct Slide {
     pub id: Uuid,
     pub title: String,
     pub body: String,
+    /// An uploaded image shown with (or instead of) the text.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +161,9 @@ pub struct DisplayState {
     pub announcements: BTreeMap<Uuid, Announcement>,
     pub slides: BTreeMap<Uuid, Slide>,
     pub theme: Theme,
+    /// The venue's logo on every screen (an uploaded image).
+    #[serde(default)]
+    pub logo: Option<String>,
 }
 
 impl DisplayState {
@@ -187,6 +207,7 @@ pub enum DisplayEvent {
     SlideSaved { slide: Slide },
     SlideRemoved { id: Uuid },
     ThemeSet { theme: Theme },
+    LogoSet { image: Option<String> },
 }
 
 fn text(field: &'static str, v: &str, max: usize) -> Result<String, DomainError> {
@@ -198,6 +219,16 @@ fn text(field: &'static str, v: &str, max: usize) -> Result<String, DomainError>
         });
     }
     Ok(v.to_owned())
+}
+
+fn media(name: Option<&str>) -> Result<(), DomainError> {
+    match name {
+        Some(n) if !valid_media_name(n) => Err(DomainError::Invalid {
+            field: "image",
+            reason: "not an uploaded image's name".into(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn group_name(g: Option<String>) -> Result<Option<String>, DomainError> {
@@ -258,13 +289,20 @@ impl DisplayState {
                 }
                 DisplayEvent::AnnouncementEnded { id }
             }
-            DisplayEvent::SlideSaved { slide } => DisplayEvent::SlideSaved {
-                slide: Slide {
-                    title: text("title", &slide.title, 80)?,
-                    body: slide.body.trim().chars().take(1_000).collect(),
-                    ..slide
-                },
-            },
+            DisplayEvent::SlideSaved { slide } => {
+                media(slide.image.as_deref())?;
+                DisplayEvent::SlideSaved {
+                    slide: Slide {
+                        title: text("title", &slide.title, 80)?,
+                        body: slide.body.trim().chars().take(1_000).collect(),
+                        ..slide
+                    },
+                }
+            }
+            DisplayEvent::LogoSet { image } => {
+                media(image.as_deref())?;
+                DisplayEvent::LogoSet { image }
+            }
             DisplayEvent::SlideRemoved { id } => {
                 if !self.slides.contains_key(&id) {
                     return Err(DomainError::NotFound(format!("no slide {id}")));
@@ -299,6 +337,7 @@ impl DisplayState {
                 self.slides.remove(&id);
             }
             DisplayEvent::ThemeSet { theme } => self.theme = theme,
+            DisplayEvent::LogoSet { image } => self.logo = image,
         }
     }
 }

@@ -259,7 +259,30 @@ pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Nex
     });
     req.extensions_mut().insert(CsrfToken(csrf.clone()));
 
-    if req.method() == Method::POST {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if req.method() == Method::POST && multipart {
+        // An upload: the token rides in the query (the body is a file, read by the handler).
+        let sent = req.uri().query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == CSRF_FIELD)
+                .map(|(_, v)| v.into_owned())
+        });
+        let valid = matches!((&existing, &sent), (Some(c), Some(s)) if !c.is_empty() && c == s);
+        if !valid {
+            return (
+                StatusCode::FORBIDDEN,
+                super::staff::message_page(
+                    "Form expired",
+                    "This form could not be checked (missing or stale security token). Go back, reload the page and try again.",
+                ),
+            )
+                .into_response();
+        }
+    } else if req.method() == Method::POST {
         let (parts, body) = req.into_parts();
         let bytes = match to_bytes(body, super::MAX_BODY).await {
             Ok(b) => b,

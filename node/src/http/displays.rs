@@ -42,9 +42,9 @@ const MAX_GARBAGE: u32 = 20;
 #[derive(OpenApi)]
 #[openapi(
     paths(list_displays, save_display, forget_display, identify, announce, end_announcement,
-        save_group, save_slide, remove_slide, set_theme, challenge),
+        save_group, save_slide, remove_slide, set_theme, set_logo, upload_media, media, challenge),
     components(schemas(DisplayView, DeviceRequest, AnnounceRequest, GroupRequest, SlideRequest,
-        ThemeRequest, Challenge, Device, Playlist, Announcement, Slide, Theme, pvm_shared::displays::View)),
+        ThemeRequest, LogoRequest, Uploaded, Challenge, Device, Playlist, Announcement, Slide, Theme, pvm_shared::displays::View)),
     tags((name = "displays", description = "Wall displays: devices, views, announcements"))
 )]
 pub struct DisplayDoc;
@@ -73,6 +73,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/slides", post(save_slide))
         .route("/api/v1/slides/{id}", axum::routing::delete(remove_slide))
         .route("/api/v1/display-theme", put(set_theme))
+        .route("/api/v1/display-logo", put(set_logo))
+        .route(
+            "/api/v1/media",
+            post(upload_media).layer(axum::extract::DefaultBodyLimit::max(
+                crate::media::MAX_MEDIA + 1,
+            )),
+        )
+        .route("/display/media/{name}", get(media))
 }
 
 async fn script() -> Response {
@@ -623,6 +631,19 @@ pub struct SlideRequest {
     pub title: String,
     #[serde(default)]
     pub body: String,
+    /// An image uploaded with `POST /api/v1/media`.
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// Refuses an image name that was never uploaded here.
+pub(super) fn uploaded(s: &AppState, image: Option<&str>) -> Result<(), ApiError> {
+    match image {
+        Some(name) if !s.media.has(name) => Err(ApiError::invalid(format!(
+            "image: {name:?} was not uploaded here (POST /api/v1/media first)"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Add a text slide.
@@ -634,10 +655,12 @@ async fn save_slide(
     who: Require<DisplaysControl>,
     AppJson(req): AppJson<SlideRequest>,
 ) -> Result<(StatusCode, Json<Slide>), ApiError> {
+    uploaded(&s, req.image.as_deref())?;
     let slide = Slide {
         id: Uuid::now_v7(),
         title: req.title,
         body: req.body,
+        image: req.image,
     };
     change(
         &s,
@@ -693,4 +716,93 @@ async fn set_theme(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoRequest {
+    /// An image uploaded with `POST /api/v1/media`; null for none.
+    pub image: Option<String>,
+}
+
+/// The venue's logo on every screen.
+#[utoipa::path(put, path = "/api/v1/display-logo", tag = "displays", request_body = LogoRequest,
+    security(("bearer" = ["displays:control"])),
+    responses((status = 204), (status = 422, body = ErrorBody)))]
+async fn set_logo(
+    State(s): State<AppState>,
+    who: Require<DisplaysControl>,
+    AppJson(req): AppJson<LogoRequest>,
+) -> Result<StatusCode, ApiError> {
+    uploaded(&s, req.image.as_deref())?;
+    change(
+        &s,
+        who.principal(),
+        DisplayEvent::LogoSet { image: req.image },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An uploaded image, by the name its content gives it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    pub name: String,
+    pub url: String,
+}
+
+/// Upload an image for slides or the logo: PNG, JPEG or WebP, up to 2 MiB, as the raw body.
+#[utoipa::path(post, path = "/api/v1/media", tag = "displays", request_body(content = Vec<u8>, content_type = "image/png"),
+    security(("bearer" = ["displays:control"])),
+    responses((status = 201, body = Uploaded), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+async fn upload_media(
+    State(s): State<AppState>,
+    _who: Require<DisplaysControl>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    let name = store_media(&s, &body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            url: format!("/display/media/{name}"),
+            name,
+        }),
+    ))
+}
+
+pub(super) fn store_media(s: &AppState, bytes: &[u8]) -> Result<String, ApiError> {
+    use crate::media::MediaError;
+    s.media.put(bytes).map_err(|e| match e {
+        MediaError::TooLarge => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        MediaError::NotAnImage => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_an_image",
+            e.to_string(),
+        ),
+        MediaError::Io(_) => ApiError::internal(e),
+    })
+}
+
+/// An uploaded image (public: screens show it).
+#[utoipa::path(get, path = "/display/media/{name}", tag = "displays", security(()),
+    params(("name" = String, Path, description = "Image name")),
+    responses((status = 200, description = "the image"), (status = 404, body = ErrorBody)))]
+async fn media(
+    State(s): State<AppState>,
+    AppPath(name): AppPath<String>,
+) -> Result<Response, ApiError> {
+    let (bytes, content_type) = s
+        .media
+        .get(&name)
+        .ok_or_else(|| ApiError::not_found(format!("no image {name}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        bytes,
+    )
+        .into_response())
 }

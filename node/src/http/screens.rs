@@ -22,8 +22,19 @@ use uuid::Uuid;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/screens", get(page))
+        .route(
+            "/screens/slide",
+            post(upload_slide).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route(
+            "/screens/logo",
+            post(upload_logo).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/screens/{action}", post(action))
 }
+
+/// An image and the form fields around it.
+const UPLOAD_LIMIT: usize = crate::media::MAX_MEDIA + 64 * 1024;
 
 /// The views a screen can be given, as (form value, label).
 const VIEWS: [(&str, &str); 5] = [
@@ -201,11 +212,22 @@ async fn render(
                         form.inline method="post" action="/screens/unslide" { (csrf_field(csrf)) input type="hidden" name="id" value=(sl.id); button.link type="submit" { "Remove" } } }
                 }
             }
-            form method="post" action="/screens/slide" {
-                (csrf_field(csrf))
+            form method="post" action=(format!("/screens/slide?_csrf={}", csrf.0)) enctype="multipart/form-data" {
                 label { "Title" input name="title" required maxlength="80" placeholder="Sunday Deepstack"; }
                 label { "Text" input name="body" maxlength="1000" placeholder="Noon start · 50k stack · 300 buy-in"; }
+                label { "Image (PNG, JPEG or WebP, up to 2 MiB; optional)" input name="image" type="file" accept="image/png,image/jpeg,image/webp"; }
                 button type="submit" { "Add slide" }
+            }
+        }
+        section.new {
+            h2 { "Logo" }
+            @if let Some(logo) = &state.displays.logo {
+                p { img.logo src=(format!("/display/media/{logo}")) alt="the venue's logo" height="60";
+                    form.inline method="post" action="/screens/nologo" { (csrf_field(csrf)) button.link type="submit" { "Remove" } } }
+            }
+            form method="post" action=(format!("/screens/logo?_csrf={}", csrf.0)) enctype="multipart/form-data" {
+                label { "Logo for every screen" input name="image" type="file" required accept="image/png,image/jpeg,image/webp"; }
+                button type="submit" { "Upload logo" }
             }
         }
         section.new {
@@ -304,13 +326,7 @@ async fn action(
                 rotate_secs,
             },
         }),
-        "slide" => Ok(DisplayEvent::SlideSaved {
-            slide: Slide {
-                id: Uuid::now_v7(),
-                title: get("title"),
-                body: get("body"),
-            },
-        }),
+        "nologo" => Ok(DisplayEvent::LogoSet { image: None }),
         "unslide" => uuid("id").map(|id| DisplayEvent::SlideRemoved { id }),
         "theme" => match get("theme").as_str() {
             "dark" => Ok(DisplayEvent::ThemeSet { theme: Theme::Dark }),
@@ -329,4 +345,126 @@ async fn action(
         Ok(()) => Ok(Redirect::to("/screens").into_response()),
         Err((status, m)) => render(&s, who, &csrf, &headers, status, Some(&m)).await,
     }
+}
+
+/// The text fields and the file of an upload form.
+async fn read_upload(
+    mut form: axum::extract::Multipart,
+) -> Result<(Vec<(String, String)>, Option<Vec<u8>>), String> {
+    let mut fields = Vec::new();
+    let mut file = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| format!("the upload could not be read: {e}"))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "image" {
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| format!("the image could not be read: {e}"))?;
+            if !bytes.is_empty() {
+                file = Some(bytes.to_vec());
+            }
+        } else {
+            let text = field.text().await.map_err(|e| format!("{name}: {e}"))?;
+            fields.push((name, text));
+        }
+    }
+    Ok((fields, file))
+}
+
+async fn upload(
+    s: &AppState,
+    who: &Principal,
+    csrf: &CsrfToken,
+    headers: &HeaderMap,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    make: impl FnOnce(Vec<(String, String)>, Option<String>) -> Result<DisplayEvent, String>,
+) -> Result<Response, ApiError> {
+    let refuse = |status: StatusCode, m: String| async move {
+        render(s, who, csrf, headers, status, Some(&m)).await
+    };
+    let form = match form {
+        Ok(f) => f,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.body_text()).await,
+    };
+    let (fields, file) = match read_upload(form).await {
+        Ok(x) => x,
+        Err(m) => return refuse(StatusCode::BAD_REQUEST, m).await,
+    };
+    let image = match file {
+        Some(bytes) => match super::displays::store_media(s, &bytes) {
+            Ok(name) => Some(name),
+            Err(e) => return refuse(e.status, e.message).await,
+        },
+        None => None,
+    };
+    let command = make(fields, image).map(|change| {
+        vec![Command::Display {
+            change,
+            at_ms: s.clock.now_ms(),
+        }]
+    });
+    match append_all(s, who, command).await {
+        Ok(()) => Ok(Redirect::to("/screens").into_response()),
+        Err((status, m)) => refuse(status, m).await,
+    }
+}
+
+fn field(fields: &[(String, String)], k: &str) -> String {
+    fields
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_default()
+}
+
+async fn upload_slide(
+    State(s): State<AppState>,
+    who: Require<DisplaysControl>,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
+    upload(
+        &s,
+        who.principal(),
+        &csrf,
+        &headers,
+        form,
+        |fields, image| {
+            Ok(DisplayEvent::SlideSaved {
+                slide: Slide {
+                    id: Uuid::now_v7(),
+                    title: field(&fields, "title"),
+                    body: field(&fields, "body"),
+                    image,
+                },
+            })
+        },
+    )
+    .await
+}
+
+async fn upload_logo(
+    State(s): State<AppState>,
+    who: Require<DisplaysControl>,
+    csrf: CsrfToken,
+    headers: HeaderMap,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
+    upload(
+        &s,
+        who.principal(),
+        &csrf,
+        &headers,
+        form,
+        |_, image| match image {
+            Some(image) => Ok(DisplayEvent::LogoSet { image: Some(image) }),
+            None => Err("choose an image file".into()),
+        },
+    )
+    .await
 }
