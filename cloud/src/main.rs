@@ -1,0 +1,451 @@
+//! `pvm-cloud`: the hub. One command runs it: embedded libSQL, a connection
+//! to the NATS hub (streams and the ingest consumer made idempotently at
+//! start), and an HTTP API for admins and for node registration.
+
+mod ingest;
+mod store;
+
+use anyhow::Context;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use clap::Parser;
+use ed25519_dalek::SigningKey;
+use ingest::Hub;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(name = "pvm-cloud", version, about = "PVM cloud hub: venues, node registration, verified event ingest over NATS.")]
+struct Cli {
+    /// Directory for the hub's database and keys. [default: ./pvm-cloud-data]
+    #[arg(long, env = "PVM_CLOUD_DATA_DIR", default_value = "pvm-cloud-data")]
+    data_dir: PathBuf,
+    /// Address to serve the API on.
+    #[arg(long, env = "PVM_CLOUD_LISTEN", default_value = "0.0.0.0:8090")]
+    listen: SocketAddr,
+    /// The NATS hub (with JetStream, domain "hub") this process uses.
+    #[arg(long, env = "PVM_CLOUD_NATS", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    /// The leafnode URL nodes' leaf servers connect to (given to nodes at registration).
+    #[arg(long, env = "PVM_CLOUD_LEAF_URL", default_value = "nats-leaf://127.0.0.1:7422")]
+    leaf_url: String,
+    /// The file of leaf users the hub's nats-server includes (rewritten on each registration).
+    #[arg(long, env = "PVM_CLOUD_LEAF_USERS")]
+    leaf_users: Option<PathBuf>,
+    /// The hub nats-server's pid file, to tell it to reload after a registration.
+    #[arg(long, env = "PVM_CLOUD_NATS_PID")]
+    nats_pid: Option<PathBuf>,
+}
+
+#[derive(Clone)]
+struct App {
+    hub: Arc<Hub>,
+    key: Arc<SigningKey>,
+    admin_key_hash: [u8; 32],
+    cli: Arc<Cli>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+struct ApiError(StatusCode, &'static str, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": {"code": self.1, "message": self.2}}))).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        tracing::error!(error = %e, "internal error");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not do that; see its log".into())
+    }
+}
+
+impl From<libsql::Error> for ApiError {
+    fn from(e: libsql::Error) -> Self {
+        anyhow::Error::from(e).into()
+    }
+}
+
+fn bad(code: &'static str, m: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::UNPROCESSABLE_ENTITY, code, m.into())
+}
+
+/// Admin calls carry `Authorization: Bearer pvm_admin_…` (printed once at first start).
+fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if token.is_empty() || hash != app.admin_key_hash {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "an admin key is needed".into()));
+    }
+    Ok(())
+}
+
+fn load_or_create(path: &std::path::Path, make: impl FnOnce() -> Vec<u8>) -> anyhow::Result<(Vec<u8>, bool)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read(path) {
+        Ok(b) => Ok((b, false)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bytes = make();
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            std::io::Write::write_all(&mut f, &bytes)?;
+            Ok((bytes, true))
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PVM_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pvm-cloud: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("creating {}", cli.data_dir.display()))?;
+    let (key_bytes, _) = load_or_create(&cli.data_dir.join("hub.key"), || {
+        SigningKey::generate(&mut rand::rngs::OsRng).to_bytes().to_vec()
+    })?;
+    let key_arr: [u8; 32] = key_bytes.try_into().map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
+    let key = SigningKey::from_bytes(&key_arr);
+    let (admin_key, created) = load_or_create(&cli.data_dir.join("admin.key"), || {
+        format!("pvm_admin_{}", hex::encode(rand::random::<[u8; 24]>())).into_bytes()
+    })?;
+    let admin_key = String::from_utf8(admin_key).context("admin.key is not text")?;
+    if created {
+        println!("Admin key (shown once; also in {}): {}", cli.data_dir.join("admin.key").display(), admin_key.trim());
+    }
+    let store = Arc::new(store::Store::open(&cli.data_dir.join("cloud.db")).await?);
+    let hub = Arc::new(Hub::load(store).await?);
+    let client = async_nats::connect(&cli.nats)
+        .await
+        .with_context(|| format!("connecting to the NATS hub at {}", cli.nats))?;
+    let js = async_nats::jetstream::new(client.clone());
+    let consumer = ingest::ensure_streams(&js).await.context("creating the JetStream streams")?;
+    let stop = CancellationToken::new();
+    let ingest_task = tokio::spawn(ingest::run(hub.clone(), consumer, stop.clone()));
+    let app = App {
+        hub: hub.clone(),
+        key: Arc::new(key),
+        admin_key_hash: Sha256::digest(admin_key.trim().as_bytes()).into(),
+        cli: Arc::new(cli),
+    };
+    write_leaf_users(&app).await?;
+    let router = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/hub", get(hub_info))
+        .route("/api/v1/venues", post(create_venue).get(list_venues))
+        .route("/api/v1/venues/{id}/tokens", post(create_token))
+        .route("/api/v1/venues/{id}/events", get(venue_events))
+        .route("/api/v1/venues/{id}/problems", get(venue_problems))
+        .route("/api/v1/register", post(register))
+        .with_state(app.clone());
+    let listener = tokio::net::TcpListener::bind(app.cli.listen)
+        .await
+        .with_context(|| format!("listening on {}", app.cli.listen))?;
+    println!("PVM cloud serving on http://{}/", listener.local_addr()?);
+    let shutdown = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
+    });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = stop.clone();
+    tokio::spawn(async move {
+        term.recv().await;
+        shutdown.cancel();
+    });
+    let serve_stop = stop.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { serve_stop.cancelled().await })
+        .await?;
+    let _ = ingest_task.await;
+    Ok(())
+}
+
+async fn hub_info(State(app): State<App>) -> Json<serde_json::Value> {
+    Json(json!({"public_key": b64().encode(app.key.verifying_key().as_bytes()), "nats_domain": "hub"}))
+}
+
+async fn metrics(State(app): State<App>) -> String {
+    let c = &app.hub.counts;
+    format!(
+        "pvm_cloud_events_accepted_total {}\npvm_cloud_events_duplicate_total {}\npvm_cloud_events_rejected_total {}\npvm_cloud_events_waiting_total {}\npvm_cloud_ingest_batches_total {}\n",
+        c.accepted.load(Ordering::Relaxed),
+        c.duplicate.load(Ordering::Relaxed),
+        c.rejected.load(Ordering::Relaxed),
+        c.waiting.load(Ordering::Relaxed),
+        c.batches.load(Ordering::Relaxed),
+    )
+}
+
+#[derive(Deserialize)]
+struct NewVenue {
+    name: String,
+}
+
+async fn create_venue(State(app): State<App>, headers: HeaderMap, Json(v): Json<NewVenue>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    let name = v.name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(bad("invalid", "name: 1 to 80 characters"));
+    }
+    let id = Uuid::now_v7();
+    let conn = app.hub.store.conn.lock().await;
+    conn.execute(
+        "INSERT INTO venues (id, name, created_ms) VALUES (?1, ?2, ?3)",
+        libsql::params![id.to_string(), name, now_ms()],
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name}))))
+}
+
+async fn list_venues(State(app): State<App>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&app, &headers)?;
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, \
+             (SELECT COUNT(*) FROM events e WHERE e.venue_id = v.id) FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id ORDER BY v.name",
+            (),
+        )
+        .await?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().await? {
+        out.push(json!({
+            "id": r.get::<String>(0)?,
+            "name": r.get::<String>(1)?,
+            "node_id": r.get::<Option<String>>(2)?,
+            "head_seq": r.get::<Option<i64>>(3)?,
+            "verified_seq": r.get::<Option<i64>>(4)?,
+            "last_contact_ms": r.get::<Option<i64>>(5)?,
+            "events": r.get::<i64>(6)?,
+        }));
+    }
+    Ok(Json(json!(out)))
+}
+
+async fn create_token(State(app): State<App>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn.query("SELECT 1 FROM venues WHERE id = ?1", [id.to_string()]).await?;
+    if rows.next().await?.is_none() {
+        return Err(ApiError(StatusCode::NOT_FOUND, "not_found", format!("no venue {id}")));
+    }
+    let token = format!("pvm_reg_{}", hex::encode(rand::random::<[u8; 24]>()));
+    let expires = now_ms() + 24 * 3_600_000;
+    conn.execute(
+        "INSERT INTO reg_tokens (hash, venue_id, expires_ms) VALUES (?1, ?2, ?3)",
+        libsql::params![hex::encode(Sha256::digest(token.as_bytes())), id.to_string(), expires],
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"token": token, "expires_ms": expires}))))
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    token: String,
+    node_id: Uuid,
+    /// The venue id this node's events already carry.
+    venue_id: Uuid,
+    /// base64 ed25519 public key.
+    public_key: String,
+}
+
+#[derive(Serialize)]
+struct Registered {
+    node_id: Uuid,
+    venue_id: Uuid,
+    leaf_url: String,
+    leaf_user: String,
+    leaf_password: String,
+    hub_public_key: String,
+    nats_domain: String,
+}
+
+/// A node registers with a one-time token: the hub keeps its key, makes its
+/// leaf credentials (allowed only that venue's subjects) and answers with
+/// them and the hub's key. The venue takes the id its first node's events
+/// already carry, so events made before registration verify too.
+async fn register(State(app): State<App>, Json(r): Json<Registration>) -> Result<Json<Registered>, ApiError> {
+    if !r.token.starts_with("pvm_reg_") {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "bad_token", "that is not a registration token (pvm_reg_…)".into()));
+    }
+    let key: [u8; 32] = b64()
+        .decode(&r.public_key)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| bad("invalid", "public_key: a base64 ed25519 key"))?;
+    if ed25519_dalek::VerifyingKey::from_bytes(&key).is_err() {
+        return Err(bad("invalid", "public_key: not a valid ed25519 key"));
+    }
+    let hash = hex::encode(Sha256::digest(r.token.as_bytes()));
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query("SELECT venue_id, expires_ms, used_ms FROM reg_tokens WHERE hash = ?1", [hash.clone()])
+        .await?;
+    let Some(row) = rows.next().await? else {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "bad_token", "this registration token is not known here".into()));
+    };
+    let venue: Uuid = row.get::<String>(0)?.parse().map_err(|_| anyhow::anyhow!("bad venue id"))?;
+    if row.get::<Option<i64>>(2)?.is_some() {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "token_used", "this registration token was already used: ask the admin for a new one".into()));
+    }
+    if row.get::<i64>(1)? < now_ms() {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "token_expired", "this registration token has expired (they last 24 h): ask the admin for a new one".into()));
+    }
+    drop(rows);
+    let mut existing = conn.query("SELECT node_id FROM nodes WHERE venue_id = ?1 OR node_id = ?2", libsql::params![venue.to_string(), r.node_id.to_string()]).await?;
+    if existing.next().await?.is_some() {
+        return Err(ApiError(StatusCode::CONFLICT, "already_registered", "this venue or node already has a registered node".into()));
+    }
+    drop(existing);
+    let password = hex::encode(rand::random::<[u8; 24]>());
+    let user = format!("venue-{}", r.venue_id);
+    let tx = conn.transaction().await?;
+    tx.execute("UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1", libsql::params![hash, now_ms()]).await?;
+    // The venue takes the id the node's events carry.
+    tx.execute("UPDATE venues SET id = ?2 WHERE id = ?1", libsql::params![venue.to_string(), r.venue_id.to_string()]).await?;
+    tx.execute("UPDATE reg_tokens SET venue_id = ?2 WHERE venue_id = ?1", libsql::params![venue.to_string(), r.venue_id.to_string()]).await?;
+    tx.execute(
+        "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user.clone(), password.clone(), now_ms()],
+    )
+    .await?;
+    tx.commit().await?;
+    drop(conn);
+    app.hub.nodes.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        r.node_id,
+        store::NodeRow {
+            node_id: r.node_id,
+            venue_id: r.venue_id,
+            public_key: key,
+            head_seq: 0,
+            head_hash: [0; 32],
+            verified_seq: 0,
+        },
+    );
+    write_leaf_users(&app).await?;
+    Ok(Json(Registered {
+        node_id: r.node_id,
+        venue_id: r.venue_id,
+        leaf_url: app.cli.leaf_url.clone(),
+        leaf_user: user,
+        leaf_password: password,
+        hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
+        nats_domain: "hub".into(),
+    }))
+}
+
+/// Rewrites the leaf users the hub's nats-server includes and asks it to reload.
+/// Each venue's user may publish only that venue's subjects and pull only its
+/// own downstream consumer, and receive replies only on its own inbox prefix.
+async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
+    let Some(path) = &app.cli.leaf_users else {
+        return Ok(());
+    };
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn.query("SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes ORDER BY leaf_user", ()).await?;
+    let mut users = Vec::new();
+    while let Some(r) = rows.next().await? {
+        let (node, venue, user, pass): (String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        users.push(format!(
+            "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
+        ));
+    }
+    let text = format!("users = [\n{}\n]\n", users.join(",\n"));
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(pid_file) = &app.cli.nats_pid {
+        let pid = std::fs::read_to_string(pid_file)?.trim().to_owned();
+        let status = tokio::process::Command::new("kill").args(["-HUP", &pid]).status().await?;
+        if !status.success() {
+            anyhow::bail!("could not signal the hub nats-server (pid {pid}) to reload");
+        }
+    }
+    Ok(())
+}
+
+async fn venue_events(State(app): State<App>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&app, &headers)?;
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT COUNT(*), MIN(seq), MAX(seq), (SELECT MAX(verified_seq) FROM nodes WHERE venue_id = ?1) FROM events WHERE venue_id = ?1",
+            [id.to_string()],
+        )
+        .await?;
+    let r = rows.next().await?.ok_or_else(|| anyhow::anyhow!("no row"))?;
+    let count: i64 = r.get(0)?;
+    let (min, max, verified): (Option<i64>, Option<i64>, Option<i64>) = (r.get(1)?, r.get(2)?, r.get(3)?);
+    let mut kinds = conn
+        .query("SELECT seq, kind FROM events WHERE venue_id = ?1 ORDER BY seq DESC LIMIT 50", [id.to_string()])
+        .await?;
+    let mut latest = Vec::new();
+    while let Some(k) = kinds.next().await? {
+        let seq: i64 = k.get(0)?;
+        latest.push(json!({"seq": seq, "kind": k.get::<String>(1)?, "verified": verified.is_some_and(|v| seq <= v)}));
+    }
+    Ok(Json(json!({"count": count, "min_seq": min, "max_seq": max, "verified_seq": verified, "latest": latest})))
+}
+
+async fn venue_problems(State(app): State<App>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&app, &headers)?;
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT p.node_id, p.seq, p.kind, p.detail, p.at_ms FROM problems p LEFT JOIN nodes n ON n.node_id = p.node_id \
+             WHERE n.venue_id = ?1 OR p.node_id IS NULL OR n.node_id IS NULL ORDER BY p.id",
+            [id.to_string()],
+        )
+        .await?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().await? {
+        out.push(json!({"node_id": r.get::<Option<String>>(0)?, "seq": r.get::<Option<i64>>(1)?, "kind": r.get::<String>(2)?, "detail": r.get::<String>(3)?, "at_ms": r.get::<i64>(4)?}));
+    }
+    Ok(Json(json!(out)))
+}

@@ -1,0 +1,111 @@
+//! The hub's libSQL file: venues, registration tokens, nodes with their
+//! verified head, every event stored once on `(node_id, seq)`, and the
+//! problems ingest found.
+
+use libsql::Connection;
+use std::path::Path;
+use uuid::Uuid;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS venues (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reg_tokens (
+    hash TEXT PRIMARY KEY,
+    venue_id TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    used_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id TEXT PRIMARY KEY,
+    venue_id TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    leaf_user TEXT NOT NULL,
+    leaf_password TEXT NOT NULL,
+    registered_ms INTEGER NOT NULL,
+    head_seq INTEGER NOT NULL DEFAULT 0,
+    head_hash BLOB NOT NULL DEFAULT x'0000000000000000000000000000000000000000000000000000000000000000',
+    verified_seq INTEGER NOT NULL DEFAULT 0,
+    last_contact_ms INTEGER,
+    heartbeat TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    node_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    venue_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    PRIMARY KEY (node_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS problems (
+    id INTEGER PRIMARY KEY,
+    node_id TEXT,
+    seq INTEGER,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+";
+
+/// The database and the one connection everything goes through, in turn
+/// (one libSQL connection must not be used from many tasks at once).
+pub struct Store {
+    _db: libsql::Database,
+    pub conn: tokio::sync::Mutex<Connection>,
+}
+
+impl Store {
+    pub async fn open(path: &Path) -> anyhow::Result<Store> {
+        let db = libsql::Builder::new_local(path).build().await?;
+        let conn = db.connect()?;
+        for pragma in [
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA busy_timeout=5000",
+        ] {
+            drop(conn.query(pragma, ()).await?);
+        }
+        conn.execute_batch(SCHEMA).await?;
+        Ok(Store {
+            _db: db,
+            conn: tokio::sync::Mutex::new(conn),
+        })
+    }
+}
+
+/// A node as the hub knows it.
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    pub node_id: Uuid,
+    pub venue_id: Uuid,
+    pub public_key: [u8; 32],
+    pub head_seq: u64,
+    pub head_hash: [u8; 32],
+    pub verified_seq: u64,
+}
+
+pub async fn nodes(conn: &Connection) -> anyhow::Result<Vec<NodeRow>> {
+    use base64::Engine;
+    let mut rows = conn
+        .query(
+            "SELECT node_id, venue_id, public_key, head_seq, head_hash, verified_seq FROM nodes",
+            (),
+        )
+        .await?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().await? {
+        let key = base64::engine::general_purpose::STANDARD.decode(r.get::<String>(2)?)?;
+        let hash: Vec<u8> = r.get(4)?;
+        out.push(NodeRow {
+            node_id: r.get::<String>(0)?.parse()?,
+            venue_id: r.get::<String>(1)?.parse()?,
+            public_key: key.try_into().map_err(|_| anyhow::anyhow!("bad key"))?,
+            head_seq: r.get::<i64>(3)? as u64,
+            head_hash: hash.try_into().map_err(|_| anyhow::anyhow!("bad hash"))?,
+            verified_seq: r.get::<i64>(5)? as u64,
+        });
+    }
+    Ok(out)
+}
