@@ -19,8 +19,8 @@ use crate::store::{NodeRow, Store};
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use futures_util::StreamExt;
 use pvm_shared::envelope::Envelope;
-use pvm_shared::verify::{ChainStart, ChainVerifier, Problem};
 use pvm_shared::venue::VenueState;
+use pvm_shared::verify::{ChainStart, ChainVerifier, Problem};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,15 +70,16 @@ impl Hub {
         {
             let conn = store.conn.lock().await;
             let mut r = conn
-                .query("SELECT venue_id, envelope FROM events ORDER BY node_id, seq", ())
+                .query(
+                    "SELECT venue_id, envelope FROM events ORDER BY node_id, seq",
+                    (),
+                )
                 .await?;
             while let Some(row) = r.next().await? {
                 let venue: Uuid = row.get::<String>(0)?.parse()?;
                 let bytes: Vec<u8> = row.get(1)?;
-                if let Ok(event) = Envelope::decode(&bytes).map(|e| e.event()) {
-                    if let Ok(event) = event {
-                        venues.entry(venue).or_default().apply(&event);
-                    }
+                if let Ok(Ok(event)) = Envelope::decode(&bytes).map(|e| e.event()) {
+                    venues.entry(venue).or_default().apply(&event);
                 }
             }
         }
@@ -109,7 +110,9 @@ impl Hub {
 }
 
 /// Creates or updates the streams and the ingest consumer (idempotent).
-pub async fn ensure_streams(js: &jetstream::Context) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
     let up = jetstream::stream::Config {
         name: UP_STREAM.into(),
         subjects: vec!["pvm.up.>".into()],
@@ -142,24 +145,34 @@ pub async fn ensure_streams(js: &jetstream::Context) -> anyhow::Result<jetstream
 }
 
 enum Verdict {
-    Accept(Envelope),
+    Accept(Box<Envelope>),
     Duplicate,
     Wait(String),
     Reject(Option<Uuid>, Option<u64>, &'static str, String),
 }
 
-fn judge(
-    nodes: &mut HashMap<Uuid, NodeRow>,
-    subject: &str,
-    payload: &[u8],
-) -> Verdict {
+fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> Verdict {
     let parts: Vec<&str> = subject.split('.').collect();
     let (venue, node) = match parts.as_slice() {
         ["pvm", "up", v, n] => match (v.parse::<Uuid>(), n.parse::<Uuid>()) {
             (Ok(v), Ok(n)) => (v, n),
-            _ => return Verdict::Reject(None, None, "subject", format!("{subject} names no venue and node")),
+            _ => {
+                return Verdict::Reject(
+                    None,
+                    None,
+                    "subject",
+                    format!("{subject} names no venue and node"),
+                )
+            }
         },
-        _ => return Verdict::Reject(None, None, "subject", format!("{subject} is not pvm.up.<venue>.<node>")),
+        _ => {
+            return Verdict::Reject(
+                None,
+                None,
+                "subject",
+                format!("{subject} is not pvm.up.<venue>.<node>"),
+            )
+        }
     };
     let env = match Envelope::decode(payload) {
         Ok(e) => e,
@@ -167,20 +180,40 @@ fn judge(
     };
     let seq = env.header.seq;
     let Some(row) = nodes.get_mut(&node) else {
-        return Verdict::Reject(Some(node), Some(seq), "unknown_node", format!("node {node} is not registered"));
+        return Verdict::Reject(
+            Some(node),
+            Some(seq),
+            "unknown_node",
+            format!("node {node} is not registered"),
+        );
     };
     if row.venue_id != venue {
-        return Verdict::Reject(Some(node), Some(seq), "foreign_venue", format!("node {node} belongs to venue {}, not {venue}", row.venue_id));
+        return Verdict::Reject(
+            Some(node),
+            Some(seq),
+            "foreign_venue",
+            format!("node {node} belongs to venue {}, not {venue}", row.venue_id),
+        );
     }
     let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&row.public_key) else {
-        return Verdict::Reject(Some(node), Some(seq), "key", "the node's key is unusable".into());
+        return Verdict::Reject(
+            Some(node),
+            Some(seq),
+            "key",
+            "the node's key is unusable".into(),
+        );
     };
     if seq <= row.head_seq && env.header.node_id == node {
         // Already stored; a copy that is not the node's own is still refused.
-        let forged = env.compute_hash() != env.hash
-            || (env.sig.is_some() && !env.signature_valid(&key));
+        let forged =
+            env.compute_hash() != env.hash || (env.sig.is_some() && !env.signature_valid(&key));
         if forged {
-            return Verdict::Reject(Some(node), Some(seq), "bad_signature", format!("a forged copy of event {seq}"));
+            return Verdict::Reject(
+                Some(node),
+                Some(seq),
+                "bad_signature",
+                format!("a forged copy of event {seq}"),
+            );
         }
         return Verdict::Duplicate;
     }
@@ -200,9 +233,11 @@ fn judge(
             if env.sig.is_some() {
                 row.verified_seq = seq;
             }
-            Verdict::Accept(env)
+            Verdict::Accept(Box::new(env))
         }
-        Err(Problem::Gap { expected, .. }) => Verdict::Wait(format!("expected {expected}, got {seq}")),
+        Err(Problem::Gap { expected, .. }) => {
+            Verdict::Wait(format!("expected {expected}, got {seq}"))
+        }
         Err(p) => {
             let kind = match p {
                 Problem::BadSignature { .. } => "bad_signature",
@@ -218,7 +253,11 @@ fn judge(
 }
 
 /// Runs until `stop`: pull, judge, store, ack.
-pub async fn run(hub: Arc<Hub>, consumer: jetstream::consumer::Consumer<pull::Config>, stop: CancellationToken) {
+pub async fn run(
+    hub: Arc<Hub>,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+    stop: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(200);
     loop {
         if stop.is_cancelled() {
@@ -277,7 +316,7 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
         let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
         for m in received {
             match judge(&mut nodes, m.subject.as_str(), &m.payload) {
-                Verdict::Accept(env) => accepted.push((m, env)),
+                Verdict::Accept(env) => accepted.push((m, *env)),
                 Verdict::Duplicate => {
                     hub.counts.duplicate.fetch_add(1, Ordering::Relaxed);
                     settle.push((m, AckKind::Ack));
@@ -286,7 +325,12 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
                     hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
                     let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
                     if delivered == GAP_REPORT_AFTER {
-                        let node = m.subject.as_str().rsplit('.').next().and_then(|n| n.parse().ok());
+                        let node = m
+                            .subject
+                            .as_str()
+                            .rsplit('.')
+                            .next()
+                            .and_then(|n| n.parse().ok());
                         reports.push((node, None, "gap", detail));
                     }
                     settle.push((m, AckKind::Nak(Some(Duration::from_millis(500)))));
@@ -304,7 +348,10 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
             let nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
             let touched: std::collections::BTreeSet<Uuid> =
                 accepted.iter().map(|(_, e)| e.header.node_id).collect();
-            touched.iter().filter_map(|n| nodes.get(n).cloned()).collect()
+            touched
+                .iter()
+                .filter_map(|n| nodes.get(n).cloned())
+                .collect()
         };
         let conn = hub.store.conn.lock().await;
         let tx = conn.transaction().await?;

@@ -27,7 +27,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
-#[command(name = "pvm-cloud", version, about = "PVM cloud hub: venues, node registration, verified event ingest over NATS.")]
+#[command(
+    name = "pvm-cloud",
+    version,
+    about = "PVM cloud hub: venues, node registration, verified event ingest over NATS."
+)]
 struct Cli {
     /// Directory for the hub's database and keys. [default: ./pvm-cloud-data]
     #[arg(long, env = "PVM_CLOUD_DATA_DIR", default_value = "pvm-cloud-data")]
@@ -39,9 +43,14 @@ struct Cli {
     #[arg(long, env = "PVM_CLOUD_NATS", default_value = "nats://127.0.0.1:4222")]
     nats: String,
     /// The leafnode URL nodes' leaf servers connect to (given to nodes at registration).
-    #[arg(long, env = "PVM_CLOUD_LEAF_URL", default_value = "nats-leaf://127.0.0.1:7422")]
+    #[arg(
+        long,
+        env = "PVM_CLOUD_LEAF_URL",
+        default_value = "nats-leaf://127.0.0.1:7422"
+    )]
     leaf_url: String,
-    /// The file of leaf users the hub's nats-server includes (rewritten on each registration).
+    /// The users file the hub's nats-server includes in its `authorization` block
+    /// (rewritten on each registration: pvm-cloud's own user from --nats, then one per venue).
     #[arg(long, env = "PVM_CLOUD_LEAF_USERS")]
     leaf_users: Option<PathBuf>,
     /// The hub nats-server's pid file, to tell it to reload after a registration.
@@ -72,14 +81,22 @@ struct ApiError(StatusCode, &'static str, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": {"code": self.1, "message": self.2}}))).into_response()
+        (
+            self.0,
+            Json(json!({"error": {"code": self.1, "message": self.2}})),
+        )
+            .into_response()
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         tracing::error!(error = %e, "internal error");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not do that; see its log".into())
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the hub could not do that; see its log".into(),
+        )
     }
 }
 
@@ -102,12 +119,19 @@ fn admin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or_default();
     let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     if token.is_empty() || hash != app.admin_key_hash {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "unauthorized", "an admin key is needed".into()));
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "an admin key is needed".into(),
+        ));
     }
     Ok(())
 }
 
-fn load_or_create(path: &std::path::Path, make: impl FnOnce() -> Vec<u8>) -> anyhow::Result<(Vec<u8>, bool)> {
+fn load_or_create(
+    path: &std::path::Path,
+    make: impl FnOnce() -> Vec<u8>,
+) -> anyhow::Result<(Vec<u8>, bool)> {
     use std::os::unix::fs::OpenOptionsExt;
     match std::fs::read(path) {
         Ok(b) => Ok((b, false)),
@@ -131,7 +155,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PVM_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PVM_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(cli).await {
@@ -144,26 +171,49 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cli.data_dir).with_context(|| format!("creating {}", cli.data_dir.display()))?;
+    std::fs::create_dir_all(&cli.data_dir)
+        .with_context(|| format!("creating {}", cli.data_dir.display()))?;
     let (key_bytes, _) = load_or_create(&cli.data_dir.join("hub.key"), || {
-        SigningKey::generate(&mut rand::rngs::OsRng).to_bytes().to_vec()
+        SigningKey::generate(&mut rand::rngs::OsRng)
+            .to_bytes()
+            .to_vec()
     })?;
-    let key_arr: [u8; 32] = key_bytes.try_into().map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
+    let key_arr: [u8; 32] = key_bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
     let key = SigningKey::from_bytes(&key_arr);
     let (admin_key, created) = load_or_create(&cli.data_dir.join("admin.key"), || {
         format!("pvm_admin_{}", hex::encode(rand::random::<[u8; 24]>())).into_bytes()
     })?;
     let admin_key = String::from_utf8(admin_key).context("admin.key is not text")?;
     if created {
-        println!("Admin key (shown once; also in {}): {}", cli.data_dir.join("admin.key").display(), admin_key.trim());
+        println!(
+            "Admin key (shown once; also in {}): {}",
+            cli.data_dir.join("admin.key").display(),
+            admin_key.trim()
+        );
     }
     let store = Arc::new(store::Store::open(&cli.data_dir.join("cloud.db")).await?);
     let hub = Arc::new(Hub::load(store).await?);
-    let client = async_nats::connect(&cli.nats)
+    let options = match nats_credentials(&cli.nats) {
+        Some((user, pass)) => async_nats::ConnectOptions::with_user_and_password(user, pass),
+        None => async_nats::ConnectOptions::new(),
+    };
+    let address = match cli.nats.split_once('@') {
+        Some((scheme_user, host)) => format!(
+            "{}://{host}",
+            scheme_user.split("://").next().unwrap_or("nats")
+        ),
+        None => cli.nats.clone(),
+    };
+    let client = options
+        .connect(&address)
         .await
-        .with_context(|| format!("connecting to the NATS hub at {}", cli.nats))?;
+        .with_context(|| format!("connecting to the NATS hub at {address}"))?;
     let js = async_nats::jetstream::new(client.clone());
-    let consumer = ingest::ensure_streams(&js).await.context("creating the JetStream streams")?;
+    let consumer = ingest::ensure_streams(&js)
+        .await
+        .context("creating the JetStream streams")?;
     let stop = CancellationToken::new();
     let ingest_task = tokio::spawn(ingest::run(hub.clone(), consumer, stop.clone()));
     let app = App {
@@ -207,7 +257,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn hub_info(State(app): State<App>) -> Json<serde_json::Value> {
-    Json(json!({"public_key": b64().encode(app.key.verifying_key().as_bytes()), "nats_domain": "hub"}))
+    Json(
+        json!({"public_key": b64().encode(app.key.verifying_key().as_bytes()), "nats_domain": "hub"}),
+    )
 }
 
 async fn metrics(State(app): State<App>) -> String {
@@ -227,7 +279,11 @@ struct NewVenue {
     name: String,
 }
 
-async fn create_venue(State(app): State<App>, headers: HeaderMap, Json(v): Json<NewVenue>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+async fn create_venue(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Json(v): Json<NewVenue>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     admin(&app, &headers)?;
     let name = v.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
@@ -243,7 +299,10 @@ async fn create_venue(State(app): State<App>, headers: HeaderMap, Json(v): Json<
     Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name}))))
 }
 
-async fn list_venues(State(app): State<App>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_venues(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&app, &headers)?;
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn
@@ -268,21 +327,38 @@ async fn list_venues(State(app): State<App>, headers: HeaderMap) -> Result<Json<
     Ok(Json(json!(out)))
 }
 
-async fn create_token(State(app): State<App>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+async fn create_token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     admin(&app, &headers)?;
     let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn.query("SELECT 1 FROM venues WHERE id = ?1", [id.to_string()]).await?;
+    let mut rows = conn
+        .query("SELECT 1 FROM venues WHERE id = ?1", [id.to_string()])
+        .await?;
     if rows.next().await?.is_none() {
-        return Err(ApiError(StatusCode::NOT_FOUND, "not_found", format!("no venue {id}")));
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no venue {id}"),
+        ));
     }
     let token = format!("pvm_reg_{}", hex::encode(rand::random::<[u8; 24]>()));
     let expires = now_ms() + 24 * 3_600_000;
     conn.execute(
         "INSERT INTO reg_tokens (hash, venue_id, expires_ms) VALUES (?1, ?2, ?3)",
-        libsql::params![hex::encode(Sha256::digest(token.as_bytes())), id.to_string(), expires],
+        libsql::params![
+            hex::encode(Sha256::digest(token.as_bytes())),
+            id.to_string(),
+            expires
+        ],
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "expires_ms": expires}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "expires_ms": expires})),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -310,9 +386,16 @@ struct Registered {
 /// leaf credentials (allowed only that venue's subjects) and answers with
 /// them and the hub's key. The venue takes the id its first node's events
 /// already carry, so events made before registration verify too.
-async fn register(State(app): State<App>, Json(r): Json<Registration>) -> Result<Json<Registered>, ApiError> {
+async fn register(
+    State(app): State<App>,
+    Json(r): Json<Registration>,
+) -> Result<Json<Registered>, ApiError> {
     if !r.token.starts_with("pvm_reg_") {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "bad_token", "that is not a registration token (pvm_reg_…)".into()));
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "that is not a registration token (pvm_reg_…)".into(),
+        ));
     }
     let key: [u8; 32] = b64()
         .decode(&r.public_key)
@@ -325,31 +408,71 @@ async fn register(State(app): State<App>, Json(r): Json<Registration>) -> Result
     let hash = hex::encode(Sha256::digest(r.token.as_bytes()));
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn
-        .query("SELECT venue_id, expires_ms, used_ms FROM reg_tokens WHERE hash = ?1", [hash.clone()])
+        .query(
+            "SELECT venue_id, expires_ms, used_ms FROM reg_tokens WHERE hash = ?1",
+            [hash.clone()],
+        )
         .await?;
     let Some(row) = rows.next().await? else {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "bad_token", "this registration token is not known here".into()));
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "this registration token is not known here".into(),
+        ));
     };
-    let venue: Uuid = row.get::<String>(0)?.parse().map_err(|_| anyhow::anyhow!("bad venue id"))?;
+    let venue: Uuid = row
+        .get::<String>(0)?
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad venue id"))?;
     if row.get::<Option<i64>>(2)?.is_some() {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "token_used", "this registration token was already used: ask the admin for a new one".into()));
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "token_used",
+            "this registration token was already used: ask the admin for a new one".into(),
+        ));
     }
     if row.get::<i64>(1)? < now_ms() {
-        return Err(ApiError(StatusCode::UNAUTHORIZED, "token_expired", "this registration token has expired (they last 24 h): ask the admin for a new one".into()));
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "this registration token has expired (they last 24 h): ask the admin for a new one"
+                .into(),
+        ));
     }
     drop(rows);
-    let mut existing = conn.query("SELECT node_id FROM nodes WHERE venue_id = ?1 OR node_id = ?2", libsql::params![venue.to_string(), r.node_id.to_string()]).await?;
+    let mut existing = conn
+        .query(
+            "SELECT node_id FROM nodes WHERE venue_id = ?1 OR node_id = ?2",
+            libsql::params![venue.to_string(), r.node_id.to_string()],
+        )
+        .await?;
     if existing.next().await?.is_some() {
-        return Err(ApiError(StatusCode::CONFLICT, "already_registered", "this venue or node already has a registered node".into()));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "already_registered",
+            "this venue or node already has a registered node".into(),
+        ));
     }
     drop(existing);
     let password = hex::encode(rand::random::<[u8; 24]>());
     let user = format!("venue-{}", r.venue_id);
     let tx = conn.transaction().await?;
-    tx.execute("UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1", libsql::params![hash, now_ms()]).await?;
+    tx.execute(
+        "UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1",
+        libsql::params![hash, now_ms()],
+    )
+    .await?;
     // The venue takes the id the node's events carry.
-    tx.execute("UPDATE venues SET id = ?2 WHERE id = ?1", libsql::params![venue.to_string(), r.venue_id.to_string()]).await?;
-    tx.execute("UPDATE reg_tokens SET venue_id = ?2 WHERE venue_id = ?1", libsql::params![venue.to_string(), r.venue_id.to_string()]).await?;
+    tx.execute(
+        "UPDATE venues SET id = ?2 WHERE id = ?1",
+        libsql::params![venue.to_string(), r.venue_id.to_string()],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE reg_tokens SET venue_id = ?2 WHERE venue_id = ?1",
+        libsql::params![venue.to_string(), r.venue_id.to_string()],
+    )
+    .await?;
     tx.execute(
         "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user.clone(), password.clone(), now_ms()],
@@ -357,17 +480,21 @@ async fn register(State(app): State<App>, Json(r): Json<Registration>) -> Result
     .await?;
     tx.commit().await?;
     drop(conn);
-    app.hub.nodes.lock().unwrap_or_else(|p| p.into_inner()).insert(
-        r.node_id,
-        store::NodeRow {
-            node_id: r.node_id,
-            venue_id: r.venue_id,
-            public_key: key,
-            head_seq: 0,
-            head_hash: [0; 32],
-            verified_seq: 0,
-        },
-    );
+    app.hub
+        .nodes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            r.node_id,
+            store::NodeRow {
+                node_id: r.node_id,
+                venue_id: r.venue_id,
+                public_key: key,
+                head_seq: 0,
+                head_hash: [0; 32],
+                verified_seq: 0,
+            },
+        );
     write_leaf_users(&app).await?;
     Ok(Json(Registered {
         node_id: r.node_id,
@@ -380,6 +507,14 @@ async fn register(State(app): State<App>, Json(r): Json<Registration>) -> Result
     }))
 }
 
+/// `user:password` from a `nats://user:password@host:port` URL.
+fn nats_credentials(url: &str) -> Option<(String, String)> {
+    let rest = url.split_once("://")?.1;
+    let (userinfo, _) = rest.split_once('@')?;
+    let (user, pass) = userinfo.split_once(':')?;
+    Some((user.to_owned(), pass.to_owned()))
+}
+
 /// Rewrites the leaf users the hub's nats-server includes and asks it to reload.
 /// Each venue's user may publish only that venue's subjects and pull only its
 /// own downstream consumer, and receive replies only on its own inbox prefix.
@@ -388,13 +523,23 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
         return Ok(());
     };
     let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn.query("SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes ORDER BY leaf_user", ()).await?;
+    let mut rows = conn
+        .query(
+            "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes ORDER BY leaf_user",
+            (),
+        )
+        .await?;
     let mut users = Vec::new();
     while let Some(r) = rows.next().await? {
-        let (node, venue, user, pass): (String, String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let (node, venue, user, pass): (String, String, String, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
         users.push(format!(
             "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
         ));
+    }
+    // pvm-cloud's own user (from the credentials in --nats) may do everything.
+    if let Some((user, pass)) = nats_credentials(&app.cli.nats) {
+        users.insert(0, format!("  {{ user: \"{user}\", password: \"{pass}\" }}"));
     }
     let text = format!("users = [\n{}\n]\n", users.join(",\n"));
     let tmp = path.with_extension("tmp");
@@ -402,7 +547,10 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path)?;
     if let Some(pid_file) = &app.cli.nats_pid {
         let pid = std::fs::read_to_string(pid_file)?.trim().to_owned();
-        let status = tokio::process::Command::new("kill").args(["-HUP", &pid]).status().await?;
+        let status = tokio::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .await?;
         if !status.success() {
             anyhow::bail!("could not signal the hub nats-server (pid {pid}) to reload");
         }
@@ -410,7 +558,11 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn venue_events(State(app): State<App>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn venue_events(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&app, &headers)?;
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn
@@ -419,21 +571,34 @@ async fn venue_events(State(app): State<App>, headers: HeaderMap, Path(id): Path
             [id.to_string()],
         )
         .await?;
-    let r = rows.next().await?.ok_or_else(|| anyhow::anyhow!("no row"))?;
+    let r = rows
+        .next()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row"))?;
     let count: i64 = r.get(0)?;
-    let (min, max, verified): (Option<i64>, Option<i64>, Option<i64>) = (r.get(1)?, r.get(2)?, r.get(3)?);
+    let (min, max, verified): (Option<i64>, Option<i64>, Option<i64>) =
+        (r.get(1)?, r.get(2)?, r.get(3)?);
     let mut kinds = conn
-        .query("SELECT seq, kind FROM events WHERE venue_id = ?1 ORDER BY seq DESC LIMIT 50", [id.to_string()])
+        .query(
+            "SELECT seq, kind FROM events WHERE venue_id = ?1 ORDER BY seq DESC LIMIT 50",
+            [id.to_string()],
+        )
         .await?;
     let mut latest = Vec::new();
     while let Some(k) = kinds.next().await? {
         let seq: i64 = k.get(0)?;
         latest.push(json!({"seq": seq, "kind": k.get::<String>(1)?, "verified": verified.is_some_and(|v| seq <= v)}));
     }
-    Ok(Json(json!({"count": count, "min_seq": min, "max_seq": max, "verified_seq": verified, "latest": latest})))
+    Ok(Json(
+        json!({"count": count, "min_seq": min, "max_seq": max, "verified_seq": verified, "latest": latest}),
+    ))
 }
 
-async fn venue_problems(State(app): State<App>, headers: HeaderMap, Path(id): Path<Uuid>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn venue_problems(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&app, &headers)?;
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn

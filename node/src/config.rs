@@ -47,6 +47,14 @@ pub struct Cli {
     #[arg(long, env = "PVM_MDNS", global = true, value_name = "MODE")]
     pub mdns: Option<String>,
 
+    /// The local leaf nats-server the sync pump publishes through (serve only, once registered). [default: nats://127.0.0.1:4222]
+    #[arg(long, env = "PVM_NATS", global = true, value_name = "URL")]
+    pub nats: Option<String>,
+
+    /// Seconds between heartbeats to the hub (serve only). [default: 30]
+    #[arg(long, env = "PVM_HEARTBEAT_SECS", global = true, value_name = "SECS")]
+    pub heartbeat_secs: Option<u64>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -67,6 +75,27 @@ pub enum Command {
     /// Staff accounts from the command line: the first admin, or a way back in.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Register this node with the cloud hub using a one-time token from its admin.
+    Register {
+        /// The hub's address, e.g. https://hub.example.com
+        #[arg(long)]
+        hub: String,
+        /// The registration token (pvm_reg_…).
+        #[arg(long, env = "PVM_REG_TOKEN")]
+        token: String,
+    },
+    /// Write the nats-server configuration of this node's leaf (after register).
+    LeafConfig {
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// The port pvm-node connects to.
+        #[arg(long, default_value_t = 4222)]
+        port: u16,
+        /// The leaf's monitoring port (pvm-node watches /leafz there).
+        #[arg(long, default_value_t = 8222)]
+        monitor_port: u16,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -111,6 +140,8 @@ pub struct Config {
     pub log: String,
     pub log_format: LogFormat,
     pub mdns: crate::mdns::MdnsMode,
+    pub nats: String,
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +193,11 @@ impl Config {
                 reason: format!("mdns: {reason}"),
             })?;
         Ok(Config {
+            nats: cli
+                .nats
+                .clone()
+                .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            heartbeat_secs: cli.heartbeat_secs.unwrap_or(30).max(1),
             mdns,
             data_dir,
             listen,

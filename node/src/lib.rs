@@ -15,6 +15,7 @@ pub mod mdns;
 pub mod media;
 pub mod metrics;
 pub mod store;
+pub mod sync;
 
 use identity::{IdentityError, NodeIdentity};
 use lock::{DataDirLock, LockError};
@@ -75,6 +76,7 @@ impl Node {
         let displays = displays::DisplayHub::start(&log, clock.clone(), stop.clone());
         Ok(Node {
             state: http::AppState {
+                sync: Arc::new(sync::SyncStatus::default()),
                 media: Arc::new(media::MediaStore::new(data_dir)),
                 displays,
                 auth: Arc::new(auth),

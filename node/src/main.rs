@@ -35,6 +35,12 @@ fn main() -> ExitCode {
                 display_name,
                 role,
             }) => admin_create(&config, username, display_name, &role).await,
+            Command::Register { hub, token } => register(&config, &hub, &token).await,
+            Command::LeafConfig {
+                out,
+                port,
+                monitor_port,
+            } => leaf_config(&config, &out, port, monitor_port),
         }
     });
     match result {
@@ -104,6 +110,30 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         }
     };
     tokio::spawn(call_timers(node.state.clone(), shutdown.clone()));
+    match pvm_node::sync::HubLink::load(&config.data_dir) {
+        Ok(Some(link)) => {
+            tracing::info!(hub = %link.hub_url, venue = %link.venue_id, nats = %config.nats, "syncing with the hub");
+            tokio::spawn(pvm_node::sync::pump(
+                link.clone(),
+                config.nats.clone(),
+                node.db.clone(),
+                node.state.reader.clone(),
+                node.state.clock.clone(),
+                node.state.sync.clone(),
+                node.state.log.watch_venue(),
+                shutdown.clone(),
+            ));
+            tokio::spawn(pvm_node::sync::heartbeat(
+                link,
+                config.nats.clone(),
+                node.state.sync.clone(),
+                std::time::Duration::from_secs(config.heartbeat_secs),
+                shutdown.clone(),
+            ));
+        }
+        Ok(None) => tracing::info!("not registered with a hub: running on its own"),
+        Err(e) => tracing::warn!(error = %e, "the hub link file cannot be read; not syncing"),
+    }
     http::serve(listener, node.state.clone(), shutdown.clone()).await?;
     shutdown.cancel();
     tracing::info!("HTTP stopped; finishing writes and checkpointing");
@@ -321,4 +351,54 @@ async fn admin_create(
         }
         None => anyhow::bail!("{}", reply.strip_prefix("error ").unwrap_or(&reply)),
     }
+}
+
+async fn register(config: &Config, hub: &str, token: &str) -> anyhow::Result<ExitCode> {
+    match pvm_node::sync::register(&config.data_dir, hub, token).await {
+        Ok(link) => {
+            println!(
+                "Registered with {} as node {} of venue {}. Next: pvm-node leaf-config --out leaf.conf, run nats-server -c leaf.conf beside the node, and restart the node.",
+                link.hub_url, link.node_id, link.venue_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("pvm-node: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn leaf_config(
+    config: &Config,
+    out: &Path,
+    port: u16,
+    monitor_port: u16,
+) -> anyhow::Result<ExitCode> {
+    let Some(link) =
+        pvm_node::sync::HubLink::load(&config.data_dir).map_err(|e| anyhow::anyhow!(e))?
+    else {
+        eprintln!(
+            "pvm-node: not registered yet: run pvm-node register --hub URL --token pvm_reg_… first"
+        );
+        return Ok(ExitCode::FAILURE);
+    };
+    let text = pvm_node::sync::leaf_config(&link, port, monitor_port);
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(out)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+        f.write_all(text.as_bytes())?;
+    }
+    println!(
+        "Wrote {} (mode 0600: it holds the leaf password).",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

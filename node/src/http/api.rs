@@ -3,7 +3,7 @@
 //! Handlers take their input through extractors, make one call to the log
 //! or the reader, and map the result to a response.
 
-use super::auth::{LogRead, Require, TablesManage, TablesOperate, VenueManage};
+use super::auth::{LogRead, Require, StaffUi, TablesManage, TablesOperate, VenueManage};
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::store::Committed;
@@ -47,11 +47,11 @@ pub struct AppQuery<T>(pub T);
     ),
     paths(
         get_venue, put_venue, list_tables, create_table, get_table, rename_table, set_table_game,
-        open_table, close_table, list_events, get_node
+        open_table, close_table, list_events, get_node, get_sync
     ),
     components(schemas(
         VenueSettings, Branding, PokerTable, Game, Stakes, TableStatus, NewTable, TableRename,
-        TableGame, EventRecord, NodeInfo, ErrorBody
+        TableGame, EventRecord, NodeInfo, SyncView, ErrorBody
     )),
     modifiers(&BearerAuth),
     tags(
@@ -108,6 +108,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tables/{id}/close", post(close_table))
         .route("/api/v1/events", get(list_events))
         .route("/api/v1/node", get(get_node))
+        .route("/api/v1/sync", get(get_sync))
 }
 
 async fn openapi() -> Json<utoipa::openapi::OpenApi> {
@@ -403,4 +404,60 @@ async fn get_node(State(s): State<AppState>) -> Json<NodeInfo> {
         public_key: s.identity.public_key_hex(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     })
+}
+
+/// How far the hub has this node's log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SyncView {
+    /// Registered with a hub at all.
+    pub registered: bool,
+    /// The pump is publishing through the leaf right now.
+    pub connected: bool,
+    pub head_seq: u64,
+    pub acked_seq: u64,
+    /// Events made here that the hub has not acknowledged yet.
+    pub pending: u64,
+    /// When the hub last acknowledged anything (ms); null for never.
+    pub last_contact_ms: Option<u64>,
+    /// Shown to staff after 72 hours without contact.
+    pub warning: Option<String>,
+}
+
+/// After this long without the hub, staff are told (everything keeps working).
+pub const OFFLINE_WARNING_MS: u64 = 72 * 3_600_000;
+
+pub fn sync_view(s: &AppState, head_seq: u64) -> SyncView {
+    use std::sync::atomic::Ordering;
+    let st = &s.sync;
+    let acked = st.acked_seq.load(Ordering::Relaxed);
+    let last = st.last_contact_ms.load(Ordering::Relaxed);
+    let registered = st.registered.load(Ordering::Relaxed);
+    let now = s.clock.now_ms();
+    let offline_long = registered
+        && head_seq > acked
+        && (last == 0 || now.saturating_sub(last) > OFFLINE_WARNING_MS);
+    SyncView {
+        registered,
+        connected: st.connected.load(Ordering::Relaxed),
+        head_seq,
+        acked_seq: acked,
+        pending: head_seq.saturating_sub(acked),
+        last_contact_ms: (last > 0).then_some(last),
+        warning: offline_long.then(|| {
+            "No contact with the hub for over 72 hours. Everything here keeps working; \
+             the events made meanwhile are kept and will sync when the line is back."
+                .to_string()
+        }),
+    }
+}
+
+/// Sync status: pending events, last contact, and the 72-hour warning.
+#[utoipa::path(get, path = "/api/v1/sync", tag = "log", security(("bearer" = ["staff:ui"])),
+    responses((status = 200, body = SyncView), (status = 401, body = ErrorBody)))]
+async fn get_sync(
+    State(s): State<AppState>,
+    _who: Require<StaffUi>,
+) -> Result<Json<SyncView>, ApiError> {
+    let head = s.reader.head_seq().await?;
+    Ok(Json(sync_view(&s, head)))
 }

@@ -43,6 +43,7 @@ pub const CSP: &str =
 
 #[derive(Clone)]
 pub struct AppState {
+    pub sync: Arc<crate::sync::SyncStatus>,
     pub media: Arc<crate::media::MediaStore>,
     pub displays: Arc<crate::displays::DisplayHub>,
     pub auth: Arc<crate::auth::AuthService>,

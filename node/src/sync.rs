@@ -1,0 +1,395 @@
+//! Sync with the hub: registration, the leaf configuration, and the pump.
+//!
+//! The node's outbox is its own `events` table. The pump publishes events
+//! past `acked_seq` to `pvm.up.<venue>.<node>` through the local leaf into the
+//! hub's JetStream domain, `Nats-Msg-Id = <node>:<seq>`, up to 512 in flight,
+//! and moves `acked_seq` only over acks, in order. When the link is down the
+//! publish fails at once; the pump backs off (0.5 s to 10 s) and starts again
+//! from `acked_seq + 1`. Whatever is re-sent is a duplicate the hub drops.
+//! See docs/SYNC.md.
+
+use crate::identity::NodeIdentity;
+use crate::store::{Db, Reader, StoreError};
+use async_nats::jetstream;
+use async_nats::HeaderMap;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const HUB_FILE: &str = "hub.json";
+const WINDOW: usize = 512;
+const CHUNK: u32 = 4_096;
+
+/// What registration gave this node (kept mode 0600: it holds the leaf password).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HubLink {
+    #[serde(default)]
+    pub hub_url: String,
+    pub node_id: Uuid,
+    pub venue_id: Uuid,
+    pub leaf_url: String,
+    pub leaf_user: String,
+    pub leaf_password: String,
+    pub hub_public_key: String,
+    pub nats_domain: String,
+}
+
+impl HubLink {
+    pub fn load(dir: &Path) -> Result<Option<HubLink>, String> {
+        match std::fs::read_to_string(dir.join(HUB_FILE)) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", dir.join(HUB_FILE).display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", dir.join(HUB_FILE).display())),
+        }
+    }
+
+    pub fn subject(&self) -> String {
+        format!("pvm.up.{}.{}", self.venue_id, self.node_id)
+    }
+
+    pub fn inbox_prefix(&self) -> String {
+        format!("_INBOX_{}", self.venue_id)
+    }
+}
+
+fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `pvm-node register`: sends the node's key with a one-time token and keeps what the hub answers.
+pub async fn register(dir: &Path, hub_url: &str, token: &str) -> Result<HubLink, String> {
+    if let Some(link) = HubLink::load(dir)? {
+        return Err(format!(
+            "this node is already registered with {} (venue {}); remove {} to register again",
+            link.hub_url,
+            link.venue_id,
+            dir.join(HUB_FILE).display()
+        ));
+    }
+    let (identity, _) = NodeIdentity::load_or_create(dir).map_err(|e| e.to_string())?;
+    use base64::Engine;
+    let key =
+        base64::engine::general_purpose::STANDARD.encode(identity.key.verifying_key().as_bytes());
+    let hub_url = hub_url.trim_end_matches('/');
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .post(format!("{hub_url}/api/v1/register"))
+        .json(&serde_json::json!({
+            "token": token.trim(),
+            "node_id": identity.node_id,
+            "venue_id": identity.venue_id,
+            "public_key": key,
+        }))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the hub at {hub_url}: {e}"))?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    if !status.is_success() {
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no reason given");
+        return Err(format!(
+            "the hub refused the registration ({status}): {message}"
+        ));
+    }
+    let mut link: HubLink = serde_json::from_value(body.clone())
+        .map_err(|e| format!("the hub's answer was not understood: {e}"))?;
+    link.hub_url = hub_url.to_owned();
+    let hub_key = base64::engine::general_purpose::STANDARD
+        .decode(&link.hub_public_key)
+        .map_err(|_| "the hub's key is not base64".to_string())?;
+    write_secret(
+        &dir.join(HUB_FILE),
+        &serde_json::to_string_pretty(&link).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("writing {}: {e}", dir.join(HUB_FILE).display()))?;
+    write_secret(
+        &dir.join(crate::identity::HUB_KEY_FILE),
+        &hex::encode(hub_key),
+    )
+    .map_err(|e| format!("writing the hub key: {e}"))?;
+    Ok(link)
+}
+
+/// The nats-server configuration of this node's leaf.
+pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16) -> String {
+    let remote = link.leaf_url.replacen(
+        "://",
+        &format!("://{}:{}@", link.leaf_user, link.leaf_password),
+        1,
+    );
+    format!(
+        "# The leaf nats-server beside pvm-node {node} (venue {venue}). Written by `pvm-node leaf-config`.\n\
+         host: 127.0.0.1\nport: {port}\nhttp: \"127.0.0.1:{monitor_port}\"\n\
+         leafnodes {{\n  reconnect: 2\n  remotes: [ {{ url: \"{remote}\" }} ]\n}}\n",
+        node = link.node_id,
+        venue = link.venue_id,
+    )
+}
+
+/// What the staff UI shows about sync.
+#[derive(Debug, Default)]
+pub struct SyncStatus {
+    pub registered: AtomicBool,
+    pub connected: AtomicBool,
+    pub acked_seq: AtomicU64,
+    pub head_seq: AtomicU64,
+    /// When the hub last acknowledged anything (ms), 0 for never.
+    pub last_contact_ms: AtomicU64,
+}
+
+impl SyncStatus {
+    pub fn pending(&self) -> u64 {
+        self.head_seq
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.acked_seq.load(Ordering::Relaxed))
+    }
+}
+
+async fn load_acked(conn: &libsql::Connection) -> Result<u64, StoreError> {
+    let mut rows = conn
+        .query("SELECT acked_seq FROM sync_state WHERE id = 1", ())
+        .await?;
+    Ok(match rows.next().await? {
+        Some(r) => r.get::<i64>(0)? as u64,
+        None => 0,
+    })
+}
+
+async fn save_acked(conn: &libsql::Connection, acked: u64, at_ms: u64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sync_state (id, acked_seq, last_ack_ms) VALUES (1, ?1, ?2) \
+         ON CONFLICT (id) DO UPDATE SET acked_seq = excluded.acked_seq, last_ack_ms = excluded.last_ack_ms",
+        libsql::params![acked as i64, at_ms as i64],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Publishes the log to the hub until `stop`.
+#[allow(clippy::too_many_arguments)]
+pub async fn pump(
+    link: HubLink,
+    nats_url: String,
+    db: Db,
+    reader: Reader,
+    clock: Arc<dyn crate::store::writer::Clock>,
+    status: Arc<SyncStatus>,
+    mut wake: tokio::sync::watch::Receiver<Arc<pvm_shared::venue::VenueState>>,
+    stop: CancellationToken,
+) {
+    status.registered.store(true, Ordering::Relaxed);
+    let conn = match db.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "sync pump cannot open the database");
+            return;
+        }
+    };
+    let mut acked = load_acked(&conn).await.unwrap_or(0);
+    status.acked_seq.store(acked, Ordering::Relaxed);
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        let client = async_nats::ConnectOptions::new()
+            .custom_inbox_prefix(link.inbox_prefix())
+            .connection_timeout(Duration::from_secs(3))
+            .connect(&nats_url)
+            .await;
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "sync: local leaf not reachable");
+                status.connected.store(false, Ordering::Relaxed);
+                tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        let js = jetstream::with_domain(client.clone(), &link.nats_domain);
+        // Publish until something fails; then back off and start again from `acked`.
+        let result = publish_from(
+            &link,
+            &js,
+            &conn,
+            &reader,
+            &clock,
+            &status,
+            &mut acked,
+            &mut wake,
+            &stop,
+            &mut backoff,
+        )
+        .await;
+        status.connected.store(false, Ordering::Relaxed);
+        if let Err(e) = result {
+            tracing::debug!(error = %e, acked, "sync: link down; backing off");
+        }
+        drop(client);
+        tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn publish_from(
+    link: &HubLink,
+    js: &jetstream::Context,
+    conn: &libsql::Connection,
+    reader: &Reader,
+    clock: &Arc<dyn crate::store::writer::Clock>,
+    status: &SyncStatus,
+    acked: &mut u64,
+    wake: &mut tokio::sync::watch::Receiver<Arc<pvm_shared::venue::VenueState>>,
+    stop: &CancellationToken,
+    backoff: &mut Duration,
+) -> Result<(), String> {
+    let subject = link.subject();
+    loop {
+        if stop.is_cancelled() {
+            return Ok(());
+        }
+        if let Ok(head) = reader.head_seq().await {
+            status.head_seq.store(head, Ordering::Relaxed);
+        }
+        let events = reader
+            .events_after(*acked, CHUNK)
+            .await
+            .map_err(|e| e.to_string())?;
+        if events.is_empty() {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = wake.changed() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        let mut in_flight: VecDeque<(u64, jetstream::context::PublishAckFuture)> = VecDeque::new();
+        let mut failure = None;
+        for (seq, bytes) in events {
+            if in_flight.len() >= WINDOW {
+                if let Some((s, f)) = in_flight.pop_front() {
+                    match f.await {
+                        Ok(_) => *acked = s,
+                        Err(e) => {
+                            failure = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+            }
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", format!("{}:{seq}", link.node_id).as_str());
+            match js
+                .publish_with_headers(subject.clone(), headers, bytes.into())
+                .await
+            {
+                Ok(f) => in_flight.push_back((seq, f)),
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        while let Some((s, f)) = in_flight.pop_front() {
+            if failure.is_some() {
+                break;
+            }
+            match f.await {
+                Ok(_) => *acked = s,
+                Err(e) => failure = Some(e.to_string()),
+            }
+        }
+        let now = clock.now_ms();
+        if save_acked(conn, *acked, now).await.is_ok() {
+            status.acked_seq.store(*acked, Ordering::Relaxed);
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        status.connected.store(true, Ordering::Relaxed);
+        status.last_contact_ms.store(now, Ordering::Relaxed);
+        *backoff = Duration::from_millis(500);
+    }
+}
+
+/// Heartbeats: `pvm.hb.<venue>.<node>` every `every` with version, backlog and uptime.
+pub async fn heartbeat(
+    link: HubLink,
+    nats_url: String,
+    status: Arc<SyncStatus>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let started = std::time::Instant::now();
+    let subject = format!("pvm.hb.{}.{}", link.venue_id, link.node_id);
+    let mut client = None;
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! { _ = stop.cancelled() => return, _ = tick.tick() => {} }
+        if client.is_none() {
+            client = async_nats::ConnectOptions::new()
+                .custom_inbox_prefix(link.inbox_prefix())
+                .connection_timeout(Duration::from_secs(3))
+                .connect(&nats_url)
+                .await
+                .ok();
+        }
+        let Some(c) = &client else { continue };
+        let beat = serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "backlog": status.pending(),
+            "uptime_s": started.elapsed().as_secs(),
+            "acked_seq": status.acked_seq.load(Ordering::Relaxed),
+            "mem_available_kb": meminfo("MemAvailable:"),
+            "cpu_temp_c": cpu_temp(),
+        });
+        if c.publish(subject.clone(), beat.to_string().into())
+            .await
+            .is_err()
+        {
+            client = None;
+        }
+    }
+}
+
+fn meminfo(field: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+    })
+}
+
+/// The board's CPU temperature where it reports one (a Pi does).
+fn cpu_temp() -> Option<f64> {
+    std::fs::read_to_string("/sys/class/thermal/thermal_zone0/temp")
+        .ok()
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .map(|m| m / 1000.0)
+}
