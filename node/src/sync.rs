@@ -84,6 +84,7 @@ pub async fn register(dir: &Path, hub_url: &str, token: &str) -> Result<HubLink,
             dir.join(HUB_FILE).display()
         ));
     }
+    crate::identity::prepare_data_dir(dir).map_err(|e| e.to_string())?;
     let (identity, _) = NodeIdentity::load_or_create(dir).map_err(|e| e.to_string())?;
     use base64::Engine;
     let key =
