@@ -313,7 +313,20 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
         refused,
         "venue A's leaf got a publish onto venue B's subject acknowledged"
     );
-    // Its own subject works through the same leaf (the pump proves it); the hub saw nothing for B.
+    // The same client may publish onto A's own subject (so the refusal is the permission).
+    let a_node = link_a["node_id"].as_str().expect("node").to_owned();
+    let own = js
+        .publish(
+            format!("pvm.up.{}.{a_node}", a.venue),
+            forged(&a.venue, &a_node, 1_000_000, [0; 32]).into(),
+        )
+        .await
+        .expect("publish");
+    tokio::time::timeout(Duration::from_secs(3), own)
+        .await
+        .expect("an answer")
+        .expect("A's own subject is accepted into the stream");
+    // The hub saw nothing for B.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(a.cloud.events(&b_venue).await["count"], 0);
     assert!(
@@ -323,5 +336,4 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
             .contains("pvm_cloud_events_rejected_total 0"),
         "the hub never even saw it"
     );
-    let _ = link_a;
 }
