@@ -61,6 +61,7 @@ struct Cli {
 #[derive(Clone)]
 struct App {
     hub: Arc<Hub>,
+    js: async_nats::jetstream::Context,
     key: Arc<SigningKey>,
     admin_key_hash: [u8; 32],
     cli: Arc<Cli>,
@@ -217,6 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let ingest_task = tokio::spawn(ingest::run(hub.clone(), consumer, stop.clone()));
     let app = App {
+        js: js.clone(),
         hub: hub.clone(),
         key: Arc::new(key),
         admin_key_hash: Sha256::digest(admin_key.trim().as_bytes()).into(),
@@ -232,6 +234,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .route("/api/v1/venues/{id}/events", get(venue_events))
         .route("/api/v1/venues/{id}/problems", get(venue_problems))
         .route("/api/v1/register", post(register))
+        .route("/api/v1/venues/{id}/templates", post(send_template))
+        .route("/api/v1/venues/{id}/announcements", post(send_announcement))
         .with_state(app.clone());
     let listener = tokio::net::TcpListener::bind(app.cli.listen)
         .await
@@ -496,6 +500,7 @@ async fn register(
             },
         );
     write_leaf_users(&app).await?;
+    ensure_down_consumer(&app, r.node_id, r.venue_id).await?;
     Ok(Json(Registered {
         node_id: r.node_id,
         venue_id: r.venue_id,
@@ -534,7 +539,7 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
         let (node, venue, user, pass): (String, String, String, String) =
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
         users.push(format!(
-            "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
+            "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"$JS.hub.API.CONSUMER.INFO.PVM_DOWN.node-{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\", \"$JS.ACK.hub.*.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
         ));
     }
     // pvm-cloud's own user (from the credentials in --nats) may do everything.
@@ -613,4 +618,121 @@ async fn venue_problems(
         out.push(json!({"node_id": r.get::<Option<String>>(0)?, "seq": r.get::<Option<i64>>(1)?, "kind": r.get::<String>(2)?, "detail": r.get::<String>(3)?, "at_ms": r.get::<i64>(4)?}));
     }
     Ok(Json(json!(out)))
+}
+
+/// The node's durable downstream consumer, filtered to its venue (idempotent).
+async fn ensure_down_consumer(app: &App, node: Uuid, venue: Uuid) -> anyhow::Result<()> {
+    use async_nats::jetstream::consumer::{pull, AckPolicy};
+    app.js
+        .create_consumer_on_stream(
+            pull::Config {
+                durable_name: Some(format!("node-{node}")),
+                filter_subject: format!("pvm.down.{venue}.>"),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: std::time::Duration::from_secs(30),
+                ..Default::default()
+            },
+            ingest::DOWN_STREAM,
+        )
+        .await
+        .context("creating the node's downstream consumer")?;
+    Ok(())
+}
+
+async fn venue_exists(app: &App, id: Uuid) -> Result<(), ApiError> {
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query("SELECT 1 FROM venues WHERE id = ?1", [id.to_string()])
+        .await?;
+    if rows.next().await?.is_none() {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no venue {id}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Signs a message for a venue's node and puts it on `PVM_DOWN` (kept until the node takes it).
+async fn send_down(
+    app: &App,
+    venue: Uuid,
+    kind: &str,
+    body: pvm_shared::down::DownBody,
+) -> Result<Uuid, ApiError> {
+    let message = pvm_shared::down::DownMessage {
+        id: Uuid::now_v7(),
+        venue_id: venue,
+        issued_ms: now_ms() as u64,
+        body,
+        sig: String::new(),
+    }
+    .sign(&app.key);
+    let bytes = serde_json::to_vec(&message).map_err(anyhow::Error::from)?;
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", message.id.to_string().as_str());
+    app.js
+        .publish_with_headers(format!("pvm.down.{venue}.{kind}"), headers, bytes.into())
+        .await
+        .map_err(|e| anyhow::anyhow!("publishing downstream: {e}"))?
+        .await
+        .map_err(|e| anyhow::anyhow!("downstream not stored: {e}"))?;
+    Ok(message.id)
+}
+
+/// A tournament template for a venue's node.
+async fn send_template(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(structure): Json<pvm_shared::tournament::Structure>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    venue_exists(&app, id).await?;
+    structure
+        .validate()
+        .map_err(|e| bad("invalid", format!("structure: {e}")))?;
+    let sent = send_down(
+        &app,
+        id,
+        "template",
+        pvm_shared::down::DownBody::Template { structure },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
+}
+
+#[derive(Deserialize)]
+struct NewAnnouncement {
+    text: String,
+    #[serde(default)]
+    group: Option<String>,
+    minutes: u64,
+}
+
+/// An announcement for a venue's screens.
+async fn send_announcement(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(a): Json<NewAnnouncement>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    venue_exists(&app, id).await?;
+    let text = a.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > 280 || !(1..=1440).contains(&a.minutes) {
+        return Err(bad(
+            "invalid",
+            "text: 1 to 280 characters; minutes: 1 to 1440",
+        ));
+    }
+    let body = pvm_shared::down::DownBody::Announcement {
+        id: Uuid::now_v7(),
+        text,
+        group: a.group,
+        until_ms: now_ms() as u64 + a.minutes * 60_000,
+    };
+    let sent = send_down(&app, id, "announcement", body).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
 }

@@ -157,7 +157,9 @@ async fn a_weekend_offline_then_every_event_exactly_once() {
 
     // The line dies on Friday evening.
     s.hub.stop();
-    clock.0.fetch_add(72 * 3_600_000 + 10 * 60_000, Ordering::SeqCst);
+    clock
+        .0
+        .fetch_add(72 * 3_600_000 + 10 * 60_000, Ordering::SeqCst);
     let t = Instant::now();
     make_events(&node, 200_000, 'B').await;
     let head = node.state.reader.head_seq().await.expect("head");

@@ -337,3 +337,151 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
         "the hub never even saw it"
     );
 }
+
+#[tokio::test]
+async fn a_template_and_an_announcement_sent_while_the_node_is_cut_off_arrive_exactly_once() {
+    let mut v = venue().await;
+    until(
+        Duration::from_secs(10),
+        "registered and draining",
+        || async { v.sync().await["pending"] == 0 },
+    )
+    .await;
+    // Cut the venue off: its leaf is gone.
+    v.leaf.stop();
+    let c = v.cloud.client();
+    let templates: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/tournament-templates", v.node.url))
+        .bearer_auth(&v.token)
+        .send()
+        .await
+        .expect("templates")
+        .json()
+        .await
+        .expect("json");
+    let mut structure = templates[0].clone();
+    structure["name"] = json!("Hub Weekly Turbo");
+    let resp = c
+        .post(format!(
+            "{}/api/v1/venues/{}/templates",
+            v.cloud.url, v.venue
+        ))
+        .json(&structure)
+        .send()
+        .await
+        .expect("send template");
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let resp = c
+        .post(format!(
+            "{}/api/v1/venues/{}/announcements",
+            v.cloud.url, v.venue
+        ))
+        .json(&json!({"text": "Series final on Sunday", "minutes": 60}))
+        .send()
+        .await
+        .expect("send announcement");
+    assert_eq!(resp.status().as_u16(), 201);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let names = |t: &Value| -> Vec<String> {
+        t.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let get_templates = || async {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/tournament-templates", v.node.url))
+            .bearer_auth(&v.token)
+            .send()
+            .await
+            .expect("templates")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    assert!(
+        !names(&get_templates().await).contains(&"Hub Weekly Turbo".to_string()),
+        "nothing arrives while cut off"
+    );
+    // The line is back.
+    v.leaf.restart();
+    until(Duration::from_secs(15), "the template arrives", || async {
+        names(&get_templates().await).contains(&"Hub Weekly Turbo".to_string())
+    })
+    .await;
+    let events: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/events?limit=1000", v.node.url))
+        .bearer_auth(&v.token)
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json");
+    let kinds: Vec<(String, String)> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_owned(),
+                e["actor"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let saved = kinds.iter().filter(|(k, _)| k == "template_saved").count();
+    assert_eq!(saved, 1, "the template was applied exactly once: {kinds:?}");
+    until(
+        Duration::from_secs(5),
+        "the announcement applied",
+        || async {
+            let e: Value = reqwest::Client::new()
+                .get(format!("{}/api/v1/events?limit=1000", v.node.url))
+                .bearer_auth(&v.token)
+                .send()
+                .await
+                .expect("events")
+                .json()
+                .await
+                .expect("json");
+            e.to_string().contains("Series final on Sunday")
+        },
+    )
+    .await;
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, a)| k == "template_saved" && a.contains("cloud")),
+        "the hub is the actor: {kinds:?}"
+    );
+    // A restart of the node applies nothing twice.
+    v.node.proc.kill();
+    let dir = v.node.dir.clone();
+    v.node = NodeProc::start(&dir, &v.leaf, &[]);
+    v.token = v.node.token().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/events?limit=1000", v.node.url))
+        .bearer_auth(&v.token)
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json");
+    let saved = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "template_saved")
+        .count();
+    assert_eq!(saved, 1, "nothing applied twice after a restart");
+}

@@ -123,6 +123,20 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                 node.state.log.watch_venue(),
                 shutdown.clone(),
             ));
+            match identity::load_hub_key(&config.data_dir) {
+                Ok(Some(hub_key)) => {
+                    tokio::spawn(pvm_node::sync::downstream(
+                        link.clone(),
+                        config.nats.clone(),
+                        node.db.clone(),
+                        node.state.log.clone(),
+                        node.state.clock.clone(),
+                        hub_key,
+                        shutdown.clone(),
+                    ));
+                }
+                _ => tracing::warn!("no hub key: nothing from the hub will be applied"),
+            }
             tokio::spawn(pvm_node::sync::heartbeat(
                 link,
                 config.nats.clone(),

@@ -394,3 +394,165 @@ fn cpu_temp() -> Option<f64> {
         .and_then(|t| t.trim().parse::<f64>().ok())
         .map(|m| m / 1000.0)
 }
+
+async fn load_down_seq(conn: &libsql::Connection) -> u64 {
+    let Ok(mut rows) = conn
+        .query("SELECT down_seq FROM sync_state WHERE id = 1", ())
+        .await
+    else {
+        return 0;
+    };
+    match rows.next().await {
+        Ok(Some(r)) => r.get::<i64>(0).map(|v| v as u64).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+async fn save_down_seq(conn: &libsql::Connection, seq: u64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO sync_state (id, acked_seq, down_seq) VALUES (1, 0, ?1) \
+         ON CONFLICT (id) DO UPDATE SET down_seq = excluded.down_seq",
+        [seq as i64],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Downstream: takes what the hub sent this venue from the durable consumer
+/// `node-<id>`, checks the hub's signature, applies it once (the stream
+/// sequence is recorded before the ack), and acks.
+pub async fn downstream(
+    link: HubLink,
+    nats_url: String,
+    db: Db,
+    log: crate::store::Log,
+    clock: Arc<dyn crate::store::writer::Clock>,
+    hub_key: ed25519_dalek::VerifyingKey,
+    stop: CancellationToken,
+) {
+    use async_nats::jetstream::consumer::pull;
+    use futures_util::StreamExt;
+    let conn = match db.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "downstream cannot open the database");
+            return;
+        }
+    };
+    let mut applied = load_down_seq(&conn).await;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        let client = async_nats::ConnectOptions::new()
+            .custom_inbox_prefix(link.inbox_prefix())
+            .connection_timeout(Duration::from_secs(3))
+            .connect(&nats_url)
+            .await;
+        let consumer = match client {
+            Ok(c) => {
+                let js = jetstream::with_domain(c, &link.nats_domain);
+                js.get_consumer_from_stream::<pull::Config, _, _>(
+                    format!("node-{}", link.node_id),
+                    "PVM_DOWN",
+                )
+                .await
+                .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let consumer = match consumer {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "downstream: hub not reachable");
+                tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(500);
+        loop {
+            if stop.is_cancelled() {
+                return;
+            }
+            let batch = consumer
+                .fetch()
+                .max_messages(50)
+                .expires(Duration::from_secs(1))
+                .messages()
+                .await;
+            let Ok(mut messages) = batch else { break };
+            let mut failed = false;
+            while let Some(m) = messages.next().await {
+                let Ok(m) = m else {
+                    failed = true;
+                    break;
+                };
+                let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+                if seq > applied {
+                    apply_down(&link, &log, &clock, &hub_key, &m.payload).await;
+                    if save_down_seq(&conn, seq).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                    applied = seq;
+                }
+                let _ = m.ack().await;
+            }
+            if failed {
+                break;
+            }
+        }
+        tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+    }
+}
+
+async fn apply_down(
+    link: &HubLink,
+    log: &crate::store::Log,
+    clock: &Arc<dyn crate::store::writer::Clock>,
+    hub_key: &ed25519_dalek::VerifyingKey,
+    payload: &[u8],
+) {
+    use pvm_shared::down::{DownBody, DownMessage};
+    use pvm_shared::venue::Command;
+    let message: DownMessage = match serde_json::from_slice(payload) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "downstream: not a hub message; ignored");
+            return;
+        }
+    };
+    if message.venue_id != link.venue_id || !message.verify(hub_key) {
+        tracing::warn!(id = %message.id, "downstream: not signed by the hub for this venue; ignored");
+        return;
+    }
+    let command = match message.body {
+        DownBody::Template { structure } => Command::SaveTemplate {
+            structure: Box::new(structure),
+        },
+        DownBody::Announcement {
+            id,
+            text,
+            group,
+            until_ms,
+        } => Command::Display {
+            change: pvm_shared::displays::DisplayEvent::Announced {
+                announcement: pvm_shared::displays::Announcement {
+                    id,
+                    text,
+                    group,
+                    until_ms,
+                },
+            },
+            at_ms: clock.now_ms(),
+        },
+    };
+    match log.append(pvm_shared::Actor::Cloud, command).await {
+        Ok(c) => tracing::info!(seq = c.seq, id = %message.id, "applied a message from the hub"),
+        Err(e) => {
+            tracing::warn!(error = %e, id = %message.id, "a message from the hub could not be applied")
+        }
+    }
+}

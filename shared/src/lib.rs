@@ -7,6 +7,7 @@ pub mod auth;
 pub mod canonical;
 pub mod cash;
 pub mod displays;
+pub mod down;
 pub mod envelope;
 pub mod event;
 pub mod hlc;
