@@ -56,6 +56,9 @@ struct Cli {
     /// The hub nats-server's pid file, to tell it to reload after a registration.
     #[arg(long, env = "PVM_CLOUD_NATS_PID")]
     nats_pid: Option<PathBuf>,
+    /// The nodes' heartbeat interval: 3 missed make a node unhealthy, 5 offline.
+    #[arg(long, env = "PVM_CLOUD_HEARTBEAT_SECS", default_value_t = 30)]
+    heartbeat_secs: u64,
 }
 
 #[derive(Clone)]
@@ -217,6 +220,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .context("creating the JetStream streams")?;
     let stop = CancellationToken::new();
     let ingest_task = tokio::spawn(ingest::run(hub.clone(), consumer, stop.clone()));
+    tokio::spawn(heartbeats(hub.clone(), client.clone(), stop.clone()));
     let app = App {
         js: js.clone(),
         hub: hub.clone(),
@@ -234,6 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .route("/api/v1/venues/{id}/events", get(venue_events))
         .route("/api/v1/venues/{id}/problems", get(venue_problems))
         .route("/api/v1/register", post(register))
+        .route("/api/v1/nodes", get(list_nodes))
         .route("/api/v1/venues/{id}/templates", post(send_template))
         .route("/api/v1/venues/{id}/announcements", post(send_announcement))
         .with_state(app.clone());
@@ -735,4 +740,72 @@ async fn send_announcement(
     };
     let sent = send_down(&app, id, "announcement", body).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
+}
+
+/// Records each node's heartbeat (core NATS `pvm.hb.<venue>.<node>`).
+async fn heartbeats(hub: Arc<Hub>, client: async_nats::Client, stop: CancellationToken) {
+    use futures_util::StreamExt;
+    let Ok(mut sub) = client.subscribe("pvm.hb.>").await else {
+        tracing::error!("cannot subscribe to heartbeats");
+        return;
+    };
+    loop {
+        let msg = tokio::select! {
+            _ = stop.cancelled() => return,
+            m = sub.next() => match m { Some(m) => m, None => return },
+        };
+        let Some(node) = msg
+            .subject
+            .as_str()
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse::<Uuid>().ok())
+        else {
+            continue;
+        };
+        let Ok(beat) = serde_json::from_slice::<serde_json::Value>(&msg.payload) else {
+            continue;
+        };
+        let conn = hub.store.conn.lock().await;
+        let _ = conn
+            .execute(
+                "UPDATE nodes SET heartbeat = ?2, last_contact_ms = ?3 WHERE node_id = ?1",
+                libsql::params![node.to_string(), beat.to_string(), now_ms()],
+            )
+            .await;
+    }
+}
+
+/// Every node: online, unhealthy (3 heartbeats missed) or offline (5), its last figures and contact.
+async fn list_nodes(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&app, &headers)?;
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query("SELECT node_id, venue_id, head_seq, verified_seq, last_contact_ms, heartbeat FROM nodes ORDER BY venue_id", ())
+        .await?;
+    let every = app.cli.heartbeat_secs.max(1) as i64 * 1000;
+    let now = now_ms();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().await? {
+        let last: Option<i64> = r.get(4)?;
+        let status = match last.map(|l| now - l) {
+            Some(age) if age <= 3 * every => "online",
+            Some(age) if age <= 5 * every => "unhealthy",
+            _ => "offline",
+        };
+        let beat: Option<String> = r.get(5)?;
+        out.push(json!({
+            "node_id": r.get::<String>(0)?,
+            "venue_id": r.get::<String>(1)?,
+            "head_seq": r.get::<i64>(2)?,
+            "verified_seq": r.get::<i64>(3)?,
+            "last_contact_ms": last,
+            "status": status,
+            "heartbeat": beat.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
+        }));
+    }
+    Ok(Json(json!(out)))
 }

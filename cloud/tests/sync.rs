@@ -86,7 +86,7 @@ impl Venue {
 
 #[tokio::test]
 async fn online_an_event_made_on_the_node_is_stored_at_the_hub_within_a_second() {
-    let v = venue().await;
+    let mut v = venue().await;
     // Everything made before registration (the admin account) arrives first.
     until(Duration::from_secs(10), "the backlog drains", || async {
         v.sync().await["pending"] == 0 && v.sync().await["acked_seq"].as_u64() > Some(0)
@@ -117,7 +117,38 @@ async fn online_an_event_made_on_the_node_is_stored_at_the_hub_within_a_second()
     );
     assert_eq!(events["latest"][0]["kind"], "table_created");
     assert_eq!(v.cloud.problems(&v.venue).await, json!([]));
-    let _ = (&v.hub, &v.leaf);
+    // Heartbeats: the node is online with its figures; cut off, it turns unhealthy, then offline.
+    let nodes = || async {
+        v.cloud
+            .client()
+            .get(format!("{}/api/v1/nodes", v.cloud.url))
+            .send()
+            .await
+            .expect("nodes")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    until(Duration::from_secs(5), "a heartbeat", || async {
+        nodes().await[0]["heartbeat"]["backlog"] == 0
+    })
+    .await;
+    let n = nodes().await;
+    assert_eq!(n[0]["status"], "online");
+    assert_eq!(n[0]["heartbeat"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(n[0]["heartbeat"]["uptime_s"].is_u64());
+    v.leaf.stop();
+    until(
+        Duration::from_secs(8),
+        "unhealthy after 3 missed",
+        || async { nodes().await[0]["status"] == "unhealthy" },
+    )
+    .await;
+    until(Duration::from_secs(8), "offline after 5 missed", || async {
+        nodes().await[0]["status"] == "offline"
+    })
+    .await;
+    let _ = &v.hub;
 }
 
 /// An event sealed for `node` of `venue` after `prev_hash`, signed by a key that is not the node's.

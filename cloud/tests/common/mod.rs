@@ -181,6 +181,7 @@ impl Cloud {
             .arg(hub.dir.join("users.conf"))
             .arg("--nats-pid")
             .arg(hub.dir.join("hub.pid"))
+            .args(["--heartbeat-secs", "1"])
             .env("PVM_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log"))
