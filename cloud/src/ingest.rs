@@ -31,8 +31,13 @@ use uuid::Uuid;
 pub const UP_STREAM: &str = "PVM_UP";
 pub const DOWN_STREAM: &str = "PVM_DOWN";
 pub const INGEST_CONSUMER: &str = "cloud-ingest";
-/// A message re-delivered this often while its predecessor is missing is reported as a gap.
-const GAP_REPORT_AFTER: i64 = 20;
+/// A message re-delivered this often (about 90 s) while its predecessor is
+/// missing is reported as a gap. Shorter waits are normal: after a hub
+/// restart, messages delivered to the dead process come back only after the
+/// ack wait, while later ones arrive at once.
+const GAP_REPORT_AFTER: i64 = 12;
+/// Events held per node while a gap closes (the consumer's max_ack_pending bounds it too).
+const MAX_HELD: usize = 50_000;
 
 /// Counts visible in metrics and the admin UI.
 #[derive(Default)]
@@ -51,6 +56,9 @@ pub struct Hub {
     pub nodes: Mutex<HashMap<Uuid, NodeRow>>,
     /// Each venue's state, from its events (for the API and the display fallback).
     pub venues: Mutex<HashMap<Uuid, VenueState>>,
+    /// Events that arrived before their predecessor, per node, by seq: held
+    /// (not acked) until the gap closes, then stored in order.
+    pub held: Mutex<HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>>,
 }
 
 fn now_ms() -> i64 {
@@ -88,6 +96,7 @@ impl Hub {
             counts: Counts::default(),
             nodes: Mutex::new(rows.into_iter().map(|n| (n.node_id, n)).collect()),
             venues: Mutex::new(venues),
+            held: Mutex::new(HashMap::new()),
         })
     }
 
@@ -134,7 +143,7 @@ pub async fn ensure_streams(
             pull::Config {
                 durable_name: Some(INGEST_CONSUMER.into()),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
+                ack_wait: Duration::from_secs(5),
                 max_ack_pending: 20_000,
                 ..Default::default()
             },
@@ -147,7 +156,7 @@ pub async fn ensure_streams(
 enum Verdict {
     Accept(Box<Envelope>),
     Duplicate,
-    Wait(String),
+    Wait(Uuid, u64, String),
     Reject(Option<Uuid>, Option<u64>, &'static str, String),
 }
 
@@ -236,7 +245,7 @@ fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> V
             Verdict::Accept(Box::new(env))
         }
         Err(Problem::Gap { expected, .. }) => {
-            Verdict::Wait(format!("expected {expected}, got {seq}"))
+            Verdict::Wait(node, seq, format!("expected {expected}, got {seq}"))
         }
         Err(p) => {
             let kind = match p {
@@ -252,7 +261,8 @@ fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> V
     }
 }
 
-/// Runs until `stop`: pull, judge, store, ack.
+/// Runs until `stop`: pull (the next pull is in flight while a batch is
+/// handled), judge, store, ack.
 pub async fn run(
     hub: Arc<Hub>,
     consumer: jetstream::consumer::Consumer<pull::Config>,
@@ -263,16 +273,16 @@ pub async fn run(
         if stop.is_cancelled() {
             return;
         }
-        let batch = consumer
-            .fetch()
-            .max_messages(1_000)
-            .expires(Duration::from_millis(500))
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(2_000)
+            .heartbeat(Duration::from_secs(5))
             .messages()
             .await;
-        let mut messages = match batch {
+        let messages = match messages {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(error = %e, "ingest fetch failed");
+                tracing::warn!(error = %e, "ingest pull failed");
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
@@ -282,26 +292,37 @@ pub async fn run(
             }
         };
         backoff = Duration::from_millis(200);
-        let mut received = Vec::new();
-        while let Some(m) = messages.next().await {
-            match m {
-                Ok(m) => received.push(m),
-                Err(e) => {
-                    tracing::warn!(error = %e, "ingest message error");
-                    break;
+        let mut chunks = messages.ready_chunks(2_000);
+        loop {
+            let chunk = tokio::select! {
+                _ = stop.cancelled() => return,
+                c = chunks.next() => c,
+            };
+            let Some(chunk) = chunk else { break };
+            let mut received = Vec::with_capacity(chunk.len());
+            let mut broken = false;
+            for m in chunk {
+                match m {
+                    Ok(m) => received.push(m),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ingest message error");
+                        broken = true;
+                    }
                 }
             }
-        }
-        if received.is_empty() {
-            continue;
-        }
-        if let Err(e) = handle_batch(&hub, received).await {
-            tracing::error!(error = %e, "ingest batch failed; it will be redelivered");
-            // Heads in memory may be ahead of the database: reload them.
-            let conn = hub.store.conn.lock().await;
-            if let Ok(rows) = crate::store::nodes(&conn).await {
-                let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
-                *nodes = rows.into_iter().map(|n| (n.node_id, n)).collect();
+            if !received.is_empty() {
+                if let Err(e) = handle_batch(&hub, received).await {
+                    tracing::error!(error = %e, "ingest batch failed; it will be redelivered");
+                    // Heads in memory may be ahead of the database: reload them.
+                    let conn = hub.store.conn.lock().await;
+                    if let Ok(rows) = crate::store::nodes(&conn).await {
+                        let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+                        *nodes = rows.into_iter().map(|n| (n.node_id, n)).collect();
+                    }
+                }
+            }
+            if broken {
+                break;
             }
         }
     }
@@ -321,19 +342,20 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
                     hub.counts.duplicate.fetch_add(1, Ordering::Relaxed);
                     settle.push((m, AckKind::Ack));
                 }
-                Verdict::Wait(detail) => {
+                Verdict::Wait(node, seq, detail) => {
                     hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
                     let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
                     if delivered == GAP_REPORT_AFTER {
-                        let node = m
-                            .subject
-                            .as_str()
-                            .rsplit('.')
-                            .next()
-                            .and_then(|n| n.parse().ok());
-                        reports.push((node, None, "gap", detail));
+                        reports.push((Some(node), Some(seq), "gap", detail));
                     }
-                    settle.push((m, AckKind::Nak(Some(Duration::from_millis(500)))));
+                    // Held until its predecessors arrive; a redelivery replaces the older copy.
+                    let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
+                    let mine = held.entry(node).or_default();
+                    if mine.len() < MAX_HELD || mine.contains_key(&seq) {
+                        mine.insert(seq, m);
+                    } else {
+                        settle.push((m, AckKind::Nak(Some(Duration::from_secs(2)))));
+                    }
                 }
                 Verdict::Reject(node, seq, kind, detail) => {
                     hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
@@ -342,6 +364,38 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
                 }
             }
         }
+        // Held events that now follow on.
+        let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
+        for (node, mine) in held.iter_mut() {
+            loop {
+                let Some(head) = nodes.get(node).map(|n| n.head_seq) else {
+                    break;
+                };
+                let Some(seq) = mine.first_key_value().map(|(k, _)| *k) else {
+                    break;
+                };
+                if seq > head + 1 {
+                    break;
+                }
+                let Some((_, m)) = mine.pop_first() else {
+                    break;
+                };
+                match judge(&mut nodes, m.subject.as_str(), &m.payload) {
+                    Verdict::Accept(env) => accepted.push((m, *env)),
+                    Verdict::Duplicate => settle.push((m, AckKind::Ack)),
+                    Verdict::Wait(..) => {
+                        mine.insert(seq, m);
+                        break;
+                    }
+                    Verdict::Reject(node, seq, kind, detail) => {
+                        hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                        reports.push((node, seq, kind, detail));
+                        settle.push((m, AckKind::Term));
+                    }
+                }
+            }
+        }
+        held.retain(|_, mine| !mine.is_empty());
     }
     if !accepted.is_empty() {
         let heads: Vec<NodeRow> = {
@@ -405,10 +459,10 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
     for (node, seq, kind, detail) in reports {
         hub.problem(node, seq, kind, detail).await;
     }
-    for (m, kind) in settle {
-        if let Err(e) = m.ack_with(kind).await {
-            tracing::warn!(error = %e, "ack failed; the message will be redelivered");
-        }
+    let acks =
+        futures_util::future::join_all(settle.iter().map(|(m, kind)| m.ack_with(*kind))).await;
+    for e in acks.into_iter().filter_map(Result::err) {
+        tracing::warn!(error = %e, "ack failed; the message will be redelivered");
     }
     Ok(())
 }

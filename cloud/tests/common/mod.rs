@@ -110,7 +110,7 @@ impl Hub {
             &conf,
             format!(
                 "host: 127.0.0.1\nport: {port}\npid_file: \"{pid}\"\n\
-                 jetstream {{ store_dir: \"{js}\", domain: hub, sync_interval: always }}\n\
+                 jetstream {{ store_dir: \"{js}\", domain: hub }}\n\
                  authorization {{\n  include \"users.conf\"\n}}\n\
                  leafnodes {{ host: 127.0.0.1, port: {leaf_port} }}\n",
                 pid = dir.join("hub.pid").display(),

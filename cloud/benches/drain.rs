@@ -1,0 +1,203 @@
+//! Drain a 200,000-event backlog from a node to the hub on loopback: the
+//! node's pump publishing through its leaf nats-server into the hub's
+//! JetStream, pvm-cloud verifying and storing every event. The reference in
+//! the same run: raw async-nats JetStream publishes with acks of the same
+//! payload size, pipelined the same way, to a stream on the same hub.
+//! Goal: drain <= 20 s (>= 10,000 events/s end to end) and ratio >= 0.3.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::*;
+use pvm_node::Node;
+use pvm_shared::venue::{Command, Game, Stakes, TableName};
+use pvm_shared::Actor;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const EVENTS: usize = 200_000;
+
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run());
+}
+
+async fn make_events(node: &Node, n: usize) {
+    let log = node.state.log.clone();
+    let mut tasks = Vec::new();
+    for i in 0..500usize {
+        let log = log.clone();
+        let per = n / 500;
+        tasks.push(tokio::spawn(async move {
+            let id = Uuid::now_v7();
+            let create = Command::CreateTable {
+                table_id: id,
+                name: TableName::parse(&format!("B{i:03}")).expect("name"),
+                game: Game::ALL[0],
+                stakes: Stakes::new(1, 2).expect("stakes"),
+                seats: 9,
+            };
+            log.append(Actor::System, create).await.expect("create");
+            for k in 1..per {
+                let c = if k % 2 == 1 {
+                    Command::OpenTable { table_id: id }
+                } else {
+                    Command::CloseTable { table_id: id }
+                };
+                log.append(Actor::System, c).await.expect("toggle");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join");
+    }
+}
+
+async fn run() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    let (_, reg) = cloud.venue_token("Bench").await;
+    let link = pvm_node::sync::register(&node_dir, &cloud.url, &reg)
+        .await
+        .expect("register");
+    let leaf_port = free_port();
+    let conf = node_dir.with_extension("leaf.conf");
+    std::fs::write(
+        &conf,
+        pvm_node::sync::leaf_config(&link, leaf_port, free_port()),
+    )
+    .expect("leaf conf");
+    let _leaf = Proc {
+        child: std::process::Command::new(nats_bin())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("leaf"),
+        log: conf.clone(),
+    };
+    let node = Node::open(&node_dir).await.expect("node");
+    make_events(&node, EVENTS).await;
+    let head = node.state.reader.head_seq().await.expect("head");
+    let sample = node
+        .state
+        .reader
+        .events_after(head - 1, 1)
+        .await
+        .expect("sample");
+    let payload_size = sample.first().map(|(_, b)| b.len()).unwrap_or(300);
+
+    // The drain.
+    let stop = CancellationToken::new();
+    let t0 = Instant::now();
+    tokio::spawn(pvm_node::sync::pump(
+        link.clone(),
+        format!("nats://127.0.0.1:{leaf_port}"),
+        node.db.clone(),
+        node.state.reader.clone(),
+        node.state.clock.clone(),
+        node.state.sync.clone(),
+        node.state.log.watch_venue(),
+        stop.clone(),
+    ));
+    let mut pumped = None;
+    loop {
+        if pumped.is_none()
+            && node
+                .state
+                .sync
+                .acked_seq
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == head
+        {
+            pumped = Some(t0.elapsed());
+        }
+        let e = cloud.events(&link.venue_id.to_string()).await;
+        if e["count"].as_u64() == Some(head) && e["verified_seq"].as_u64() == Some(head) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(600),
+            "the drain did not finish: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let drain = t0.elapsed();
+    stop.cancel();
+    let pumped = pumped.unwrap_or(drain);
+
+    // The reference: raw JetStream publishes with acks, same size, same window, same hub.
+    let client = async_nats::ConnectOptions::with_user_and_password(
+        CLOUD_NATS_USER.into(),
+        CLOUD_NATS_PASSWORD.into(),
+    )
+    .connect(format!("nats://127.0.0.1:{}", hub.port))
+    .await
+    .expect("hub client");
+    let js = async_nats::jetstream::new(client);
+    js.create_or_update_stream(async_nats::jetstream::stream::Config {
+        name: "RAW".into(),
+        subjects: vec!["raw.>".into()],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .expect("raw stream");
+    let body = bytes::Bytes::from(vec![7u8; payload_size]);
+    let t1 = Instant::now();
+    let mut in_flight = VecDeque::new();
+    for i in 0..head {
+        if in_flight.len() >= 512 {
+            let f: async_nats::jetstream::context::PublishAckFuture =
+                in_flight.pop_front().expect("one");
+            f.await.expect("raw ack");
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("raw:{i}").as_str());
+        in_flight.push_back(
+            js.publish_with_headers("raw.x", headers, body.clone())
+                .await
+                .expect("raw publish"),
+        );
+    }
+    for f in in_flight {
+        f.await.expect("raw ack");
+    }
+    let raw = t1.elapsed();
+    let rate = head as f64 / drain.as_secs_f64();
+    let raw_rate = head as f64 / raw.as_secs_f64();
+    println!("drain of a {head}-event backlog ({payload_size}-byte envelopes) from a node through its leaf to the hub, verified and stored by pvm-cloud");
+    println!(
+        "  raw JetStream publish with acks (reference)  {:7.2} s   {raw_rate:9.0} msgs/s",
+        raw.as_secs_f64()
+    );
+    println!("  node -> leaf -> hub -> pvm-cloud            {:7.2} s   {rate:9.0} events/s   ratio {:.2}", drain.as_secs_f64(), rate / raw_rate);
+    println!(
+        "  (the node's pump had every event acknowledged by the hub's JetStream after {:.2} s: {:.0} events/s)",
+        pumped.as_secs_f64(),
+        head as f64 / pumped.as_secs_f64()
+    );
+    println!(
+        "  target: drain <= 20 s [{}], ratio >= 0.3 [{}]",
+        if drain.as_secs_f64() <= 20.0 {
+            "met"
+        } else {
+            "NOT MET"
+        },
+        if rate / raw_rate >= 0.3 {
+            "met"
+        } else {
+            "NOT MET"
+        }
+    );
+    node.close().await;
+}
