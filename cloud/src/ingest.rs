@@ -367,16 +367,12 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
         // Held events that now follow on.
         let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
         for (node, mine) in held.iter_mut() {
-            loop {
-                let Some(head) = nodes.get(node).map(|n| n.head_seq) else {
-                    break;
-                };
-                let Some(seq) = mine.first_key_value().map(|(k, _)| *k) else {
-                    break;
-                };
-                if seq > head + 1 {
-                    break;
-                }
+            let head = |nodes: &HashMap<Uuid, NodeRow>| nodes.get(node).map_or(0, |n| n.head_seq);
+            while let Some(seq) = mine
+                .first_key_value()
+                .map(|(k, _)| *k)
+                .filter(|seq| *seq <= head(&nodes) + 1)
+            {
                 let Some((_, m)) = mine.pop_first() else {
                     break;
                 };
