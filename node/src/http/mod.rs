@@ -173,3 +173,13 @@ async fn method_not_allowed() -> ApiError {
         "this endpoint does not take that method",
     )
 }
+
+/// "12 s ago", "5 min ago", "3 h ago".
+pub(crate) fn time_ago(now: u64, then: u64) -> String {
+    let s = now.saturating_sub(then) / 1000;
+    match s {
+        0..=59 => format!("{s} s ago"),
+        60..=3599 => format!("{} min ago", s / 60),
+        _ => format!("{} h ago", s / 3600),
+    }
+}

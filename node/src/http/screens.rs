@@ -94,17 +94,7 @@ fn qr_svg(text: &str) -> Option<String> {
 }
 
 fn ago(now: u64, then: Option<u64>) -> String {
-    match then {
-        None => "never".into(),
-        Some(t) => {
-            let s = now.saturating_sub(t) / 1000;
-            match s {
-                0..=59 => format!("{s} s ago"),
-                60..=3599 => format!("{} min ago", s / 60),
-                _ => format!("{} h ago", s / 3600),
-            }
-        }
-    }
+    then.map_or_else(|| "never".into(), |t| super::time_ago(now, t))
 }
 
 fn view_boxes(prefix: &str, selected: &[View]) -> Markup {

@@ -215,7 +215,18 @@ async fn render_tables(
         .iter()
         .filter(|t| t.status == TableStatus::Open)
         .count();
+    let sync = super::api::sync_view(s, s.reader.head_seq().await?);
+    let now = s.clock.now_ms();
     let body = html! {
+        @if let Some(w) = &sync.warning { p.mustmove.sync { (w) } }
+        @if sync.registered {
+            p.meta.sync {
+                "Hub: "
+                @if sync.pending == 0 { "everything synced" } @else { (sync.pending) " events waiting to sync" }
+                " · last contact "
+                @match sync.last_contact_ms { Some(t) => { (super::time_ago(now, t)) }, None => { "never" } }
+            }
+        }
         h1 { "Tables " small { (open) " open of " (tables.len()) } }
         @if tables.is_empty() {
             p.empty { "No tables yet." }
