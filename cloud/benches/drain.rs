@@ -10,12 +10,9 @@ mod common;
 
 use common::*;
 use pvm_node::Node;
-use pvm_shared::venue::{Command, Game, Stakes, TableName};
-use pvm_shared::Actor;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 const EVENTS: usize = 200_000;
 
@@ -26,37 +23,6 @@ fn main() {
         .build()
         .expect("runtime")
         .block_on(run());
-}
-
-async fn make_events(node: &Node, n: usize) {
-    let log = node.state.log.clone();
-    let mut tasks = Vec::new();
-    for i in 0..500usize {
-        let log = log.clone();
-        let per = n / 500;
-        tasks.push(tokio::spawn(async move {
-            let id = Uuid::now_v7();
-            let create = Command::CreateTable {
-                table_id: id,
-                name: TableName::parse(&format!("B{i:03}")).expect("name"),
-                game: Game::ALL[0],
-                stakes: Stakes::new(1, 2).expect("stakes"),
-                seats: 9,
-            };
-            log.append(Actor::System, create).await.expect("create");
-            for k in 1..per {
-                let c = if k % 2 == 1 {
-                    Command::OpenTable { table_id: id }
-                } else {
-                    Command::CloseTable { table_id: id }
-                };
-                log.append(Actor::System, c).await.expect("toggle");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("join");
-    }
 }
 
 async fn run() {
@@ -86,7 +52,7 @@ async fn run() {
         log: conf.clone(),
     };
     let node = Node::open(&node_dir).await.expect("node");
-    make_events(&node, EVENTS).await;
+    make_events(&node, EVENTS, 'B').await;
     let head = node.state.reader.head_seq().await.expect("head");
     let sample = node
         .state

@@ -59,6 +59,8 @@ pub struct Hub {
     /// Events that arrived before their predecessor, per node, by seq: held
     /// (not acked) until the gap closes, then stored in order.
     pub held: Mutex<HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>>,
+    /// Bumped whenever a venue's state changes (the display fallback watches it).
+    pub versions: Mutex<HashMap<Uuid, u64>>,
 }
 
 fn now_ms() -> i64 {
@@ -97,7 +99,18 @@ impl Hub {
             nodes: Mutex::new(rows.into_iter().map(|n| (n.node_id, n)).collect()),
             venues: Mutex::new(venues),
             held: Mutex::new(HashMap::new()),
+            versions: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// How many times the venue's state has changed since start.
+    pub fn version(&self, venue: Uuid) -> u64 {
+        self.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&venue)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub async fn problem(&self, node: Option<Uuid>, seq: Option<u64>, kind: &str, detail: String) {
@@ -442,9 +455,11 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);
         {
             let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
+            let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
             for (_, env) in &accepted {
                 if let Ok(event) = env.event() {
                     venues.entry(env.header.venue_id).or_default().apply(&event);
+                    *versions.entry(env.header.venue_id).or_default() += 1;
                 }
             }
         }

@@ -2,6 +2,8 @@
 //! to the NATS hub (streams and the ingest consumer made idempotently at
 //! start), and an HTTP API for admins and for node registration.
 
+mod admin;
+mod display;
 mod ingest;
 mod store;
 
@@ -63,6 +65,7 @@ struct Cli {
 
 #[derive(Clone)]
 struct App {
+    sessions: Arc<admin::Sessions>,
     hub: Arc<Hub>,
     js: async_nats::jetstream::Context,
     key: Arc<SigningKey>,
@@ -222,6 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let ingest_task = tokio::spawn(ingest::run(hub.clone(), consumer, stop.clone()));
     tokio::spawn(heartbeats(hub.clone(), client.clone(), stop.clone()));
     let app = App {
+        sessions: Arc::new(admin::Sessions::default()),
         js: js.clone(),
         hub: hub.clone(),
         key: Arc::new(key),
@@ -239,6 +243,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .route("/api/v1/venues/{id}/problems", get(venue_problems))
         .route("/api/v1/register", post(register))
         .route("/api/v1/nodes", get(list_nodes))
+        .merge(admin::routes())
+        .merge(display::routes())
         .route("/api/v1/venues/{id}/templates", post(send_template))
         .route("/api/v1/venues/{id}/announcements", post(send_announcement))
         .with_state(app.clone());
@@ -281,93 +287,6 @@ async fn metrics(State(app): State<App>) -> String {
         c.waiting.load(Ordering::Relaxed),
         c.batches.load(Ordering::Relaxed),
     )
-}
-
-#[derive(Deserialize)]
-struct NewVenue {
-    name: String,
-}
-
-async fn create_venue(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Json(v): Json<NewVenue>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
-    let name = v.name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(bad("invalid", "name: 1 to 80 characters"));
-    }
-    let id = Uuid::now_v7();
-    let conn = app.hub.store.conn.lock().await;
-    conn.execute(
-        "INSERT INTO venues (id, name, created_ms) VALUES (?1, ?2, ?3)",
-        libsql::params![id.to_string(), name, now_ms()],
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name}))))
-}
-
-async fn list_venues(
-    State(app): State<App>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&app, &headers)?;
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, \
-             (SELECT COUNT(*) FROM events e WHERE e.venue_id = v.id) FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id ORDER BY v.name",
-            (),
-        )
-        .await?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().await? {
-        out.push(json!({
-            "id": r.get::<String>(0)?,
-            "name": r.get::<String>(1)?,
-            "node_id": r.get::<Option<String>>(2)?,
-            "head_seq": r.get::<Option<i64>>(3)?,
-            "verified_seq": r.get::<Option<i64>>(4)?,
-            "last_contact_ms": r.get::<Option<i64>>(5)?,
-            "events": r.get::<i64>(6)?,
-        }));
-    }
-    Ok(Json(json!(out)))
-}
-
-async fn create_token(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query("SELECT 1 FROM venues WHERE id = ?1", [id.to_string()])
-        .await?;
-    if rows.next().await?.is_none() {
-        return Err(ApiError(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no venue {id}"),
-        ));
-    }
-    let token = format!("pvm_reg_{}", hex::encode(rand::random::<[u8; 24]>()));
-    let expires = now_ms() + 24 * 3_600_000;
-    conn.execute(
-        "INSERT INTO reg_tokens (hash, venue_id, expires_ms) VALUES (?1, ?2, ?3)",
-        libsql::params![
-            hex::encode(Sha256::digest(token.as_bytes())),
-            id.to_string(),
-            expires
-        ],
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"token": token, "expires_ms": expires})),
-    ))
 }
 
 #[derive(Deserialize)]
@@ -568,63 +487,6 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn venue_events(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&app, &headers)?;
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT COUNT(*), MIN(seq), MAX(seq), (SELECT MAX(verified_seq) FROM nodes WHERE venue_id = ?1) FROM events WHERE venue_id = ?1",
-            [id.to_string()],
-        )
-        .await?;
-    let r = rows
-        .next()
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no row"))?;
-    let count: i64 = r.get(0)?;
-    let (min, max, verified): (Option<i64>, Option<i64>, Option<i64>) =
-        (r.get(1)?, r.get(2)?, r.get(3)?);
-    let mut kinds = conn
-        .query(
-            "SELECT seq, kind FROM events WHERE venue_id = ?1 ORDER BY seq DESC LIMIT 50",
-            [id.to_string()],
-        )
-        .await?;
-    let mut latest = Vec::new();
-    while let Some(k) = kinds.next().await? {
-        let seq: i64 = k.get(0)?;
-        latest.push(json!({"seq": seq, "kind": k.get::<String>(1)?, "verified": verified.is_some_and(|v| seq <= v)}));
-    }
-    Ok(Json(
-        json!({"count": count, "min_seq": min, "max_seq": max, "verified_seq": verified, "latest": latest}),
-    ))
-}
-
-async fn venue_problems(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&app, &headers)?;
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT p.node_id, p.seq, p.kind, p.detail, p.at_ms FROM problems p LEFT JOIN nodes n ON n.node_id = p.node_id \
-             WHERE n.venue_id = ?1 OR p.node_id IS NULL OR n.node_id IS NULL ORDER BY p.id",
-            [id.to_string()],
-        )
-        .await?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().await? {
-        out.push(json!({"node_id": r.get::<Option<String>>(0)?, "seq": r.get::<Option<i64>>(1)?, "kind": r.get::<String>(2)?, "detail": r.get::<String>(3)?, "at_ms": r.get::<i64>(4)?}));
-    }
-    Ok(Json(json!(out)))
-}
-
 /// The node's durable downstream consumer, filtered to its venue (idempotent).
 async fn ensure_down_consumer(app: &App, node: Uuid, venue: Uuid) -> anyhow::Result<()> {
     use async_nats::jetstream::consumer::{pull, AckPolicy};
@@ -684,62 +546,6 @@ async fn send_down(
         .await
         .map_err(|e| anyhow::anyhow!("downstream not stored: {e}"))?;
     Ok(message.id)
-}
-
-/// A tournament template for a venue's node.
-async fn send_template(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Json(structure): Json<pvm_shared::tournament::Structure>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
-    venue_exists(&app, id).await?;
-    structure
-        .validate()
-        .map_err(|e| bad("invalid", format!("structure: {e}")))?;
-    let sent = send_down(
-        &app,
-        id,
-        "template",
-        pvm_shared::down::DownBody::Template { structure },
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
-}
-
-#[derive(Deserialize)]
-struct NewAnnouncement {
-    text: String,
-    #[serde(default)]
-    group: Option<String>,
-    minutes: u64,
-}
-
-/// An announcement for a venue's screens.
-async fn send_announcement(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Json(a): Json<NewAnnouncement>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
-    venue_exists(&app, id).await?;
-    let text = a.text.trim().to_owned();
-    if text.is_empty() || text.chars().count() > 280 || !(1..=1440).contains(&a.minutes) {
-        return Err(bad(
-            "invalid",
-            "text: 1 to 280 characters; minutes: 1 to 1440",
-        ));
-    }
-    let body = pvm_shared::down::DownBody::Announcement {
-        id: Uuid::now_v7(),
-        text,
-        group: a.group,
-        until_ms: now_ms() as u64 + a.minutes * 60_000,
-    };
-    let sent = send_down(&app, id, "announcement", body).await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
 }
 
 /// Records each node's heartbeat (core NATS `pvm.hb.<venue>.<node>`).
@@ -808,4 +614,303 @@ async fn list_nodes(
         }));
     }
     Ok(Json(json!(out)))
+}
+
+#[derive(Deserialize)]
+struct NewVenue {
+    name: String,
+}
+
+pub(crate) async fn insert_venue(app: &App, name: &str) -> Result<Uuid, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(bad("invalid", "name: 1 to 80 characters"));
+    }
+    let id = Uuid::now_v7();
+    let conn = app.hub.store.conn.lock().await;
+    conn.execute(
+        "INSERT INTO venues (id, name, created_ms) VALUES (?1, ?2, ?3)",
+        libsql::params![id.to_string(), name, now_ms()],
+    )
+    .await?;
+    Ok(id)
+}
+
+async fn create_venue(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Json(v): Json<NewVenue>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    let id = insert_venue(&app, &v.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "name": v.name.trim()})),
+    ))
+}
+
+/// A venue with its node's state, as the admin pages and API list them.
+#[derive(Debug, Serialize)]
+pub(crate) struct VenueRow {
+    id: String,
+    name: String,
+    node_id: Option<String>,
+    head_seq: Option<i64>,
+    verified_seq: i64,
+    last_contact_ms: Option<i64>,
+    events: i64,
+    /// online, unhealthy (3 heartbeats missed), offline (5), or unregistered.
+    status: String,
+    backlog: Option<u64>,
+    heartbeat: Option<String>,
+}
+
+pub(crate) async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
+             (SELECT COUNT(*) FROM events e WHERE e.venue_id = v.id) FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id ORDER BY v.name",
+            (),
+        )
+        .await?;
+    let every = app.cli.heartbeat_secs.max(1) as i64 * 1000;
+    let now = now_ms();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().await? {
+        let node_id: Option<String> = r.get(2)?;
+        let last: Option<i64> = r.get(5)?;
+        let heartbeat: Option<String> = r.get(6)?;
+        let status = match (&node_id, last.map(|l| now - l)) {
+            (None, _) => "unregistered",
+            (Some(_), Some(age)) if age <= 3 * every => "online",
+            (Some(_), Some(age)) if age <= 5 * every => "unhealthy",
+            _ => "offline",
+        };
+        let backlog = heartbeat
+            .as_deref()
+            .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
+            .and_then(|h| h["backlog"].as_u64());
+        out.push(VenueRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            node_id,
+            head_seq: r.get(3)?,
+            verified_seq: r.get::<Option<i64>>(4)?.unwrap_or(0),
+            last_contact_ms: last,
+            events: r.get(7)?,
+            status: status.into(),
+            backlog,
+            heartbeat,
+        });
+    }
+    Ok(out)
+}
+
+async fn list_venues(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<VenueRow>>, ApiError> {
+    admin(&app, &headers)?;
+    Ok(Json(venue_rows(&app).await?))
+}
+
+pub(crate) async fn new_token(app: &App, id: Uuid) -> Result<(String, i64), ApiError> {
+    venue_exists(app, id).await?;
+    let conn = app.hub.store.conn.lock().await;
+    let token = format!("pvm_reg_{}", hex::encode(rand::random::<[u8; 24]>()));
+    let expires = now_ms() + 24 * 3_600_000;
+    conn.execute(
+        "INSERT INTO reg_tokens (hash, venue_id, expires_ms) VALUES (?1, ?2, ?3)",
+        libsql::params![
+            hex::encode(Sha256::digest(token.as_bytes())),
+            id.to_string(),
+            expires
+        ],
+    )
+    .await?;
+    Ok((token, expires))
+}
+
+async fn create_token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    let (token, expires) = new_token(&app, id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "expires_ms": expires})),
+    ))
+}
+
+/// (count, first seq, last seq, verified seq, latest 50 as (seq, kind, verified)).
+pub(crate) type EventsSummary = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Vec<(i64, String, bool)>,
+);
+
+pub(crate) async fn events_summary(app: &App, id: Uuid) -> Result<EventsSummary, ApiError> {
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT COUNT(*), MIN(seq), MAX(seq), (SELECT MAX(verified_seq) FROM nodes WHERE venue_id = ?1) FROM events WHERE venue_id = ?1",
+            [id.to_string()],
+        )
+        .await?;
+    let r = rows
+        .next()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row"))?;
+    let (count, min, max, verified): (i64, Option<i64>, Option<i64>, Option<i64>) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+    let mut kinds = conn
+        .query(
+            "SELECT seq, kind FROM events WHERE venue_id = ?1 ORDER BY seq DESC LIMIT 50",
+            [id.to_string()],
+        )
+        .await?;
+    let mut latest = Vec::new();
+    while let Some(k) = kinds.next().await? {
+        let seq: i64 = k.get(0)?;
+        latest.push((seq, k.get::<String>(1)?, verified.is_some_and(|v| seq <= v)));
+    }
+    Ok((count, min, max, verified, latest))
+}
+
+async fn venue_events(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&app, &headers)?;
+    let (count, min, max, verified, latest) = events_summary(&app, id).await?;
+    let latest: Vec<serde_json::Value> = latest
+        .into_iter()
+        .map(|(seq, kind, ok)| json!({"seq": seq, "kind": kind, "verified": ok}))
+        .collect();
+    Ok(Json(
+        json!({"count": count, "min_seq": min, "max_seq": max, "verified_seq": verified, "latest": latest}),
+    ))
+}
+
+/// (seq, kind, detail, at_ms), oldest first.
+pub(crate) async fn problem_rows(
+    app: &App,
+    id: Uuid,
+) -> Result<Vec<(Option<i64>, String, String, i64)>, ApiError> {
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT p.seq, p.kind, p.detail, p.at_ms FROM problems p LEFT JOIN nodes n ON n.node_id = p.node_id \
+             WHERE n.venue_id = ?1 OR p.node_id IS NULL OR n.node_id IS NULL ORDER BY p.id",
+            [id.to_string()],
+        )
+        .await?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().await? {
+        out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+    }
+    Ok(out)
+}
+
+async fn venue_problems(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&app, &headers)?;
+    let rows: Vec<serde_json::Value> = problem_rows(&app, id)
+        .await?
+        .into_iter()
+        .map(|(seq, kind, detail, at)| json!({"seq": seq, "kind": kind, "detail": detail, "at_ms": at}))
+        .collect();
+    Ok(Json(json!(rows)))
+}
+
+pub(crate) async fn template_down(
+    app: &App,
+    id: Uuid,
+    structure: pvm_shared::tournament::Structure,
+) -> Result<Uuid, ApiError> {
+    venue_exists(app, id).await?;
+    structure
+        .validate()
+        .map_err(|e| bad("invalid", format!("structure: {e}")))?;
+    if pvm_shared::tournament::structure::templates()
+        .iter()
+        .any(|t| t.name.eq_ignore_ascii_case(structure.name.trim()))
+    {
+        return Err(bad(
+            "invalid",
+            "give the template a name of its own (the built-in names are taken at every venue)",
+        ));
+    }
+    send_down(
+        app,
+        id,
+        "template",
+        pvm_shared::down::DownBody::Template { structure },
+    )
+    .await
+}
+
+/// A tournament template for a venue's node.
+async fn send_template(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(structure): Json<pvm_shared::tournament::Structure>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    let sent = template_down(&app, id, structure).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
+}
+
+#[derive(Deserialize)]
+struct NewAnnouncement {
+    text: String,
+    #[serde(default)]
+    group: Option<String>,
+    minutes: u64,
+}
+
+pub(crate) async fn announce_down(
+    app: &App,
+    id: Uuid,
+    text: String,
+    group: Option<String>,
+    minutes: u64,
+) -> Result<Uuid, ApiError> {
+    venue_exists(app, id).await?;
+    let text = text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > 280 || !(1..=1440).contains(&minutes) {
+        return Err(bad(
+            "invalid",
+            "text: 1 to 280 characters; minutes: 1 to 1440",
+        ));
+    }
+    let body = pvm_shared::down::DownBody::Announcement {
+        id: Uuid::now_v7(),
+        text,
+        group,
+        until_ms: now_ms() as u64 + minutes * 60_000,
+    };
+    send_down(app, id, "announcement", body).await
+}
+
+/// An announcement for a venue's screens.
+async fn send_announcement(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(a): Json<NewAnnouncement>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    let sent = announce_down(&app, id, a.text, a.group, a.minutes).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
 }

@@ -12,14 +12,11 @@ mod common;
 use common::*;
 use pvm_node::store::writer::Clock;
 use pvm_node::Node;
-use pvm_shared::venue::{Command, Game, Stakes, TableName};
-use pvm_shared::Actor;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 struct Driven(AtomicU64);
 
@@ -97,38 +94,6 @@ fn start_pump(
         stop.clone(),
     ));
     stop
-}
-
-/// `n` events: tables opened and closed, many writers at once (group commit).
-async fn make_events(node: &Node, n: usize, round: char) {
-    let tables: Vec<Uuid> = (0..500).map(|_| Uuid::now_v7()).collect();
-    let log = node.state.log.clone();
-    let mut tasks = Vec::new();
-    for (i, id) in tables.iter().copied().enumerate() {
-        let log = log.clone();
-        let per = n / tables.len();
-        tasks.push(tokio::spawn(async move {
-            let create = Command::CreateTable {
-                table_id: id,
-                name: TableName::parse(&format!("{round}{i:03}")).expect("name"),
-                game: Game::ALL[0],
-                stakes: Stakes::new(1, 2).expect("stakes"),
-                seats: 9,
-            };
-            log.append(Actor::System, create).await.expect("create");
-            for k in 1..per {
-                let c = if k % 2 == 1 {
-                    Command::OpenTable { table_id: id }
-                } else {
-                    Command::CloseTable { table_id: id }
-                };
-                log.append(Actor::System, c).await.expect("toggle");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("join");
-    }
 }
 
 async fn hub_has_exactly(cloud: &Cloud, venue: &str, head: u64) -> bool {

@@ -516,3 +516,207 @@ async fn a_template_and_an_announcement_sent_while_the_node_is_cut_off_arrive_ex
         .count();
     assert_eq!(saved, 1, "nothing applied twice after a restart");
 }
+
+#[tokio::test]
+async fn the_admin_pages_show_venues_with_their_node_and_send_to_a_venue() {
+    let v = venue().await;
+    until(Duration::from_secs(10), "synced", || async {
+        v.sync().await["pending"] == 0
+    })
+    .await;
+    let web = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let origin = v.cloud.url.clone();
+    let resp = web
+        .get(format!("{}/admin", v.cloud.url))
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(
+        resp.status().as_u16(),
+        303,
+        "signed out: to the sign-in page"
+    );
+    let resp = web
+        .post(format!("{}/admin/login", v.cloud.url))
+        .header("Origin", &origin)
+        .form(&[("key", "pvm_admin_wrong")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status().as_u16(), 401);
+    let resp = web
+        .post(format!("{}/admin/login", v.cloud.url))
+        .form(&[("key", v.cloud.admin_key.as_str())])
+        .send()
+        .await
+        .expect("login without origin");
+    assert_eq!(
+        resp.status().as_u16(),
+        403,
+        "a form from nowhere is refused"
+    );
+    let resp = web
+        .post(format!("{}/admin/login", v.cloud.url))
+        .header("Origin", &origin)
+        .form(&[("key", v.cloud.admin_key.as_str())])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status().as_u16(), 303);
+    let html = web
+        .get(format!("{}/admin", v.cloud.url))
+        .send()
+        .await
+        .expect("venues")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("Riverside Card Room") && html.contains("online"),
+        "{html}"
+    );
+    let page = format!("{}/admin/venues/{}", v.cloud.url, v.venue);
+    let html = web
+        .get(&page)
+        .send()
+        .await
+        .expect("venue")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("None: every event arrived in order and verified."),
+        "{html}"
+    );
+    assert!(
+        html.contains("staff_user_created"),
+        "the venue's events are listed: {html}"
+    );
+    let html = web
+        .post(format!("{page}/announce"))
+        .header("Origin", &origin)
+        .form(&[("text", "Hub says hello"), ("minutes", "10")])
+        .send()
+        .await
+        .expect("announce")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Sent: it shows on the venue"), "{html}");
+    let html = web
+        .post(format!("{page}/token"))
+        .header("Origin", &origin)
+        .send()
+        .await
+        .expect("token")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("pvm_reg_"), "{html}");
+    until(
+        Duration::from_secs(10),
+        "the announcement reaches the venue",
+        || async {
+            let e: Value = reqwest::Client::new()
+                .get(format!("{}/api/v1/events?limit=1000", v.node.url))
+                .bearer_auth(&v.token)
+                .send()
+                .await
+                .expect("events")
+                .json()
+                .await
+                .expect("json");
+            e.to_string().contains("Hub says hello")
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_hub_serves_the_venues_displays_from_its_copy_marked_possibly_delayed() {
+    use futures_util::StreamExt;
+    let v = venue().await;
+    v.make_tables(2).await;
+    until(Duration::from_secs(10), "synced", || async {
+        v.sync().await["pending"] == 0
+    })
+    .await;
+    let page = reqwest::get(format!(
+        "{}/venues/{}/display/lobby-tv",
+        v.cloud.url, v.venue
+    ))
+    .await
+    .expect("page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains(&format!("data-base=\"/venues/{}\"", v.venue))
+            && html.contains("data-delayed=\"yes\""),
+        "{html}"
+    );
+    let unknown = reqwest::get(format!(
+        "{}/venues/{}/display/lobby-tv",
+        v.cloud.url,
+        uuid::Uuid::now_v7()
+    ))
+    .await
+    .expect("page");
+    assert_eq!(unknown.status().as_u16(), 404);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}/venues/{}/display/ws/lobby-tv",
+        v.cloud.url.replace("http://", "ws://"),
+        v.venue
+    ))
+    .await
+    .expect("ws");
+    let frame = tokio::time::timeout(Duration::from_secs(3), ws.next())
+        .await
+        .expect("a frame")
+        .expect("open")
+        .expect("frame");
+    let snap: Value = serde_json::from_str(frame.to_text().expect("text")).expect("json");
+    assert_eq!(snap["type"], "snapshot");
+    assert_eq!(snap["device"]["id"], "lobby-tv");
+    assert!(snap["parts"]["venue"]["name"].is_string());
+    assert_eq!(
+        snap["parts"]["tables"],
+        json!([]),
+        "both tables are still closed"
+    );
+    // A change at the venue reaches the hub's screens too.
+    let c = reqwest::Client::new();
+    let tables: Value = c
+        .get(format!("{}/api/v1/tables", v.node.url))
+        .send()
+        .await
+        .expect("tables")
+        .json()
+        .await
+        .expect("json");
+    let id = tables[0]["id"].as_str().expect("id").to_owned();
+    c.post(format!("{}/api/v1/tables/{id}/open", v.node.url))
+        .bearer_auth(&v.token)
+        .send()
+        .await
+        .expect("open");
+    let opened = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(m)) = ws.next().await {
+            let f: Value = serde_json::from_str(m.to_text().unwrap_or("{}")).unwrap_or_default();
+            if f["type"] == "snapshot"
+                && f["parts"]["tables"]
+                    .as_array()
+                    .is_some_and(|t| !t.is_empty())
+            {
+                return f;
+            }
+        }
+        Value::Null
+    })
+    .await
+    .expect("the opened table shows on the hub's screens");
+    assert_eq!(opened["parts"]["tables"][0]["name"], "T0");
+}

@@ -18,8 +18,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The kiosk page; `{{DEVICE}}` is replaced by the device id.
+/// The kiosk page template; see [`page`].
 pub const PAGE: &str = include_str!("../static/display.html");
+
+/// The kiosk page for `device` (a checked id), its feed under `base` ("" on
+/// the node, "/venues/<id>" at the hub), marked "possibly delayed" when
+/// served from the hub's copy.
+pub fn page(device: &str, base: &str, delayed: bool) -> String {
+    PAGE.replace("{{DEVICE}}", device)
+        .replace("{{BASE}}", base)
+        .replace("{{DELAYED}}", if delayed { "yes" } else { "no" })
+}
 pub const SCRIPT: &str = include_str!("../static/display.js");
 pub const STYLE: &str = include_str!("../static/display.css");
 

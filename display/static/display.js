@@ -6,6 +6,9 @@
   "use strict";
   var body = document.body;
   var device = body.getAttribute("data-device");
+  /* Served by the hub as a fallback: its paths sit under /venues/<id>, and the screen says it may lag. */
+  var base = body.getAttribute("data-base") || "";
+  if (body.getAttribute("data-delayed") === "yes") { document.getElementById("delayed").className = ""; }
   if (!device) {
     // A bare /display: make this screen an id it keeps across reboots.
     var kept = null;
@@ -14,7 +17,7 @@
       kept = "d-" + Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
       try { window.localStorage.setItem("pvm-device", kept); } catch (e2) { /* private mode */ }
     }
-    window.location.replace("/display/" + kept);
+    window.location.replace(base + "/display/" + kept);
     return;
   }
   try { window.localStorage.setItem("pvm-device", device); } catch (e3) { /* ignore */ }
@@ -348,7 +351,7 @@
   function connectWs() {
     var opened = false;
     try {
-      socket = new WebSocket(scheme() + window.location.host + "/display/ws/" + encodeURIComponent(device));
+      socket = new WebSocket(scheme() + window.location.host + base + "/display/ws/" + encodeURIComponent(device));
     } catch (e) {
       wsFailures += 1;
       reconnect();
@@ -374,7 +377,7 @@
   }
 
   function connectSse() {
-    source = new window.EventSource("/display/events/" + encodeURIComponent(device));
+    source = new window.EventSource(base + "/display/events/" + encodeURIComponent(device));
     source.onopen = function () { connected = true; backoff = 500; };
     source.onmessage = function (e) { onMessage(e.data); };
     source.onerror = function () { connected = false; tick(); };

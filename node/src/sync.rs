@@ -150,6 +150,19 @@ pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16) -> String {
     )
 }
 
+/// A connection to the local leaf, with this venue's inbox prefix (its leaf
+/// user may receive replies only there).
+async fn connect_leaf(
+    link: &HubLink,
+    nats_url: &str,
+) -> Result<async_nats::Client, async_nats::ConnectError> {
+    async_nats::ConnectOptions::new()
+        .custom_inbox_prefix(link.inbox_prefix())
+        .connection_timeout(Duration::from_secs(3))
+        .connect(nats_url)
+        .await
+}
+
 /// What the staff UI shows about sync.
 #[derive(Debug, Default)]
 pub struct SyncStatus {
@@ -216,11 +229,7 @@ pub async fn pump(
         if stop.is_cancelled() {
             return;
         }
-        let client = async_nats::ConnectOptions::new()
-            .custom_inbox_prefix(link.inbox_prefix())
-            .connection_timeout(Duration::from_secs(3))
-            .connect(&nats_url)
-            .await;
+        let client = connect_leaf(&link, &nats_url).await;
         let client = match client {
             Ok(c) => c,
             Err(e) => {
@@ -353,12 +362,7 @@ pub async fn heartbeat(
     loop {
         tokio::select! { _ = stop.cancelled() => return, _ = tick.tick() => {} }
         if client.is_none() {
-            client = async_nats::ConnectOptions::new()
-                .custom_inbox_prefix(link.inbox_prefix())
-                .connection_timeout(Duration::from_secs(3))
-                .connect(&nats_url)
-                .await
-                .ok();
+            client = connect_leaf(&link, &nats_url).await.ok();
         }
         let Some(c) = &client else { continue };
         let beat = serde_json::json!({
@@ -445,11 +449,7 @@ pub async fn downstream(
         if stop.is_cancelled() {
             return;
         }
-        let client = async_nats::ConnectOptions::new()
-            .custom_inbox_prefix(link.inbox_prefix())
-            .connection_timeout(Duration::from_secs(3))
-            .connect(&nats_url)
-            .await;
+        let client = connect_leaf(&link, &nats_url).await;
         let consumer = match client {
             Ok(c) => {
                 let js = jetstream::with_domain(c, &link.nats_domain);

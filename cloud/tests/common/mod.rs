@@ -462,3 +462,39 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// `n` events: tables opened and closed, many writers at once (group commit).
+pub async fn make_events(node: &pvm_node::Node, n: usize, round: char) {
+    let tables: Vec<uuid::Uuid> = (0..500).map(|_| uuid::Uuid::now_v7()).collect();
+    let log = node.state.log.clone();
+    let mut tasks = Vec::new();
+    for (i, id) in tables.iter().copied().enumerate() {
+        let log = log.clone();
+        let per = n / tables.len();
+        tasks.push(tokio::spawn(async move {
+            let create = pvm_shared::venue::Command::CreateTable {
+                table_id: id,
+                name: pvm_shared::venue::TableName::parse(&format!("{round}{i:03}")).expect("name"),
+                game: pvm_shared::venue::Game::ALL[0],
+                stakes: pvm_shared::venue::Stakes::new(1, 2).expect("stakes"),
+                seats: 9,
+            };
+            log.append(pvm_shared::Actor::System, create)
+                .await
+                .expect("create");
+            for k in 1..per {
+                let c = if k % 2 == 1 {
+                    pvm_shared::venue::Command::OpenTable { table_id: id }
+                } else {
+                    pvm_shared::venue::Command::CloseTable { table_id: id }
+                };
+                log.append(pvm_shared::Actor::System, c)
+                    .await
+                    .expect("toggle");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join");
+    }
+}

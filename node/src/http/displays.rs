@@ -94,7 +94,7 @@ async fn style() -> Response {
 fn page_html(device: &str) -> Response {
     (
         [(header::CACHE_CONTROL, "no-store")],
-        Html(pvm_display::PAGE.replace("{{DEVICE}}", device)),
+        Html(pvm_display::page(device, "", false)),
     )
         .into_response()
 }

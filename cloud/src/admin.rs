@@ -1,0 +1,394 @@
+//! The hub's admin pages, in the node's style: venues with their node's
+//! status (online / unhealthy / offline), backlog and last contact; one
+//! venue's events with their verification state, its problems, and forms to
+//! make a registration token, send a template or an announcement.
+//!
+//! Sign-in is with the admin key; the session is a random id in an
+//! HttpOnly, SameSite=Strict cookie (kept in memory: a hub restart signs
+//! admins out), and every form post must come from this origin.
+
+use crate::{now_ms, App};
+use axum::extract::{Form, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+const STYLE: &str = include_str!("../../node/static/staff.css");
+const COOKIE: &str = "pvm_hub_session";
+const SESSION_MS: i64 = 12 * 3_600_000;
+
+/// Signed-in admin sessions: id to expiry.
+#[derive(Default)]
+pub struct Sessions(Mutex<HashMap<String, i64>>);
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/admin") }))
+        .route("/admin/style.css", get(style))
+        .route("/admin/login", get(login_page).post(login))
+        .route("/admin/logout", post(logout))
+        .route("/admin", get(venues_page))
+        .route("/admin/venues", post(create_venue))
+        .route("/admin/venues/{id}", get(venue_page))
+        .route("/admin/venues/{id}/token", post(make_token))
+        .route("/admin/venues/{id}/announce", post(announce))
+        .route("/admin/venues/{id}/template", post(template))
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+fn page(title: &str, signed_in: bool, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · PVM hub" }
+                link rel="stylesheet" href="/admin/style.css";
+            }
+            body {
+                header.top {
+                    span.venue { "PVM hub" }
+                    @if signed_in {
+                        nav { a href="/admin" { "Venues" }
+                            form.logout.inline method="post" action="/admin/logout" { button.link type="submit" { "Sign out" } } }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn signed_in(app: &App, headers: &HeaderMap) -> bool {
+    let Some(id) = cookie(headers) else {
+        return false;
+    };
+    let sessions = app.sessions.0.lock().unwrap_or_else(|p| p.into_inner());
+    sessions.get(&id).is_some_and(|exp| *exp > now_ms())
+}
+
+/// A form post from another site is refused: the Origin (or Referer) must be this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let from = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let rest = from.split_once("://").map(|(_, r)| r).unwrap_or_default();
+    !host.is_empty() && (rest == host || rest.starts_with(&format!("{host}/")))
+}
+
+/// Pages need a session; form posts need a session and this origin.
+/// (The error is the response to send: handlers return it as it is.)
+#[allow(clippy::result_large_err)]
+fn guard(app: &App, headers: &HeaderMap, post: bool) -> Result<(), Response> {
+    if post && !same_origin(headers) {
+        return Err((StatusCode::FORBIDDEN, "form from another site refused").into_response());
+    }
+    if !signed_in(app, headers) {
+        return Err(Redirect::to("/admin/login").into_response());
+    }
+    Ok(())
+}
+
+async fn login_page() -> Markup {
+    page(
+        "Sign in",
+        false,
+        html! {
+            main.narrow {
+                h1 { "Sign in" }
+                form method="post" action="/admin/login" {
+                    label { "Admin key" input name="key" type="password" required autocomplete="current-password"; }
+                    button.big type="submit" { "Sign in" }
+                }
+                p.meta { "pvm-cloud printed the admin key at its first start; it is also in admin.key in its data dir." }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    key: String,
+}
+
+async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "form from another site refused").into_response();
+    }
+    let hash: [u8; 32] = Sha256::digest(f.key.trim().as_bytes()).into();
+    if hash != app.admin_key_hash {
+        return (
+            StatusCode::UNAUTHORIZED,
+            page("Sign in", false, html! { p.error { "That is not the admin key." } a href="/admin/login" { "Try again" } }),
+        )
+            .into_response();
+    }
+    let id = hex::encode(rand::random::<[u8; 24]>());
+    app.sessions
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone(), now_ms() + SESSION_MS);
+    (
+        [(
+            header::SET_COOKIE,
+            format!(
+                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+                SESSION_MS / 1000
+            ),
+        )],
+        Redirect::to("/admin"),
+    )
+        .into_response()
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers) {
+        app.sessions
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        )],
+        Redirect::to("/admin/login"),
+    )
+        .into_response()
+}
+
+fn ago(ms: Option<i64>) -> String {
+    match ms {
+        None => "never".into(),
+        Some(t) => {
+            let s = (now_ms() - t).max(0) / 1000;
+            match s {
+                0..=59 => format!("{s} s ago"),
+                60..=3599 => format!("{} min ago", s / 60),
+                3600..=172_799 => format!("{} h ago", s / 3600),
+                _ => format!("{} days ago", s / 86_400),
+            }
+        }
+    }
+}
+
+async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
+    guard(&app, &headers, false)?;
+    let venues = crate::venue_rows(&app)
+        .await
+        .map_err(|e| e.into_response())?;
+    let body = html! {
+        h1 { "Venues " small { (venues.len()) } }
+        ul.tables {
+            @for v in &venues {
+                li.table.open[v.status == "online"] {
+                    div.summary {
+                        span.name { a href=(format!("/admin/venues/{}", v.id)) { (v.name) } }
+                        span.status { (v.status) }
+                        span.game { (v.events) " events · verified to " (v.verified_seq) }
+                        span.seats { "contact " (ago(v.last_contact_ms)) @if let Some(b) = v.backlog { " · backlog " (b) } }
+                    }
+                }
+            }
+        }
+        section.new {
+            h2 { "New venue" }
+            form method="post" action="/admin/venues" {
+                label { "Name" input name="name" required maxlength="80" placeholder="Riverside Card Room"; }
+                button type="submit" { "Create" }
+            }
+        }
+    };
+    Ok(page("Venues", true, body).into_response())
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_venue(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(f): Form<NameForm>,
+) -> Result<Response, Response> {
+    guard(&app, &headers, true)?;
+    let id = crate::insert_venue(&app, &f.name)
+        .await
+        .map_err(|e| e.into_response())?;
+    Ok(Redirect::to(&format!("/admin/venues/{id}")).into_response())
+}
+
+async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Response, Response> {
+    let venues = crate::venue_rows(app)
+        .await
+        .map_err(|e| e.into_response())?;
+    let Some(v) = venues.into_iter().find(|v| v.id == id.to_string()) else {
+        return Err((
+            StatusCode::NOT_FOUND,
+            page("Not found", true, html! { p.error { "No such venue." } }),
+        )
+            .into_response());
+    };
+    let events = crate::events_summary(app, id)
+        .await
+        .map_err(|e| e.into_response())?;
+    let problems = crate::problem_rows(app, id)
+        .await
+        .map_err(|e| e.into_response())?;
+    let templates = pvm_shared::tournament::structure::templates();
+    let body = html! {
+        h1 { (v.name) " " small { (v.status) } }
+        @if let Some(n) = notice { (n) }
+        p.meta { "Node " (v.node_id.clone().unwrap_or_else(|| "not registered yet".into())) " · contact " (ago(v.last_contact_ms))
+            @if let Some(b) = v.backlog { " · backlog " (b) } }
+        @if let Some(hb) = &v.heartbeat { p.meta { "Last heartbeat: " code { (hb) } } }
+        h2 { "Events" }
+        p { (events.0) " stored, seq " (events.1.unwrap_or(0)) " to " (events.2.unwrap_or(0)) ", verified to " (events.3.unwrap_or(0)) }
+        table.api {
+            thead { tr { th { "seq" } th { "kind" } th { "verified" } } }
+            tbody { @for (seq, kind, ok) in &events.4 { tr { td { (seq) } td { (kind) } td { @if *ok { "yes" } @else { "waiting for its batch's signature" } } } } }
+        }
+        h2 { "Problems " small { (problems.len()) } }
+        @if problems.is_empty() { p.empty { "None: every event arrived in order and verified." } }
+        ul.plain { @for (seq, kind, detail, at) in &problems { li { strong { (kind) } " seq " (seq.map(|s| s.to_string()).unwrap_or_default()) ": " (detail) " · " (ago(Some(*at))) } } }
+        section.new {
+            h2 { "Register a node" }
+            form method="post" action=(format!("/admin/venues/{id}/token")) { button type="submit" { "Make a registration token (24 h, one use)" } }
+        }
+        section.new {
+            h2 { "Announce on this venue's screens" }
+            form method="post" action=(format!("/admin/venues/{id}/announce")) {
+                label { "Message" input name="text" required maxlength="280"; }
+                label { "Minutes" input name="minutes" inputmode="numeric" value="30" required; }
+                button type="submit" { "Send" }
+            }
+        }
+        section.new {
+            h2 { "Send a tournament template" }
+            form method="post" action=(format!("/admin/venues/{id}/template")) {
+                label { "Based on" select name="base" { @for t in &templates { option value=(t.name) { (t.name) } } } }
+                label { "Name at the venue" input name="name" required maxlength="80" placeholder="Series Daily"; }
+                button type="submit" { "Send" }
+            }
+        }
+    };
+    Ok(page(&v.name, true, body).into_response())
+}
+
+async fn venue_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Response, Response> {
+    guard(&app, &headers, false)?;
+    venue_view(&app, id, None).await
+}
+
+async fn make_token(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+) -> Result<Response, Response> {
+    guard(&app, &headers, true)?;
+    let (token, _) = crate::new_token(&app, id)
+        .await
+        .map_err(|e| e.into_response())?;
+    let notice = html! {
+        div.error {
+            p { "Registration token (shown once, valid 24 h, one use):" }
+            p { code { (token) } }
+            p { "On the venue's box: " code { "pvm-node register --hub THIS-HUB-URL --token " (token) } }
+        }
+    };
+    venue_view(&app, id, Some(notice)).await
+}
+
+#[derive(Deserialize)]
+struct AnnounceForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    minutes: String,
+}
+
+async fn announce(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<AnnounceForm>,
+) -> Result<Response, Response> {
+    guard(&app, &headers, true)?;
+    let minutes: u64 = f.minutes.trim().parse().unwrap_or(0);
+    let notice = match crate::announce_down(&app, id, f.text, None, minutes).await {
+        Ok(_) => html! { p.meta { "Sent: it shows on the venue's screens once its node has it." } },
+        Err(e) => html! { p.error { (e.2) } },
+    };
+    venue_view(&app, id, Some(notice)).await
+}
+
+#[derive(Deserialize)]
+struct TemplateForm {
+    #[serde(default)]
+    base: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn template(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<TemplateForm>,
+) -> Result<Response, Response> {
+    guard(&app, &headers, true)?;
+    let base = pvm_shared::tournament::structure::templates()
+        .into_iter()
+        .find(|t| t.name == f.base);
+    let notice = match base {
+        None => html! { p.error { "Choose a template to start from." } },
+        Some(mut structure) => {
+            structure.name = f.name.trim().to_owned();
+            match crate::template_down(&app, id, structure).await {
+                Ok(_) => {
+                    html! { p.meta { "Sent: it appears in the venue's templates once its node has it." } }
+                }
+                Err(e) => html! { p.error { (e.2) } },
+            }
+        }
+    };
+    venue_view(&app, id, Some(notice)).await
+}
