@@ -116,12 +116,13 @@ fn snapshot(app: &App, venue: Uuid, device: &str, version: u64) -> Option<String
     let now = now_ms() as u64;
     let model = Model::build(&state, now, None);
     let info = DeviceInfo::of(&state, device);
-    let parts = model.changed_since(None);
-    Some(format!(
-        "{{\"type\":\"snapshot\",\"version\":{version},\"server_ms\":{now},\"model_ms\":{},\"device\":{},\"parts\":{}}}",
-        model.server_ms,
-        serde_json::to_string(&info).ok()?,
-        Model::parts_json(&parts)
+    Some(pvm_display::frame(
+        "snapshot",
+        version,
+        now,
+        &model,
+        None,
+        Some(&info),
     ))
 }
 
@@ -144,7 +145,7 @@ async fn feed(app: App, venue: Uuid, device: String, mut socket: WebSocket) {
                     sent_version = Some(version);
                     sent_at = now_ms();
                 } else if ticks.is_multiple_of(2) {
-                    let text = format!("{{\"type\":\"tick\",\"server_ms\":{}}}", now_ms());
+                    let text = pvm_display::tick_frame(now_ms() as u64);
                     if !send(&mut socket, text).await {
                         return;
                     }
@@ -163,7 +164,7 @@ async fn feed(app: App, venue: Uuid, device: String, mut socket: WebSocket) {
                     .and_then(|v| v["t"].as_f64());
                 match ping {
                     Some(t) => {
-                        let reply = format!("{{\"type\":\"pong\",\"t\":{t},\"server_ms\":{}}}", now_ms());
+                        let reply = pvm_display::pong_frame(t, now_ms() as u64);
                         if !send(&mut socket, reply).await {
                             return;
                         }

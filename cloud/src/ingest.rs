@@ -15,6 +15,7 @@
 //! events that arrive before the signed one of their batch are stored
 //! chain-checked, and `verified_seq` moves up to each signed event.
 
+use crate::now_ms;
 use crate::store::{NodeRow, Store};
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use futures_util::StreamExt;
@@ -61,13 +62,6 @@ pub struct Hub {
     pub held: Mutex<HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>>,
     /// Bumped whenever a venue's state changes (the display fallback watches it).
     pub versions: Mutex<HashMap<Uuid, u64>>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Hub {

@@ -296,6 +296,38 @@ fn announcements(d: &DisplayState, now_ms: u64) -> Value {
     Value::Array(rows)
 }
 
+/// The feed's frames (WebSocket and SSE, node and hub alike): a `snapshot`
+/// or `delta` with the parts of `model` that changed since `sent` (all when
+/// nothing was sent) and, when it changed, what the device is told about itself.
+pub fn frame(
+    kind: &str,
+    version: u64,
+    server_ms: u64,
+    model: &Model,
+    sent: Option<&Model>,
+    device: Option<&DeviceInfo>,
+) -> String {
+    let parts = model.changed_since(sent);
+    let device_json = device
+        .and_then(|d| serde_json::to_string(d).ok())
+        .unwrap_or_else(|| "null".into());
+    format!(
+        "{{\"type\":\"{kind}\",\"version\":{version},\"server_ms\":{server_ms},\"model_ms\":{},\"device\":{device_json},\"parts\":{}}}",
+        model.server_ms,
+        Model::parts_json(&parts)
+    )
+}
+
+/// Proof the link is alive, with the server's time.
+pub fn tick_frame(server_ms: u64) -> String {
+    format!("{{\"type\":\"tick\",\"server_ms\":{server_ms}}}")
+}
+
+/// The answer to a screen's `ping` (its `t` back, for the round trip).
+pub fn pong_frame(t: f64, server_ms: u64) -> String {
+    format!("{{\"type\":\"pong\",\"t\":{t},\"server_ms\":{server_ms}}}")
+}
+
 /// What one device is told about itself.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DeviceInfo {

@@ -173,16 +173,7 @@ fn frame(
     device: Option<&DeviceInfo>,
     server_ms: u64,
 ) -> String {
-    let parts = p.model.changed_since(sent);
-    let device_json = device
-        .and_then(|d| serde_json::to_string(d).ok())
-        .unwrap_or_else(|| "null".into());
-    format!(
-        "{{\"type\":\"{kind}\",\"version\":{},\"server_ms\":{server_ms},\"model_ms\":{},\"device\":{device_json},\"parts\":{}}}",
-        p.version,
-        p.model.server_ms,
-        Model::parts_json(&parts)
-    )
+    pvm_display::frame(kind, p.version, server_ms, &p.model, sent, device)
 }
 
 /// A screen connects: a well-formed id, and room for it if it is unnamed.
@@ -270,7 +261,7 @@ async fn feed(s: &AppState, device: &str, mut socket: WebSocket) {
             }
             _ = ticker.tick() => {
                 s.displays.touch(device, "");
-                let text = format!("{{\"type\":\"tick\",\"server_ms\":{}}}", s.displays.now_ms());
+                let text = pvm_display::tick_frame(s.displays.now_ms());
                 if !send(&mut socket, text).await {
                     return;
                 }
@@ -296,7 +287,7 @@ async fn feed(s: &AppState, device: &str, mut socket: WebSocket) {
                 };
                 match serde_json::from_str::<Ping>(&text) {
                     Ok(Ping { kind, t }) if kind == "ping" => {
-                        let reply = format!("{{\"type\":\"pong\",\"t\":{t},\"server_ms\":{}}}", s.displays.now_ms());
+                        let reply = pvm_display::pong_frame(t, s.displays.now_ms());
                         if !send(&mut socket, reply).await {
                             return;
                         }
@@ -376,7 +367,7 @@ async fn sse(
             }
             _ = f.ticker.tick() => {
                 f.s.displays.touch(&f.device, "");
-                let text = format!("{{\"type\":\"tick\",\"server_ms\":{}}}", f.s.displays.now_ms());
+                let text = pvm_display::tick_frame(f.s.displays.now_ms());
                 Some((Ok(Event::default().data(text)), f))
             }
         }
