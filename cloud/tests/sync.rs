@@ -720,3 +720,128 @@ async fn the_hub_serves_the_venues_displays_from_its_copy_marked_possibly_delaye
     .expect("the opened table shows on the hub's screens");
     assert_eq!(opened["parts"]["tables"][0]["name"], "T0");
 }
+
+/// Leaf health: a leaf whose link sticks (simulated with a one-hour reconnect
+/// interval, as nats-server #7615 behaves) is restarted by the node once the
+/// hub answers again, never while the hub is down; the restart is an event
+/// that reaches the hub, and sync resumes.
+#[tokio::test]
+async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    admin_create(&node_dir);
+    let (_, reg) = cloud.venue_token("Harbour Poker").await;
+    let out = run_node(
+        &node_dir,
+        &["register", "--hub", &cloud.url, "--token", &reg],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leaf = Leaf::configure(&node_dir);
+    let conf = std::fs::read_to_string(&leaf.conf).expect("leaf conf");
+    assert!(conf.contains("reconnect: 2"), "{conf}");
+    std::fs::write(&leaf.conf, conf.replace("reconnect: 2", "reconnect: 3600")).expect("write");
+    let run = format!("{} -c {}", nats_bin().display(), leaf.conf.display());
+    let monitor = format!("http://127.0.0.1:{}", leaf.monitor);
+    let node = NodeProc::start(
+        &node_dir,
+        &leaf,
+        &[
+            "--leaf-run",
+            &run,
+            "--leaf-monitor",
+            &monitor,
+            "--leaf-restart-after",
+            "2",
+        ],
+    );
+    let token = node.token().await;
+    let sync = || async {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/sync", node.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("sync")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    until(
+        Duration::from_secs(15),
+        "the supervised leaf links and the backlog drains",
+        || async {
+            let s = sync().await;
+            s["leaf"]["connected"] == true && s["pending"] == 0 && s["acked_seq"].as_u64() > Some(0)
+        },
+    )
+    .await;
+    let s = sync().await;
+    assert_eq!(s["leaf"]["restart_method"], "supervised");
+    assert_eq!(s["leaf"]["restarts"], 0);
+
+    // The line goes down: the leaf cannot link, and restarting it would not help.
+    hub.stop();
+    until(
+        Duration::from_secs(10),
+        "the leaf link is seen down",
+        || async { sync().await["leaf"]["connected"] == false },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = sync().await;
+    assert_eq!(s["leaf"]["hub_reachable"], false, "{s}");
+    assert_eq!(
+        s["leaf"]["restarts"], 0,
+        "no restart while the hub is down: {s}"
+    );
+
+    // The line is back, but this leaf will not try again for an hour.
+    hub.restart();
+    let c = reqwest::Client::new();
+    let resp = c
+        .post(format!("{}/api/v1/tables", node.url))
+        .bearer_auth(&token)
+        .json(&json!({"name": "After the outage", "game": "nlhe", "stakes": {"small_blind": 1, "big_blind": 2}, "seats": 9}))
+        .send()
+        .await
+        .expect("table");
+    assert!(resp.status().is_success());
+    let took = until(
+        Duration::from_secs(30),
+        "the leaf restarted and the backlog drained",
+        || async {
+            let s = sync().await;
+            s["leaf"]["restarts"] == 1 && s["leaf"]["connected"] == true && s["pending"] == 0
+        },
+    )
+    .await;
+    eprintln!("relinked and drained {took:?} after the hub came back");
+    let s = sync().await;
+    assert!(s["leaf"]["last_restart_ms"].as_u64().is_some(), "{s}");
+    assert_eq!(s["leaf"]["last_error"], Value::Null, "{s}");
+    let venue: Value = serde_json::from_str(
+        &std::fs::read_to_string(node_dir.join("hub.json")).expect("hub.json"),
+    )
+    .expect("json");
+    let venue = venue["venue_id"].as_str().expect("venue").to_owned();
+    let events = cloud.events(&venue).await;
+    let kinds: Vec<&str> = events["latest"]
+        .as_array()
+        .expect("latest")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"leaf_restarted"), "{kinds:?}");
+    assert!(kinds.contains(&"table_created"), "{kinds:?}");
+    assert_eq!(events["max_seq"], events["count"], "contiguous");
+    assert_eq!(cloud.problems(&venue).await, json!([]));
+    // The staff see it on the home page.
+    let home = node.staff_page("/").await;
+    assert!(home.contains("The leaf was restarted"), "{home}");
+}

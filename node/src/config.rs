@@ -55,6 +55,33 @@ pub struct Cli {
     #[arg(long, env = "PVM_HEARTBEAT_SECS", global = true, value_name = "SECS")]
     pub heartbeat_secs: Option<u64>,
 
+    /// The local leaf's monitoring address, watched at /leafz (serve only, once registered). [default: http://127.0.0.1:8222]
+    #[arg(long, env = "PVM_LEAF_MONITOR", global = true, value_name = "URL")]
+    pub leaf_monitor: Option<String>,
+
+    /// Run the leaf nats-server as the node's own child, e.g. "nats-server -c /var/lib/pvm/leaf.conf" (split on spaces); it is restarted when it exits or its link sticks.
+    #[arg(long, env = "PVM_LEAF_RUN", global = true, value_name = "COMMAND")]
+    pub leaf_run: Option<String>,
+
+    /// A shell command that restarts the leaf when its link sticks, e.g. "docker restart pvm-leaf".
+    #[arg(
+        long,
+        env = "PVM_LEAF_RESTART_CMD",
+        global = true,
+        value_name = "COMMAND",
+        conflicts_with = "leaf_run"
+    )]
+    pub leaf_restart_cmd: Option<String>,
+
+    /// Seconds the leaf link may stay down while the hub answers before the leaf is restarted. [default: 120]
+    #[arg(
+        long,
+        env = "PVM_LEAF_RESTART_AFTER",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub leaf_restart_after: Option<u64>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -142,6 +169,9 @@ pub struct Config {
     pub mdns: crate::mdns::MdnsMode,
     pub nats: String,
     pub heartbeat_secs: u64,
+    pub leaf_monitor: String,
+    pub leaf_restart: crate::leaf::Restart,
+    pub leaf_restart_after: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +228,20 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             heartbeat_secs: cli.heartbeat_secs.unwrap_or(30).max(1),
+            leaf_monitor: cli
+                .leaf_monitor
+                .clone()
+                .unwrap_or_else(|| "http://127.0.0.1:8222".into()),
+            leaf_restart: match (&cli.leaf_run, &cli.leaf_restart_cmd) {
+                (Some(run), _) => crate::leaf::Restart::Supervised(
+                    run.split_whitespace().map(String::from).collect(),
+                ),
+                (None, Some(cmd)) => crate::leaf::Restart::Command(cmd.clone()),
+                (None, None) => crate::leaf::Restart::Off,
+            },
+            leaf_restart_after: std::time::Duration::from_secs(
+                cli.leaf_restart_after.unwrap_or(120).max(1),
+            ),
             mdns,
             data_dir,
             listen,

@@ -10,6 +10,7 @@ pub mod control;
 pub mod displays;
 pub mod http;
 pub mod identity;
+pub mod leaf;
 pub mod lock;
 pub mod mdns;
 pub mod media;

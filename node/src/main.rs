@@ -137,6 +137,18 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                 }
                 _ => tracing::warn!("no hub key: nothing from the hub will be applied"),
             }
+            tokio::spawn(pvm_node::leaf::watch(
+                pvm_node::leaf::LeafWatch {
+                    monitor_url: config.leaf_monitor.clone(),
+                    hub_leaf_url: link.leaf_url.clone(),
+                    restart: config.leaf_restart.clone(),
+                    after: config.leaf_restart_after,
+                },
+                node.state.sync.clone(),
+                node.state.log.clone(),
+                node.state.clock.clone(),
+                shutdown.clone(),
+            ));
             tokio::spawn(pvm_node::sync::heartbeat(
                 link,
                 config.nats.clone(),
@@ -371,7 +383,7 @@ async fn register(config: &Config, hub: &str, token: &str) -> anyhow::Result<Exi
     match pvm_node::sync::register(&config.data_dir, hub, token).await {
         Ok(link) => {
             println!(
-                "Registered with {} as node {} of venue {}. Next: pvm-node leaf-config --out leaf.conf, run nats-server -c leaf.conf beside the node, and restart the node.",
+                "Registered with {} as node {} of venue {}. Next: pvm-node leaf-config --out leaf.conf, then restart the node with --leaf-run \"nats-server -c leaf.conf\" (or run that nats-server beside it yourself).",
                 link.hub_url, link.node_id, link.venue_id
             );
             Ok(ExitCode::SUCCESS)

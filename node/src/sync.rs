@@ -172,9 +172,21 @@ pub struct SyncStatus {
     pub head_seq: AtomicU64,
     /// When the hub last acknowledged anything (ms), 0 for never.
     pub last_contact_ms: AtomicU64,
+    /// The leaf watch's view (see `crate::leaf`).
+    leaf: std::sync::Mutex<crate::leaf::LeafHealth>,
 }
 
 impl SyncStatus {
+    pub fn leaf(&self) -> crate::leaf::LeafHealth {
+        self.leaf.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    pub fn update_leaf(&self, f: impl FnOnce(&mut crate::leaf::LeafHealth)) {
+        if let Ok(mut h) = self.leaf.lock() {
+            f(&mut h);
+        }
+    }
+
     pub fn pending(&self) -> u64 {
         self.head_seq
             .load(Ordering::Relaxed)

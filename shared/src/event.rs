@@ -136,6 +136,12 @@ pub enum EventKind {
     TemplateDeleted {
         name: String,
     },
+    /// The node restarted its leaf nats-server: the hub answered, but the
+    /// leaf link had stayed down for `down_for_ms` (nats-server #7615).
+    LeafRestarted {
+        down_for_ms: u64,
+        method: String,
+    },
     /// Cash-game events, with their own kinds (`player_seated`, …) at the same level.
     #[serde(untagged)]
     Cash(CashEvent),

@@ -429,6 +429,11 @@ pub enum Command {
     DeleteTemplate {
         name: String,
     },
+    /// Records that the node restarted its leaf (see `EventKind::LeafRestarted`).
+    RecordLeafRestart {
+        down_for_ms: u64,
+        method: String,
+    },
     CreateStaff {
         user_id: Uuid,
         username: Username,
@@ -772,6 +777,13 @@ impl VenueState {
             Command::Display { change, at_ms } => Ok(EventKind::DisplayChanged {
                 change: self.displays.decide(change, at_ms)?,
             }),
+            Command::RecordLeafRestart {
+                down_for_ms,
+                method,
+            } => Ok(EventKind::LeafRestarted {
+                down_for_ms,
+                method,
+            }),
             Command::DeleteTemplate { name } => {
                 if !self.templates.contains_key(&name.trim().to_lowercase()) {
                     return Err(DomainError::NotFound(format!(
@@ -993,6 +1005,7 @@ impl VenueState {
             EventKind::TemplateDeleted { name } => {
                 self.templates.remove(&name.to_lowercase());
             }
+            EventKind::LeafRestarted { .. } => {}
             EventKind::StaffUserCreated {
                 user_id,
                 username,

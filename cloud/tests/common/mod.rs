@@ -328,6 +328,13 @@ pub struct Leaf {
 
 impl Leaf {
     pub fn start(node_dir: &Path) -> Leaf {
+        let mut leaf = Leaf::configure(node_dir);
+        leaf.restart();
+        leaf
+    }
+
+    /// Writes the leaf's configuration (`pvm-node leaf-config`) without starting it.
+    pub fn configure(node_dir: &Path) -> Leaf {
         let (port, monitor) = (free_port(), free_port());
         let conf = node_dir.with_extension("leaf.conf");
         let out = run_node(
@@ -347,15 +354,13 @@ impl Leaf {
             "leaf-config: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut leaf = Leaf {
+        Leaf {
             port,
             monitor,
             conf,
             proc: None,
             dir: node_dir.to_owned(),
-        };
-        leaf.restart();
-        leaf
+        }
     }
 
     pub fn restart(&mut self) {
@@ -431,6 +436,42 @@ impl NodeProc {
             .await
             .expect("json");
         v["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// A staff page as the admin sees it, signed in through the login form.
+    pub async fn staff_page(&self, path: &str) -> String {
+        let c = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let page = c
+            .get(format!("{}/login", self.url))
+            .send()
+            .await
+            .expect("login page")
+            .text()
+            .await
+            .expect("text");
+        let marker = "name=\"_csrf\" value=\"";
+        let start = page.find(marker).expect("csrf field") + marker.len();
+        let csrf = &page[start..start + page[start..].find('"').expect("csrf end")];
+        c.post(format!("{}/login", self.url))
+            .form(&[
+                ("_csrf", csrf),
+                ("username", "boss"),
+                ("secret", "boss-password-1"),
+                ("method", "password"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        c.get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text")
     }
 
     pub async fn head(&self) -> u64 {

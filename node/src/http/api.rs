@@ -421,6 +421,8 @@ pub struct SyncView {
     pub last_contact_ms: Option<u64>,
     /// Shown to staff after 72 hours without contact.
     pub warning: Option<String>,
+    /// The local leaf nats-server's link to the hub, and restarts made.
+    pub leaf: crate::leaf::LeafHealth,
 }
 
 /// After this long without the hub, staff are told (everything keeps working).
@@ -448,6 +450,7 @@ pub fn sync_view(s: &AppState, head_seq: u64) -> SyncView {
              the events made meanwhile are kept and will sync when the line is back."
                 .to_string()
         }),
+        leaf: st.leaf(),
     }
 }
 

@@ -226,6 +226,23 @@ async fn render_tables(
                 " · last contact "
                 @match sync.last_contact_ms { Some(t) => { (super::time_ago(now, t)) }, None => { "never" } }
             }
+            @if let (Some(false), Some(since)) = (sync.leaf.connected, sync.leaf.down_since_ms) {
+                p.meta.sync.leaf {
+                    "The leaf link to the hub went down " (super::time_ago(now, since))
+                    @if sync.leaf.hub_reachable == Some(true) && sync.leaf.restart_method != "off" {
+                        " — the hub answers; the leaf will be restarted if it stays down"
+                    } @else if sync.leaf.hub_reachable == Some(false) {
+                        " — the hub does not answer (internet line down?)"
+                    }
+                }
+            }
+            @if let Some(t) = sync.leaf.last_restart_ms {
+                p.meta.sync.leaf {
+                    "The leaf was restarted " (super::time_ago(now, t)) " because its link to the hub had stuck"
+                    @if sync.leaf.restarts > 1 { " (" (sync.leaf.restarts) " times since the node started)" }
+                    @if let Some(e) = &sync.leaf.last_error { ": the restart failed: " (e) }
+                }
+            }
         }
         h1 { "Tables " small { (open) " open of " (tables.len()) } }
         @if tables.is_empty() {

@@ -350,7 +350,8 @@ impl Statements {
             | EventKind::TournamentCreated { .. }
             | EventKind::TournamentPlayed { .. }
             | EventKind::Day2Created { .. }
-            | EventKind::DisplayChanged { .. } => Ok(()),
+            | EventKind::DisplayChanged { .. }
+            | EventKind::LeafRestarted { .. } => Ok(()),
         }
     }
 }
