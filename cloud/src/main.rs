@@ -232,6 +232,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         admin_key_hash: Sha256::digest(admin_key.trim().as_bytes()).into(),
         cli: Arc::new(cli),
     };
+    hash_plain_leaf_passwords(&app).await?;
     write_leaf_users(&app).await?;
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -384,6 +385,8 @@ async fn register(
     drop(existing);
     let password = hex::encode(rand::random::<[u8; 24]>());
     let user = format!("venue-{}", r.venue_id);
+    // Only the bcrypt hash is kept (nats-server checks it); the node gets the password once.
+    let password_hash = bcrypt_hash(password.clone()).await?;
     let tx = conn.transaction().await?;
     tx.execute(
         "UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1",
@@ -403,7 +406,7 @@ async fn register(
     .await?;
     tx.execute(
         "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user.clone(), password.clone(), now_ms()],
+        libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user.clone(), password_hash, now_ms()],
     )
     .await?;
     tx.commit().await?;
@@ -436,6 +439,37 @@ async fn register(
     }))
 }
 
+const BCRYPT_COST: u32 = 10;
+
+async fn bcrypt_hash(password: String) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || bcrypt::hash(password, BCRYPT_COST)).await??)
+}
+
+/// Leaf passwords kept in plain text by earlier versions are replaced by their hashes.
+async fn hash_plain_leaf_passwords(app: &App) -> anyhow::Result<()> {
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT node_id, leaf_password FROM nodes WHERE leaf_password NOT LIKE '$2%'",
+            (),
+        )
+        .await?;
+    let mut plain = Vec::new();
+    while let Some(r) = rows.next().await? {
+        plain.push((r.get::<String>(0)?, r.get::<String>(1)?));
+    }
+    drop(rows);
+    for (node, password) in plain {
+        let hash = bcrypt_hash(password).await?;
+        conn.execute(
+            "UPDATE nodes SET leaf_password = ?2 WHERE node_id = ?1",
+            libsql::params![node, hash],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// `user:password` from a `nats://user:password@host:port` URL.
 fn nats_credentials(url: &str) -> Option<(String, String)> {
     let rest = url.split_once("://")?.1;
@@ -466,9 +500,12 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
             "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"$JS.hub.API.CONSUMER.INFO.PVM_DOWN.node-{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\", \"$JS.ACK.hub.*.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
         ));
     }
+    drop(rows);
+    drop(conn);
     // pvm-cloud's own user (from the credentials in --nats) may do everything.
     if let Some((user, pass)) = nats_credentials(&app.cli.nats) {
-        users.insert(0, format!("  {{ user: \"{user}\", password: \"{pass}\" }}"));
+        let hash = bcrypt_hash(pass).await?;
+        users.insert(0, format!("  {{ user: \"{user}\", password: \"{hash}\" }}"));
     }
     let text = format!("users = [\n{}\n]\n", users.join(",\n"));
     let tmp = path.with_extension("tmp");

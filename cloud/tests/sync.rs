@@ -357,6 +357,16 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
         .await
         .expect("an answer")
         .expect("A's own subject is accepted into the stream");
+    // The hub's nats-server holds only bcrypt hashes of the passwords.
+    let users = std::fs::read_to_string(a.hub.dir.join("users.conf")).expect("users.conf");
+    for secret in [
+        link_a["leaf_password"].as_str().expect("password"),
+        b_link["leaf_password"].as_str().expect("password"),
+        CLOUD_NATS_PASSWORD,
+    ] {
+        assert!(!users.contains(secret), "a plain password in users.conf");
+    }
+    assert_eq!(users.matches("password: \"$2b$").count(), 3, "{users}");
     // The hub saw nothing for B.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(a.cloud.events(&b_venue).await["count"], 0);
