@@ -268,6 +268,66 @@ fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> V
     }
 }
 
+/// What became of one message (a frame of envelopes, or a single one).
+struct Judged {
+    accepted: Vec<Envelope>,
+    duplicates: u64,
+    /// Envelopes refused (the one that failed and every one after it).
+    rejected: u64,
+    problems: Vec<(Option<Uuid>, Option<u64>, &'static str, String)>,
+    /// Its first new event is ahead of the node's head: hold the whole message.
+    wait: Option<(Uuid, u64, String)>,
+}
+
+/// Judges a message's envelopes in order. Nothing is taken from a message
+/// that must wait; in a message that fails, what came before the failure
+/// (verified on its own) is kept and the rest refused.
+fn judge_message(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> Judged {
+    let mut out = Judged {
+        accepted: Vec::new(),
+        duplicates: 0,
+        rejected: 0,
+        problems: Vec::new(),
+        wait: None,
+    };
+    let parts = match pvm_shared::frame::split(payload) {
+        Ok(p) => p,
+        Err(e) => {
+            out.rejected = 1;
+            out.problems
+                .push((None, None, "malformed", format!("{subject}: {e}")));
+            return out;
+        }
+    };
+    let total = parts.len() as u64;
+    for (i, bytes) in parts.into_iter().enumerate() {
+        match judge(nodes, subject, bytes) {
+            Verdict::Accept(env) => out.accepted.push(*env),
+            Verdict::Duplicate => out.duplicates += 1,
+            Verdict::Wait(node, seq, detail) if out.accepted.is_empty() => {
+                out.wait = Some((node, seq, detail));
+                return out;
+            }
+            Verdict::Wait(node, seq, detail) => {
+                out.rejected = total - i as u64;
+                out.problems.push((
+                    Some(node),
+                    Some(seq),
+                    "out_of_order",
+                    format!("inside a frame: {detail}"),
+                ));
+                return out;
+            }
+            Verdict::Reject(node, seq, kind, detail) => {
+                out.rejected = total - i as u64;
+                out.problems.push((node, seq, kind, detail));
+                return out;
+            }
+        }
+    }
+    out
+}
+
 /// Runs until `stop`: pull (the next pull is in flight while a batch is
 /// handled), judge, store, ack.
 pub async fn run(
@@ -337,64 +397,68 @@ pub async fn run(
 
 async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::Result<()> {
     hub.counts.batches.fetch_add(1, Ordering::Relaxed);
-    let mut accepted: Vec<(jetstream::Message, Envelope)> = Vec::new();
+    let mut accepted: Vec<Envelope> = Vec::new();
+    // Messages whose envelopes are all stored or known once this batch commits.
+    let mut done: Vec<jetstream::Message> = Vec::new();
     let mut settle: Vec<(jetstream::Message, AckKind)> = Vec::new();
     let mut reports = Vec::new();
     {
         let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        for m in received {
-            match judge(&mut nodes, m.subject.as_str(), &m.payload) {
-                Verdict::Accept(env) => accepted.push((m, *env)),
-                Verdict::Duplicate => {
-                    hub.counts.duplicate.fetch_add(1, Ordering::Relaxed);
-                    settle.push((m, AckKind::Ack));
-                }
-                Verdict::Wait(node, seq, detail) => {
-                    hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
-                    let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
-                    if delivered == GAP_REPORT_AFTER {
-                        reports.push((Some(node), Some(seq), "gap", detail));
+        let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut take =
+            |m: jetstream::Message,
+             nodes: &mut HashMap<Uuid, NodeRow>,
+             held: &mut HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>,
+             fresh: bool|
+             -> bool {
+                let j = judge_message(nodes, m.subject.as_str(), &m.payload);
+                hub.counts
+                    .duplicate
+                    .fetch_add(j.duplicates, Ordering::Relaxed);
+                hub.counts.rejected.fetch_add(j.rejected, Ordering::Relaxed);
+                reports.extend(j.problems);
+                accepted.extend(j.accepted);
+                if let Some((node, seq, detail)) = j.wait {
+                    if fresh {
+                        hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
+                        let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
+                        if delivered == GAP_REPORT_AFTER {
+                            reports.push((Some(node), Some(seq), "gap", detail));
+                        }
                     }
                     // Held until its predecessors arrive; a redelivery replaces the older copy.
-                    let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
                     let mine = held.entry(node).or_default();
                     if mine.len() < MAX_HELD || mine.contains_key(&seq) {
                         mine.insert(seq, m);
                     } else {
                         settle.push((m, AckKind::Nak(Some(Duration::from_secs(2)))));
                     }
+                    return false;
                 }
-                Verdict::Reject(node, seq, kind, detail) => {
-                    hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
-                    reports.push((node, seq, kind, detail));
+                if j.rejected > 0 {
                     settle.push((m, AckKind::Term));
+                } else {
+                    done.push(m);
                 }
-            }
+                true
+            };
+        for m in received {
+            take(m, &mut nodes, &mut held, true);
         }
-        // Held events that now follow on.
-        let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
-        for (node, mine) in held.iter_mut() {
-            let head = |nodes: &HashMap<Uuid, NodeRow>| nodes.get(node).map_or(0, |n| n.head_seq);
-            while let Some(seq) = mine
-                .first_key_value()
-                .map(|(k, _)| *k)
-                .filter(|seq| *seq <= head(&nodes) + 1)
-            {
-                let Some((_, m)) = mine.pop_first() else {
+        // Held messages that now follow on.
+        let waiting: Vec<Uuid> = held.keys().copied().collect();
+        for node in waiting {
+            loop {
+                let head = nodes.get(&node).map_or(0, |n| n.head_seq);
+                let next = held.get_mut(&node).and_then(|mine| {
+                    mine.first_key_value()
+                        .map(|(k, _)| *k)
+                        .filter(|seq| *seq <= head + 1)
+                        .and_then(|_| mine.pop_first())
+                });
+                let Some((_, m)) = next else { break };
+                if !take(m, &mut nodes, &mut held, false) {
                     break;
-                };
-                match judge(&mut nodes, m.subject.as_str(), &m.payload) {
-                    Verdict::Accept(env) => accepted.push((m, *env)),
-                    Verdict::Duplicate => settle.push((m, AckKind::Ack)),
-                    Verdict::Wait(..) => {
-                        mine.insert(seq, m);
-                        break;
-                    }
-                    Verdict::Reject(node, seq, kind, detail) => {
-                        hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
-                        reports.push((node, seq, kind, detail));
-                        settle.push((m, AckKind::Term));
-                    }
                 }
             }
         }
@@ -404,7 +468,7 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
         let heads: Vec<NodeRow> = {
             let nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
             let touched: std::collections::BTreeSet<Uuid> =
-                accepted.iter().map(|(_, e)| e.header.node_id).collect();
+                accepted.iter().map(|e| e.header.node_id).collect();
             touched
                 .iter()
                 .filter_map(|n| nodes.get(n).cloned())
@@ -416,14 +480,14 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
             let insert = tx
                 .prepare("INSERT OR IGNORE INTO events (node_id, seq, venue_id, kind, envelope) VALUES (?1, ?2, ?3, ?4, ?5)")
                 .await?;
-            for (m, env) in &accepted {
+            for env in &accepted {
                 insert
                     .execute(libsql::params![
                         env.header.node_id.to_string(),
                         env.header.seq as i64,
                         env.header.venue_id.to_string(),
                         env.kind.as_str(),
-                        m.payload.to_vec()
+                        env.encode()
                     ])
                     .await?;
                 insert.reset();
@@ -450,17 +514,16 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
         {
             let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
             let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
-            for (_, env) in &accepted {
+            for env in &accepted {
                 if let Ok(event) = env.event() {
                     venues.entry(env.header.venue_id).or_default().apply(&event);
                     *versions.entry(env.header.venue_id).or_default() += 1;
                 }
             }
         }
-        for (m, _) in accepted {
-            settle.push((m, AckKind::Ack));
-        }
     }
+    // Acked only now that what they carried is committed.
+    settle.extend(done.into_iter().map(|m| (m, AckKind::Ack)));
     for (node, seq, kind, detail) in reports {
         hub.problem(node, seq, kind, detail).await;
     }

@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS events (
     envelope BLOB NOT NULL,
     PRIMARY KEY (node_id, seq)
 ) WITHOUT ROWID;
+-- A venue's events, newest first, without scanning every venue's (the admin pages).
+CREATE INDEX IF NOT EXISTS events_by_venue ON events (venue_id, seq);
 CREATE TABLE IF NOT EXISTS problems (
     id INTEGER PRIMARY KEY,
     node_id TEXT,

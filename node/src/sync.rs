@@ -2,8 +2,9 @@
 //!
 //! The node's outbox is its own `events` table. The pump publishes events
 //! past `acked_seq` to `pvm.up.<venue>.<node>` through the local leaf into the
-//! hub's JetStream domain, `Nats-Msg-Id = <node>:<seq>`, up to 512 in flight,
-//! and moves `acked_seq` only over acks, in order. When the link is down the
+//! hub's JetStream domain, consecutive events packed in frames of up to 64
+//! (`pvm_shared::frame`), `Nats-Msg-Id = <node>:<first>-<last>`, up to 64
+//! frames in flight, and moves `acked_seq` only over acks, in order. When the link is down the
 //! publish fails at once; the pump backs off (0.5 s to 10 s) and starts again
 //! from `acked_seq + 1`. Whatever is re-sent is a duplicate the hub drops.
 //! See docs/SYNC.md.
@@ -22,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub const HUB_FILE: &str = "hub.json";
-const WINDOW: usize = 512;
+/// Frames in flight (of up to 64 events each).
+const WINDOW: usize = 64;
 const CHUNK: u32 = 4_096;
 
 /// What registration gave this node (kept mode 0600: it holds the leaf password).
@@ -312,7 +314,8 @@ async fn publish_from(
         }
         let mut in_flight: VecDeque<(u64, jetstream::context::PublishAckFuture)> = VecDeque::new();
         let mut failure = None;
-        for (seq, bytes) in events {
+        for frame in frames(&events) {
+            let (first, last) = (events[frame.start].0, events[frame.end - 1].0);
             if in_flight.len() >= WINDOW {
                 if let Some((s, f)) = in_flight.pop_front() {
                     match f.await {
@@ -325,12 +328,16 @@ async fn publish_from(
                 }
             }
             let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", format!("{}:{seq}", link.node_id).as_str());
+            headers.insert(
+                "Nats-Msg-Id",
+                format!("{}:{first}-{last}", link.node_id).as_str(),
+            );
+            let body = pvm_shared::frame::encode(events[frame].iter().map(|(_, b)| b.as_slice()));
             match js
-                .publish_with_headers(subject.clone(), headers, bytes.into())
+                .publish_with_headers(subject.clone(), headers, body.into())
                 .await
             {
-                Ok(f) => in_flight.push_back((seq, f)),
+                Ok(f) => in_flight.push_back((last, f)),
                 Err(e) => {
                     failure = Some(e.to_string());
                     break;
@@ -357,6 +364,27 @@ async fn publish_from(
         status.last_contact_ms.store(now, Ordering::Relaxed);
         *backoff = Duration::from_millis(500);
     }
+}
+
+/// Consecutive events grouped into frames (see `pvm_shared::frame`): at most
+/// `MAX_EVENTS` each, closed before `MAX_BYTES` (an event larger than that
+/// travels alone).
+fn frames(events: &[(u64, Vec<u8>)]) -> Vec<std::ops::Range<usize>> {
+    use pvm_shared::frame::{MAX_BYTES, MAX_EVENTS};
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, e)) in events.iter().enumerate() {
+        let full = i - start == MAX_EVENTS || (i > start && bytes + e.len() + 4 > MAX_BYTES);
+        if full {
+            out.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += e.len() + 4;
+    }
+    if start < events.len() {
+        out.push(start..events.len());
+    }
+    out
 }
 
 /// Heartbeats: `pvm.hb.<venue>.<node>` every `every` with version, backlog and uptime.
@@ -566,5 +594,35 @@ async fn apply_down(
         Err(e) => {
             tracing::warn!(error = %e, id = %message.id, "a message from the hub could not be applied")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_cover_every_event_once_in_order_within_their_limits() {
+        let events: Vec<(u64, Vec<u8>)> = (1..=200u64)
+            .map(|seq| (seq, vec![0u8; if seq == 70 { 300_000 } else { 5_000 }]))
+            .collect();
+        let got = frames(&events);
+        let mut next = 0;
+        for f in &got {
+            assert_eq!(f.start, next);
+            assert!(!f.is_empty() && f.len() <= pvm_shared::frame::MAX_EVENTS);
+            let bytes: usize = events[f.clone()].iter().map(|(_, e)| e.len() + 4).sum();
+            assert!(
+                f.len() == 1 || bytes <= pvm_shared::frame::MAX_BYTES,
+                "{f:?}"
+            );
+            next = f.end;
+        }
+        assert_eq!(next, events.len());
+        assert!(
+            got.iter().any(|f| f.len() == 1 && f.start == 69),
+            "the big one alone"
+        );
+        assert!(frames(&[]).is_empty());
     }
 }

@@ -10,6 +10,7 @@ pub mod displays;
 pub mod down;
 pub mod envelope;
 pub mod event;
+pub mod frame;
 pub mod hlc;
 pub mod players;
 pub mod staff;
