@@ -22,6 +22,7 @@ pub fn routes() -> Router<App> {
         .route("/display/static/display.css", get(style))
         .route("/venues/{venue}/display/{device}", get(page))
         .route("/venues/{venue}/display/ws/{device}", get(ws))
+        .route("/venues/{venue}/display/events/{device}", get(sse))
 }
 
 async fn script() -> Response {
@@ -92,6 +93,53 @@ async fn ws(
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| feed(app, venue, device, socket))
+}
+
+/// The same feed as server-sent events, for screens whose WebSocket is blocked.
+async fn sse(State(app): State<App>, Path((venue, device)): Path<(Uuid, String)>) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    if !pvm_shared::displays::valid_device_id(&device) || !known(&app, venue) {
+        return not_found("no such venue or display");
+    }
+    struct Feed {
+        app: App,
+        venue: Uuid,
+        device: String,
+        sent_version: Option<u64>,
+        sent_at: i64,
+        second: tokio::time::Interval,
+        ticks: u64,
+    }
+    let feed = Feed {
+        app,
+        venue,
+        device,
+        sent_version: None,
+        sent_at: 0,
+        second: tokio::time::interval(Duration::from_secs(1)),
+        ticks: 0,
+    };
+    let stream = futures_util::stream::unfold(feed, |mut f| async move {
+        loop {
+            f.second.tick().await;
+            f.ticks += 1;
+            let version = f.app.hub.version(f.venue);
+            if f.sent_version != Some(version) || now_ms() - f.sent_at > 30_000 {
+                let text = snapshot(&f.app, f.venue, &f.device, version)?;
+                f.sent_version = Some(version);
+                f.sent_at = now_ms();
+                let event = Event::default().id(version.to_string()).data(text);
+                return Some((Ok::<Event, std::convert::Infallible>(event), f));
+            }
+            if f.ticks.is_multiple_of(2) {
+                let text = pvm_display::tick_frame(now_ms() as u64);
+                return Some((Ok(Event::default().data(text)), f));
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn send(socket: &mut WebSocket, text: String) -> bool {

@@ -5,6 +5,7 @@
 mod admin;
 mod display;
 mod ingest;
+mod media;
 mod store;
 
 use anyhow::Context;
@@ -71,6 +72,8 @@ struct App {
     key: Arc<SigningKey>,
     admin_key_hash: [u8; 32],
     cli: Arc<Cli>,
+    /// Display images uploaded by the nodes (content-addressed).
+    media: Arc<pvm_display::media::MediaStore>,
 }
 
 fn now_ms() -> i64 {
@@ -230,6 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         hub: hub.clone(),
         key: Arc::new(key),
         admin_key_hash: Sha256::digest(admin_key.trim().as_bytes()).into(),
+        media: Arc::new(pvm_display::media::MediaStore::new(&cli.data_dir)),
         cli: Arc::new(cli),
     };
     hash_plain_leaf_passwords(&app).await?;
@@ -246,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .route("/api/v1/nodes", get(list_nodes))
         .merge(admin::routes())
         .merge(display::routes())
+        .merge(media::routes())
         .route("/api/v1/venues/{id}/templates", post(send_template))
         .route("/api/v1/venues/{id}/announcements", post(send_announcement))
         .with_state(app.clone());

@@ -864,3 +864,152 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     let home = node.staff_page("/").await;
     assert!(home.contains("The leaf was restarted"), "{home}");
 }
+
+/// Display images go up to the hub, signed by the node, and the hub's display
+/// fallback serves them where the node does; the hub's feed also has SSE.
+#[tokio::test]
+async fn display_images_reach_the_hub_signed_by_the_node_and_the_feed_has_sse() {
+    let v = venue().await;
+    let c = reqwest::Client::new();
+    // An image as staff would upload it for the logo.
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    png.extend_from_slice(uuid::Uuid::now_v7().as_bytes());
+    let up: Value = c
+        .post(format!("{}/api/v1/media", v.node.url))
+        .bearer_auth(&v.token)
+        .body(png.clone())
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    let name = up["name"].as_str().expect("name").to_owned();
+    let logo = c
+        .put(format!("{}/api/v1/display-logo", v.node.url))
+        .bearer_auth(&v.token)
+        .json(&json!({"image": name}))
+        .send()
+        .await
+        .expect("logo");
+    assert!(logo.status().is_success());
+    let at_hub = format!("{}/display/media/{name}", v.cloud.url);
+    let took = until(Duration::from_secs(10), "the image at the hub", || async {
+        reqwest::get(&at_hub)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    eprintln!("the image reached the hub in {took:?}");
+    let bytes = reqwest::get(&at_hub)
+        .await
+        .expect("image")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(bytes.as_ref(), png.as_slice());
+
+    // Uploads the hub refuses: unsigned, signed by someone else, the wrong bytes, an unknown node.
+    let node: Value = serde_json::from_str(
+        &std::fs::read_to_string(v.node.dir.join("hub.json")).expect("hub.json"),
+    )
+    .expect("json");
+    let node_id = node["node_id"].as_str().expect("node");
+    let mut other = png.clone();
+    other.push(1);
+    let other_name = pvm_display::media::name_of(&other).expect("name");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis()
+        .to_string();
+    let put = |node: String, name: String, body: Vec<u8>, sig: Option<String>| {
+        let c = c.clone();
+        let url = format!("{}/api/v1/nodes/{node}/media/{name}", v.cloud.url);
+        let now = now.clone();
+        async move {
+            let mut r = c.put(url).header("x-pvm-time", now).body(body);
+            if let Some(sig) = sig {
+                r = r.header("x-pvm-signature", sig);
+            }
+            let resp = r.send().await.expect("put");
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or_default();
+            (
+                status,
+                body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        }
+    };
+    assert_eq!(
+        put(node_id.into(), other_name.clone(), other.clone(), None).await,
+        (401, "unsigned".into())
+    );
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let forged = base64::engine::general_purpose::STANDARD.encode(
+        stranger
+            .sign(&pvm_display::media::upload_message(
+                node_id.parse().expect("uuid"),
+                &other_name,
+                now.parse().expect("ms"),
+            ))
+            .to_bytes(),
+    );
+    assert_eq!(
+        put(
+            node_id.into(),
+            other_name.clone(),
+            other.clone(),
+            Some(forged.clone())
+        )
+        .await,
+        (401, "bad_signature".into())
+    );
+    assert_eq!(
+        put(
+            uuid::Uuid::now_v7().to_string(),
+            other_name.clone(),
+            other.clone(),
+            Some(forged)
+        )
+        .await,
+        (404, "unknown_node".into())
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/display/media/{other_name}", v.cloud.url))
+            .await
+            .expect("get")
+            .status()
+            .as_u16(),
+        404,
+        "nothing refused was stored"
+    );
+
+    // The hub's feed over SSE: a snapshot first, with the logo at the same path.
+    let mut sse = c
+        .get(format!(
+            "{}/venues/{}/display/events/lobby-tv",
+            v.cloud.url, v.venue
+        ))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(sse.status().as_u16(), 200);
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(text.contains("\"snapshot\"") && text.contains(&format!("/display/media/{name}"))) {
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot with the logo: {text}"
+        );
+        if let Ok(Ok(Some(c))) = tokio::time::timeout(Duration::from_secs(2), sse.chunk()).await {
+            text.push_str(&String::from_utf8_lossy(&c));
+        }
+    }
+    assert!(
+        text.starts_with("id: ") || text.contains("\nid: "),
+        "{text}"
+    );
+}

@@ -9,6 +9,8 @@
 //! initial). Clocks carry their time left at `server_ms`; screens count down
 //! from there with their estimate of the server's time.
 
+pub mod media;
+
 use pvm_shared::displays::DisplayState;
 use pvm_shared::tournament::play::{Status, Tournament};
 use pvm_shared::venue::{TableStatus, VenueState};

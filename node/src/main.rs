@@ -137,6 +137,13 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                 }
                 _ => tracing::warn!("no hub key: nothing from the hub will be applied"),
             }
+            tokio::spawn(pvm_node::sync::media_upload(
+                link.clone(),
+                config.data_dir.clone(),
+                node.state.identity.clone(),
+                std::time::Duration::from_secs(config.heartbeat_secs.clamp(1, 30)),
+                shutdown.clone(),
+            ));
             tokio::spawn(pvm_node::leaf::watch(
                 pvm_node::leaf::LeafWatch {
                     monitor_url: config.leaf_monitor.clone(),
