@@ -4,6 +4,7 @@
 
 mod admin;
 mod display;
+mod dist;
 mod ingest;
 mod media;
 mod store;
@@ -62,6 +63,22 @@ struct Cli {
     /// The nodes' heartbeat interval: 3 missed make a node unhealthy, 5 offline.
     #[arg(long, env = "PVM_CLOUD_HEARTBEAT_SECS", default_value_t = 30)]
     heartbeat_secs: u64,
+    /// Release artefacts served at /dist/ for /install.sh (made by scripts/dist, signed with sign-dist).
+    #[arg(long, env = "PVM_CLOUD_DIST_DIR")]
+    dist_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<CloudCommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum CloudCommand {
+    /// Run the hub (the default).
+    Serve,
+    /// Sign DIR/SHA256SUMS (from scripts/dist) with the hub's key, for /install.sh.
+    SignDist {
+        /// The artefacts directory, e.g. dist/0.1.0
+        dir: PathBuf,
+    },
 }
 
 #[derive(Clone)]
@@ -192,6 +209,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
     let key = SigningKey::from_bytes(&key_arr);
+    if let Some(CloudCommand::SignDist { dir }) = &cli.command {
+        let n = dist::sign(&key, dir)?;
+        println!(
+            "Signed {} ({n} files) with the hub key: {}/SHA256SUMS.sig",
+            dir.join(dist::MANIFEST).display(),
+            dir.display()
+        );
+        return Ok(());
+    }
     let (admin_key, created) = load_or_create(&cli.data_dir.join("admin.key"), || {
         format!("pvm_admin_{}", hex::encode(rand::random::<[u8; 24]>())).into_bytes()
     })?;
@@ -251,6 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .merge(admin::routes())
         .merge(display::routes())
         .merge(media::routes())
+        .merge(dist::routes())
         .route("/api/v1/venues/{id}/templates", post(send_template))
         .route("/api/v1/venues/{id}/announcements", post(send_announcement))
         .with_state(app.clone());
@@ -517,13 +544,17 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)?;
     if let Some(pid_file) = &app.cli.nats_pid {
-        let pid = std::fs::read_to_string(pid_file)?.trim().to_owned();
-        let status = tokio::process::Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .await?;
-        if !status.success() {
-            anyhow::bail!("could not signal the hub nats-server (pid {pid}) to reload");
+        let text = std::fs::read_to_string(pid_file)?;
+        let pid: i32 = text
+            .trim()
+            .parse()
+            .with_context(|| format!("{}: not a pid: {text:?}", pid_file.display()))?;
+        // SAFETY: kill(2) with a pid read from nats-server's own pid file; no memory is touched.
+        if pid <= 0 || unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+            anyhow::bail!(
+                "could not signal the hub nats-server (pid {pid}) to reload: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
     Ok(())

@@ -754,8 +754,12 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     );
     let leaf = Leaf::configure(&node_dir);
     let conf = std::fs::read_to_string(&leaf.conf).expect("leaf conf");
-    assert!(conf.contains("reconnect: 2"), "{conf}");
-    std::fs::write(&leaf.conf, conf.replace("reconnect: 2", "reconnect: 3600")).expect("write");
+    assert!(conf.contains("reconnect: \"2s\""), "{conf}");
+    std::fs::write(
+        &leaf.conf,
+        conf.replace("reconnect: \"2s\"", "reconnect: \"1h\""),
+    )
+    .expect("write");
     let run = format!("{} -c {}", nats_bin().display(), leaf.conf.display());
     let monitor = format!("http://127.0.0.1:{}", leaf.monitor);
     let node = NodeProc::start(

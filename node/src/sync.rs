@@ -146,7 +146,7 @@ pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16) -> String {
     format!(
         "# The leaf nats-server beside pvm-node {node} (venue {venue}). Written by `pvm-node leaf-config`.\n\
          host: 127.0.0.1\nport: {port}\nhttp: \"127.0.0.1:{monitor_port}\"\n\
-         leafnodes {{\n  reconnect: 2\n  remotes: [ {{ url: \"{remote}\" }} ]\n}}\n",
+         leafnodes {{\n  reconnect: \"2s\"\n  remotes: [ {{ url: \"{remote}\" }} ]\n}}\n",
         node = link.node_id,
         venue = link.venue_id,
     )

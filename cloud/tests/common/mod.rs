@@ -167,6 +167,11 @@ impl Cloud {
     }
 
     pub fn start_with_key(dir: &Path, hub: &Hub, key: Option<String>) -> Cloud {
+        Cloud::start_with(dir, hub, key, &[])
+    }
+
+    /// With extra command-line arguments (e.g. `--dist-dir`).
+    pub fn start_with(dir: &Path, hub: &Hub, key: Option<String>, extra: &[&str]) -> Cloud {
         std::fs::create_dir_all(dir).expect("cloud dir");
         let log = dir.join(format!("cloud-{}.log", free_port()));
         let mut child = Command::new(CLOUD)
@@ -182,6 +187,7 @@ impl Cloud {
             .arg("--nats-pid")
             .arg(hub.dir.join("hub.pid"))
             .args(["--heartbeat-secs", "1"])
+            .args(extra)
             .env("PVM_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("log"))
