@@ -122,6 +122,16 @@ pub fn sign(key: &SigningKey, dir: &std::path::Path) -> anyhow::Result<usize> {
     Ok(lines)
 }
 
+/// Signs any file with the hub key (FILE.sig beside it, raw ed25519).
+pub fn sign_file(key: &SigningKey, file: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let out = std::path::PathBuf::from(format!("{}.sig", file.display()));
+    std::fs::write(&out, key.sign(&bytes).to_bytes())
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

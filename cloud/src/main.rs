@@ -79,6 +79,8 @@ enum CloudCommand {
         /// The artefacts directory, e.g. dist/0.1.0
         dir: PathBuf,
     },
+    /// Sign FILE (an update manifest for `pvm-node update --manifest`) with the hub's key: FILE.sig.
+    Sign { file: PathBuf },
 }
 
 #[derive(Clone)]
@@ -209,6 +211,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .try_into()
         .map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
     let key = SigningKey::from_bytes(&key_arr);
+    if let Some(CloudCommand::Sign { file }) = &cli.command {
+        let out = dist::sign_file(&key, file)?;
+        println!(
+            "Signed {} with the hub key: {}",
+            file.display(),
+            out.display()
+        );
+        return Ok(());
+    }
     if let Some(CloudCommand::SignDist { dir }) = &cli.command {
         let n = dist::sign(&key, dir)?;
         println!(

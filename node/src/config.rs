@@ -111,6 +111,31 @@ pub enum Command {
         #[arg(long, env = "PVM_REG_TOKEN")]
         token: String,
     },
+    /// Update a container to a new image; it is kept only if it runs cleanly, else the old one comes back.
+    Update {
+        /// The running container to replace.
+        #[arg(long, default_value = "pvm-node")]
+        container: String,
+        /// The new image, e.g. registry.example/pvm-node@sha256:...
+        #[arg(
+            long,
+            required_unless_present = "manifest",
+            conflicts_with = "manifest"
+        )]
+        image: Option<String>,
+        /// A manifest from the hub naming the images by digest, signed with the hub's key (FILE.sig beside it).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Which of the manifest's images this container runs.
+        #[arg(long, default_value = "node")]
+        role: String,
+        /// Seconds the new container must run with no restart and a passing health check.
+        #[arg(long, default_value_t = 30)]
+        healthy_secs: u64,
+        /// A URL that must also answer 2xx before the new container is kept (e.g. http://127.0.0.1:8080/ready).
+        #[arg(long)]
+        check_url: Option<String>,
+    },
     /// Write the nats-server configuration of this node's leaf (after register).
     LeafConfig {
         /// Where to write it.

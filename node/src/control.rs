@@ -88,12 +88,37 @@ async fn handle(
             },
             Err(e) => format!("error bad request: {e}"),
         }
+    } else if let Some(json) = line.strip_prefix("record-update ") {
+        match serde_json::from_str::<UpdateRecord>(json) {
+            Ok(r) => {
+                let command = pvm_shared::venue::Command::RecordUpdate {
+                    container: r.container,
+                    image: r.image,
+                    outcome: r.outcome,
+                    detail: r.detail,
+                };
+                match log.append(pvm_shared::Actor::System, command).await {
+                    Ok(c) => format!("ok {}", c.seq),
+                    Err(e) => format!("error {e}"),
+                }
+            }
+            Err(e) => format!("error bad request: {e}"),
+        }
     } else {
         "error unknown request".to_owned()
     };
     write.write_all(reply.as_bytes()).await?;
     write.write_all(b"\n").await?;
     write.shutdown().await
+}
+
+/// How a container update ended, as `pvm-node update` reports it to the running node.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct UpdateRecord {
+    pub container: String,
+    pub image: String,
+    pub outcome: String,
+    pub detail: String,
 }
 
 /// Sends one request to the node running on `data_dir` and returns its reply line.

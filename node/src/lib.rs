@@ -17,6 +17,7 @@ pub mod media;
 pub mod metrics;
 pub mod store;
 pub mod sync;
+pub mod update;
 
 use identity::{IdentityError, NodeIdentity};
 use lock::{DataDirLock, LockError};

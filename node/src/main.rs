@@ -36,6 +36,25 @@ fn main() -> ExitCode {
                 role,
             }) => admin_create(&config, username, display_name, &role).await,
             Command::Register { hub, token } => register(&config, &hub, &token).await,
+            Command::Update {
+                container,
+                image,
+                manifest,
+                role,
+                healthy_secs,
+                check_url,
+            } => {
+                update(
+                    &config,
+                    container,
+                    image,
+                    manifest,
+                    &role,
+                    healthy_secs,
+                    check_url,
+                )
+                .await
+            }
             Command::LeafConfig {
                 out,
                 port,
@@ -400,6 +419,90 @@ async fn register(config: &Config, hub: &str, token: &str) -> anyhow::Result<Exi
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Records how an update ended in the running node's log (and so at the hub).
+async fn record_update(config: &Config, record: &pvm_node::control::UpdateRecord) {
+    let line = format!(
+        "record-update {}",
+        serde_json::to_string(record).unwrap_or_default()
+    );
+    match control::request(&config.data_dir, &line).await {
+        Ok(reply) if reply.starts_with("ok ") => {}
+        Ok(reply) => eprintln!("pvm-node: the result was not recorded in the node's log: {reply}"),
+        Err(e) => eprintln!("pvm-node: the result was not recorded in the node's log: {e}"),
+    }
+}
+
+async fn update(
+    config: &Config,
+    container: String,
+    image: Option<String>,
+    manifest: Option<std::path::PathBuf>,
+    role: &str,
+    healthy_secs: u64,
+    check_url: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use pvm_node::control::UpdateRecord;
+    use pvm_node::update;
+    let image =
+        match (image, manifest) {
+            (Some(image), _) => image,
+            (None, Some(path)) => {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+                let sig_path = std::path::PathBuf::from(format!("{}.sig", path.display()));
+                let sig = std::fs::read(&sig_path).ok();
+                let hub_key = identity::load_hub_key(&config.data_dir).ok().flatten();
+                match update::verify_manifest(&bytes, sig.as_deref(), hub_key.as_ref()) {
+                    Ok(m) => m.images.get(role).cloned().ok_or_else(|| {
+                        anyhow::anyhow!("the manifest names no image for {role:?}")
+                    })?,
+                    Err(reason) => {
+                        record_update(
+                            config,
+                            &UpdateRecord {
+                                container: container.clone(),
+                                image: path.display().to_string(),
+                                outcome: "refused".into(),
+                                detail: reason.clone(),
+                            },
+                        )
+                        .await;
+                        anyhow::bail!("update refused: {reason}");
+                    }
+                }
+            }
+            (None, None) => anyhow::bail!("give --image or --manifest"),
+        };
+    let docker = update::connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach dockerd: {e}"))?;
+    let plan = update::Plan {
+        container: container.clone(),
+        image: image.clone(),
+        healthy_for: std::time::Duration::from_secs(healthy_secs),
+        check_url,
+    };
+    println!("Updating {container} to {image} (kept after {healthy_secs} s running cleanly)");
+    let outcome = update::update(&docker, &plan)
+        .await
+        .map_err(|e| anyhow::anyhow!("update of {container} failed: {e}"))?;
+    record_update(
+        config,
+        &UpdateRecord {
+            container: container.clone(),
+            image: image.clone(),
+            outcome: outcome.name().into(),
+            detail: outcome.detail(),
+        },
+    )
+    .await;
+    println!("{}: {}", outcome.name(), outcome.detail());
+    Ok(match outcome {
+        update::Outcome::Updated { .. } | update::Outcome::Current { .. } => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
 }
 
 fn leaf_config(

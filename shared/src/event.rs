@@ -142,6 +142,14 @@ pub enum EventKind {
         down_for_ms: u64,
         method: String,
     },
+    /// A container update finished: `updated`, `current`, `pull_failed`,
+    /// `rolled_back` or `refused` (a manifest not signed by the hub).
+    UpdateFinished {
+        container: String,
+        image: String,
+        outcome: String,
+        detail: String,
+    },
     /// Cash-game events, with their own kinds (`player_seated`, …) at the same level.
     #[serde(untagged)]
     Cash(CashEvent),

@@ -429,6 +429,13 @@ pub enum Command {
     DeleteTemplate {
         name: String,
     },
+    /// Records how a container update ended (see `EventKind::UpdateFinished`).
+    RecordUpdate {
+        container: String,
+        image: String,
+        outcome: String,
+        detail: String,
+    },
     /// Records that the node restarted its leaf (see `EventKind::LeafRestarted`).
     RecordLeafRestart {
         down_for_ms: u64,
@@ -777,6 +784,17 @@ impl VenueState {
             Command::Display { change, at_ms } => Ok(EventKind::DisplayChanged {
                 change: self.displays.decide(change, at_ms)?,
             }),
+            Command::RecordUpdate {
+                container,
+                image,
+                outcome,
+                detail,
+            } => Ok(EventKind::UpdateFinished {
+                container,
+                image,
+                outcome,
+                detail,
+            }),
             Command::RecordLeafRestart {
                 down_for_ms,
                 method,
@@ -1005,7 +1023,7 @@ impl VenueState {
             EventKind::TemplateDeleted { name } => {
                 self.templates.remove(&name.to_lowercase());
             }
-            EventKind::LeafRestarted { .. } => {}
+            EventKind::LeafRestarted { .. } | EventKind::UpdateFinished { .. } => {}
             EventKind::StaffUserCreated {
                 user_id,
                 username,

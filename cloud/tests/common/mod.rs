@@ -51,7 +51,7 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn wait_port(port: u16, within: Duration) {
+pub fn wait_port(port: u16, within: Duration) {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

@@ -351,7 +351,8 @@ impl Statements {
             | EventKind::TournamentPlayed { .. }
             | EventKind::Day2Created { .. }
             | EventKind::DisplayChanged { .. }
-            | EventKind::LeafRestarted { .. } => Ok(()),
+            | EventKind::LeafRestarted { .. }
+            | EventKind::UpdateFinished { .. } => Ok(()),
         }
     }
 }

@@ -1,0 +1,344 @@
+//! `pvm-node update` against a real dockerd: images pushed to a local
+//! registry (Debian's docker-registry on loopback) and pulled by digest; a
+//! good image is kept; one whose health check fails and one that
+//! crash-loops are rolled back to the old one, which answers again; a failed
+//! pull leaves the running container alone; an unsigned or foreign-signed
+//! manifest is refused; every result is an event that reaches the hub.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs")
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+struct Registry(Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn registry(dir: &Path) -> (Registry, String) {
+    let bin = Path::new("/usr/bin/docker-registry");
+    assert!(
+        bin.exists(),
+        "docker-registry is not installed: scripts/test installs it (apt-get install docker-registry)"
+    );
+    let port = free_port();
+    let conf = dir.join("registry.yml");
+    std::fs::write(
+        &conf,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.join("registry").display()
+        ),
+    )
+    .expect("registry conf");
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("registry.log")).expect("log"))
+        .spawn()
+        .expect("docker-registry starts");
+    wait_port(port, Duration::from_secs(10));
+    (Registry(child), format!("127.0.0.1:{port}"))
+}
+
+/// Builds a FROM-scratch node image variant and pushes it; returns it by digest.
+fn image(dist: &Path, version: &str, reg: &str, tag: &str, tail: &str) -> String {
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::copy(
+        dist.join(format!("pvm-node-{version}-x86_64-linux-musl")),
+        ctx.path().join("pvm-node"),
+    )
+    .expect("pvm-node");
+    std::fs::copy(
+        dist.join(format!("pvm-probe-{version}-x86_64-linux-musl")),
+        ctx.path().join("pvm-probe"),
+    )
+    .expect("pvm-probe");
+    std::fs::create_dir(ctx.path().join("data")).expect("data");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\n\
+             COPY pvm-node pvm-probe /usr/local/bin/\n\
+             COPY --chown=65532:65532 data /data\n\
+             USER 65532:65532\n\
+             ENV PVM_DATA_DIR=/data PVM_LISTEN=0.0.0.0:8080 PVM_MDNS=off\n\
+             LABEL pvm.test={tag}\n\
+             ENTRYPOINT [\"/usr/local/bin/pvm-node\"]\n\
+             {tail}\n"
+        ),
+    )
+    .expect("Dockerfile");
+    let name = format!("{reg}/pvm-update-test:{tag}");
+    ok(docker(&[
+        "build",
+        "-q",
+        "-t",
+        &name,
+        ctx.path().to_str().expect("utf-8"),
+    ]));
+    ok(docker(&["push", &name]));
+    ok(docker(&[
+        "inspect",
+        "-f",
+        "{{index .RepoDigests 0}}",
+        &name,
+    ]))
+}
+
+const HEALTHY: &str = "HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD [\"/usr/local/bin/pvm-probe\", \"http://127.0.0.1:8080/ready\"]\nCMD [\"serve\"]";
+const UNHEALTHY: &str = "HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD [\"/usr/local/bin/pvm-probe\", \"http://127.0.0.1:8080/no-such-page\"]\nCMD [\"serve\"]";
+const CRASHES: &str = "CMD [\"serve\", \"--listen\", \"not-an-address\"]";
+
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0, &format!("{}-previous", self.0)]);
+    }
+}
+
+fn running_image(name: &str) -> String {
+    ok(docker(&["inspect", "-f", "{{.Config.Image}}", name]))
+}
+
+async fn answers(url: &str) -> bool {
+    reqwest::get(url)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+fn update(node_dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(node_bin())
+        .arg("--data-dir")
+        .arg(node_dir)
+        .arg("update")
+        .args(args)
+        .output()
+        .expect("pvm-node update");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn updates_are_kept_only_when_healthy_rolled_back_otherwise_and_reported_to_the_hub() {
+    let Some(dist) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
+        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the static binaries with scripts/dist and starts dockerd");
+    };
+    assert!(
+        docker(&["info"]).status.success(),
+        "dockerd is not running: scripts/test starts it"
+    );
+    let version = std::fs::read_dir(&dist)
+        .expect("dist")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find_map(|n| {
+            n.strip_prefix("pvm-node-")
+                .and_then(|r| r.strip_suffix("-x86_64-linux-musl"))
+                .map(String::from)
+        })
+        .expect("a static pvm-node in PVM_TEST_DIST");
+    let tmp = tempfile::tempdir().expect("tmp");
+
+    // A registered node (its log records the results) and the hub.
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    admin_create(&node_dir);
+    let (_, reg_token) = cloud.venue_token("Update Test Room").await;
+    let out = run_node(
+        &node_dir,
+        &["register", "--hub", &cloud.url, "--token", &reg_token],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leaf = Leaf::start(&node_dir);
+    let _node = NodeProc::start(&node_dir, &leaf, &[]);
+    let link: Value = serde_json::from_str(
+        &std::fs::read_to_string(node_dir.join("hub.json")).expect("hub.json"),
+    )
+    .expect("json");
+    let venue = link["venue_id"].as_str().expect("venue").to_owned();
+
+    // Images by digest in a local registry.
+    let (_registry, reg) = registry(tmp.path());
+    let v1 = image(&dist, &version, &reg, "v1", HEALTHY);
+    let v2 = image(&dist, &version, &reg, "v2", HEALTHY);
+    let sick = image(&dist, &version, &reg, "sick", UNHEALTHY);
+    let crashes = image(&dist, &version, &reg, "crashes", CRASHES);
+
+    // The running version: v1, published on a loopback port, restarted by Docker.
+    let name = format!("pvm-update-test-{}", free_port());
+    let _container = Container(name.clone());
+    let port = free_port();
+    ok(docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--restart",
+        "always",
+        "--init",
+        "-p",
+        &format!("127.0.0.1:{port}:8080"),
+        &v1,
+    ]));
+    let ready = format!("http://127.0.0.1:{port}/ready");
+    until(Duration::from_secs(20), "v1 answers", || answers(&ready)).await;
+    let base = [
+        "--container",
+        &name,
+        "--healthy-secs",
+        "3",
+        "--check-url",
+        &ready,
+    ];
+    let with = |image: &str| {
+        let mut a: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        a.push("--image".into());
+        a.push(image.to_owned());
+        a
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        update(&node_dir, &refs)
+    };
+
+    // A good image: kept, the old container gone.
+    let (success, out) = run(with(&v2));
+    assert!(success, "{out}");
+    assert!(out.contains("updated:"), "{out}");
+    assert_eq!(running_image(&name), v2);
+    assert!(!docker(&["inspect", &format!("{name}-previous")])
+        .status
+        .success());
+    assert!(answers(&ready).await);
+
+    // An image whose health check fails: rolled back to v2, which answers again.
+    let (success, out) = run(with(&sick));
+    assert!(!success, "{out}");
+    assert!(
+        out.contains("rolled_back:") && out.contains("health check"),
+        "{out}"
+    );
+    assert_eq!(running_image(&name), v2);
+    until(
+        Duration::from_secs(20),
+        "v2 answers after the rollback",
+        || answers(&ready),
+    )
+    .await;
+
+    // One that crash-loops: rolled back too.
+    let (success, out) = run(with(&crashes));
+    assert!(!success, "{out}");
+    assert!(out.contains("rolled_back:"), "{out}");
+    assert_eq!(running_image(&name), v2);
+    until(Duration::from_secs(20), "v2 answers again", || {
+        answers(&ready)
+    })
+    .await;
+
+    // A pull that fails (a digest the registry does not have): nothing touched.
+    let id_before = ok(docker(&["inspect", "-f", "{{.Id}}", &name]));
+    let missing = format!("{reg}/pvm-update-test@sha256:{}", "0".repeat(64));
+    let (success, out) = run(with(&missing));
+    assert!(!success, "{out}");
+    assert!(out.contains("pull_failed:"), "{out}");
+    assert_eq!(ok(docker(&["inspect", "-f", "{{.Id}}", &name])), id_before);
+
+    // Manifests: unsigned, signed by someone else, then signed by the hub.
+    let manifest = tmp.path().join("manifest.json");
+    std::fs::write(
+        &manifest,
+        serde_json::json!({"version": "0.0.1-test", "images": {"node": v1}}).to_string(),
+    )
+    .expect("manifest");
+    let by_manifest = || {
+        let mut a: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        a.push("--manifest".into());
+        a.push(manifest.display().to_string());
+        a
+    };
+    let (success, out) = run(by_manifest());
+    assert!(!success && out.contains("not signed"), "{out}");
+    let other = tmp.path().join("other-hub");
+    std::fs::create_dir_all(&other).expect("dir");
+    let sign = |data_dir: &Path| {
+        let out = Command::new(CLOUD)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("sign")
+            .arg(&manifest)
+            .output()
+            .expect("sign");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sign(&other);
+    let (success, out) = run(by_manifest());
+    assert!(
+        !success && out.contains("not signed by this node's hub"),
+        "{out}"
+    );
+    assert_eq!(
+        running_image(&name),
+        v2,
+        "a refused manifest changes nothing"
+    );
+    sign(&cloud.dir);
+    let (success, out) = run(by_manifest());
+    assert!(success, "{out}");
+    assert_eq!(running_image(&name), v1);
+
+    // Every result (updated, rolled back twice, pull failed, refused twice,
+    // updated) is in the node's log and reaches the hub.
+    until(
+        Duration::from_secs(15),
+        "seven update results at the hub",
+        || async {
+            let events = cloud.events(&venue).await;
+            events["latest"].as_array().map_or(0, |l| {
+                l.iter().filter(|e| e["kind"] == "update_finished").count()
+            }) == 7
+        },
+    )
+    .await;
+}

@@ -1,0 +1,401 @@
+//! Self-update of a container with rollback, modelled on Home Assistant
+//! Supervisor: pull first (a failed pull, including an error inside
+//! Docker's pull stream, leaves the running version alone); keep the old
+//! container, renamed and stopped; start the new one with the same
+//! configuration; promote it only after it has run `healthy_for` with zero
+//! restarts, a healthy health check (when the image has one) and, if given,
+//! a check URL answering 2xx; otherwise remove it and start the old one
+//! again under its name.
+//!
+//! An update named by the hub comes as a manifest signed with the hub's key
+//! (`pvm-cloud sign FILE`), with images by digest; anything unsigned, signed
+//! by another key or not by digest is refused before anything is pulled.
+
+use bollard::container::{
+    Config, CreateContainerOptions, RemoveContainerOptions, RenameContainerOptions,
+    StartContainerOptions, StopContainerOptions,
+};
+use bollard::image::CreateImageOptions;
+use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
+use bollard::Docker;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// What to update and how to judge the new container.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The running container to replace, by name.
+    pub container: String,
+    /// The new image (by digest for updates from the hub).
+    pub image: String,
+    /// How long the new container must run cleanly before it is kept.
+    pub healthy_for: Duration,
+    /// Extra check: this URL must answer 2xx at the end (e.g. the node's /ready).
+    pub check_url: Option<String>,
+}
+
+/// How an update ended. Every one is recorded as an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The new container runs; the old one is removed.
+    Updated { from: String, to: String },
+    /// The container already runs that image; nothing changed.
+    Current { image: String },
+    /// The image could not be pulled; the running version was not touched.
+    PullFailed { reason: String },
+    /// The new container failed; the old one runs again.
+    RolledBack { reason: String },
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Updated { .. } => "updated",
+            Outcome::Current { .. } => "current",
+            Outcome::PullFailed { .. } => "pull_failed",
+            Outcome::RolledBack { .. } => "rolled_back",
+        }
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            Outcome::Updated { from, to } => format!("{from} -> {to}"),
+            Outcome::Current { image } => format!("already on {image}"),
+            Outcome::PullFailed { reason } | Outcome::RolledBack { reason } => reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("docker: {0}")]
+    Docker(#[from] bollard::errors::Error),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Connects to the local dockerd and agrees on an API version (dockerd 20.10 speaks 1.41).
+pub async fn connect() -> Result<Docker, UpdateError> {
+    Ok(Docker::connect_with_local_defaults()?
+        .negotiate_version()
+        .await?)
+}
+
+/// Pulls `image`, failing on any error, including those Docker reports inside the stream.
+async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
+    let mut stream = docker.create_image(
+        Some(CreateImageOptions {
+            from_image: image,
+            ..Default::default()
+        }),
+        None,
+        None,
+    );
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(e) = info.error {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(())
+}
+
+fn running_cleanly(
+    state: &bollard::models::ContainerInspectResponse,
+) -> Result<Option<HealthStatusEnum>, String> {
+    let restarts = state.restart_count.unwrap_or(0);
+    if restarts > 0 {
+        return Err(format!("it restarted {restarts} times (crash loop)"));
+    }
+    let s = state.state.as_ref().ok_or("no state")?;
+    if s.restarting == Some(true) {
+        return Err("it is restarting (crash loop)".into());
+    }
+    match s.status {
+        Some(ContainerStateStatusEnum::RUNNING) => {}
+        other => {
+            return Err(format!(
+                "it stopped ({:?}, exit code {})",
+                other,
+                s.exit_code.unwrap_or(-1)
+            ))
+        }
+    }
+    let health = s.health.as_ref().and_then(|h| h.status);
+    if health == Some(HealthStatusEnum::UNHEALTHY) {
+        return Err("its health check failed".into());
+    }
+    Ok(health)
+}
+
+async fn check_url(url: &str) -> bool {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+    else {
+        return false;
+    };
+    client
+        .get(url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// Watches the new container until it has proved itself or failed.
+async fn prove(docker: &Docker, plan: &Plan) -> Result<(), String> {
+    let started = Instant::now();
+    // A health check may take a while to report; give it the window plus a minute.
+    let deadline = plan.healthy_for + Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let inspect = docker
+            .inspect_container(&plan.container, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let health = running_cleanly(&inspect)?;
+        let waited = started.elapsed();
+        if waited < plan.healthy_for {
+            continue;
+        }
+        let healthy = matches!(
+            health,
+            None | Some(HealthStatusEnum::HEALTHY) | Some(HealthStatusEnum::NONE)
+        );
+        let url_ok = match &plan.check_url {
+            Some(url) => check_url(url).await,
+            None => true,
+        };
+        if healthy && url_ok {
+            return Ok(());
+        }
+        if waited > deadline {
+            return Err(if !healthy {
+                "its health check never passed".into()
+            } else {
+                format!("{} did not answer", plan.check_url.as_deref().unwrap_or(""))
+            });
+        }
+    }
+}
+
+/// The container's own settings: what its old image gave it by default is
+/// dropped, so the new image's defaults (command, health check, labels,
+/// user, environment) apply and only what the operator set is carried over.
+fn own_settings(
+    mut c: bollard::models::ContainerConfig,
+    image: Option<&bollard::models::ImageConfig>,
+) -> bollard::models::ContainerConfig {
+    let Some(i) = image else { return c };
+    fn same<T: PartialEq>(field: &mut Option<T>, default: &Option<T>) {
+        if field.is_some() && field == default {
+            *field = None;
+        }
+    }
+    same(&mut c.cmd, &i.cmd);
+    same(&mut c.entrypoint, &i.entrypoint);
+    same(&mut c.healthcheck, &i.healthcheck);
+    same(&mut c.user, &i.user);
+    same(&mut c.working_dir, &i.working_dir);
+    same(&mut c.exposed_ports, &i.exposed_ports);
+    same(&mut c.volumes, &i.volumes);
+    same(&mut c.stop_signal, &i.stop_signal);
+    if let (Some(env), Some(defaults)) = (c.env.as_mut(), i.env.as_ref()) {
+        env.retain(|e| !defaults.contains(e));
+    }
+    if let (Some(labels), Some(defaults)) = (c.labels.as_mut(), i.labels.as_ref()) {
+        labels.retain(|k, v| defaults.get(k) != Some(v));
+    }
+    // The hostname docker made up from the old container's id is not a setting.
+    c.hostname = None;
+    c
+}
+
+fn previous_name(name: &str) -> String {
+    format!("{name}-previous")
+}
+
+async fn remove(docker: &Docker, name: &str) {
+    let _ = docker
+        .remove_container(
+            name,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await;
+}
+
+/// Runs the update. Errors are what went wrong before anything was changed
+/// (or while putting the old container back); a failed new version is an
+/// `Outcome::RolledBack`, not an error.
+pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError> {
+    let current = docker.inspect_container(&plan.container, None).await?;
+    let config = current
+        .config
+        .clone()
+        .ok_or_else(|| UpdateError::Refused(format!("{} has no configuration", plan.container)))?;
+    let from = config.image.clone().unwrap_or_default();
+    if let Err(reason) = pull(docker, &plan.image).await {
+        return Ok(Outcome::PullFailed {
+            reason: format!("pulling {}: {reason}", plan.image),
+        });
+    }
+    let new_id = docker.inspect_image(&plan.image).await?.id;
+    if new_id.is_some() && new_id == current.image {
+        return Ok(Outcome::Current {
+            image: plan.image.clone(),
+        });
+    }
+    // Keep the old one, renamed and stopped (it may hold the ports).
+    let previous = previous_name(&plan.container);
+    remove(docker, &previous).await;
+    docker
+        .rename_container(
+            &plan.container,
+            RenameContainerOptions {
+                name: previous.clone(),
+            },
+        )
+        .await?;
+    docker
+        .stop_container(&previous, Some(StopContainerOptions { t: 10 }))
+        .await?;
+    let old_image = match &current.image {
+        Some(id) => docker.inspect_image(id).await.ok().and_then(|i| i.config),
+        None => None,
+    };
+    let mut new_config: Config<String> = own_settings(config, old_image.as_ref()).into();
+    new_config.image = Some(plan.image.clone());
+    new_config.host_config = current.host_config.clone();
+    let started = async {
+        docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: plan.container.clone(),
+                    platform: None,
+                }),
+                new_config,
+            )
+            .await?;
+        docker
+            .start_container(&plan.container, None::<StartContainerOptions<String>>)
+            .await
+    }
+    .await;
+    let verdict = match started {
+        Ok(()) => prove(docker, plan).await,
+        Err(e) => Err(format!("it could not start: {e}")),
+    };
+    match verdict {
+        Ok(()) => {
+            remove(docker, &previous).await;
+            Ok(Outcome::Updated {
+                from,
+                to: plan.image.clone(),
+            })
+        }
+        Err(reason) => {
+            remove(docker, &plan.container).await;
+            docker
+                .rename_container(
+                    &previous,
+                    RenameContainerOptions {
+                        name: plan.container.clone(),
+                    },
+                )
+                .await?;
+            docker
+                .start_container(&plan.container, None::<StartContainerOptions<String>>)
+                .await?;
+            Ok(Outcome::RolledBack {
+                reason: format!(
+                    "{} on {}: {reason}; {from} runs again",
+                    plan.container, plan.image
+                ),
+            })
+        }
+    }
+}
+
+/// An update named by the hub: images by digest, signed with the hub's key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: String,
+    /// Role (`node`, `nats`, `cloud`) to image reference by digest.
+    pub images: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads a manifest and its detached signature (`FILE.sig`, raw ed25519),
+/// refusing anything not signed by `hub_key` or not naming images by digest.
+pub fn verify_manifest(
+    bytes: &[u8],
+    signature: Option<&[u8]>,
+    hub_key: Option<&ed25519_dalek::VerifyingKey>,
+) -> Result<Manifest, String> {
+    let hub_key =
+        hub_key.ok_or("this node has no hub key (not registered): a manifest cannot be checked")?;
+    let sig = signature.ok_or("the manifest is not signed (no .sig file)")?;
+    let sig = ed25519_dalek::Signature::from_slice(sig)
+        .map_err(|_| "the manifest's signature is not an ed25519 signature")?;
+    hub_key
+        .verify_strict(bytes, &sig)
+        .map_err(|_| "the manifest is not signed by this node's hub")?;
+    let manifest: Manifest = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the manifest is not understood: {e}"))?;
+    for (role, image) in &manifest.images {
+        let digest = image.rsplit_once("@sha256:").map(|(_, d)| d);
+        if !digest.is_some_and(|d| d.len() == 64 && d.chars().all(|c| c.is_ascii_hexdigit())) {
+            return Err(format!(
+                "the manifest names {role} as {image}, not by digest (repo@sha256:...)"
+            ));
+        }
+    }
+    Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::Signer;
+
+    #[test]
+    fn only_signed_manifests_with_digests_are_taken() {
+        let hub = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let other = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+        let digest = "a".repeat(64);
+        let good = format!(
+            r#"{{"version":"0.2.0","images":{{"node":"127.0.0.1:5000/pvm-node@sha256:{digest}"}}}}"#
+        );
+        let sig = hub.sign(good.as_bytes()).to_bytes();
+        let key = hub.verifying_key();
+        let m = verify_manifest(good.as_bytes(), Some(&sig), Some(&key)).expect("good");
+        assert_eq!(m.version, "0.2.0");
+        assert!(verify_manifest(good.as_bytes(), None, Some(&key))
+            .expect_err("unsigned")
+            .contains("not signed"));
+        let forged = other.sign(good.as_bytes()).to_bytes();
+        assert!(verify_manifest(good.as_bytes(), Some(&forged), Some(&key))
+            .expect_err("other key")
+            .contains("not signed by this node's hub"));
+        assert!(verify_manifest(good.as_bytes(), Some(&sig), None)
+            .expect_err("no key")
+            .contains("no hub key"));
+        let tagged = r#"{"version":"0.2.0","images":{"node":"pvm-node:latest"}}"#;
+        let sig = hub.sign(tagged.as_bytes()).to_bytes();
+        assert!(verify_manifest(tagged.as_bytes(), Some(&sig), Some(&key))
+            .expect_err("tag")
+            .contains("not by digest"));
+        let mut changed = good.clone().into_bytes();
+        changed[12] ^= 1;
+        let sig = hub.sign(good.as_bytes()).to_bytes();
+        assert!(verify_manifest(&changed, Some(&sig), Some(&key)).is_err());
+    }
+}
