@@ -1,5 +1,12 @@
 //! Applies `migrations/node/NNNN_*.sql` in order and refuses to start when a
 //! migration that was already applied has changed since.
+//!
+//! Rollback after an update: the older binary starts on the newer schema if
+//! every migration it does not know was recorded as backward compatible
+//! (additive: new tables, columns with defaults, indexes). Migrations after
+//! 0008 declare it on their first line, `-- rollback: compatible` or
+//! `-- rollback: breaking`; a test keeps compatible ones free of DROP and
+//! RENAME. A breaking one makes older versions refuse the database, naming it.
 
 use sha2::{Digest, Sha256};
 
@@ -36,7 +43,7 @@ pub enum MigrationError {
         applied: String,
         now: String,
     },
-    #[error("the database has migration {0}, which this pvm-node does not know: it was written by a newer version; run that version or restore a backup")]
+    #[error("the database has migration {0}, which this pvm-node does not know and which changed the schema incompatibly: it was written by a newer version; run that version or restore the backup taken before the update")]
     Unknown(String),
     #[error("migration {name} failed: {source}")]
     Failed {
@@ -46,6 +53,11 @@ pub enum MigrationError {
     },
     #[error("reading applied migrations: {0}")]
     Sql(#[from] libsql::Error),
+}
+
+/// Whether older versions can run on the schema after this migration (see the module doc).
+pub fn backward_compatible(m: &Migration) -> bool {
+    !m.sql.trim_start().starts_with("-- rollback: breaking")
 }
 
 pub fn checksum(sql: &str) -> String {
@@ -65,19 +77,41 @@ pub async fn run(
         )",
     )
     .await?;
+    let mut has_flag = false;
+    let mut cols = conn
+        .query("SELECT name FROM pragma_table_info('schema_migrations')", ())
+        .await?;
+    while let Some(row) = cols.next().await? {
+        has_flag |= row.get::<String>(0)? == "backward_compatible";
+    }
+    drop(cols);
+    if !has_flag {
+        conn.execute(
+            "ALTER TABLE schema_migrations ADD COLUMN backward_compatible INTEGER NOT NULL DEFAULT 1",
+            (),
+        )
+        .await?;
+    }
     let mut applied = Vec::new();
     let mut rows = conn
         .query(
-            "SELECT name, checksum FROM schema_migrations ORDER BY name",
+            "SELECT name, checksum, backward_compatible FROM schema_migrations ORDER BY name",
             (),
         )
         .await?;
     while let Some(row) = rows.next().await? {
-        applied.push((row.get::<String>(0)?, row.get::<String>(1)?));
+        applied.push((
+            row.get::<String>(0)?,
+            row.get::<String>(1)?,
+            row.get::<i64>(2)? != 0,
+        ));
     }
     drop(rows);
-    for (name, sum) in &applied {
+    for (name, sum, compatible) in &applied {
         match migrations.iter().find(|m| m.name == name) {
+            None if *compatible => {
+                tracing::warn!(migration = %name, "the database was migrated by a newer pvm-node (a rollback?); its change is backward compatible, so this version runs on it");
+            }
             None => return Err(MigrationError::Unknown(name.clone())),
             Some(m) if checksum(m.sql) != *sum => {
                 return Err(MigrationError::Edited {
@@ -91,7 +125,7 @@ pub async fn run(
     }
     let mut done = Vec::new();
     for m in migrations {
-        if applied.iter().any(|(n, _)| n == m.name) {
+        if applied.iter().any(|(n, _, _)| n == m.name) {
             continue;
         }
         let failed = |source| MigrationError::Failed {
@@ -104,8 +138,8 @@ pub async fn run(
             .map_err(failed)?;
         tx.execute_batch(m.sql).await.map_err(failed)?;
         tx.execute(
-            "INSERT INTO schema_migrations (name, checksum) VALUES (?1, ?2)",
-            (m.name, checksum(m.sql)),
+            "INSERT INTO schema_migrations (name, checksum, backward_compatible) VALUES (?1, ?2, ?3)",
+            (m.name, checksum(m.sql), backward_compatible(m) as i64),
         )
         .await
         .map_err(failed)?;
@@ -247,11 +281,51 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_database_from_a_newer_version_is_refused() {
+    async fn after_a_rollback_an_older_version_runs_on_a_compatible_newer_schema_only() {
+        let newer_ok = Migration {
+            name: "9001_add_column.sql",
+            sql: "-- rollback: compatible\nALTER TABLE events ADD COLUMN note TEXT;",
+        };
         let conn = memory().await;
-        run(&conn, MIGRATIONS).await.expect("first");
-        let err = run(&conn, &MIGRATIONS[..1]).await.expect_err("unknown");
-        assert!(matches!(err, MigrationError::Unknown(_)));
+        let mut newer = MIGRATIONS.to_vec();
+        newer.push(newer_ok);
+        run(&conn, &newer).await.expect("the newer version migrates");
+        run(&conn, MIGRATIONS)
+            .await
+            .expect("the older version starts on it after a rollback");
+        let breaking = Migration {
+            name: "9002_drop.sql",
+            sql: "-- rollback: breaking\nDROP TABLE sync_state;",
+        };
+        newer.push(breaking);
+        run(&conn, &newer).await.expect("the newer version migrates");
+        let err = run(&conn, MIGRATIONS).await.expect_err("refused");
+        assert!(matches!(err, MigrationError::Unknown(ref n) if n == "9002_drop.sql"), "{err}");
+        assert!(err.to_string().contains("restore the backup"));
+    }
+
+    /// Migrations after the first release say whether a rollback can run on
+    /// them, and the compatible ones only add.
+    #[test]
+    fn new_migrations_declare_rollback_compatibility_and_compatible_ones_only_add() {
+        for m in MIGRATIONS.iter().filter(|m| m.name >= "0009") {
+            let first = m.sql.lines().next().unwrap_or_default();
+            assert!(
+                first == "-- rollback: compatible" || first == "-- rollback: breaking",
+                "{} must start with `-- rollback: compatible` or `-- rollback: breaking`",
+                m.name
+            );
+            if backward_compatible(m) {
+                let upper = m.sql.to_uppercase();
+                for word in ["DROP ", "RENAME ", "ALTER COLUMN"] {
+                    assert!(
+                        !upper.contains(word),
+                        "{} is marked compatible but contains {word}",
+                        m.name
+                    );
+                }
+            }
+        }
     }
 
     #[tokio::test]
