@@ -798,6 +798,18 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     let s = sync().await;
     assert_eq!(s["leaf"]["restart_method"], "supervised");
     assert_eq!(s["leaf"]["restarts"], 0);
+    let ready_leaf = format!("{}/ready?leaf=connected", node.url);
+    let status = |url: String| async move {
+        reqwest::get(url)
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        status(ready_leaf.clone()).await,
+        200,
+        "ready with its leaf linked"
+    );
 
     // The line goes down: the leaf cannot link, and restarting it would not help.
     hub.stop();
@@ -813,6 +825,16 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     assert_eq!(
         s["leaf"]["restarts"], 0,
         "no restart while the hub is down: {s}"
+    );
+    assert_eq!(
+        status(ready_leaf.clone()).await,
+        503,
+        "not ready for the updater while unlinked"
+    );
+    assert_eq!(
+        status(format!("{}/ready", node.url)).await,
+        200,
+        "plain readiness is the database only"
     );
 
     // The line is back, but this leaf will not try again for an hour.

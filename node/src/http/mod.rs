@@ -139,8 +139,28 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers.
-async fn ready(State(state): State<AppState>) -> Response {
+/// Readiness: the database answers. With `?leaf=connected` (what the
+/// updater checks before it keeps a new node), a registered node is ready
+/// only once its leaf is linked to the hub.
+async fn ready(
+    State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let want_leaf = query.as_deref() == Some("leaf=connected");
+    if want_leaf
+        && state
+            .sync
+            .registered
+            .load(std::sync::atomic::Ordering::Relaxed)
+        && state.sync.leaf().connected != Some(true)
+    {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the leaf is not linked to the hub",
+        )
+        .into_response();
+    }
     match state.reader.ping().await {
         Ok(()) => Json(serde_json::json!({ "status": "ready", "database": "ok" })).into_response(),
         Err(e) => {

@@ -79,7 +79,10 @@ pub async fn run(
     .await?;
     let mut has_flag = false;
     let mut cols = conn
-        .query("SELECT name FROM pragma_table_info('schema_migrations')", ())
+        .query(
+            "SELECT name FROM pragma_table_info('schema_migrations')",
+            (),
+        )
         .await?;
     while let Some(row) = cols.next().await? {
         has_flag |= row.get::<String>(0)? == "backward_compatible";
@@ -289,7 +292,9 @@ mod tests {
         let conn = memory().await;
         let mut newer = MIGRATIONS.to_vec();
         newer.push(newer_ok);
-        run(&conn, &newer).await.expect("the newer version migrates");
+        run(&conn, &newer)
+            .await
+            .expect("the newer version migrates");
         run(&conn, MIGRATIONS)
             .await
             .expect("the older version starts on it after a rollback");
@@ -298,9 +303,14 @@ mod tests {
             sql: "-- rollback: breaking\nDROP TABLE sync_state;",
         };
         newer.push(breaking);
-        run(&conn, &newer).await.expect("the newer version migrates");
+        run(&conn, &newer)
+            .await
+            .expect("the newer version migrates");
         let err = run(&conn, MIGRATIONS).await.expect_err("refused");
-        assert!(matches!(err, MigrationError::Unknown(ref n) if n == "9002_drop.sql"), "{err}");
+        assert!(
+            matches!(err, MigrationError::Unknown(ref n) if n == "9002_drop.sql"),
+            "{err}"
+        );
         assert!(err.to_string().contains("restore the backup"));
     }
 
