@@ -247,6 +247,7 @@ PVM_NATS_IMAGE=pvm-nats:$VERSION
 PVM_PORT=$PORT
 PVM_LEAF_PORT=$LEAF_PORT
 PVM_LEAF_MONITOR_PORT=$LEAF_MONITOR_PORT
+PVM_DOCKER_GID=$(stat -c %g /var/run/docker.sock 2>/dev/null || echo 999)
 EOF
     put_file "$PREFIX/.env" 0600 "$WORK/env"
 }

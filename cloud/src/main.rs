@@ -291,6 +291,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .merge(dist::routes())
         .route("/api/v1/venues/{id}/templates", post(send_template))
         .route("/api/v1/venues/{id}/announcements", post(send_announcement))
+        .route("/api/v1/venues/{id}/updates", post(send_update))
         .with_state(app.clone());
     let listener = tokio::net::TcpListener::bind(app.cli.listen)
         .await
@@ -952,6 +953,42 @@ async fn send_template(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     admin(&app, &headers)?;
     let sent = template_down(&app, id, structure).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
+}
+
+#[derive(Deserialize)]
+struct NewUpdate {
+    version: String,
+    images: std::collections::BTreeMap<String, String>,
+}
+
+/// Tell a venue's node to update itself (downstream, hub-signed): images by digest.
+async fn send_update(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Json(u): Json<NewUpdate>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    venue_exists(&app, id).await?;
+    if u.images.is_empty() || u.version.trim().is_empty() {
+        return Err(bad("invalid", "give a version and at least one image"));
+    }
+    if let Some((role, image)) = u
+        .images
+        .iter()
+        .find(|(_, i)| !pvm_shared::down::by_digest(i))
+    {
+        return Err(bad(
+            "not_by_digest",
+            &format!("{role}: {image} is not named by digest (repo@sha256:...)"),
+        ));
+    }
+    let body = pvm_shared::down::DownBody::Update {
+        version: u.version.trim().to_owned(),
+        images: u.images,
+    };
+    let sent = send_down(&app, id, "update", body).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
 }
 

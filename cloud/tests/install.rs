@@ -82,6 +82,21 @@ fn sign(cloud_dir: &Path, dist: &Path) {
     );
 }
 
+/// A hub serving `dist` at /dist/, its manifest signed with the hub's key.
+fn serve_release(dir: &Path, dist: &Path) -> (Hub, Cloud) {
+    let hub = Hub::start(&dir.join("hub"));
+    let cloud_dir = dir.join("cloud");
+    std::fs::create_dir_all(&cloud_dir).expect("cloud dir");
+    let cloud = Cloud::start_with(
+        &cloud_dir,
+        &hub,
+        None,
+        &["--dist-dir", dist.to_str().expect("utf-8")],
+    );
+    sign(&cloud_dir, dist);
+    (hub, cloud)
+}
+
 fn release() -> Release {
     let tmp = tempfile::tempdir().expect("tmp");
     let dist = tmp.path().join("dist");
@@ -97,16 +112,7 @@ fn release() -> Release {
     }
     std::fs::copy(repo().join("compose/node.yml"), dist.join("node.yml")).expect("compose");
     sha256sums(&dist);
-    let hub = Hub::start(&tmp.path().join("hub"));
-    let cloud_dir = tmp.path().join("cloud");
-    std::fs::create_dir_all(&cloud_dir).expect("cloud dir");
-    let cloud = Cloud::start_with(
-        &cloud_dir,
-        &hub,
-        None,
-        &["--dist-dir", dist.to_str().expect("utf-8")],
-    );
-    sign(&cloud_dir, &dist);
+    let (hub, cloud) = serve_release(tmp.path(), &dist);
     Release {
         _tmp: tmp,
         _hub: hub,
@@ -315,16 +321,7 @@ async fn a_real_install_registers_a_node_that_answers_and_a_second_run_changes_n
         &format!("pvm-node:{version}"),
         &format!("pvm-nats:{version}"),
     ]);
-    let hub = Hub::start(&tmp.path().join("hub"));
-    let cloud_dir = tmp.path().join("cloud");
-    std::fs::create_dir_all(&cloud_dir).expect("cloud dir");
-    let cloud = Cloud::start_with(
-        &cloud_dir,
-        &hub,
-        None,
-        &["--dist-dir", dist.to_str().expect("utf-8")],
-    );
-    sign(&cloud_dir, &dist);
+    let (_hub, cloud) = serve_release(tmp.path(), &dist);
     let (_, token) = cloud.venue_token("Installer Test Room").await;
     let prefix = tmp.path().join("opt-pvm");
     let _installed = Installed {

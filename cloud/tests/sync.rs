@@ -22,22 +22,7 @@ async fn venue() -> Venue {
     let hub = Hub::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
-    admin_create(&node_dir);
-    let (_, reg) = cloud.venue_token("Riverside Card Room").await;
-    let out = run_node(
-        &node_dir,
-        &["register", "--hub", &cloud.url, "--token", &reg],
-    );
-    assert!(
-        out.status.success(),
-        "register: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let link: Value = serde_json::from_str(
-        &std::fs::read_to_string(node_dir.join("hub.json")).expect("hub.json"),
-    )
-    .expect("json");
-    let venue = link["venue_id"].as_str().expect("venue").to_owned();
+    let venue = registered_node(&node_dir, &cloud, "Riverside Card Room").await;
     let leaf = Leaf::start(&node_dir);
     let node = NodeProc::start(&node_dir, &leaf, &[]);
     let token = node.token().await;
@@ -741,17 +726,7 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     let mut hub = Hub::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
-    admin_create(&node_dir);
-    let (_, reg) = cloud.venue_token("Harbour Poker").await;
-    let out = run_node(
-        &node_dir,
-        &["register", "--hub", &cloud.url, "--token", &reg],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let venue = registered_node(&node_dir, &cloud, "Harbour Poker").await;
     let leaf = Leaf::configure(&node_dir);
     let conf = std::fs::read_to_string(&leaf.conf).expect("leaf conf");
     assert!(conf.contains("reconnect: \"2s\""), "{conf}");
@@ -861,11 +836,6 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     let s = sync().await;
     assert!(s["leaf"]["last_restart_ms"].as_u64().is_some(), "{s}");
     assert_eq!(s["leaf"]["last_error"], Value::Null, "{s}");
-    let venue: Value = serde_json::from_str(
-        &std::fs::read_to_string(node_dir.join("hub.json")).expect("hub.json"),
-    )
-    .expect("json");
-    let venue = venue["venue_id"].as_str().expect("venue").to_owned();
     // Acked by the hub's JetStream; stored by pvm-cloud a moment later.
     until(
         Duration::from_secs(5),

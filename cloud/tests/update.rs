@@ -8,7 +8,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -28,6 +27,27 @@ fn ok(o: Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+/// The static binaries scripts/test built (PVM_TEST_DIST) and their version; dockerd must run.
+fn test_dist() -> (PathBuf, String) {
+    let Some(dist) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
+        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the static binaries with scripts/dist and starts dockerd");
+    };
+    assert!(
+        docker(&["info"]).status.success(),
+        "dockerd is not running: scripts/test starts it"
+    );
+    let version = std::fs::read_dir(&dist)
+        .expect("dist")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find_map(|n| {
+            n.strip_prefix("pvm-node-")
+                .and_then(|r| r.strip_suffix("-x86_64-linux-musl"))
+                .map(String::from)
+        })
+        .expect("a static pvm-node in PVM_TEST_DIST");
+    (dist, version)
 }
 
 struct Registry(Child);
@@ -153,46 +173,16 @@ fn update(node_dir: &Path, args: &[&str]) -> (bool, String) {
 
 #[tokio::test]
 async fn updates_are_kept_only_when_healthy_rolled_back_otherwise_and_reported_to_the_hub() {
-    let Some(dist) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
-        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the static binaries with scripts/dist and starts dockerd");
-    };
-    assert!(
-        docker(&["info"]).status.success(),
-        "dockerd is not running: scripts/test starts it"
-    );
-    let version = std::fs::read_dir(&dist)
-        .expect("dist")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .find_map(|n| {
-            n.strip_prefix("pvm-node-")
-                .and_then(|r| r.strip_suffix("-x86_64-linux-musl"))
-                .map(String::from)
-        })
-        .expect("a static pvm-node in PVM_TEST_DIST");
+    let (dist, version) = test_dist();
     let tmp = tempfile::tempdir().expect("tmp");
 
     // A registered node (its log records the results) and the hub.
     let hub = Hub::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
-    admin_create(&node_dir);
-    let (_, reg_token) = cloud.venue_token("Update Test Room").await;
-    let out = run_node(
-        &node_dir,
-        &["register", "--hub", &cloud.url, "--token", &reg_token],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let venue = registered_node(&node_dir, &cloud, "Update Test Room").await;
     let leaf = Leaf::start(&node_dir);
     let _node = NodeProc::start(&node_dir, &leaf, &[]);
-    let link: Value = serde_json::from_str(
-        &std::fs::read_to_string(node_dir.join("hub.json")).expect("hub.json"),
-    )
-    .expect("json");
-    let venue = link["venue_id"].as_str().expect("venue").to_owned();
 
     // Images by digest in a local registry.
     let (_registry, reg) = registry(tmp.path());
@@ -341,4 +331,103 @@ async fn updates_are_kept_only_when_healthy_rolled_back_otherwise_and_reported_t
         },
     )
     .await;
+}
+
+/// The hub asks a venue's node, running in a container, to update itself: a
+/// helper container replaces it, the new node is kept once it is ready with
+/// its leaf linked, and both steps reach the hub as events.
+#[tokio::test]
+async fn the_hub_updates_a_node_in_a_container_through_a_helper() {
+    let (dist, version) = test_dist();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    let venue = registered_node(&node_dir, &cloud, "Self Update Room").await;
+    let leaf = Leaf::start(&node_dir);
+    let (_registry, reg) = registry(tmp.path());
+    let v1 = image(&dist, &version, &reg, "self-v1", HEALTHY);
+    let v2 = image(&dist, &version, &reg, "self-v2", HEALTHY);
+
+    let name = format!("pvm-self-test-{}", free_port());
+    let _container = Container(name.clone());
+    let _helper = Container(format!("{name}-updater"));
+    let port = free_port();
+    ok(docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--user",
+        "0:0",
+        "--init",
+        "--restart",
+        "always",
+        "-v",
+        &format!("{}:/data", node_dir.display()),
+        "-v",
+        "/var/run/docker.sock:/var/run/docker.sock",
+        "-e",
+        &format!("PVM_LISTEN=127.0.0.1:{port}"),
+        "-e",
+        &format!("PVM_NATS=nats://127.0.0.1:{}", leaf.port),
+        "-e",
+        &format!("PVM_LEAF_MONITOR=http://127.0.0.1:{}", leaf.monitor),
+        "-e",
+        &format!("PVM_SELF_CONTAINER={name}"),
+        "-e",
+        "PVM_SELF_UPDATE_HEALTHY_SECS=3",
+        "-e",
+        "PVM_HEARTBEAT_SECS=1",
+        &v1,
+    ]));
+    let ready = format!("http://127.0.0.1:{port}/ready?leaf=connected");
+    until(
+        Duration::from_secs(30),
+        "the node in its container, linked",
+        || answers(&ready),
+    )
+    .await;
+
+    let c = cloud.client();
+    let refused = c
+        .post(format!("{}/api/v1/venues/{venue}/updates", cloud.url))
+        .json(&serde_json::json!({"version": "t2", "images": {"node": "pvm-node:latest"}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status().as_u16(), 422, "a tag is not a digest");
+    let sent = c
+        .post(format!("{}/api/v1/venues/{venue}/updates", cloud.url))
+        .json(&serde_json::json!({"version": "t2", "images": {"node": v2}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(sent.status().as_u16(), 201);
+    let took = until(
+        Duration::from_secs(120),
+        "the node replaced by v2, both steps at the hub",
+        || async {
+            let on_v2 = docker(&["inspect", "-f", "{{.Config.Image}}", &name]).stdout;
+            let events = cloud.events(&venue).await;
+            String::from_utf8_lossy(&on_v2).trim() == v2
+                && events["latest"].as_array().map_or(0, |l| {
+                    l.iter().filter(|e| e["kind"] == "update_finished").count()
+                }) == 2
+        },
+    )
+    .await;
+    eprintln!("updated through the helper in {took:?}");
+    assert!(
+        answers(&ready).await,
+        "the new node answers with its leaf linked"
+    );
+    assert!(
+        !docker(&["inspect", &format!("{name}-previous")])
+            .status
+            .success(),
+        "the old container was removed"
+    );
 }

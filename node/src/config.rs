@@ -82,6 +82,19 @@ pub struct Cli {
     )]
     pub leaf_restart_after: Option<u64>,
 
+    /// This node's own container (under Docker), so the hub can update it through a helper container.
+    #[arg(long, env = "PVM_SELF_CONTAINER", global = true, value_name = "NAME")]
+    pub self_container: Option<String>,
+
+    /// Seconds a new node must run cleanly before a hub-sent update keeps it. [default: 30]
+    #[arg(
+        long,
+        env = "PVM_SELF_UPDATE_HEALTHY_SECS",
+        global = true,
+        value_name = "SECS"
+    )]
+    pub self_update_healthy_secs: Option<u64>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -197,6 +210,8 @@ pub struct Config {
     pub leaf_monitor: String,
     pub leaf_restart: crate::leaf::Restart,
     pub leaf_restart_after: std::time::Duration,
+    pub self_container: Option<String>,
+    pub self_update_healthy_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -253,6 +268,8 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             heartbeat_secs: cli.heartbeat_secs.unwrap_or(30).max(1),
+            self_container: cli.self_container.clone(),
+            self_update_healthy_secs: cli.self_update_healthy_secs.unwrap_or(30).max(1),
             leaf_monitor: cli
                 .leaf_monitor
                 .clone()

@@ -151,6 +151,16 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                         node.state.log.clone(),
                         node.state.clock.clone(),
                         hub_key,
+                        config.self_container.clone().map(|container| {
+                            pvm_node::update::SelfUpdate {
+                                container,
+                                check_url: format!(
+                                    "http://127.0.0.1:{}/ready?leaf=connected",
+                                    addr.port()
+                                ),
+                                healthy_secs: config.self_update_healthy_secs,
+                            }
+                        }),
                         shutdown.clone(),
                     ));
                 }
@@ -427,10 +437,26 @@ async fn record_update(config: &Config, record: &pvm_node::control::UpdateRecord
         "record-update {}",
         serde_json::to_string(record).unwrap_or_default()
     );
-    match control::request(&config.data_dir, &line).await {
-        Ok(reply) if reply.starts_with("ok ") => {}
-        Ok(reply) => eprintln!("pvm-node: the result was not recorded in the node's log: {reply}"),
-        Err(e) => eprintln!("pvm-node: the result was not recorded in the node's log: {e}"),
+    // A helper that replaced the node's own container waits for the new (or
+    // the restored) node to listen (PVM_RECORD_WAIT_SECS, set by the node).
+    let wait = std::env::var("PVM_RECORD_WAIT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+    loop {
+        match control::request(&config.data_dir, &line).await {
+            Ok(reply) if reply.starts_with("ok ") => return,
+            Ok(reply) => {
+                eprintln!("pvm-node: the result was not recorded in the node's log: {reply}");
+                return;
+            }
+            Err(e) if std::time::Instant::now() > deadline => {
+                eprintln!("pvm-node: the result was not recorded in the node's log: {e}");
+                return;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+        }
     }
 }
 

@@ -560,6 +560,7 @@ pub async fn downstream(
     log: crate::store::Log,
     clock: Arc<dyn crate::store::writer::Clock>,
     hub_key: ed25519_dalek::VerifyingKey,
+    self_update: Option<crate::update::SelfUpdate>,
     stop: CancellationToken,
 ) {
     use async_nats::jetstream::consumer::pull;
@@ -619,7 +620,15 @@ pub async fn downstream(
                 };
                 let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
                 if seq > applied {
-                    apply_down(&link, &log, &clock, &hub_key, &m.payload).await;
+                    apply_down(
+                        &link,
+                        &log,
+                        &clock,
+                        &hub_key,
+                        self_update.as_ref(),
+                        &m.payload,
+                    )
+                    .await;
                     if save_down_seq(&conn, seq).await.is_err() {
                         failed = true;
                         break;
@@ -641,6 +650,7 @@ async fn apply_down(
     log: &crate::store::Log,
     clock: &Arc<dyn crate::store::writer::Clock>,
     hub_key: &ed25519_dalek::VerifyingKey,
+    self_update: Option<&crate::update::SelfUpdate>,
     payload: &[u8],
 ) {
     use pvm_shared::down::{DownBody, DownMessage};
@@ -657,6 +667,31 @@ async fn apply_down(
         return;
     }
     let command = match message.body {
+        DownBody::Update { version, images } => {
+            let record = |outcome: &str, detail: String| Command::RecordUpdate {
+                container: self_update.map_or_else(String::new, |s| s.container.clone()),
+                image: images.get("node").cloned().unwrap_or_default(),
+                outcome: outcome.into(),
+                detail,
+            };
+            match (images.get("node"), self_update) {
+                (Some(image), Some(su)) if pvm_shared::down::by_digest(image) => {
+                    match crate::update::spawn_helper(su, image).await {
+                        Ok(helper) => record(
+                            "started",
+                            format!("version {version}: the helper {helper} replaces {}", su.container),
+                        ),
+                        Err(e) => record("refused", format!("version {version}: {e}")),
+                    }
+                }
+                (Some(_), Some(_)) => record("refused", "the node image is not named by digest".into()),
+                (None, _) => record("refused", format!("version {version} names no node image")),
+                (Some(_), None) => record(
+                    "refused",
+                    "this node does not run under Docker with --self-container: update it with the installer or by hand".into(),
+                ),
+            }
+        }
         DownBody::Template { structure } => Command::SaveTemplate {
             structure: Box::new(structure),
         },

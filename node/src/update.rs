@@ -325,6 +325,76 @@ pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError
     }
 }
 
+/// How this node updates its own container when the hub asks (see `spawn_helper`).
+#[derive(Debug, Clone)]
+pub struct SelfUpdate {
+    /// This node's container (`--self-container`).
+    pub container: String,
+    /// What must answer before a new node is kept (its `/ready?leaf=connected`).
+    pub check_url: String,
+    pub healthy_secs: u64,
+}
+
+/// A container cannot safely replace itself: this starts a short-lived
+/// helper from this node's own image, with its mounts (the data dir, the
+/// Docker socket) and network, that runs `pvm-node update` on this
+/// container and removes itself. Returns the helper's name.
+pub async fn spawn_helper(su: &SelfUpdate, image: &str) -> Result<String, UpdateError> {
+    let docker = connect().await?;
+    let me = docker.inspect_container(&su.container, None).await?;
+    let own_image = me
+        .config
+        .as_ref()
+        .and_then(|c| c.image.clone())
+        .ok_or_else(|| UpdateError::Refused(format!("{} has no image", su.container)))?;
+    let host = me.host_config.unwrap_or_default();
+    let helper = format!("{}-updater", su.container);
+    remove(&docker, &helper).await;
+    let config = Config {
+        image: Some(own_image),
+        // The image's entrypoint is pvm-node.
+        cmd: Some(vec![
+            "update".to_string(),
+            "--container".into(),
+            su.container.clone(),
+            "--image".into(),
+            image.to_owned(),
+            "--healthy-secs".into(),
+            su.healthy_secs.to_string(),
+            "--check-url".into(),
+            su.check_url.clone(),
+        ]),
+        env: Some(vec![
+            "PVM_DATA_DIR=/data".to_string(),
+            "PVM_RECORD_WAIT_SECS=120".to_string(),
+        ]),
+        // The Docker socket is root's.
+        user: Some("0:0".into()),
+        host_config: Some(bollard::models::HostConfig {
+            binds: host.binds,
+            mounts: host.mounts,
+            network_mode: host.network_mode,
+            auto_remove: Some(true),
+            init: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: helper.clone(),
+                platform: None,
+            }),
+            config,
+        )
+        .await?;
+    docker
+        .start_container(&helper, None::<StartContainerOptions<String>>)
+        .await?;
+    Ok(helper)
+}
+
 /// An update named by the hub: images by digest, signed with the hub's key.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {

@@ -21,6 +21,18 @@ pub enum DownBody {
         group: Option<String>,
         until_ms: u64,
     },
+    /// Update the venue's containers: role (`node`, …) to image by digest.
+    Update {
+        version: String,
+        images: std::collections::BTreeMap<String, String>,
+    },
+}
+
+/// `repo@sha256:<64 hex>`: an image named by digest, as updates must be.
+pub fn by_digest(image: &str) -> bool {
+    image.rsplit_once("@sha256:").is_some_and(|(repo, d)| {
+        !repo.is_empty() && d.len() == 64 && d.chars().all(|c| c.is_ascii_hexdigit())
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -324,6 +324,28 @@ pub fn admin_create(dir: &Path) {
 }
 
 /// A node's leaf nats-server, from `pvm-node leaf-config`.
+/// A node data dir with its first admin (`boss`), registered with `cloud`
+/// as a new venue; returns the venue's id (the one its events carry).
+pub async fn registered_node(dir: &Path, cloud: &Cloud, venue_name: &str) -> String {
+    admin_create(dir);
+    let (_, reg) = cloud.venue_token(venue_name).await;
+    let out = run_node(dir, &["register", "--hub", &cloud.url, "--token", &reg]);
+    assert!(
+        out.status.success(),
+        "register: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    venue_of(dir)
+}
+
+/// The venue id in a registered node's `hub.json`.
+pub fn venue_of(dir: &Path) -> String {
+    let link: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("hub.json")).expect("hub.json"))
+            .expect("json");
+    link["venue_id"].as_str().expect("venue").to_owned()
+}
+
 pub struct Leaf {
     pub port: u16,
     pub monitor: u16,
