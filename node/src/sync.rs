@@ -553,6 +553,7 @@ async fn save_down_seq(conn: &libsql::Connection, seq: u64) -> Result<(), StoreE
 /// Downstream: takes what the hub sent this venue from the durable consumer
 /// `node-<id>`, checks the hub's signature, applies it once (the stream
 /// sequence is recorded before the ack), and acks.
+#[allow(clippy::too_many_arguments)]
 pub async fn downstream(
     link: HubLink,
     nats_url: String,
