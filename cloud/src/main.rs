@@ -981,7 +981,7 @@ async fn send_update(
     {
         return Err(bad(
             "not_by_digest",
-            &format!("{role}: {image} is not named by digest (repo@sha256:...)"),
+            format!("{role}: {image} is not named by digest (repo@sha256:...)"),
         ));
     }
     let body = pvm_shared::down::DownBody::Update {
