@@ -123,12 +123,13 @@ fn image(dist: &Path, version: &str, reg: &str, tag: &str, tail: &str) -> String
         ctx.path().to_str().expect("utf-8"),
     ]));
     ok(docker(&["push", &name]));
-    ok(docker(&[
-        "inspect",
-        "-f",
-        "{{index .RepoDigests 0}}",
-        &name,
-    ]))
+    // The same bytes may also carry digests from earlier runs' registries: take this one's.
+    let digests = ok(docker(&["inspect", "-f", "{{json .RepoDigests}}", &name]));
+    let digests: Vec<String> = serde_json::from_str(&digests).expect("digests");
+    digests
+        .into_iter()
+        .find(|d| d.starts_with(&format!("{reg}/")))
+        .expect("a digest in this registry")
 }
 
 const HEALTHY: &str = "HEALTHCHECK --interval=1s --timeout=1s --retries=2 CMD [\"/usr/local/bin/pvm-probe\", \"http://127.0.0.1:8080/ready\"]\nCMD [\"serve\"]";
@@ -139,6 +140,15 @@ struct Container(String);
 
 impl Drop for Container {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = docker(&["logs", "--tail", "40", &self.0]);
+            eprintln!(
+                "--- docker logs {}:\n{}{}",
+                self.0,
+                String::from_utf8_lossy(&logs.stdout),
+                String::from_utf8_lossy(&logs.stderr)
+            );
+        }
         let _ = docker(&["rm", "-f", &self.0, &format!("{}-previous", self.0)]);
     }
 }
@@ -346,13 +356,15 @@ async fn the_hub_updates_a_node_in_a_container_through_a_helper() {
     let venue = registered_node(&node_dir, &cloud, "Self Update Room").await;
     let leaf = Leaf::start(&node_dir);
     let (_registry, reg) = registry(tmp.path());
-    let v1 = image(&dist, &version, &reg, "self-v1", HEALTHY);
-    let v2 = image(&dist, &version, &reg, "self-v2", HEALTHY);
+    // On the host's network the node listens on its own port; its health check too.
+    let port = free_port();
+    let healthy_here = HEALTHY.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    let v1 = image(&dist, &version, &reg, "self-v1", &healthy_here);
+    let v2 = image(&dist, &version, &reg, "self-v2", &healthy_here);
 
     let name = format!("pvm-self-test-{}", free_port());
     let _container = Container(name.clone());
     let _helper = Container(format!("{name}-updater"));
-    let port = free_port();
     ok(docker(&[
         "run",
         "-d",
@@ -406,19 +418,26 @@ async fn the_hub_updates_a_node_in_a_container_through_a_helper() {
         .await
         .expect("post");
     assert_eq!(sent.status().as_u16(), 201);
-    let took = until(
-        Duration::from_secs(120),
-        "the node replaced by v2, both steps at the hub",
-        || async {
-            let on_v2 = docker(&["inspect", "-f", "{{.Config.Image}}", &name]).stdout;
-            let events = cloud.events(&venue).await;
-            String::from_utf8_lossy(&on_v2).trim() == v2
-                && events["latest"].as_array().map_or(0, |l| {
-                    l.iter().filter(|e| e["kind"] == "update_finished").count()
-                }) == 2
-        },
-    )
-    .await;
+    let node_url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    loop {
+        let on_v2 = docker(&["inspect", "-f", "{{.Config.Image}}", &name]).stdout;
+        let events = cloud.events(&venue).await;
+        let updates = events["latest"].as_array().map_or(0, |l| {
+            l.iter().filter(|e| e["kind"] == "update_finished").count()
+        });
+        if String::from_utf8_lossy(&on_v2).trim() == v2 && updates == 2 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            panic!(
+                "not replaced by v2 with both steps at the hub within 120 s; the node's update records:\n{}",
+                update_records(&node_url).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let took = started.elapsed();
     eprintln!("updated through the helper in {took:?}");
     assert!(
         answers(&ready).await,
@@ -430,4 +449,39 @@ async fn the_hub_updates_a_node_in_a_container_through_a_helper() {
             .success(),
         "the old container was removed"
     );
+}
+
+/// The node's `update_finished` events with their payloads (for failure messages).
+async fn update_records(node_url: &str) -> String {
+    let c = reqwest::Client::new();
+    let Ok(login) = c
+        .post(format!("{node_url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "boss", "password": "boss-password-1"}))
+        .send()
+        .await
+    else {
+        return "(the node does not answer)".into();
+    };
+    let token: serde_json::Value = login.json().await.unwrap_or_default();
+    let token = token["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let Ok(events) = c
+        .get(format!("{node_url}/api/v1/events?after=0&limit=1000"))
+        .bearer_auth(token)
+        .send()
+        .await
+    else {
+        return "(no events)".into();
+    };
+    let events: serde_json::Value = events.json().await.unwrap_or_default();
+    events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "update_finished")
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
