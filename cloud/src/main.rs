@@ -278,6 +278,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route(
+            "/api/openapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    include_str!("../api/openapi.json"),
+                )
+            }),
+        )
         .route("/api/v1/hub", get(hub_info))
         .route("/api/v1/venues", post(create_venue).get(list_venues))
         .route("/api/v1/venues/{id}/tokens", post(create_token))
