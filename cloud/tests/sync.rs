@@ -122,6 +122,16 @@ async fn online_an_event_made_on_the_node_is_stored_at_the_hub_within_a_second()
     assert_eq!(n[0]["status"], "online");
     assert_eq!(n[0]["heartbeat"]["version"], env!("CARGO_PKG_VERSION"));
     assert!(n[0]["heartbeat"]["uptime_s"].is_u64());
+    assert!(
+        n[0]["heartbeat"]["disk_free_mb"].as_u64() > Some(0),
+        "{}",
+        n[0]
+    );
+    assert!(
+        n[0]["heartbeat"]["mem_available_kb"].as_u64() > Some(0),
+        "{}",
+        n[0]
+    );
     v.leaf.stop();
     until(
         Duration::from_secs(8),

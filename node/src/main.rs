@@ -188,6 +188,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
             tokio::spawn(pvm_node::sync::heartbeat(
                 link,
                 config.nats.clone(),
+                config.data_dir.clone(),
                 node.state.sync.clone(),
                 std::time::Duration::from_secs(config.heartbeat_secs),
                 shutdown.clone(),

@@ -387,10 +387,11 @@ fn frames(events: &[(u64, Vec<u8>)]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Heartbeats: `pvm.hb.<venue>.<node>` every `every` with version, backlog and uptime.
+/// Heartbeats: `pvm.hb.<venue>.<node>` every `every` with version, backlog, uptime, free memory and disk, and the CPU temperature where the board reports it.
 pub async fn heartbeat(
     link: HubLink,
     nats_url: String,
+    data_dir: std::path::PathBuf,
     status: Arc<SyncStatus>,
     every: Duration,
     stop: CancellationToken,
@@ -411,6 +412,7 @@ pub async fn heartbeat(
             "uptime_s": started.elapsed().as_secs(),
             "acked_seq": status.acked_seq.load(Ordering::Relaxed),
             "mem_available_kb": meminfo("MemAvailable:"),
+            "disk_free_mb": disk_free_mb(&data_dir),
             "cpu_temp_c": cpu_temp(),
         });
         if c.publish(subject.clone(), beat.to_string().into())
@@ -508,6 +510,21 @@ pub async fn media_upload(
             }
         }
     }
+}
+
+/// Free space (MB) on the file system holding the data dir, for non-root users.
+fn disk_free_mb(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: statvfs writes into the buffer we own and reads a NUL-terminated path.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled the struct.
+    let st = unsafe { st.assume_init() };
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64) / (1024 * 1024))
 }
 
 fn meminfo(field: &str) -> Option<u64> {
