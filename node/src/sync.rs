@@ -513,6 +513,8 @@ pub async fn media_upload(
 }
 
 /// Free space (MB) on the file system holding the data dir, for non-root users.
+// The field types differ between targets (u32 on 32-bit boards).
+#[allow(clippy::unnecessary_cast)]
 fn disk_free_mb(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
