@@ -105,36 +105,28 @@ async fn sse(State(app): State<App>, Path((venue, device)): Path<(Uuid, String)>
         app: App,
         venue: Uuid,
         device: String,
-        sent_version: Option<u64>,
-        sent_at: i64,
+        pacer: Pacer,
         second: tokio::time::Interval,
-        ticks: u64,
     }
     let feed = Feed {
         app,
         venue,
         device,
-        sent_version: None,
-        sent_at: 0,
+        pacer: Pacer::default(),
         second: tokio::time::interval(Duration::from_secs(1)),
-        ticks: 0,
     };
     let stream = futures_util::stream::unfold(feed, |mut f| async move {
         loop {
             f.second.tick().await;
-            f.ticks += 1;
-            let version = f.app.hub.version(f.venue);
-            if f.sent_version != Some(version) || now_ms() - f.sent_at > 30_000 {
-                let text = snapshot(&f.app, f.venue, &f.device, version)?;
-                f.sent_version = Some(version);
-                f.sent_at = now_ms();
-                let event = Event::default().id(version.to_string()).data(text);
-                return Some((Ok::<Event, std::convert::Infallible>(event), f));
-            }
-            if f.ticks.is_multiple_of(2) {
-                let text = pvm_display::tick_frame(now_ms() as u64);
-                return Some((Ok(Event::default().data(text)), f));
-            }
+            let event = match f.pacer.beat(&f.app, f.venue, &f.device) {
+                Beat::Snapshot(version, text) => {
+                    Event::default().id(version.to_string()).data(text)
+                }
+                Beat::Tick(text) => Event::default().data(text),
+                Beat::Nothing => continue,
+                Beat::Gone => return None,
+            };
+            return Some((Ok::<Event, std::convert::Infallible>(event), f));
         }
     });
     Sse::new(stream)
@@ -174,29 +166,57 @@ fn snapshot(app: &App, venue: Uuid, device: &str, version: u64) -> Option<String
     ))
 }
 
+/// What a hub screen gets each second, over either feed: a snapshot when
+/// the venue's state changed or every 30 s (for the clocks), else a tick
+/// every 2 s.
+#[derive(Default)]
+struct Pacer {
+    sent_version: Option<u64>,
+    sent_at: i64,
+    ticks: u64,
+}
+
+enum Beat {
+    Snapshot(u64, String),
+    Tick(String),
+    Nothing,
+    /// The venue is no longer known.
+    Gone,
+}
+
+impl Pacer {
+    fn beat(&mut self, app: &App, venue: Uuid, device: &str) -> Beat {
+        self.ticks += 1;
+        let version = app.hub.version(venue);
+        if self.sent_version != Some(version) || now_ms() - self.sent_at > 30_000 {
+            let Some(text) = snapshot(app, venue, device, version) else {
+                return Beat::Gone;
+            };
+            self.sent_version = Some(version);
+            self.sent_at = now_ms();
+            Beat::Snapshot(version, text)
+        } else if self.ticks.is_multiple_of(2) {
+            Beat::Tick(pvm_display::tick_frame(now_ms() as u64))
+        } else {
+            Beat::Nothing
+        }
+    }
+}
+
 async fn feed(app: App, venue: Uuid, device: String, mut socket: WebSocket) {
-    let mut sent_version = None;
-    let mut sent_at = 0i64;
+    let mut pacer = Pacer::default();
     let mut second = tokio::time::interval(Duration::from_secs(1));
     let mut garbage = 0u32;
-    let mut ticks = 0u64;
     loop {
         tokio::select! {
             _ = second.tick() => {
-                ticks += 1;
-                let version = app.hub.version(venue);
-                if sent_version != Some(version) || now_ms() - sent_at > 30_000 {
-                    let Some(text) = snapshot(&app, venue, &device, version) else { return };
-                    if !send(&mut socket, text).await {
-                        return;
-                    }
-                    sent_version = Some(version);
-                    sent_at = now_ms();
-                } else if ticks.is_multiple_of(2) {
-                    let text = pvm_display::tick_frame(now_ms() as u64);
-                    if !send(&mut socket, text).await {
-                        return;
-                    }
+                let text = match pacer.beat(&app, venue, &device) {
+                    Beat::Snapshot(_, text) | Beat::Tick(text) => text,
+                    Beat::Nothing => continue,
+                    Beat::Gone => return,
+                };
+                if !send(&mut socket, text).await {
+                    return;
                 }
             }
             msg = socket.recv() => {
