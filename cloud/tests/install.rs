@@ -123,9 +123,18 @@ fn release() -> Release {
 
 /// `curl -fsSL HUB/install.sh | sh -s -- ARGS`, as a venue would run it.
 fn install(hub_url: &str, args: &[&str]) -> Output {
+    install_with_path(hub_url, args, None)
+}
+
+/// The same, with a directory put first on the script's PATH.
+fn install_with_path(hub_url: &str, args: &[&str], first: Option<&Path>) -> Output {
+    let mut cmd = Command::new("bash");
+    if let Some(dir) = first {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", dir.display()));
+    }
     // bash only for pipefail around the pipe; the script itself runs in sh (dash).
-    Command::new("bash")
-        .arg("-c")
+    cmd.arg("-c")
         .arg(format!(
             "set -o pipefail; curl -fsSL {hub_url}/install.sh | sh -s -- \"$@\""
         ))
@@ -176,6 +185,141 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
         assert!(t.contains(step), "the plan lacks {step:?}:\n{t}");
     }
     assert!(!prefix.exists(), "a dry run wrote {}", prefix.display());
+}
+
+/// On a Raspberry Pi (`uname -m` says aarch64) the installer picks the arm64
+/// images of the release and verifies them. This machine is x86-64, so a
+/// `uname` that answers aarch64 for `-m` stands in for the Pi's kernel.
+#[test]
+fn on_a_raspberry_pi_the_plan_uses_the_arm64_images() {
+    let r = release();
+    let prefix = r._tmp.path().join("opt-pvm");
+    let bin = r._tmp.path().join("pi-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let uname = bin.join("uname");
+    std::fs::write(
+        &uname,
+        "#!/bin/sh\n[ \"$1\" = -m ] && { echo aarch64; exit 0; }\nexec /usr/bin/uname \"$@\"\n",
+    )
+    .expect("uname");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let args = [
+        "--dry-run",
+        "--token",
+        "pvm_reg_example",
+        "--prefix",
+        prefix.to_str().expect("utf-8"),
+    ];
+    let out = install_with_path(&r.cloud.url, &args, Some(&bin));
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains(", arm64"), "the system line names arm64:\n{t}");
+    assert!(
+        t.contains("docker load -i pvm-node-image-9.9.9-arm64.tar.gz")
+            && t.contains("docker load -i pvm-nats-image-9.9.9-arm64.tar.gz"),
+        "the plan loads the arm64 images:\n{t}"
+    );
+    assert!(!t.contains("amd64.tar.gz"), "{t}");
+    // A release without arm64 images stops with a message saying what to do.
+    for img in ["node", "nats"] {
+        std::fs::remove_file(r.dist.join(format!("pvm-{img}-image-9.9.9-arm64.tar.gz")))
+            .expect("rm");
+    }
+    sha256sums(&r.dist);
+    sign(&r.cloud.dir, &r.dist);
+    let out = install_with_path(&r.cloud.url, &args, Some(&bin));
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("the hub has no arm64 images in its release")
+            && t.contains("publish the arm64 build"),
+        "{t}"
+    );
+}
+
+/// A PATH holding every program of this machine except `leave_out`
+/// (symlinks), for a machine without Docker.
+fn path_without(dir: &Path, leave_out: &[&str]) -> PathBuf {
+    let bin = dir.join("bin-without");
+    std::fs::create_dir_all(&bin).expect("bin");
+    for from in [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ] {
+        let Ok(entries) = std::fs::read_dir(from) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(n) = name.to_str() else { continue };
+            if leave_out.contains(&n) || n.starts_with("docker") || bin.join(n).exists() {
+                continue;
+            }
+            let _ = std::os::unix::fs::symlink(e.path(), bin.join(n));
+        }
+    }
+    bin
+}
+
+fn install_with_only_path(hub_url: &str, args: &[&str], path: &Path) -> Output {
+    Command::new("/bin/bash")
+        .env("PATH", path)
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; curl -fsSL {hub_url}/install.sh | sh -s -- \"$@\""
+        ))
+        .arg("install")
+        .args(args)
+        .output()
+        .expect("sh runs")
+}
+
+/// On a machine without Docker the plan installs Debian's docker.io and
+/// docker-compose with apt-get and enables the daemon; without apt-get
+/// either, it stops and says how to install Docker. (Dry runs: this machine
+/// has Docker, and the tests must not remove it.)
+#[test]
+fn without_docker_the_plan_installs_debians_docker() {
+    let r = release();
+    let prefix = r._tmp.path().join("opt-pvm");
+    let args = [
+        "--dry-run",
+        "--token",
+        "pvm_reg_example",
+        "--prefix",
+        prefix.to_str().expect("utf-8"),
+    ];
+    let bin = path_without(r._tmp.path(), &[]);
+    let out = install_with_only_path(&r.cloud.url, &args, &bin);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    for step in [
+        "docker: missing; installing Debian's docker.io",
+        "would run: apt-get update",
+        "apt-get install -y -qq docker.io",
+        "docker compose: missing; installing Debian's docker-compose",
+        "apt-get install -y -qq docker-compose",
+        "would run: docker load -i pvm-node-image-9.9.9-",
+    ] {
+        assert!(t.contains(step), "the plan lacks {step:?}:\n{t}");
+    }
+    assert!(!prefix.exists(), "a dry run wrote {}", prefix.display());
+
+    let bare = r._tmp.path().join("bare");
+    let bin = path_without(&bare, &["apt-get"]);
+    let out = install_with_only_path(&r.cloud.url, &args, &bin);
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("Docker is missing and there is no apt-get")
+            && t.contains("docs.docker.com/engine/install"),
+        "{t}"
+    );
 }
 
 #[test]

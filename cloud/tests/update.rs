@@ -3,7 +3,8 @@
 //! good image is kept; one whose health check fails and one that
 //! crash-loops are rolled back to the old one, which answers again; a failed
 //! pull leaves the running container alone; an unsigned or foreign-signed
-//! manifest is refused; every result is an event that reaches the hub.
+//! manifest is refused; every result is an event that reaches the hub. Also
+//! the leaf container restarted through the Docker API when its link sticks.
 
 mod common;
 
@@ -484,4 +485,157 @@ async fn update_records(node_url: &str) -> String {
         .map(|e| e.to_string())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// In compose the leaf is its own container and the node's image has no
+/// shell: a leaf whose link sticks (a one-hour reconnect interval, as
+/// nats-server #7615 behaves) is restarted through the Docker API
+/// (`--leaf-container`) once the hub answers again, and sync resumes.
+#[tokio::test]
+async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
+    let (dist, version) = test_dist();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    let venue = registered_node(&node_dir, &cloud, "Leaf Container Room").await;
+    let leaf = Leaf::configure(&node_dir);
+    let conf = std::fs::read_to_string(&leaf.conf).expect("leaf conf");
+    std::fs::write(
+        &leaf.conf,
+        conf.replace("reconnect: \"2s\"", "reconnect: \"1h\""),
+    )
+    .expect("write");
+
+    // The leaf image as images/nats/Dockerfile makes it: nats-server and the probe.
+    let ctx = tempfile::tempdir().expect("ctx");
+    std::fs::copy(nats_executable(), ctx.path().join("nats-server")).expect("nats-server");
+    std::fs::copy(
+        dist.join(format!("pvm-probe-{version}-x86_64-linux-musl")),
+        ctx.path().join("pvm-probe"),
+    )
+    .expect("pvm-probe");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY nats-server pvm-probe /usr/local/bin/\nENTRYPOINT [\"/usr/local/bin/nats-server\"]\n",
+    )
+    .expect("Dockerfile");
+    let name = format!("pvm-leaf-test-{}", leaf.port);
+    let tag = format!("pvm-leaf-test:{}", leaf.port);
+    ok(docker(&[
+        "build",
+        "-q",
+        "-t",
+        &tag,
+        ctx.path().to_str().expect("utf-8"),
+    ]));
+    let _container = Container(name.clone());
+    ok(docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--user",
+        "0:0",
+        "-v",
+        &format!("{}:/etc/nats/nats.conf:ro", leaf.conf.display()),
+        &tag,
+        "-c",
+        "/etc/nats/nats.conf",
+    ]));
+    let started_at = || ok(docker(&["inspect", "-f", "{{.State.StartedAt}}", &name]));
+    let first_start = started_at();
+
+    let monitor = format!("http://127.0.0.1:{}", leaf.monitor);
+    let node = NodeProc::start(
+        &node_dir,
+        &leaf,
+        &[
+            "--leaf-container",
+            &name,
+            "--leaf-monitor",
+            &monitor,
+            "--leaf-restart-after",
+            "2",
+        ],
+    );
+    let token = node.token().await;
+    let sync = || async {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/sync", node.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("sync")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    };
+    until(
+        Duration::from_secs(20),
+        "the leaf container links and the backlog drains",
+        || async {
+            let s = sync().await;
+            s["leaf"]["connected"] == true && s["pending"] == 0
+        },
+    )
+    .await;
+    assert_eq!(sync().await["leaf"]["restart_method"], "container");
+
+    hub.stop();
+    until(
+        Duration::from_secs(10),
+        "the leaf link is seen down",
+        || async { sync().await["leaf"]["connected"] == false },
+    )
+    .await;
+    hub.restart();
+    let took = until(
+        Duration::from_secs(40),
+        "the leaf container restarted and relinked",
+        || async {
+            let s = sync().await;
+            s["leaf"]["restarts"] == 1 && s["leaf"]["connected"] == true && s["pending"] == 0
+        },
+    )
+    .await;
+    eprintln!("leaf container restarted and relinked {took:?} after the hub came back");
+    let s = sync().await;
+    assert_eq!(s["leaf"]["last_error"], serde_json::Value::Null, "{s}");
+    assert_ne!(started_at(), first_start, "the container was restarted");
+    until(
+        Duration::from_secs(10),
+        "the restart reaches the hub",
+        || async {
+            let events = cloud.events(&venue).await;
+            events["latest"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|e| e["kind"] == "leaf_restarted"))
+        },
+    )
+    .await;
+    let _ = docker(&["rmi", "-f", &tag]);
+}
+
+/// The nats-server program itself (an image needs the static binary, not
+/// pyenv's shell shim that PATH may find first).
+fn nats_executable() -> PathBuf {
+    let bin = nats_bin();
+    let elf = std::fs::read(&bin).is_ok_and(|b| b.starts_with(b"\x7fELF"));
+    if elf {
+        return bin;
+    }
+    let out = Command::new("pyenv")
+        .args(["which", "nats-server"])
+        .output()
+        .expect("nats-server on PATH is a shim; pyenv resolves it");
+    let real = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(
+        std::fs::read(&real).is_ok_and(|b| b.starts_with(b"\x7fELF")),
+        "no nats-server binary found behind {}",
+        bin.display()
+    );
+    real
 }

@@ -63,13 +63,23 @@ pub struct Cli {
     #[arg(long, env = "PVM_LEAF_RUN", global = true, value_name = "COMMAND")]
     pub leaf_run: Option<String>,
 
-    /// A shell command that restarts the leaf when its link sticks, e.g. "docker restart pvm-leaf".
+    /// The leaf's Docker container, restarted through the Docker API when its link sticks (compose/node.yml: pvm-leaf).
+    #[arg(
+        long,
+        env = "PVM_LEAF_CONTAINER",
+        global = true,
+        value_name = "NAME",
+        conflicts_with = "leaf_run"
+    )]
+    pub leaf_container: Option<String>,
+
+    /// A shell command that restarts the leaf when its link sticks, e.g. "systemctl restart nats-leaf".
     #[arg(
         long,
         env = "PVM_LEAF_RESTART_CMD",
         global = true,
         value_name = "COMMAND",
-        conflicts_with = "leaf_run"
+        conflicts_with_all = ["leaf_run", "leaf_container"]
     )]
     pub leaf_restart_cmd: Option<String>,
 
@@ -274,12 +284,13 @@ impl Config {
                 .leaf_monitor
                 .clone()
                 .unwrap_or_else(|| "http://127.0.0.1:8222".into()),
-            leaf_restart: match (&cli.leaf_run, &cli.leaf_restart_cmd) {
-                (Some(run), _) => crate::leaf::Restart::Supervised(
+            leaf_restart: match (&cli.leaf_run, &cli.leaf_container, &cli.leaf_restart_cmd) {
+                (Some(run), _, _) => crate::leaf::Restart::Supervised(
                     run.split_whitespace().map(String::from).collect(),
                 ),
-                (None, Some(cmd)) => crate::leaf::Restart::Command(cmd.clone()),
-                (None, None) => crate::leaf::Restart::Off,
+                (None, Some(name), _) => crate::leaf::Restart::Container(name.clone()),
+                (None, None, Some(cmd)) => crate::leaf::Restart::Command(cmd.clone()),
+                (None, None, None) => crate::leaf::Restart::Off,
             },
             leaf_restart_after: std::time::Duration::from_secs(
                 cli.leaf_restart_after.unwrap_or(120).max(1),

@@ -7,8 +7,10 @@
 //!
 //! How to restart is configured: the node can run the leaf itself
 //! (`--leaf-run "nats-server -c leaf.conf"`, supervised: also restarted when
-//! it exits), or run a command (`--leaf-restart-cmd "docker restart pvm-leaf"`),
-//! or only report (neither given).
+//! it exits), restart its container through the Docker API
+//! (`--leaf-container pvm-leaf`, what `compose/node.yml` does: the node's
+//! image has no shell or docker CLI), run a command (`--leaf-restart-cmd`),
+//! or only report (none given).
 
 use crate::store::Log;
 use crate::sync::SyncStatus;
@@ -23,6 +25,8 @@ use utoipa::ToSchema;
 pub enum Restart {
     /// The node runs the leaf as its child (program and arguments).
     Supervised(Vec<String>),
+    /// The leaf is this Docker container; restarted through the Docker API.
+    Container(String),
     /// A shell command restarts it (`sh -c`).
     Command(String),
     /// Only watch and report.
@@ -33,6 +37,7 @@ impl Restart {
     fn name(&self) -> &'static str {
         match self {
             Restart::Supervised(_) => "supervised",
+            Restart::Container(_) => "container",
             Restart::Command(_) => "command",
             Restart::Off => "off",
         }
@@ -52,7 +57,7 @@ pub struct LeafHealth {
     pub hub_reachable: Option<bool>,
     /// Since when the link has been down (ms); null while up.
     pub down_since_ms: Option<u64>,
-    /// `supervised`, `command` or `off`.
+    /// `supervised`, `container`, `command` or `off`.
     pub restart_method: String,
     /// Restarts made by this run of the node.
     pub restarts: u32,
@@ -113,6 +118,25 @@ fn spawn_leaf(argv: &[String]) -> std::io::Result<tokio::process::Child> {
         });
     }
     cmd.spawn()
+}
+
+/// `docker restart NAME` through the Docker API (socket from DOCKER_HOST or
+/// /var/run/docker.sock), waiting up to 10 s for the old leaf to stop.
+async fn restart_container(name: &str) -> Result<(), String> {
+    let docker = crate::update::connect()
+        .await
+        .map_err(|e| format!("restarting container {name}: {e}"))?;
+    let restart = docker.restart_container(
+        name,
+        Some(bollard::container::RestartContainerOptions { t: 10 }),
+    );
+    match tokio::time::timeout(Duration::from_secs(60), restart).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("restarting container {name}: {e}")),
+        Err(_) => Err(format!(
+            "restarting container {name}: no answer within 60 s"
+        )),
+    }
 }
 
 async fn run_command(command: &str) -> Result<(), String> {
@@ -249,6 +273,7 @@ pub async fn watch(
                     Err(e) => Err(format!("starting the leaf: {e}")),
                 }
             }
+            Restart::Container(name) => restart_container(name).await,
             Restart::Command(command) => run_command(command).await,
             Restart::Off => Ok(()),
         };

@@ -501,19 +501,6 @@ impl NodeProc {
             .await
             .expect("text")
     }
-
-    pub async fn head(&self) -> u64 {
-        let v: Value = reqwest::get(format!("{}/api/v1/node", self.url))
-            .await
-            .expect("node")
-            .json()
-            .await
-            .expect("json");
-        v["head_seq"]
-            .as_u64()
-            .or_else(|| v["last_seq"].as_u64())
-            .unwrap_or_else(|| panic!("no head in {v}"))
-    }
 }
 
 /// Waits until `check` holds, polling every 20 ms.
