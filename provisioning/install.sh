@@ -115,6 +115,15 @@ check_system() {
         aarch64|arm64) ARCH=arm64 ;;
         *) fail "unsupported processor $(uname -m)" "use a Raspberry Pi 5 (64-bit OS) or an x86-64 machine" ;;
     esac
+    # A 64-bit kernel under a 32-bit system (older Raspberry Pi OS images)
+    # says aarch64 but runs armhf packages and Docker.
+    if command -v dpkg >/dev/null 2>&1; then
+        userland=$(dpkg --print-architecture 2>/dev/null || true)
+        case "$ARCH:$userland" in
+            arm64:armhf|arm64:armel|amd64:i386)
+                fail "this system is 32-bit ($userland) on a 64-bit processor" "install the 64-bit OS (Raspberry Pi OS 64-bit, Debian or Ubuntu arm64) and run this again" ;;
+        esac
+    fi
     if [ -r /etc/os-release ]; then
         # shellcheck disable=SC1091
         . /etc/os-release

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 fn repo() -> PathBuf {
@@ -221,6 +221,23 @@ fn on_a_raspberry_pi_the_plan_uses_the_arm64_images() {
         "the plan loads the arm64 images:\n{t}"
     );
     assert!(!t.contains("amd64.tar.gz"), "{t}");
+    // A 64-bit kernel under a 32-bit Raspberry Pi OS is refused, saying what to install.
+    let dpkg = bin.join("dpkg");
+    std::fs::write(
+        &dpkg,
+        "#!/bin/sh\n[ \"$1\" = --print-architecture ] && { echo armhf; exit 0; }\nexit 1\n",
+    )
+    .expect("dpkg");
+    std::fs::set_permissions(&dpkg, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = install_with_path(&r.cloud.url, &args, Some(&bin));
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("this system is 32-bit (armhf) on a 64-bit processor")
+            && t.contains("install the 64-bit OS"),
+        "{t}"
+    );
+    std::fs::remove_file(&dpkg).expect("rm dpkg");
     // A release without arm64 images stops with a message saying what to do.
     for img in ["node", "nats"] {
         std::fs::remove_file(r.dist.join(format!("pvm-{img}-image-9.9.9-arm64.tar.gz")))
@@ -589,4 +606,82 @@ fn unsafe_free_is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `provisioning/systemd/pvm-node.service` as systemd would run it (its
+/// Environment= lines and ExecStart=, with this test's paths and ports in
+/// place of /var/lib/pvm, /usr/local/bin and the default ports): the node
+/// starts its leaf itself and links to the hub.
+#[tokio::test]
+async fn the_systemd_units_command_runs_a_node_that_links_its_own_leaf() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let data = tmp.path().join("var-lib-pvm");
+    let venue = registered_node(&data, &cloud, "Systemd Room").await;
+    let leaf = Leaf::configure(&data);
+    std::fs::copy(&leaf.conf, data.join("leaf.conf")).expect("leaf.conf");
+
+    let unit = std::fs::read_to_string(repo().join("provisioning/systemd/pvm-node.service"))
+        .expect("unit");
+    let port = free_port();
+    let here = |s: &str| {
+        s.replace("/var/lib/pvm", data.to_str().expect("utf-8"))
+            .replace(
+                "/usr/local/bin/pvm-node",
+                node_bin().to_str().expect("utf-8"),
+            )
+            .replace(
+                "/usr/local/bin/nats-server",
+                nats_bin().to_str().expect("utf-8"),
+            )
+            .replace("0.0.0.0:8080", &format!("127.0.0.1:{port}"))
+    };
+    let mut cmd = Command::new("sh");
+    for line in unit.lines() {
+        if let Some((k, v)) = line
+            .strip_prefix("Environment=")
+            .and_then(|kv| kv.split_once('='))
+        {
+            cmd.env(k, here(v));
+        }
+    }
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart=");
+    assert!(exec.contains("--leaf-run"), "{exec}");
+    let log = tmp.path().join("node.log");
+    let child = cmd
+        .arg("-c")
+        .arg(format!("exec {}", here(exec)))
+        // The unit relies on leaf-config's default ports; this test's are free ones.
+        .env("PVM_NATS", format!("nats://127.0.0.1:{}", leaf.port))
+        .env(
+            "PVM_LEAF_MONITOR",
+            format!("http://127.0.0.1:{}", leaf.monitor),
+        )
+        .env("PVM_MDNS", "off")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("the unit's command starts");
+    let _node = Proc { child, log };
+    let ready = format!("http://127.0.0.1:{port}/ready?leaf=connected");
+    until(
+        Duration::from_secs(30),
+        "the node answers with the leaf it started linked to the hub",
+        || async {
+            reqwest::get(&ready)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        },
+    )
+    .await;
+    until(
+        Duration::from_secs(15),
+        "the node's events at the hub",
+        || async { cloud.events(&venue).await["count"].as_u64() > Some(0) },
+    )
+    .await;
 }
