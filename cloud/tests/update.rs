@@ -522,6 +522,7 @@ async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
     .expect("Dockerfile");
     let name = format!("pvm-leaf-test-{}", leaf.port);
     let tag = format!("pvm-leaf-test:{}", leaf.port);
+    let _image = Image(tag.clone());
     ok(docker(&[
         "build",
         "-q",
@@ -582,7 +583,10 @@ async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
         },
     )
     .await;
-    assert_eq!(sync().await["leaf"]["restart_method"], "container");
+    let s = sync().await;
+    assert_eq!(s["leaf"]["restart_method"], "container");
+    assert_eq!(s["leaf"]["restarts"], 0, "no restart while linked: {s}");
+    assert_eq!(started_at(), first_start, "not restarted while linked");
 
     hub.stop();
     until(
@@ -616,7 +620,15 @@ async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
         },
     )
     .await;
-    let _ = docker(&["rmi", "-f", &tag]);
+}
+
+/// A test image, removed when dropped (after the container that uses it).
+struct Image(String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "-f", &self.0]);
+    }
 }
 
 /// The nats-server program itself (an image needs the static binary, not

@@ -123,18 +123,21 @@ fn spawn_leaf(argv: &[String]) -> std::io::Result<tokio::process::Child> {
 /// `docker restart NAME` through the Docker API (socket from DOCKER_HOST or
 /// /var/run/docker.sock), waiting up to 10 s for the old leaf to stop.
 async fn restart_container(name: &str) -> Result<(), String> {
-    let docker = crate::update::connect()
-        .await
-        .map_err(|e| format!("restarting container {name}: {e}"))?;
-    let restart = docker.restart_container(
-        name,
-        Some(bollard::container::RestartContainerOptions { t: 10 }),
-    );
+    let restart = async {
+        let docker = crate::update::connect().await.map_err(|e| e.to_string())?;
+        docker
+            .restart_container(
+                name,
+                Some(bollard::container::RestartContainerOptions { t: 10 }),
+            )
+            .await
+            .map_err(|e| e.to_string())
+    };
     match tokio::time::timeout(Duration::from_secs(60), restart).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("restarting container {name}: {e}")),
         Err(_) => Err(format!(
-            "restarting container {name}: no answer within 60 s"
+            "restarting container {name}: Docker did not answer within 60 s"
         )),
     }
 }
