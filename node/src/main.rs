@@ -420,9 +420,15 @@ async fn register(config: &Config, hub: &str, token: &str) -> anyhow::Result<Exi
     match pvm_node::sync::register(&config.data_dir, hub, token).await {
         Ok(link) => {
             println!(
-                "Registered with {} as node {} of venue {}. Next: pvm-node leaf-config --out leaf.conf, then restart the node with --leaf-run \"nats-server -c leaf.conf\" (or run that nats-server beside it yourself).",
+                "Registered with {} as node {} of venue {}.",
                 link.hub_url, link.node_id, link.venue_id
             );
+            // The next steps, for someone at a terminal; the installer does them itself.
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                println!(
+                    "Next: pvm-node leaf-config --out leaf.conf, then restart the node with --leaf-run \"nats-server -c leaf.conf\" (or run that nats-server beside it yourself)."
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
