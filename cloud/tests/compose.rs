@@ -98,22 +98,8 @@ fn health(container: &str) -> String {
 
 #[tokio::test]
 async fn the_hub_runs_from_compose_and_a_venue_syncs_through_it() {
-    let Some(dist) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
-        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the images with scripts/dist --images and starts dockerd");
-    };
-    assert!(
-        docker(&["info"]).status.success(),
-        "dockerd is not running: scripts/test starts it"
-    );
-    let version = std::fs::read_dir(&dist)
-        .expect("dist")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .find_map(|n| {
-            n.strip_prefix("pvm-cloud-image-")
-                .and_then(|r| r.strip_suffix("-amd64.tar.gz"))
-                .map(String::from)
-        })
-        .expect("a pvm-cloud amd64 image in PVM_TEST_DIST");
+    let (dist, version) = test_release();
+    assert_dockerd();
     for img in ["cloud", "nats"] {
         let tar = dist.join(format!("pvm-{img}-image-{version}-amd64.tar.gz"));
         ok(
@@ -228,17 +214,7 @@ async fn the_hub_runs_from_compose_and_a_venue_syncs_through_it() {
         .await
         .expect("table");
     assert!(made.status().is_success());
-    let sync = || async {
-        reqwest::Client::new()
-            .get(format!("{}/api/v1/sync", node.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("sync")
-            .json::<serde_json::Value>()
-            .await
-            .expect("json")
-    };
+    let sync = || node.sync(&token);
     until(
         Duration::from_secs(30),
         "every event of the node at the hub, verified",

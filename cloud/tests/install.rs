@@ -128,13 +128,19 @@ fn install(hub_url: &str, args: &[&str]) -> Output {
 
 /// The same, with a directory put first on the script's PATH.
 fn install_with_path(hub_url: &str, args: &[&str], first: Option<&Path>) -> Output {
-    let mut cmd = Command::new("bash");
-    if let Some(dir) = first {
-        let path = std::env::var("PATH").unwrap_or_default();
-        cmd.env("PATH", format!("{}:{path}", dir.display()));
+    let path = std::env::var("PATH").unwrap_or_default();
+    match first {
+        Some(dir) => install_on_path(hub_url, args, &format!("{}:{path}", dir.display())),
+        None => install_on_path(hub_url, args, &path),
     }
+}
+
+/// The same with exactly this PATH.
+fn install_on_path(hub_url: &str, args: &[&str], path: &str) -> Output {
     // bash only for pipefail around the pipe; the script itself runs in sh (dash).
-    cmd.arg("-c")
+    Command::new("/bin/bash")
+        .env("PATH", path)
+        .arg("-c")
         .arg(format!(
             "set -o pipefail; curl -fsSL {hub_url}/install.sh | sh -s -- \"$@\""
         ))
@@ -283,19 +289,6 @@ fn path_without(dir: &Path, leave_out: &[&str]) -> PathBuf {
     bin
 }
 
-fn install_with_only_path(hub_url: &str, args: &[&str], path: &Path) -> Output {
-    Command::new("/bin/bash")
-        .env("PATH", path)
-        .arg("-c")
-        .arg(format!(
-            "set -o pipefail; curl -fsSL {hub_url}/install.sh | sh -s -- \"$@\""
-        ))
-        .arg("install")
-        .args(args)
-        .output()
-        .expect("sh runs")
-}
-
 /// On a machine without Docker the plan installs Debian's docker.io and
 /// docker-compose with apt-get and enables the daemon; without apt-get
 /// either, it stops and says how to install Docker. (Dry runs: this machine
@@ -312,7 +305,7 @@ fn without_docker_the_plan_installs_debians_docker() {
         prefix.to_str().expect("utf-8"),
     ];
     let bin = path_without(r._tmp.path(), &[]);
-    let out = install_with_only_path(&r.cloud.url, &args, &bin);
+    let out = install_on_path(&r.cloud.url, &args, bin.to_str().expect("utf-8"));
     let t = text(&out);
     assert!(out.status.success(), "{t}");
     for step in [
@@ -329,7 +322,7 @@ fn without_docker_the_plan_installs_debians_docker() {
 
     let bare = r._tmp.path().join("bare");
     let bin = path_without(&bare, &["apt-get"]);
-    let out = install_with_only_path(&r.cloud.url, &args, &bin);
+    let out = install_on_path(&r.cloud.url, &args, bin.to_str().expect("utf-8"));
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
     assert!(
@@ -447,14 +440,9 @@ impl Drop for Installed {
 /// a real hub on loopback.
 #[tokio::test]
 async fn a_real_install_registers_a_node_that_answers_and_a_second_run_changes_nothing() {
-    let Some(built) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
-        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the images with scripts/dist --images and starts dockerd");
-    };
+    let (built, version) = test_release();
     tool("docker");
-    assert!(
-        docker(&["info"]).status.success(),
-        "dockerd is not running: scripts/test starts it"
-    );
+    assert_dockerd();
     assert!(
         unsafe_free_is_root(),
         "the installer needs root (it runs as root in CI)"
@@ -466,15 +454,6 @@ async fn a_real_install_registers_a_node_that_answers_and_a_second_run_changes_n
         let entry = entry.expect("entry");
         std::fs::copy(entry.path(), dist.join(entry.file_name())).expect("copy");
     }
-    let version = std::fs::read_dir(&dist)
-        .expect("dist")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .find_map(|n| {
-            n.strip_prefix("pvm-node-image-")
-                .and_then(|r| r.strip_suffix("-amd64.tar.gz"))
-                .map(String::from)
-        })
-        .expect("a pvm-node amd64 image in PVM_TEST_DIST");
     // The installer must load them itself.
     let _ = docker(&["rm", "-f", "pvm-node", "pvm-leaf"]);
     let _ = docker(&[

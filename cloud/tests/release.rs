@@ -7,31 +7,15 @@
 //! The arm64 images are checked from their archives, not loaded: loading them
 //! would replace this machine's amd64 tags that the installer tests use.
 
+mod common;
+
+use common::test_release;
 use serde_json::Value;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn dist() -> PathBuf {
-    let Some(dir) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
-        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the release with scripts/dist --arch all --images");
-    };
-    dir
-}
-
-fn version(dist: &Path) -> String {
-    std::fs::read_dir(dist)
-        .expect("PVM_TEST_DIST")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .find_map(|n| {
-            n.strip_prefix("pvm-node-")
-                .and_then(|r| r.strip_suffix("-x86_64-linux-musl"))
-                .map(String::from)
-        })
-        .expect("pvm-node-VERSION-x86_64-linux-musl in PVM_TEST_DIST")
-}
 
 fn file_says(path: &Path) -> String {
     let out = Command::new("file")
@@ -61,8 +45,7 @@ fn sha256(path: &Path) -> String {
 
 #[test]
 fn every_binary_is_static_and_of_its_architecture() {
-    let dist = dist();
-    let v = version(&dist);
+    let (dist, v) = test_release();
     for (label, says) in [
         ("x86_64-linux-musl", "x86-64"),
         ("aarch64-linux-musl", "ARM aarch64"),
@@ -106,8 +89,7 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 /// first-run page; the aarch64 nats-server in the arm64 image starts too.
 #[test]
 fn the_aarch64_node_boots_and_serves_under_emulation() {
-    let dist = dist();
-    let v = version(&dist);
+    let (dist, v) = test_release();
     let qemu = Command::new("sh")
         .args(["-c", "command -v qemu-aarch64"])
         .output()
@@ -240,8 +222,7 @@ fn unpack_image(archive: &Path) -> Unpacked {
 
 #[test]
 fn the_images_are_made_for_amd64_and_arm64_from_the_matching_binaries() {
-    let dist = dist();
-    let v = version(&dist);
+    let (dist, v) = test_release();
     for (platform, label, says) in [
         ("amd64", "x86_64-linux-musl", "x86-64"),
         ("arm64", "aarch64-linux-musl", "ARM aarch64"),

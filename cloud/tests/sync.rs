@@ -57,15 +57,7 @@ impl Venue {
     }
 
     async fn sync(&self) -> Value {
-        reqwest::Client::new()
-            .get(format!("{}/api/v1/sync", self.node.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("sync")
-            .json()
-            .await
-            .expect("json")
+        self.node.sync(&self.token).await
     }
 }
 
@@ -737,14 +729,7 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let venue = registered_node(&node_dir, &cloud, "Harbour Poker").await;
-    let leaf = Leaf::configure(&node_dir);
-    let conf = std::fs::read_to_string(&leaf.conf).expect("leaf conf");
-    assert!(conf.contains("reconnect: \"2s\""), "{conf}");
-    std::fs::write(
-        &leaf.conf,
-        conf.replace("reconnect: \"2s\"", "reconnect: \"1h\""),
-    )
-    .expect("write");
+    let leaf = Leaf::configure_stuck(&node_dir);
     let run = format!("{} -c {}", nats_bin().display(), leaf.conf.display());
     let monitor = format!("http://127.0.0.1:{}", leaf.monitor);
     let node = NodeProc::start(
@@ -760,17 +745,7 @@ async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
         ],
     );
     let token = node.token().await;
-    let sync = || async {
-        reqwest::Client::new()
-            .get(format!("{}/api/v1/sync", node.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("sync")
-            .json::<Value>()
-            .await
-            .expect("json")
-    };
+    let sync = || node.sync(&token);
     until(
         Duration::from_secs(15),
         "the supervised leaf links and the backlog drains",

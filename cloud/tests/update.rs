@@ -30,25 +30,10 @@ fn ok(o: Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
-/// The static binaries scripts/test built (PVM_TEST_DIST) and their version; dockerd must run.
+/// The release scripts/test built (PVM_TEST_DIST) and its version; dockerd must run.
 fn test_dist() -> (PathBuf, String) {
-    let Some(dist) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
-        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the static binaries with scripts/dist and starts dockerd");
-    };
-    assert!(
-        docker(&["info"]).status.success(),
-        "dockerd is not running: scripts/test starts it"
-    );
-    let version = std::fs::read_dir(&dist)
-        .expect("dist")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .find_map(|n| {
-            n.strip_prefix("pvm-node-")
-                .and_then(|r| r.strip_suffix("-x86_64-linux-musl"))
-                .map(String::from)
-        })
-        .expect("a static pvm-node in PVM_TEST_DIST");
-    (dist, version)
+    assert_dockerd();
+    test_release()
 }
 
 struct Registry(Child);
@@ -499,13 +484,7 @@ async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let venue = registered_node(&node_dir, &cloud, "Leaf Container Room").await;
-    let leaf = Leaf::configure(&node_dir);
-    let conf = std::fs::read_to_string(&leaf.conf).expect("leaf conf");
-    std::fs::write(
-        &leaf.conf,
-        conf.replace("reconnect: \"2s\"", "reconnect: \"1h\""),
-    )
-    .expect("write");
+    let leaf = Leaf::configure_stuck(&node_dir);
 
     // The leaf image as images/nats/Dockerfile makes it: nats-server and the probe.
     let ctx = tempfile::tempdir().expect("ctx");
@@ -563,17 +542,7 @@ async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
         ],
     );
     let token = node.token().await;
-    let sync = || async {
-        reqwest::Client::new()
-            .get(format!("{}/api/v1/sync", node.url))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("sync")
-            .json::<serde_json::Value>()
-            .await
-            .expect("json")
-    };
+    let sync = || node.sync(&token);
     until(
         Duration::from_secs(20),
         "the leaf container links and the backlog drains",

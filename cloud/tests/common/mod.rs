@@ -391,6 +391,20 @@ impl Leaf {
         }
     }
 
+    /// A leaf whose link sticks: it retries only every hour once the link
+    /// drops (nats-server #7615 has been seen to behave like that).
+    pub fn configure_stuck(node_dir: &Path) -> Leaf {
+        let leaf = Leaf::configure(node_dir);
+        let conf = std::fs::read_to_string(&leaf.conf).expect("leaf conf");
+        assert!(conf.contains("reconnect: \"2s\""), "{conf}");
+        std::fs::write(
+            &leaf.conf,
+            conf.replace("reconnect: \"2s\"", "reconnect: \"1h\""),
+        )
+        .expect("write");
+        leaf
+    }
+
     pub fn restart(&mut self) {
         let log = self.dir.with_extension(format!("leaf-{}.log", free_port()));
         let child = Command::new(nats_bin())
@@ -416,6 +430,19 @@ pub struct NodeProc {
 }
 
 impl NodeProc {
+    /// `GET /api/v1/sync` (pending, acked_seq, leaf health, ...).
+    pub async fn sync(&self, token: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/sync", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sync")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub fn start(dir: &Path, leaf: &Leaf, extra: &[&str]) -> NodeProc {
         let log = dir.with_extension(format!("node-{}.log", free_port()));
         let mut child = Command::new(node_bin())
@@ -553,4 +580,31 @@ pub async fn make_events(node: &pvm_node::Node, n: usize, round: char) {
     for t in tasks {
         t.await.expect("join");
     }
+}
+
+/// The release scripts/test built (`scripts/dist --arch all --images`,
+/// PVM_TEST_DIST) and its version, read from the x86-64 pvm-node in it.
+pub fn test_release() -> (PathBuf, String) {
+    let Some(dist) = std::env::var_os("PVM_TEST_DIST").map(PathBuf::from) else {
+        panic!("PVM_TEST_DIST is not set: run scripts/test, which builds the release with scripts/dist --arch all --images and starts dockerd");
+    };
+    let version = std::fs::read_dir(&dist)
+        .expect("PVM_TEST_DIST")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find_map(|n| {
+            n.strip_prefix("pvm-node-")
+                .and_then(|r| r.strip_suffix("-x86_64-linux-musl"))
+                .map(String::from)
+        })
+        .expect("pvm-node-VERSION-x86_64-linux-musl in PVM_TEST_DIST");
+    (dist, version)
+}
+
+/// Fails with what to do unless dockerd answers.
+pub fn assert_dockerd() {
+    let up = Command::new("docker")
+        .arg("info")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(up, "dockerd is not running: scripts/test starts it");
 }
