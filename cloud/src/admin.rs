@@ -217,7 +217,7 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
                     div.summary {
                         span.name { a href=(format!("/admin/venues/{}", v.id)) { (v.name) } }
                         span.status { (v.status) }
-                        span.game { (v.events) " events · verified to " (v.verified_seq) }
+                        span.game { (v.events) @if v.events == 1 { " event" } @else { " events" } " · verified to " (v.verified_seq) }
                         span.seats { "contact " (ago(v.last_contact_ms)) @if let Some(b) = v.backlog { " · backlog " (b) } }
                     }
                 }

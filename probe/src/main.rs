@@ -27,11 +27,13 @@ fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
         .set_read_timeout(Some(timeout))
         .and_then(|_| stream.set_write_timeout(Some(timeout)))
         .map_err(|e| e.to_string())?;
-    write!(
-        stream,
+    // One write: `write!` on a bare TcpStream sends each piece separately.
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\nUser-Agent: pvm-probe\r\n\r\n"
-    )
-    .map_err(|e| format!("sending: {e}"))?;
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("sending: {e}"))?;
     let mut head = [0u8; 64];
     let n = stream
         .read(&mut head)
@@ -73,8 +75,15 @@ mod tests {
         let addr = listener.local_addr().expect("addr");
         std::thread::spawn(move || {
             if let Ok((mut s, _)) = listener.accept() {
+                // The whole request head, as a real server reads it, then the answer.
+                let mut got = Vec::new();
                 let mut buf = [0u8; 512];
-                let _ = s.read(&mut buf);
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = s.write_all(answer.as_bytes());
             }
         });
