@@ -1,15 +1,23 @@
-//! Upstream ingest: the durable consumer `cloud-ingest` on `PVM_UP` pulls
-//! batches, each event is checked against its node's verified head (subject,
-//! node, venue, seq, chain, hash, signature), accepted events of a batch are
-//! stored in one transaction with their node's new head, and only then acked.
+//! Upstream ingest: each node has its own durable consumer (`ingest-<node>`,
+//! filtered to `pvm.up.<venue>.<node>` on `PVM_UP`), so one node's gaps or
+//! flood use only its own ack budget and never stall another venue. Each
+//! consumer's task pulls batches; each event is checked against its node's
+//! verified head (subject, node, venue, seq, chain, hash, signature), accepted
+//! events of a batch are stored in one transaction with their node's new
+//! head, and only then acked.
 //!
-//! - seq at or below the head: a duplicate (a redelivery or a re-publish): acked, counted.
+//! - seq at or below the head: a duplicate (a redelivery or a re-publish) if
+//!   its hash is the stored one: acked, counted; another event at a stored seq
+//!   is a fork: refused and reported.
 //! - seq past head + 1: an earlier event has not arrived yet (a pipelined
-//!   publish that will be retried): nak'd with a delay, so it comes back
-//!   after; if it keeps coming back the gap is reported, never skipped.
+//!   publish that will be retried): held (after its hash and signature are
+//!   checked) within the node's bounds, else nak'd with a delay, so it comes
+//!   back after; if it keeps coming back the gap is reported, never skipped.
 //! - a bad signature, an altered event, a broken chain, an event of another
 //!   node or venue, bytes that are not an envelope: rejected (terminated, so
 //!   it cannot block the venue's stream) and reported.
+//!
+//! Problems are kept once per node and kind, with a count.
 //!
 //! A signature covers its event's hash, which chains every event before it;
 //! events that arrive before the signed one of their batch are stored
@@ -31,14 +39,27 @@ use uuid::Uuid;
 
 pub const UP_STREAM: &str = "PVM_UP";
 pub const DOWN_STREAM: &str = "PVM_DOWN";
-pub const INGEST_CONSUMER: &str = "cloud-ingest";
+/// The single consumer older hubs used for every node; replaced by one per
+/// node at start (the new ones begin where it had got to) and deleted.
+pub const LEGACY_CONSUMER: &str = "cloud-ingest";
+/// Messages one node's consumer may have delivered and not yet settled: the
+/// most one node can hold back. Gaps are held within it.
+const NODE_MAX_ACK_PENDING: i64 = 2_048;
+/// Bytes of held (gap) messages kept in memory per node; past it they are
+/// nak'd and come back later instead.
+const MAX_HELD_BYTES: usize = 16 * 1024 * 1024;
+/// A message delivered this often is given up on (terminated and reported).
+const MAX_DELIVER: i64 = 2_000;
+/// Bytes pulled per batch per node.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// The largest message the stream takes: one event alone (its payload is
+/// at most `envelope::MAX_PAYLOAD`) with its envelope, or a frame.
+const MAX_MESSAGE_BYTES: i32 = 2 * 1024 * 1024;
 /// A message re-delivered this often (about 90 s) while its predecessor is
 /// missing is reported as a gap. Shorter waits are normal: after a hub
 /// restart, messages delivered to the dead process come back only after the
 /// ack wait, while later ones arrive at once.
 const GAP_REPORT_AFTER: i64 = 12;
-/// Events held per node while a gap closes (the consumer's max_ack_pending bounds it too).
-const MAX_HELD: usize = 50_000;
 
 /// Counts visible in metrics and the admin UI.
 #[derive(Default)]
@@ -48,6 +69,8 @@ pub struct Counts {
     pub rejected: AtomicU64,
     pub waiting: AtomicU64,
     pub batches: AtomicU64,
+    /// Heartbeats over their size or rate bounds, not stored.
+    pub heartbeats_dropped: AtomicU64,
 }
 
 /// What the hub knows of each node and venue while it runs.
@@ -62,6 +85,8 @@ pub struct Hub {
     pub held: Mutex<HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>>,
     /// Bumped whenever a venue's state changes (the display fallback watches it).
     pub versions: Mutex<HashMap<Uuid, u64>>,
+    /// Woken when a node registers (its consumer is made and pulled at once).
+    pub nodes_changed: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -82,8 +107,9 @@ impl Hub {
             while let Some(row) = r.next().await? {
                 let venue: Uuid = row.get::<String>(0)?.parse()?;
                 let bytes: Vec<u8> = row.get(1)?;
-                if let Ok(Ok(event)) = Envelope::decode(&bytes).map(|e| e.event()) {
-                    venues.entry(venue).or_default().apply(&event);
+                if let Ok(env) = Envelope::decode(&bytes) {
+                    // Out-of-bounds events were reported when they arrived.
+                    let _ = fold(venues.entry(venue).or_default(), &env);
                 }
             }
         }
@@ -94,6 +120,7 @@ impl Hub {
             venues: Mutex::new(venues),
             held: Mutex::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
+            nodes_changed: tokio::sync::Notify::new(),
         })
     }
 
@@ -107,33 +134,40 @@ impl Hub {
             .unwrap_or(0)
     }
 
-    pub async fn problem(&self, node: Option<Uuid>, seq: Option<u64>, kind: &str, detail: String) {
-        tracing::warn!(?node, ?seq, kind, %detail, "ingest problem");
+    /// Records problems once per node and kind: the first one's seq and
+    /// detail, a count, and when it was last seen. One transaction.
+    pub async fn problems(&self, found: Vec<Report>) {
+        if found.is_empty() {
+            return;
+        }
+        let mut grouped: Vec<(Report, u64)> = Vec::new();
+        for r in found {
+            tracing::warn!(node = ?r.0, seq = ?r.1, kind = r.2, detail = %r.3, "ingest problem");
+            match grouped.iter_mut().find(|(g, _)| g.0 == r.0 && g.2 == r.2) {
+                Some((_, n)) => *n += 1,
+                None => grouped.push((r, 1)),
+            }
+        }
         let conn = self.store.conn.lock().await;
-        let _ = conn
-            .execute(
-                "INSERT INTO problems (node_id, seq, kind, detail, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                libsql::params![
-                    node.map(|n| n.to_string()),
-                    seq.map(|s| s as i64),
-                    kind,
-                    detail,
-                    now_ms()
-                ],
-            )
-            .await;
+        if let Err(e) = crate::store::add_problems(&conn, &grouped, now_ms()).await {
+            tracing::error!(error = %e, "problems not recorded");
+        }
     }
 }
 
-/// Creates or updates the streams and the ingest consumer (idempotent).
-pub async fn ensure_streams(
-    js: &jetstream::Context,
-) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+/// A problem found: the node, the seq, its kind and what happened.
+pub type Report = (Option<Uuid>, Option<u64>, &'static str, String);
+
+/// Creates or updates the streams (idempotent). Returns where the per-node
+/// consumers begin when an older hub's single consumer is still there (the
+/// stream sequence after its ack floor), else None (from the start).
+pub async fn ensure_streams(js: &jetstream::Context) -> anyhow::Result<Option<u64>> {
     let up = jetstream::stream::Config {
         name: UP_STREAM.into(),
         subjects: vec!["pvm.up.>".into()],
         storage: jetstream::stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
+        max_message_size: MAX_MESSAGE_BYTES,
         ..Default::default()
     };
     js.create_or_update_stream(up).await?;
@@ -145,24 +179,119 @@ pub async fn ensure_streams(
         ..Default::default()
     };
     js.create_or_update_stream(down).await?;
-    let consumer = js
+    match js
+        .get_consumer_from_stream::<pull::Config, _, _>(LEGACY_CONSUMER, UP_STREAM)
+        .await
+    {
+        Ok(mut legacy) => {
+            let info = legacy.info().await?;
+            Ok(Some(info.ack_floor.stream_sequence + 1))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+fn consumer_name(node: Uuid) -> String {
+    format!("ingest-{node}")
+}
+
+/// The node's ingest consumer, made if missing (from `start`, or the first
+/// message of its subject).
+async fn node_consumer(
+    js: &jetstream::Context,
+    venue: Uuid,
+    node: Uuid,
+    start: Option<u64>,
+) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
+    let name = consumer_name(node);
+    if let Ok(c) = js.get_consumer_from_stream(&name, UP_STREAM).await {
+        return Ok(c);
+    }
+    let deliver_policy = match start {
+        Some(start_sequence) => {
+            jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence }
+        }
+        None => jetstream::consumer::DeliverPolicy::All,
+    };
+    Ok(js
         .create_consumer_on_stream(
             pull::Config {
-                durable_name: Some(INGEST_CONSUMER.into()),
+                durable_name: Some(name),
+                filter_subject: format!("pvm.up.{venue}.{node}"),
+                deliver_policy,
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(5),
-                max_ack_pending: 20_000,
+                max_ack_pending: NODE_MAX_ACK_PENDING,
+                max_deliver: MAX_DELIVER,
                 ..Default::default()
             },
             UP_STREAM,
         )
-        .await?;
-    Ok(consumer)
+        .await?)
+}
+
+/// Runs every node's ingest until `stop`: makes each registered node's
+/// consumer (at start, and as nodes register) and pulls it in a task of its
+/// own. The older single consumer is deleted once every node has its own.
+pub async fn run_all(
+    hub: Arc<Hub>,
+    js: jetstream::Context,
+    legacy_start: Option<u64>,
+    stop: CancellationToken,
+) {
+    let mut running: HashMap<Uuid, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut legacy = legacy_start;
+    loop {
+        let nodes: Vec<(Uuid, Uuid)> = hub
+            .nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|n| (n.node_id, n.venue_id))
+            .collect();
+        running.retain(|_, task| !task.is_finished());
+        let mut missing = 0;
+        for (node, venue) in nodes {
+            if running.contains_key(&node) {
+                continue;
+            }
+            match node_consumer(&js, venue, node, legacy).await {
+                Ok(consumer) => {
+                    running.insert(node, tokio::spawn(run(hub.clone(), consumer, stop.clone())));
+                }
+                Err(e) => {
+                    missing += 1;
+                    tracing::warn!(error = %e, %node, "ingest consumer not made; retrying");
+                }
+            }
+        }
+        if legacy.is_some() && missing == 0 {
+            match js
+                .delete_consumer_from_stream(LEGACY_CONSUMER, UP_STREAM)
+                .await
+            {
+                Ok(_) => legacy = None,
+                Err(e) => tracing::warn!(error = %e, "the old ingest consumer is not deleted yet"),
+            }
+        }
+        let wait = if missing > 0 { 2 } else { 30 };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = hub.nodes_changed.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+        }
+    }
+    for (_, task) in running {
+        let _ = task.await;
+    }
 }
 
 enum Verdict {
     Accept(Box<Envelope>),
     Duplicate,
+    /// A seq below the node's head sent again: a duplicate only if its hash
+    /// is the stored one (compared once the locks are let go), else a fork.
+    Resent(Uuid, u64, [u8; 32]),
     Wait(Uuid, u64, String),
     Reject(Option<Uuid>, Option<u64>, &'static str, String),
 }
@@ -231,6 +360,12 @@ fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> V
                 format!("a forged copy of event {seq}"),
             );
         }
+        if seq < row.head_seq {
+            return Verdict::Resent(node, seq, env.hash);
+        }
+        if env.hash != row.head_hash {
+            return Verdict::Reject(Some(node), Some(seq), "fork", forked_at(seq));
+        }
         return Verdict::Duplicate;
     }
     let mut v = ChainVerifier::new(
@@ -251,8 +386,30 @@ fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> V
             }
             Verdict::Accept(Box::new(env))
         }
+        // Held only if it is intact: a forged or altered event is refused at once.
+        Err(Problem::Gap { .. }) if env.compute_hash() != env.hash => Verdict::Reject(
+            Some(node),
+            Some(seq),
+            "hash_mismatch",
+            format!("event {seq}: its hash is not the hash of its bytes"),
+        ),
+        Err(Problem::Gap { .. }) if env.sig.is_some() && !env.signature_valid(&key) => {
+            Verdict::Reject(
+                Some(node),
+                Some(seq),
+                "bad_signature",
+                format!("event {seq}: not signed by the node's key"),
+            )
+        }
         Err(Problem::Gap { expected, .. }) => {
             Verdict::Wait(node, seq, format!("expected {expected}, got {seq}"))
+        }
+        // The next seq, signed by the node, but chained to another history:
+        // the node's log forked from the hub's (e.g. restored from a backup).
+        Err(Problem::BrokenChain { .. })
+            if env.compute_hash() == env.hash && env.sig.is_some() && env.signature_valid(&key) =>
+        {
+            Verdict::Reject(Some(node), Some(seq), "fork", forked_at(seq))
         }
         Err(p) => {
             let kind = match p {
@@ -268,10 +425,19 @@ fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> V
     }
 }
 
+/// A seq below its node's head sent again: the node, the seq and the hash sent.
+type Resent = (Uuid, u64, [u8; 32]);
+
+fn forked_at(seq: u64) -> String {
+    format!("this node's log forked from the hub's at seq {seq}: the node sent an event {seq} other than the one stored")
+}
+
 /// What became of one message (a frame of envelopes, or a single one).
 struct Judged {
     accepted: Vec<Envelope>,
     duplicates: u64,
+    /// Seqs below the head sent again, with their hashes, still to compare.
+    resent: Vec<Resent>,
     /// Envelopes refused (the one that failed and every one after it).
     rejected: u64,
     problems: Vec<(Option<Uuid>, Option<u64>, &'static str, String)>,
@@ -286,6 +452,7 @@ fn judge_message(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u
     let mut out = Judged {
         accepted: Vec::new(),
         duplicates: 0,
+        resent: Vec::new(),
         rejected: 0,
         problems: Vec::new(),
         wait: None,
@@ -304,6 +471,7 @@ fn judge_message(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u
         match judge(nodes, subject, bytes) {
             Verdict::Accept(env) => out.accepted.push(*env),
             Verdict::Duplicate => out.duplicates += 1,
+            Verdict::Resent(node, seq, hash) => out.resent.push((node, seq, hash)),
             Verdict::Wait(node, seq, detail) if out.accepted.is_empty() => {
                 out.wait = Some((node, seq, detail));
                 return out;
@@ -328,9 +496,9 @@ fn judge_message(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u
     out
 }
 
-/// Runs until `stop`: pull (the next pull is in flight while a batch is
-/// handled), judge, store, ack.
-pub async fn run(
+/// One node's ingest, until `stop`: pull (the next pull is in flight while a
+/// batch is handled), judge, store, ack.
+async fn run(
     hub: Arc<Hub>,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     stop: CancellationToken,
@@ -343,6 +511,7 @@ pub async fn run(
         let messages = consumer
             .stream()
             .max_messages_per_batch(2_000)
+            .max_bytes_per_batch(BATCH_BYTES)
             .heartbeat(Duration::from_secs(5))
             .messages()
             .await;
@@ -401,6 +570,8 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
     // Messages whose envelopes are all stored or known once this batch commits.
     let mut done: Vec<jetstream::Message> = Vec::new();
     let mut settle: Vec<(jetstream::Message, AckKind)> = Vec::new();
+    // Messages that re-send seqs below the head: settled once compared.
+    let mut resent: Vec<(jetstream::Message, Vec<Resent>)> = Vec::new();
     let mut reports = Vec::new();
     {
         let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
@@ -419,24 +590,43 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
                 reports.extend(j.problems);
                 accepted.extend(j.accepted);
                 if let Some((node, seq, detail)) = j.wait {
+                    let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
                     if fresh {
                         hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
-                        let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
                         if delivered == GAP_REPORT_AFTER {
-                            reports.push((Some(node), Some(seq), "gap", detail));
+                            reports.push((Some(node), Some(seq), "gap", detail.clone()));
                         }
                     }
-                    // Held until its predecessors arrive; a redelivery replaces the older copy.
                     let mine = held.entry(node).or_default();
-                    if mine.len() < MAX_HELD || mine.contains_key(&seq) {
+                    mine.remove(&seq);
+                    if delivered >= MAX_DELIVER - 1 {
+                        // Never followed on: given up, said so.
+                        hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                        reports.push((
+                            Some(node),
+                            Some(seq),
+                            "given_up",
+                            format!(
+                            "delivered {delivered} times and its predecessor never came: {detail}"
+                        ),
+                        ));
+                        settle.push((m, AckKind::Term));
+                        return false;
+                    }
+                    // Held until its predecessors arrive (a redelivery replaces
+                    // the older copy), within the node's bytes; else it comes back later.
+                    let bytes: usize = mine.values().map(|h| h.payload.len()).sum();
+                    if bytes + m.payload.len() <= MAX_HELD_BYTES {
                         mine.insert(seq, m);
                     } else {
-                        settle.push((m, AckKind::Nak(Some(Duration::from_secs(2)))));
+                        settle.push((m, AckKind::Nak(Some(Duration::from_secs(5)))));
                     }
                     return false;
                 }
                 if j.rejected > 0 {
                     settle.push((m, AckKind::Term));
+                } else if !j.resent.is_empty() {
+                    resent.push((m, j.resent));
                 } else {
                     done.push(m);
                 }
@@ -515,22 +705,82 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
             let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
             let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
             for env in &accepted {
-                if let Ok(event) = env.event() {
-                    venues.entry(env.header.venue_id).or_default().apply(&event);
-                    *versions.entry(env.header.venue_id).or_default() += 1;
+                match fold(venues.entry(env.header.venue_id).or_default(), env) {
+                    Ok(()) => *versions.entry(env.header.venue_id).or_default() += 1,
+                    Err((kind, detail)) => {
+                        reports.push((Some(env.header.node_id), Some(env.header.seq), kind, detail))
+                    }
                 }
+            }
+        }
+    }
+    for (m, copies) in resent {
+        match compare_resent(hub, &copies).await? {
+            None => {
+                hub.counts
+                    .duplicate
+                    .fetch_add(copies.len() as u64, Ordering::Relaxed);
+                done.push(m);
+            }
+            Some((node, seq)) => {
+                hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                reports.push((Some(node), Some(seq), "fork", forked_at(seq)));
+                settle.push((m, AckKind::Term));
             }
         }
     }
     // Acked only now that what they carried is committed.
     settle.extend(done.into_iter().map(|m| (m, AckKind::Ack)));
-    for (node, seq, kind, detail) in reports {
-        hub.problem(node, seq, kind, detail).await;
-    }
+    hub.problems(reports).await;
     let acks =
         futures_util::future::join_all(settle.iter().map(|(m, kind)| m.ack_with(*kind))).await;
     for e in acks.into_iter().filter_map(Result::err) {
         tracing::warn!(error = %e, "ack failed; the message will be redelivered");
     }
+    Ok(())
+}
+
+/// Compares re-sent events with the stored ones: the first whose hash
+/// differs (a fork), or None when every one is a true duplicate.
+async fn compare_resent(hub: &Hub, copies: &[Resent]) -> anyhow::Result<Option<(Uuid, u64)>> {
+    let conn = hub.store.conn.lock().await;
+    for (node, seq, hash) in copies {
+        let mut rows = conn
+            .query(
+                "SELECT envelope FROM events WHERE node_id = ?1 AND seq = ?2",
+                libsql::params![node.to_string(), *seq as i64],
+            )
+            .await?;
+        let stored = match rows.next().await? {
+            Some(row) => Envelope::decode(&row.get::<Vec<u8>>(0)?)
+                .ok()
+                .map(|e| e.hash),
+            None => None,
+        };
+        if stored.as_ref() != Some(hash) {
+            return Ok(Some((*node, *seq)));
+        }
+    }
+    Ok(None)
+}
+
+/// Folds a stored event into its venue's state, if it is one the node's
+/// `decide` could have produced: a venue's key can sign anything, and an
+/// event past those bounds (a Day 2 of 7e17 entries, a 65,535-table
+/// tournament) would make the fold or a view of it run out of memory or CPU
+/// for every venue. Such an event stays stored (it is in the signed chain:
+/// evidence) but is not folded.
+fn fold(state: &mut VenueState, env: &Envelope) -> Result<(), (&'static str, String)> {
+    let (seq, kind) = (env.header.seq, env.kind.as_str());
+    let event = env.event().map_err(|e| {
+        let detail =
+            format!("event {seq} ({kind}) is stored but not folded: it does not decode: {e}");
+        ("undecodable", detail)
+    })?;
+    pvm_shared::bounds::check(state, &event).map_err(|e| {
+        let detail = format!("event {seq} ({kind}) is stored but not folded: {e}");
+        ("out_of_bounds", detail)
+    })?;
+    state.apply(&event);
     Ok(())
 }

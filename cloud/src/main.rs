@@ -258,11 +258,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to the NATS hub at {address}"))?;
     let js = async_nats::jetstream::new(client.clone());
-    let consumer = ingest::ensure_streams(&js)
+    let legacy_start = ingest::ensure_streams(&js)
         .await
         .context("creating the JetStream streams")?;
     let stop = CancellationToken::new();
-    let ingest_task = tokio::spawn(ingest::run(hub.clone(), consumer, stop.clone()));
+    let ingest_task = tokio::spawn(ingest::run_all(
+        hub.clone(),
+        js.clone(),
+        legacy_start,
+        stop.clone(),
+    ));
     tokio::spawn(heartbeats(hub.clone(), client.clone(), stop.clone()));
     let app = App {
         sessions: Arc::new(admin::Sessions::default()),
@@ -334,12 +339,13 @@ async fn hub_info(State(app): State<App>) -> Json<serde_json::Value> {
 async fn metrics(State(app): State<App>) -> String {
     let c = &app.hub.counts;
     format!(
-        "pvm_cloud_events_accepted_total {}\npvm_cloud_events_duplicate_total {}\npvm_cloud_events_rejected_total {}\npvm_cloud_events_waiting_total {}\npvm_cloud_ingest_batches_total {}\n",
+        "pvm_cloud_events_accepted_total {}\npvm_cloud_events_duplicate_total {}\npvm_cloud_events_rejected_total {}\npvm_cloud_events_waiting_total {}\npvm_cloud_ingest_batches_total {}\npvm_cloud_heartbeats_dropped_total {}\n",
         c.accepted.load(Ordering::Relaxed),
         c.duplicate.load(Ordering::Relaxed),
         c.rejected.load(Ordering::Relaxed),
         c.waiting.load(Ordering::Relaxed),
         c.batches.load(Ordering::Relaxed),
+        c.heartbeats_dropped.load(Ordering::Relaxed),
     )
 }
 
@@ -479,6 +485,7 @@ async fn register(
                 verified_seq: 0,
             },
         );
+    app.hub.nodes_changed.notify_one();
     write_leaf_users(&app).await?;
     ensure_down_consumer(&app, r.node_id, r.venue_id).await?;
     Ok(Json(Registered {
@@ -550,7 +557,7 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
         let (node, venue, user, pass): (String, String, String, String) =
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
         users.push(format!(
-            "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"$JS.hub.API.CONSUMER.INFO.PVM_DOWN.node-{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\", \"$JS.ACK.hub.*.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
+            "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"pvm.head.{venue}.{node}\", \"$JS.hub.API.CONSUMER.INFO.PVM_DOWN.node-{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\", \"$JS.ACK.hub.*.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
         ));
     }
     drop(rows);
@@ -642,35 +649,78 @@ async fn send_down(
     Ok(message.id)
 }
 
-/// Records each node's heartbeat (core NATS `pvm.hb.<venue>.<node>`).
+/// A heartbeat larger than this is dropped and counted: a node's figures fit
+/// in a few hundred bytes.
+const MAX_HEARTBEAT_BYTES: usize = 4 * 1024;
+/// At most one heartbeat per node is stored in this time; faster ones are
+/// answered but dropped and counted, so no node can keep the database busy.
+const HEARTBEAT_MIN_GAP_MS: i64 = 500;
+
+/// Heartbeats (core NATS `pvm.hb.<venue>.<node>`) are stored, within their
+/// bounds; they and head queries (`pvm.head.<venue>.<node>`, sent by the pump
+/// when it connects) are answered with the hub's head of that node's log
+/// (`seq`, `hash`), so a node learns when its log forked from the hub's.
 async fn heartbeats(hub: Arc<Hub>, client: async_nats::Client, stop: CancellationToken) {
     use futures_util::StreamExt;
-    let Ok(mut sub) = client.subscribe("pvm.hb.>").await else {
+    let (Ok(beats), Ok(queries)) = (
+        client.subscribe("pvm.hb.>").await,
+        client.subscribe("pvm.head.>").await,
+    ) else {
         tracing::error!("cannot subscribe to heartbeats");
         return;
     };
+    let mut messages = futures_util::stream::select(beats, queries);
+    let mut stored_at: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
     loop {
         let msg = tokio::select! {
             _ = stop.cancelled() => return,
-            m = sub.next() => match m { Some(m) => m, None => return },
+            m = messages.next() => match m { Some(m) => m, None => return },
         };
-        let Some(node) = msg
-            .subject
-            .as_str()
-            .rsplit('.')
-            .next()
-            .and_then(|n| n.parse::<Uuid>().ok())
-        else {
+        let parts: Vec<&str> = msg.subject.as_str().split('.').collect();
+        let (kind, venue, node) = match parts.as_slice() {
+            ["pvm", kind, v, n] => match (v.parse::<Uuid>(), n.parse::<Uuid>()) {
+                (Ok(v), Ok(n)) => (*kind, v, n),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let head = hub
+            .nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&node)
+            .filter(|row| row.venue_id == venue)
+            .map(|row| (row.head_seq, row.head_hash));
+        let Some((seq, hash)) = head else { continue };
+        if let Some(reply) = msg.reply.clone() {
+            let answer = json!({"seq": seq, "hash": hex::encode(hash)});
+            if let Err(e) = client.publish(reply, answer.to_string().into()).await {
+                tracing::debug!(error = %e, "head answer not sent");
+            }
+        }
+        if kind != "hb" {
+            continue;
+        }
+        let now = now_ms();
+        let too_soon = stored_at
+            .get(&node)
+            .is_some_and(|at| now - at < HEARTBEAT_MIN_GAP_MS);
+        let beat = (msg.payload.len() <= MAX_HEARTBEAT_BYTES && !too_soon)
+            .then(|| serde_json::from_slice::<serde_json::Value>(&msg.payload).ok())
+            .flatten()
+            .filter(serde_json::Value::is_object);
+        let Some(beat) = beat else {
+            hub.counts
+                .heartbeats_dropped
+                .fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        let Ok(beat) = serde_json::from_slice::<serde_json::Value>(&msg.payload) else {
-            continue;
-        };
+        stored_at.insert(node, now);
         let conn = hub.store.conn.lock().await;
         let _ = conn
             .execute(
                 "UPDATE nodes SET heartbeat = ?2, last_contact_ms = ?3 WHERE node_id = ?1",
-                libsql::params![node.to_string(), beat.to_string(), now_ms()],
+                libsql::params![node.to_string(), beat.to_string(), now],
             )
             .await;
     }
@@ -893,23 +943,39 @@ async fn venue_events(
 }
 
 /// (seq, kind, detail, at_ms), oldest first.
-pub(crate) async fn problem_rows(
-    app: &App,
-    id: Uuid,
-) -> Result<Vec<(Option<i64>, String, String, i64)>, ApiError> {
+pub(crate) async fn problem_rows(app: &App, id: Uuid) -> Result<Vec<ProblemRow>, ApiError> {
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn
         .query(
-            "SELECT p.seq, p.kind, p.detail, p.at_ms FROM problems p LEFT JOIN nodes n ON n.node_id = p.node_id \
+            "SELECT p.seq, p.kind, p.detail, p.at_ms, p.count, COALESCE(p.last_ms, p.at_ms) FROM problems p LEFT JOIN nodes n ON n.node_id = p.node_id \
              WHERE n.venue_id = ?1 OR p.node_id IS NULL OR n.node_id IS NULL ORDER BY p.id",
             [id.to_string()],
         )
         .await?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().await? {
-        out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+        out.push(ProblemRow {
+            seq: r.get(0)?,
+            kind: r.get(1)?,
+            detail: r.get(2)?,
+            at_ms: r.get(3)?,
+            count: r.get(4)?,
+            last_ms: r.get(5)?,
+        });
     }
     Ok(out)
+}
+
+/// A kind of problem a node had: the first one's seq and detail, how many
+/// there were, and when it was last seen.
+#[derive(Debug, Serialize)]
+pub(crate) struct ProblemRow {
+    pub seq: Option<i64>,
+    pub kind: String,
+    pub detail: String,
+    pub at_ms: i64,
+    pub count: i64,
+    pub last_ms: i64,
 }
 
 async fn venue_problems(
@@ -918,12 +984,7 @@ async fn venue_problems(
     Path(id): Path<Uuid>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&app, &headers)?;
-    let rows: Vec<serde_json::Value> = problem_rows(&app, id)
-        .await?
-        .into_iter()
-        .map(|(seq, kind, detail, at)| json!({"seq": seq, "kind": kind, "detail": detail, "at_ms": at}))
-        .collect();
-    Ok(Json(json!(rows)))
+    Ok(Json(json!(problem_rows(&app, id).await?)))
 }
 
 pub(crate) async fn template_down(

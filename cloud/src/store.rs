@@ -47,9 +47,17 @@ CREATE TABLE IF NOT EXISTS problems (
     seq INTEGER,
     kind TEXT NOT NULL,
     detail TEXT NOT NULL,
-    at_ms INTEGER NOT NULL
+    at_ms INTEGER NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1,
+    last_ms INTEGER
 );
 ";
+
+/// Columns added after the first release, for databases made before them.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("problems", "count", "INTEGER NOT NULL DEFAULT 1"),
+    ("problems", "last_ms", "INTEGER"),
+];
 
 /// The database and the one connection everything goes through, in turn
 /// (one libSQL connection must not be used from many tasks at once).
@@ -70,6 +78,22 @@ impl Store {
             drop(conn.query(pragma, ()).await?);
         }
         conn.execute_batch(SCHEMA).await?;
+        for (table, column, decl) in ADDED_COLUMNS {
+            let mut rows = conn
+                .query(
+                    &format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                    [*column],
+                )
+                .await?;
+            if rows.next().await?.is_none() {
+                drop(rows);
+                conn.execute(
+                    &format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"),
+                    (),
+                )
+                .await?;
+            }
+        }
         Ok(Store {
             _db: db,
             conn: tokio::sync::Mutex::new(conn),
@@ -110,4 +134,33 @@ pub async fn nodes(conn: &Connection) -> anyhow::Result<Vec<NodeRow>> {
         });
     }
     Ok(out)
+}
+
+/// Adds problems, once per node and kind: a new kind for a node keeps its
+/// first seq and detail; later ones of that kind add to its count and move
+/// its last-seen time. One transaction.
+pub async fn add_problems(
+    conn: &Connection,
+    grouped: &[(crate::ingest::Report, u64)],
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let tx = conn.transaction().await?;
+    for ((node, seq, kind, detail), n) in grouped {
+        let node = node.map(|n| n.to_string());
+        let updated = tx
+            .execute(
+                "UPDATE problems SET count = count + ?3, last_ms = ?4 WHERE node_id IS ?1 AND kind = ?2",
+                libsql::params![node.clone(), *kind, *n as i64, now_ms],
+            )
+            .await?;
+        if updated == 0 {
+            tx.execute(
+                "INSERT INTO problems (node_id, seq, kind, detail, at_ms, count, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5)",
+                libsql::params![node, seq.map(|s| s as i64), *kind, detail.clone(), now_ms, *n as i64],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }

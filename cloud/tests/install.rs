@@ -37,6 +37,8 @@ fn the_installer_and_scripts_are_shellcheck_clean() {
         .arg(root.join("provisioning/install.sh"))
         .arg(root.join("scripts/dist"))
         .arg(root.join("scripts/test"))
+        .arg(root.join("scripts/node"))
+        .arg(root.join("scripts/check-readme-run"))
         .output()
         .expect("shellcheck runs");
     assert!(

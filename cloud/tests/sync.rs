@@ -354,16 +354,20 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
         assert!(!users.contains(secret), "a plain password in users.conf");
     }
     assert_eq!(users.matches("password: \"$2b$").count(), 3, "{users}");
-    // The hub saw nothing for B.
+    // The hub saw nothing for B: the one event it refused is A's own
+    // (signed by another key: refused at once, not held as a gap).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(a.cloud.events(&b_venue).await["count"], 0);
     assert!(
         a.cloud
             .metrics()
             .await
-            .contains("pvm_cloud_events_rejected_total 0"),
-        "the hub never even saw it"
+            .contains("pvm_cloud_events_rejected_total 1"),
+        "the hub never even saw B's"
     );
+    let problems = a.cloud.problems(&a.venue).await;
+    assert_eq!(problems[0]["kind"], "bad_signature", "{problems}");
+    assert_eq!(problems[0]["seq"], 1_000_000, "{problems}");
 }
 
 #[tokio::test]

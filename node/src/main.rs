@@ -189,6 +189,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                 link,
                 config.nats.clone(),
                 config.data_dir.clone(),
+                node.state.reader.clone(),
                 node.state.sync.clone(),
                 std::time::Duration::from_secs(config.heartbeat_secs),
                 shutdown.clone(),

@@ -3,7 +3,7 @@
 //! The node's outbox is its own `events` table. The pump publishes events
 //! past `acked_seq` to `pvm.up.<venue>.<node>` through the local leaf into the
 //! hub's JetStream domain, consecutive events packed in frames of up to 64
-//! (`pvm_shared::frame`), `Nats-Msg-Id = <node>:<first>-<last>`, up to 64
+//! (`pvm_shared::frame`), `Nats-Msg-Id = <node>:<first>-<last>:<digest>`, up to 64
 //! frames in flight, and moves `acked_seq` only over acks, in order. When the link is down the
 //! publish fails at once; the pump backs off (0.5 s to 10 s) and starts again
 //! from `acked_seq + 1`. Whatever is re-sent is a duplicate the hub drops.
@@ -176,6 +176,26 @@ pub struct SyncStatus {
     pub last_contact_ms: AtomicU64,
     /// The leaf watch's view (see `crate::leaf`).
     leaf: std::sync::Mutex<crate::leaf::LeafHealth>,
+    /// Set when the hub's copy of this node's log is not a prefix of the
+    /// log here: the pump stops until `pvm-node resync`.
+    fork: std::sync::Mutex<Option<Fork>>,
+}
+
+/// Where this node's log left the hub's copy of it (e.g. the node was
+/// restored from a backup older than what the hub has).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Fork {
+    /// The first seq this node would send that the hub has another event for.
+    pub seq: u64,
+    /// What staff are told.
+    pub message: String,
+}
+
+/// The hub's head of this node's log, as it answers heartbeats and head queries.
+#[derive(Debug, Deserialize)]
+struct HubHead {
+    seq: u64,
+    hash: String,
 }
 
 impl SyncStatus {
@@ -186,6 +206,23 @@ impl SyncStatus {
     pub fn update_leaf(&self, f: impl FnOnce(&mut crate::leaf::LeafHealth)) {
         if let Ok(mut h) = self.leaf.lock() {
             f(&mut h);
+        }
+    }
+
+    pub fn fork(&self) -> Option<Fork> {
+        self.fork.lock().map(|f| f.clone()).unwrap_or(None)
+    }
+
+    fn set_fork(&self, fork: Option<Fork>) {
+        if let Ok(mut f) = self.fork.lock() {
+            if *f != fork {
+                match &fork {
+                    Some(x) => tracing::error!(seq = x.seq, "{}", x.message),
+                    None if f.is_some() => tracing::info!("the hub's copy of the log agrees again"),
+                    None => {}
+                }
+            }
+            *f = fork;
         }
     }
 
@@ -217,6 +254,69 @@ async fn save_acked(conn: &libsql::Connection, acked: u64, at_ms: u64) -> Result
 }
 
 /// Publishes the log to the hub until `stop`.
+/// Compares the hub's head of this node's log (an answer to a heartbeat or a
+/// head query) with the log here: the hub's head must be an event of this log.
+/// Sets or clears `status`'s fork; returns true when the logs agree.
+async fn compare_head(reader: &Reader, status: &SyncStatus, answer: &[u8]) -> bool {
+    let Ok(head) = serde_json::from_slice::<HubHead>(answer) else {
+        return true;
+    };
+    let mut theirs = [0u8; 32];
+    if head.seq == 0 || hex::decode_to_slice(&head.hash, &mut theirs).is_err() {
+        status.set_fork(None);
+        return true;
+    }
+    let ours = match reader.events_after(head.seq - 1, 1).await {
+        Ok(page) => page
+            .into_iter()
+            .find(|(seq, _)| *seq == head.seq)
+            .and_then(|(_, bytes)| pvm_shared::envelope::Envelope::decode(&bytes).ok())
+            .map(|env| env.hash),
+        // The log cannot be read now: decide at the next answer.
+        Err(_) => return status.fork().is_none(),
+    };
+    let fork = match ours {
+        Some(hash) if hash == theirs => None,
+        Some(_) => Some(Fork {
+            seq: head.seq,
+            message: format!(
+                "This node's log forked from the hub's at or before seq {}: the hub holds another event {} than this node. Nothing more is sent to the hub until `pvm-node resync` (see docs/OPERATIONS.md).",
+                head.seq, head.seq
+            ),
+        }),
+        None => {
+            let here = reader.head_seq().await.unwrap_or(0);
+            Some(Fork {
+                seq: here + 1,
+                message: format!(
+                    "This node's log forked from the hub's at seq {}: the hub already has events up to {} that this log does not (was it restored from an older backup?). Nothing more is sent to the hub until `pvm-node resync` (see docs/OPERATIONS.md).",
+                    here + 1,
+                    head.seq
+                ),
+            })
+        }
+    };
+    let agrees = fork.is_none();
+    status.set_fork(fork);
+    agrees
+}
+
+/// Asks the hub for its head of this node's log (`pvm.head.<venue>.<node>`).
+/// None when the hub does not answer in time (an older hub, or the line is
+/// down): the pump goes on, and the hub reports a fork if there is one.
+async fn ask_head(link: &HubLink, client: &async_nats::Client) -> Option<Vec<u8>> {
+    let subject = format!("pvm.head.{}.{}", link.venue_id, link.node_id);
+    let asked = tokio::time::timeout(
+        Duration::from_secs(3),
+        client.request(subject, Vec::<u8>::new().into()),
+    )
+    .await;
+    match asked {
+        Ok(Ok(m)) => Some(m.payload.to_vec()),
+        _ => None,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn pump(
     link: HubLink,
@@ -254,6 +354,11 @@ pub async fn pump(
                 continue;
             }
         };
+        // A log that forked from the hub's is not sent on (the heartbeat
+        // keeps asking; `pvm-node resync` is the way out).
+        if let Some(answer) = ask_head(&link, &client).await {
+            compare_head(&reader, &status, &answer).await;
+        }
         let js = jetstream::with_domain(client.clone(), &link.nats_domain);
         // Publish until something fails; then back off and start again from `acked`.
         let result = publish_from(
@@ -297,6 +402,13 @@ async fn publish_from(
         if stop.is_cancelled() {
             return Ok(());
         }
+        if status.fork().is_some() {
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
         if let Ok(head) = reader.head_seq().await {
             status.head_seq.store(head, Ordering::Relaxed);
         }
@@ -327,12 +439,12 @@ async fn publish_from(
                     }
                 }
             }
+            let body = pvm_shared::frame::encode(events[frame].iter().map(|(_, b)| b.as_slice()));
             let mut headers = HeaderMap::new();
             headers.insert(
                 "Nats-Msg-Id",
-                format!("{}:{first}-{last}", link.node_id).as_str(),
+                msg_id(link.node_id, first, last, &body).as_str(),
             );
-            let body = pvm_shared::frame::encode(events[frame].iter().map(|(_, b)| b.as_slice()));
             match js
                 .publish_with_headers(subject.clone(), headers, body.into())
                 .await
@@ -366,6 +478,17 @@ async fn publish_from(
     }
 }
 
+/// The frame's id for JetStream's duplicate window: its seqs and a digest of
+/// its bytes. A true re-publish has the same id and is dropped by the stream;
+/// a different event at a reused seq (a node restored from a backup) has
+/// another, so it reaches the hub, which reports the fork instead of the
+/// stream acking it unseen.
+fn msg_id(node: uuid::Uuid, first: u64, last: u64, body: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body);
+    format!("{node}:{first}-{last}:{}", hex::encode(&digest[..8]))
+}
+
 /// Consecutive events grouped into frames (see `pvm_shared::frame`): at most
 /// `MAX_EVENTS` each, closed before `MAX_BYTES` (an event larger than that
 /// travels alone).
@@ -392,6 +515,7 @@ pub async fn heartbeat(
     link: HubLink,
     nats_url: String,
     data_dir: std::path::PathBuf,
+    reader: Reader,
     status: Arc<SyncStatus>,
     every: Duration,
     stop: CancellationToken,
@@ -400,6 +524,7 @@ pub async fn heartbeat(
     let subject = format!("pvm.hb.{}.{}", link.venue_id, link.node_id);
     let mut client = None;
     let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! { _ = stop.cancelled() => return, _ = tick.tick() => {} }
         if client.is_none() {
@@ -415,11 +540,20 @@ pub async fn heartbeat(
             "disk_free_mb": disk_free_mb(&data_dir),
             "cpu_temp_c": cpu_temp(),
         });
-        if c.publish(subject.clone(), beat.to_string().into())
-            .await
-            .is_err()
-        {
-            client = None;
+        // A request: the hub answers with its head of this log.
+        let asked = tokio::time::timeout(
+            every.min(Duration::from_secs(5)),
+            c.request(subject.clone(), beat.to_string().into()),
+        )
+        .await;
+        match asked {
+            Ok(Ok(answer)) => {
+                compare_head(&reader, &status, &answer.payload).await;
+            }
+            // No answer in time (the hub is away): the beat was still sent.
+            Err(_) | Ok(Err(_))
+                if c.connection_state() == async_nats::connection::State::Connected => {}
+            _ => client = None,
         }
     }
 }

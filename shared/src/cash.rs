@@ -1332,7 +1332,7 @@ impl ListReplica {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::EventKind;
     use crate::players::PlayerDetails;
@@ -1362,7 +1362,7 @@ mod tests {
     }
 
     /// Three open 6-seat tables (two NLHE 1/2, one PLO 2/5), a list for each game, twelve players.
-    fn room(removes_other_lists: bool) -> VenueState {
+    pub(crate) fn room(removes_other_lists: bool) -> VenueState {
         let mut s = VenueState::default();
         let policy = CashPolicy {
             seat_removes_other_lists: removes_other_lists,
@@ -1424,7 +1424,7 @@ mod tests {
     }
 
     #[derive(Debug, Clone)]
-    enum Op {
+    pub(crate) enum Op {
         Join(u128, u128),
         CallNext(u128),
         SeatFirst(u128, u128, u8),
@@ -1443,7 +1443,7 @@ mod tests {
         MustMove(u128),
     }
 
-    fn op() -> impl Strategy<Value = Op> {
+    pub(crate) fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             3 => (0..PLAYERS, 0..2u128).prop_map(|(p, l)| Op::Join(p, l)),
             2 => (0..2u128).prop_map(Op::CallNext),
@@ -1469,7 +1469,12 @@ mod tests {
         (!all.is_empty()).then(|| all[n % all.len()])
     }
 
-    fn to_command(s: &VenueState, op: &Op, now: &mut u64, fresh: &mut u128) -> Option<Command> {
+    pub(crate) fn to_command(
+        s: &VenueState,
+        op: &Op,
+        now: &mut u64,
+        fresh: &mut u128,
+    ) -> Option<Command> {
         *fresh += 1;
         let c = match *op {
             Op::Join(p, l) => CashCommand::Join {

@@ -210,7 +210,7 @@ pub enum DisplayEvent {
     LogoSet { image: Option<String> },
 }
 
-fn text(field: &'static str, v: &str, max: usize) -> Result<String, DomainError> {
+pub(crate) fn text(field: &'static str, v: &str, max: usize) -> Result<String, DomainError> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
         return Err(DomainError::Invalid {
@@ -221,7 +221,7 @@ fn text(field: &'static str, v: &str, max: usize) -> Result<String, DomainError>
     Ok(v.to_owned())
 }
 
-fn media(name: Option<&str>) -> Result<(), DomainError> {
+pub(crate) fn media(name: Option<&str>) -> Result<(), DomainError> {
     match name {
         Some(n) if !valid_media_name(n) => Err(DomainError::Invalid {
             field: "image",

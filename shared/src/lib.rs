@@ -4,6 +4,7 @@
 //! and keys are inputs, so every rule can be tested and replayed.
 
 pub mod auth;
+pub mod bounds;
 pub mod canonical;
 pub mod cash;
 pub mod displays;

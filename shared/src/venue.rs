@@ -267,7 +267,7 @@ impl fmt::Display for Stakes {
 /// Seats at a table: 2 to 10.
 pub const SEATS: std::ops::RangeInclusive<u8> = 2..=10;
 
-fn check_seats(seats: u8) -> Result<u8, DomainError> {
+pub(crate) fn check_seats(seats: u8) -> Result<u8, DomainError> {
     if SEATS.contains(&seats) {
         Ok(seats)
     } else {
@@ -490,7 +490,7 @@ pub enum Command {
     },
 }
 
-fn checked_name(name: &str) -> Result<String, DomainError> {
+pub(crate) fn checked_name(name: &str) -> Result<String, DomainError> {
     let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(DomainError::Invalid {
@@ -501,7 +501,7 @@ fn checked_name(name: &str) -> Result<String, DomainError> {
     Ok(name)
 }
 
-fn checked_tables(tables: u16, seats: u8) -> Result<(), DomainError> {
+pub(crate) fn checked_tables(tables: u16, seats: u8) -> Result<(), DomainError> {
     if !(1..=500).contains(&tables) || !(2..=10).contains(&seats) {
         return Err(DomainError::Invalid {
             field: "tables",

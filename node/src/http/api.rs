@@ -51,7 +51,7 @@ pub struct AppQuery<T>(pub T);
     ),
     components(schemas(
         VenueSettings, Branding, PokerTable, Game, Stakes, TableStatus, NewTable, TableRename,
-        TableGame, EventRecord, NodeInfo, SyncView, ErrorBody
+        TableGame, EventRecord, NodeInfo, SyncView, crate::sync::Fork, ErrorBody
     )),
     modifiers(&BearerAuth),
     tags(
@@ -423,6 +423,9 @@ pub struct SyncView {
     pub warning: Option<String>,
     /// The local leaf nats-server's link to the hub, and restarts made.
     pub leaf: crate::leaf::LeafHealth,
+    /// Set when this node's log forked from the hub's copy (e.g. restored
+    /// from an older backup): nothing more is sent until `pvm-node resync`.
+    pub fork: Option<crate::sync::Fork>,
 }
 
 /// After this long without the hub, staff are told (everything keeps working).
@@ -451,6 +454,7 @@ pub fn sync_view(s: &AppState, head_seq: u64) -> SyncView {
                 .to_string()
         }),
         leaf: st.leaf(),
+        fork: st.fork(),
     }
 }
 

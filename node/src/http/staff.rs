@@ -219,6 +219,7 @@ async fn render_tables(
     let now = s.clock.now_ms();
     let body = html! {
         @if let Some(w) = &sync.warning { p.mustmove.sync { (w) } }
+        @if let Some(f) = &sync.fork { p.mustmove.sync.fork { (f.message) } }
         @if sync.registered {
             p.meta.sync {
                 "Hub: "

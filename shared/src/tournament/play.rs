@@ -294,7 +294,7 @@ impl Tournament {
     }
 
     /// The prize pool without the guarantee (what a flight hands to Day 2).
-    fn collected(&self) -> u64 {
+    pub(crate) fn collected(&self) -> u64 {
         let s = &self.structure;
         match &self.day2 {
             Some(d) => d.prize_pool,

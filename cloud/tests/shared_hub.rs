@@ -1,0 +1,342 @@
+//! One hub shared by many venues: what one venue sends, however it is
+//! signed, must not take the hub down for the others. Real processes: the
+//! hub's nats-server, pvm-cloud, and per venue a leaf nats-server and pvm-node.
+
+mod common;
+
+use common::*;
+use pvm_shared::envelope::{Actor, Envelope, EnvelopeHeader};
+use pvm_shared::tournament::play::Day2;
+use pvm_shared::EventKind;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+struct Site {
+    leaf: Leaf,
+    node: NodeProc,
+    venue: String,
+    token: String,
+}
+
+async fn site(dir: &Path, cloud: &Cloud, name: &str) -> Site {
+    let venue = registered_node(dir, cloud, name).await;
+    let leaf = Leaf::start(dir);
+    let node = NodeProc::start(dir, &leaf, &[]);
+    let token = node.token().await;
+    Site {
+        leaf,
+        node,
+        venue,
+        token,
+    }
+}
+
+impl Site {
+    async fn table(&self, name: &str) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v1/tables", self.node.url))
+            .bearer_auth(&self.token)
+            .json(&json!({"name": name, "game": "nlhe", "stakes": {"small_blind": 1, "big_blind": 2}, "seats": 9}))
+            .send()
+            .await
+            .expect("table");
+        assert!(
+            resp.status().is_success(),
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+
+    async fn drained(&self) {
+        until(Duration::from_secs(15), "the backlog drains", || async {
+            self.node.sync(&self.token).await["pending"] == 0
+        })
+        .await;
+    }
+
+    /// The node's last event: its seq and hash.
+    async fn head(&self) -> (u64, [u8; 32]) {
+        let events: Value = reqwest::Client::new()
+            .get(format!("{}/api/v1/events?limit=1000", self.node.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        let last = events
+            .as_array()
+            .and_then(|a| a.last())
+            .cloned()
+            .expect("an event");
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(last["hash"].as_str().expect("hash"), &mut hash).expect("hex");
+        (last["seq"].as_u64().expect("seq"), hash)
+    }
+}
+
+/// Events sealed after `(seq, prev)` and signed with the node's own key,
+/// as a venue that holds its box's key could make them.
+fn signed_by_the_node(dir: &Path, seq: u64, prev: [u8; 32], events: &[EventKind]) -> Vec<Vec<u8>> {
+    let link = pvm_node::sync::HubLink::load(dir)
+        .expect("hub.json")
+        .expect("registered");
+    let identity = pvm_node::identity::NodeIdentity::load(dir).expect("node key");
+    let mut prev = prev;
+    let mut out = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let header = EnvelopeHeader {
+            id: uuid::Uuid::now_v7(),
+            venue_id: link.venue_id,
+            node_id: link.node_id,
+            seq: seq + 1 + i as u64,
+            hlc: pvm_shared::Hlc {
+                wall_ms: 1_900_000_000_000 + i as u64,
+                counter: 0,
+            },
+            actor: Actor::System,
+            schema: pvm_shared::SCHEMA_VERSION,
+        };
+        let mut env = Envelope::seal(header, event, prev);
+        env.sign(&identity.key);
+        prev = env.hash;
+        out.push(env.encode());
+    }
+    out
+}
+
+/// Publishes through the venue's own leaf, as its node's pump does.
+async fn publish_through_leaf(dir: &Path, leaf: &Leaf, payloads: Vec<Vec<u8>>) {
+    let link = pvm_node::sync::HubLink::load(dir)
+        .expect("hub.json")
+        .expect("registered");
+    let client = async_nats::ConnectOptions::new()
+        .custom_inbox_prefix(link.inbox_prefix())
+        .connect(format!("nats://127.0.0.1:{}", leaf.port))
+        .await
+        .expect("leaf client");
+    let js = async_nats::jetstream::with_domain(client, &link.nats_domain);
+    for p in payloads {
+        js.publish(link.subject(), p.into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored in the hub's stream");
+    }
+}
+
+fn kinds(problems: &Value) -> Vec<String> {
+    problems
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn events_past_what_a_node_could_decide_are_kept_not_folded_and_the_hub_stays_up() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    let mut a = site(&a_dir, &cloud, "Riverside Card Room").await;
+    let b = site(&b_dir, &cloud, "Harbour Poker Club").await;
+    a.table("A1").await;
+    a.drained().await;
+    b.drained().await;
+    let (seq, hash) = a.head().await;
+    // The venue's node stops; whoever holds its key signs what decide never would.
+    a.node.proc.kill();
+    let structure = pvm_shared::tournament::structure::templates()
+        .into_iter()
+        .next()
+        .expect("a template");
+    let evil = [
+        // A Day 2 for 7e17 entries: its payouts would take ~8e17 bytes.
+        EventKind::Day2Created {
+            tournament_id: uuid::Uuid::now_v7(),
+            name: "Day 2".into(),
+            structure: structure.clone(),
+            tables: 2,
+            seats: 9,
+            day2: Day2 {
+                flights: vec![uuid::Uuid::now_v7()],
+                entries: 700_000_000_000_000_000,
+                prize_pool: 1,
+                start_step: 0,
+            },
+            entrants: Vec::new(),
+        },
+        // A 65,535-table tournament.
+        EventKind::TournamentCreated {
+            tournament_id: uuid::Uuid::now_v7(),
+            name: "Huge".into(),
+            structure,
+            tables: 65_535,
+            seats: 10,
+        },
+    ];
+    let payloads = signed_by_the_node(&a_dir, seq, hash, &evil);
+    publish_through_leaf(&a_dir, &a.leaf, payloads).await;
+
+    until(
+        Duration::from_secs(10),
+        "both stored as evidence and reported",
+        || async {
+            let stored = cloud.events(&a.venue).await["max_seq"].as_u64() == Some(seq + 2);
+            // Once per kind, with a count.
+            let problems = cloud.problems(&a.venue).await;
+            let reported = problems.as_array().is_some_and(|p| {
+                p.len() == 1
+                    && p[0]["kind"] == "out_of_bounds"
+                    && p[0]["seq"].as_u64() == Some(seq + 1)
+                    && p[0]["count"] == 2
+            });
+            stored && reported
+        },
+    )
+    .await;
+    // The hub is up: its API answers, the venue's fallback display serves
+    // (without the unfolded events), and the other venue syncs at once.
+    let page = reqwest::get(format!("{}/venues/{}/display/lobby", cloud.url, a.venue))
+        .await
+        .expect("fallback page");
+    assert_eq!(page.status().as_u16(), 200);
+    let before = cloud.events(&b.venue).await["max_seq"]
+        .as_u64()
+        .unwrap_or(0);
+    b.table("B1").await;
+    until(
+        Duration::from_secs(1),
+        "the other venue's event at the hub",
+        || async { cloud.events(&b.venue).await["max_seq"].as_u64() > Some(before) },
+    )
+    .await;
+    assert_eq!(kinds(&cloud.problems(&b.venue).await), Vec::<String>::new());
+    // And it stays up across a restart, which folds every stored event again.
+    let mut cloud = cloud;
+    let key = cloud.admin_key.clone();
+    drop(cloud);
+    cloud = Cloud::start_with_key(&tmp.path().join("cloud"), &hub, Some(key));
+    assert_eq!(
+        cloud.events(&a.venue).await["max_seq"].as_u64(),
+        Some(seq + 2)
+    );
+    let ws = reqwest::get(format!("{}/venues/{}/display/lobby", cloud.url, a.venue))
+        .await
+        .expect("fallback page after restart");
+    assert_eq!(ws.status().as_u16(), 200);
+}
+
+/// A node restored from a backup after the hub saw later events makes new
+/// events at seqs the hub has. The node learns the hub's head, stops sending
+/// and says so; whatever reaches the hub at a reused seq is reported as a
+/// fork, never dropped as a duplicate.
+#[tokio::test]
+async fn a_node_restored_from_an_old_backup_stops_and_warns_and_the_hub_reports_the_fork() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let dir = tmp.path().join("a");
+    let mut a = site(&dir, &cloud, "Riverside Card Room").await;
+    for name in ["T1", "T2", "T3"] {
+        a.table(name).await;
+    }
+    a.drained().await;
+    let (backed_up, backed_up_hash) = a.head().await;
+    let backup = tmp.path().join("backup.db");
+    let out = run_node(&dir, &["backup", backup.to_str().expect("utf8")]);
+    assert!(
+        out.status.success(),
+        "backup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["T4", "T5", "T6"] {
+        a.table(name).await;
+    }
+    a.drained().await;
+    let hub_head = cloud.events(&a.venue).await["max_seq"]
+        .as_u64()
+        .expect("max_seq");
+    assert!(hub_head >= backed_up + 3, "{hub_head} after {backed_up}");
+    // Restored as docs/OPERATIONS.md says: stopped, the snapshot in place.
+    a.node.proc.kill();
+    for f in ["pvm.db-wal", "pvm.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    std::fs::copy(&backup, dir.join("pvm.db")).expect("restore");
+    a.node = NodeProc::start(&dir, &a.leaf, &[]);
+    a.token = a.node.token().await;
+    for name in ["R1", "R2"] {
+        a.table(name).await;
+    }
+    until(
+        Duration::from_secs(10),
+        "the node sees the fork",
+        || async { a.node.sync(&a.token).await["fork"]["seq"].as_u64() == Some(backed_up + 1) },
+    )
+    .await;
+    let sync = a.node.sync(&a.token).await;
+    assert!(
+        sync["fork"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("forked from the hub's at seq {}", backed_up + 1))),
+        "{sync}"
+    );
+    assert!(
+        sync["pending"].as_u64() >= Some(2),
+        "nothing is acked unseen: {sync}"
+    );
+    let home = a.node.staff_page("/").await;
+    assert!(home.contains("forked from the hub"), "{home}");
+    // The node sent nothing of its forked log; the hub's copy is untouched.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        cloud.events(&a.venue).await["max_seq"].as_u64(),
+        Some(hub_head)
+    );
+    // A forked event that does reach the hub (sent by a node that did not
+    // ask first) is reported as a fork at its seq, not counted a duplicate.
+    let dup_before = duplicates(&cloud).await;
+    let payloads = signed_by_the_node(
+        &dir,
+        backed_up,
+        backed_up_hash,
+        &[EventKind::TableOpened {
+            table_id: uuid::Uuid::now_v7(),
+        }],
+    );
+    publish_through_leaf(&dir, &a.leaf, payloads).await;
+    until(
+        Duration::from_secs(10),
+        "the hub reports the fork",
+        || async {
+            cloud.problems(&a.venue).await.as_array().is_some_and(|p| {
+                p.iter()
+                    .any(|x| x["kind"] == "fork" && x["seq"].as_u64() == Some(backed_up + 1))
+            })
+        },
+    )
+    .await;
+    assert_eq!(duplicates(&cloud).await, dup_before);
+    assert_eq!(
+        cloud.events(&a.venue).await["max_seq"].as_u64(),
+        Some(hub_head),
+        "nothing of the hub's copy was replaced"
+    );
+}
+
+async fn duplicates(cloud: &Cloud) -> u64 {
+    cloud
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("pvm_cloud_events_duplicate_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the duplicate count")
+}
