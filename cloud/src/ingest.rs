@@ -45,9 +45,12 @@ pub const LEGACY_CONSUMER: &str = "cloud-ingest";
 /// Messages one node's consumer may have delivered and not yet settled: the
 /// most one node can hold back. Gaps are held within it.
 const NODE_MAX_ACK_PENDING: i64 = 2_048;
-/// Bytes of held (gap) messages kept in memory per node; past it they are
-/// nak'd and come back later instead.
-const MAX_HELD_BYTES: usize = 16 * 1024 * 1024;
+/// Held (gap) messages kept in memory per node, by count and bytes. A node's
+/// pump has at most 64 frames of at most 256 KiB in flight, so a real gap
+/// fits many times over; past them a message is terminated and reported (the
+/// node re-sends what the hub's head shows missing, see `pvm_node::sync`).
+const MAX_HELD_MESSAGES: usize = 1_024;
+const MAX_HELD_BYTES: usize = 32 * 1024 * 1024;
 /// A message delivered this often is given up on (terminated and reported).
 const MAX_DELIVER: i64 = 2_000;
 /// Bytes pulled per batch per node.
@@ -576,67 +579,77 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
     {
         let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
         let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
-        let mut take =
-            |m: jetstream::Message,
-             nodes: &mut HashMap<Uuid, NodeRow>,
-             held: &mut HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>,
-             fresh: bool|
-             -> bool {
-                let j = judge_message(nodes, m.subject.as_str(), &m.payload);
-                hub.counts
-                    .duplicate
-                    .fetch_add(j.duplicates, Ordering::Relaxed);
-                hub.counts.rejected.fetch_add(j.rejected, Ordering::Relaxed);
-                reports.extend(j.problems);
-                accepted.extend(j.accepted);
-                if let Some((node, seq, detail)) = j.wait {
-                    let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
-                    if fresh {
-                        hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
-                        if delivered == GAP_REPORT_AFTER {
-                            reports.push((Some(node), Some(seq), "gap", detail.clone()));
-                        }
+        let mut take = |m: jetstream::Message,
+                        nodes: &mut HashMap<Uuid, NodeRow>,
+                        held: &mut HashMap<
+            Uuid,
+            std::collections::BTreeMap<u64, jetstream::Message>,
+        >,
+                        fresh: bool|
+         -> bool {
+            let j = judge_message(nodes, m.subject.as_str(), &m.payload);
+            hub.counts
+                .duplicate
+                .fetch_add(j.duplicates, Ordering::Relaxed);
+            hub.counts.rejected.fetch_add(j.rejected, Ordering::Relaxed);
+            reports.extend(j.problems);
+            accepted.extend(j.accepted);
+            if let Some((node, seq, detail)) = j.wait {
+                let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
+                if fresh {
+                    hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
+                    if delivered == GAP_REPORT_AFTER {
+                        reports.push((Some(node), Some(seq), "gap", detail.clone()));
                     }
-                    let mine = held.entry(node).or_default();
-                    mine.remove(&seq);
-                    if delivered >= MAX_DELIVER - 1 {
-                        // Never followed on: given up, said so.
-                        hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
-                        reports.push((
-                            Some(node),
-                            Some(seq),
-                            "given_up",
-                            format!(
+                }
+                let mine = held.entry(node).or_default();
+                mine.remove(&seq);
+                if delivered >= MAX_DELIVER - 1 {
+                    // Never followed on: given up, said so.
+                    hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                    reports.push((
+                        Some(node),
+                        Some(seq),
+                        "given_up",
+                        format!(
                             "delivered {delivered} times and its predecessor never came: {detail}"
                         ),
-                        ));
-                        settle.push((m, AckKind::Term));
-                        return false;
-                    }
-                    // Held until its predecessors arrive (a redelivery replaces
-                    // the older copy), within the node's bytes; else it comes back later.
-                    let bytes: usize = mine.values().map(|h| h.payload.len()).sum();
-                    if bytes + m.payload.len() <= MAX_HELD_BYTES {
-                        mine.insert(seq, m);
-                    } else {
-                        settle.push((m, AckKind::Nak(Some(Duration::from_secs(5)))));
-                    }
+                    ));
+                    settle.push((m, AckKind::Term));
                     return false;
                 }
-                if j.rejected > 0 {
-                    settle.push((m, AckKind::Term));
-                } else if !j.resent.is_empty() {
-                    resent.push((m, j.resent));
+                // Held until its predecessors arrive (a redelivery replaces
+                // the older copy), within the node's bounds.
+                let bytes: usize = mine.values().map(|h| h.payload.len()).sum();
+                if mine.len() < MAX_HELD_MESSAGES && bytes + m.payload.len() <= MAX_HELD_BYTES {
+                    mine.insert(seq, m);
                 } else {
-                    done.push(m);
+                    hub.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                    reports.push((Some(node), Some(seq), "held_overflow", format!("more than {MAX_HELD_MESSAGES} messages or {} MiB wait on a gap: {detail}", MAX_HELD_BYTES >> 20)));
+                    settle.push((m, AckKind::Term));
                 }
-                true
-            };
+                return false;
+            }
+            if j.rejected > 0 {
+                settle.push((m, AckKind::Term));
+            } else if !j.resent.is_empty() {
+                resent.push((m, j.resent));
+            } else {
+                done.push(m);
+            }
+            true
+        };
+        let mine: std::collections::BTreeSet<Uuid> = received
+            .iter()
+            .filter_map(|m| m.subject.as_str().rsplit('.').next()?.parse().ok())
+            .collect();
         for m in received {
             take(m, &mut nodes, &mut held, true);
         }
-        // Held messages that now follow on.
-        let waiting: Vec<Uuid> = held.keys().copied().collect();
+        // Held messages that now follow on: only this batch's nodes (each
+        // node's messages are settled by its own consumer's task, so no other
+        // task stores a node's later events before its earlier ones commit).
+        let waiting: Vec<Uuid> = held.keys().copied().filter(|n| mine.contains(n)).collect();
         for node in waiting {
             loop {
                 let head = nodes.get(&node).map_or(0, |n| n.head_seq);

@@ -340,3 +340,267 @@ async fn duplicates(cloud: &Cloud) -> u64 {
         .and_then(|n| n.trim().parse().ok())
         .expect("the duplicate count")
 }
+
+/// Peak resident memory of a process (VmHWM), in MiB.
+fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmHWM")
+        / 1024
+}
+
+/// The count of a venue's problem of `kind` (0 when there is none).
+async fn problem_count(cloud: &Cloud, venue: &str, kind: &str) -> u64 {
+    cloud
+        .problems(venue)
+        .await
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["kind"] == kind)
+        .filter_map(|p| p["count"].as_u64())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_venue_flooding_the_hub_with_gaps_and_bad_hashes_does_not_stall_another() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
+    let mut a = site(&a_dir, &cloud, "Riverside Card Room").await;
+    let b = site(&b_dir, &cloud, "Harbour Poker Club").await;
+    a.drained().await;
+    b.drained().await;
+    let (seq, hash) = a.head().await;
+    a.node.proc.kill();
+
+    // Through A's leaf, with A's key: 12,500 signed events past a gap,
+    // 12,500 with bad hashes, and 500 of about 1 MB past the gap.
+    const GAPS: u64 = 12_500;
+    const BAD: u64 = 12_500;
+    const BIG: u64 = 500;
+    let link = pvm_node::sync::HubLink::load(&a_dir)
+        .expect("hub.json")
+        .expect("registered");
+    let key = pvm_node::identity::NodeIdentity::load(&a_dir)
+        .expect("node key")
+        .key;
+    let client = async_nats::ConnectOptions::new()
+        .custom_inbox_prefix(link.inbox_prefix())
+        .connect(format!("nats://127.0.0.1:{}", a.leaf.port))
+        .await
+        .expect("leaf client");
+    let js = async_nats::jetstream::with_domain(client, &link.nats_domain);
+    let seal = move |at: u64, event: EventKind, bad_hash: bool| -> Vec<u8> {
+        let header = EnvelopeHeader {
+            id: uuid::Uuid::now_v7(),
+            venue_id: link.venue_id,
+            node_id: link.node_id,
+            seq: at,
+            hlc: pvm_shared::Hlc {
+                wall_ms: 1_900_000_000_000,
+                counter: 0,
+            },
+            actor: Actor::System,
+            schema: pvm_shared::SCHEMA_VERSION,
+        };
+        let mut env = Envelope::seal(header, &event, hash);
+        env.sign(&key);
+        if bad_hash {
+            env.hash[0] ^= 1;
+        }
+        env.encode()
+    };
+    let subject = pvm_node::sync::HubLink::load(&a_dir)
+        .expect("hub.json")
+        .expect("registered")
+        .subject();
+    let flood = tokio::spawn(async move {
+        let mut acks = Vec::new();
+        for i in 0..(GAPS + BAD + BIG) {
+            let payload = if i < GAPS {
+                seal(
+                    seq + 2 + i,
+                    EventKind::TableOpened {
+                        table_id: uuid::Uuid::now_v7(),
+                    },
+                    false,
+                )
+            } else if i < GAPS + BAD {
+                seal(
+                    seq + 2 + i,
+                    EventKind::TableOpened {
+                        table_id: uuid::Uuid::now_v7(),
+                    },
+                    true,
+                )
+            } else {
+                let detail = "x".repeat(1_000_000);
+                let event = EventKind::UpdateFinished {
+                    container: "pvm-node".into(),
+                    image: "pvm-node:1".into(),
+                    outcome: "updated".into(),
+                    detail,
+                };
+                seal(seq + 2 + i, event, false)
+            };
+            acks.push(
+                js.publish(subject.clone(), payload.into())
+                    .await
+                    .expect("publish"),
+            );
+            if acks.len() >= 256 {
+                for ack in acks.drain(..) {
+                    ack.await.expect("stored in the hub's stream");
+                }
+            }
+        }
+        for ack in acks {
+            ack.await.expect("stored in the hub's stream");
+        }
+    });
+
+    // While A floods, and after: B's next event reaches the hub within a second.
+    let b_events = || async {
+        cloud.events(&b.venue).await["max_seq"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    until(
+        Duration::from_secs(30),
+        "the flood is under way",
+        || async {
+            problem_count(&cloud, &a.venue, "hash_mismatch").await > 0
+                || problem_count(&cloud, &a.venue, "held_overflow").await > 0
+        },
+    )
+    .await;
+    let before = b_events().await;
+    b.table("B-during").await;
+    let took = until(
+        Duration::from_secs(1),
+        "B's event at the hub during the flood",
+        || async { b_events().await > before },
+    )
+    .await;
+    eprintln!("during A's flood, B's event reached the hub {took:?} after it was made");
+    assert!(!flood.is_finished(), "the flood was still being published");
+    tokio::time::timeout(Duration::from_secs(300), flood)
+        .await
+        .expect("the flood is published")
+        .expect("flood task");
+    // Every bad hash refused, every gap past A's bounds refused; reported
+    // once per kind with a count.
+    until(Duration::from_secs(60), "A's flood is judged", || async {
+        problem_count(&cloud, &a.venue, "hash_mismatch").await == BAD
+            && problem_count(&cloud, &a.venue, "held_overflow").await >= GAPS + BIG - 1_024
+    })
+    .await;
+    let problems = cloud.problems(&a.venue).await;
+    let kinds = kinds(&problems);
+    let mut unique = kinds.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(kinds.len(), unique.len(), "once per kind: {problems}");
+    assert!(kinds.len() <= 3, "{problems}");
+    let before = b_events().await;
+    b.table("B-after").await;
+    let took = until(
+        Duration::from_secs(1),
+        "B's event at the hub after the flood",
+        || async { b_events().await > before },
+    )
+    .await;
+    eprintln!("after A's flood, B's event reached the hub {took:?} after it was made");
+    let peak = peak_rss_mib(cloud.proc.child.id());
+    eprintln!("pvm-cloud peak RSS: {peak} MiB");
+    assert!(peak < 256, "pvm-cloud peaked at {peak} MiB");
+    assert_eq!(
+        cloud.events(&a.venue).await["max_seq"].as_u64(),
+        Some(seq),
+        "nothing of the flood was stored"
+    );
+}
+
+/// The hub's database restored from an older backup: the stream acked the
+/// node's later events long ago, so nothing redelivers them. The node sees
+/// the hub's head stand still below what the stream acked and sends them
+/// again; every event reaches the hub once.
+#[tokio::test]
+async fn events_the_hub_lost_after_the_stream_acked_them_are_sent_again_by_the_node() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud_dir = tmp.path().join("cloud");
+    let cloud = Cloud::start(&cloud_dir, &hub);
+    let key = cloud.admin_key.clone();
+    let dir = tmp.path().join("a");
+    let a = site(&dir, &cloud, "Riverside Card Room").await;
+    for name in ["T1", "T2", "T3"] {
+        a.table(name).await;
+    }
+    a.drained().await;
+    until(Duration::from_secs(5), "the hub has them", || async {
+        cloud.events(&a.venue).await["max_seq"].as_u64() == Some(a.head().await.0)
+    })
+    .await;
+    let saved = cloud.events(&a.venue).await["max_seq"]
+        .as_u64()
+        .expect("max_seq");
+    // The hub's database as a backup would have it (pvm-cloud stopped).
+    drop(cloud);
+    let backup = tmp.path().join("cloud-backup");
+    std::fs::create_dir_all(&backup).expect("backup dir");
+    for f in ["cloud.db", "cloud.db-wal", "cloud.db-shm"] {
+        if cloud_dir.join(f).exists() {
+            std::fs::copy(cloud_dir.join(f), backup.join(f)).expect("backup");
+        }
+    }
+    let cloud = Cloud::start_with_key(&cloud_dir, &hub, Some(key.clone()));
+    for name in ["T4", "T5", "T6"] {
+        a.table(name).await;
+    }
+    a.drained().await;
+    let head = a.head().await.0;
+    until(
+        Duration::from_secs(5),
+        "the hub has the later ones",
+        || async { cloud.events(&a.venue).await["max_seq"].as_u64() == Some(head) },
+    )
+    .await;
+    // Restored: the hub's copy ends at `saved` again.
+    drop(cloud);
+    for f in ["cloud.db", "cloud.db-wal", "cloud.db-shm"] {
+        let _ = std::fs::remove_file(cloud_dir.join(f));
+        if backup.join(f).exists() {
+            std::fs::copy(backup.join(f), cloud_dir.join(f)).expect("restore");
+        }
+    }
+    let cloud = Cloud::start_with_key(&cloud_dir, &hub, Some(key));
+    assert_eq!(
+        cloud.events(&a.venue).await["max_seq"].as_u64(),
+        Some(saved)
+    );
+    // Heartbeats every second: three answers standing still, then sent again.
+    for _ in 0..200 {
+        if cloud.events(&a.venue).await["max_seq"].as_u64() == Some(head) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        cloud.events(&a.venue).await["max_seq"].as_u64(),
+        Some(head),
+        "the node sends the lost events again within 20 s; node: {}\ncloud: {}",
+        a.node.proc.logs(),
+        cloud.proc.logs()
+    );
+    let events = cloud.events(&a.venue).await;
+    assert_eq!(events["count"].as_u64(), Some(head), "each once: {events}");
+    assert_eq!(events["verified_seq"].as_u64(), Some(head), "{events}");
+    assert_eq!(cloud.problems(&a.venue).await, json!([]));
+    assert_eq!(a.node.sync(&a.token).await["pending"], 0);
+}

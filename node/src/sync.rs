@@ -179,7 +179,18 @@ pub struct SyncStatus {
     /// Set when the hub's copy of this node's log is not a prefix of the
     /// log here: the pump stops until `pvm-node resync`.
     fork: std::sync::Mutex<Option<Fork>>,
+    /// The hub's head of this log at its last answer, and how many answers
+    /// in a row it stood still below `acked_seq`.
+    hub_head: AtomicU64,
+    hub_stuck: AtomicU64,
+    /// Set to the hub's head when the stream acked events the hub has not
+    /// stored (it refused or lost them): the pump sends again from there.
+    rewind_to: std::sync::Mutex<Option<u64>>,
 }
+
+/// Answers in a row with the hub's head standing still below `acked_seq`
+/// before the pump sends again from the hub's head (a draining hub moves).
+const STUCK_ANSWERS: u64 = 3;
 
 /// Where this node's log left the hub's copy of it (e.g. the node was
 /// restored from a backup older than what the hub has).
@@ -226,6 +237,39 @@ impl SyncStatus {
         }
     }
 
+    /// Notes the hub's head of an agreeing log; after `STUCK_ANSWERS` in a
+    /// row at the same seq below `acked_seq`, asks the pump to send again
+    /// from there.
+    fn note_hub_head(&self, seq: u64) {
+        let acked = self.acked_seq.load(Ordering::Relaxed);
+        let before = self.hub_head.swap(seq, Ordering::Relaxed);
+        if seq >= acked {
+            self.hub_stuck.store(0, Ordering::Relaxed);
+            return;
+        }
+        let stuck = if before == seq {
+            self.hub_stuck.fetch_add(1, Ordering::Relaxed) + 1
+        } else {
+            self.hub_stuck.store(1, Ordering::Relaxed);
+            1
+        };
+        if stuck >= STUCK_ANSWERS {
+            self.hub_stuck.store(0, Ordering::Relaxed);
+            if let Ok(mut r) = self.rewind_to.lock() {
+                tracing::warn!(
+                    hub = seq,
+                    acked,
+                    "the hub has not stored events the stream acked; sending them again"
+                );
+                *r = Some(seq);
+            }
+        }
+    }
+
+    fn take_rewind(&self) -> Option<u64> {
+        self.rewind_to.lock().ok().and_then(|mut r| r.take())
+    }
+
     pub fn pending(&self) -> u64 {
         self.head_seq
             .load(Ordering::Relaxed)
@@ -253,7 +297,6 @@ async fn save_acked(conn: &libsql::Connection, acked: u64, at_ms: u64) -> Result
     Ok(())
 }
 
-/// Publishes the log to the hub until `stop`.
 /// Compares the hub's head of this node's log (an answer to a heartbeat or a
 /// head query) with the log here: the hub's head must be an event of this log.
 /// Sets or clears `status`'s fork; returns true when the logs agree.
@@ -298,6 +341,9 @@ async fn compare_head(reader: &Reader, status: &SyncStatus, answer: &[u8]) -> bo
     };
     let agrees = fork.is_none();
     status.set_fork(fork);
+    if agrees {
+        status.note_hub_head(head.seq);
+    }
     agrees
 }
 
@@ -317,6 +363,7 @@ async fn ask_head(link: &HubLink, client: &async_nats::Client) -> Option<Vec<u8>
     }
 }
 
+/// Publishes the log to the hub until `stop`.
 #[allow(clippy::too_many_arguments)]
 pub async fn pump(
     link: HubLink,
@@ -398,9 +445,14 @@ async fn publish_from(
     backoff: &mut Duration,
 ) -> Result<(), String> {
     let subject = link.subject();
+    // After a rewind: up to which seq frames are sent again, and their tag.
+    let mut resend: Option<(u64, u64)> = None;
     loop {
         if stop.is_cancelled() {
             return Ok(());
+        }
+        if resend.is_some_and(|(until, _)| *acked >= until) {
+            resend = None;
         }
         if status.fork().is_some() {
             tokio::select! {
@@ -408,6 +460,15 @@ async fn publish_from(
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
+        }
+        if let Some(hub_head) = status.take_rewind().filter(|h| *h < *acked) {
+            // Sent again under new ids: the stream's duplicate window would
+            // otherwise drop what it took (and the hub never stored) before.
+            resend = Some((*acked, clock.now_ms()));
+            *acked = hub_head;
+            if save_acked(conn, *acked, clock.now_ms()).await.is_ok() {
+                status.acked_seq.store(*acked, Ordering::Relaxed);
+            }
         }
         if let Ok(head) = reader.head_seq().await {
             status.head_seq.store(head, Ordering::Relaxed);
@@ -441,9 +502,12 @@ async fn publish_from(
             }
             let body = pvm_shared::frame::encode(events[frame].iter().map(|(_, b)| b.as_slice()));
             let mut headers = HeaderMap::new();
+            let tag = resend
+                .filter(|(until, _)| first <= *until)
+                .map(|(_, tag)| tag);
             headers.insert(
                 "Nats-Msg-Id",
-                msg_id(link.node_id, first, last, &body).as_str(),
+                msg_id(link.node_id, first, last, &body, tag).as_str(),
             );
             match js
                 .publish_with_headers(subject.clone(), headers, body.into())
@@ -483,10 +547,15 @@ async fn publish_from(
 /// a different event at a reused seq (a node restored from a backup) has
 /// another, so it reaches the hub, which reports the fork instead of the
 /// stream acking it unseen.
-fn msg_id(node: uuid::Uuid, first: u64, last: u64, body: &[u8]) -> String {
+/// A frame sent again after a rewind carries the rewind's tag, so the window
+/// does not drop it as the copy the hub never stored.
+fn msg_id(node: uuid::Uuid, first: u64, last: u64, body: &[u8], resend: Option<u64>) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(body);
-    format!("{node}:{first}-{last}:{}", hex::encode(&digest[..8]))
+    let digest = hex::encode(&sha2::Sha256::digest(body)[..8]);
+    match resend {
+        Some(tag) => format!("{node}:{first}-{last}:{digest}:r{tag}"),
+        None => format!("{node}:{first}-{last}:{digest}"),
+    }
 }
 
 /// Consecutive events grouped into frames (see `pvm_shared::frame`): at most
