@@ -103,7 +103,8 @@ impl Hub {
             let conn = store.conn.lock().await;
             let mut r = conn
                 .query(
-                    "SELECT venue_id, envelope FROM events ORDER BY node_id, seq",
+                    "SELECT venue_id, envelope FROM events WHERE node_id IN \
+                     (SELECT node_id FROM nodes WHERE retired_ms IS NULL) ORDER BY node_id, seq",
                     (),
                 )
                 .await?;
@@ -717,7 +718,20 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
         {
             let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
             let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
-            for env in &accepted {
+            let retired: std::collections::BTreeSet<Uuid> = {
+                let nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+                nodes
+                    .values()
+                    .filter(|n| n.retired)
+                    .map(|n| n.node_id)
+                    .collect()
+            };
+            // A retired node's late events are stored, not folded: its venue
+            // now follows the node that replaced it.
+            for env in accepted
+                .iter()
+                .filter(|e| !retired.contains(&e.header.node_id))
+            {
                 match fold(venues.entry(env.header.venue_id).or_default(), env) {
                     Ok(()) => *versions.entry(env.header.venue_id).or_default() += 1,
                     Err((kind, detail)) => {

@@ -298,6 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .route("/api/v1/venues/{id}/events", get(venue_events))
         .route("/api/v1/venues/{id}/problems", get(venue_problems))
         .route("/api/v1/register", post(register))
+        .route("/api/v1/resync", post(resync))
         .route("/api/v1/nodes", get(list_nodes))
         .merge(admin::routes())
         .merge(display::routes())
@@ -483,11 +484,12 @@ async fn register(
                 head_seq: 0,
                 head_hash: [0; 32],
                 verified_seq: 0,
+                retired: false,
             },
         );
     app.hub.nodes_changed.notify_one();
     write_leaf_users(&app).await?;
-    ensure_down_consumer(&app, r.node_id, r.venue_id).await?;
+    ensure_down_consumer(&app, r.node_id, r.venue_id, false).await?;
     Ok(Json(Registered {
         node_id: r.node_id,
         venue_id: r.venue_id,
@@ -497,6 +499,200 @@ async fn register(
         hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
         nats_domain: "hub".into(),
     }))
+}
+
+#[derive(Deserialize)]
+struct Resync {
+    /// The registered node.
+    node_id: Uuid,
+    new_node_id: Uuid,
+    venue_id: Uuid,
+    /// The new base64 ed25519 public key.
+    public_key: String,
+    /// The node's leaf password (it has it from registration).
+    leaf_password: String,
+    /// base64 signature by the old key over `pvm_shared::resync::statement`.
+    signature: String,
+}
+
+/// A registered node whose log forked from the hub's copy moves its venue to
+/// a new node id (`pvm-node resync`). The old key signs the new one and the
+/// node proves its leaf password; the old node's events stay stored as they
+/// are (no longer folded), the venue's state is folded again from the new
+/// node's log, which it sends in full, and the leaf user (same name and
+/// password) is now allowed the new node's subjects. Asking again with the
+/// same new node and key answers the same (a resync cut short is finished).
+async fn resync(
+    State(app): State<App>,
+    Json(r): Json<Resync>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let new_key: [u8; 32] = b64()
+        .decode(&r.public_key)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+        .ok_or_else(|| bad("invalid", "public_key: a base64 ed25519 key"))?;
+    let signature = b64()
+        .decode(&r.signature)
+        .ok()
+        .and_then(|s| ed25519_dalek::Signature::from_slice(&s).ok())
+        .ok_or_else(|| bad("invalid", "signature: a base64 ed25519 signature"))?;
+    if r.leaf_password.len() > 256 || r.node_id == r.new_node_id {
+        return Err(bad(
+            "invalid",
+            "leaf_password or new_node_id is not acceptable",
+        ));
+    }
+    let unknown = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "unknown_node",
+            "no such node of that venue is registered here".into(),
+        )
+    };
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT venue_id, public_key, leaf_user, leaf_password, retired_ms FROM nodes WHERE node_id = ?1",
+            [r.node_id.to_string()],
+        )
+        .await?;
+    let Some(row) = rows.next().await? else {
+        return Err(unknown());
+    };
+    let (venue, old_key, leaf_user, leaf_hash, retired): (
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+    ) = (
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    );
+    drop(rows);
+    if venue != r.venue_id.to_string() {
+        return Err(unknown());
+    }
+    let old_key = b64()
+        .decode(&old_key)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+        .ok_or_else(|| anyhow::anyhow!("the stored key of node {} is unusable", r.node_id))?;
+    let statement = pvm_shared::resync::statement(r.node_id, r.new_node_id, r.venue_id, &new_key);
+    let denied = || {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "not_this_node",
+            "the signature or the leaf password is not this node's".into(),
+        )
+    };
+    if old_key.verify_strict(&statement, &signature).is_err() {
+        return Err(denied());
+    }
+    let (password, hash) = (r.leaf_password.clone(), leaf_hash.clone());
+    let password_ok =
+        tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+            .await
+            .unwrap_or(false);
+    if !password_ok {
+        return Err(denied());
+    }
+    if retired.is_some() {
+        // Done before: the same new node and key is this resync again.
+        let mut again = conn
+            .query(
+                "SELECT public_key FROM nodes WHERE node_id = ?1 AND venue_id = ?2 AND retired_ms IS NULL",
+                libsql::params![r.new_node_id.to_string(), r.venue_id.to_string()],
+            )
+            .await?;
+        let same = match again.next().await? {
+            Some(row) => row.get::<String>(0)? == r.public_key,
+            None => false,
+        };
+        if !same {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "already_resynced",
+                "this node was already replaced by another one".into(),
+            ));
+        }
+    } else {
+        let mut taken = conn
+            .query(
+                "SELECT 1 FROM nodes WHERE node_id = ?1",
+                [r.new_node_id.to_string()],
+            )
+            .await?;
+        if taken.next().await?.is_some() {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "already_registered",
+                "new_node_id is already registered".into(),
+            ));
+        }
+        drop(taken);
+        let now = now_ms();
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "UPDATE nodes SET retired_ms = ?2 WHERE node_id = ?1",
+            libsql::params![r.node_id.to_string(), now],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            libsql::params![r.new_node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), leaf_user.clone(), leaf_hash, now],
+        )
+        .await?;
+        tx.commit().await?;
+        {
+            let mut nodes = app.hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(old) = nodes.get_mut(&r.node_id) {
+                old.retired = true;
+            }
+            nodes.insert(
+                r.new_node_id,
+                store::NodeRow {
+                    node_id: r.new_node_id,
+                    venue_id: r.venue_id,
+                    public_key: new_key,
+                    head_seq: 0,
+                    head_hash: [0; 32],
+                    verified_seq: 0,
+                    retired: false,
+                },
+            );
+        }
+        // The venue's state is folded again from the new node's log as it arrives.
+        app.hub
+            .venues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&r.venue_id);
+        *app.hub
+            .versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(r.venue_id)
+            .or_default() += 1;
+        tracing::warn!(old = %r.node_id, new = %r.new_node_id, venue = %r.venue_id, "node resynced under a new id");
+    }
+    drop(conn);
+    app.hub.nodes_changed.notify_one();
+    write_leaf_users(&app).await?;
+    ensure_down_consumer(&app, r.new_node_id, r.venue_id, true).await?;
+    Ok(Json(json!({
+        "node_id": r.new_node_id,
+        "venue_id": r.venue_id,
+        "leaf_url": app.cli.leaf_url,
+        "leaf_user": leaf_user,
+        "hub_public_key": b64().encode(app.key.verifying_key().as_bytes()),
+        "nats_domain": "hub",
+    })))
 }
 
 const BCRYPT_COST: u32 = 10;
@@ -548,7 +744,7 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn
         .query(
-            "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes ORDER BY leaf_user",
+            "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes WHERE retired_ms IS NULL ORDER BY leaf_user",
             (),
         )
         .await?;
@@ -589,8 +785,15 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
 }
 
 /// The node's durable downstream consumer, filtered to its venue (idempotent).
-async fn ensure_down_consumer(app: &App, node: Uuid, venue: Uuid) -> anyhow::Result<()> {
-    use async_nats::jetstream::consumer::{pull, AckPolicy};
+/// A resynced node (`from_now`) gets only messages sent from then on: it
+/// applied the earlier ones under its old id.
+async fn ensure_down_consumer(
+    app: &App,
+    node: Uuid,
+    venue: Uuid,
+    from_now: bool,
+) -> anyhow::Result<()> {
+    use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
     app.js
         .create_consumer_on_stream(
             pull::Config {
@@ -598,6 +801,11 @@ async fn ensure_down_consumer(app: &App, node: Uuid, venue: Uuid) -> anyhow::Res
                 filter_subject: format!("pvm.down.{venue}.>"),
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: std::time::Duration::from_secs(30),
+                deliver_policy: if from_now {
+                    DeliverPolicy::New
+                } else {
+                    DeliverPolicy::All
+                },
                 ..Default::default()
             },
             ingest::DOWN_STREAM,
@@ -734,7 +942,7 @@ async fn list_nodes(
     admin(&app, &headers)?;
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn
-        .query("SELECT node_id, venue_id, head_seq, verified_seq, last_contact_ms, heartbeat FROM nodes ORDER BY venue_id", ())
+        .query("SELECT node_id, venue_id, head_seq, verified_seq, last_contact_ms, heartbeat, retired_ms FROM nodes ORDER BY venue_id, registered_ms", ())
         .await?;
     let every = app.cli.heartbeat_secs.max(1) as i64 * 1000;
     let now = now_ms();
@@ -755,6 +963,7 @@ async fn list_nodes(
             "last_contact_ms": last,
             "status": status,
             "heartbeat": beat.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
+            "retired_ms": r.get::<Option<i64>>(6)?,
         }));
     }
     Ok(Json(json!(out)))
@@ -814,7 +1023,7 @@ pub(crate) async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
     let mut rows = conn
         .query(
             "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-             (SELECT COUNT(*) FROM events e WHERE e.venue_id = v.id) FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id ORDER BY v.name",
+             (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id) FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
             (),
         )
         .await?;
@@ -902,7 +1111,8 @@ pub(crate) async fn events_summary(app: &App, id: Uuid) -> Result<EventsSummary,
     let conn = app.hub.store.conn.lock().await;
     let mut rows = conn
         .query(
-            "SELECT COUNT(*), MIN(seq), MAX(seq), (SELECT MAX(verified_seq) FROM nodes WHERE venue_id = ?1) FROM events WHERE venue_id = ?1",
+            "SELECT COUNT(*), MIN(seq), MAX(seq), (SELECT MAX(verified_seq) FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL) FROM events \
+             WHERE venue_id = ?1 AND node_id IN (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL)",
             [id.to_string()],
         )
         .await?;
@@ -914,7 +1124,8 @@ pub(crate) async fn events_summary(app: &App, id: Uuid) -> Result<EventsSummary,
         (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
     let mut kinds = conn
         .query(
-            "SELECT seq, kind FROM events WHERE venue_id = ?1 ORDER BY seq DESC LIMIT 50",
+            "SELECT seq, kind FROM events WHERE venue_id = ?1 AND node_id IN \
+             (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL) ORDER BY seq DESC LIMIT 50",
             [id.to_string()],
         )
         .await?;

@@ -29,7 +29,10 @@ CREATE TABLE IF NOT EXISTS nodes (
     head_hash BLOB NOT NULL DEFAULT x'0000000000000000000000000000000000000000000000000000000000000000',
     verified_seq INTEGER NOT NULL DEFAULT 0,
     last_contact_ms INTEGER,
-    heartbeat TEXT
+    heartbeat TEXT,
+    -- Set when `pvm-node resync` moved the venue to a new node id: this
+    -- node's events are kept as they are but no longer folded.
+    retired_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS events (
     node_id TEXT NOT NULL,
@@ -57,6 +60,7 @@ CREATE TABLE IF NOT EXISTS problems (
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("problems", "count", "INTEGER NOT NULL DEFAULT 1"),
     ("problems", "last_ms", "INTEGER"),
+    ("nodes", "retired_ms", "INTEGER"),
 ];
 
 /// The database and the one connection everything goes through, in turn
@@ -110,13 +114,15 @@ pub struct NodeRow {
     pub head_seq: u64,
     pub head_hash: [u8; 32],
     pub verified_seq: u64,
+    /// Replaced by a resynced node: its events are kept, not folded.
+    pub retired: bool,
 }
 
 pub async fn nodes(conn: &Connection) -> anyhow::Result<Vec<NodeRow>> {
     use base64::Engine;
     let mut rows = conn
         .query(
-            "SELECT node_id, venue_id, public_key, head_seq, head_hash, verified_seq FROM nodes",
+            "SELECT node_id, venue_id, public_key, head_seq, head_hash, verified_seq, retired_ms IS NOT NULL FROM nodes",
             (),
         )
         .await?;
@@ -131,6 +137,7 @@ pub async fn nodes(conn: &Connection) -> anyhow::Result<Vec<NodeRow>> {
             head_seq: r.get::<i64>(3)? as u64,
             head_hash: hash.try_into().map_err(|_| anyhow::anyhow!("bad hash"))?,
             verified_seq: r.get::<i64>(5)? as u64,
+            retired: r.get::<i64>(6)? != 0,
         });
     }
     Ok(out)

@@ -238,7 +238,8 @@ async fn events_past_what_a_node_could_decide_are_kept_not_folded_and_the_hub_st
 /// and says so; whatever reaches the hub at a reused seq is reported as a
 /// fork, never dropped as a duplicate.
 #[tokio::test]
-async fn a_node_restored_from_an_old_backup_stops_and_warns_and_the_hub_reports_the_fork() {
+async fn a_node_restored_from_an_old_backup_stops_and_warns_the_hub_reports_the_fork_and_resync_sends_it_all(
+) {
     let tmp = tempfile::tempdir().expect("tmp");
     let hub = Hub::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
@@ -329,6 +330,88 @@ async fn a_node_restored_from_an_old_backup_stops_and_warns_and_the_hub_reports_
         Some(hub_head),
         "nothing of the hub's copy was replaced"
     );
+
+    // `pvm-node resync` (node stopped): the log under a new node id, sent in
+    // full; the hub keeps the old node's events and follows the new one.
+    let old_node = pvm_node::sync::HubLink::load(&dir)
+        .expect("hub.json")
+        .expect("registered")
+        .node_id
+        .to_string();
+    a.node.proc.kill();
+    let out = run_node(&dir, &["resync"]);
+    assert!(
+        out.status.success(),
+        "resync: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_node = pvm_node::sync::HubLink::load(&dir)
+        .expect("hub.json")
+        .expect("registered")
+        .node_id
+        .to_string();
+    assert_ne!(new_node, old_node);
+    let verify = run_node(&dir, &["verify-log"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    // The node and its leaf restarted, as `resync` says (the leaf's
+    // permissions at the hub now name the new node id).
+    a.leaf.stop();
+    a.leaf.restart();
+    a.node = NodeProc::start(&dir, &a.leaf, &[]);
+    a.token = a.node.token().await;
+    let (head, _) = a.head().await;
+    assert!(head >= backed_up + 2, "R1 and R2 are in the log: {head}");
+    until(
+        Duration::from_secs(15),
+        "the whole log under the new id",
+        || async {
+            a.node.sync(&a.token).await["pending"] == 0
+                && cloud.events(&a.venue).await["max_seq"].as_u64() == Some(head)
+        },
+    )
+    .await;
+    let events = cloud.events(&a.venue).await;
+    assert_eq!(events["count"].as_u64(), Some(head), "{events}");
+    assert_eq!(events["verified_seq"].as_u64(), Some(head), "{events}");
+    let sync = a.node.sync(&a.token).await;
+    assert!(sync["fork"].is_null(), "{sync}");
+    let nodes: Value = cloud
+        .client()
+        .get(format!("{}/api/v1/nodes", cloud.url))
+        .send()
+        .await
+        .expect("nodes")
+        .json()
+        .await
+        .expect("json");
+    let find = |id: &str| {
+        nodes
+            .as_array()
+            .and_then(|n| n.iter().find(|x| x["node_id"] == id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(find(&old_node)["retired_ms"].is_u64(), "{nodes}");
+    assert_eq!(
+        find(&old_node)["head_seq"].as_u64(),
+        Some(hub_head),
+        "the old log is kept"
+    );
+    assert!(find(&new_node)["retired_ms"].is_null(), "{nodes}");
+    assert_eq!(find(&new_node)["head_seq"].as_u64(), Some(head), "{nodes}");
+    // A table made now reaches the hub as before.
+    a.table("After").await;
+    until(
+        Duration::from_secs(5),
+        "a new event after the resync",
+        || async { cloud.events(&a.venue).await["max_seq"].as_u64() == Some(head + 1) },
+    )
+    .await;
 }
 
 async fn duplicates(cloud: &Cloud) -> u64 {

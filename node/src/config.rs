@@ -125,6 +125,10 @@ pub enum Command {
     /// Staff accounts from the command line: the first admin, or a way back in.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// After this node's log forked from the hub's copy (e.g. it was restored
+    /// from an older backup): rebuild the log under a new node id and move the
+    /// venue at the hub to it. Stop the node first.
+    Resync,
     /// Register this node with the cloud hub using a one-time token from its admin.
     Register {
         /// The hub's address, e.g. https://hub.example.com

@@ -143,6 +143,42 @@ impl NodeIdentity {
     pub fn public_key_hex(&self) -> String {
         hex::encode(self.key.verifying_key().to_bytes())
     }
+
+    /// Writes this identity into `dir` in place of the one there (for
+    /// `pvm-node resync`), keeping the old files as `<name>.forked-<tag>`.
+    /// Each file is replaced by a rename; the key goes last.
+    pub fn replace_in(&self, dir: &Path, tag: &str) -> Result<(), IdentityError> {
+        let ids = IdFile {
+            node_id: self.node_id,
+            venue_id: self.venue_id,
+        };
+        let id_json = serde_json::to_vec_pretty(&ids).map_err(|e| IdentityError::File {
+            path: dir.join(ID_FILE),
+            reason: e.to_string(),
+        })?;
+        let key = format!("{}\n", hex::encode(self.key.to_bytes()));
+        for (name, bytes) in [(ID_FILE, id_json), (KEY_FILE, key.into_bytes())] {
+            let path = dir.join(name);
+            let fail = |e: std::io::Error| IdentityError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            };
+            let kept = dir.join(format!("{name}.forked-{tag}"));
+            if path.exists() && !kept.exists() {
+                fs::copy(&path, &kept).map_err(fail)?;
+            }
+            let fresh = dir.join(format!("{name}.new"));
+            let _ = fs::remove_file(&fresh);
+            write_private(&fresh, &bytes)?;
+            fs::rename(&fresh, &path).map_err(fail)?;
+        }
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| IdentityError::DataDir {
+                path: dir.to_owned(),
+                reason: e.to_string(),
+            })
+    }
 }
 
 /// Writes a file readable only by its owner, durably, replacing nothing.

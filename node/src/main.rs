@@ -36,6 +36,7 @@ fn main() -> ExitCode {
                 role,
             }) => admin_create(&config, username, display_name, &role).await,
             Command::Register { hub, token } => register(&config, &hub, &token).await,
+            Command::Resync => resync(&config).await,
             Command::Update {
                 container,
                 image,
@@ -430,6 +431,37 @@ async fn register(config: &Config, hub: &str, token: &str) -> anyhow::Result<Exi
                     "Next: pvm-node leaf-config --out leaf.conf, then restart the node with --leaf-run \"nats-server -c leaf.conf\" (or run that nats-server beside it yourself)."
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("pvm-node: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn resync(config: &Config) -> anyhow::Result<ExitCode> {
+    let dir = &config.data_dir;
+    let _lock = match access(dir)? {
+        Access::Running => anyhow::bail!(
+            "the node is running on {}; stop it first, then run resync",
+            dir.display()
+        ),
+        Access::Stopped(lock) => lock,
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    match pvm_node::sync::resync(dir, now).await {
+        Ok(link) => {
+            println!(
+                "Resynced: this node is now node {} of venue {} at {}; its whole log goes to the hub when it starts. The old log is kept as {}.forked-{now}.\nStart the node again, and restart its leaf nats-server too (with --leaf-run it restarts with the node): the leaf's permissions at the hub now name the new node id.",
+                link.node_id,
+                link.venue_id,
+                link.hub_url,
+                dir.join(store::DB_FILE).display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

@@ -136,6 +136,139 @@ pub async fn register(dir: &Path, hub_url: &str, token: &str) -> Result<HubLink,
     Ok(link)
 }
 
+/// A resync under way: the new node id and key, kept until it is done so a
+/// resync cut short is finished by running it again.
+const RESYNC_FILE: &str = "resync.json";
+
+#[derive(Serialize, Deserialize)]
+struct PendingResync {
+    node_id: Uuid,
+    key: String,
+}
+
+/// `pvm-node resync` (the node stopped): gives a log that forked from the
+/// hub's copy a fresh start at the hub. The log is rebuilt under a new node
+/// id and key (every event kept, in order, chained anew and signed); the old
+/// key vouches for the new one at the hub, which keeps the old node's events
+/// as they were and takes this log in full under the new id. The old
+/// database and identity stay in the data dir as `*.forked-<ms>`.
+pub async fn resync(dir: &Path, now_ms: u64) -> Result<HubLink, String> {
+    let link = HubLink::load(dir)?.ok_or_else(|| {
+        "this node is not registered with a hub; there is nothing to resync".to_string()
+    })?;
+    let old = NodeIdentity::load(dir).map_err(|e| e.to_string())?;
+    let pending_path = dir.join(RESYNC_FILE);
+    let pending: PendingResync = match std::fs::read(&pending_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: {e}", pending_path.display()))?,
+        Err(_) => {
+            let p = PendingResync {
+                node_id: Uuid::now_v7(),
+                key: hex::encode(
+                    ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng).to_bytes(),
+                ),
+            };
+            let text = serde_json::to_string(&p).map_err(|e| e.to_string())?;
+            write_secret(&pending_path, &text)
+                .map_err(|e| format!("writing {}: {e}", pending_path.display()))?;
+            p
+        }
+    };
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(&pending.key, &mut key)
+        .map_err(|e| format!("{}: the key is not hex: {e}", pending_path.display()))?;
+    let new = NodeIdentity {
+        node_id: pending.node_id,
+        venue_id: link.venue_id,
+        key: ed25519_dalek::SigningKey::from_bytes(&key),
+    };
+    if old.node_id == new.node_id && link.node_id == new.node_id {
+        let _ = std::fs::remove_file(&pending_path);
+        return Ok(link);
+    }
+    // 1. The log rebuilt under the new identity, beside the old one.
+    let db_path = dir.join(crate::store::DB_FILE);
+    let fresh = dir.join(format!("{}.resync", crate::store::DB_FILE));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", fresh.display()));
+    }
+    {
+        let db = crate::store::Db::open(&db_path)
+            .await
+            .map_err(|e| e.to_string())?;
+        let source = Reader::new(&db).await.map_err(|e| e.to_string())?;
+        let rebuilt = crate::store::reseal_into(&source, &fresh, &new)
+            .await
+            .map_err(|e| format!("rebuilding the log: {e}"))?;
+        let summary = rebuilt
+            .verify_log(new.key.verifying_key(), new.node_id, new.venue_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|p| format!("the rebuilt log does not verify: {p}"))?;
+        tracing::info!(events = summary.events, "log rebuilt under the new node id");
+    }
+    // 2. The hub moves the venue to the new node id (the old key vouches).
+    use base64::Engine;
+    use ed25519_dalek::Signer;
+    let new_key = new.key.verifying_key().to_bytes();
+    let statement =
+        pvm_shared::resync::statement(old.node_id, new.node_id, link.venue_id, &new_key);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .post(format!("{}/api/v1/resync", link.hub_url))
+        .json(&serde_json::json!({
+            "node_id": old.node_id,
+            "new_node_id": new.node_id,
+            "venue_id": link.venue_id,
+            "public_key": b64.encode(new_key),
+            "leaf_password": link.leaf_password,
+            "signature": b64.encode(old.key.sign(&statement).to_bytes()),
+        }))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the hub at {}: {e}", link.hub_url))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no reason given");
+        return Err(format!("the hub refused the resync ({status}): {message}"));
+    }
+    // 3. The files: the old log and identity kept aside, the new ones in place.
+    let tag = now_ms.to_string();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = format!("{}{suffix}", db_path.display());
+        if Path::new(&from).exists() {
+            std::fs::rename(&from, format!("{}.forked-{tag}{suffix}", db_path.display()))
+                .map_err(|e| format!("moving {from} aside: {e}"))?;
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let from = format!("{}{suffix}", fresh.display());
+        if Path::new(&from).exists() {
+            std::fs::rename(&from, format!("{}{suffix}", db_path.display()))
+                .map_err(|e| format!("putting the rebuilt log in place: {e}"))?;
+        }
+    }
+    new.replace_in(dir, &tag).map_err(|e| e.to_string())?;
+    let link = HubLink {
+        node_id: new.node_id,
+        ..link
+    };
+    write_secret(
+        &dir.join(HUB_FILE),
+        &serde_json::to_string_pretty(&link).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("writing {}: {e}", dir.join(HUB_FILE).display()))?;
+    let _ = std::fs::remove_file(&pending_path);
+    Ok(link)
+}
+
 /// The nats-server configuration of this node's leaf.
 pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16) -> String {
     let remote = link.leaf_url.replacen(

@@ -14,6 +14,7 @@ pub mod event;
 pub mod frame;
 pub mod hlc;
 pub mod players;
+pub mod resync;
 pub mod staff;
 pub mod tournament;
 pub mod venue;

@@ -132,6 +132,49 @@ pub(crate) async fn query_text(
 /// Returns a reader on the rebuilt database, whose read tables must equal the
 /// source's (the replay tests compare `dump_read_tables`).
 pub async fn replay_into(source: &Reader, target: &Path) -> Result<Reader, StoreError> {
+    rebuild_into(source, target, Ok).await
+}
+
+/// Rebuilds the log behind `source` at `target` as `identity`'s: every event
+/// in order, under the new node id, chained from genesis and signed with the
+/// new key (id, seq, clock and actor kept). `pvm-node resync` uses it to give
+/// a forked log a fresh start at the hub.
+pub async fn reseal_into(
+    source: &Reader,
+    target: &Path,
+    identity: &crate::identity::NodeIdentity,
+) -> Result<Reader, StoreError> {
+    let mut prev = pvm_shared::verify::ChainStart::GENESIS.prev_hash;
+    rebuild_into(source, target, |env: pvm_shared::envelope::Envelope| {
+        // The event's kind and payload bytes are kept as they were.
+        let mut out = pvm_shared::envelope::Envelope {
+            header: pvm_shared::envelope::EnvelopeHeader {
+                node_id: identity.node_id,
+                venue_id: identity.venue_id,
+                ..env.header
+            },
+            prev_hash: prev,
+            hash: [0; 32],
+            sig: None,
+            ..env
+        };
+        out.hash = out.compute_hash();
+        out.sign(&identity.key);
+        prev = out.hash;
+        Ok(out)
+    })
+    .await
+}
+
+/// Builds a database at `target` from `source`'s log, each envelope passed
+/// through `map` before it is folded, projected and stored.
+async fn rebuild_into(
+    source: &Reader,
+    target: &Path,
+    mut map: impl FnMut(
+        pvm_shared::envelope::Envelope,
+    ) -> Result<pvm_shared::envelope::Envelope, StoreError>,
+) -> Result<Reader, StoreError> {
     if target.exists() {
         return Err(StoreError::Log(format!(
             "{} already exists",
@@ -152,6 +195,7 @@ pub async fn replay_into(source: &Reader, target: &Path) -> Result<Reader, Store
         for (seq, bytes) in &page {
             let env = pvm_shared::envelope::Envelope::decode(bytes)
                 .map_err(|e| StoreError::Log(format!("seq {seq}: {e}")))?;
+            let env = map(env)?;
             let event = env.event().map_err(|e| StoreError::Log(e.to_string()))?;
             let touched = writer::touched_by(&state, &event);
             state.apply(&event);
