@@ -82,7 +82,9 @@ pub struct Hub {
     pub counts: Counts,
     pub nodes: Mutex<HashMap<Uuid, NodeRow>>,
     /// Each venue's state, from its events (for the API and the display fallback).
-    pub venues: Mutex<HashMap<Uuid, VenueState>>,
+    /// Shared, not copied: a screen takes an `Arc` under the lock; a fold
+    /// copies the state only while a screen still holds the old one.
+    pub venues: Mutex<HashMap<Uuid, Arc<VenueState>>>,
     /// Events that arrived before their predecessor, per node, by seq: held
     /// (not acked) until the gap closes, then stored in order.
     pub held: Mutex<HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>>,
@@ -121,7 +123,7 @@ impl Hub {
             store,
             counts: Counts::default(),
             nodes: Mutex::new(rows.into_iter().map(|n| (n.node_id, n)).collect()),
-            venues: Mutex::new(venues),
+            venues: Mutex::new(venues.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()),
             held: Mutex::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
             nodes_changed: tokio::sync::Notify::new(),
@@ -732,7 +734,8 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
                 .iter()
                 .filter(|e| !retired.contains(&e.header.node_id))
             {
-                match fold(venues.entry(env.header.venue_id).or_default(), env) {
+                let state = venues.entry(env.header.venue_id).or_default();
+                match fold(Arc::make_mut(state), env) {
                     Ok(()) => *versions.entry(env.header.venue_id).or_default() += 1,
                     Err((kind, detail)) => {
                         reports.push((Some(env.header.node_id), Some(env.header.seq), kind, detail))

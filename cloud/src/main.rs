@@ -93,6 +93,8 @@ struct App {
     cli: Arc<Cli>,
     /// Display images uploaded by the nodes (content-addressed).
     media: Arc<pvm_display::media::MediaStore>,
+    /// Held while the leaf users file is written and reloaded.
+    leaf_users: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn now_ms() -> i64 {
@@ -276,6 +278,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         key: Arc::new(key),
         admin_key_hash: Sha256::digest(admin_key.trim().as_bytes()).into(),
         media: Arc::new(pvm_display::media::MediaStore::new(&cli.data_dir)),
+        leaf_users: Arc::new(tokio::sync::Mutex::new(())),
         cli: Arc::new(cli),
     };
     hash_plain_leaf_passwords(&app).await?;
@@ -447,6 +450,81 @@ async fn register(
     let user = format!("venue-{}", r.venue_id);
     // Only the bcrypt hash is kept (nats-server checks it); the node gets the password once.
     let password_hash = bcrypt_hash(password.clone()).await?;
+    // All or nothing: the node's downstream consumer and its leaf user exist
+    // before the token is spent; if either cannot be made (the hub's
+    // nats-server down), nothing is spent and the same token works later.
+    let unavailable = |e: anyhow::Error| {
+        tracing::warn!(error = %e, "registration not completed");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "hub_unavailable",
+            format!("the hub's message server cannot take the node now ({e}); nothing was used up: try the same token again in a minute"),
+        )
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        ensure_down_consumer(&app, r.node_id, r.venue_id, false),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("no answer within 5 s"))
+    .and_then(|made| made)
+    .map_err(unavailable)?;
+    let mut lines = leaf_user_lines(&conn).await?;
+    lines.push(leaf_user_line(
+        &r.node_id.to_string(),
+        &r.venue_id.to_string(),
+        &user,
+        &password_hash,
+    ));
+    let without = leaf_user_lines(&conn).await?;
+    install_leaf_users(&app, lines).await.map_err(unavailable)?;
+    let committed = commit_registration(&conn, &r, venue, &hash, &user, &password_hash).await;
+    if let Err(e) = committed {
+        // The new user goes again: it names a node that is not registered.
+        if let Err(undo) = install_leaf_users(&app, without).await {
+            tracing::error!(error = %undo, "the leaf users file still names an unregistered node");
+        }
+        return Err(e);
+    }
+    drop(conn);
+    app.hub
+        .nodes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            r.node_id,
+            store::NodeRow {
+                node_id: r.node_id,
+                venue_id: r.venue_id,
+                public_key: key,
+                head_seq: 0,
+                head_hash: [0; 32],
+                verified_seq: 0,
+                retired: false,
+            },
+        );
+    app.hub.nodes_changed.notify_one();
+    Ok(Json(Registered {
+        node_id: r.node_id,
+        venue_id: r.venue_id,
+        leaf_url: app.cli.leaf_url.clone(),
+        leaf_user: user,
+        leaf_password: password,
+        hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
+        nats_domain: "hub".into(),
+    }))
+}
+
+/// The registration's rows in one transaction: the token spent, the venue
+/// taking the id its node's events carry, the node.
+async fn commit_registration(
+    conn: &libsql::Connection,
+    r: &Registration,
+    venue: Uuid,
+    hash: &str,
+    user: &str,
+    password_hash: &str,
+) -> Result<(), ApiError> {
     let tx = conn.transaction().await?;
     tx.execute(
         "UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1",
@@ -466,39 +544,11 @@ async fn register(
     .await?;
     tx.execute(
         "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user.clone(), password_hash, now_ms()],
+        libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user, password_hash, now_ms()],
     )
     .await?;
     tx.commit().await?;
-    drop(conn);
-    app.hub
-        .nodes
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(
-            r.node_id,
-            store::NodeRow {
-                node_id: r.node_id,
-                venue_id: r.venue_id,
-                public_key: key,
-                head_seq: 0,
-                head_hash: [0; 32],
-                verified_seq: 0,
-                retired: false,
-            },
-        );
-    app.hub.nodes_changed.notify_one();
-    write_leaf_users(&app).await?;
-    ensure_down_consumer(&app, r.node_id, r.venue_id, false).await?;
-    Ok(Json(Registered {
-        node_id: r.node_id,
-        venue_id: r.venue_id,
-        leaf_url: app.cli.leaf_url.clone(),
-        leaf_user: user,
-        leaf_password: password,
-        hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
-        nats_domain: "hub".into(),
-    }))
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -738,10 +788,18 @@ fn nats_credentials(url: &str) -> Option<(String, String)> {
 /// Each venue's user may publish only that venue's subjects and pull only its
 /// own downstream consumer, and receive replies only on its own inbox prefix.
 async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
-    let Some(path) = &app.cli.leaf_users else {
+    if app.cli.leaf_users.is_none() {
         return Ok(());
+    }
+    let lines = {
+        let conn = app.hub.store.conn.lock().await;
+        leaf_user_lines(&conn).await?
     };
-    let conn = app.hub.store.conn.lock().await;
+    install_leaf_users(app, lines).await
+}
+
+/// One user per registered (not retired) node: its venue's subjects only.
+async fn leaf_user_lines(conn: &libsql::Connection) -> anyhow::Result<Vec<String>> {
     let mut rows = conn
         .query(
             "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes WHERE retired_ms IS NULL ORDER BY leaf_user",
@@ -752,19 +810,32 @@ async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     while let Some(r) = rows.next().await? {
         let (node, venue, user, pass): (String, String, String, String) =
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-        users.push(format!(
-            "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"pvm.head.{venue}.{node}\", \"$JS.hub.API.CONSUMER.INFO.PVM_DOWN.node-{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\", \"$JS.ACK.hub.*.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
-        ));
+        users.push(leaf_user_line(&node, &venue, &user, &pass));
     }
-    drop(rows);
-    drop(conn);
+    Ok(users)
+}
+
+fn leaf_user_line(node: &str, venue: &str, user: &str, pass: &str) -> String {
+    format!(
+        "  {{ user: \"{user}\", password: \"{pass}\", permissions: {{ publish: {{ allow: [\"pvm.up.{venue}.{node}\", \"pvm.hb.{venue}.{node}\", \"pvm.head.{venue}.{node}\", \"$JS.hub.API.CONSUMER.INFO.PVM_DOWN.node-{node}\", \"$JS.hub.API.CONSUMER.MSG.NEXT.PVM_DOWN.node-{node}\", \"$JS.ACK.PVM_DOWN.node-{node}.>\", \"$JS.ACK.hub.*.PVM_DOWN.node-{node}.>\"] }}, subscribe: {{ allow: [\"_INBOX_{venue}.>\"] }} }} }}"
+    )
+}
+
+/// Writes the hub nats-server's users file (pvm-cloud's own user, then
+/// `users`) and tells the server to reload it. One at a time, through a
+/// temp file of this process's own.
+async fn install_leaf_users(app: &App, mut users: Vec<String>) -> anyhow::Result<()> {
+    let Some(path) = &app.cli.leaf_users else {
+        return Ok(());
+    };
+    let _one_at_a_time = app.leaf_users.lock().await;
     // pvm-cloud's own user (from the credentials in --nats) may do everything.
     if let Some((user, pass)) = nats_credentials(&app.cli.nats) {
         let hash = bcrypt_hash(pass).await?;
         users.insert(0, format!("  {{ user: \"{user}\", password: \"{hash}\" }}"));
     }
     let text = format!("users = [\n{}\n]\n", users.join(",\n"));
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)?;
     if let Some(pid_file) = &app.cli.nats_pid {

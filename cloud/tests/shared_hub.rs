@@ -687,3 +687,57 @@ async fn events_the_hub_lost_after_the_stream_acked_them_are_sent_again_by_the_n
     assert_eq!(cloud.problems(&a.venue).await, json!([]));
     assert_eq!(a.node.sync(&a.token).await["pending"], 0);
 }
+
+/// Registration is all or nothing: with the hub's nats-server down nothing
+/// is spent, the node is told, and the same token works once it is back.
+#[tokio::test]
+async fn a_registration_while_the_hubs_nats_is_down_spends_nothing_and_works_later() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let dir = tmp.path().join("a");
+    admin_create(&dir);
+    let (_, token) = cloud.venue_token("Riverside Card Room").await;
+    hub.stop();
+    let out = run_node(&dir, &["register", "--hub", &cloud.url, "--token", &token]);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "registered with the hub's nats down");
+    assert!(
+        said.contains("503") && said.contains("try the same token again"),
+        "{said}"
+    );
+    assert!(!dir.join("hub.json").exists());
+    let users = std::fs::read_to_string(hub.dir.join("users.conf")).expect("users");
+    assert!(
+        !users.contains("venue-"),
+        "no leaf user for an unregistered node: {users}"
+    );
+    hub.restart();
+    // pvm-cloud reconnects on its own; the same token now registers.
+    let mut registered = None;
+    for _ in 0..50 {
+        let out = run_node(&dir, &["register", "--hub", &cloud.url, "--token", &token]);
+        if out.status.success() {
+            registered = Some(out);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        registered.is_some(),
+        "the same token registers once the hub is back"
+    );
+    let venue = venue_of(&dir);
+    let leaf = Leaf::start(&dir);
+    let node = NodeProc::start(&dir, &leaf, &[]);
+    let token = node.token().await;
+    until(
+        Duration::from_secs(15),
+        "the node's events at the hub",
+        || async {
+            node.sync(&token).await["pending"] == 0
+                && cloud.events(&venue).await["count"].as_u64() > Some(0)
+        },
+    )
+    .await;
+}
