@@ -193,8 +193,11 @@ fetch_artefacts() {
     fetch SHA256SUMS
     fetch SHA256SUMS.sig
     hub_key_pem
+    # The hub signs the release's context line and the manifest (one key,
+    # one purpose: a release signature is never a token or a message).
+    { printf 'pvm-release-v1\n'; cat "$WORK/SHA256SUMS"; } >"$WORK/SHA256SUMS.signed"
     openssl pkeyutl -verify -pubin -inkey "$WORK/hub.pem" -rawin \
-        -in "$WORK/SHA256SUMS" -sigfile "$WORK/SHA256SUMS.sig" >/dev/null 2>&1 \
+        -in "$WORK/SHA256SUMS.signed" -sigfile "$WORK/SHA256SUMS.sig" >/dev/null 2>&1 \
         || fail "the release manifest is not signed by the hub's key: refusing to install it" "do not continue; tell your PVM administrator"
     say "release manifest: signed by the hub"
     NODE_TAR=$(sed -n "s/^[0-9a-f]\{64\}  \(pvm-node-image-.*-$ARCH\.tar\.gz\)$/\1/p" "$WORK/SHA256SUMS" | head -1)

@@ -116,18 +116,23 @@ pub fn sign(key: &SigningKey, dir: &std::path::Path) -> anyhow::Result<usize> {
     if lines == 0 {
         anyhow::bail!("{} lists no files", manifest.display());
     }
-    let sig = key.sign(&text);
+    let sig = key.sign(&pvm_shared::signing::with_context(
+        pvm_shared::signing::RELEASE,
+        &text,
+    ));
     let out = dir.join(format!("{MANIFEST}.sig"));
     std::fs::write(&out, sig.to_bytes()).with_context(|| format!("writing {}", out.display()))?;
     Ok(lines)
 }
 
-/// Signs any file with the hub key (FILE.sig beside it, raw ed25519).
+/// Signs an update manifest with the hub key (FILE.sig beside it, raw
+/// ed25519 over `signing::MANIFEST` and the file's bytes).
 pub fn sign_file(key: &SigningKey, file: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
     use anyhow::Context;
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let out = std::path::PathBuf::from(format!("{}.sig", file.display()));
-    std::fs::write(&out, key.sign(&bytes).to_bytes())
+    let signed = pvm_shared::signing::with_context(pvm_shared::signing::MANIFEST, &bytes);
+    std::fs::write(&out, key.sign(&signed).to_bytes())
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(out)
 }

@@ -283,6 +283,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     hash_plain_leaf_passwords(&app).await?;
     write_leaf_users(&app).await?;
+    // Each node's downstream consumer, made again if it is gone (a PVM_DOWN
+    // stream deleted and re-created): what is sent from now on reaches it.
+    let registered: Vec<(Uuid, Uuid)> = app
+        .hub
+        .nodes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .filter(|n| !n.retired)
+        .map(|n| (n.node_id, n.venue_id))
+        .collect();
+    for (node, venue) in registered {
+        if let Err(e) = ensure_down_consumer(&app, node, venue, false).await {
+            tracing::warn!(error = %e, %node, "downstream consumer not made");
+        }
+    }
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -865,10 +881,19 @@ async fn ensure_down_consumer(
     from_now: bool,
 ) -> anyhow::Result<()> {
     use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+    let name = format!("node-{node}");
+    if app
+        .js
+        .get_consumer_from_stream::<pull::Config, _, _>(&name, ingest::DOWN_STREAM)
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
     app.js
         .create_consumer_on_stream(
             pull::Config {
-                durable_name: Some(format!("node-{node}")),
+                durable_name: Some(name),
                 filter_subject: format!("pvm.down.{venue}.>"),
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: std::time::Duration::from_secs(30),

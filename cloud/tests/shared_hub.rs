@@ -741,3 +741,213 @@ async fn a_registration_while_the_hubs_nats_is_down_spends_nothing_and_works_lat
     )
     .await;
 }
+
+/// The node's log, as its events API shows it (payloads included).
+async fn node_log(site: &Site) -> String {
+    reqwest::Client::new()
+        .get(format!("{}/api/v1/events?limit=1000", site.node.url))
+        .bearer_auth(&site.token)
+        .send()
+        .await
+        .expect("events")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Downstream without replays or losses: an old signed update re-published
+/// is refused (and says so in an event that reaches the hub); with PVM_DOWN
+/// deleted and pvm-cloud restarted, an announcement still shows.
+#[tokio::test]
+async fn downstream_replays_are_refused_and_a_recreated_stream_loses_nothing() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud_dir = tmp.path().join("cloud");
+    let cloud = Cloud::start(&cloud_dir, &hub);
+    let dir = tmp.path().join("a");
+    let a = site(&dir, &cloud, "Riverside Card Room").await;
+    a.drained().await;
+    let digest = format!("pvm-node@sha256:{}", "a".repeat(64));
+    let sent = cloud
+        .client()
+        .post(format!("{}/api/v1/venues/{}/updates", cloud.url, a.venue))
+        .json(&json!({"version": "0.0.1", "images": {"node": digest}}))
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(sent.status().as_u16(), 201);
+    until(
+        Duration::from_secs(10),
+        "the old update refused",
+        || async { node_log(&a).await.contains("older than the running") },
+    )
+    .await;
+    // Whoever holds the hub's nats credentials publishes the same signed
+    // message again (no message id: the stream takes it).
+    let nats = async_nats::ConnectOptions::with_user_and_password(
+        CLOUD_NATS_USER.into(),
+        CLOUD_NATS_PASSWORD.into(),
+    )
+    .connect(format!("nats://127.0.0.1:{}", hub.port))
+    .await
+    .expect("hub client");
+    let js = async_nats::jetstream::new(nats);
+    let subject = format!("pvm.down.{}.update", a.venue);
+    let old = js
+        .get_stream("PVM_DOWN")
+        .await
+        .expect("stream")
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .expect("the signed update");
+    js.publish(subject.clone(), old.payload.clone())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored");
+    until(Duration::from_secs(10), "the replay refused", || async {
+        node_log(&a)
+            .await
+            .contains("applied here already (a replay)")
+    })
+    .await;
+    until(
+        Duration::from_secs(10),
+        "both refusals at the hub",
+        || async {
+            let events = cloud.events(&a.venue).await;
+            events["latest"]
+                .as_array()
+                .map(|l| l.iter().filter(|e| e["kind"] == "update_finished").count())
+                == Some(2)
+        },
+    )
+    .await;
+
+    let announce = |text: &'static str| {
+        let c = cloud.client();
+        let url = format!("{}/api/v1/venues/{}/announcements", cloud.url, a.venue);
+        async move {
+            let r = c
+                .post(url)
+                .json(&json!({"text": text, "minutes": 30}))
+                .send()
+                .await
+                .expect("announce");
+            assert_eq!(
+                r.status().as_u16(),
+                201,
+                "{}",
+                r.text().await.unwrap_or_default()
+            );
+        }
+    };
+    announce("First announcement").await;
+    until(
+        Duration::from_secs(10),
+        "the first announcement",
+        || async { node_log(&a).await.contains("First announcement") },
+    )
+    .await;
+    // PVM_DOWN deleted (its sequences start over when it is made again).
+    js.delete_stream("PVM_DOWN").await.expect("deleted");
+    let key = cloud.admin_key.clone();
+    drop(cloud);
+    let cloud = Cloud::start_with_key(&cloud_dir, &hub, Some(key));
+    let c = cloud.client();
+    let r = c
+        .post(format!(
+            "{}/api/v1/venues/{}/announcements",
+            cloud.url, a.venue
+        ))
+        .json(&json!({"text": "Second announcement", "minutes": 30}))
+        .send()
+        .await
+        .expect("announce");
+    assert_eq!(r.status().as_u16(), 201);
+    until(
+        Duration::from_secs(20),
+        "the second announcement",
+        || async { node_log(&a).await.contains("Second announcement") },
+    )
+    .await;
+}
+
+/// One key, one purpose: `pvm-cloud sign` over a token's signing input does
+/// not make a token a node accepts (it signs the manifest context and the
+/// bytes), while a token the hub really signs still works.
+#[tokio::test]
+async fn a_file_signature_of_the_hub_is_never_a_token() {
+    use base64::Engine;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud_dir = tmp.path().join("cloud");
+    let cloud = Cloud::start(&cloud_dir, &hub);
+    let dir = tmp.path().join("a");
+    let a = site(&dir, &cloud, "Riverside Card Room").await;
+    let bytes: [u8; 32] = std::fs::read(cloud_dir.join("hub.key"))
+        .expect("hub.key")
+        .try_into()
+        .expect("32 bytes");
+    let hub_key = ed25519_dalek::SigningKey::from_bytes(&bytes);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = pvm_shared::auth::Claims {
+        iss: "pvm-hub".into(),
+        sub: "hub-admin".into(),
+        aud: format!("pvm:venue:{}", a.venue),
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        sid: uuid::Uuid::now_v7().to_string(),
+        kind: pvm_shared::auth::TokenKind::Access,
+        role: pvm_shared::auth::Role::Admin,
+        name: "Hub".into(),
+        auth_time: now,
+        ver: 0,
+    };
+    let kid = pvm_shared::auth::key_id(&hub_key.verifying_key());
+    let real = pvm_shared::auth::sign_token(&claims, &hub_key, &kid);
+    let staff = |token: String| {
+        let url = format!("{}/api/v1/staff", a.node.url);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("staff")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        staff(real.clone()).await,
+        200,
+        "a token the hub signs works"
+    );
+    // The same signing input, signed with `pvm-cloud sign FILE`.
+    let input = real.rsplit_once('.').expect("three parts").0.to_owned();
+    let file = tmp.path().join("input");
+    std::fs::write(&file, &input).expect("write");
+    let out = std::process::Command::new(CLOUD)
+        .arg("--data-dir")
+        .arg(&cloud_dir)
+        .arg("sign")
+        .arg(&file)
+        .output()
+        .expect("pvm-cloud sign");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sig = std::fs::read(tmp.path().join("input.sig")).expect("sig");
+    let forged = format!(
+        "{input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+    );
+    assert_eq!(staff(forged).await, 401, "a file signature is not a token");
+}

@@ -882,32 +882,67 @@ fn cpu_temp() -> Option<f64> {
         .map(|m| m / 1000.0)
 }
 
-async fn load_down_seq(conn: &libsql::Connection) -> u64 {
-    let Ok(mut rows) = conn
-        .query("SELECT down_seq FROM sync_state WHERE id = 1", ())
-        .await
-    else {
-        return 0;
+/// Hub messages remembered as applied (the newest by issue time).
+const DOWN_REMEMBERED: i64 = 10_000;
+
+/// Whether a hub message was applied here, or is older than every one
+/// remembered (then it is refused too).
+async fn down_seen(
+    conn: &libsql::Connection,
+    id: Uuid,
+    issued_ms: u64,
+) -> Result<Option<&'static str>, StoreError> {
+    let mut rows = conn
+        .query(
+            "SELECT (SELECT COUNT(*) FROM down_applied WHERE id = ?1), \
+             (SELECT COUNT(*) FROM down_applied), (SELECT MIN(issued_ms) FROM down_applied)",
+            libsql::params![id.to_string()],
+        )
+        .await?;
+    let Some(row) = rows.next().await? else {
+        return Ok(None);
     };
-    match rows.next().await {
-        Ok(Some(r)) => r.get::<i64>(0).map(|v| v as u64).unwrap_or(0),
-        _ => 0,
+    let (applied, kept, oldest): (i64, i64, Option<i64>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+    if applied > 0 {
+        return Ok(Some("it was applied here already (a replay)"));
     }
+    if kept >= DOWN_REMEMBERED && oldest.is_some_and(|o| (issued_ms as i64) < o) {
+        return Ok(Some("it is older than every message this node remembers"));
+    }
+    Ok(None)
 }
 
-async fn save_down_seq(conn: &libsql::Connection, seq: u64) -> Result<(), StoreError> {
+async fn remember_down(
+    conn: &libsql::Connection,
+    id: Uuid,
+    kind: &str,
+    issued_ms: u64,
+    now_ms: u64,
+) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO sync_state (id, acked_seq, down_seq) VALUES (1, 0, ?1) \
-         ON CONFLICT (id) DO UPDATE SET down_seq = excluded.down_seq",
-        [seq as i64],
+        "INSERT OR IGNORE INTO down_applied (id, kind, issued_ms, applied_ms) VALUES (?1, ?2, ?3, ?4)",
+        libsql::params![id.to_string(), kind, issued_ms as i64, now_ms as i64],
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM down_applied WHERE id IN (SELECT id FROM down_applied ORDER BY issued_ms DESC LIMIT -1 OFFSET ?1)",
+        libsql::params![DOWN_REMEMBERED],
     )
     .await?;
     Ok(())
 }
 
-/// Downstream: takes what the hub sent this venue from the durable consumer
-/// `node-<id>`, checks the hub's signature, applies it once (the stream
-/// sequence is recorded before the ack), and acks.
+/// What became of a message from the hub.
+enum DownOutcome {
+    /// Applied (or refused with an event saying why): ack it and remember it.
+    Done(Uuid, &'static str, u64),
+    /// Not the hub's, not this venue's, or unreadable: ack it, nothing else.
+    Ignored,
+    /// The node could not save it now (storage, shutting down): not acked,
+    /// so it comes again.
+    Later(String),
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn downstream(
     link: HubLink,
@@ -928,7 +963,6 @@ pub async fn downstream(
             return;
         }
     };
-    let mut applied = load_down_seq(&conn).await;
     let mut backoff = Duration::from_millis(500);
     loop {
         if stop.is_cancelled() {
@@ -974,24 +1008,41 @@ pub async fn downstream(
                     failed = true;
                     break;
                 };
-                let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-                if seq > applied {
-                    apply_down(
-                        &link,
-                        &log,
-                        &clock,
-                        &hub_key,
-                        self_update.as_ref(),
-                        &m.payload,
-                    )
-                    .await;
-                    if save_down_seq(&conn, seq).await.is_err() {
+                let outcome = apply_down(
+                    &link,
+                    &conn,
+                    &log,
+                    &clock,
+                    &hub_key,
+                    self_update.as_ref(),
+                    &m.payload,
+                )
+                .await;
+                match outcome {
+                    DownOutcome::Done(id, kind, issued_ms) => {
+                        if let Err(e) =
+                            remember_down(&conn, id, kind, issued_ms, clock.now_ms()).await
+                        {
+                            tracing::warn!(error = %e, "downstream: not remembered; it will come again");
+                            failed = true;
+                            break;
+                        }
+                        let _ = m.ack().await;
+                    }
+                    DownOutcome::Ignored => {
+                        let _ = m.ack().await;
+                    }
+                    DownOutcome::Later(e) => {
+                        tracing::warn!(error = %e, "downstream: not applied now; it will come again");
+                        let _ = m
+                            .ack_with(async_nats::jetstream::AckKind::Nak(Some(
+                                Duration::from_secs(5),
+                            )))
+                            .await;
                         failed = true;
                         break;
                     }
-                    applied = seq;
                 }
-                let _ = m.ack().await;
             }
             if failed {
                 break;
@@ -1001,27 +1052,43 @@ pub async fn downstream(
     }
 }
 
+/// Applies one message from the hub: checked (the hub's signature, this
+/// venue), refused when it was applied already or is an update older than
+/// this node (an update refused says so in an event, which reaches the hub),
+/// else turned into a command with the cloud as actor.
+#[allow(clippy::too_many_arguments)]
 async fn apply_down(
     link: &HubLink,
+    conn: &libsql::Connection,
     log: &crate::store::Log,
     clock: &Arc<dyn crate::store::writer::Clock>,
     hub_key: &ed25519_dalek::VerifyingKey,
     self_update: Option<&crate::update::SelfUpdate>,
     payload: &[u8],
-) {
+) -> DownOutcome {
     use pvm_shared::down::{DownBody, DownMessage};
     use pvm_shared::venue::Command;
     let message: DownMessage = match serde_json::from_slice(payload) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "downstream: not a hub message; ignored");
-            return;
+            return DownOutcome::Ignored;
         }
     };
     if message.venue_id != link.venue_id || !message.verify(hub_key) {
         tracing::warn!(id = %message.id, "downstream: not signed by the hub for this venue; ignored");
-        return;
+        return DownOutcome::Ignored;
     }
+    let kind = match &message.body {
+        DownBody::Update { .. } => "update",
+        DownBody::Template { .. } => "template",
+        DownBody::Announcement { .. } => "announcement",
+    };
+    let done = DownOutcome::Done(message.id, kind, message.issued_ms);
+    let seen = match down_seen(conn, message.id, message.issued_ms).await {
+        Ok(seen) => seen,
+        Err(e) => return DownOutcome::Later(e.to_string()),
+    };
     let command = match message.body {
         DownBody::Update { version, images } => {
             let record = |outcome: &str, detail: String| Command::RecordUpdate {
@@ -1030,7 +1097,16 @@ async fn apply_down(
                 outcome: outcome.into(),
                 detail,
             };
+            let running = env!("CARGO_PKG_VERSION");
             match (images.get("node"), self_update) {
+                _ if seen.is_some() => record(
+                    "refused",
+                    format!("update {} to version {version}: {}", message.id, seen.unwrap_or_default()),
+                ),
+                _ if older_version(&version, running) => record(
+                    "refused",
+                    format!("update {} to version {version}: older than the running {running}", message.id),
+                ),
                 (Some(image), Some(su)) if pvm_shared::down::by_digest(image) => {
                     match crate::update::spawn_helper(su, image).await {
                         Ok(helper) => record(
@@ -1068,11 +1144,38 @@ async fn apply_down(
             at_ms: clock.now_ms(),
         },
     };
+    if let (Some(why), false) = (seen, matches!(command, Command::RecordUpdate { .. })) {
+        tracing::warn!(id = %message.id, kind, "downstream: refused: {why}");
+        return done;
+    }
     match log.append(pvm_shared::Actor::Cloud, command).await {
-        Ok(c) => tracing::info!(seq = c.seq, id = %message.id, "applied a message from the hub"),
-        Err(e) => {
-            tracing::warn!(error = %e, id = %message.id, "a message from the hub could not be applied")
+        Ok(c) => {
+            tracing::info!(seq = c.seq, id = %message.id, "applied a message from the hub");
+            done
         }
+        // The message itself cannot be applied (e.g. a template that is
+        // not valid here): remembered as done, said in the log.
+        Err(crate::store::AppendError::Rejected(e)) => {
+            tracing::warn!(error = %e, id = %message.id, "a message from the hub could not be applied");
+            done
+        }
+        Err(e) => DownOutcome::Later(e.to_string()),
+    }
+}
+
+/// True when `version` is older than `running` (dotted numbers; anything
+/// else is not older).
+fn older_version(version: &str, running: &str) -> bool {
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.trim_start_matches('v')
+            .split(['.', '-', '+'])
+            .take(3)
+            .map(|p| p.parse::<u64>().ok())
+            .collect()
+    };
+    match (parse(version), parse(running)) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
     }
 }
 

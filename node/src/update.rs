@@ -403,7 +403,8 @@ pub struct Manifest {
     pub images: std::collections::BTreeMap<String, String>,
 }
 
-/// Reads a manifest and its detached signature (`FILE.sig`, raw ed25519),
+/// Reads a manifest and its detached signature (`FILE.sig`, raw ed25519
+/// over `signing::MANIFEST` and the file's bytes),
 /// refusing anything not signed by `hub_key` or not naming images by digest.
 pub fn verify_manifest(
     bytes: &[u8],
@@ -415,8 +416,9 @@ pub fn verify_manifest(
     let sig = signature.ok_or("the manifest is not signed (no .sig file)")?;
     let sig = ed25519_dalek::Signature::from_slice(sig)
         .map_err(|_| "the manifest's signature is not an ed25519 signature")?;
+    let signed = pvm_shared::signing::with_context(pvm_shared::signing::MANIFEST, bytes);
     hub_key
-        .verify_strict(bytes, &sig)
+        .verify_strict(&signed, &sig)
         .map_err(|_| "the manifest is not signed by this node's hub")?;
     let manifest: Manifest = serde_json::from_slice(bytes)
         .map_err(|e| format!("the manifest is not understood: {e}"))?;
@@ -436,6 +438,10 @@ mod tests {
     use super::*;
     use ed25519_dalek::Signer;
 
+    fn signed(bytes: &[u8]) -> Vec<u8> {
+        pvm_shared::signing::with_context(pvm_shared::signing::MANIFEST, bytes)
+    }
+
     #[test]
     fn only_signed_manifests_with_digests_are_taken() {
         let hub = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
@@ -444,14 +450,18 @@ mod tests {
         let good = format!(
             r#"{{"version":"0.2.0","images":{{"node":"127.0.0.1:5000/pvm-node@sha256:{digest}"}}}}"#
         );
-        let sig = hub.sign(good.as_bytes()).to_bytes();
+        let sig = hub.sign(&signed(good.as_bytes())).to_bytes();
         let key = hub.verifying_key();
         let m = verify_manifest(good.as_bytes(), Some(&sig), Some(&key)).expect("good");
+        // The hub's signature over the bare bytes (no context) is another
+        // purpose's signature: refused.
+        let bare = hub.sign(good.as_bytes()).to_bytes();
+        assert!(verify_manifest(good.as_bytes(), Some(&bare), Some(&key)).is_err());
         assert_eq!(m.version, "0.2.0");
         assert!(verify_manifest(good.as_bytes(), None, Some(&key))
             .expect_err("unsigned")
             .contains("not signed"));
-        let forged = other.sign(good.as_bytes()).to_bytes();
+        let forged = other.sign(&signed(good.as_bytes())).to_bytes();
         assert!(verify_manifest(good.as_bytes(), Some(&forged), Some(&key))
             .expect_err("other key")
             .contains("not signed by this node's hub"));
@@ -459,13 +469,13 @@ mod tests {
             .expect_err("no key")
             .contains("no hub key"));
         let tagged = r#"{"version":"0.2.0","images":{"node":"pvm-node:latest"}}"#;
-        let sig = hub.sign(tagged.as_bytes()).to_bytes();
+        let sig = hub.sign(&signed(tagged.as_bytes())).to_bytes();
         assert!(verify_manifest(tagged.as_bytes(), Some(&sig), Some(&key))
             .expect_err("tag")
             .contains("not by digest"));
         let mut changed = good.clone().into_bytes();
         changed[12] ^= 1;
-        let sig = hub.sign(good.as_bytes()).to_bytes();
+        let sig = hub.sign(&signed(good.as_bytes())).to_bytes();
         assert!(verify_manifest(&changed, Some(&sig), Some(&key)).is_err());
     }
 }

@@ -41,7 +41,8 @@ pub struct DownMessage {
     pub venue_id: Uuid,
     pub issued_ms: u64,
     pub body: DownBody,
-    /// base64 ed25519 signature by the hub over the other fields' canonical JSON.
+    /// base64 ed25519 signature by the hub over `signing::DOWN` and the other
+    /// fields' canonical JSON.
     #[serde(default)]
     pub sig: String,
 }
@@ -54,7 +55,7 @@ impl DownMessage {
             "issued_ms": self.issued_ms,
             "body": self.body,
         });
-        canonical::to_vec(&value)
+        crate::signing::with_context(crate::signing::DOWN, &canonical::to_vec(&value))
     }
 
     pub fn sign(mut self, key: &SigningKey) -> DownMessage {

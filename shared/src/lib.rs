@@ -15,6 +15,7 @@ pub mod frame;
 pub mod hlc;
 pub mod players;
 pub mod resync;
+pub mod signing;
 pub mod staff;
 pub mod tournament;
 pub mod venue;

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0006_tournament_entries.sql",
     "0007_displays.sql",
     "0008_sync.sql",
+    "0009_down_applied.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]
