@@ -509,6 +509,8 @@ async fn join_list(
             "no waiting list with id {list_id}"
         )));
     }
+    // A walk-in and their entry are one append: both are stored or neither.
+    let mut commands = Vec::with_capacity(2);
     let player_id = match (req.player_id, req.walk_in) {
         (Some(id), None) => id,
         (None, Some(w)) => {
@@ -520,21 +522,25 @@ async fn join_list(
                 email: None,
                 notes: String::new(),
             };
-            s.log
-                .append(actor.clone(), Command::CreatePlayer { player_id, details })
-                .await?;
+            commands.push(Command::CreatePlayer { player_id, details });
             player_id
         }
         _ => return Err(ApiError::invalid("give either player_id or walk_in")),
     };
-    let command = CashCommand::Join {
+    commands.push(Command::Cash(CashCommand::Join {
         entry_id: Uuid::now_v7(),
         list_id,
         player_id,
         at_ms,
         call_in_until,
-    };
-    Ok((StatusCode::CREATED, cash_act(&s, actor, command).await?))
+    }));
+    let committed = s.log.append_all(actor, commands).await?;
+    let done = committed
+        .into_iter()
+        .last()
+        .map(Done::from)
+        .ok_or_else(|| ApiError::internal("nothing was appended"))?;
+    Ok((StatusCode::CREATED, Json(done)))
 }
 
 /// Call the next player on a list; their call timer starts.

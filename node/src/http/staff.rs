@@ -317,25 +317,24 @@ impl TableForm {
 
 pub(super) type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
 
-/// Runs the command; on success back to the tables page, on refusal the page again with the reason.
-/// Appends a form's commands in order as `who`. A form that did not parse
-/// (422), or the first command refused, comes back as the status and reason
-/// for the page to show again.
+/// Appends a form's commands as `who`, as one (a walk-in player and their
+/// entry are committed together or not at all). A form that did not parse
+/// (422), or a command refused, comes back as the status and reason for the
+/// page to show again.
 pub(super) async fn append_all(
     s: &AppState,
     who: &Principal,
     commands: Result<Vec<Command>, String>,
 ) -> Result<(), (StatusCode, String)> {
     let commands = commands.map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?;
-    for command in commands {
-        if let Err(e) = s.log.append(who.actor(), command).await {
-            let e = ApiError::from(e);
-            return Err((e.status, e.message));
-        }
+    if let Err(e) = s.log.append_all(who.actor(), commands).await {
+        let e = ApiError::from(e);
+        return Err((e.status, e.message));
     }
     Ok(())
 }
 
+/// Runs the command; on success back to the tables page, on refusal the page again with the reason.
 async fn run_command(
     s: &AppState,
     who: &Principal,

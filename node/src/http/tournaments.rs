@@ -289,8 +289,15 @@ async fn register(
 ) -> Result<(StatusCode, Json<Entered>), ApiError> {
     let actor = who.principal().actor();
     find(&s.log.venue(), id)?;
+    // A new player and their entry are one append: both are stored or neither.
+    let mut commands = Vec::with_capacity(2);
     let player_id = match (entry.player_id, entry.name) {
-        (Some(p), None) => p,
+        (Some(p), None) => {
+            if !s.log.venue().players.contains_key(&p) {
+                return Err(ApiError::not_found(format!("no player with id {p}")));
+            }
+            p
+        }
         (None, Some(name)) => {
             let details = PlayerDetails {
                 name,
@@ -301,27 +308,30 @@ async fn register(
             }
             .checked()?;
             let player_id = Uuid::now_v7();
-            s.log
-                .append(actor.clone(), Command::CreatePlayer { player_id, details })
-                .await?;
+            commands.push(Command::CreatePlayer { player_id, details });
             player_id
         }
         _ => return Err(ApiError::invalid("give either player_id or name")),
     };
-    if !s.log.venue().players.contains_key(&player_id) {
-        return Err(ApiError::not_found(format!(
-            "no player with id {player_id}"
-        )));
-    }
     let bullet_id = Uuid::now_v7();
-    let command = PlayCommand::Register {
-        bullet_id,
-        player_id,
-        seed: rand::random(),
-        at_ms: s.clock.now_ms() as i64,
-        override_late_reg: entry.override_late_registration,
-    };
-    let Json(done) = play(&s, actor, id, command).await?;
+    commands.push(Command::Tournament {
+        tournament_id: id,
+        command: PlayCommand::Register {
+            bullet_id,
+            player_id,
+            seed: rand::random(),
+            at_ms: s.clock.now_ms() as i64,
+            override_late_reg: entry.override_late_registration,
+        },
+    });
+    let done: Done = s
+        .log
+        .append_all(actor, commands)
+        .await?
+        .into_iter()
+        .last()
+        .map(Done::from)
+        .ok_or_else(|| ApiError::internal("nothing was appended"))?;
     let seat = s
         .log
         .venue()

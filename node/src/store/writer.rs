@@ -114,6 +114,13 @@ pub enum AppendError {
 }
 
 type Reply = oneshot::Sender<Result<Committed, AppendError>>;
+type ReplyAll = oneshot::Sender<Result<Vec<Committed>, AppendError>>;
+
+/// Who hears back about an append: one command's caller, or a group's.
+enum Responder {
+    One(Reply),
+    All(ReplyAll),
+}
 
 enum Msg {
     Append {
@@ -121,7 +128,40 @@ enum Msg {
         command: Command,
         reply: Reply,
     },
+    /// Commands that stand or fall together (a walk-in player and their entry).
+    AppendAll {
+        actor: Actor,
+        commands: Vec<Command>,
+        reply: ReplyAll,
+    },
     Shutdown(oneshot::Sender<()>),
+}
+
+impl Responder {
+    fn fail(self, e: AppendError) {
+        match self {
+            Responder::One(r) => {
+                let _ = r.send(Err(e));
+            }
+            Responder::All(r) => {
+                let _ = r.send(Err(e));
+            }
+        }
+    }
+
+    fn succeed(self, mut committed: Vec<Committed>) {
+        match self {
+            Responder::One(r) => {
+                let _ = match committed.pop() {
+                    Some(c) => r.send(Ok(c)),
+                    None => r.send(Err(AppendError::Stopped)),
+                };
+            }
+            Responder::All(r) => {
+                let _ = r.send(Ok(committed));
+            }
+        }
+    }
 }
 
 /// A handle to the writer. Clone it freely.
@@ -205,6 +245,29 @@ impl Log {
         rx.await.map_err(|_| AppendError::Stopped)?
     }
 
+    /// Appends the events `commands` decide, in order, as one: each is decided
+    /// against the state the ones before it leave, and they are committed in
+    /// one transaction or not at all (the first refusal refuses them all).
+    pub async fn append_all(
+        &self,
+        actor: Actor,
+        commands: Vec<Command>,
+    ) -> Result<Vec<Committed>, AppendError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::AppendAll {
+                actor,
+                commands,
+                reply,
+            })
+            .await
+            .map_err(|_| AppendError::Stopped)?;
+        rx.await.map_err(|_| AppendError::Stopped)?
+    }
+
     /// Finishes every append sent before this call, checkpoints the WAL, and stops the writer.
     pub async fn shutdown(&self) {
         let (done, rx) = oneshot::channel();
@@ -217,7 +280,6 @@ impl Log {
 struct Staged {
     env: Envelope,
     event: EventKind,
-    reply: Reply,
 }
 
 struct Writer {
@@ -302,7 +364,12 @@ impl Writer {
                         actor,
                         command,
                         reply,
-                    } => batch.push((actor, command, reply)),
+                    } => batch.push((actor, vec![command], Responder::One(reply))),
+                    Msg::AppendAll {
+                        actor,
+                        commands,
+                        reply,
+                    } => batch.push((actor, commands, Responder::All(reply))),
                     Msg::Shutdown(done) => {
                         shutdown = Some(done);
                         break;
@@ -325,8 +392,14 @@ impl Writer {
         self.checkpointer.stop();
         // Appends that raced with shutdown are refused, never dropped silently.
         while let Ok(msg) = rx.try_recv() {
-            if let Msg::Append { reply, .. } = msg {
-                let _ = reply.send(Err(AppendError::Stopped));
+            match msg {
+                Msg::Append { reply, .. } => {
+                    let _ = reply.send(Err(AppendError::Stopped));
+                }
+                Msg::AppendAll { reply, .. } => {
+                    let _ = reply.send(Err(AppendError::Stopped));
+                }
+                Msg::Shutdown(_) => {}
             }
         }
         if let Err(e) = super::query_text(&self.conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
@@ -337,40 +410,27 @@ impl Writer {
         }
     }
 
-    async fn commit_batch(&mut self, batch: Vec<(Actor, Command, Reply)>) {
+    async fn commit_batch(&mut self, batch: Vec<(Actor, Vec<Command>, Responder)>) {
         if self.poisoned {
-            for (_, _, reply) in batch {
-                let _ = reply.send(Err(AppendError::Storage(
+            for (_, _, responder) in batch {
+                responder.fail(AppendError::Storage(
                     "the database failed earlier and the node must be restarted".into(),
-                )));
+                ));
             }
             return;
         }
         let mut staged: Vec<Staged> = Vec::with_capacity(batch.len());
+        // Each caller with how many of the staged events are theirs.
+        let mut callers: Vec<(Responder, usize)> = Vec::with_capacity(batch.len());
         let mut touched = pvm_shared::cash::Touched::default();
-        for (actor, command, reply) in batch {
-            let event = match self.state.decide(&command) {
-                Ok(event) => event,
-                Err(e) => {
-                    let _ = reply.send(Err(AppendError::Rejected(e)));
-                    continue;
+        for (actor, commands, responder) in batch {
+            match self.stage(actor, &commands, &mut touched) {
+                Ok(mine) => {
+                    callers.push((responder, mine.len()));
+                    staged.extend(mine);
                 }
-            };
-            let header = EnvelopeHeader {
-                id: Uuid::now_v7(),
-                venue_id: self.identity.venue_id,
-                node_id: self.identity.node_id,
-                seq: self.next_seq,
-                hlc: self.hlc.tick(self.clock.now_ms()),
-                actor,
-                schema: SCHEMA_VERSION,
-            };
-            let env = Envelope::seal(header, &event, self.prev_hash);
-            touched.extend(touched_by(&self.state, &event));
-            self.state.apply(&event);
-            self.next_seq += 1;
-            self.prev_hash = env.hash;
-            staged.push(Staged { env, event, reply });
+                Err(e) => responder.fail(AppendError::Rejected(e)),
+            }
         }
         let Some(last) = staged.last_mut() else {
             return;
@@ -387,18 +447,20 @@ impl Writer {
                 if staged.iter().any(|s| !s.event.touches_staff()) {
                     self.venue_tx.send_replace(Arc::new(self.state.clone()));
                 }
-                for s in staged {
-                    let _ = s.reply.send(Ok(Committed {
-                        seq: s.env.header.seq,
-                        hlc: s.env.header.hlc,
-                        event: s.event,
-                    }));
+                let mut events = staged.into_iter().map(|s| Committed {
+                    seq: s.env.header.seq,
+                    hlc: s.env.header.hlc,
+                    event: s.event,
+                });
+                for (responder, n) in callers {
+                    let mine: Vec<Committed> = events.by_ref().take(n).collect();
+                    responder.succeed(mine);
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, events = staged.len(), "commit failed; nothing of this batch was stored");
-                for s in staged {
-                    let _ = s.reply.send(Err(AppendError::Storage(e.to_string())));
+                for (responder, _) in callers {
+                    responder.fail(AppendError::Storage(e.to_string()));
                 }
                 if let Err(e) = self.reload().await {
                     // Memory now holds events the database does not: chaining on
@@ -408,6 +470,58 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Decides one caller's commands in order against the state, sealing and
+    /// applying each. If one is refused, the state is put back as it was
+    /// before the first (a group stands or falls together).
+    fn stage(
+        &mut self,
+        actor: Actor,
+        commands: &[Command],
+        touched: &mut pvm_shared::cash::Touched,
+    ) -> Result<Vec<Staged>, DomainError> {
+        // Only a group needs the way back; a single command is decided before
+        // anything changes.
+        let saved = (commands.len() > 1).then(|| {
+            (
+                self.state.clone(),
+                self.next_seq,
+                self.prev_hash,
+                touched.clone(),
+            )
+        });
+        let mut out = Vec::with_capacity(commands.len());
+        for command in commands {
+            let event = match self.state.decide(command) {
+                Ok(event) => event,
+                Err(e) => {
+                    if let Some((state, seq, hash, t)) = saved {
+                        self.state = state;
+                        self.next_seq = seq;
+                        self.prev_hash = hash;
+                        *touched = t;
+                    }
+                    return Err(e);
+                }
+            };
+            let header = EnvelopeHeader {
+                id: Uuid::now_v7(),
+                venue_id: self.identity.venue_id,
+                node_id: self.identity.node_id,
+                seq: self.next_seq,
+                hlc: self.hlc.tick(self.clock.now_ms()),
+                actor: actor.clone(),
+                schema: SCHEMA_VERSION,
+            };
+            let env = Envelope::seal(header, &event, self.prev_hash);
+            touched.extend(touched_by(&self.state, &event));
+            self.state.apply(&event);
+            self.next_seq += 1;
+            self.prev_hash = env.hash;
+            out.push(Staged { env, event });
+        }
+        Ok(out)
     }
 
     /// When more callers were active in the last batch than have sent so far,
