@@ -997,7 +997,16 @@ async fn heartbeats(hub: Arc<Hub>, client: async_nats::Client, stop: Cancellatio
             .map(|row| (row.head_seq, row.head_hash));
         let Some((seq, hash)) = head else { continue };
         if let Some(reply) = msg.reply.clone() {
-            let answer = json!({"seq": seq, "hash": hex::encode(hash)});
+            let mut answer = json!({"seq": seq, "hash": hex::encode(hash)});
+            // A node finding where its log forked asks for the hash at a seq.
+            let at = (kind == "head")
+                .then(|| serde_json::from_slice::<serde_json::Value>(&msg.payload).ok())
+                .flatten()
+                .and_then(|q| q["at"].as_u64());
+            if let Some(at) = at {
+                answer["at"] = json!(at);
+                answer["at_hash"] = json!(stored_hash(&hub, node, at).await.map(hex::encode));
+            }
             if let Err(e) = client.publish(reply, answer.to_string().into()).await {
                 tracing::debug!(error = %e, "head answer not sent");
             }
@@ -1028,6 +1037,23 @@ async fn heartbeats(hub: Arc<Hub>, client: async_nats::Client, stop: Cancellatio
             )
             .await;
     }
+}
+
+/// The hash of a node's stored event `seq`, if the hub has it.
+async fn stored_hash(hub: &Hub, node: Uuid, seq: u64) -> Option<[u8; 32]> {
+    let conn = hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT envelope FROM events WHERE node_id = ?1 AND seq = ?2",
+            libsql::params![node.to_string(), seq as i64],
+        )
+        .await
+        .ok()?;
+    let row = rows.next().await.ok()??;
+    let bytes: Vec<u8> = row.get(0).ok()?;
+    pvm_shared::envelope::Envelope::decode(&bytes)
+        .ok()
+        .map(|e| e.hash)
 }
 
 /// Every node: online, unhealthy (3 heartbeats missed) or offline (5), its last figures and contact.

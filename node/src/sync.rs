@@ -433,7 +433,13 @@ async fn save_acked(conn: &libsql::Connection, acked: u64, at_ms: u64) -> Result
 /// Compares the hub's head of this node's log (an answer to a heartbeat or a
 /// head query) with the log here: the hub's head must be an event of this log.
 /// Sets or clears `status`'s fork; returns true when the logs agree.
-async fn compare_head(reader: &Reader, status: &SyncStatus, answer: &[u8]) -> bool {
+async fn compare_head(
+    link: &HubLink,
+    client: &async_nats::Client,
+    reader: &Reader,
+    status: &SyncStatus,
+    answer: &[u8],
+) -> bool {
     let Ok(head) = serde_json::from_slice::<HubHead>(answer) else {
         return true;
     };
@@ -442,42 +448,94 @@ async fn compare_head(reader: &Reader, status: &SyncStatus, answer: &[u8]) -> bo
         status.set_fork(None);
         return true;
     }
-    let ours = match reader.events_after(head.seq - 1, 1).await {
-        Ok(page) => page
-            .into_iter()
-            .find(|(seq, _)| *seq == head.seq)
-            .and_then(|(_, bytes)| pvm_shared::envelope::Envelope::decode(&bytes).ok())
-            .map(|env| env.hash),
+    let ours = match hash_at(reader, head.seq).await {
+        Ok(h) => h,
         // The log cannot be read now: decide at the next answer.
         Err(_) => return status.fork().is_none(),
     };
-    let fork = match ours {
-        Some(hash) if hash == theirs => None,
-        Some(_) => Some(Fork {
-            seq: head.seq,
-            message: format!(
-                "This node's log forked from the hub's at or before seq {}: the hub holds another event {} than this node. Nothing more is sent to the hub until `pvm-node resync` (see docs/OPERATIONS.md).",
-                head.seq, head.seq
-            ),
-        }),
-        None => {
-            let here = reader.head_seq().await.unwrap_or(0);
-            Some(Fork {
-                seq: here + 1,
-                message: format!(
-                    "This node's log forked from the hub's at seq {}: the hub already has events up to {} that this log does not (was it restored from an older backup?). Nothing more is sent to the hub until `pvm-node resync` (see docs/OPERATIONS.md).",
-                    here + 1,
-                    head.seq
-                ),
-            })
-        }
-    };
-    let agrees = fork.is_none();
-    status.set_fork(fork);
-    if agrees {
+    if ours == Some(theirs) {
+        status.set_fork(None);
         status.note_hub_head(head.seq);
+        return true;
     }
-    agrees
+    // Where the logs part: the first seq whose event differs, found by
+    // asking the hub for its hash at a few seqs (a binary search).
+    let here = reader.head_seq().await.unwrap_or(0);
+    let at = match fork_point(link, client, reader, head.seq.min(here)).await {
+        Some(at) => at,
+        // The hub did not answer the probes: the next answer tries again.
+        None => return status.fork().is_none(),
+    };
+    status.set_fork(Some(Fork {
+        seq: at,
+        message: format!(
+            "This node's log forked from the hub's at seq {at}: the hub holds other events from there (up to {}) than this node; was it restored from an older backup? Everything here keeps working and is kept, but nothing more is sent to the hub until an administrator runs pvm-node resync (see OPERATIONS.md).",
+            head.seq
+        ),
+    }));
+    false
+}
+
+/// The hash of this log's event `seq`, if it has one.
+async fn hash_at(reader: &Reader, seq: u64) -> Result<Option<[u8; 32]>, StoreError> {
+    Ok(reader
+        .events_after(seq.saturating_sub(1), 1)
+        .await?
+        .into_iter()
+        .find(|(s, _)| *s == seq)
+        .and_then(|(_, bytes)| pvm_shared::envelope::Envelope::decode(&bytes).ok())
+        .map(|env| env.hash))
+}
+
+/// The first seq in `1..=upto + 1` where this log and the hub's differ,
+/// given that they differ somewhere (every seq up to a fork agrees, every
+/// one after it differs: the chain carries each hash into the next).
+async fn fork_point(
+    link: &HubLink,
+    client: &async_nats::Client,
+    reader: &Reader,
+    upto: u64,
+) -> Option<u64> {
+    let (mut agree, mut differ) = (0u64, upto + 1);
+    while differ - agree > 1 {
+        let mid = agree + (differ - agree) / 2;
+        let theirs = ask_hash(link, client, mid).await?;
+        let ours = hash_at(reader, mid).await.ok()?;
+        if ours.is_some() && ours == theirs {
+            agree = mid;
+        } else {
+            differ = mid;
+        }
+    }
+    Some(differ)
+}
+
+/// The hub's hash of this node's event `seq` (None inside: it has none).
+async fn ask_hash(
+    link: &HubLink,
+    client: &async_nats::Client,
+    seq: u64,
+) -> Option<Option<[u8; 32]>> {
+    let subject = format!("pvm.head.{}.{}", link.venue_id, link.node_id);
+    let query = serde_json::json!({ "at": seq }).to_string();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(3),
+        client.request(subject, query.into()),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&answer.payload).ok()?;
+    if value["at"].as_u64() != Some(seq) {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    Some(
+        value["at_hash"]
+            .as_str()
+            .and_then(|h| hex::decode_to_slice(h, &mut hash).ok())
+            .map(|()| hash),
+    )
 }
 
 /// Asks the hub for its head of this node's log (`pvm.head.<venue>.<node>`).
@@ -537,7 +595,7 @@ pub async fn pump(
         // A log that forked from the hub's is not sent on (the heartbeat
         // keeps asking; `pvm-node resync` is the way out).
         if let Some(answer) = ask_head(&link, &client).await {
-            compare_head(&reader, &status, &answer).await;
+            compare_head(&link, &client, &reader, &status, &answer).await;
         }
         let js = jetstream::with_domain(client.clone(), &link.nats_domain);
         // Publish until something fails; then back off and start again from `acked`.
@@ -750,7 +808,7 @@ pub async fn heartbeat(
         .await;
         match asked {
             Ok(Ok(answer)) => {
-                compare_head(&reader, &status, &answer.payload).await;
+                compare_head(&link, c, &reader, &status, &answer.payload).await;
             }
             // No answer in time (the hub is away): the beat was still sent.
             Err(_) | Ok(Err(_))

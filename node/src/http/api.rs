@@ -438,7 +438,9 @@ pub fn sync_view(s: &AppState, head_seq: u64) -> SyncView {
     let last = st.last_contact_ms.load(Ordering::Relaxed);
     let registered = st.registered.load(Ordering::Relaxed);
     let now = s.clock.now_ms();
+    // A forked log says so itself (and is not sent): no 72-hour warning too.
     let offline_long = registered
+        && st.fork().is_none()
         && head_seq > acked
         && (last == 0 || now.saturating_sub(last) > OFFLINE_WARNING_MS);
     SyncView {
