@@ -175,6 +175,21 @@ pub struct AuthService {
     setup_code: Mutex<Option<String>>,
 }
 
+/// What failed logins count against (and a lockout event names) for a
+/// typed username: the username itself when it could be one, else a short
+/// digest of what was typed. No account can have such a name, and however
+/// much was typed, the key (and so the event) stays a few dozen bytes.
+fn account_key(typed: &str) -> String {
+    match Username::parse(typed) {
+        Ok(u) => u.to_string(),
+        Err(_) => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(typed.trim().to_lowercase().as_bytes());
+            format!("not-a-username:{}", hex::encode(&digest[..8]))
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -384,9 +399,7 @@ impl AuthService {
         secret: Secret<'_>,
         address: &str,
     ) -> Result<(TokenPair, StaffUser), AuthError> {
-        let account = Username::parse(username)
-            .map(|u| u.to_string())
-            .unwrap_or_else(|_| username.to_lowercase());
+        let account = account_key(username);
         let keys = [
             (LockScope::Account, account.clone()),
             (LockScope::Address, address.to_owned()),

@@ -252,6 +252,50 @@ async fn brute_force_locks_the_account_even_for_the_right_password_until_the_loc
     v.node.close().await;
 }
 
+/// Failed logins with a huge username lock out what was typed, but the
+/// lockout event names a short digest: nothing unauthenticated grows the log
+/// by more than a few hundred bytes per lockout.
+#[tokio::test]
+async fn a_lockout_for_a_60_kb_username_is_a_small_event() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let huge = "x".repeat(60 * 1024);
+    for attempt in 1..=5 {
+        let (status, body) = v.login(&huge, "password", "wrong-password").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt}: {body}"
+        );
+    }
+    let (status, _) = v.login(&huge, "password", "wrong-password").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the typed name is locked out"
+    );
+    let reader = &v.node.state.reader;
+    let events = reader.recent_events(20).await.expect("events");
+    let lockouts: Vec<usize> = events
+        .iter()
+        .filter_map(|(_, bytes)| {
+            let env = pvm_shared::envelope::Envelope::decode(bytes).ok()?;
+            (env.kind == "login_locked_out").then_some(bytes.len())
+        })
+        .collect();
+    assert!(!lockouts.is_empty(), "a lockout event was made");
+    assert!(
+        lockouts.iter().all(|n| *n < 600),
+        "lockout envelopes of {lockouts:?} bytes"
+    );
+    // The real account is not touched by it.
+    assert_eq!(
+        v.login("boss", "password", "boss-password").await.0,
+        StatusCode::OK
+    );
+    v.node.close().await;
+}
+
 #[tokio::test]
 async fn pin_brute_force_is_stopped_the_same_way() {
     let dir = tempfile::tempdir().expect("tmp");
