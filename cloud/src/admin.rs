@@ -285,7 +285,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
         h2 { "Problems " small { (problems.len()) } }
         @if problems.is_empty() { p.empty { "None: every event arrived in order and verified." } }
         ul.plain { @for p in &problems { li {
-            strong { (p.kind) } " seq " (p.seq.map(|s| s.to_string()).unwrap_or_default()) ": " (p.detail) " · " (ago(Some(p.at_ms)))
+            strong { (p.kind) } @if let Some(seq) = p.seq { " seq " (seq) } ": " (p.detail) " · " (ago(Some(p.at_ms)))
             @if p.count > 1 { " · " (p.count) " times, last " (ago(Some(p.last_ms))) }
         } } }
         section.new {
