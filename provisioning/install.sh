@@ -17,6 +17,7 @@
 #   --port N           the staff UI and displays port (default 8080)
 #   --leaf-port N      the leaf nats-server's client port (default 4222)
 #   --leaf-monitor-port N  its monitoring port (default 8222)
+#   --insecure-http    allow an http:// hub (a lab without TLS; never a venue)
 #   --dry-run          print the plan, change nothing
 #   --uninstall        stop and remove PVM, keeping its data (add --purge to delete the data too)
 #
@@ -33,6 +34,7 @@ LEAF_PORT=4222
 LEAF_MONITOR_PORT=8222
 TOKEN=""
 DRY_RUN=no
+INSECURE_HTTP=no
 UNINSTALL=no
 PURGE=no
 WORK=""
@@ -64,6 +66,7 @@ Usage: install.sh --token pvm_reg_... [options]
   --port N               the staff UI and displays port (default 8080)
   --leaf-port N          the leaf nats-server's client port (default 4222)
   --leaf-monitor-port N  its monitoring port (default 8222)
+  --insecure-http        allow an http:// hub (a lab without TLS; never a venue)
   --dry-run              print the plan, change nothing
   --uninstall [--purge]  stop and remove PVM; --purge deletes the data too
 EOF
@@ -80,6 +83,7 @@ parse_args() {
             --leaf-port) [ $# -ge 2 ] || fail "--leaf-port needs a value"; LEAF_PORT=$2; shift 2 ;;
             --leaf-monitor-port) [ $# -ge 2 ] || fail "--leaf-monitor-port needs a value"; LEAF_MONITOR_PORT=$2; shift 2 ;;
             --dry-run) DRY_RUN=yes; shift ;;
+            --insecure-http) INSECURE_HTTP=yes; shift ;;
             --uninstall) UNINSTALL=yes; shift ;;
             --purge) PURGE=yes; shift ;;
             -h|--help) usage; exit 0 ;;
@@ -87,9 +91,11 @@ parse_args() {
         esac
     done
     HUB_URL=${HUB_URL%/}
-    case "$HUB_URL" in
-        http://*|https://*) ;;
-        *) fail "the hub address '$HUB_URL' is not an http(s) URL" "pass --hub https://your-hub" ;;
+    case "$HUB_URL:$INSECURE_HTTP" in
+        https://*) ;;
+        http://*:yes) ;;
+        http://*) fail "the hub address '$HUB_URL' is plain http: the registration would carry the leaf password in the clear" "use the hub's https:// address (--hub https://your-hub), or --insecure-http for a lab" ;;
+        *) fail "the hub address '$HUB_URL' is not an https URL" "pass --hub https://your-hub" ;;
     esac
     case "$HUB_KEY" in
         @*|"") fail "no hub key" "download this script from your hub (it carries the key) or pass --hub-key" ;;
@@ -275,12 +281,19 @@ register() {
     else
         [ -n "$TOKEN" ] || { [ "$DRY_RUN" = yes ] && TOKEN=pvm_reg_TOKEN; }
         say "registration: registering with $HUB_URL"
-        node_cmd register --hub "$HUB_URL" --token "$TOKEN"
+        if [ "$INSECURE_HTTP" = yes ]; then
+            node_cmd register --hub "$HUB_URL" --token "$TOKEN" --insecure-http
+        else
+            node_cmd register --hub "$HUB_URL" --token "$TOKEN"
+        fi
     fi
     if [ -f "$PREFIX/data/leaf.conf" ]; then
         say "leaf configuration: present"
     else
-        node_cmd leaf-config --out /data/leaf.conf --port "$LEAF_PORT" --monitor-port "$LEAF_MONITOR_PORT"
+        # The hub's leaf CA lands beside it (data/leaf.ca.pem); the leaf
+        # container reads it at /etc/nats/leaf-ca.pem (compose.yml).
+        node_cmd leaf-config --out /data/leaf.conf --port "$LEAF_PORT" --monitor-port "$LEAF_MONITOR_PORT" \
+            --ca-out /data/leaf.ca.pem --ca-path /etc/nats/leaf-ca.pem
     fi
 }
 

@@ -162,8 +162,9 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
         [(
             header::SET_COOKIE,
             format!(
-                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-                SESSION_MS / 1000
+                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+                SESSION_MS / 1000,
+                secure(&app, &headers)
             ),
         )],
         Redirect::to("/admin"),
@@ -182,11 +183,28 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     (
         [(
             header::SET_COOKIE,
-            format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+            format!(
+                "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+                secure(&app, &headers)
+            ),
         )],
         Redirect::to("/admin/login"),
     )
         .into_response()
+}
+
+/// `; Secure` when the browser reached the hub over TLS: pvm-cloud serving
+/// HTTPS itself, or a TLS proxy in front saying so (`X-Forwarded-Proto`).
+fn secure(app: &App, headers: &HeaderMap) -> &'static str {
+    let proxied = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    if app.cli.tls_cert.is_some() || proxied {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 fn ago(ms: Option<i64>) -> String {

@@ -22,9 +22,9 @@ pub fn routes() -> Router<App> {
         .route("/dist/{file}", get(artefact))
 }
 
-/// The address venues reach this hub at, from the request (behind a TLS
-/// proxy, `X-Forwarded-Proto: https`).
-fn public_url(headers: &HeaderMap) -> Option<String> {
+/// The address venues reach this hub at, from the request: https when the
+/// hub serves TLS itself (`tls`) or a TLS proxy says `X-Forwarded-Proto: https`.
+fn public_url(headers: &HeaderMap, tls: bool) -> Option<String> {
     let host = headers.get(header::HOST)?.to_str().ok()?;
     let valid = !host.is_empty()
         && host
@@ -37,6 +37,7 @@ fn public_url(headers: &HeaderMap) -> Option<String> {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
     {
+        _ if tls => "https",
         Some("https") => "https",
         _ => "http",
     };
@@ -44,7 +45,7 @@ fn public_url(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn install_sh(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let url = public_url(&headers).ok_or_else(|| {
+    let url = public_url(&headers, app.cli.tls_cert.is_some()).ok_or_else(|| {
         ApiError(
             StatusCode::BAD_REQUEST,
             "bad_host",
@@ -154,11 +155,17 @@ mod tests {
     fn the_public_url_comes_from_the_host_and_the_proxy() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "hub.example.com".parse().expect("host"));
-        assert_eq!(public_url(&h).as_deref(), Some("http://hub.example.com"));
+        assert_eq!(
+            public_url(&h, false).as_deref(),
+            Some("http://hub.example.com")
+        );
         h.insert("x-forwarded-proto", "https".parse().expect("proto"));
-        assert_eq!(public_url(&h).as_deref(), Some("https://hub.example.com"));
+        assert_eq!(
+            public_url(&h, false).as_deref(),
+            Some("https://hub.example.com")
+        );
         h.insert(header::HOST, "evil\"; rm -rf /".parse().expect("host"));
-        assert_eq!(public_url(&h), None);
+        assert_eq!(public_url(&h, false), None);
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod admin;
 mod display;
 mod dist;
 mod ingest;
+mod leaf_tls;
 mod media;
 mod store;
 
@@ -53,6 +54,28 @@ struct Cli {
         default_value = "nats-leaf://127.0.0.1:7422"
     )]
     leaf_url: String,
+    /// Where pvm-cloud keeps its own leaf-link CA and the certificate the hub's
+    /// nats-server serves leafnodes with (made at first start). [default: DATA_DIR/leaf-tls]
+    #[arg(long, env = "PVM_CLOUD_LEAF_TLS_DIR")]
+    leaf_tls_dir: Option<PathBuf>,
+    /// More names (host names or IP addresses) for the leaf certificate, besides --leaf-url's host.
+    #[arg(
+        long = "leaf-tls-name",
+        env = "PVM_CLOUD_LEAF_TLS_NAMES",
+        value_delimiter = ','
+    )]
+    leaf_tls_names: Vec<String>,
+    /// The operator's own CA (PEM) that signed the hub nats-server's leafnode
+    /// certificate: handed to nodes at registration; pvm-cloud then makes no CA.
+    #[arg(long, env = "PVM_CLOUD_LEAF_CA", conflicts_with = "leaf_tls_dir")]
+    leaf_ca: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM); with --tls-key. Without
+    /// it, put a TLS proxy in front: nodes refuse to register over http://.
+    #[arg(long, env = "PVM_CLOUD_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "PVM_CLOUD_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// The users file the hub's nats-server includes in its `authorization` block
     /// (rewritten on each registration: pvm-cloud's own user from --nats, then one per venue).
     #[arg(long, env = "PVM_CLOUD_LEAF_USERS")]
@@ -81,6 +104,9 @@ enum CloudCommand {
     },
     /// Sign FILE (an update manifest for `pvm-node update --manifest`) with the hub's key: FILE.sig.
     Sign { file: PathBuf },
+    /// Make (if missing) the leaf-link CA and the hub's leafnode certificate
+    /// in --leaf-tls-dir, and print the nats-server block that uses them.
+    LeafTls,
 }
 
 #[derive(Clone)]
@@ -95,6 +121,8 @@ struct App {
     media: Arc<pvm_display::media::MediaStore>,
     /// Held while the leaf users file is written and reloaded.
     leaf_users: Arc<tokio::sync::Mutex<()>>,
+    /// The CA nodes trust for the leaf link (PEM), handed over at registration.
+    leaf_ca: Arc<str>,
 }
 
 fn now_ms() -> i64 {
@@ -201,7 +229,48 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The leaf link's CA: the operator's own (`--leaf-ca`) or pvm-cloud's,
+/// with the hub's leafnode certificate made or renewed for its names.
+fn leaf_tls(cli: &Cli) -> anyhow::Result<Option<leaf_tls::LeafTls>> {
+    if cli.leaf_ca.is_some() {
+        return Ok(None);
+    }
+    let dir = cli
+        .leaf_tls_dir
+        .clone()
+        .unwrap_or_else(|| cli.data_dir.join("leaf-tls"));
+    let mut names: Vec<String> = leaf_tls::host_of(&cli.leaf_url).into_iter().collect();
+    for n in &cli.leaf_tls_names {
+        let n = n.trim();
+        if !n.is_empty() && !names.iter().any(|m| m == n) {
+            names.push(n.to_owned());
+        }
+    }
+    leaf_tls::ensure(&dir, &names).map(Some)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(CloudCommand::LeafTls) = &cli.command {
+        let Some(tls) = leaf_tls(&cli)? else {
+            anyhow::bail!(
+                "--leaf-ca is given: the operator's own CA is used and pvm-cloud makes none"
+            );
+        };
+        let port = cli
+            .leaf_url
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.trim_end_matches('/').parse().ok())
+            .unwrap_or(7422);
+        println!(
+            "Leaf link CA: {} (handed to nodes at registration); the hub's certificate: {}{}.\n\
+             The hub's nats-server serves leafnodes with it:\n\n{}",
+            tls.cert.with_file_name(leaf_tls::CA).display(),
+            tls.cert.display(),
+            if tls.reissued { " (new)" } else { "" },
+            leaf_tls::nats_block(&tls, port)
+        );
+        return Ok(());
+    }
     std::fs::create_dir_all(&cli.data_dir)
         .with_context(|| format!("creating {}", cli.data_dir.display()))?;
     let (key_bytes, _) = load_or_create(&cli.data_dir.join("hub.key"), || {
@@ -242,6 +311,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             admin_key.trim()
         );
     }
+    let leaf_ca: Arc<str> = match (&cli.leaf_ca, leaf_tls(&cli)?) {
+        (Some(path), _) => leaf_tls::read_ca(path)?.into(),
+        (None, Some(tls)) => {
+            if tls.reissued {
+                tracing::info!(cert = %tls.cert.display(), "leaf certificate made");
+            }
+            tls.ca_pem.into()
+        }
+        (None, None) => anyhow::bail!("no CA for the leaf link"),
+    };
     let store = Arc::new(store::Store::open(&cli.data_dir.join("cloud.db")).await?);
     let hub = Arc::new(Hub::load(store).await?);
     let options = match nats_credentials(&cli.nats) {
@@ -279,6 +358,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         admin_key_hash: Sha256::digest(admin_key.trim().as_bytes()).into(),
         media: Arc::new(pvm_display::media::MediaStore::new(&cli.data_dir)),
         leaf_users: Arc::new(tokio::sync::Mutex::new(())),
+        leaf_ca,
         cli: Arc::new(cli),
     };
     hash_plain_leaf_passwords(&app).await?;
@@ -326,11 +406,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .route("/api/v1/venues/{id}/templates", post(send_template))
         .route("/api/v1/venues/{id}/announcements", post(send_announcement))
         .route("/api/v1/venues/{id}/updates", post(send_update))
-        .with_state(app.clone());
-    let listener = tokio::net::TcpListener::bind(app.cli.listen)
-        .await
+        .with_state(app.clone())
+        .layer(headers(
+            header::CONTENT_SECURITY_POLICY,
+            pvm_shared::web::CSP,
+        ))
+        .layer(headers(header::REFERRER_POLICY, "no-referrer"))
+        .layer(headers(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(headers(header::X_FRAME_OPTIONS, "DENY"));
+    let listener = std::net::TcpListener::bind(app.cli.listen)
         .with_context(|| format!("listening on {}", app.cli.listen))?;
-    println!("PVM cloud serving on http://{}/", listener.local_addr()?);
+    listener.set_nonblocking(true)?;
+    let tls = match (&app.cli.tls_cert, &app.cli.tls_key) {
+        (Some(cert), Some(key)) => {
+            // One crypto provider for the process (ring, as reqwest's).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "loading the HTTPS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            )
+        }
+        _ => None,
+    };
+    println!(
+        "PVM cloud serving on {}://{}/",
+        if tls.is_some() { "https" } else { "http" },
+        listener.local_addr()?
+    );
     let shutdown = stop.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -343,11 +452,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         shutdown.cancel();
     });
     let serve_stop = stop.clone();
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { serve_stop.cancelled().await })
-        .await?;
+    match tls {
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let on_stop = handle.clone();
+            tokio::spawn(async move {
+                serve_stop.cancelled().await;
+                on_stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, config)?
+                .handle(handle)
+                .serve(router.into_make_service())
+                .await?;
+        }
+        None => {
+            axum::serve(tokio::net::TcpListener::from_std(listener)?, router)
+                .with_graceful_shutdown(async move { serve_stop.cancelled().await })
+                .await?;
+        }
+    }
     let _ = ingest_task.await;
     Ok(())
+}
+
+/// A response header every answer gets (unless the handler set it), as on the node.
+fn headers(
+    name: header::HeaderName,
+    value: &'static str,
+) -> tower_http::set_header::SetResponseHeaderLayer<header::HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        name,
+        header::HeaderValue::from_static(value),
+    )
 }
 
 async fn hub_info(State(app): State<App>) -> Json<serde_json::Value> {
@@ -388,6 +524,9 @@ struct Registered {
     leaf_password: String,
     hub_public_key: String,
     nats_domain: String,
+    /// The CA (PEM) that signed the hub's leafnode certificate: the node's
+    /// leaf verifies the hub with it.
+    leaf_ca: String,
 }
 
 /// A node registers with a one-time token: the hub keeps its key, makes its
@@ -528,6 +667,7 @@ async fn register(
         leaf_password: password,
         hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
         nats_domain: "hub".into(),
+        leaf_ca: app.leaf_ca.to_string(),
     }))
 }
 

@@ -137,8 +137,15 @@ fn install_with_path(hub_url: &str, args: &[&str], first: Option<&Path>) -> Outp
     }
 }
 
-/// The same with exactly this PATH.
+/// The same with exactly this PATH. The test hubs serve plain http on
+/// loopback, so `--insecure-http` goes first (`install_as_given` leaves it out).
 fn install_on_path(hub_url: &str, args: &[&str], path: &str) -> Output {
+    let mut all = vec!["--insecure-http"];
+    all.extend(args);
+    install_as_given(hub_url, &all, path)
+}
+
+fn install_as_given(hub_url: &str, args: &[&str], path: &str) -> Output {
     // bash only for pipefail around the pipe; the script itself runs in sh (dash).
     Command::new("/bin/bash")
         .env("PATH", path)
@@ -187,12 +194,28 @@ fn a_dry_run_prints_the_plan_and_changes_nothing() {
         "registration: registering with",
         "would run: docker run --rm --network host",
         "register --hub",
+        "--insecure-http",
         "leaf-config --out /data/leaf.conf",
+        "--ca-path /etc/nats/leaf-ca.pem",
         "up -d",
     ] {
         assert!(t.contains(step), "the plan lacks {step:?}:\n{t}");
     }
     assert!(!prefix.exists(), "a dry run wrote {}", prefix.display());
+
+    // Without --insecure-http an http:// hub is refused before anything is done.
+    let path = std::env::var("PATH").unwrap_or_default();
+    let out = install_as_given(
+        &r.cloud.url,
+        &["--dry-run", "--token", "pvm_reg_example"],
+        &path,
+    );
+    let t = text(&out);
+    assert!(!out.status.success(), "{t}");
+    assert!(
+        t.contains("is plain http") && t.contains("--insecure-http"),
+        "{t}"
+    );
 }
 
 /// On a Raspberry Pi (`uname -m` says aarch64) the installer picks the arm64

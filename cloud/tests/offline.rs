@@ -50,7 +50,14 @@ async fn setup() -> Setup {
     let (_, reg) = cloud.venue_token("Weekend Series").await;
     let out = run_node(
         &node_dir,
-        &["register", "--hub", &cloud.url, "--token", &reg],
+        &[
+            "register",
+            "--insecure-http",
+            "--hub",
+            &cloud.url,
+            "--token",
+            &reg,
+        ],
     );
     assert!(
         out.status.success(),

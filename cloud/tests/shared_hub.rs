@@ -699,7 +699,17 @@ async fn a_registration_while_the_hubs_nats_is_down_spends_nothing_and_works_lat
     admin_create(&dir);
     let (_, token) = cloud.venue_token("Riverside Card Room").await;
     hub.stop();
-    let out = run_node(&dir, &["register", "--hub", &cloud.url, "--token", &token]);
+    let out = run_node(
+        &dir,
+        &[
+            "register",
+            "--insecure-http",
+            "--hub",
+            &cloud.url,
+            "--token",
+            &token,
+        ],
+    );
     let said = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "registered with the hub's nats down");
     assert!(
@@ -716,7 +726,17 @@ async fn a_registration_while_the_hubs_nats_is_down_spends_nothing_and_works_lat
     // pvm-cloud reconnects on its own; the same token now registers.
     let mut registered = None;
     for _ in 0..50 {
-        let out = run_node(&dir, &["register", "--hub", &cloud.url, "--token", &token]);
+        let out = run_node(
+            &dir,
+            &[
+                "register",
+                "--insecure-http",
+                "--hub",
+                &cloud.url,
+                "--token",
+                &token,
+            ],
+        );
         if out.status.success() {
             registered = Some(out);
             break;
@@ -950,4 +970,335 @@ async fn a_file_signature_of_the_hub_is_never_a_token() {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
     );
     assert_eq!(staff(forged).await, 401, "a file signature is not a token");
+}
+
+/// A TCP proxy that records every byte going either way.
+async fn recording_proxy(to: u16) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("proxy");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (sr, sw) = server.into_split();
+            for (mut from, mut into) in [
+                (
+                    Box::new(cr) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                    Box::new(sw) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+                ),
+                (Box::new(sr), Box::new(cw)),
+            ] {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = from.read(&mut buf).await {
+                        if n == 0 || into.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        record.lock().expect("record").extend_from_slice(&buf[..n]);
+                    }
+                    let _ = into.shutdown().await;
+                });
+            }
+        }
+    });
+    (port, seen)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Item 4: the hub serves HTTPS (a certificate from a CA this test makes),
+/// its leafnode listener takes only TLS (pvm-cloud's own CA, handed over
+/// at registration). A recording proxy sits between the venue and the hub
+/// for the registration and for the leaf link: it sees neither the leaf
+/// password nor any event. A leaf without TLS is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_venue_hub_link_is_tls_a_recording_proxy_sees_no_secret_and_a_plain_leaf_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // The operator's HTTPS certificate, from a CA of the test's own.
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::default();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Test operator CA");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("params")
+        .signed_by(&key, &issuer)
+        .expect("cert");
+    let (ca_file, cert_file, key_file) = (
+        tmp.path().join("https-ca.pem"),
+        tmp.path().join("https.pem"),
+        tmp.path().join("https.key"),
+    );
+    std::fs::write(&ca_file, ca_cert.pem()).expect("ca");
+    std::fs::write(&cert_file, cert.pem()).expect("cert");
+    std::fs::write(&key_file, key.serialize_pem()).expect("key");
+
+    let hub = Hub::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start_with(
+        &tmp.path().join("cloud"),
+        &hub,
+        None,
+        &[
+            "--tls-cert",
+            cert_file.to_str().expect("utf-8"),
+            "--tls-key",
+            key_file.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(cloud.url.starts_with("https://"), "{}", cloud.url);
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_cert.pem().as_bytes()).expect("ca"))
+        .build()
+        .expect("client");
+    let admin = |r: reqwest::RequestBuilder| r.bearer_auth(&cloud.admin_key);
+    let v: Value = admin(https.post(format!("{}/api/v1/venues", cloud.url)))
+        .json(&json!({"name": "Proxy Room"}))
+        .send()
+        .await
+        .expect("venue")
+        .json()
+        .await
+        .expect("json");
+    let id = v["id"].as_str().expect("id").to_owned();
+    let t: Value = admin(https.post(format!("{}/api/v1/venues/{id}/tokens", cloud.url)))
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let reg = t["token"].as_str().expect("token").to_owned();
+    let hub_port: u16 = cloud
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+
+    // The hub's pages: the node's headers, and a Secure cookie over TLS.
+    let login = https
+        .get(format!("{}/admin/login", cloud.url))
+        .send()
+        .await
+        .expect("login page");
+    assert_eq!(
+        login.headers()["content-security-policy"],
+        pvm_shared::web::CSP
+    );
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
+    let signed_in = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_cert.pem().as_bytes()).expect("ca"))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{}/admin/login", cloud.url))
+        .header("origin", format!("https://127.0.0.1:{hub_port}"))
+        .form(&[("key", cloud.admin_key.as_str())])
+        .send()
+        .await
+        .expect("login");
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie:?}"
+    );
+
+    // Registration through the proxy: refused over http:// without the lab
+    // flag, done over https:// with the operator's CA.
+    let (http_proxy, http_seen) = recording_proxy(hub_port).await;
+    let node_dir = tmp.path().join("node");
+    admin_create(&node_dir);
+    let plain = run_node(
+        &node_dir,
+        &[
+            "register",
+            "--hub",
+            &format!("http://127.0.0.1:{http_proxy}"),
+            "--token",
+            &reg,
+        ],
+    );
+    assert!(!plain.status.success());
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("--insecure-http"),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    assert!(
+        http_seen.lock().expect("seen").is_empty(),
+        "nothing is sent to an http:// hub"
+    );
+    let out = run_node(
+        &node_dir,
+        &[
+            "register",
+            "--hub",
+            &format!("https://127.0.0.1:{http_proxy}"),
+            "--token",
+            &reg,
+            "--hub-ca",
+            ca_file.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "register: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link: Value =
+        serde_json::from_str(&std::fs::read_to_string(node_dir.join("hub.json")).expect("link"))
+            .expect("json");
+    let password = link["leaf_password"].as_str().expect("password").to_owned();
+    assert!(link["leaf_ca"]
+        .as_str()
+        .is_some_and(|ca| ca.contains("BEGIN CERTIFICATE")));
+
+    // The leaf goes to the hub through the other proxy, with TLS.
+    let (leaf_proxy, leaf_seen) = recording_proxy(hub.leaf_port).await;
+    let mut leaf = Leaf::configure(&node_dir);
+    let conf = std::fs::read_to_string(&leaf.conf).expect("conf");
+    assert!(conf.contains("ca_file"), "{conf}");
+    std::fs::write(
+        &leaf.conf,
+        conf.replace(
+            &format!("127.0.0.1:{}", hub.leaf_port),
+            &format!("127.0.0.1:{leaf_proxy}"),
+        ),
+    )
+    .expect("conf");
+    leaf.restart();
+    let node = NodeProc::start(&node_dir, &leaf, &[]);
+    let token = node.token().await;
+    let made = reqwest::Client::new()
+        .post(format!("{}/api/v1/tables", node.url))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Whispering Table", "game": "nlhe", "stakes": {"small_blind": 1, "big_blind": 2}, "seats": 9}))
+        .send()
+        .await
+        .expect("table");
+    assert!(made.status().is_success());
+    let venue = link["venue_id"].as_str().expect("venue").to_owned();
+    until(
+        Duration::from_secs(20),
+        "the node's events at the hub, through the proxy",
+        || async {
+            let s = node.sync(&token).await;
+            let e: Value = admin(https.get(format!("{}/api/v1/venues/{venue}/events", cloud.url)))
+                .send()
+                .await
+                .expect("events")
+                .json()
+                .await
+                .expect("json");
+            s["pending"] == 0
+                && e["verified_seq"] == s["acked_seq"]
+                && e["count"].as_u64() > Some(1)
+        },
+    )
+    .await;
+    let (http_bytes, leaf_bytes) = (
+        http_seen.lock().expect("seen").clone(),
+        leaf_seen.lock().expect("seen").clone(),
+    );
+    assert!(
+        http_bytes.len() > 1000 && leaf_bytes.len() > 1000,
+        "the proxies carried the traffic: {} and {} bytes",
+        http_bytes.len(),
+        leaf_bytes.len()
+    );
+    for (what, bytes) in [("registration", &http_bytes), ("leaf link", &leaf_bytes)] {
+        for secret in [
+            password.as_str(),
+            "Whispering Table",
+            "leaf_password",
+            "\"kind\"",
+            "pvm.up.",
+            &reg,
+        ] {
+            assert!(
+                !contains(bytes, secret),
+                "the {what} carried {secret:?} in the clear"
+            );
+        }
+    }
+
+    // A leaf without TLS, with the right password, is refused.
+    let bare = tmp.path().join("bare.conf");
+    let (bare_port, bare_monitor) = (free_port(), free_port());
+    let url = format!(
+        "nats-leaf://{}:{password}@127.0.0.1:{}",
+        link["leaf_user"].as_str().expect("user"),
+        hub.leaf_port
+    );
+    std::fs::write(
+        &bare,
+        format!(
+            "host: 127.0.0.1\nport: {bare_port}\nhttp: \"127.0.0.1:{bare_monitor}\"\n\
+             leafnodes {{ reconnect: \"1s\", remotes: [ {{ url: \"{url}\" }} ] }}\n"
+        ),
+    )
+    .expect("bare conf");
+    let log = tmp.path().join("bare.log");
+    let _bare = Proc {
+        child: std::process::Command::new(nats_bin())
+            .arg("-c")
+            .arg(&bare)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("bare leaf"),
+        log: log.clone(),
+    };
+    wait_port(bare_port, Duration::from_secs(10));
+    // Long enough for several attempts (one a second).
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let leafz: Value = reqwest::get(format!("http://127.0.0.1:{bare_monitor}/leafz"))
+        .await
+        .expect("leafz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        leafz["leafs"].as_array().map_or(0, |l| l.len()),
+        0,
+        "a plain leaf linked: {leafz}"
+    );
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        said.to_lowercase().contains("tls"),
+        "the plain leaf's log names TLS as the reason:\n{said}"
+    );
+    // The TLS leaf is linked all along.
+    let linked: Value = reqwest::get(format!("http://127.0.0.1:{}/leafz", leaf.monitor))
+        .await
+        .expect("leafz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        linked["leafs"].as_array().map_or(0, |l| l.len()),
+        1,
+        "{linked}"
+    );
 }

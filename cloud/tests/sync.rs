@@ -272,7 +272,14 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
     let (_, reg) = a.cloud.venue_token("Harbour Poker Club").await;
     let out = run_node(
         &b_dir,
-        &["register", "--hub", &a.cloud.url, "--token", &reg],
+        &[
+            "register",
+            "--insecure-http",
+            "--hub",
+            &a.cloud.url,
+            "--token",
+            &reg,
+        ],
     );
     assert!(
         out.status.success(),
@@ -289,7 +296,14 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
     // The same token cannot be used twice.
     let again = run_node(
         &a._tmp.path().join("node-c"),
-        &["register", "--hub", &a.cloud.url, "--token", &reg],
+        &[
+            "register",
+            "--insecure-http",
+            "--hub",
+            &a.cloud.url,
+            "--token",
+            &reg,
+        ],
     );
     assert!(!again.status.success());
     assert!(
@@ -299,7 +313,14 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
     );
     let forged_token = run_node(
         &a._tmp.path().join("node-d"),
-        &["register", "--hub", &a.cloud.url, "--token", "pvm_reg_0000"],
+        &[
+            "register",
+            "--insecure-http",
+            "--hub",
+            &a.cloud.url,
+            "--token",
+            "pvm_reg_0000",
+        ],
     );
     assert!(String::from_utf8_lossy(&forged_token.stderr).contains("not known here"));
 

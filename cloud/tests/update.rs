@@ -521,6 +521,9 @@ async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
         "0:0",
         "-v",
         &format!("{}:/etc/nats/nats.conf:ro", leaf.conf.display()),
+        // The hub's leaf CA, at the path leaf-config wrote into the conf.
+        "-v",
+        &format!("{0}:{0}:ro", leaf.conf.with_extension("ca.pem").display()),
         &tag,
         "-c",
         "/etc/nats/nats.conf",

@@ -137,6 +137,13 @@ pub enum Command {
         /// The registration token (pvm_reg_…).
         #[arg(long, env = "PVM_REG_TOKEN")]
         token: String,
+        /// A private CA (PEM file) the hub's HTTPS certificate chains to, trusted beside the public roots.
+        #[arg(long)]
+        hub_ca: Option<PathBuf>,
+        /// Allow an http:// hub and a leaf link without TLS: for a lab, never a venue
+        /// (the answer carries the leaf password).
+        #[arg(long)]
+        insecure_http: bool,
     },
     /// Update a container to a new image; it is kept only if it runs cleanly, else the old one comes back.
     Update {
@@ -174,6 +181,13 @@ pub enum Command {
         /// The leaf's monitoring port (pvm-node watches /leafz there).
         #[arg(long, default_value_t = 8222)]
         monitor_port: u16,
+        /// Where to write the hub's leaf CA. [default: beside --out, e.g. leaf.ca.pem]
+        #[arg(long)]
+        ca_out: Option<PathBuf>,
+        /// The CA file's path as the leaf's nats-server sees it (e.g. inside its
+        /// container). [default: --ca-out]
+        #[arg(long)]
+        ca_path: Option<String>,
     },
 }
 

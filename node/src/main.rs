@@ -35,7 +35,12 @@ fn main() -> ExitCode {
                 display_name,
                 role,
             }) => admin_create(&config, username, display_name, &role).await,
-            Command::Register { hub, token } => register(&config, &hub, &token).await,
+            Command::Register {
+                hub,
+                token,
+                hub_ca,
+                insecure_http,
+            } => register(&config, &hub, &token, hub_ca.as_deref(), insecure_http).await,
             Command::Resync => resync(&config).await,
             Command::Update {
                 container,
@@ -60,7 +65,9 @@ fn main() -> ExitCode {
                 out,
                 port,
                 monitor_port,
-            } => leaf_config(&config, &out, port, monitor_port),
+                ca_out,
+                ca_path,
+            } => leaf_config(&config, &out, port, monitor_port, ca_out, ca_path),
         }
     });
     match result {
@@ -418,8 +425,28 @@ async fn admin_create(
     }
 }
 
-async fn register(config: &Config, hub: &str, token: &str) -> anyhow::Result<ExitCode> {
-    match pvm_node::sync::register(&config.data_dir, hub, token).await {
+async fn register(
+    config: &Config,
+    hub: &str,
+    token: &str,
+    hub_ca: Option<&Path>,
+    insecure_http: bool,
+) -> anyhow::Result<ExitCode> {
+    let hub_ca = match hub_ca {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                eprintln!("pvm-node: --hub-ca {}: {e}", path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
+    let reach = pvm_node::sync::Reach {
+        insecure_http,
+        hub_ca,
+    };
+    match pvm_node::sync::register(&config.data_dir, hub, token, &reach).await {
         Ok(link) => {
             println!(
                 "Registered with {} as node {} of venue {}.",
@@ -571,11 +598,28 @@ async fn update(
     })
 }
 
+/// Writes `text` to `path` (created with `mode`, replaced whole).
+fn write_file(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+}
+
 fn leaf_config(
     config: &Config,
     out: &Path,
     port: u16,
     monitor_port: u16,
+    ca_out: Option<PathBuf>,
+    ca_path: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let Some(link) =
         pvm_node::sync::HubLink::load(&config.data_dir).map_err(|e| anyhow::anyhow!(e))?
@@ -585,19 +629,25 @@ fn leaf_config(
         );
         return Ok(ExitCode::FAILURE);
     };
-    let text = pvm_node::sync::leaf_config(&link, port, monitor_port);
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(out)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
-        f.write_all(text.as_bytes())?;
-    }
+    let ca_file = match &link.leaf_ca {
+        Some(pem) => {
+            let ca_out = ca_out.unwrap_or_else(|| out.with_extension("ca.pem"));
+            write_file(&ca_out, pem, 0o644)?;
+            println!("Wrote {} (the hub's leaf CA).", ca_out.display());
+            Some(ca_path.unwrap_or_else(|| {
+                std::path::absolute(&ca_out)
+                    .unwrap_or(ca_out)
+                    .display()
+                    .to_string()
+            }))
+        }
+        None => {
+            eprintln!("pvm-node: warning: this registration has no leaf CA: the leaf link is plain text (a lab hub)");
+            None
+        }
+    };
+    let text = pvm_node::sync::leaf_config(&link, port, monitor_port, ca_file.as_deref());
+    write_file(out, &text, 0o600)?;
     println!(
         "Wrote {} (mode 0600: it holds the leaf password).",
         out.display()

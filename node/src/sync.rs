@@ -39,6 +39,52 @@ pub struct HubLink {
     pub leaf_password: String,
     pub hub_public_key: String,
     pub nats_domain: String,
+    /// The CA (PEM) that signed the hub's leafnode certificate: the leaf
+    /// verifies the hub with it. None only for a lab hub (`--insecure-http`).
+    #[serde(default)]
+    pub leaf_ca: Option<String>,
+    /// A private CA (PEM) the hub's HTTPS certificate chains to (`register --hub-ca`).
+    #[serde(default)]
+    pub hub_ca: Option<String>,
+}
+
+/// How `register` may reach the hub.
+#[derive(Debug, Default, Clone)]
+pub struct Reach {
+    /// Allow an `http://` hub and a leaf link without TLS (labs only).
+    pub insecure_http: bool,
+    /// A private CA (PEM) to trust for the hub's HTTPS, beside the public roots.
+    pub hub_ca: Option<String>,
+}
+
+/// An HTTP client for the hub: trusting its private CA if it has one.
+pub fn hub_client(hub_ca: Option<&str>, timeout: Duration) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder().timeout(timeout);
+    if let Some(pem) = hub_ca {
+        let cert = reqwest::Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| format!("the hub's CA is not a PEM certificate: {e}"))?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// `https://…` always; `http://…` only when the lab flag says so.
+fn check_hub_url(hub_url: &str, insecure_http: bool) -> Result<(), String> {
+    if hub_url.starts_with("https://") {
+        return Ok(());
+    }
+    if hub_url.starts_with("http://") {
+        return if insecure_http {
+            Ok(())
+        } else {
+            Err(format!(
+                "{hub_url} is plain http: the registration answer holds the leaf password. Use the hub's https:// address (or --insecure-http for a lab without TLS)"
+            ))
+        };
+    }
+    Err(format!(
+        "{hub_url} is not an https:// address (e.g. https://hub.example.com)"
+    ))
 }
 
 impl HubLink {
@@ -77,7 +123,14 @@ fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// `pvm-node register`: sends the node's key with a one-time token and keeps what the hub answers.
-pub async fn register(dir: &Path, hub_url: &str, token: &str) -> Result<HubLink, String> {
+pub async fn register(
+    dir: &Path,
+    hub_url: &str,
+    token: &str,
+    reach: &Reach,
+) -> Result<HubLink, String> {
+    let hub_url = hub_url.trim_end_matches('/');
+    check_hub_url(hub_url, reach.insecure_http)?;
     if let Some(link) = HubLink::load(dir)? {
         return Err(format!(
             "this node is already registered with {} (venue {}); remove {} to register again",
@@ -91,11 +144,7 @@ pub async fn register(dir: &Path, hub_url: &str, token: &str) -> Result<HubLink,
     use base64::Engine;
     let key =
         base64::engine::general_purpose::STANDARD.encode(identity.key.verifying_key().as_bytes());
-    let hub_url = hub_url.trim_end_matches('/');
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = hub_client(reach.hub_ca.as_deref(), Duration::from_secs(20))?;
     let resp = client
         .post(format!("{hub_url}/api/v1/register"))
         .json(&serde_json::json!({
@@ -120,6 +169,16 @@ pub async fn register(dir: &Path, hub_url: &str, token: &str) -> Result<HubLink,
     let mut link: HubLink = serde_json::from_value(body.clone())
         .map_err(|e| format!("the hub's answer was not understood: {e}"))?;
     link.hub_url = hub_url.to_owned();
+    link.hub_ca = reach.hub_ca.clone();
+    match &link.leaf_ca {
+        Some(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {}
+        Some(_) => return Err("the hub's leaf CA is not a PEM certificate".into()),
+        None if reach.insecure_http => {}
+        None => return Err(
+            "the hub offers no TLS on the leaf link (no leaf_ca in its answer): nothing was kept"
+                .into(),
+        ),
+    }
     let hub_key = base64::engine::general_purpose::STANDARD
         .decode(&link.hub_public_key)
         .map_err(|_| "the hub's key is not base64".to_string())?;
@@ -214,10 +273,7 @@ pub async fn resync(dir: &Path, now_ms: u64) -> Result<HubLink, String> {
     let statement =
         pvm_shared::resync::statement(old.node_id, new.node_id, link.venue_id, &new_key);
     let b64 = base64::engine::general_purpose::STANDARD;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = hub_client(link.hub_ca.as_deref(), Duration::from_secs(20))?;
     let resp = client
         .post(format!("{}/api/v1/resync", link.hub_url))
         .json(&serde_json::json!({
@@ -269,17 +325,23 @@ pub async fn resync(dir: &Path, now_ms: u64) -> Result<HubLink, String> {
     Ok(link)
 }
 
-/// The nats-server configuration of this node's leaf.
-pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16) -> String {
+/// The nats-server configuration of this node's leaf. With the hub's CA
+/// (`ca_file`: where the leaf's nats-server reads it) the link is TLS and
+/// the hub's certificate must name the leaf URL's host.
+pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16, ca_file: Option<&str>) -> String {
     let remote = link.leaf_url.replacen(
         "://",
         &format!("://{}:{}@", link.leaf_user, link.leaf_password),
         1,
     );
+    let tls = match ca_file {
+        Some(ca) => format!(", tls: {{ ca_file: \"{ca}\", timeout: 5 }}"),
+        None => String::new(),
+    };
     format!(
         "# The leaf nats-server beside pvm-node {node} (venue {venue}). Written by `pvm-node leaf-config`.\n\
          host: 127.0.0.1\nport: {port}\nhttp: \"127.0.0.1:{monitor_port}\"\n\
-         leafnodes {{\n  reconnect: \"2s\"\n  remotes: [ {{ url: \"{remote}\" }} ]\n}}\n",
+         leafnodes {{\n  reconnect: \"2s\"\n  remotes: [ {{ url: \"{remote}\"{tls} }} ]\n}}\n",
         node = link.node_id,
         venue = link.venue_id,
     )
@@ -830,11 +892,12 @@ pub async fn media_upload(
 ) {
     use base64::Engine;
     use ed25519_dalek::Signer;
-    let Ok(client) = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-    else {
-        return;
+    let client = match hub_client(link.hub_ca.as_deref(), Duration::from_secs(30)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "media upload cannot start");
+            return;
+        }
     };
     let media = crate::media::MediaStore::new(&data_dir);
     let mut done = std::collections::HashSet::new();

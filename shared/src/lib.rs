@@ -20,6 +20,7 @@ pub mod staff;
 pub mod tournament;
 pub mod venue;
 pub mod verify;
+pub mod web;
 
 pub use envelope::{Actor, Envelope, EnvelopeHeader, SCHEMA_VERSION};
 pub use event::EventKind;

@@ -90,13 +90,22 @@ pub struct Hub {
     pub leaf_port: u16,
     pub conf: PathBuf,
     pub proc: Option<Proc>,
+    /// Where `pvm-cloud leaf-tls` made the leaf link's CA and certificate
+    /// (None: a plain leaf link, only for the drain benchmark's comparison).
+    pub tls: Option<PathBuf>,
 }
 
 pub const CLOUD_NATS_USER: &str = "pvm-cloud";
 pub const CLOUD_NATS_PASSWORD: &str = "cloud-secret-for-tests";
 
 impl Hub {
+    /// A hub whose leafnode listener takes TLS only, with the certificate
+    /// `pvm-cloud leaf-tls` makes (its own CA), as compose/cloud.yml runs it.
     pub fn start(dir: &Path) -> Hub {
+        Hub::start_with_tls(dir, true)
+    }
+
+    pub fn start_with_tls(dir: &Path, tls: bool) -> Hub {
         std::fs::create_dir_all(dir).expect("hub dir");
         let (port, leaf_port) = (free_port(), free_port());
         let users = dir.join("users.conf");
@@ -105,6 +114,28 @@ impl Hub {
             format!("users = [ {{ user: \"{CLOUD_NATS_USER}\", password: \"{CLOUD_NATS_PASSWORD}\" }} ]\n"),
         )
         .expect("users");
+        let tls_dir = dir.join("tls");
+        let leaf_tls = if tls {
+            let out = Command::new(CLOUD)
+                .arg("--leaf-tls-dir")
+                .arg(&tls_dir)
+                .args(["--leaf-url", &format!("nats-leaf://127.0.0.1:{leaf_port}")])
+                .arg("leaf-tls")
+                .output()
+                .expect("pvm-cloud leaf-tls");
+            assert!(
+                out.status.success(),
+                "pvm-cloud leaf-tls: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            format!(
+                ", tls: {{ cert_file: \"{}\", key_file: \"{}\", timeout: 5 }}",
+                tls_dir.join("leaf.pem").display(),
+                tls_dir.join("leaf.key").display()
+            )
+        } else {
+            String::new()
+        };
         let conf = dir.join("hub.conf");
         std::fs::write(
             &conf,
@@ -112,7 +143,7 @@ impl Hub {
                 "host: 127.0.0.1\nport: {port}\npid_file: \"{pid}\"\n\
                  jetstream {{ store_dir: \"{js}\", domain: hub }}\n\
                  authorization {{\n  include \"users.conf\"\n}}\n\
-                 leafnodes {{ host: 127.0.0.1, port: {leaf_port} }}\n",
+                 leafnodes {{ host: 127.0.0.1, port: {leaf_port}{leaf_tls} }}\n",
                 pid = dir.join("hub.pid").display(),
                 js = dir.join("js").display(),
             ),
@@ -124,6 +155,7 @@ impl Hub {
             leaf_port,
             conf,
             proc: None,
+            tls: tls.then_some(tls_dir),
         };
         hub.restart();
         hub
@@ -186,6 +218,8 @@ impl Cloud {
             .arg(hub.dir.join("users.conf"))
             .arg("--nats-pid")
             .arg(hub.dir.join("hub.pid"))
+            .arg("--leaf-tls-dir")
+            .arg(hub.tls.clone().unwrap_or_else(|| hub.dir.join("tls")))
             .args(["--heartbeat-secs", "1"])
             .args(extra)
             .env("PVM_LOG", "info")
@@ -329,7 +363,19 @@ pub fn admin_create(dir: &Path) {
 pub async fn registered_node(dir: &Path, cloud: &Cloud, venue_name: &str) -> String {
     admin_create(dir);
     let (_, reg) = cloud.venue_token(venue_name).await;
-    let out = run_node(dir, &["register", "--hub", &cloud.url, "--token", &reg]);
+    // The test hub serves plain http on loopback (the HTTPS path has its own
+    // test in shared_hub.rs); the leaf link is TLS all the same.
+    let out = run_node(
+        dir,
+        &[
+            "register",
+            "--insecure-http",
+            "--hub",
+            &cloud.url,
+            "--token",
+            &reg,
+        ],
+    );
     assert!(
         out.status.success(),
         "register: {}",

@@ -37,9 +37,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// No inline script or style, nothing from elsewhere, never framed.
-pub const CSP: &str =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; \
-    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+pub use pvm_shared::web::CSP;
 
 #[derive(Clone)]
 pub struct AppState {
