@@ -45,6 +45,9 @@ pub struct DisplayHub {
     clock: Arc<dyn Clock>,
     /// Models built (for metrics and tests: one per change, not per screen).
     pub builds: std::sync::atomic::AtomicU64,
+    /// Cancelled when the node begins to stop: every live feed (WebSocket
+    /// and SSE) ends, so the server's graceful shutdown does not wait on them.
+    closing: CancellationToken,
 }
 
 impl DisplayHub {
@@ -64,9 +67,20 @@ impl DisplayHub {
             identify: broadcast::channel(64).0,
             clock,
             builds: std::sync::atomic::AtomicU64::new(1),
+            closing: CancellationToken::new(),
         });
         tokio::spawn(follow(hub.clone(), log.watch_venue(), tx, stop));
         hub
+    }
+
+    /// Ends every live feed (the node is stopping); new ones end at once.
+    pub fn close_feeds(&self) {
+        self.closing.cancel();
+    }
+
+    /// Resolves when the feeds are to end.
+    pub fn closing(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.closing.clone().cancelled_owned()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Published> {

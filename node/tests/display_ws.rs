@@ -430,3 +430,57 @@ async fn images_upload_for_slides_and_the_logo_and_nothing_else_gets_in() {
         "the same image, stored once"
     );
 }
+
+/// A node with a screen on the WebSocket and one on the SSE fallback stops
+/// cleanly on SIGTERM: both feeds end, it exits 0 within 5 s, and its final
+/// WAL checkpoint is done (the -wal file is empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_screens_do_not_hold_the_node_up_at_sigterm() {
+    let mut node = TestNode::start();
+    announce(&node, "Closing soon").await;
+    let mut ws = connect(&node, "ws-tv").await;
+    next_of(&mut ws, "snapshot", Duration::from_secs(5)).await;
+    let c = common::client();
+    let mut sse = c
+        .get(node.api("/display/events/sse-tv"))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(sse.status().as_u16(), 200);
+    sse_events(&mut sse, 1).await;
+
+    let t0 = Instant::now();
+    let status = tokio::task::block_in_place(|| node.terminate());
+    let took = t0.elapsed();
+    assert!(status.success(), "exit {status:?}: {}", node.logs());
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    let wal = node.dir.join("pvm.db-wal");
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(
+        wal_len,
+        0,
+        "the final checkpoint did not run: {}",
+        node.logs()
+    );
+    // Both screens were told: the WebSocket closed, the SSE stream ended.
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true));
+    let ended = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match sse.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return true,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true));
+}

@@ -217,6 +217,8 @@ async fn send(socket: &mut WebSocket, text: String) -> bool {
 }
 
 async fn feed(s: &AppState, device: &str, mut socket: WebSocket) {
+    let closing = s.displays.closing();
+    tokio::pin!(closing);
     let mut models = s.displays.subscribe();
     let mut identify = s.displays.identify_events();
     let mut ticker = tokio::time::interval(Duration::from_secs(2));
@@ -239,6 +241,11 @@ async fn feed(s: &AppState, device: &str, mut socket: WebSocket) {
     let mut garbage = 0u32;
     loop {
         tokio::select! {
+            _ = &mut closing => {
+                // The node is stopping: say so; the screen reconnects (or falls back).
+                let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(None))).await;
+                return;
+            }
             changed = models.changed() => {
                 if changed.is_err() {
                     return;
@@ -332,18 +339,21 @@ async fn sse(
         models: tokio::sync::watch::Receiver<Published>,
         last: Option<u64>,
         ticker: tokio::time::Interval,
+        closing: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
     }
     impl Drop for Feed {
         fn drop(&mut self) {
             self.s.displays.disconnect(&self.device);
         }
     }
+    let closing = Box::pin(s.displays.closing());
     let feed = Feed {
         s,
         device,
         models,
         last: last_id,
         ticker: tokio::time::interval(Duration::from_secs(2)),
+        closing,
     };
     let stream = futures_util::stream::unfold(feed, |mut f| async move {
         let current = f.models.borrow_and_update().clone();
@@ -361,7 +371,11 @@ async fn sse(
             return Some((Ok::<Event, std::convert::Infallible>(event), f));
         }
         tokio::select! {
-            _ = f.models.changed() => {
+            // The node is stopping: the stream ends (the screen reconnects).
+            _ = f.closing.as_mut() => None,
+            changed = f.models.changed() => {
+                // No more models (the fan-out stopped): end, never spin.
+                changed.ok()?;
                 let event = Event::default().comment("changed");
                 Some((Ok(event), f))
             }

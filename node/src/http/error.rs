@@ -90,6 +90,14 @@ impl From<AppendError> for ApiError {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::Rejected(d) => d.into(),
+            AppendError::Storage(detail) if crate::store::disk_full(&detail) => {
+                tracing::error!(error = %detail, "append failed: disk full");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "disk_full",
+                    "the node's disk is full: nothing was changed. Free space on the node (docs/OPERATIONS.md, \"Disk full\"), then try again",
+                )
+            }
             AppendError::Storage(detail) => {
                 tracing::error!(error = %detail, "append failed");
                 ApiError::new(

@@ -102,6 +102,14 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // Live screens end their feeds as soon as the node begins to stop, so
+    // the graceful shutdown below never waits on an endless stream.
+    let displays = state.displays.clone();
+    let closing = shutdown.clone();
+    tokio::spawn(async move {
+        closing.cancelled().await;
+        displays.close_feeds();
+    });
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -156,6 +164,17 @@ async fn ready(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
             "the leaf is not linked to the hub",
+        )
+        .into_response();
+    }
+    // Writes: a node that reads but cannot commit is not ready (a writer
+    // stopped or failed for good, or a full disk).
+    if let Err(reason) = state.log.ready().await {
+        tracing::error!(%reason, "readiness: the writer cannot commit");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("the node cannot save changes: {reason}"),
         )
         .into_response();
     }

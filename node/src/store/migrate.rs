@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0007_displays.sql",
     "0008_sync.sql",
     "0009_down_applied.sql",
+    "0010_write_probe.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,11 @@ pub use writer::{AppendError, Committed, Log};
 /// The file name of the node database inside the data dir.
 pub const DB_FILE: &str = "pvm.db";
 
+/// Whether a storage error's text is SQLite's "database or disk is full".
+pub fn disk_full(detail: &str) -> bool {
+    detail.contains("disk is full") || detail.contains("SQLITE_FULL")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open database {path}: {source}")]

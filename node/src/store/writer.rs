@@ -134,7 +134,32 @@ enum Msg {
         commands: Vec<Command>,
         reply: ReplyAll,
     },
+    /// Does a commit work now? (asked by `/ready` after a failed commit)
+    Probe(oneshot::Sender<Result<(), String>>),
     Shutdown(oneshot::Sender<()>),
+}
+
+/// Whether the writer can still commit, for `/ready`: set by the writer
+/// thread, read without queueing behind its batches.
+#[derive(Default)]
+struct WriterHealth {
+    /// A failed commit could not be rolled back in memory: only a restart helps.
+    poisoned: std::sync::atomic::AtomicBool,
+    /// The last commit's failure, cleared by the next commit (or probe) that works.
+    last_failure: std::sync::Mutex<Option<String>>,
+}
+
+impl WriterHealth {
+    fn set_failure(&self, failure: Option<String>) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = failure;
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 impl Responder {
@@ -170,6 +195,7 @@ pub struct Log {
     tx: mpsc::Sender<Msg>,
     staff: watch::Receiver<Arc<StaffDirectory>>,
     venue: watch::Receiver<Arc<VenueState>>,
+    health: Arc<WriterHealth>,
 }
 
 impl Log {
@@ -184,6 +210,8 @@ impl Log {
         let (ready_tx, ready_rx) = oneshot::channel();
         let (staff_tx, staff) = watch::channel(Arc::new(StaffDirectory::default()));
         let (venue_tx, venue) = watch::channel(Arc::new(VenueState::default()));
+        let health = Arc::new(WriterHealth::default());
+        let writer_health = health.clone();
         std::thread::Builder::new()
             .name("pvm-writer".into())
             .spawn(move || {
@@ -199,7 +227,8 @@ impl Log {
                 };
                 rt.block_on(async move {
                     match Writer::load(db, identity, metrics, clock, staff_tx, venue_tx).await {
-                        Ok(writer) => {
+                        Ok(mut writer) => {
+                            writer.health = writer_health;
                             let _ = ready_tx.send(Ok(()));
                             writer.run(rx).await;
                         }
@@ -213,7 +242,44 @@ impl Log {
         ready_rx
             .await
             .map_err(|_| StoreError::Log("writer thread stopped while starting".into()))??;
-        Ok(Log { tx, staff, venue })
+        Ok(Log {
+            tx,
+            staff,
+            venue,
+            health,
+        })
+    }
+
+    /// Whether a write would be committed now: `Err` says why not (the writer
+    /// stopped, the database failed for good, or the last commit failed and a
+    /// probe commit still fails, e.g. on a full disk).
+    pub async fn ready(&self) -> Result<(), String> {
+        if self.tx.is_closed() {
+            return Err("the writer has stopped: restart the node".into());
+        }
+        if self
+            .health
+            .poisoned
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err("the database failed and could not be read back: restart the node".into());
+        }
+        let Some(failed) = self.health.failure() else {
+            return Ok(());
+        };
+        // Space may be back: a real commit says whether writes work again.
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Probe(reply)).await.is_err() {
+            return Err("the writer has stopped: restart the node".into());
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(2), rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(format!("writes fail: {e}")),
+            Ok(Err(_)) => Err("the writer has stopped: restart the node".into()),
+            Err(_) => Err(format!(
+                "the writer did not answer within 2 s (last failure: {failed})"
+            )),
+        }
     }
 
     /// The venue state as of the last commit: what the read tables hold, in memory.
@@ -295,6 +361,7 @@ struct Writer {
     venue_tx: watch::Sender<Arc<VenueState>>,
     /// Set when a failed commit could not be rolled back in memory.
     poisoned: bool,
+    health: Arc<WriterHealth>,
     identity: Arc<NodeIdentity>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
@@ -327,6 +394,7 @@ impl Writer {
             staff_tx,
             venue_tx,
             poisoned: false,
+            health: Arc::default(),
             identity,
             metrics,
             clock,
@@ -357,6 +425,7 @@ impl Writer {
         let mut shutdown = None;
         while let Some(first) = rx.recv().await {
             let mut batch = Vec::with_capacity(64);
+            let mut probes = Vec::new();
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
@@ -370,6 +439,7 @@ impl Writer {
                         commands,
                         reply,
                     } => batch.push((actor, commands, Responder::All(reply))),
+                    Msg::Probe(reply) => probes.push(reply),
                     Msg::Shutdown(done) => {
                         shutdown = Some(done);
                         break;
@@ -384,6 +454,12 @@ impl Writer {
             }
             self.last_batch = batch.len();
             self.commit_batch(batch).await;
+            if !probes.is_empty() {
+                let result = self.probe().await;
+                for p in probes {
+                    let _ = p.send(result.clone());
+                }
+            }
             if shutdown.is_some() {
                 break;
             }
@@ -399,6 +475,9 @@ impl Writer {
                 Msg::AppendAll { reply, .. } => {
                     let _ = reply.send(Err(AppendError::Stopped));
                 }
+                Msg::Probe(reply) => {
+                    let _ = reply.send(Err("the node is shutting down".into()));
+                }
                 Msg::Shutdown(_) => {}
             }
         }
@@ -407,6 +486,33 @@ impl Writer {
         }
         if let Some(done) = shutdown {
             let _ = done.send(());
+        }
+    }
+
+    /// One real commit (the probe row rewritten): clears the last failure if
+    /// it works.
+    async fn probe(&mut self) -> Result<(), String> {
+        if self.poisoned {
+            return Err("the database failed and could not be read back: restart the node".into());
+        }
+        let now = self.clock.now_ms() as i64;
+        let result = self
+            .conn
+            .execute(
+                "INSERT INTO write_probe (id, at_ms) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at_ms = excluded.at_ms",
+                [now],
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                self.health.set_failure(None);
+                Ok(())
+            }
+            Err(e) => {
+                let e = super::StoreError::from(e).to_string();
+                self.health.set_failure(Some(e.clone()));
+                Err(e)
+            }
         }
     }
 
@@ -438,6 +544,7 @@ impl Writer {
         last.env.sign(&self.identity.key);
         match self.write(&staged, &touched).await {
             Ok(()) => {
+                self.health.set_failure(None);
                 self.metrics.events_appended(staged.len() as u64);
                 if staged.iter().any(|s| s.event.touches_staff()) {
                     self.staff_tx
@@ -459,6 +566,7 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, events = staged.len(), "commit failed; nothing of this batch was stored");
+                self.health.set_failure(Some(e.to_string()));
                 for (responder, _) in callers {
                     responder.fail(AppendError::Storage(e.to_string()));
                 }
@@ -467,6 +575,9 @@ impl Writer {
                     // them would break the log. Refuse everything until a restart.
                     tracing::error!(error = %e, "reloading state after a failed commit failed; refusing all writes until restart");
                     self.poisoned = true;
+                    self.health
+                        .poisoned
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
             }
         }
