@@ -69,6 +69,9 @@ async fn run() {
             "off",
             "--log",
             "warn",
+            // Every screen comes from this one address.
+            "--display-max-per-address",
+            "4000",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

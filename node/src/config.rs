@@ -51,6 +51,15 @@ pub struct Cli {
     #[arg(long, env = "PVM_NATS", global = true, value_name = "URL")]
     pub nats: Option<String>,
 
+    /// Live display feeds one client address may hold at once (serve only); past it 429. [default: 64]
+    #[arg(
+        long,
+        env = "PVM_DISPLAY_MAX_PER_ADDRESS",
+        global = true,
+        value_name = "N"
+    )]
+    pub display_max_per_address: Option<u32>,
+
     /// Seconds between heartbeats to the hub (serve only). [default: 30]
     #[arg(long, env = "PVM_HEARTBEAT_SECS", global = true, value_name = "SECS")]
     pub heartbeat_secs: Option<u64>,
@@ -235,6 +244,7 @@ pub struct Config {
     pub mdns: crate::mdns::MdnsMode,
     pub nats: String,
     pub heartbeat_secs: u64,
+    pub display_max_per_address: u32,
     pub leaf_monitor: String,
     pub leaf_restart: crate::leaf::Restart,
     pub leaf_restart_after: std::time::Duration,
@@ -296,6 +306,10 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
             heartbeat_secs: cli.heartbeat_secs.unwrap_or(30).max(1),
+            display_max_per_address: cli
+                .display_max_per_address
+                .unwrap_or(crate::displays::MAX_FEEDS_PER_ADDRESS)
+                .max(1),
             self_container: cli.self_container.clone(),
             self_update_healthy_secs: cli.self_update_healthy_secs.unwrap_or(30).max(1),
             leaf_monitor: cli

@@ -20,6 +20,65 @@ use tokio_util::sync::CancellationToken;
 
 /// Unnamed screens remembered at once; more are refused until some go.
 pub const MAX_PENDING: usize = 500;
+/// Live feeds (WebSocket or SSE) one display id may hold at once: a screen
+/// reconnecting overlaps its old feed for a moment; more is abuse.
+pub const MAX_FEEDS_PER_DEVICE: u32 = 4;
+/// Live feeds one client address may hold at once (`--display-max-per-address`).
+pub const MAX_FEEDS_PER_ADDRESS: u32 = 64;
+/// Live feeds in all: twice the 2,000 screens the node is measured with.
+pub const MAX_FEEDS: u32 = 4_000;
+
+/// Why a feed was refused (429), as counted in `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many unnamed screens waiting.
+    Unnamed = 0,
+    /// Too many feeds for one display id.
+    Device = 1,
+    /// Too many feeds from one client address.
+    Address = 2,
+    /// Too many feeds in all.
+    Total = 3,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 4] = [
+        Refusal::Unnamed,
+        Refusal::Device,
+        Refusal::Address,
+        Refusal::Total,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Refusal::Unnamed => "unnamed",
+            Refusal::Device => "device",
+            Refusal::Address => "address",
+            Refusal::Total => "total",
+        }
+    }
+}
+
+/// Live feeds by client address, and in all.
+#[derive(Default)]
+struct Feeds {
+    by_address: HashMap<String, u32>,
+    total: u32,
+}
+
+/// One admitted feed: released (counts given back) when dropped, also when
+/// a WebSocket upgrade never completes.
+pub struct Admitted {
+    hub: Arc<DisplayHub>,
+    device: String,
+    address: String,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.hub.release(&self.device, &self.address);
+    }
+}
 
 /// The latest model and the state it was built from.
 #[derive(Clone)]
@@ -48,6 +107,9 @@ pub struct DisplayHub {
     /// Cancelled when the node begins to stop: every live feed (WebSocket
     /// and SSE) ends, so the server's graceful shutdown does not wait on them.
     closing: CancellationToken,
+    feeds: Mutex<Feeds>,
+    max_per_address: std::sync::atomic::AtomicU32,
+    refused: [std::sync::atomic::AtomicU64; 4],
 }
 
 impl DisplayHub {
@@ -68,6 +130,9 @@ impl DisplayHub {
             clock,
             builds: std::sync::atomic::AtomicU64::new(1),
             closing: CancellationToken::new(),
+            feeds: Mutex::new(Feeds::default()),
+            max_per_address: std::sync::atomic::AtomicU32::new(MAX_FEEDS_PER_ADDRESS),
+            refused: Default::default(),
         });
         tokio::spawn(follow(hub.clone(), log.watch_venue(), tx, stop));
         hub
@@ -104,8 +169,80 @@ impl DisplayHub {
         })
     }
 
+    pub fn set_max_per_address(&self, n: u32) {
+        self.max_per_address
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Feeds refused so far, by reason.
+    pub fn refused(&self, why: Refusal) -> u64 {
+        self.refused[why as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A screen's feed from `address` asks to start: admitted within every
+    /// limit (per display id, per client address, in all, unnamed screens
+    /// waiting), else the reason it is refused (counted).
+    pub fn admit(
+        self: &Arc<Self>,
+        device: &str,
+        known: bool,
+        address: &str,
+    ) -> Result<Admitted, Refusal> {
+        let refused = |why: Refusal| {
+            self.refused[why as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            why
+        };
+        {
+            let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
+            if feeds.total >= MAX_FEEDS {
+                return Err(refused(Refusal::Total));
+            }
+            let from = feeds.by_address.get(address).copied().unwrap_or(0);
+            if from
+                >= self
+                    .max_per_address
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return Err(refused(Refusal::Address));
+            }
+            let busy = self
+                .seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(device)
+                .is_some_and(|s| s.connections >= MAX_FEEDS_PER_DEVICE);
+            if busy {
+                return Err(refused(Refusal::Device));
+            }
+            if !self.connect(device, known) {
+                return Err(refused(Refusal::Unnamed));
+            }
+            feeds.total += 1;
+            *feeds.by_address.entry(address.to_owned()).or_default() += 1;
+        }
+        Ok(Admitted {
+            hub: self.clone(),
+            device: device.to_owned(),
+            address: address.to_owned(),
+        })
+    }
+
+    fn release(&self, device: &str, address: &str) {
+        {
+            let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
+            feeds.total = feeds.total.saturating_sub(1);
+            if let Some(n) = feeds.by_address.get_mut(address) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    feeds.by_address.remove(address);
+                }
+            }
+        }
+        self.disconnect(device);
+    }
+
     /// A screen connects: false when it is unknown and too many unknown ones are already waiting.
-    pub fn connect(&self, device: &str, known: bool) -> bool {
+    fn connect(&self, device: &str, known: bool) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if !known && !seen.contains_key(device) {
             let unnamed = seen.values().filter(|s| s.connections > 0).count();
@@ -141,7 +278,7 @@ impl DisplayHub {
         }
     }
 
-    pub fn disconnect(&self, device: &str) {
+    fn disconnect(&self, device: &str) {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = seen.get_mut(device) {
             s.connections = s.connections.saturating_sub(1);

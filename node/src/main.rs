@@ -96,6 +96,9 @@ fn init_logging(config: &Config) {
 async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     init_logging(config);
     let node = Node::open(&config.data_dir).await?;
+    node.state
+        .displays
+        .set_max_per_address(config.display_max_per_address);
     if node.created {
         tracing::info!(data_dir = %config.data_dir.display(), node_id = %node.state.identity.node_id, "new node initialised");
     }

@@ -25,6 +25,8 @@ struct Histogram {
 pub struct Metrics {
     events: AtomicU64,
     commits: AtomicU64,
+    /// Connections closed at once because `MAX_CONNECTIONS` were open.
+    connections_refused: AtomicU64,
     /// Keyed by (method, route, status).
     requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
 }
@@ -33,6 +35,10 @@ impl Metrics {
     pub fn events_appended(&self, n: u64) {
         self.events.fetch_add(n, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn events_total(&self) -> u64 {
@@ -75,6 +81,16 @@ impl Metrics {
             out,
             "pvm_event_commits_total {}",
             self.commits.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pvm_http_connections_refused_total Connections closed at once: the node had as many open as it takes."
+        );
+        let _ = writeln!(out, "# TYPE pvm_http_connections_refused_total counter");
+        let _ = writeln!(
+            out,
+            "pvm_http_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
         );
         let _ = writeln!(
             out,

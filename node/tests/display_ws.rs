@@ -201,7 +201,8 @@ async fn a_screen_that_never_reads_does_not_hold_up_others_or_grow_the_node() {
 
 #[tokio::test]
 async fn too_many_unnamed_screens_are_refused_and_named_ones_still_connect() {
-    let node = TestNode::start();
+    // All from this one address: the per-address limit is raised past them.
+    let node = TestNode::start_with(&["--display-max-per-address", "1000"]);
     let mut open = Vec::new();
     for i in 0..500 {
         open.push(connect(&node, &format!("flood-{i}")).await);
@@ -483,4 +484,131 @@ async fn live_screens_do_not_hold_the_node_up_at_sigterm() {
     })
     .await;
     assert_eq!(ended, Ok(true));
+}
+
+/// The status a refused WebSocket connection got.
+async fn refused_with(node: &TestNode, device: &str) -> u16 {
+    let url = format!(
+        "{}/display/ws/{device}",
+        node.url.replace("http://", "ws://")
+    );
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        other => panic!("{device} was let in: {:?}", other.map(|_| ())),
+    }
+}
+
+async fn refused_count(node: &TestNode, limit: &str) -> u64 {
+    let text = common::client()
+        .get(node.api("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let key = format!("pvm_display_feeds_refused_total{{limit=\"{limit}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /metrics:\n{text}"))
+}
+
+/// Live feeds are limited per display id and per client address (429 past
+/// them, counted in /metrics), on the WebSocket and the SSE fallback alike,
+/// and a feed that ends gives its place back.
+#[tokio::test]
+async fn feeds_are_limited_per_display_id_and_per_address() {
+    let node = TestNode::start_with(&["--display-max-per-address", "6"]);
+    // One id: four feeds (WebSocket or SSE), not five.
+    let mut same = Vec::new();
+    for _ in 0..3 {
+        same.push(connect(&node, "busy-tv").await);
+    }
+    let sse = common::client()
+        .get(node.api("/display/events/busy-tv"))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(sse.status().as_u16(), 200);
+    assert_eq!(refused_with(&node, "busy-tv").await, 429);
+    let again = common::client()
+        .get(node.api("/display/events/busy-tv"))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(again.status().as_u16(), 429);
+    let body: Value = again.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_many_screens");
+    assert_eq!(refused_count(&node, "device").await, 2);
+
+    // One address: six feeds in all (four above, two more), not seven.
+    let mut more = vec![connect(&node, "tv-a").await, connect(&node, "tv-b").await];
+    assert_eq!(refused_with(&node, "tv-c").await, 429);
+    assert_eq!(refused_count(&node, "address").await, 1);
+
+    // A feed that ends gives its place back.
+    drop(sse);
+    let mut back = None;
+    for _ in 0..50 {
+        let url = format!("{}/display/ws/tv-c", node.url.replace("http://", "ws://"));
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(url).await {
+            back = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut back = back.expect("a place given back when a feed ends");
+    next_of(&mut back, "snapshot", Duration::from_secs(3)).await;
+    more.clear();
+    drop(same);
+}
+
+/// Slowloris and idle connections: a client that never finishes its
+/// request's header, and one idle after a kept-alive request, are both
+/// closed after the header-read timeout (10 s), while a screen's feed on
+/// the same node goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = TestNode::start();
+    let addr = node.url.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.expect("slow");
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: pvm\r\nX-Slow: ")
+        .await
+        .expect("part of a header");
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.expect("idle");
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: pvm\r\n\r\n")
+        .await
+        .expect("request");
+    let mut screen = connect(&node, "steady-tv").await;
+    next_of(&mut screen, "snapshot", Duration::from_secs(3)).await;
+    let t0 = Instant::now();
+    // Reads until the node closes the connection; what it answered on the way.
+    async fn until_closed(s: &mut tokio::net::TcpStream) -> String {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&all).into_owned(),
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+    let within = Duration::from_secs(20);
+    let (slow_said, idle_said) = tokio::time::timeout(
+        within,
+        futures_util::future::join(until_closed(&mut slow), until_closed(&mut idle)),
+    )
+    .await
+    .expect("both connections closed by the node within 20 s");
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(8),
+        "closed too soon ({took:?}): the timeout is 10 s"
+    );
+    assert!(!slow_said.contains("200 OK"), "{slow_said}");
+    assert!(idle_said.starts_with("HTTP/1.1 200"), "{idle_said}");
+    // The screen's feed was not cut: a tick arrives after all that.
+    next_of(&mut screen, "tick", Duration::from_secs(5)).await;
 }

@@ -10,11 +10,11 @@
 //! ignored, and a screen that keeps sending garbage or stops reading is cut off.
 
 use super::api::{AppJson, AppPath};
-use super::auth::{DisplaysControl, Require};
+use super::auth::{ClientAddr, DisplaysControl, Require};
 use super::error::{ApiError, ErrorBody};
 use super::staff::static_file;
 use super::AppState;
-use crate::displays::Published;
+use crate::displays::{Admitted, Published, Refusal};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -176,26 +176,31 @@ fn frame(
     pvm_display::frame(kind, p.version, server_ms, &p.model, sent, device)
 }
 
-/// A screen connects: a well-formed id, and room for it if it is unnamed.
-fn admit(s: &AppState, device: &str) -> Result<(), ApiError> {
+/// A screen connects: a well-formed id, and room for its feed within every
+/// limit (docs/OPERATIONS.md, "Wall displays").
+fn admit(s: &AppState, device: &str, address: &str) -> Result<Admitted, ApiError> {
     checked_device(device)?;
     let known = s.log.venue().displays.devices.contains_key(device);
-    if !s.displays.connect(device, known) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_screens",
-            "too many unnamed screens are waiting: name some in the screen manager",
-        ));
-    }
-    Ok(())
+    s.displays.admit(device, known, address).map_err(|why| {
+        let message = match why {
+            Refusal::Unnamed => {
+                "too many unnamed screens are waiting: name some in the screen manager"
+            }
+            Refusal::Device => "this display id already has as many live feeds as it may",
+            Refusal::Address => "too many live display feeds from this address",
+            Refusal::Total => "the node is serving as many live display feeds as it can",
+        };
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_screens", message)
+    })
 }
 
 async fn ws(
     State(s): State<AppState>,
     AppPath(device): AppPath<String>,
+    ClientAddr(address): ClientAddr,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    admit(&s, &device)?;
+    let admitted = admit(&s, &device, &address)?;
     // Small buffers: 2,000 screens must fit in a Pi's memory.
     Ok(upgrade
         .max_message_size(4096)
@@ -205,7 +210,7 @@ async fn ws(
         .max_write_buffer_size(256 * 1024)
         .on_upgrade(move |socket| async move {
             feed(&s, &device, socket).await;
-            s.displays.disconnect(&device);
+            drop(admitted);
         }))
 }
 
@@ -325,9 +330,10 @@ struct Ping {
 async fn sse(
     State(s): State<AppState>,
     AppPath(device): AppPath<String>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admit(&s, &device)?;
+    let admitted = admit(&s, &device, &address)?;
     let last_id: Option<u64> = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -340,11 +346,8 @@ async fn sse(
         last: Option<u64>,
         ticker: tokio::time::Interval,
         closing: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
-    }
-    impl Drop for Feed {
-        fn drop(&mut self) {
-            self.s.displays.disconnect(&self.device);
-        }
+        /// Released when the stream is dropped.
+        _admitted: Admitted,
     }
     let closing = Box::pin(s.displays.closing());
     let feed = Feed {
@@ -354,6 +357,7 @@ async fn sse(
         last: last_id,
         ticker: tokio::time::interval(Duration::from_secs(2)),
         closing,
+        _admitted: admitted,
     };
     let stream = futures_util::stream::unfold(feed, |mut f| async move {
         let current = f.models.borrow_and_update().clone();

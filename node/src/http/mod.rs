@@ -29,7 +29,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use error::ApiError;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -96,12 +96,26 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` is cancelled, then finishes in-flight requests.
+/// A client must send a request's whole header within this, also the next
+/// request on a kept-alive connection (so it is the idle timeout too):
+/// a slowloris connection is closed, never held.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open connections at once (staff, API, every screen's feed); past it a new
+/// connection is closed as soon as it is accepted.
+pub const MAX_CONNECTIONS: usize = 6_000;
+/// How long a stopping node waits for in-flight requests.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` is cancelled, then finishes in-flight requests
+/// (for up to 10 s). Every connection has a header-read and idle timeout
+/// and counts against `MAX_CONNECTIONS`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::Service;
     // Live screens end their feeds as soon as the node begins to stop, so
     // the graceful shutdown below never waits on an endless stream.
     let displays = state.displays.clone();
@@ -110,10 +124,61 @@ pub async fn serve(
         closing.cancelled().await;
         displays.close_feeds();
     });
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    let metrics = state.metrics.clone();
+    let app = router(state);
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, never spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics.connection_refused();
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                app.clone().call(req.map(axum::body::Body::new))
+            });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests still running after {DRAIN:?}; stopping anyway");
+    }
+    Ok(())
 }
 
 /// Times every request by its route template (not its raw path, which would explode the label set).
@@ -193,10 +258,22 @@ async fn ready(
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    use std::fmt::Write;
+    let mut text = state.metrics.render();
+    let _ = writeln!(
+        text,
+        "# HELP pvm_display_feeds_refused_total Display feeds refused (429) past a limit, by limit.\n\
+         # TYPE pvm_display_feeds_refused_total counter"
+    );
+    for why in crate::displays::Refusal::ALL {
+        let _ = writeln!(
+            text,
+            "pvm_display_feeds_refused_total{{limit=\"{}\"}} {}",
+            why.label(),
+            state.displays.refused(why)
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn not_found() -> ApiError {

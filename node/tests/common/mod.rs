@@ -73,6 +73,18 @@ impl TestNode {
         node
     }
 
+    /// A node on a fresh data dir with extra `serve` arguments, logged in.
+    pub fn start_with(extra: &[&str]) -> TestNode {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let out = admin_create(temp.path(), ADMIN, "admin", ADMIN_PASSWORD);
+        assert!(out.status.success(), "admin create failed");
+        let mut node = TestNode::start_bare_at(temp.path(), "127.0.0.1:0", extra)
+            .unwrap_or_else(|e| panic!("{e}"));
+        node.token = login(&node.url, ADMIN, ADMIN_PASSWORD).unwrap_or_else(|e| panic!("{e}"));
+        node._temp = Some(temp);
+        node
+    }
+
     /// A node on `dir` (kept after the node stops), with an admin made first on a
     /// new dir. Err carries its stderr if it would not start.
     pub fn start_in(dir: &Path) -> Result<TestNode, String> {
