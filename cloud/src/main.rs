@@ -411,9 +411,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             header::CONTENT_SECURITY_POLICY,
             pvm_shared::web::CSP,
         ))
-        .layer(headers(header::REFERRER_POLICY, "no-referrer"))
+        // Not `no-referrer` as on the node: the admin forms are checked by
+        // their Origin, which browsers send as "null" under `no-referrer`.
+        .layer(headers(header::REFERRER_POLICY, "same-origin"))
         .layer(headers(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(headers(header::X_FRAME_OPTIONS, "DENY"));
+        .layer(headers(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(axum::middleware::map_request(host_from_authority));
     let listener = std::net::TcpListener::bind(app.cli.listen)
         .with_context(|| format!("listening on {}", app.cli.listen))?;
     listener.set_nonblocking(true)?;
@@ -473,6 +476,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let _ = ingest_task.await;
     Ok(())
+}
+
+/// HTTP/2 (what browsers and curl speak to the hub over TLS) carries the
+/// host as the `:authority` of the URI, not a `Host` header: give it one, so
+/// the admin forms' origin check and `/install.sh`'s address see it.
+async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::Request {
+    if !req.headers().contains_key(header::HOST) {
+        let authority = req
+            .uri()
+            .authority()
+            .and_then(|a| header::HeaderValue::from_str(a.as_str()).ok());
+        if let Some(host) = authority {
+            req.headers_mut().insert(header::HOST, host);
+        }
+    }
+    req
 }
 
 /// A response header every answer gets (unless the handler set it), as on the node.

@@ -1102,6 +1102,9 @@ async fn the_venue_hub_link_is_tls_a_recording_proxy_sees_no_secret_and_a_plain_
         pvm_shared::web::CSP
     );
     assert_eq!(login.headers()["x-frame-options"], "DENY");
+    // A browser sends the admin form's Origin (checked) only if referrers
+    // are allowed to the same origin.
+    assert_eq!(login.headers()["referrer-policy"], "same-origin");
     let signed_in = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca_cert.pem().as_bytes()).expect("ca"))
         .redirect(reqwest::redirect::Policy::none())
@@ -1122,6 +1125,23 @@ async fn the_venue_hub_link_is_tls_a_recording_proxy_sees_no_secret_and_a_plain_
     assert!(
         cookie.contains("; Secure") && cookie.contains("HttpOnly"),
         "{cookie:?}"
+    );
+
+    // Over HTTP/2, as browsers and curl speak to it (the host comes as the
+    // :authority, not a Host header): the install script names the hub by
+    // its https address.
+    let curl = std::process::Command::new("curl")
+        .args(["-fsS", "--http2", "--cacert"])
+        .arg(&ca_file)
+        .arg(format!("{}/install.sh", cloud.url))
+        .output()
+        .expect("curl runs");
+    let script = String::from_utf8_lossy(&curl.stdout);
+    assert!(
+        curl.status.success()
+            && script.contains(&format!("HUB_URL=\"https://127.0.0.1:{hub_port}\"")),
+        "{}{script:.300}",
+        String::from_utf8_lossy(&curl.stderr)
     );
 
     // Registration through the proxy: refused over http:// without the lab

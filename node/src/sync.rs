@@ -68,6 +68,22 @@ pub fn hub_client(hub_ca: Option<&str>, timeout: Duration) -> Result<reqwest::Cl
     b.build().map_err(|e| e.to_string())
 }
 
+/// An error with its causes ("error sending request: … invalid peer
+/// certificate: UnknownIssuer"), so a person sees why.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
 /// `https://…` always; `http://…` only when the lab flag says so.
 fn check_hub_url(hub_url: &str, insecure_http: bool) -> Result<(), String> {
     if hub_url.starts_with("https://") {
@@ -155,7 +171,7 @@ pub async fn register(
         }))
         .send()
         .await
-        .map_err(|e| format!("cannot reach the hub at {hub_url}: {e}"))?;
+        .map_err(|e| format!("cannot reach the hub at {hub_url}: {}", causes(&e)))?;
     let status = resp.status();
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
     if !status.is_success() {
@@ -286,7 +302,7 @@ pub async fn resync(dir: &Path, now_ms: u64) -> Result<HubLink, String> {
         }))
         .send()
         .await
-        .map_err(|e| format!("cannot reach the hub at {}: {e}", link.hub_url))?;
+        .map_err(|e| format!("cannot reach the hub at {}: {}", link.hub_url, causes(&e)))?;
     let status = resp.status();
     if !status.is_success() {
         let body: serde_json::Value = resp.json().await.unwrap_or_default();
