@@ -48,17 +48,7 @@ async fn setup() -> Setup {
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let (_, reg) = cloud.venue_token("Weekend Series").await;
-    let out = run_node(
-        &node_dir,
-        &[
-            "register",
-            "--insecure-http",
-            "--hub",
-            &cloud.url,
-            "--token",
-            &reg,
-        ],
-    );
+    let out = register(&node_dir, &cloud.url, &reg);
     assert!(
         out.status.success(),
         "register: {}",

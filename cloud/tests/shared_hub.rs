@@ -699,17 +699,7 @@ async fn a_registration_while_the_hubs_nats_is_down_spends_nothing_and_works_lat
     admin_create(&dir);
     let (_, token) = cloud.venue_token("Riverside Card Room").await;
     hub.stop();
-    let out = run_node(
-        &dir,
-        &[
-            "register",
-            "--insecure-http",
-            "--hub",
-            &cloud.url,
-            "--token",
-            &token,
-        ],
-    );
+    let out = register(&dir, &cloud.url, &token);
     let said = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "registered with the hub's nats down");
     assert!(
@@ -726,17 +716,7 @@ async fn a_registration_while_the_hubs_nats_is_down_spends_nothing_and_works_lat
     // pvm-cloud reconnects on its own; the same token now registers.
     let mut registered = None;
     for _ in 0..50 {
-        let out = run_node(
-            &dir,
-            &[
-                "register",
-                "--insecure-http",
-                "--hub",
-                &cloud.url,
-                "--token",
-                &token,
-            ],
-        );
+        let out = register(&dir, &cloud.url, &token);
         if out.status.success() {
             registered = Some(out);
             break;

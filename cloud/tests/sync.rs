@@ -270,17 +270,7 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
     let b_dir = a._tmp.path().join("node-b");
     admin_create(&b_dir);
     let (_, reg) = a.cloud.venue_token("Harbour Poker Club").await;
-    let out = run_node(
-        &b_dir,
-        &[
-            "register",
-            "--insecure-http",
-            "--hub",
-            &a.cloud.url,
-            "--token",
-            &reg,
-        ],
-    );
+    let out = register(&b_dir, &a.cloud.url, &reg);
     assert!(
         out.status.success(),
         "{}",
@@ -294,34 +284,14 @@ async fn a_venues_leaf_credentials_cannot_publish_to_another_venues_subjects() {
         b_link["node_id"].as_str().expect("n").to_owned(),
     );
     // The same token cannot be used twice.
-    let again = run_node(
-        &a._tmp.path().join("node-c"),
-        &[
-            "register",
-            "--insecure-http",
-            "--hub",
-            &a.cloud.url,
-            "--token",
-            &reg,
-        ],
-    );
+    let again = register(&a._tmp.path().join("node-c"), &a.cloud.url, &reg);
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already used"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let forged_token = run_node(
-        &a._tmp.path().join("node-d"),
-        &[
-            "register",
-            "--insecure-http",
-            "--hub",
-            &a.cloud.url,
-            "--token",
-            "pvm_reg_0000",
-        ],
-    );
+    let forged_token = register(&a._tmp.path().join("node-d"), &a.cloud.url, "pvm_reg_0000");
     assert!(String::from_utf8_lossy(&forged_token.stderr).contains("not known here"));
 
     // Someone on venue A's LAN publishes through A's leaf onto B's subject.

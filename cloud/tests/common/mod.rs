@@ -338,6 +338,23 @@ pub fn run_node(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("pvm-node runs")
 }
 
+/// `pvm-node register` with `token` against a test hub, which serves plain
+/// http on loopback (the HTTPS path has its own test in shared_hub.rs; the
+/// leaf link is TLS all the same).
+pub fn register(dir: &Path, hub_url: &str, token: &str) -> std::process::Output {
+    run_node(
+        dir,
+        &[
+            "register",
+            "--insecure-http",
+            "--hub",
+            hub_url,
+            "--token",
+            token,
+        ],
+    )
+}
+
 pub fn admin_create(dir: &Path) {
     let mut child = Command::new(node_bin())
         .arg("--data-dir")
@@ -357,25 +374,12 @@ pub fn admin_create(dir: &Path) {
     assert!(child.wait().expect("admin").success());
 }
 
-/// A node's leaf nats-server, from `pvm-node leaf-config`.
 /// A node data dir with its first admin (`boss`), registered with `cloud`
 /// as a new venue; returns the venue's id (the one its events carry).
 pub async fn registered_node(dir: &Path, cloud: &Cloud, venue_name: &str) -> String {
     admin_create(dir);
     let (_, reg) = cloud.venue_token(venue_name).await;
-    // The test hub serves plain http on loopback (the HTTPS path has its own
-    // test in shared_hub.rs); the leaf link is TLS all the same.
-    let out = run_node(
-        dir,
-        &[
-            "register",
-            "--insecure-http",
-            "--hub",
-            &cloud.url,
-            "--token",
-            &reg,
-        ],
-    );
+    let out = register(dir, &cloud.url, &reg);
     assert!(
         out.status.success(),
         "register: {}",
