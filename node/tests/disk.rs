@@ -93,6 +93,19 @@ async fn a_full_disk_fails_writes_clearly_and_ready_says_so_until_space_returns(
     let (status, body) = ready(c.clone(), node.url.clone()).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("cannot save changes"), "{body}");
+    // The staff home page says so.
+    let (staff, _) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let home = staff
+        .get(format!("{}/", node.url))
+        .send()
+        .await
+        .expect("home");
+    let (status, page) = (
+        home.status().as_u16(),
+        home.text().await.unwrap_or_default(),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("cannot save changes"), "{page}");
     // Reads and the displays go on.
     let tables = c
         .get(node.api("/api/v1/tables"))

@@ -217,7 +217,12 @@ async fn render_tables(
         .count();
     let sync = super::api::sync_view(s, s.reader.head_seq().await?);
     let now = s.clock.now_ms();
+    // The writer's state, as /ready sees it (a full disk, a failed database).
+    let saving = s.log.ready().await.err();
     let body = html! {
+        @if let Some(reason) = &saving {
+            p.mustmove.saving { "This node cannot save changes now: " (reason) ". Nothing is lost; free space on the node (see docs/OPERATIONS.md, \"Disk full\") and it recovers by itself." }
+        }
         @if let Some(w) = &sync.warning { p.mustmove.sync { (w) } }
         @if let Some(f) = &sync.fork { p.mustmove.sync.fork { (f.message) } }
         @if sync.registered {

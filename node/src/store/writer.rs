@@ -274,6 +274,7 @@ impl Log {
         }
         match tokio::time::timeout(std::time::Duration::from_secs(2), rx).await {
             Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) if super::disk_full(&e) => Err("the node's disk is full".into()),
             Ok(Ok(Err(e))) => Err(format!("writes fail: {e}")),
             Ok(Err(_)) => Err("the writer has stopped: restart the node".into()),
             Err(_) => Err(format!(
