@@ -63,7 +63,12 @@ fn ca_params() -> CertificateParams {
 fn write_file(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
+    use std::os::unix::fs::PermissionsExt;
+    // Its own temp name (ca.key and ca.pem must not share one), and the mode
+    // set on it whatever a leftover file had.
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    let tmp = PathBuf::from(name);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -71,6 +76,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
         .mode(mode)
         .open(&tmp)
         .with_context(|| format!("writing {}", tmp.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(mode))?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
@@ -94,7 +100,8 @@ pub fn ensure(dir: &Path, names: &[String]) -> anyhow::Result<LeafTls> {
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let (ca_path, ca_key_path) = (dir.join(CA), dir.join(CA_KEY));
-    if !ca_path.exists() || !ca_key_path.exists() {
+    let new_ca = !ca_path.exists() || !ca_key_path.exists();
+    if new_ca {
         let key = KeyPair::generate().context("making the CA key")?;
         let cert = ca_params().self_signed(&key).context("making the CA")?;
         write_file(&ca_key_path, &key.serialize_pem(), 0o600)?;
@@ -105,7 +112,8 @@ pub fn ensure(dir: &Path, names: &[String]) -> anyhow::Result<LeafTls> {
     let (cert, key) = (dir.join(CERT), dir.join(KEY));
     let wanted = names.join("\n");
     let current = std::fs::read_to_string(dir.join(NAMES)).unwrap_or_default();
-    let reissued = current != wanted || !cert.exists() || !key.exists();
+    // A new CA always gets a new certificate: an old one would not chain to it.
+    let reissued = new_ca || current != wanted || !cert.exists() || !key.exists();
     if reissued {
         let ca_key = std::fs::read_to_string(&ca_key_path)
             .with_context(|| format!("reading {}", ca_key_path.display()))?;
@@ -184,6 +192,16 @@ mod tests {
         let moved = ensure(dir.path(), &["hub.example.com".into()]).expect("moved");
         assert!(moved.reissued);
         assert_eq!(first.ca_pem, moved.ca_pem, "the nodes' CA stays");
+        // A lost CA makes a new certificate too (the old one would not chain).
+        std::fs::remove_file(dir.path().join(CA)).expect("rm");
+        let lost = ensure(dir.path(), &["hub.example.com".into()]).expect("lost");
+        assert!(lost.reissued);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(CA_KEY))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
         assert!(ensure(dir.path(), &[]).is_err());
         assert!(ensure(dir.path(), &["not a name".into()]).is_err());
     }

@@ -67,7 +67,8 @@ struct Cli {
     leaf_tls_names: Vec<String>,
     /// The operator's own CA (PEM) that signed the hub nats-server's leafnode
     /// certificate: handed to nodes at registration; pvm-cloud then makes no CA.
-    #[arg(long, env = "PVM_CLOUD_LEAF_CA", conflicts_with = "leaf_tls_dir")]
+    /// (--leaf-tls-dir is then unused.)
+    #[arg(long, env = "PVM_CLOUD_LEAF_CA")]
     leaf_ca: Option<PathBuf>,
     /// Serve HTTPS with this certificate chain (PEM); with --tls-key. Without
     /// it, put a TLS proxy in front: nodes refuse to register over http://.
@@ -315,6 +316,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         (Some(path), _) => leaf_tls::read_ca(path)?.into(),
         (None, Some(tls)) => {
             if tls.reissued {
+                // The hub's nats-server picks it up at the reload below
+                // (--leaf-users and --nats-pid), or at its own restart.
                 tracing::info!(cert = %tls.cert.display(), "leaf certificate made");
             }
             tls.ca_pem.into()
@@ -505,10 +508,14 @@ fn headers(
     )
 }
 
+/// Public facts about the hub: its key, JetStream domain and the leaf
+/// link's CA (nodes registered before the leaf link had TLS fetch it here).
 async fn hub_info(State(app): State<App>) -> Json<serde_json::Value> {
-    Json(
-        json!({"public_key": b64().encode(app.key.verifying_key().as_bytes()), "nats_domain": "hub"}),
-    )
+    Json(json!({
+        "public_key": b64().encode(app.key.verifying_key().as_bytes()),
+        "nats_domain": "hub",
+        "leaf_ca": &*app.leaf_ca,
+    }))
 }
 
 async fn metrics(State(app): State<App>) -> String {

@@ -1174,11 +1174,27 @@ async fn the_venue_hub_link_is_tls_a_recording_proxy_sees_no_secret_and_a_plain_
         .as_str()
         .is_some_and(|ca| ca.contains("BEGIN CERTIFICATE")));
 
+    // A node registered before the leaf link had TLS has no leaf_ca in its
+    // hub.json: leaf-config fetches it from the hub (over HTTPS) and keeps it.
+    let mut old_link = link.clone();
+    if let Some(o) = old_link.as_object_mut() {
+        o.remove("leaf_ca");
+    }
+    std::fs::write(
+        node_dir.join("hub.json"),
+        serde_json::to_string_pretty(&old_link).expect("json"),
+    )
+    .expect("old hub.json");
+
     // The leaf goes to the hub through the other proxy, with TLS.
     let (leaf_proxy, leaf_seen) = recording_proxy(hub.leaf_port).await;
     let mut leaf = Leaf::configure(&node_dir);
     let conf = std::fs::read_to_string(&leaf.conf).expect("conf");
     assert!(conf.contains("ca_file"), "{conf}");
+    let kept: Value =
+        serde_json::from_str(&std::fs::read_to_string(node_dir.join("hub.json")).expect("link"))
+            .expect("json");
+    assert_eq!(kept["leaf_ca"], link["leaf_ca"], "the fetched CA is kept");
     std::fs::write(
         &leaf.conf,
         conf.replace(

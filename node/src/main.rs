@@ -67,7 +67,7 @@ fn main() -> ExitCode {
                 monitor_port,
                 ca_out,
                 ca_path,
-            } => leaf_config(&config, &out, port, monitor_port, ca_out, ca_path),
+            } => leaf_config(&config, &out, port, monitor_port, ca_out, ca_path).await,
         }
     });
     match result {
@@ -79,6 +79,39 @@ fn main() -> ExitCode {
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("pvm-node: {e}");
     ExitCode::FAILURE
+}
+
+/// Every screen's feed and every staff connection is an open file: raise the
+/// soft limit to the hard one (at most 16,384), and say so if it stays below
+/// what the connection limits allow.
+fn raise_open_files() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    if !got {
+        return;
+    }
+    let want = lim.rlim_max.min(16_384);
+    if want > lim.rlim_cur {
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    let needed = (pvm_node::http::MAX_CONNECTIONS + 512) as libc::rlim_t;
+    if lim.rlim_cur < needed {
+        tracing::warn!(
+            open_files = lim.rlim_cur,
+            "the open-file limit is below the node's connection limit: raise LimitNOFILE (systemd) or ulimits (Docker)"
+        );
+    }
 }
 
 fn init_logging(config: &Config) {
@@ -95,6 +128,7 @@ fn init_logging(config: &Config) {
 
 async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     init_logging(config);
+    raise_open_files();
     let node = Node::open(&config.data_dir).await?;
     node.state
         .displays
@@ -437,7 +471,14 @@ async fn register(
 ) -> anyhow::Result<ExitCode> {
     let hub_ca = match hub_ca {
         Some(path) => match std::fs::read_to_string(path) {
-            Ok(pem) => Some(pem),
+            Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => Some(pem),
+            Ok(_) => {
+                eprintln!(
+                    "pvm-node: --hub-ca {}: no PEM certificate in it (-----BEGIN CERTIFICATE-----)",
+                    path.display()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             Err(e) => {
                 eprintln!("pvm-node: --hub-ca {}: {e}", path.display());
                 return Ok(ExitCode::FAILURE);
@@ -616,7 +657,7 @@ fn write_file(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
 }
 
-fn leaf_config(
+async fn leaf_config(
     config: &Config,
     out: &Path,
     port: u16,
@@ -624,7 +665,7 @@ fn leaf_config(
     ca_out: Option<PathBuf>,
     ca_path: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let Some(link) =
+    let Some(mut link) =
         pvm_node::sync::HubLink::load(&config.data_dir).map_err(|e| anyhow::anyhow!(e))?
     else {
         eprintln!(
@@ -632,6 +673,13 @@ fn leaf_config(
         );
         return Ok(ExitCode::FAILURE);
     };
+    // Registered before the leaf link had TLS (and not a lab hub): fetch the CA.
+    if link.leaf_ca.is_none() && !link.hub_url.starts_with("http://") {
+        if let Err(e) = pvm_node::sync::fetch_leaf_ca(&config.data_dir, &mut link).await {
+            eprintln!("pvm-node: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     let ca_file = match &link.leaf_ca {
         Some(pem) => {
             let ca_out = ca_out.unwrap_or_else(|| out.with_extension("ca.pem"));

@@ -341,6 +341,39 @@ pub async fn resync(dir: &Path, now_ms: u64) -> Result<HubLink, String> {
     Ok(link)
 }
 
+/// A node registered before the leaf link had TLS has no `leaf_ca`: fetch
+/// it from the hub (over HTTPS, trusted as at registration) and keep it.
+pub async fn fetch_leaf_ca(dir: &Path, link: &mut HubLink) -> Result<(), String> {
+    if link.hub_url.starts_with("http://") {
+        return Err(format!(
+            "{} is plain http: its leaf CA cannot be fetched safely; register again with the hub's https:// address",
+            link.hub_url
+        ));
+    }
+    let client = hub_client(link.hub_ca.as_deref(), Duration::from_secs(20))?;
+    let resp = client
+        .get(format!("{}/api/v1/hub", link.hub_url))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the hub at {}: {}", link.hub_url, causes(&e)))?;
+    let body: serde_json::Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("the hub's answer was not understood: {e}"))?;
+    let Some(pem) = body["leaf_ca"]
+        .as_str()
+        .filter(|p| p.contains("-----BEGIN CERTIFICATE-----"))
+    else {
+        return Err("the hub offers no TLS on the leaf link (no leaf_ca)".into());
+    };
+    link.leaf_ca = Some(pem.to_owned());
+    write_secret(
+        &dir.join(HUB_FILE),
+        &serde_json::to_string_pretty(&link).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("writing {}: {e}", dir.join(HUB_FILE).display()))
+}
+
 /// The nats-server configuration of this node's leaf. With the hub's CA
 /// (`ca_file`: where the leaf's nats-server reads it) the link is TLS and
 /// the hub's certificate must name the leaf URL's host.

@@ -463,17 +463,23 @@ async fn live_screens_do_not_hold_the_node_up_at_sigterm() {
         "the final checkpoint did not run: {}",
         node.logs()
     );
-    // Both screens were told: the WebSocket closed, the SSE stream ended.
+    // Both screens were told: the WebSocket got a Close frame (not just a
+    // dropped connection), the SSE stream ended.
     let closed = tokio::time::timeout(Duration::from_secs(2), async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return true,
+                Some(Ok(Message::Close(_))) => return true,
+                None | Some(Err(_)) => return false,
                 Some(Ok(_)) => continue,
             }
         }
     })
     .await;
-    assert_eq!(closed, Ok(true));
+    assert_eq!(
+        closed,
+        Ok(true),
+        "the screen's WebSocket was not closed by the node"
+    );
     let ended = tokio::time::timeout(Duration::from_secs(2), async {
         loop {
             match sse.chunk().await {
@@ -565,9 +571,10 @@ async fn feeds_are_limited_per_display_id_and_per_address() {
 }
 
 /// Slowloris and idle connections: a client that never finishes its
-/// request's header, and one idle after a kept-alive request, are both
-/// closed after the header-read timeout (10 s), while a screen's feed on
-/// the same node goes on.
+/// request's header, one that sends nothing, one that sends part of an
+/// HTTP/2 preface, and one idle after a kept-alive request are all closed
+/// after the header-read timeout (10 s), while a screen's feed on the same
+/// node goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -577,6 +584,15 @@ async fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
     slow.write_all(b"GET /health HTTP/1.1\r\nHost: pvm\r\nX-Slow: ")
         .await
         .expect("part of a header");
+    // One that sends nothing at all, and one only part of an HTTP/2 preface.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.expect("silent");
+    let mut preface = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("preface");
+    preface
+        .write_all(b"PRI * HTTP/2.0\r\n")
+        .await
+        .expect("part of a preface");
     let mut idle = tokio::net::TcpStream::connect(&addr).await.expect("idle");
     idle.write_all(b"GET /health HTTP/1.1\r\nHost: pvm\r\n\r\n")
         .await
@@ -596,12 +612,15 @@ async fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
         }
     }
     let within = Duration::from_secs(20);
-    let (slow_said, idle_said) = tokio::time::timeout(
+    let ((slow_said, idle_said), (_, _)) = tokio::time::timeout(
         within,
-        futures_util::future::join(until_closed(&mut slow), until_closed(&mut idle)),
+        futures_util::future::join(
+            futures_util::future::join(until_closed(&mut slow), until_closed(&mut idle)),
+            futures_util::future::join(until_closed(&mut silent), until_closed(&mut preface)),
+        ),
     )
     .await
-    .expect("both connections closed by the node within 20 s");
+    .expect("every such connection closed by the node within 20 s");
     let took = t0.elapsed();
     assert!(
         took >= Duration::from_secs(8),

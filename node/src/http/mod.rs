@@ -98,10 +98,12 @@ pub fn router(state: AppState) -> Router {
 
 /// A client must send a request's whole header within this, also the next
 /// request on a kept-alive connection (so it is the idle timeout too):
-/// a slowloris connection is closed, never held.
+/// a slowloris connection is closed, never held. HTTP/1 only: browsers
+/// never speak plain-text HTTP/2, and its preface would be read untimed.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Open connections at once (staff, API, every screen's feed); past it a new
-/// connection is closed as soon as it is accepted.
+/// Open HTTP connections at once (staff, API, SSE feeds); past it a new
+/// connection is closed as soon as it is accepted. A WebSocket leaves this
+/// count when it upgrades and counts against the display feed limits instead.
 pub const MAX_CONNECTIONS: usize = 6_000;
 /// How long a stopping node waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -114,7 +116,7 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::Service;
     // Live screens end their feeds as soon as the node begins to stop, so
     // the graceful shutdown below never waits on an endless stream.
@@ -126,17 +128,11 @@ pub async fn serve(
     });
     let metrics = state.metrics.clone();
     let app = router(state);
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(20)))
-        .keep_alive_timeout(Duration::from_secs(20));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = tokio_util::task::TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = tokio::select! {
@@ -145,6 +141,7 @@ pub async fn serve(
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors and the like: wait, never spin.
+                    metrics.connection_refused();
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -164,15 +161,26 @@ pub async fn serve(
                     .insert(axum::extract::ConnectInfo(peer));
                 app.clone().call(req.map(axum::body::Body::new))
             });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            let _ = conn.await;
+        let conn = http1
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let stop = shutdown.clone();
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stop.cancelled() => {
+                    // Finish the request in flight, take no more.
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
             drop(slot);
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    connections.close();
+    if tokio::time::timeout(DRAIN, connections.wait())
         .await
         .is_err()
     {

@@ -268,15 +268,17 @@ impl Log {
             return Ok(());
         };
         // Space may be back: a real commit says whether writes work again.
-        let (reply, rx) = oneshot::channel();
-        if self.tx.send(Msg::Probe(reply)).await.is_err() {
-            return Err("the writer has stopped: restart the node".into());
-        }
-        match tokio::time::timeout(std::time::Duration::from_secs(2), rx).await {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) if super::disk_full(&e) => Err("the node's disk is full".into()),
-            Ok(Ok(Err(e))) => Err(format!("writes fail: {e}")),
-            Ok(Err(_)) => Err("the writer has stopped: restart the node".into()),
+        // The whole ask is bounded: a full queue must not hold up /ready.
+        let ask = async {
+            let (reply, rx) = oneshot::channel();
+            self.tx.send(Msg::Probe(reply)).await.ok()?;
+            rx.await.ok()
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(2), ask).await {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) if super::disk_full(&e) => Err("the node's disk is full".into()),
+            Ok(Some(Err(e))) => Err(format!("writes fail: {e}")),
+            Ok(None) => Err("the writer has stopped: restart the node".into()),
             Err(_) => Err(format!(
                 "the writer did not answer within 2 s (last failure: {failed})"
             )),
