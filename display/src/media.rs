@@ -2,6 +2,12 @@
 //! `<data dir>/media` under the SHA-256 of their bytes, so a name is its
 //! content and an event can refer to it. Only PNG, JPEG and WebP, checked by
 //! their first bytes, up to 2 MiB.
+//!
+//! Written durably (the file and the directory are synced before the upload
+//! is answered) and checked against its name on every read: an image a power
+//! cut left short is set aside as `.<name>.damaged`, answers "not found", and
+//! is written again the next time the same image is uploaded (when the hub's
+//! copy is the damaged one, the node sends it again within the hour).
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -67,31 +73,66 @@ impl MediaStore {
         }
     }
 
-    /// Stores `bytes` and returns their name; storing the same image twice is harmless.
+    /// Stores `bytes` and returns their name; storing the same image twice is
+    /// harmless, and a damaged copy is replaced.
     pub fn put(&self, bytes: &[u8]) -> Result<String, MediaError> {
+        use std::io::Write;
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = name_of(bytes)?;
-        let path = self.dir.join(&name);
-        if !path.exists() {
-            std::fs::create_dir_all(&self.dir)?;
-            let tmp = self.dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)?;
+        if self.read_checked(&name).is_some() {
+            return Ok(name);
         }
+        std::fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(format!(
+            ".{name}.{}-{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, self.dir.join(&name))?;
+            // The rename is only durable once the directory is.
+            std::fs::File::open(&self.dir)?.sync_all()
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
         Ok(name)
     }
 
-    /// The image and its content type, if `name` is one we hold.
-    pub fn get(&self, name: &str) -> Option<(Vec<u8>, &'static str)> {
+    /// The bytes kept under `name`, if they are whole: a file whose content
+    /// does not match its name is set aside (and logged) and reads as absent.
+    fn read_checked(&self, name: &str) -> Option<Vec<u8>> {
         if !valid_name(name) {
             return None;
         }
-        let bytes = std::fs::read(self.dir.join(name)).ok()?;
+        let path = self.dir.join(name);
+        let bytes = std::fs::read(&path).ok()?;
+        if name_of(&bytes).ok().as_deref() == Some(name) {
+            return Some(bytes);
+        }
+        tracing::warn!(
+            name,
+            bytes = bytes.len(),
+            "a display image is damaged on disk (its bytes do not match its name): set aside until it is uploaded again"
+        );
+        let _ = std::fs::rename(&path, self.dir.join(format!(".{name}.damaged")));
+        None
+    }
+
+    /// The image and its content type, if `name` is one we hold whole.
+    pub fn get(&self, name: &str) -> Option<(Vec<u8>, &'static str)> {
+        let bytes = self.read_checked(name)?;
         let (_, content_type) = sniff(&bytes)?;
         Some((bytes, content_type))
     }
 
+    /// Whether `name` is held whole.
     pub fn has(&self, name: &str) -> bool {
-        valid_name(name) && self.dir.join(name).exists()
+        self.read_checked(name).is_some()
     }
 }
 
@@ -119,5 +160,36 @@ mod tests {
         ));
         assert!(store.get("../../etc/passwd").is_none());
         assert!(!store.has("0123.png"));
+    }
+
+    #[test]
+    fn an_image_cut_short_reads_as_absent_and_is_written_again() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = MediaStore::new(dir.path());
+        let name = store.put(PNG).expect("png");
+        let path = dir.path().join("media").join(&name);
+        std::fs::write(&path, &PNG[..5]).expect("cut short");
+        assert!(store.get(&name).is_none(), "a damaged image is not served");
+        assert!(!store.has(&name));
+        assert!(
+            dir.path()
+                .join("media")
+                .join(format!(".{name}.damaged"))
+                .exists(),
+            "set aside for a look"
+        );
+        assert_eq!(store.put(PNG).expect("again"), name);
+        assert_eq!(store.get(&name).map(|(b, _)| b), Some(PNG.to_vec()));
+        // Flipped bytes of the same length are caught too.
+        let mut flipped = PNG.to_vec();
+        flipped[11] ^= 1;
+        std::fs::write(&path, &flipped).expect("flip");
+        assert!(store.get(&name).is_none());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("media"))
+            .expect("dir")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 }

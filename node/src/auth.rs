@@ -90,13 +90,21 @@ pub fn check_password(pw: &str) -> Result<(), String> {
     }
 }
 
-/// A PIN: 4 to 8 digits.
+/// A PIN: 4 to 8 digits, neither one digit repeated (`0000`) nor a straight
+/// run up or down (`1234`, `8765`): the PINs people guess first. The PIN
+/// policy (docs/OPERATIONS.md) rests on this and on the login lockouts.
 pub fn check_pin(pin: &str) -> Result<(), String> {
-    if (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()) {
-        Ok(())
-    } else {
-        Err("a PIN is 4 to 8 digits".into())
+    const RULE: &str =
+        "a PIN is 4 to 8 digits, not one digit repeated and not a straight run like 1234";
+    if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
+        return Err(RULE.into());
     }
+    let d: Vec<i8> = pin.bytes().map(|b| (b - b'0') as i8).collect();
+    let steps: Vec<i8> = d.windows(2).map(|w| w[1] - w[0]).collect();
+    if steps.iter().all(|&s| s == steps[0]) && matches!(steps[0], -1..=1) {
+        return Err(RULE.into());
+    }
+    Ok(())
 }
 
 /// Who is making a request, once their credentials are checked.
@@ -139,6 +147,8 @@ pub enum AuthError {
     Disabled,
     #[error("unknown or revoked API key")]
     BadApiKey,
+    #[error("this API key ended when its user's password or PIN changed or the account was disabled; make a new one")]
+    StaleApiKey,
     #[error("wrong username or password")]
     BadCredentials,
     #[error("too many failed logins; try again in {minutes} minute(s)")]
@@ -150,6 +160,23 @@ pub enum AuthError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// A good login: the session's tokens, the account, and a device cookie
+/// for the browser (see `AuthService::login`).
+pub struct LoggedIn {
+    pub tokens: TokenPair,
+    pub user: StaffUser,
+    pub device: String,
+}
+
+/// The device cookie's name and lifetime: a browser that logged in well once
+/// is not held by its account's lockout for a year.
+pub const DEVICE_COOKIE: &str = "pvm_device";
+pub const DEVICE_TTL_SECS: u64 = 365 * 24 * 3600;
+/// Longer cookies are not ours (ours are about 150 bytes).
+const MAX_DEVICE_COOKIE: usize = 256;
+/// Devices whose failed logins are remembered at once (memory bound).
+const MAX_DEVICE_THROTTLES: usize = 10_000;
 
 /// How a user proves who they are at login.
 pub enum Secret<'a> {
@@ -166,6 +193,8 @@ pub struct AuthService {
     log: Log,
     revoked: Mutex<HashMap<String, u64>>,
     throttles: Mutex<HashMap<(LockScope, String), Throttle>>,
+    /// Failed logins from known devices, by device nonce (not persisted).
+    devices: Mutex<HashMap<String, Throttle>>,
     /// One login at a time per address and per account, so parallel guesses
     /// cannot all pass the lockout check before any of them is counted.
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -226,6 +255,7 @@ impl AuthService {
             log,
             revoked: Mutex::new(revoked),
             throttles: Mutex::new(throttles),
+            devices: Mutex::new(HashMap::new()),
             gates: Mutex::new(HashMap::new()),
             setup_failures: std::sync::atomic::AtomicU32::new(0),
             setup_code: Mutex::new(None),
@@ -367,6 +397,9 @@ impl AuthService {
         if !user.enabled {
             return Err(AuthError::Disabled);
         }
+        if !stored.is_live(user) {
+            return Err(AuthError::StaleApiKey);
+        }
         Ok(Principal {
             user_id: user.id.to_string(),
             name: user.display_name.clone(),
@@ -392,14 +425,28 @@ impl AuthService {
     }
 
     /// Logs in with a password or PIN. Failures count against the account and
-    /// the address; past the limit both are locked out, and the lockout is an event.
+    /// the address; past the limit both are locked out, and the lockout is an
+    /// event. A browser that carries this account's device cookie (from an
+    /// earlier good login) is held by its own count and its address instead of
+    /// the account's: guesses from elsewhere cannot lock staff out of the
+    /// devices they use.
     pub async fn login(
         &self,
         username: &str,
         secret: Secret<'_>,
         address: &str,
-    ) -> Result<(TokenPair, StaffUser), AuthError> {
+        device: Option<&str>,
+    ) -> Result<LoggedIn, AuthError> {
         let account = account_key(username);
+        let staff = self.log.staff();
+        let user = Username::parse(username)
+            .ok()
+            .and_then(|u| staff.by_username(&u).cloned());
+        drop(staff);
+        let known_device = match (&user, device) {
+            (Some(u), Some(cookie)) => self.known_device(cookie, u.id),
+            _ => None,
+        };
         let keys = [
             (LockScope::Account, account.clone()),
             (LockScope::Address, address.to_owned()),
@@ -410,11 +457,19 @@ impl AuthService {
         let _account_turn = account_gate.lock().await;
         // The clock is read after waiting our turn.
         let now_ms = self.clock.now_ms();
-        self.throttle_check(&keys, now_ms)?;
-        let staff = self.log.staff();
-        let user = Username::parse(username)
-            .ok()
-            .and_then(|u| staff.by_username(&u).cloned());
+        match &known_device {
+            Some(nonce) => {
+                self.throttle_check(&keys[1..], now_ms)?;
+                if let Some(Err(until_ms)) = lock(&self.devices).get(nonce).map(|t| t.check(now_ms))
+                {
+                    return Err(AuthError::LockedOut {
+                        until_ms,
+                        minutes: (until_ms - now_ms).div_ceil(60_000),
+                    });
+                }
+            }
+            None => self.throttle_check(&keys, now_ms)?,
+        }
         let (hash, given) = match (&user, &secret) {
             (Some(u), Secret::Password(pw)) => (u.password_hash.clone(), *pw),
             (Some(u), Secret::Pin(pin)) => (u.pin_hash.clone(), *pin),
@@ -432,9 +487,12 @@ impl AuthService {
                 if let Some(t) = lock(&self.throttles).get_mut(&keys[0]) {
                     t.succeed();
                 }
+                if let Some(nonce) = &known_device {
+                    lock(&self.devices).remove(nonce);
+                }
                 let sid = Uuid::now_v7().simple().to_string();
                 let now = self.now_secs();
-                let pair = self.issue(
+                let tokens = self.issue(
                     &user.id.to_string(),
                     &user.display_name,
                     user.role,
@@ -442,17 +500,25 @@ impl AuthService {
                     now,
                     user.epoch,
                 );
-                Ok((pair, user))
+                let device = self.device_cookie(user.id);
+                Ok(LoggedIn {
+                    tokens,
+                    user,
+                    device,
+                })
             }
-            Some(user) if ok => {
-                let _ = user;
-                Err(AuthError::Disabled)
-            }
+            Some(_) if ok => Err(AuthError::Disabled),
             _ => {
                 let mut lockouts = Vec::new();
                 {
                     let mut throttles = lock(&self.throttles);
-                    for (scope, subject) in &keys {
+                    // A known device's failures count against it, not the account.
+                    let counted = if known_device.is_some() {
+                        &keys[1..]
+                    } else {
+                        &keys[..]
+                    };
+                    for (scope, subject) in counted {
                         let policy = ThrottlePolicy::for_scope(*scope);
                         let t = throttles.entry((*scope, subject.clone())).or_default();
                         if let Some(until_ms) = t.fail(policy, now_ms) {
@@ -463,6 +529,16 @@ impl AuthService {
                         let policy = ThrottlePolicy::for_scope(*scope);
                         !t.is_idle(now_ms, policy)
                     });
+                }
+                if let Some(nonce) = known_device {
+                    let mut devices = lock(&self.devices);
+                    devices.retain(|_, t| !t.is_idle(now_ms, ThrottlePolicy::ACCOUNT));
+                    if devices.len() < MAX_DEVICE_THROTTLES {
+                        devices
+                            .entry(nonce)
+                            .or_default()
+                            .fail(ThrottlePolicy::ACCOUNT, now_ms);
+                    }
                 }
                 for (scope, subject, until_ms) in lockouts {
                     tracing::warn!(scope = scope.code(), subject, until_ms, "login locked out");
@@ -480,6 +556,42 @@ impl AuthService {
                 Err(AuthError::BadCredentials)
             }
         }
+    }
+
+    /// A device cookie for `user_id`: `<user>.<nonce>.<signature>`, signed by
+    /// the node's key under its own context (never valid as anything else).
+    pub fn device_cookie(&self, user_id: Uuid) -> String {
+        let mut nonce = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        let body = format!("{}.{}", user_id.simple(), hex::encode(nonce));
+        let sig = ed25519_dalek::Signer::sign(&self.identity.key, &self.device_message(&body));
+        format!("{body}.{}", B64.encode(sig.to_bytes()))
+    }
+
+    fn device_message(&self, body: &str) -> Vec<u8> {
+        pvm_shared::signing::with_context(
+            pvm_shared::signing::DEVICE,
+            format!("{}\n{body}", self.audience).as_bytes(),
+        )
+    }
+
+    /// The device's nonce if `cookie` is this node's device cookie for `user_id`.
+    fn known_device(&self, cookie: &str, user_id: Uuid) -> Option<String> {
+        if cookie.len() > MAX_DEVICE_COOKIE {
+            return None;
+        }
+        let (body, sig) = cookie.rsplit_once('.')?;
+        let (user, nonce) = body.split_once('.')?;
+        if Uuid::parse_str(user).ok()? != user_id {
+            return None;
+        }
+        let sig = ed25519_dalek::Signature::from_slice(&B64.decode(sig).ok()?).ok()?;
+        self.identity
+            .key
+            .verifying_key()
+            .verify_strict(&self.device_message(body), &sig)
+            .ok()?;
+        Some(nonce.to_owned())
     }
 
     /// When the node has no staff account yet, makes the one-time setup code
@@ -714,9 +826,15 @@ mod tests {
     }
 
     #[test]
-    fn pins_are_four_to_eight_digits() {
-        assert!(check_pin("1234").is_ok());
+    fn pins_are_four_to_eight_digits_and_not_the_first_guesses() {
+        assert!(check_pin("4821").is_ok());
+        assert!(check_pin("19740523").is_ok());
+        assert!(check_pin("2468").is_ok(), "steps of two are not a run");
         assert!(check_pin("123").is_err());
+        assert!(check_pin("123456789").is_err());
         assert!(check_pin("12a4").is_err());
+        for guessable in ["0000", "7777777", "1234", "012345", "9876", "43210"] {
+            assert!(check_pin(guessable).is_err(), "{guessable}");
+        }
     }
 }

@@ -60,6 +60,17 @@ pub struct Cli {
     )]
     pub display_max_per_address: Option<u32>,
 
+    /// A reverse proxy in front of the node, whose X-Forwarded-For names the client: an address or a network such as 10.0.0.0/8 (repeat the flag, or comma-separate in the variable). From anyone else the header is ignored (serve only).
+    #[arg(
+        long = "trusted-proxy",
+        env = "PVM_TRUSTED_PROXIES",
+        global = true,
+        value_name = "ADDR|CIDR",
+        value_delimiter = ',',
+        value_parser = crate::http::auth::parse_trusted_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Seconds between heartbeats to the hub (serve only). [default: 30]
     #[arg(long, env = "PVM_HEARTBEAT_SECS", global = true, value_name = "SECS")]
     pub heartbeat_secs: Option<u64>,
@@ -245,6 +256,7 @@ pub struct Config {
     pub nats: String,
     pub heartbeat_secs: u64,
     pub display_max_per_address: u32,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub leaf_monitor: String,
     pub leaf_restart: crate::leaf::Restart,
     pub leaf_restart_after: std::time::Duration,
@@ -310,6 +322,7 @@ impl Config {
                 .display_max_per_address
                 .unwrap_or(crate::displays::MAX_FEEDS_PER_ADDRESS)
                 .max(1),
+            trusted_proxies: cli.trusted_proxies.clone(),
             self_container: cli.self_container.clone(),
             self_update_healthy_secs: cli.self_update_healthy_secs.unwrap_or(30).max(1),
             leaf_monitor: cli

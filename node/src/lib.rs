@@ -87,6 +87,7 @@ impl Node {
                 reader,
                 metrics,
                 identity,
+                proxies: Arc::default(),
             },
             db,
             created,

@@ -133,6 +133,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     node.state
         .displays
         .set_max_per_address(config.display_max_per_address);
+    node.state.proxies.set(config.trusted_proxies.clone());
     if node.created {
         tracing::info!(data_dir = %config.data_dir.display(), node_id = %node.state.identity.node_id, "new node initialised");
     }

@@ -929,6 +929,9 @@ pub async fn heartbeat(
     }
 }
 
+/// How often the media upload asks the hub again about images it already has.
+const MEDIA_RECHECK: Duration = Duration::from_secs(3600);
+
 /// Display images to the hub (its display fallback shows them too): every
 /// 30 s, each image in `<data dir>/media` the hub does not have yet is sent
 /// over HTTP, signed by the node's key (`pvm_display::media::upload_message`).
@@ -951,8 +954,15 @@ pub async fn media_upload(
     let media = crate::media::MediaStore::new(&data_dir);
     let mut done = std::collections::HashSet::new();
     let mut tick = tokio::time::interval(every);
+    let mut since_recheck = std::time::Instant::now();
     loop {
         tokio::select! { _ = stop.cancelled() => return, _ = tick.tick() => {} }
+        // Once an hour every image is asked about again: the hub answers
+        // "not found" for a copy it found damaged, and gets it again.
+        if since_recheck.elapsed() >= MEDIA_RECHECK {
+            done.clear();
+            since_recheck = std::time::Instant::now();
+        }
         let Ok(dir) = std::fs::read_dir(data_dir.join("media")) else {
             continue;
         };

@@ -511,3 +511,320 @@ async fn an_api_key_acts_as_its_user_but_cannot_make_more_keys() {
     );
     v.node.close().await;
 }
+
+/// The `name=value` of the device cookie a login answered with.
+fn device_of(headers: &axum::http::HeaderMap) -> String {
+    let set = headers
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("pvm_device="))
+        .expect("a device cookie")
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    set.split(';').next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn guesses_from_elsewhere_cannot_lock_staff_out_of_their_own_device() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    let (status, headers, body) = v.login_as("fm", "fm-password", "192.168.1.20", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fm_device = device_of(&headers);
+    let (_, headers, _) = v
+        .login_as("boss", "boss-password", "192.168.1.21", &[])
+        .await;
+    let boss_device = device_of(&headers);
+
+    // Someone else on the LAN guesses at fm's password.
+    for attempt in 1..=5 {
+        let (status, _, _) = v.login_as("fm", "nope-nope", "192.168.1.66", &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    // A browser that never logged in as fm is held by the account's lockout,
+    assert_eq!(
+        v.login_as("fm", "fm-password", "192.168.1.30", &[]).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // and so is one with another account's device cookie, or a forged one.
+    assert_eq!(
+        v.login_as(
+            "fm",
+            "fm-password",
+            "192.168.1.21",
+            &[("cookie", &boss_device)]
+        )
+        .await
+        .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let mut forged: Vec<char> = fm_device.chars().collect();
+    let at = fm_device.find('.').expect("user.nonce") + 3;
+    forged[at] = if forged[at] == '0' { '1' } else { '0' };
+    let forged: String = forged.into_iter().collect();
+    assert_eq!(
+        v.login_as("fm", "fm-password", "192.168.1.30", &[("cookie", &forged)])
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a forged device cookie"
+    );
+    // fm's own device still gets in.
+    let (status, _, body) = v
+        .login_as(
+            "fm",
+            "fm-password",
+            "192.168.1.20",
+            &[("cookie", &fm_device)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "fm's own device: {body}");
+    // Guessing from fm's device is held by the device's own count.
+    for attempt in 1..=5 {
+        let (status, _, _) = v
+            .login_as("fm", "wrong-one", "192.168.1.20", &[("cookie", &fm_device)])
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    assert_eq!(
+        v.login_as(
+            "fm",
+            "fm-password",
+            "192.168.1.20",
+            &[("cookie", &fm_device)]
+        )
+        .await
+        .0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the device's own lockout"
+    );
+    v.clock.advance_secs(15 * 60);
+    assert_eq!(
+        v.login_as(
+            "fm",
+            "fm-password",
+            "192.168.1.20",
+            &[("cookie", &fm_device)]
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    // Not trusted: the header is ignored and the peer is the address.
+    for i in 0..20 {
+        let claimed = format!("192.168.7.{i}");
+        let (status, _, _) = v
+            .login_as(
+                &format!("guess{}", i / 4),
+                "nope-nope",
+                "10.0.0.2",
+                &[("x-forwarded-for", &claimed)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _, _) = v
+        .login_as(
+            "boss",
+            "boss-password",
+            "10.0.0.2",
+            &[("x-forwarded-for", "192.168.7.99")],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a spoofed header changes nothing"
+    );
+
+    // Trusted: each client behind the proxy counts for itself.
+    let proxy = pvm_node::http::auth::parse_trusted_proxy("10.0.0.3").expect("proxy");
+    v.node.state.proxies.set(vec![proxy]);
+    for i in 0..20 {
+        let (status, _, _) = v
+            .login_as(
+                &format!("other{}", i / 4),
+                "nope-nope",
+                "10.0.0.3",
+                &[("x-forwarded-for", "203.0.113.5")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let from = |xff: &'static str| {
+        let v = &v;
+        async move {
+            v.login_as(
+                "boss",
+                "boss-password",
+                "10.0.0.3",
+                &[("x-forwarded-for", xff)],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(from("203.0.113.5").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        from("203.0.113.6").await,
+        StatusCode::OK,
+        "its neighbour is not held"
+    );
+    // What the client itself wrote sits left of what the proxy appended.
+    assert_eq!(
+        from("203.0.113.77, 203.0.113.5").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        from("garbage, 203.0.113.5").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert!(pvm_node::http::auth::parse_trusted_proxy("10.0.0.0/8").is_ok());
+    let bad = pvm_node::http::auth::parse_trusted_proxy("proxy.local").expect_err("not an address");
+    assert!(bad.contains("proxy.local"), "{bad}");
+    v.node.close().await;
+}
+
+#[tokio::test]
+async fn an_api_key_dies_with_its_users_credentials_and_admins_see_and_revoke_everyones() {
+    use pvm_node::auth::{create_account, NewAdmin};
+    let dir = tempfile::tempdir().expect("tmp");
+    let v = Venue::new(dir.path()).await;
+    create_account(
+        &v.node.state.log,
+        &NewAdmin {
+            username: "mgr".into(),
+            display_name: "Mo".into(),
+            role: Role::Manager,
+            password: "mgr-password".into(),
+        },
+    )
+    .await
+    .expect("manager");
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (status, mgr) = v.login("mgr", "password", "mgr-password").await;
+    assert_eq!(status, StatusCode::OK, "{mgr}");
+    let mgr_id = mgr["user"]["id"].as_str().expect("id").to_owned();
+    let mgr = token_of(&mgr, "access_token");
+    let make = |token: String, name: &'static str| {
+        let v = &v;
+        async move {
+            let (status, created) = v
+                .request(
+                    "POST",
+                    "/api/v1/api-keys",
+                    Some(&token),
+                    Some(json!({"name": name})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            (
+                created["id"].as_str().expect("id").to_owned(),
+                created["key"].as_str().expect("key").to_owned(),
+            )
+        }
+    };
+    let (mgr_key_id, mgr_key) = make(mgr.clone(), "Leaderboard").await;
+    let (_, boss_key) = make(boss.clone(), "Backups").await;
+
+    let (_, mine) = v.request("GET", "/api/v1/api-keys", Some(&mgr), None).await;
+    let mine = mine.as_array().expect("keys").clone();
+    assert_eq!(mine.len(), 1, "a manager sees their own keys: {mine:?}");
+    assert_eq!(
+        (mine[0]["username"].as_str(), mine[0]["live"].as_bool()),
+        (Some("mgr"), Some(true))
+    );
+    let (_, all) = v
+        .request("GET", "/api/v1/api-keys", Some(&boss), None)
+        .await;
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(2),
+        "an admin sees everyone's: {all}"
+    );
+    // A manager cannot revoke the admin's key (it is not theirs to see).
+    let boss_key_id = all
+        .as_array()
+        .and_then(|a| a.iter().find(|k| k["username"] == "boss"))
+        .and_then(|k| k["id"].as_str())
+        .expect("boss key")
+        .to_owned();
+    let (status, _) = v
+        .request(
+            "DELETE",
+            &format!("/api/v1/api-keys/{boss_key_id}"),
+            Some(&mgr),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The manager's password is reset: their key dies with it.
+    assert_eq!(v.me(&mgr_key).await, StatusCode::OK);
+    let (status, body) = v
+        .request(
+            "PATCH",
+            &format!("/api/v1/staff/{mgr_id}"),
+            Some(&boss),
+            Some(json!({"password": "fresh-password-9"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = v
+        .request("GET", "/api/v1/auth/me", Some(&mgr_key), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("password"),
+        "{body}"
+    );
+    assert_eq!(v.me(&boss_key).await, StatusCode::OK, "other keys live on");
+    let (_, all) = v
+        .request("GET", "/api/v1/api-keys", Some(&boss), None)
+        .await;
+    let dead = all
+        .as_array()
+        .and_then(|a| a.iter().find(|k| k["id"] == mgr_key_id.as_str()))
+        .expect("listed");
+    assert_eq!(
+        (dead["live"].as_bool(), dead["revoked"].as_bool()),
+        (Some(false), Some(false))
+    );
+
+    // A new key after the reset works; the admin revokes it.
+    let (_, again) = v.login("mgr", "password", "fresh-password-9").await;
+    let (new_id, new_key) = make(token_of(&again, "access_token"), "Leaderboard 2").await;
+    assert_eq!(v.me(&new_key).await, StatusCode::OK);
+    let (status, _) = v
+        .request(
+            "DELETE",
+            &format!("/api/v1/api-keys/{new_id}"),
+            Some(&boss),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(v.me(&new_key).await, StatusCode::UNAUTHORIZED);
+
+    // All of it holds after a restart (read back from the database).
+    let clock = v.clock.clone();
+    v.node.close().await;
+    let v = Venue::open(dir.path(), clock).await;
+    assert_eq!(v.me(&mgr_key).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(v.me(&boss_key).await, StatusCode::OK);
+    v.node.close().await;
+}

@@ -11,6 +11,9 @@ pub const RELEASE: &[u8] = b"pvm-release-v1\n";
 /// Messages down to a venue's node (`pvm_shared::down`).
 pub const DOWN: &[u8] = b"pvm-down-v1\n";
 
+/// A node's device cookies (a browser that logged in well before; `pvm-node`'s auth).
+pub const DEVICE: &[u8] = b"pvm-device-v1\n";
+
 /// `context ‖ bytes`: what is signed and verified.
 pub fn with_context(context: &[u8], bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(context.len() + bytes.len());
@@ -25,7 +28,7 @@ mod tests {
 
     #[test]
     fn contexts_differ_and_none_can_start_a_token() {
-        let all = [MANIFEST, RELEASE, DOWN, crate::resync::CONTEXT];
+        let all = [MANIFEST, RELEASE, DOWN, DEVICE, crate::resync::CONTEXT];
         for (i, a) in all.iter().enumerate() {
             assert!(!a.starts_with(b"eyJ"));
             for b in &all[i + 1..] {

@@ -83,6 +83,16 @@ pub struct ApiKey {
     pub name: String,
     pub secret_hash: String,
     pub revoked: bool,
+    /// Its user's credential epoch when it was made: once the password or
+    /// PIN changes or the account is disabled, the key is dead.
+    pub epoch: u32,
+}
+
+impl ApiKey {
+    /// Whether the key still works for `user` (its owner).
+    pub fn is_live(&self, user: &StaffUser) -> bool {
+        !self.revoked && user.enabled && user.id == self.user_id && user.epoch == self.epoch
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1084,6 +1084,7 @@ impl VenueState {
                 name,
                 secret_hash,
             } => {
+                let epoch = self.staff.users.get(&user_id).map_or(0, |u| u.epoch);
                 self.staff.api_keys.insert(
                     key_id,
                     ApiKey {
@@ -1092,6 +1093,7 @@ impl VenueState {
                         name,
                         secret_hash,
                         revoked: false,
+                        epoch,
                     },
                 );
             }

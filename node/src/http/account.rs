@@ -1,12 +1,12 @@
 //! Login, tokens, staff accounts and API keys over the API.
 
 use super::api::{AppJson, AppPath};
-use super::auth::{ApiKeys, ClientAddr, Require, StaffManage, StaffUi};
+use super::auth::{cookie, device_cookie, ApiKeys, ClientAddr, Require, StaffManage, StaffUi};
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::auth::{self, AuthError, Principal, Secret, TokenPair};
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
@@ -49,7 +49,10 @@ impl From<AuthError> for ApiError {
                 "invalid_credentials",
                 e.to_string(),
             ),
-            AuthError::Token(_) | AuthError::Revoked | AuthError::BadApiKey => {
+            AuthError::Token(_)
+            | AuthError::Revoked
+            | AuthError::BadApiKey
+            | AuthError::StaleApiKey => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string())
             }
             AuthError::Invalid(m) => ApiError::invalid(m),
@@ -133,6 +136,7 @@ fn locked_out_response(e: AuthError) -> Response {
 async fn login(
     State(s): State<AppState>,
     ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
     AppJson(body): AppJson<LoginRequest>,
 ) -> Response {
     let secret = match (&body.password, &body.pin) {
@@ -140,8 +144,17 @@ async fn login(
         (None, Some(pin)) => Secret::Pin(pin),
         _ => return ApiError::invalid("give either password or pin").into_response(),
     };
-    match s.auth.login(&body.username, secret, &address).await {
-        Ok((pair, user)) => Json(token_response(pair, StaffView::from(&user))).into_response(),
+    let device = cookie(&headers, auth::DEVICE_COOKIE);
+    match s
+        .auth
+        .login(&body.username, secret, &address, device.as_deref())
+        .await
+    {
+        Ok(done) => (
+            [(header::SET_COOKIE, device_cookie(&done.device, &headers))],
+            Json(token_response(done.tokens, StaffView::from(&done.user))),
+        )
+            .into_response(),
         Err(e) => locked_out_response(e),
     }
 }
@@ -217,7 +230,10 @@ pub struct NewStaff {
     pub username: Username,
     pub display_name: String,
     pub role: Role,
+    /// 8 to 128 characters.
     pub password: Option<String>,
+    /// 4 to 8 digits, not one digit repeated and not a straight run like 1234.
+    #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: Option<String>,
 }
 
@@ -289,7 +305,10 @@ async fn create_staff(
 pub struct StaffPatch {
     pub role: Option<Role>,
     pub enabled: Option<bool>,
+    /// 8 to 128 characters.
     pub password: Option<String>,
+    /// 4 to 8 digits, not one digit repeated and not a straight run like 1234.
+    #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: Option<String>,
 }
 
@@ -361,24 +380,37 @@ pub struct ApiKeyView {
     pub id: String,
     pub name: String,
     pub revoked: bool,
+    /// Whose key it is: it acts as this staff account.
+    pub user_id: String,
+    pub username: String,
+    /// True while the key works: not revoked, and its user is enabled with
+    /// the same password and PIN as when it was made.
+    pub live: bool,
 }
 
-/// Your API keys (their secrets are never shown again).
+/// Your API keys (their secrets are never shown again); an admin sees everyone's.
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "auth", security(("bearer" = ["apikeys"])),
     responses((status = 200, body = [ApiKeyView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_api_keys(State(s): State<AppState>, who: Require<ApiKeys>) -> Json<Vec<ApiKeyView>> {
     let staff = s.log.staff();
-    let mine = staff
+    let p = who.principal();
+    let keys = staff
         .api_keys
         .values()
-        .filter(|k| k.user_id.to_string() == who.principal().user_id)
-        .map(|k| ApiKeyView {
-            id: k.id.to_string(),
-            name: k.name.clone(),
-            revoked: k.revoked,
+        .filter(|k| p.role == Role::Admin || k.user_id.to_string() == p.user_id)
+        .map(|k| {
+            let owner = staff.users.get(&k.user_id);
+            ApiKeyView {
+                id: k.id.to_string(),
+                name: k.name.clone(),
+                revoked: k.revoked,
+                user_id: k.user_id.to_string(),
+                username: owner.map(|u| u.username.to_string()).unwrap_or_default(),
+                live: owner.is_some_and(|u| k.is_live(u)),
+            }
         })
         .collect();
-    Json(mine)
+    Json(keys)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use pvm_shared::auth::{Permission, TokenKind, ACCESS_TTL_SECS, REFRESH_TTL_SECS};
 use std::marker::PhantomData;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub const ACCESS_COOKIE: &str = "pvm_access";
 pub const REFRESH_COOKIE: &str = "pvm_refresh";
@@ -175,17 +175,88 @@ impl<P: Perm> FromRequestParts<AppState> for Require<P> {
 /// The client's address, for per-address login limits ("unknown" without connect info).
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddr(match peer {
+            Some(peer) => state.proxies.client(peer, &parts.headers).to_string(),
+            None => "unknown".into(),
+        }))
     }
+}
+
+/// The reverse proxies in front of the node (`--trusted-proxy`), whose
+/// `X-Forwarded-For` names the client. From anyone else the header is
+/// ignored: a client cannot choose the address its failed logins and
+/// display feeds count against.
+#[derive(Debug, Default)]
+pub struct TrustedProxies(std::sync::RwLock<Vec<ipnet::IpNet>>);
+
+/// `X-Forwarded-For` entries looked at, from the right: a longer chain is
+/// cut there (its left part is the client's own claim anyway).
+const MAX_FORWARDED_HOPS: usize = 16;
+
+impl TrustedProxies {
+    pub fn set(&self, nets: Vec<ipnet::IpNet>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = nets;
+    }
+
+    fn trusts(nets: &[ipnet::IpNet], ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        nets.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's address: the peer, or, when the peer is a trusted proxy,
+    /// the right-most `X-Forwarded-For` entry that is not a trusted proxy.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let nets = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let mut client = canonical(peer);
+        if nets.is_empty() || !Self::trusts(&nets, client) {
+            return client;
+        }
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        for hop in hops.iter().rev().take(MAX_FORWARDED_HOPS) {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = canonical(ip);
+                    if !Self::trusts(&nets, client) {
+                        break;
+                    }
+                }
+                // Garbage in the chain: the last address we could trust stands.
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
+
+/// An IPv4 address seen as `::ffff:a.b.c.d` is that IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Parses a `--trusted-proxy` value: a network (`10.0.0.0/8`) or one address.
+pub fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address or a network such as 10.0.0.0/8"))
 }
 
 fn secure(headers: &HeaderMap) -> bool {
@@ -223,6 +294,18 @@ pub fn session_cookies(pair: &crate::auth::TokenPair, headers: &HeaderMap) -> Ve
             s,
         ),
     ]
+}
+
+/// The device cookie a good login leaves (see `AuthService::login`); only
+/// `/login` and `/api/v1/auth/login` read it.
+pub fn device_cookie(value: &str, headers: &HeaderMap) -> HeaderValue {
+    set_cookie(
+        crate::auth::DEVICE_COOKIE,
+        value,
+        crate::auth::DEVICE_TTL_SECS,
+        "Strict",
+        secure(headers),
+    )
 }
 
 pub fn clear_session_cookies() -> Vec<HeaderValue> {

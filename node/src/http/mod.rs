@@ -50,6 +50,8 @@ pub struct AppState {
     pub reader: Reader,
     pub metrics: Arc<Metrics>,
     pub identity: Arc<NodeIdentity>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxy`).
+    pub proxies: Arc<auth::TrustedProxies>,
 }
 
 pub fn router(state: AppState) -> Router {

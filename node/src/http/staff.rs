@@ -5,8 +5,8 @@
 //! checked by the `sessions` layer before any handler runs.
 
 use super::auth::{
-    clear_session_cookies, session_cookies, ClientAddr, CsrfToken, Require, StaffUi, TablesManage,
-    TablesOperate, VenueManage, CSRF_FIELD,
+    clear_session_cookies, cookie, device_cookie, session_cookies, ClientAddr, CsrfToken, Require,
+    StaffUi, TablesManage, TablesOperate, VenueManage, CSRF_FIELD,
 };
 use super::error::ApiError;
 use super::AppState;
@@ -594,8 +594,17 @@ async fn login(
     } else {
         Secret::Password(&form.secret)
     };
-    match s.auth.login(&form.username, secret, &address).await {
-        Ok((pair, _)) => Ok(redirect_with_cookies("/", session_cookies(&pair, &headers))),
+    let device = cookie(&headers, crate::auth::DEVICE_COOKIE);
+    match s
+        .auth
+        .login(&form.username, secret, &address, device.as_deref())
+        .await
+    {
+        Ok(done) => {
+            let mut cookies = session_cookies(&done.tokens, &headers);
+            cookies.push(device_cookie(&done.device, &headers));
+            Ok(redirect_with_cookies("/", cookies))
+        }
         Err(e) => {
             let status = match e {
                 AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0008_sync.sql",
     "0009_down_applied.sql",
     "0010_write_probe.sql",
+    "0011_api_key_epoch.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -87,7 +87,8 @@ impl Statements {
             },
             insert_api_key: conn
                 .prepare(
-                    "INSERT INTO api_keys (id, user_id, name, secret_hash, revoked, created_seq) VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                    "INSERT INTO api_keys (id, user_id, name, secret_hash, revoked, created_seq, epoch)
+                     VALUES (?1, ?2, ?3, ?4, 0, ?5, coalesce((SELECT epoch FROM staff_users WHERE id = ?2), 0))",
                 )
                 .await?,
             revoke_api_key: conn

@@ -432,7 +432,7 @@ impl Reader {
         drop(rows);
         let mut rows = conn
             .query(
-                "SELECT id, user_id, name, secret_hash, revoked FROM api_keys",
+                "SELECT id, user_id, name, secret_hash, revoked, epoch FROM api_keys",
                 (),
             )
             .await?;
@@ -446,6 +446,7 @@ impl Reader {
                     name: row.get(2)?,
                     secret_hash: row.get(3)?,
                     revoked: row.get::<i64>(4)? != 0,
+                    epoch: row.get(5)?,
                 },
             );
         }

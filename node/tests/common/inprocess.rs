@@ -93,6 +93,59 @@ impl Venue {
         )
     }
 
+    /// Sends a request as it is, answering the status, the headers and the body's bytes.
+    pub async fn send_raw(
+        &self,
+        req: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, axum::body::Bytes) {
+        let resp = pvm_node::http::router(self.node.state.clone())
+            .oneshot(req)
+            .await
+            .expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 4 << 20)
+            .await
+            .expect("body");
+        (status, headers, bytes)
+    }
+
+    /// Sends a request as it is, answering the status, the headers and the JSON body.
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let (status, headers, bytes) = self.send_raw(req).await;
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Logs in from `peer` with these extra headers (a cookie, `X-Forwarded-For`).
+    pub async fn login_as(
+        &self,
+        username: &str,
+        password: &str,
+        peer: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/auth/login")
+            .header(header::CONTENT_TYPE, "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req
+            .body(Body::from(
+                json!({"username": username, "password": password}).to_string(),
+            ))
+            .expect("request");
+        let peer: std::net::SocketAddr = format!("{peer}:50000").parse().expect("peer");
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        self.send(req).await
+    }
+
     pub async fn login(&self, username: &str, field: &str, secret: &str) -> (StatusCode, Value) {
         self.request(
             "POST",
