@@ -4,7 +4,8 @@
 //! their first bytes, up to 2 MiB.
 //!
 //! Written durably (the file and the directory are synced before the upload
-//! is answered) and checked against its name on every read: an image a power
+//! is answered) and checked against its name when read (hashed again whenever
+//! its size or time changed): an image a power
 //! cut left short is set aside as `.<name>.damaged`, answers "not found", and
 //! is written again the next time the same image is uploaded (when the hub's
 //! copy is the damaged one, the node sends it again within the hour).
@@ -34,7 +35,16 @@ pub fn upload_message(node: uuid::Uuid, name: &str, at_ms: u64) -> Vec<u8> {
 
 pub struct MediaStore {
     dir: PathBuf,
+    /// Held while a file is written into place or set aside as damaged, so
+    /// a reader that saw damage never moves aside a copy a writer just put.
+    moving: std::sync::Mutex<()>,
+    /// Files found whole, with the size and time they had then: read again
+    /// without hashing while both are unchanged.
+    verified: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::SystemTime)>>,
 }
+
+/// Whole files remembered at once (memory bound; past it the list starts over).
+const MAX_VERIFIED: usize = 10_000;
 
 /// The kind of image by its first bytes: (extension, content type).
 fn sniff(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
@@ -70,6 +80,8 @@ impl MediaStore {
     pub fn new(data_dir: &Path) -> MediaStore {
         MediaStore {
             dir: data_dir.join("media"),
+            moving: std::sync::Mutex::default(),
+            verified: std::sync::Mutex::default(),
         }
     }
 
@@ -92,6 +104,7 @@ impl MediaStore {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
+            let _moving = self.moving.lock().unwrap_or_else(|p| p.into_inner());
             std::fs::rename(&tmp, self.dir.join(&name))?;
             // The rename is only durable once the directory is.
             std::fs::File::open(&self.dir)?.sync_all()
@@ -105,14 +118,46 @@ impl MediaStore {
 
     /// The bytes kept under `name`, if they are whole: a file whose content
     /// does not match its name is set aside (and logged) and reads as absent.
+    /// A file is hashed when first read and again whenever its size or time
+    /// changed since.
     fn read_checked(&self, name: &str) -> Option<Vec<u8>> {
         if !valid_name(name) {
             return None;
         }
         let path = self.dir.join(name);
-        let bytes = std::fs::read(&path).ok()?;
-        if name_of(&bytes).ok().as_deref() == Some(name) {
+        let stamp = |meta: &std::fs::Metadata| Some((meta.len(), meta.modified().ok()?));
+        let file = std::fs::File::open(&path).ok()?;
+        let before = stamp(&file.metadata().ok()?)?;
+        let mut bytes = Vec::with_capacity(before.0.min(MAX_MEDIA as u64 + 1) as usize);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(&file, MAX_MEDIA as u64 + 1),
+            &mut bytes,
+        )
+        .ok()?;
+        let known = self
+            .verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            == Some(&before);
+        if known && bytes.len() as u64 == before.0 {
             return Some(bytes);
+        }
+        if name_of(&bytes).ok().as_deref() == Some(name) {
+            let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if verified.len() >= MAX_VERIFIED {
+                verified.clear();
+            }
+            verified.insert(name.to_owned(), before);
+            return Some(bytes);
+        }
+        let _moving = self.moving.lock().unwrap_or_else(|p| p.into_inner());
+        // A writer may have put a whole copy in place since we read.
+        if let Some(whole) = std::fs::read(&path)
+            .ok()
+            .filter(|b| name_of(b).ok().as_deref() == Some(name))
+        {
+            return Some(whole);
         }
         tracing::warn!(
             name,
@@ -180,7 +225,9 @@ mod tests {
         );
         assert_eq!(store.put(PNG).expect("again"), name);
         assert_eq!(store.get(&name).map(|(b, _)| b), Some(PNG.to_vec()));
-        // Flipped bytes of the same length are caught too.
+        // Flipped bytes of the same length are caught too (once the file's
+        // time has moved on: the kernel's file clock is coarse).
+        std::thread::sleep(std::time::Duration::from_millis(50));
         let mut flipped = PNG.to_vec();
         flipped[11] ^= 1;
         std::fs::write(&path, &flipped).expect("flip");

@@ -257,9 +257,10 @@ async fn run() {
     );
 }
 
-/// State changes (announcements) from round `first`: at least `ROUNDS` of
-/// them and on until `enough()`; answers every screen's latency of every
-/// round and how many screen-rounds were missed.
+/// State changes (announcements, each ended after its round) from round
+/// `first`: `ROUNDS` of them when `first` is 0, else as long as `enough()`
+/// is false; answers every screen's latency of every round and how many
+/// screen-rounds were missed.
 async fn rounds(
     http: &reqwest::Client,
     url: &str,
@@ -271,7 +272,17 @@ async fn rounds(
     let mut latencies = Vec::new();
     let mut missed = 0;
     let mut round = first;
-    while round < first + ROUNDS || (!enough() && round < first + 50 * ROUNDS) {
+    loop {
+        // The first phase: ROUNDS rounds; the attack phase: rounds that start
+        // while the attack still runs (at most 50 × ROUNDS).
+        let more = if first == 0 {
+            round < ROUNDS
+        } else {
+            round == first || (!enough() && round < first + 50 * ROUNDS)
+        };
+        if !more {
+            break;
+        }
         let t0 = Instant::now();
         let resp = http
             .post(format!("{url}/api/v1/announcements"))
@@ -281,6 +292,12 @@ async fn rounds(
             .await
             .expect("announce");
         assert!(resp.status().is_success());
+        let id = resp
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
+            .expect("announcement id");
         let deadline = t0 + Duration::from_secs(5);
         loop {
             let mut done = 0;
@@ -300,6 +317,14 @@ async fn rounds(
                 _ => missed += 1,
             }
         }
+        // Ended again, so every round's frame is the same size.
+        let ended = http
+            .delete(format!("{url}/api/v1/announcements/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("end announcement");
+        assert!(ended.status().is_success());
         tokio::time::sleep(Duration::from_millis(200)).await;
         round += 1;
     }

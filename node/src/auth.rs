@@ -173,10 +173,8 @@ pub struct LoggedIn {
 /// is not held by its account's lockout for a year.
 pub const DEVICE_COOKIE: &str = "pvm_device";
 pub const DEVICE_TTL_SECS: u64 = 365 * 24 * 3600;
-/// Longer cookies are not ours (ours are about 150 bytes).
+/// Longer cookies are not ours (ours are about 170 bytes).
 const MAX_DEVICE_COOKIE: usize = 256;
-/// Devices whose failed logins are remembered at once (memory bound).
-const MAX_DEVICE_THROTTLES: usize = 10_000;
 
 /// How a user proves who they are at login.
 pub enum Secret<'a> {
@@ -193,8 +191,9 @@ pub struct AuthService {
     log: Log,
     revoked: Mutex<HashMap<String, u64>>,
     throttles: Mutex<HashMap<(LockScope, String), Throttle>>,
-    /// Failed logins from known devices, by device nonce (not persisted).
-    devices: Mutex<HashMap<String, Throttle>>,
+    /// Failed logins from an account's known devices, all of them together,
+    /// by user id (not persisted; at most one entry per staff account).
+    devices: Mutex<HashMap<Uuid, Throttle>>,
     /// One login at a time per address and per account, so parallel guesses
     /// cannot all pass the lockout check before any of them is counted.
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -438,15 +437,6 @@ impl AuthService {
         device: Option<&str>,
     ) -> Result<LoggedIn, AuthError> {
         let account = account_key(username);
-        let staff = self.log.staff();
-        let user = Username::parse(username)
-            .ok()
-            .and_then(|u| staff.by_username(&u).cloned());
-        drop(staff);
-        let known_device = match (&user, device) {
-            (Some(u), Some(cookie)) => self.known_device(cookie, u.id),
-            _ => None,
-        };
         let keys = [
             (LockScope::Account, account.clone()),
             (LockScope::Address, address.to_owned()),
@@ -455,13 +445,20 @@ impl AuthService {
         let _address_turn = address_gate.lock().await;
         let account_gate = self.gate(format!("account:{account}"));
         let _account_turn = account_gate.lock().await;
-        // The clock is read after waiting our turn.
+        // The clock and the account are read after waiting our turn.
         let now_ms = self.clock.now_ms();
+        let user = Username::parse(username)
+            .ok()
+            .and_then(|u| self.log.staff().by_username(&u).cloned());
+        let known_device = match (&user, device) {
+            (Some(u), Some(cookie)) if self.known_device(cookie, u, now_ms) => Some(u.id),
+            _ => None,
+        };
         match &known_device {
-            Some(nonce) => {
+            Some(user_id) => {
                 self.throttle_check(&keys[1..], now_ms)?;
-                if let Some(Err(until_ms)) = lock(&self.devices).get(nonce).map(|t| t.check(now_ms))
-                {
+                let held = lock(&self.devices).get(user_id).map(|t| t.check(now_ms));
+                if let Some(Err(until_ms)) = held {
                     return Err(AuthError::LockedOut {
                         until_ms,
                         minutes: (until_ms - now_ms).div_ceil(60_000),
@@ -487,8 +484,10 @@ impl AuthService {
                 if let Some(t) = lock(&self.throttles).get_mut(&keys[0]) {
                     t.succeed();
                 }
-                if let Some(nonce) = &known_device {
-                    lock(&self.devices).remove(nonce);
+                if let Some(id) = known_device {
+                    if let Some(t) = lock(&self.devices).get_mut(&id) {
+                        t.succeed();
+                    }
                 }
                 let sid = Uuid::now_v7().simple().to_string();
                 let now = self.now_secs();
@@ -500,7 +499,7 @@ impl AuthService {
                     now,
                     user.epoch,
                 );
-                let device = self.device_cookie(user.id);
+                let device = self.device_cookie(&user);
                 Ok(LoggedIn {
                     tokens,
                     user,
@@ -530,14 +529,14 @@ impl AuthService {
                         !t.is_idle(now_ms, policy)
                     });
                 }
-                if let Some(nonce) = known_device {
+                if let Some(user_id) = known_device {
                     let mut devices = lock(&self.devices);
-                    devices.retain(|_, t| !t.is_idle(now_ms, ThrottlePolicy::ACCOUNT));
-                    if devices.len() < MAX_DEVICE_THROTTLES {
-                        devices
-                            .entry(nonce)
-                            .or_default()
-                            .fail(ThrottlePolicy::ACCOUNT, now_ms);
+                    let locked = devices
+                        .entry(user_id)
+                        .or_default()
+                        .fail(ThrottlePolicy::ACCOUNT, now_ms);
+                    if let Some(until_ms) = locked {
+                        tracing::warn!(%user_id, until_ms, "logins from this account's known devices locked out");
                     }
                 }
                 for (scope, subject, until_ms) in lockouts {
@@ -558,12 +557,20 @@ impl AuthService {
         }
     }
 
-    /// A device cookie for `user_id`: `<user>.<nonce>.<signature>`, signed by
-    /// the node's key under its own context (never valid as anything else).
-    pub fn device_cookie(&self, user_id: Uuid) -> String {
-        let mut nonce = [0u8; 16];
+    /// A device cookie for `user`: `<user>.<epoch>.<issued secs>.<nonce>.<signature>`,
+    /// signed by the node's key under its own context (never valid as
+    /// anything else). It ends with the user's credential epoch (a new
+    /// password or PIN, or a disable) and after `DEVICE_TTL_SECS`.
+    pub fn device_cookie(&self, user: &StaffUser) -> String {
+        let mut nonce = [0u8; 12];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
-        let body = format!("{}.{}", user_id.simple(), hex::encode(nonce));
+        let body = format!(
+            "{}.{}.{}.{}",
+            user.id.simple(),
+            user.epoch,
+            self.now_secs(),
+            hex::encode(nonce)
+        );
         let sig = ed25519_dalek::Signer::sign(&self.identity.key, &self.device_message(&body));
         format!("{body}.{}", B64.encode(sig.to_bytes()))
     }
@@ -575,23 +582,27 @@ impl AuthService {
         )
     }
 
-    /// The device's nonce if `cookie` is this node's device cookie for `user_id`.
-    fn known_device(&self, cookie: &str, user_id: Uuid) -> Option<String> {
-        if cookie.len() > MAX_DEVICE_COOKIE {
-            return None;
-        }
-        let (body, sig) = cookie.rsplit_once('.')?;
-        let (user, nonce) = body.split_once('.')?;
-        if Uuid::parse_str(user).ok()? != user_id {
-            return None;
-        }
-        let sig = ed25519_dalek::Signature::from_slice(&B64.decode(sig).ok()?).ok()?;
-        self.identity
-            .key
-            .verifying_key()
-            .verify_strict(&self.device_message(body), &sig)
-            .ok()?;
-        Some(nonce.to_owned())
+    /// Whether `cookie` is this node's live device cookie for `user`.
+    fn known_device(&self, cookie: &str, user: &StaffUser, now_ms: u64) -> bool {
+        let check = || -> Option<()> {
+            if cookie.len() > MAX_DEVICE_COOKIE {
+                return None;
+            }
+            let (body, sig) = cookie.rsplit_once('.')?;
+            let mut parts = body.split('.');
+            let (id, epoch, issued) = (parts.next()?, parts.next()?, parts.next()?);
+            (Uuid::parse_str(id).ok()? == user.id).then_some(())?;
+            (epoch.parse::<u32>().ok()? == user.epoch).then_some(())?;
+            let issued: u64 = issued.parse().ok()?;
+            (issued.saturating_add(DEVICE_TTL_SECS) > now_ms / 1000).then_some(())?;
+            let sig = ed25519_dalek::Signature::from_slice(&B64.decode(sig).ok()?).ok()?;
+            self.identity
+                .key
+                .verifying_key()
+                .verify_strict(&self.device_message(body), &sig)
+                .ok()
+        };
+        check().is_some()
     }
 
     /// When the node has no staff account yet, makes the one-time setup code

@@ -603,16 +603,42 @@ async fn guesses_from_elsewhere_cannot_lock_staff_out_of_their_own_device() {
         "the device's own lockout"
     );
     v.clock.advance_secs(15 * 60);
+    let (status, _, body) = v
+        .login_as(
+            "fm",
+            "fm-password",
+            "192.168.1.20",
+            &[("cookie", &fm_device)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fm_id = body["user"]["id"].as_str().expect("id").to_owned();
+
+    // A new password ends the account's device cookies.
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (status, body) = v
+        .request(
+            "PATCH",
+            &format!("/api/v1/staff/{fm_id}"),
+            Some(&boss),
+            Some(json!({"password": "fresh-password-3"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for _ in 0..5 {
+        v.login_as("fm", "nope-nope", "192.168.1.67", &[]).await;
+    }
     assert_eq!(
         v.login_as(
             "fm",
-            "fm-password",
+            "fresh-password-3",
             "192.168.1.20",
             &[("cookie", &fm_device)]
         )
         .await
         .0,
-        StatusCode::OK
+        StatusCode::TOO_MANY_REQUESTS,
+        "a device cookie from before the new password is not a known device"
     );
     v.node.close().await;
 }
