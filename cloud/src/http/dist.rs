@@ -4,7 +4,8 @@
 //! `pvm-cloud sign-dist DIR`. The installer trusts the signature, not the
 //! download: a changed file no longer matches the signed manifest.
 
-use crate::{ApiError, App};
+use super::error::ApiError;
+use crate::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +14,7 @@ use axum::Router;
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
 
-const INSTALL_SH: &str = include_str!("../../provisioning/install.sh");
+const INSTALL_SH: &str = include_str!("../../../provisioning/install.sh");
 pub const MANIFEST: &str = "SHA256SUMS";
 
 pub fn routes() -> Router<App> {

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use uuid::Uuid;
 
-const STYLE: &str = include_str!("../../node/static/staff.css");
+const STYLE: &str = include_str!("../../../node/static/staff.css");
 const COOKIE: &str = "pvm_hub_session";
 const SESSION_MS: i64 = 12 * 3_600_000;
 
@@ -224,7 +224,7 @@ fn ago(ms: Option<i64>) -> String {
 
 async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
     guard(&app, &headers, false)?;
-    let venues = crate::venue_rows(&app)
+    let venues = super::venues::venue_rows(&app)
         .await
         .map_err(|e| e.into_response())?;
     let body = html! {
@@ -264,14 +264,14 @@ async fn create_venue(
     Form(f): Form<NameForm>,
 ) -> Result<Response, Response> {
     guard(&app, &headers, true)?;
-    let id = crate::insert_venue(&app, &f.name)
+    let id = super::venues::insert_venue(&app, &f.name)
         .await
         .map_err(|e| e.into_response())?;
     Ok(Redirect::to(&format!("/admin/venues/{id}")).into_response())
 }
 
 async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Response, Response> {
-    let venues = crate::venue_rows(app)
+    let venues = super::venues::venue_rows(app)
         .await
         .map_err(|e| e.into_response())?;
     let Some(v) = venues.into_iter().find(|v| v.id == id.to_string()) else {
@@ -281,10 +281,10 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
         )
             .into_response());
     };
-    let events = crate::events_summary(app, id)
+    let events = super::venues::events_summary(app, id)
         .await
         .map_err(|e| e.into_response())?;
-    let problems = crate::problem_rows(app, id)
+    let problems = super::venues::problem_rows(app, id)
         .await
         .map_err(|e| e.into_response())?;
     let templates = pvm_shared::tournament::structure::templates();
@@ -345,7 +345,7 @@ async fn make_token(
     Path(id): Path<Uuid>,
 ) -> Result<Response, Response> {
     guard(&app, &headers, true)?;
-    let (token, _) = crate::new_token(&app, id)
+    let (token, _) = super::venues::new_token(&app, id)
         .await
         .map_err(|e| e.into_response())?;
     let notice = html! {
@@ -374,7 +374,7 @@ async fn announce(
 ) -> Result<Response, Response> {
     guard(&app, &headers, true)?;
     let minutes: u64 = f.minutes.trim().parse().unwrap_or(0);
-    let notice = match crate::announce_down(&app, id, f.text, None, minutes).await {
+    let notice = match super::downstream::announce_down(&app, id, f.text, None, minutes).await {
         Ok(_) => html! { p.meta { "Sent: it shows on the venue's screens once its node has it." } },
         Err(e) => html! { p.error { (e.2) } },
     };
@@ -403,7 +403,7 @@ async fn template(
         None => html! { p.error { "Choose a template to start from." } },
         Some(mut structure) => {
             structure.name = f.name.trim().to_owned();
-            match crate::template_down(&app, id, structure).await {
+            match super::downstream::template_down(&app, id, structure).await {
                 Ok(_) => {
                     html! { p.meta { "Sent: it appears in the venue's templates once its node has it." } }
                 }

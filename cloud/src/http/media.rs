@@ -2,7 +2,8 @@
 //! (content-addressed, signed by the node's key), and the hub's display
 //! fallback serves them at the same path the node does, `/display/media/<name>`.
 
-use crate::{now_ms, ApiError, App};
+use super::error::ApiError;
+use crate::{now_ms, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};

@@ -1,0 +1,413 @@
+//! Node registration with a one-time token, and `resync` (a forked node
+//! moving its venue to a new node id).
+
+use super::error::{bad, ApiError};
+use crate::downstream::ensure_down_consumer;
+use crate::leaf_users::{
+    bcrypt_hash, install_leaf_users, leaf_user_line, leaf_user_lines, write_leaf_users,
+};
+use crate::{b64, now_ms, store, App};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+pub struct Registration {
+    pub token: String,
+    pub node_id: Uuid,
+    /// The venue id this node's events already carry.
+    pub venue_id: Uuid,
+    /// base64 ed25519 public key.
+    pub public_key: String,
+}
+
+#[derive(Serialize)]
+pub struct Registered {
+    pub node_id: Uuid,
+    pub venue_id: Uuid,
+    pub leaf_url: String,
+    pub leaf_user: String,
+    pub leaf_password: String,
+    pub hub_public_key: String,
+    pub nats_domain: String,
+    /// The CA (PEM) that signed the hub's leafnode certificate: the node's
+    /// leaf verifies the hub with it.
+    pub leaf_ca: String,
+}
+
+/// A node registers with a one-time token: the hub keeps its key, makes its
+/// leaf credentials (allowed only that venue's subjects) and answers with
+/// them and the hub's key. The venue takes the id its first node's events
+/// already carry, so events made before registration verify too.
+pub async fn register(
+    State(app): State<App>,
+    Json(r): Json<Registration>,
+) -> Result<Json<Registered>, ApiError> {
+    if !r.token.starts_with("pvm_reg_") {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "that is not a registration token (pvm_reg_…)".into(),
+        ));
+    }
+    let key: [u8; 32] = b64()
+        .decode(&r.public_key)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| bad("invalid", "public_key: a base64 ed25519 key"))?;
+    if ed25519_dalek::VerifyingKey::from_bytes(&key).is_err() {
+        return Err(bad("invalid", "public_key: not a valid ed25519 key"));
+    }
+    let hash = hex::encode(Sha256::digest(r.token.as_bytes()));
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT venue_id, expires_ms, used_ms FROM reg_tokens WHERE hash = ?1",
+            [hash.clone()],
+        )
+        .await?;
+    let Some(row) = rows.next().await? else {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "this registration token is not known here".into(),
+        ));
+    };
+    let venue: Uuid = row
+        .get::<String>(0)?
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad venue id"))?;
+    if row.get::<Option<i64>>(2)?.is_some() {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "token_used",
+            "this registration token was already used: ask the admin for a new one".into(),
+        ));
+    }
+    if row.get::<i64>(1)? < now_ms() {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "token_expired",
+            "this registration token has expired (they last 24 h): ask the admin for a new one"
+                .into(),
+        ));
+    }
+    drop(rows);
+    let mut existing = conn
+        .query(
+            "SELECT node_id FROM nodes WHERE venue_id = ?1 OR node_id = ?2",
+            libsql::params![venue.to_string(), r.node_id.to_string()],
+        )
+        .await?;
+    if existing.next().await?.is_some() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "already_registered",
+            "this venue or node already has a registered node".into(),
+        ));
+    }
+    drop(existing);
+    let password = hex::encode(rand::random::<[u8; 24]>());
+    let user = format!("venue-{}", r.venue_id);
+    // Only the bcrypt hash is kept (nats-server checks it); the node gets the password once.
+    let password_hash = bcrypt_hash(password.clone()).await?;
+    // All or nothing: the node's downstream consumer and its leaf user exist
+    // before the token is spent; if either cannot be made (the hub's
+    // nats-server down), nothing is spent and the same token works later.
+    let unavailable = |e: anyhow::Error| {
+        tracing::warn!(error = %e, "registration not completed");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "hub_unavailable",
+            format!("the hub's message server cannot take the node now ({e}); nothing was used up: try the same token again in a minute"),
+        )
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        ensure_down_consumer(&app, r.node_id, r.venue_id, false),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("no answer within 5 s"))
+    .and_then(|made| made)
+    .map_err(unavailable)?;
+    let mut lines = leaf_user_lines(&conn).await?;
+    lines.push(leaf_user_line(
+        &r.node_id.to_string(),
+        &r.venue_id.to_string(),
+        &user,
+        &password_hash,
+    ));
+    let without = leaf_user_lines(&conn).await?;
+    install_leaf_users(&app, lines).await.map_err(unavailable)?;
+    let committed = commit_registration(&conn, &r, venue, &hash, &user, &password_hash).await;
+    if let Err(e) = committed {
+        // The new user goes again: it names a node that is not registered.
+        if let Err(undo) = install_leaf_users(&app, without).await {
+            tracing::error!(error = %undo, "the leaf users file still names an unregistered node");
+        }
+        return Err(e);
+    }
+    drop(conn);
+    app.hub
+        .nodes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            r.node_id,
+            store::NodeRow {
+                node_id: r.node_id,
+                venue_id: r.venue_id,
+                public_key: key,
+                head_seq: 0,
+                head_hash: [0; 32],
+                verified_seq: 0,
+                retired: false,
+            },
+        );
+    app.hub.nodes_changed.notify_one();
+    Ok(Json(Registered {
+        node_id: r.node_id,
+        venue_id: r.venue_id,
+        leaf_url: app.cli.leaf_url.clone(),
+        leaf_user: user,
+        leaf_password: password,
+        hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
+        nats_domain: "hub".into(),
+        leaf_ca: app.leaf_ca.to_string(),
+    }))
+}
+
+/// The registration's rows in one transaction: the token spent, the venue
+/// taking the id its node's events carry, the node.
+pub async fn commit_registration(
+    conn: &libsql::Connection,
+    r: &Registration,
+    venue: Uuid,
+    hash: &str,
+    user: &str,
+    password_hash: &str,
+) -> Result<(), ApiError> {
+    let tx = conn.transaction().await?;
+    tx.execute(
+        "UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1",
+        libsql::params![hash, now_ms()],
+    )
+    .await?;
+    // The venue takes the id the node's events carry.
+    tx.execute(
+        "UPDATE venues SET id = ?2 WHERE id = ?1",
+        libsql::params![venue.to_string(), r.venue_id.to_string()],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE reg_tokens SET venue_id = ?2 WHERE venue_id = ?1",
+        libsql::params![venue.to_string(), r.venue_id.to_string()],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user, password_hash, now_ms()],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct Resync {
+    /// The registered node.
+    pub node_id: Uuid,
+    pub new_node_id: Uuid,
+    pub venue_id: Uuid,
+    /// The new base64 ed25519 public key.
+    pub public_key: String,
+    /// The node's leaf password (it has it from registration).
+    pub leaf_password: String,
+    /// base64 signature by the old key over `pvm_shared::resync::statement`.
+    pub signature: String,
+}
+
+/// A registered node whose log forked from the hub's copy moves its venue to
+/// a new node id (`pvm-node resync`). The old key signs the new one and the
+/// node proves its leaf password; the old node's events stay stored as they
+/// are (no longer folded), the venue's state is folded again from the new
+/// node's log, which it sends in full, and the leaf user (same name and
+/// password) is now allowed the new node's subjects. Asking again with the
+/// same new node and key answers the same (a resync cut short is finished).
+pub async fn resync(
+    State(app): State<App>,
+    Json(r): Json<Resync>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let new_key: [u8; 32] = b64()
+        .decode(&r.public_key)
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .filter(|k| ed25519_dalek::VerifyingKey::from_bytes(k).is_ok())
+        .ok_or_else(|| bad("invalid", "public_key: a base64 ed25519 key"))?;
+    let signature = b64()
+        .decode(&r.signature)
+        .ok()
+        .and_then(|s| ed25519_dalek::Signature::from_slice(&s).ok())
+        .ok_or_else(|| bad("invalid", "signature: a base64 ed25519 signature"))?;
+    if r.leaf_password.len() > 256 || r.node_id == r.new_node_id {
+        return Err(bad(
+            "invalid",
+            "leaf_password or new_node_id is not acceptable",
+        ));
+    }
+    let unknown = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "unknown_node",
+            "no such node of that venue is registered here".into(),
+        )
+    };
+    let conn = app.hub.store.conn.lock().await;
+    let mut rows = conn
+        .query(
+            "SELECT venue_id, public_key, leaf_user, leaf_password, retired_ms FROM nodes WHERE node_id = ?1",
+            [r.node_id.to_string()],
+        )
+        .await?;
+    let Some(row) = rows.next().await? else {
+        return Err(unknown());
+    };
+    let (venue, old_key, leaf_user, leaf_hash, retired): (
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+    ) = (
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    );
+    drop(rows);
+    if venue != r.venue_id.to_string() {
+        return Err(unknown());
+    }
+    let old_key = b64()
+        .decode(&old_key)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+        .ok_or_else(|| anyhow::anyhow!("the stored key of node {} is unusable", r.node_id))?;
+    let statement = pvm_shared::resync::statement(r.node_id, r.new_node_id, r.venue_id, &new_key);
+    let denied = || {
+        ApiError(
+            StatusCode::UNAUTHORIZED,
+            "not_this_node",
+            "the signature or the leaf password is not this node's".into(),
+        )
+    };
+    if old_key.verify_strict(&statement, &signature).is_err() {
+        return Err(denied());
+    }
+    let (password, hash) = (r.leaf_password.clone(), leaf_hash.clone());
+    let password_ok =
+        tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+            .await
+            .unwrap_or(false);
+    if !password_ok {
+        return Err(denied());
+    }
+    if retired.is_some() {
+        // Done before: the same new node and key is this resync again.
+        let mut again = conn
+            .query(
+                "SELECT public_key FROM nodes WHERE node_id = ?1 AND venue_id = ?2 AND retired_ms IS NULL",
+                libsql::params![r.new_node_id.to_string(), r.venue_id.to_string()],
+            )
+            .await?;
+        let same = match again.next().await? {
+            Some(row) => row.get::<String>(0)? == r.public_key,
+            None => false,
+        };
+        if !same {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "already_resynced",
+                "this node was already replaced by another one".into(),
+            ));
+        }
+    } else {
+        let mut taken = conn
+            .query(
+                "SELECT 1 FROM nodes WHERE node_id = ?1",
+                [r.new_node_id.to_string()],
+            )
+            .await?;
+        if taken.next().await?.is_some() {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "already_registered",
+                "new_node_id is already registered".into(),
+            ));
+        }
+        drop(taken);
+        let now = now_ms();
+        let tx = conn.transaction().await?;
+        tx.execute(
+            "UPDATE nodes SET retired_ms = ?2 WHERE node_id = ?1",
+            libsql::params![r.node_id.to_string(), now],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            libsql::params![r.new_node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), leaf_user.clone(), leaf_hash, now],
+        )
+        .await?;
+        tx.commit().await?;
+        {
+            let mut nodes = app.hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(old) = nodes.get_mut(&r.node_id) {
+                old.retired = true;
+            }
+            nodes.insert(
+                r.new_node_id,
+                store::NodeRow {
+                    node_id: r.new_node_id,
+                    venue_id: r.venue_id,
+                    public_key: new_key,
+                    head_seq: 0,
+                    head_hash: [0; 32],
+                    verified_seq: 0,
+                    retired: false,
+                },
+            );
+        }
+        // The venue's state is folded again from the new node's log as it arrives.
+        app.hub
+            .venues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&r.venue_id);
+        *app.hub
+            .versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(r.venue_id)
+            .or_default() += 1;
+        tracing::warn!(old = %r.node_id, new = %r.new_node_id, venue = %r.venue_id, "node resynced under a new id");
+    }
+    drop(conn);
+    app.hub.nodes_changed.notify_one();
+    write_leaf_users(&app).await?;
+    ensure_down_consumer(&app, r.new_node_id, r.venue_id, true).await?;
+    Ok(Json(json!({
+        "node_id": r.new_node_id,
+        "venue_id": r.venue_id,
+        "leaf_url": app.cli.leaf_url,
+        "leaf_user": leaf_user,
+        "hub_public_key": b64().encode(app.key.verifying_key().as_bytes()),
+        "nats_domain": "hub",
+    })))
+}
