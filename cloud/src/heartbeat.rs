@@ -84,28 +84,18 @@ pub async fn heartbeats(hub: Arc<Hub>, client: async_nats::Client, stop: Cancell
             continue;
         };
         stored_at.insert(node, now);
-        let conn = hub.store.conn.lock().await;
-        let _ = conn
-            .execute(
-                "UPDATE nodes SET heartbeat = ?2, last_contact_ms = ?3 WHERE node_id = ?1",
-                libsql::params![node.to_string(), beat.to_string(), now],
-            )
+        let _ = hub
+            .store
+            .lock()
+            .await
+            .record_heartbeat(node, &beat.to_string(), now)
             .await;
     }
 }
 
 /// The hash of a node's stored event `seq`, if the hub has it.
 pub async fn stored_hash(hub: &Hub, node: Uuid, seq: u64) -> Option<[u8; 32]> {
-    let conn = hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT envelope FROM events WHERE node_id = ?1 AND seq = ?2",
-            libsql::params![node.to_string(), seq as i64],
-        )
-        .await
-        .ok()?;
-    let row = rows.next().await.ok()??;
-    let bytes: Vec<u8> = row.get(0).ok()?;
+    let bytes = hub.store.lock().await.envelope(node, seq).await.ok()??;
     pvm_shared::envelope::Envelope::decode(&bytes)
         .ok()
         .map(|e| e.hash)

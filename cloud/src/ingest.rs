@@ -96,29 +96,18 @@ pub struct Hub {
 
 impl Hub {
     pub async fn load(store: Arc<Store>) -> anyhow::Result<Hub> {
-        let rows = {
-            let conn = store.conn.lock().await;
-            crate::store::nodes(&conn).await?
-        };
+        let rows = store.lock().await.nodes().await?;
         let mut venues: HashMap<Uuid, VenueState> = HashMap::new();
-        {
-            let conn = store.conn.lock().await;
-            let mut r = conn
-                .query(
-                    "SELECT venue_id, envelope FROM events WHERE node_id IN \
-                     (SELECT node_id FROM nodes WHERE retired_ms IS NULL) ORDER BY node_id, seq",
-                    (),
-                )
-                .await?;
-            while let Some(row) = r.next().await? {
-                let venue: Uuid = row.get::<String>(0)?.parse()?;
-                let bytes: Vec<u8> = row.get(1)?;
+        store
+            .lock()
+            .await
+            .each_live_event(|venue, bytes| {
                 if let Ok(env) = Envelope::decode(&bytes) {
                     // Out-of-bounds events were reported when they arrived.
                     let _ = fold(venues.entry(venue).or_default(), &env);
                 }
-            }
-        }
+            })
+            .await?;
         Ok(Hub {
             store,
             counts: Counts::default(),
@@ -154,8 +143,8 @@ impl Hub {
                 None => grouped.push((r, 1)),
             }
         }
-        let conn = self.store.conn.lock().await;
-        if let Err(e) = crate::store::add_problems(&conn, &grouped, now_ms()).await {
+        let db = self.store.lock().await;
+        if let Err(e) = db.add_problems(&grouped, now_ms()).await {
             tracing::error!(error = %e, "problems not recorded");
         }
     }
@@ -556,8 +545,8 @@ async fn run(
                 if let Err(e) = handle_batch(&hub, received).await {
                     tracing::error!(error = %e, "ingest batch failed; it will be redelivered");
                     // Heads in memory may be ahead of the database: reload them.
-                    let conn = hub.store.conn.lock().await;
-                    if let Ok(rows) = crate::store::nodes(&conn).await {
+                    let db = hub.store.lock().await;
+                    if let Ok(rows) = db.nodes().await {
                         let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
                         *nodes = rows.into_iter().map(|n| (n.node_id, n)).collect();
                     }
@@ -680,40 +669,11 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
                 .filter_map(|n| nodes.get(n).cloned())
                 .collect()
         };
-        let conn = hub.store.conn.lock().await;
-        let tx = conn.transaction().await?;
-        {
-            let insert = tx
-                .prepare("INSERT OR IGNORE INTO events (node_id, seq, venue_id, kind, envelope) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .await?;
-            for env in &accepted {
-                insert
-                    .execute(libsql::params![
-                        env.header.node_id.to_string(),
-                        env.header.seq as i64,
-                        env.header.venue_id.to_string(),
-                        env.kind.as_str(),
-                        env.encode()
-                    ])
-                    .await?;
-                insert.reset();
-            }
-            for h in &heads {
-                tx.execute(
-                    "UPDATE nodes SET head_seq = ?2, head_hash = ?3, verified_seq = ?4, last_contact_ms = ?5 WHERE node_id = ?1",
-                    libsql::params![
-                        h.node_id.to_string(),
-                        h.head_seq as i64,
-                        h.head_hash.to_vec(),
-                        h.verified_seq as i64,
-                        now_ms()
-                    ],
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        drop(conn);
+        hub.store
+            .lock()
+            .await
+            .store_batch(&accepted, &heads, now_ms())
+            .await?;
         hub.counts
             .accepted
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);
@@ -773,20 +733,13 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
 /// Compares re-sent events with the stored ones: the first whose hash
 /// differs (a fork), or None when every one is a true duplicate.
 async fn compare_resent(hub: &Hub, copies: &[Resent]) -> anyhow::Result<Option<(Uuid, u64)>> {
-    let conn = hub.store.conn.lock().await;
+    let db = hub.store.lock().await;
     for (node, seq, hash) in copies {
-        let mut rows = conn
-            .query(
-                "SELECT envelope FROM events WHERE node_id = ?1 AND seq = ?2",
-                libsql::params![node.to_string(), *seq as i64],
-            )
-            .await?;
-        let stored = match rows.next().await? {
-            Some(row) => Envelope::decode(&row.get::<Vec<u8>>(0)?)
-                .ok()
-                .map(|e| e.hash),
-            None => None,
-        };
+        let stored = db
+            .envelope(*node, *seq)
+            .await?
+            .and_then(|bytes| Envelope::decode(&bytes).ok())
+            .map(|e| e.hash);
         if stored.as_ref() != Some(hash) {
             return Ok(Some((*node, *seq)));
         }

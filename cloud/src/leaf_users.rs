@@ -12,25 +12,10 @@ pub async fn bcrypt_hash(password: String) -> anyhow::Result<String> {
 
 /// Leaf passwords kept in plain text by earlier versions are replaced by their hashes.
 pub async fn hash_plain_leaf_passwords(app: &App) -> anyhow::Result<()> {
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT node_id, leaf_password FROM nodes WHERE leaf_password NOT LIKE '$2%'",
-            (),
-        )
-        .await?;
-    let mut plain = Vec::new();
-    while let Some(r) = rows.next().await? {
-        plain.push((r.get::<String>(0)?, r.get::<String>(1)?));
-    }
-    drop(rows);
-    for (node, password) in plain {
+    let db = app.hub.store.lock().await;
+    for (node, password) in db.plain_leaf_passwords().await? {
         let hash = bcrypt_hash(password).await?;
-        conn.execute(
-            "UPDATE nodes SET leaf_password = ?2 WHERE node_id = ?1",
-            libsql::params![node, hash],
-        )
-        .await?;
+        db.set_leaf_password(&node, &hash).await?;
     }
     Ok(())
 }
@@ -50,28 +35,18 @@ pub async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     if app.cli.leaf_users.is_none() {
         return Ok(());
     }
-    let lines = {
-        let conn = app.hub.store.conn.lock().await;
-        leaf_user_lines(&conn).await?
-    };
+    let lines = leaf_user_lines(&app.hub.store.lock().await).await?;
     install_leaf_users(app, lines).await
 }
 
 /// One user per registered (not retired) node: its venue's subjects only.
-pub async fn leaf_user_lines(conn: &libsql::Connection) -> anyhow::Result<Vec<String>> {
-    let mut rows = conn
-        .query(
-            "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes WHERE retired_ms IS NULL ORDER BY leaf_user",
-            (),
-        )
-        .await?;
-    let mut users = Vec::new();
-    while let Some(r) = rows.next().await? {
-        let (node, venue, user, pass): (String, String, String, String) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-        users.push(leaf_user_line(&node, &venue, &user, &pass));
-    }
-    Ok(users)
+pub async fn leaf_user_lines(db: &crate::store::Locked<'_>) -> anyhow::Result<Vec<String>> {
+    Ok(db
+        .leaf_users()
+        .await?
+        .iter()
+        .map(|(node, venue, user, pass)| leaf_user_line(node, venue, user, pass))
+        .collect())
 }
 
 pub fn leaf_user_line(node: &str, venue: &str, user: &str, pass: &str) -> String {

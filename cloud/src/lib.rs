@@ -18,7 +18,7 @@ mod serve;
 pub mod store;
 
 pub use config::{Cli, CloudCommand};
-pub use serve::run;
+pub use serve::{hub_key, run, start, Started};
 
 use ed25519_dalek::SigningKey;
 use ingest::Hub;

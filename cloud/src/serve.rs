@@ -76,17 +76,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    std::fs::create_dir_all(&cli.data_dir)
-        .with_context(|| format!("creating {}", cli.data_dir.display()))?;
-    let (key_bytes, _) = load_or_create(&cli.data_dir.join("hub.key"), || {
-        SigningKey::generate(&mut rand::rngs::OsRng)
-            .to_bytes()
-            .to_vec()
-    })?;
-    let key_arr: [u8; 32] = key_bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
-    let key = SigningKey::from_bytes(&key_arr);
+    let key = hub_key(&cli.data_dir)?;
     if let Some(CloudCommand::Sign { file }) = &cli.command {
         let out = crate::http::dist::sign_file(&key, file)?;
         println!(
@@ -105,6 +95,86 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let Started {
+        app,
+        stop,
+        ingest: ingest_task,
+    } = start(cli, key).await?;
+    let router = crate::http::app(app.clone());
+    let listener = std::net::TcpListener::bind(app.cli.listen)
+        .with_context(|| format!("listening on {}", app.cli.listen))?;
+    listener.set_nonblocking(true)?;
+    let tls = match (&app.cli.tls_cert, &app.cli.tls_key) {
+        (Some(cert), Some(key)) => {
+            // One crypto provider for the process (ring, as reqwest's).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "loading the HTTPS certificate {} and key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            )
+        }
+        _ => None,
+    };
+    println!(
+        "PVM cloud serving on {}://{}/",
+        if tls.is_some() { "https" } else { "http" },
+        listener.local_addr()?
+    );
+    let shutdown = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
+    });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = stop.clone();
+    tokio::spawn(async move {
+        term.recv().await;
+        shutdown.cancel();
+    });
+    let serve_stop = stop.clone();
+    match tls {
+        Some(config) => {
+            let handle = axum_server::Handle::new();
+            let on_stop = handle.clone();
+            tokio::spawn(async move {
+                serve_stop.cancelled().await;
+                on_stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, config)?
+                .handle(handle)
+                .serve(router.into_make_service())
+                .await?;
+        }
+        None => {
+            axum::serve(tokio::net::TcpListener::from_std(listener)?, router)
+                .with_graceful_shutdown(async move { serve_stop.cancelled().await })
+                .await?;
+        }
+    }
+    let _ = ingest_task.await;
+    Ok(())
+}
+
+/// The hub, started: its state (what [`crate::http::app`] serves), the token
+/// that stops its background work, and the ingest task to wait for.
+pub struct Started {
+    pub app: App,
+    pub stop: CancellationToken,
+    pub ingest: tokio::task::JoinHandle<()>,
+}
+
+/// Everything but the HTTP server: the admin key (printed once when made),
+/// the leaf link's CA, the database, NATS (streams, ingest, heartbeats), the
+/// leaf users and each node's downstream consumer. Tests serve
+/// `http::app(started.app)` in-process.
+pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
     let (admin_key, created) = load_or_create(&cli.data_dir.join("admin.key"), || {
         format!("pvm_admin_{}", hex::encode(rand::random::<[u8; 24]>())).into_bytes()
     })?;
@@ -186,64 +256,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::warn!(error = %e, %node, "downstream consumer not made");
         }
     }
-    let router = crate::http::app(app.clone());
-    let listener = std::net::TcpListener::bind(app.cli.listen)
-        .with_context(|| format!("listening on {}", app.cli.listen))?;
-    listener.set_nonblocking(true)?;
-    let tls = match (&app.cli.tls_cert, &app.cli.tls_key) {
-        (Some(cert), Some(key)) => {
-            // One crypto provider for the process (ring, as reqwest's).
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            Some(
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "loading the HTTPS certificate {} and key {}",
-                            cert.display(),
-                            key.display()
-                        )
-                    })?,
-            )
-        }
-        _ => None,
-    };
-    println!(
-        "PVM cloud serving on {}://{}/",
-        if tls.is_some() { "https" } else { "http" },
-        listener.local_addr()?
-    );
-    let shutdown = stop.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        shutdown.cancel();
-    });
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let shutdown = stop.clone();
-    tokio::spawn(async move {
-        term.recv().await;
-        shutdown.cancel();
-    });
-    let serve_stop = stop.clone();
-    match tls {
-        Some(config) => {
-            let handle = axum_server::Handle::new();
-            let on_stop = handle.clone();
-            tokio::spawn(async move {
-                serve_stop.cancelled().await;
-                on_stop.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            axum_server::from_tcp_rustls(listener, config)?
-                .handle(handle)
-                .serve(router.into_make_service())
-                .await?;
-        }
-        None => {
-            axum::serve(tokio::net::TcpListener::from_std(listener)?, router)
-                .with_graceful_shutdown(async move { serve_stop.cancelled().await })
-                .await?;
-        }
-    }
-    let _ = ingest_task.await;
-    Ok(())
+    Ok(Started {
+        app,
+        stop,
+        ingest: ingest_task,
+    })
+}
+
+/// The hub's signing key in `data_dir` (made, mode 0600, with the directory, if missing).
+pub fn hub_key(data_dir: &std::path::Path) -> anyhow::Result<SigningKey> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let (key_bytes, _) = load_or_create(&data_dir.join("hub.key"), || {
+        SigningKey::generate(&mut rand::rngs::OsRng)
+            .to_bytes()
+            .to_vec()
+    })?;
+    let key_arr: [u8; 32] = key_bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
+    let key = SigningKey::from_bytes(&key_arr);
+    Ok(key)
 }

@@ -64,32 +64,26 @@ pub async fn register(
         return Err(bad("invalid", "public_key: not a valid ed25519 key"));
     }
     let hash = hex::encode(Sha256::digest(r.token.as_bytes()));
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT venue_id, expires_ms, used_ms FROM reg_tokens WHERE hash = ?1",
-            [hash.clone()],
-        )
-        .await?;
-    let Some(row) = rows.next().await? else {
+    let db = app.hub.store.lock().await;
+    let Some(token) = db.token(&hash).await? else {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "bad_token",
             "this registration token is not known here".into(),
         ));
     };
-    let venue: Uuid = row
-        .get::<String>(0)?
+    let venue: Uuid = token
+        .venue_id
         .parse()
         .map_err(|_| anyhow::anyhow!("bad venue id"))?;
-    if row.get::<Option<i64>>(2)?.is_some() {
+    if token.used {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "token_used",
             "this registration token was already used: ask the admin for a new one".into(),
         ));
     }
-    if row.get::<i64>(1)? < now_ms() {
+    if token.expires_ms < now_ms() {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "token_expired",
@@ -97,21 +91,13 @@ pub async fn register(
                 .into(),
         ));
     }
-    drop(rows);
-    let mut existing = conn
-        .query(
-            "SELECT node_id FROM nodes WHERE venue_id = ?1 OR node_id = ?2",
-            libsql::params![venue.to_string(), r.node_id.to_string()],
-        )
-        .await?;
-    if existing.next().await?.is_some() {
+    if db.node_registered(venue, r.node_id).await? {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "already_registered",
             "this venue or node already has a registered node".into(),
         ));
     }
-    drop(existing);
     let password = hex::encode(rand::random::<[u8; 24]>());
     let user = format!("venue-{}", r.venue_id);
     // Only the bcrypt hash is kept (nats-server checks it); the node gets the password once.
@@ -135,24 +121,37 @@ pub async fn register(
     .map_err(|_| anyhow::anyhow!("no answer within 5 s"))
     .and_then(|made| made)
     .map_err(unavailable)?;
-    let mut lines = leaf_user_lines(&conn).await?;
+    let mut lines = leaf_user_lines(&db).await?;
     lines.push(leaf_user_line(
         &r.node_id.to_string(),
         &r.venue_id.to_string(),
         &user,
         &password_hash,
     ));
-    let without = leaf_user_lines(&conn).await?;
+    let without = leaf_user_lines(&db).await?;
     install_leaf_users(&app, lines).await.map_err(unavailable)?;
-    let committed = commit_registration(&conn, &r, venue, &hash, &user, &password_hash).await;
+    let committed = db
+        .commit_registration(
+            &hash,
+            venue,
+            &store::NewNode {
+                node_id: r.node_id,
+                venue_id: r.venue_id,
+                public_key: &r.public_key,
+                leaf_user: &user,
+                leaf_hash: &password_hash,
+                at_ms: now_ms(),
+            },
+        )
+        .await;
     if let Err(e) = committed {
         // The new user goes again: it names a node that is not registered.
         if let Err(undo) = install_leaf_users(&app, without).await {
             tracing::error!(error = %undo, "the leaf users file still names an unregistered node");
         }
-        return Err(e);
+        return Err(e.into());
     }
-    drop(conn);
+    drop(db);
     app.hub
         .nodes
         .lock()
@@ -180,42 +179,6 @@ pub async fn register(
         nats_domain: "hub".into(),
         leaf_ca: app.leaf_ca.to_string(),
     }))
-}
-
-/// The registration's rows in one transaction: the token spent, the venue
-/// taking the id its node's events carry, the node.
-pub async fn commit_registration(
-    conn: &libsql::Connection,
-    r: &Registration,
-    venue: Uuid,
-    hash: &str,
-    user: &str,
-    password_hash: &str,
-) -> Result<(), ApiError> {
-    let tx = conn.transaction().await?;
-    tx.execute(
-        "UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1",
-        libsql::params![hash, now_ms()],
-    )
-    .await?;
-    // The venue takes the id the node's events carry.
-    tx.execute(
-        "UPDATE venues SET id = ?2 WHERE id = ?1",
-        libsql::params![venue.to_string(), r.venue_id.to_string()],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE reg_tokens SET venue_id = ?2 WHERE venue_id = ?1",
-        libsql::params![venue.to_string(), r.venue_id.to_string()],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        libsql::params![r.node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), user, password_hash, now_ms()],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -267,30 +230,17 @@ pub async fn resync(
             "no such node of that venue is registered here".into(),
         )
     };
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT venue_id, public_key, leaf_user, leaf_password, retired_ms FROM nodes WHERE node_id = ?1",
-            [r.node_id.to_string()],
-        )
-        .await?;
-    let Some(row) = rows.next().await? else {
+    let db = app.hub.store.lock().await;
+    let Some(node) = db.resync_node(r.node_id).await? else {
         return Err(unknown());
     };
-    let (venue, old_key, leaf_user, leaf_hash, retired): (
-        String,
-        String,
-        String,
-        String,
-        Option<i64>,
-    ) = (
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
+    let (venue, old_key, leaf_user, leaf_hash, retired) = (
+        node.venue_id,
+        node.public_key,
+        node.leaf_user,
+        node.leaf_hash,
+        node.retired,
     );
-    drop(rows);
     if venue != r.venue_id.to_string() {
         return Err(unknown());
     }
@@ -319,18 +269,12 @@ pub async fn resync(
     if !password_ok {
         return Err(denied());
     }
-    if retired.is_some() {
+    if retired {
         // Done before: the same new node and key is this resync again.
-        let mut again = conn
-            .query(
-                "SELECT public_key FROM nodes WHERE node_id = ?1 AND venue_id = ?2 AND retired_ms IS NULL",
-                libsql::params![r.new_node_id.to_string(), r.venue_id.to_string()],
-            )
-            .await?;
-        let same = match again.next().await? {
-            Some(row) => row.get::<String>(0)? == r.public_key,
-            None => false,
-        };
+        let same = db
+            .live_node_key(r.new_node_id, r.venue_id)
+            .await?
+            .is_some_and(|key| key == r.public_key);
         if !same {
             return Err(ApiError(
                 StatusCode::CONFLICT,
@@ -339,33 +283,25 @@ pub async fn resync(
             ));
         }
     } else {
-        let mut taken = conn
-            .query(
-                "SELECT 1 FROM nodes WHERE node_id = ?1",
-                [r.new_node_id.to_string()],
-            )
-            .await?;
-        if taken.next().await?.is_some() {
+        if db.node_exists(r.new_node_id).await? {
             return Err(ApiError(
                 StatusCode::CONFLICT,
                 "already_registered",
                 "new_node_id is already registered".into(),
             ));
         }
-        drop(taken);
-        let now = now_ms();
-        let tx = conn.transaction().await?;
-        tx.execute(
-            "UPDATE nodes SET retired_ms = ?2 WHERE node_id = ?1",
-            libsql::params![r.node_id.to_string(), now],
+        db.replace_node(
+            r.node_id,
+            &store::NewNode {
+                node_id: r.new_node_id,
+                venue_id: r.venue_id,
+                public_key: &r.public_key,
+                leaf_user: &leaf_user,
+                leaf_hash: &leaf_hash,
+                at_ms: now_ms(),
+            },
         )
         .await?;
-        tx.execute(
-            "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            libsql::params![r.new_node_id.to_string(), r.venue_id.to_string(), r.public_key.clone(), leaf_user.clone(), leaf_hash, now],
-        )
-        .await?;
-        tx.commit().await?;
         {
             let mut nodes = app.hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(old) = nodes.get_mut(&r.node_id) {
@@ -398,7 +334,7 @@ pub async fn resync(
             .or_default() += 1;
         tracing::warn!(old = %r.node_id, new = %r.new_node_id, venue = %r.venue_id, "node resynced under a new id");
     }
-    drop(conn);
+    drop(db);
     app.hub.nodes_changed.notify_one();
     write_leaf_users(&app).await?;
     ensure_down_consumer(&app, r.new_node_id, r.venue_id, true).await?;

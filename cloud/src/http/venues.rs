@@ -13,11 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub async fn venue_exists(app: &App, id: Uuid) -> Result<(), ApiError> {
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query("SELECT 1 FROM venues WHERE id = ?1", [id.to_string()])
-        .await?;
-    if rows.next().await?.is_none() {
+    if !app.hub.store.lock().await.venue_exists(id).await? {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -27,38 +23,39 @@ pub async fn venue_exists(app: &App, id: Uuid) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Online, unhealthy (3 heartbeats missed) or offline (5), by the last contact.
+fn status(app: &App, last_contact_ms: Option<i64>, now: i64) -> &'static str {
+    let every = app.cli.heartbeat_secs.max(1) as i64 * 1000;
+    match last_contact_ms.map(|l| now - l) {
+        Some(age) if age <= 3 * every => "online",
+        Some(age) if age <= 5 * every => "unhealthy",
+        _ => "offline",
+    }
+}
+
 /// Every node: online, unhealthy (3 heartbeats missed) or offline (5), its last figures and contact.
 pub async fn list_nodes(
     State(app): State<App>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&app, &headers)?;
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query("SELECT node_id, venue_id, head_seq, verified_seq, last_contact_ms, heartbeat, retired_ms FROM nodes ORDER BY venue_id, registered_ms", ())
-        .await?;
-    let every = app.cli.heartbeat_secs.max(1) as i64 * 1000;
     let now = now_ms();
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().await? {
-        let last: Option<i64> = r.get(4)?;
-        let status = match last.map(|l| now - l) {
-            Some(age) if age <= 3 * every => "online",
-            Some(age) if age <= 5 * every => "unhealthy",
-            _ => "offline",
-        };
-        let beat: Option<String> = r.get(5)?;
-        out.push(json!({
-            "node_id": r.get::<String>(0)?,
-            "venue_id": r.get::<String>(1)?,
-            "head_seq": r.get::<i64>(2)?,
-            "verified_seq": r.get::<i64>(3)?,
-            "last_contact_ms": last,
-            "status": status,
-            "heartbeat": beat.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
-            "retired_ms": r.get::<Option<i64>>(6)?,
-        }));
-    }
+    let nodes = app.hub.store.lock().await.node_listings().await?;
+    let out: Vec<serde_json::Value> = nodes
+        .into_iter()
+        .map(|n| {
+            json!({
+                "node_id": n.node_id,
+                "venue_id": n.venue_id,
+                "head_seq": n.head_seq,
+                "verified_seq": n.verified_seq,
+                "last_contact_ms": n.last_contact_ms,
+                "status": status(&app, n.last_contact_ms, now),
+                "heartbeat": n.heartbeat.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
+                "retired_ms": n.retired_ms,
+            })
+        })
+        .collect();
     Ok(Json(json!(out)))
 }
 
@@ -73,12 +70,12 @@ pub async fn insert_venue(app: &App, name: &str) -> Result<Uuid, ApiError> {
         return Err(bad("invalid", "name: 1 to 80 characters"));
     }
     let id = Uuid::now_v7();
-    let conn = app.hub.store.conn.lock().await;
-    conn.execute(
-        "INSERT INTO venues (id, name, created_ms) VALUES (?1, ?2, ?3)",
-        libsql::params![id.to_string(), name, now_ms()],
-    )
-    .await?;
+    app.hub
+        .store
+        .lock()
+        .await
+        .insert_venue(id, name, now_ms())
+        .await?;
     Ok(id)
 }
 
@@ -112,45 +109,34 @@ pub struct VenueRow {
 }
 
 pub async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-             (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id) FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
-            (),
-        )
-        .await?;
-    let every = app.cli.heartbeat_secs.max(1) as i64 * 1000;
     let now = now_ms();
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().await? {
-        let node_id: Option<String> = r.get(2)?;
-        let last: Option<i64> = r.get(5)?;
-        let heartbeat: Option<String> = r.get(6)?;
-        let status = match (&node_id, last.map(|l| now - l)) {
-            (None, _) => "unregistered",
-            (Some(_), Some(age)) if age <= 3 * every => "online",
-            (Some(_), Some(age)) if age <= 5 * every => "unhealthy",
-            _ => "offline",
-        };
-        let backlog = heartbeat
-            .as_deref()
-            .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
-            .and_then(|h| h["backlog"].as_u64());
-        out.push(VenueRow {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            node_id,
-            head_seq: r.get(3)?,
-            verified_seq: r.get::<Option<i64>>(4)?.unwrap_or(0),
-            last_contact_ms: last,
-            events: r.get(7)?,
-            status: status.into(),
-            backlog,
-            heartbeat,
-        });
-    }
-    Ok(out)
+    let venues = app.hub.store.lock().await.venues().await?;
+    Ok(venues
+        .into_iter()
+        .map(|v| {
+            let backlog = v
+                .heartbeat
+                .as_deref()
+                .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
+                .and_then(|h| h["backlog"].as_u64());
+            VenueRow {
+                status: match v.node_id {
+                    None => "unregistered",
+                    Some(_) => status(app, v.last_contact_ms, now),
+                }
+                .into(),
+                id: v.id,
+                name: v.name,
+                node_id: v.node_id,
+                head_seq: v.head_seq,
+                verified_seq: v.verified_seq,
+                last_contact_ms: v.last_contact_ms,
+                events: v.events,
+                backlog,
+                heartbeat: v.heartbeat,
+            }
+        })
+        .collect())
 }
 
 pub async fn list_venues(
@@ -163,18 +149,15 @@ pub async fn list_venues(
 
 pub async fn new_token(app: &App, id: Uuid) -> Result<(String, i64), ApiError> {
     venue_exists(app, id).await?;
-    let conn = app.hub.store.conn.lock().await;
     let token = format!("pvm_reg_{}", hex::encode(rand::random::<[u8; 24]>()));
     let expires = now_ms() + 24 * 3_600_000;
-    conn.execute(
-        "INSERT INTO reg_tokens (hash, venue_id, expires_ms) VALUES (?1, ?2, ?3)",
-        libsql::params![
-            hex::encode(Sha256::digest(token.as_bytes())),
-            id.to_string(),
-            expires
-        ],
-    )
-    .await?;
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    app.hub
+        .store
+        .lock()
+        .await
+        .insert_token(&hash, id, expires)
+        .await?;
     Ok((token, expires))
 }
 
@@ -191,43 +174,10 @@ pub async fn create_token(
     ))
 }
 
-/// (count, first seq, last seq, verified seq, latest 50 as (seq, kind, verified)).
-pub type EventsSummary = (
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Vec<(i64, String, bool)>,
-);
+pub use crate::store::{EventsSummary, ProblemRow};
 
 pub async fn events_summary(app: &App, id: Uuid) -> Result<EventsSummary, ApiError> {
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT COUNT(*), MIN(seq), MAX(seq), (SELECT MAX(verified_seq) FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL) FROM events \
-             WHERE venue_id = ?1 AND node_id IN (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL)",
-            [id.to_string()],
-        )
-        .await?;
-    let r = rows
-        .next()
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no row"))?;
-    let (count, min, max, verified): (i64, Option<i64>, Option<i64>, Option<i64>) =
-        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-    let mut kinds = conn
-        .query(
-            "SELECT seq, kind FROM events WHERE venue_id = ?1 AND node_id IN \
-             (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL) ORDER BY seq DESC LIMIT 50",
-            [id.to_string()],
-        )
-        .await?;
-    let mut latest = Vec::new();
-    while let Some(k) = kinds.next().await? {
-        let seq: i64 = k.get(0)?;
-        latest.push((seq, k.get::<String>(1)?, verified.is_some_and(|v| seq <= v)));
-    }
-    Ok((count, min, max, verified, latest))
+    Ok(app.hub.store.lock().await.events_summary(id).await?)
 }
 
 pub async fn venue_events(
@@ -246,40 +196,9 @@ pub async fn venue_events(
     ))
 }
 
-/// (seq, kind, detail, at_ms), oldest first.
+/// A venue's problems, oldest first.
 pub async fn problem_rows(app: &App, id: Uuid) -> Result<Vec<ProblemRow>, ApiError> {
-    let conn = app.hub.store.conn.lock().await;
-    let mut rows = conn
-        .query(
-            "SELECT p.seq, p.kind, p.detail, p.at_ms, p.count, COALESCE(p.last_ms, p.at_ms) FROM problems p LEFT JOIN nodes n ON n.node_id = p.node_id \
-             WHERE n.venue_id = ?1 OR p.node_id IS NULL OR n.node_id IS NULL ORDER BY p.id",
-            [id.to_string()],
-        )
-        .await?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().await? {
-        out.push(ProblemRow {
-            seq: r.get(0)?,
-            kind: r.get(1)?,
-            detail: r.get(2)?,
-            at_ms: r.get(3)?,
-            count: r.get(4)?,
-            last_ms: r.get(5)?,
-        });
-    }
-    Ok(out)
-}
-
-/// A kind of problem a node had: the first one's seq and detail, how many
-/// there were, and when it was last seen.
-#[derive(Debug, Serialize)]
-pub struct ProblemRow {
-    pub seq: Option<i64>,
-    pub kind: String,
-    pub detail: String,
-    pub at_ms: i64,
-    pub count: i64,
-    pub last_ms: i64,
+    Ok(app.hub.store.lock().await.problems(id).await?)
 }
 
 pub async fn venue_problems(
