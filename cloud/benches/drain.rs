@@ -105,7 +105,7 @@ async fn run() {
 
 /// One drain: a hub with (or without) TLS on its leafnode listener.
 async fn one(dir: &std::path::Path, tls: bool) -> Run {
-    let hub = Hub::start_with_tls(&dir.join("hub"), tls);
+    let hub = HubNats::start_with_tls(&dir.join("hub"), tls);
     let cloud = Cloud::start(&dir.join("cloud"), &hub);
     let node_dir = dir.join("node");
     let (_, reg) = cloud.venue_token("Bench").await;

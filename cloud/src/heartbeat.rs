@@ -1,6 +1,6 @@
 //! Heartbeats and head queries from the nodes, over core NATS.
 
-use crate::{now_ms, Hub};
+use crate::{now_ms, Registry};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub const HEARTBEAT_MIN_GAP_MS: i64 = 500;
 /// bounds; they and head queries (`pvm.head.<venue>.<node>`, sent by the pump
 /// when it connects) are answered with the hub's head of that node's log
 /// (`seq`, `hash`), so a node learns when its log forked from the hub's.
-pub async fn heartbeats(hub: Arc<Hub>, client: async_nats::Client, stop: CancellationToken) {
+pub async fn heartbeats(hub: Arc<Registry>, client: async_nats::Client, stop: CancellationToken) {
     use futures_util::StreamExt;
     let (Ok(beats), Ok(queries)) = (
         client.subscribe("pvm.hb.>").await,
@@ -94,7 +94,7 @@ pub async fn heartbeats(hub: Arc<Hub>, client: async_nats::Client, stop: Cancell
 }
 
 /// The hash of a node's stored event `seq`, if the hub has it.
-pub async fn stored_hash(hub: &Hub, node: Uuid, seq: u64) -> Option<[u8; 32]> {
+pub async fn stored_hash(hub: &Registry, node: Uuid, seq: u64) -> Option<[u8; 32]> {
     let bytes = hub.store.lock().await.envelope(node, seq).await.ok()??;
     pvm_shared::envelope::Envelope::decode(&bytes)
         .ok()

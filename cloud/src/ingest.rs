@@ -77,7 +77,7 @@ pub struct Counts {
 }
 
 /// What the hub knows of each node and venue while it runs.
-pub struct Hub {
+pub struct Registry {
     pub store: Arc<Store>,
     pub counts: Counts,
     pub nodes: Mutex<HashMap<Uuid, NodeRow>>,
@@ -94,8 +94,8 @@ pub struct Hub {
     pub nodes_changed: tokio::sync::Notify,
 }
 
-impl Hub {
-    pub async fn load(store: Arc<Store>) -> anyhow::Result<Hub> {
+impl Registry {
+    pub async fn load(store: Arc<Store>) -> anyhow::Result<Registry> {
         let rows = store.lock().await.nodes().await?;
         let mut venues: HashMap<Uuid, VenueState> = HashMap::new();
         store
@@ -108,7 +108,7 @@ impl Hub {
                 }
             })
             .await?;
-        Ok(Hub {
+        Ok(Registry {
             store,
             counts: Counts::default(),
             nodes: Mutex::new(rows.into_iter().map(|n| (n.node_id, n)).collect()),
@@ -229,7 +229,7 @@ async fn node_consumer(
 /// consumer (at start, and as nodes register) and pulls it in a task of its
 /// own. The older single consumer is deleted once every node has its own.
 pub async fn run_all(
-    hub: Arc<Hub>,
+    hub: Arc<Registry>,
     js: jetstream::Context,
     legacy_start: Option<u64>,
     stop: CancellationToken,
@@ -494,7 +494,7 @@ fn judge_message(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u
 /// One node's ingest, until `stop`: pull (the next pull is in flight while a
 /// batch is handled), judge, store, ack.
 async fn run(
-    hub: Arc<Hub>,
+    hub: Arc<Registry>,
     consumer: jetstream::consumer::Consumer<pull::Config>,
     stop: CancellationToken,
 ) {
@@ -559,7 +559,7 @@ async fn run(
     }
 }
 
-async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::Result<()> {
+async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyhow::Result<()> {
     hub.counts.batches.fetch_add(1, Ordering::Relaxed);
     let mut accepted: Vec<Envelope> = Vec::new();
     // Messages whose envelopes are all stored or known once this batch commits.
@@ -732,7 +732,7 @@ async fn handle_batch(hub: &Hub, received: Vec<jetstream::Message>) -> anyhow::R
 
 /// Compares re-sent events with the stored ones: the first whose hash
 /// differs (a fork), or None when every one is a true duplicate.
-async fn compare_resent(hub: &Hub, copies: &[Resent]) -> anyhow::Result<Option<(Uuid, u64)>> {
+async fn compare_resent(hub: &Registry, copies: &[Resent]) -> anyhow::Result<Option<(Uuid, u64)>> {
     let db = hub.store.lock().await;
     for (node, seq, hash) in copies {
         let stored = db

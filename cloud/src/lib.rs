@@ -21,13 +21,13 @@ pub use config::{Cli, CloudCommand};
 pub use serve::{hub_key, run, start, Started};
 
 use ed25519_dalek::SigningKey;
-use ingest::Hub;
+use ingest::Registry;
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct App {
     pub sessions: Arc<http::admin::Sessions>,
-    pub hub: Arc<Hub>,
+    pub hub: Arc<Registry>,
     pub js: async_nats::jetstream::Context,
     pub key: Arc<SigningKey>,
     pub admin_key_hash: [u8; 32],

@@ -4,7 +4,7 @@
 use crate::downstream::ensure_down_consumer;
 use crate::heartbeat::heartbeats;
 use crate::leaf_users::{hash_plain_leaf_passwords, nats_credentials, write_leaf_users};
-use crate::{ingest, leaf_tls, store, App, Cli, CloudCommand, Hub};
+use crate::{ingest, leaf_tls, store, App, Cli, CloudCommand, Registry};
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
@@ -199,7 +199,7 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         (None, None) => anyhow::bail!("no CA for the leaf link"),
     };
     let store = Arc::new(store::Store::open(&cli.data_dir.join("cloud.db")).await?);
-    let hub = Arc::new(Hub::load(store).await?);
+    let hub = Arc::new(Registry::load(store).await?);
     let options = match nats_credentials(&cli.nats) {
         Some((user, pass)) => async_nats::ConnectOptions::with_user_and_password(user, pass),
         None => async_nats::ConnectOptions::new(),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 mod common;
-use common::Hub;
+use common::HubNats;
 
 async fn call(
     app: &axum::Router,
@@ -42,7 +42,7 @@ async fn call(
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hub_router_answers_in_process() {
     let dir = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&dir.path().join("hub"));
+    let hub = HubNats::start(&dir.path().join("hub"));
     let data = dir.path().join("cloud");
     let leaf_url = format!("nats-leaf://127.0.0.1:{}", hub.leaf_port);
     let tls_dir = hub.tls.clone().expect("tls dir");

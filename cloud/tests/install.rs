@@ -52,7 +52,7 @@ fn the_installer_and_scripts_are_shellcheck_clean() {
 /// verifies them but loads nothing).
 struct Release {
     _tmp: tempfile::TempDir,
-    _hub: Hub,
+    _hub: HubNats,
     cloud: Cloud,
     dist: PathBuf,
 }
@@ -85,8 +85,8 @@ fn sign(cloud_dir: &Path, dist: &Path) {
 }
 
 /// A hub serving `dist` at /dist/, its manifest signed with the hub's key.
-fn serve_release(dir: &Path, dist: &Path) -> (Hub, Cloud) {
-    let hub = Hub::start(&dir.join("hub"));
+fn serve_release(dir: &Path, dist: &Path) -> (HubNats, Cloud) {
+    let hub = HubNats::start(&dir.join("hub"));
     let cloud_dir = dir.join("cloud");
     std::fs::create_dir_all(&cloud_dir).expect("cloud dir");
     let cloud = Cloud::start_with(
@@ -619,7 +619,7 @@ fn unsafe_free_is_root() -> bool {
 #[tokio::test]
 async fn the_systemd_units_command_runs_a_node_that_links_its_own_leaf() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let data = tmp.path().join("var-lib-pvm");
     let venue = registered_node(&data, &cloud, "Systemd Room").await;

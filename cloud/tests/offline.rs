@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use pvm_node::store::writer::Clock;
+use pvm_node::store::writer::TimeSource;
 use pvm_node::Node;
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 struct Driven(AtomicU64);
 
-impl Clock for Driven {
+impl TimeSource for Driven {
     fn now_ms(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }
@@ -35,7 +35,7 @@ fn wall_ms() -> u64 {
 
 struct Setup {
     tmp: tempfile::TempDir,
-    hub: Hub,
+    hub: HubNats,
     cloud: Cloud,
     leaf: Leaf,
     venue: String,
@@ -44,7 +44,7 @@ struct Setup {
 
 async fn setup() -> Setup {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let (_, reg) = cloud.venue_token("Weekend Series").await;

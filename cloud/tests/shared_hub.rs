@@ -141,7 +141,7 @@ fn kinds(problems: &Value) -> Vec<String> {
 #[tokio::test]
 async fn events_past_what_a_node_could_decide_are_kept_not_folded_and_the_hub_stays_up() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
     let mut a = site(&a_dir, &cloud, "Riverside Card Room").await;
@@ -241,7 +241,7 @@ async fn events_past_what_a_node_could_decide_are_kept_not_folded_and_the_hub_st
 async fn a_node_restored_from_an_old_backup_stops_and_warns_the_hub_reports_the_fork_and_resync_sends_it_all(
 ) {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let dir = tmp.path().join("a");
     let mut a = site(&dir, &cloud, "Riverside Card Room").await;
@@ -451,7 +451,7 @@ async fn problem_count(cloud: &Cloud, venue: &str, kind: &str) -> u64 {
 #[tokio::test]
 async fn a_venue_flooding_the_hub_with_gaps_and_bad_hashes_does_not_stall_another() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let (a_dir, b_dir) = (tmp.path().join("a"), tmp.path().join("b"));
     let mut a = site(&a_dir, &cloud, "Riverside Card Room").await;
@@ -616,7 +616,7 @@ async fn a_venue_flooding_the_hub_with_gaps_and_bad_hashes_does_not_stall_anothe
 #[tokio::test]
 async fn events_the_hub_lost_after_the_stream_acked_them_are_sent_again_by_the_node() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud_dir = tmp.path().join("cloud");
     let cloud = Cloud::start(&cloud_dir, &hub);
     let key = cloud.admin_key.clone();
@@ -693,7 +693,7 @@ async fn events_the_hub_lost_after_the_stream_acked_them_are_sent_again_by_the_n
 #[tokio::test]
 async fn a_registration_while_the_hubs_nats_is_down_spends_nothing_and_works_later() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut hub = Hub::start(&tmp.path().join("hub"));
+    let mut hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let dir = tmp.path().join("a");
     admin_create(&dir);
@@ -761,7 +761,7 @@ async fn node_log(site: &Site) -> String {
 #[tokio::test]
 async fn downstream_replays_are_refused_and_a_recreated_stream_loses_nothing() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud_dir = tmp.path().join("cloud");
     let cloud = Cloud::start(&cloud_dir, &hub);
     let dir = tmp.path().join("a");
@@ -880,7 +880,7 @@ async fn downstream_replays_are_refused_and_a_recreated_stream_loses_nothing() {
 async fn a_file_signature_of_the_hub_is_never_a_token() {
     use base64::Engine;
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud_dir = tmp.path().join("cloud");
     let cloud = Cloud::start(&cloud_dir, &hub);
     let dir = tmp.path().join("a");
@@ -1029,7 +1029,7 @@ async fn the_venue_hub_link_is_tls_a_recording_proxy_sees_no_secret_and_a_plain_
     std::fs::write(&cert_file, cert.pem()).expect("cert");
     std::fs::write(&key_file, key.serialize_pem()).expect("key");
 
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start_with(
         &tmp.path().join("cloud"),
         &hub,

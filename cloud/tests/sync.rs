@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 struct Venue {
     _tmp: tempfile::TempDir,
-    hub: Hub,
+    hub: HubNats,
     cloud: Cloud,
     leaf: Leaf,
     node: NodeProc,
@@ -19,7 +19,7 @@ struct Venue {
 
 async fn venue() -> Venue {
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let venue = registered_node(&node_dir, &cloud, "Riverside Card Room").await;
@@ -720,7 +720,7 @@ async fn the_hub_serves_the_venues_displays_from_its_copy_marked_possibly_delaye
 #[tokio::test]
 async fn a_stuck_leaf_is_restarted_when_the_hub_answers_and_not_before() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut hub = Hub::start(&tmp.path().join("hub"));
+    let mut hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let venue = registered_node(&node_dir, &cloud, "Harbour Poker").await;

@@ -173,7 +173,7 @@ async fn updates_are_kept_only_when_healthy_rolled_back_otherwise_and_reported_t
     let tmp = tempfile::tempdir().expect("tmp");
 
     // A registered node (its log records the results) and the hub.
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let venue = registered_node(&node_dir, &cloud, "Update Test Room").await;
@@ -336,7 +336,7 @@ async fn updates_are_kept_only_when_healthy_rolled_back_otherwise_and_reported_t
 async fn the_hub_updates_a_node_in_a_container_through_a_helper() {
     let (dist, version) = test_dist();
     let tmp = tempfile::tempdir().expect("tmp");
-    let hub = Hub::start(&tmp.path().join("hub"));
+    let hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let venue = registered_node(&node_dir, &cloud, "Self Update Room").await;
@@ -480,7 +480,7 @@ async fn update_records(node_url: &str) -> String {
 async fn a_stuck_leaf_container_is_restarted_through_the_docker_api() {
     let (dist, version) = test_dist();
     let tmp = tempfile::tempdir().expect("tmp");
-    let mut hub = Hub::start(&tmp.path().join("hub"));
+    let mut hub = HubNats::start(&tmp.path().join("hub"));
     let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
     let node_dir = tmp.path().join("node");
     let venue = registered_node(&node_dir, &cloud, "Leaf Container Room").await;

@@ -3,10 +3,10 @@
 //! The rules (roles, permission matrix, JWT format, throttling) are in
 //! `pvm_shared::auth`; this module holds the node's keys, hashes secrets,
 //! remembers revoked sessions and lockouts, and appends the events that
-//! record them. Time comes from the injected `Clock`.
+//! record them. Time comes from the injected `TimeSource`.
 
 use crate::identity::NodeIdentity;
-use crate::store::writer::Clock;
+use crate::store::writer::TimeSource;
 use crate::store::{AppendError, Log, Reader, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -187,7 +187,7 @@ pub struct AuthService {
     node_kid: String,
     hub: Option<(String, VerifyingKey)>,
     audience: String,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn TimeSource>,
     log: Log,
     revoked: Mutex<HashMap<String, u64>>,
     throttles: Mutex<HashMap<(LockScope, String), Throttle>>,
@@ -226,7 +226,7 @@ impl AuthService {
     pub async fn load(
         identity: Arc<NodeIdentity>,
         hub_key: Option<VerifyingKey>,
-        clock: Arc<dyn Clock>,
+        clock: Arc<dyn TimeSource>,
         log: Log,
         reader: &Reader,
     ) -> Result<AuthService, StoreError> {

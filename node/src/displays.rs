@@ -8,7 +8,7 @@
 //! Screens staff have not named yet live only in memory, capped, so an
 //! unauthenticated page cannot grow the log or the memory without bound.
 
-use crate::store::writer::Clock;
+use crate::store::writer::TimeSource;
 use crate::store::Log;
 use pvm_display::Model;
 use pvm_shared::venue::VenueState;
@@ -69,7 +69,7 @@ struct Feeds {
 /// One admitted feed: released (counts given back) when dropped, also when
 /// a WebSocket upgrade never completes.
 pub struct Admitted {
-    hub: Arc<DisplayHub>,
+    hub: Arc<DisplayFeeds>,
     device: String,
     address: String,
 }
@@ -96,12 +96,12 @@ pub struct Seen {
     pub view: String,
 }
 
-pub struct DisplayHub {
+pub struct DisplayFeeds {
     cache: moka::sync::Cache<(u64, u64), Arc<Model>>,
     published: watch::Receiver<Published>,
     seen: Mutex<HashMap<String, Seen>>,
     identify: broadcast::Sender<String>,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn TimeSource>,
     /// Models built (for metrics and tests: one per change, not per screen).
     pub builds: std::sync::atomic::AtomicU64,
     /// Cancelled when the node begins to stop: every live feed (WebSocket
@@ -112,9 +112,13 @@ pub struct DisplayHub {
     refused: [std::sync::atomic::AtomicU64; 4],
 }
 
-impl DisplayHub {
+impl DisplayFeeds {
     /// Starts the task that follows the venue state; it stops with `stop`.
-    pub fn start(log: &Log, clock: Arc<dyn Clock>, stop: CancellationToken) -> Arc<DisplayHub> {
+    pub fn start(
+        log: &Log,
+        clock: Arc<dyn TimeSource>,
+        stop: CancellationToken,
+    ) -> Arc<DisplayFeeds> {
         let state = log.venue();
         let model = Arc::new(Model::build(&state, clock.now_ms(), None));
         let (tx, rx) = watch::channel(Published {
@@ -122,7 +126,7 @@ impl DisplayHub {
             state,
             model,
         });
-        let hub = Arc::new(DisplayHub {
+        let hub = Arc::new(DisplayFeeds {
             cache: moka::sync::Cache::new(16),
             published: rx,
             seen: Mutex::new(HashMap::new()),
@@ -304,7 +308,7 @@ impl DisplayHub {
 /// Rebuilds the model when the venue state changes, when a running clock
 /// reaches the end of its level, and every 30 s (break countdowns, expiries).
 async fn follow(
-    hub: Arc<DisplayHub>,
+    hub: Arc<DisplayFeeds>,
     mut venue: watch::Receiver<Arc<VenueState>>,
     tx: watch::Sender<Published>,
     stop: CancellationToken,

@@ -170,7 +170,7 @@ pub async fn watch(
     cfg: LeafWatch,
     status: Arc<SyncStatus>,
     log: Log,
-    clock: Arc<dyn crate::store::writer::Clock>,
+    clock: Arc<dyn crate::store::writer::TimeSource>,
     stop: CancellationToken,
 ) {
     let client = match reqwest::Client::builder()

@@ -15,6 +15,7 @@ pub mod lock;
 pub mod mdns;
 pub mod media;
 pub mod metrics;
+pub mod ops;
 pub mod store;
 pub mod sync;
 pub mod update;
@@ -24,7 +25,7 @@ use lock::{DataDirLock, LockError};
 use metrics::Metrics;
 use std::path::Path;
 use std::sync::Arc;
-use store::writer::{Clock, SystemClock};
+use store::writer::{SystemClock, TimeSource};
 use store::{Db, Log, Reader, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +56,7 @@ impl Node {
 
     pub async fn open_with_clock(
         data_dir: &Path,
-        clock: Arc<dyn Clock>,
+        clock: Arc<dyn TimeSource>,
     ) -> Result<Node, StartError> {
         identity::prepare_data_dir(data_dir)?;
         let lock = DataDirLock::acquire(data_dir)?;
@@ -75,7 +76,7 @@ impl Node {
         )
         .await?;
         let stop = tokio_util::sync::CancellationToken::new();
-        let displays = displays::DisplayHub::start(&log, clock.clone(), stop.clone());
+        let displays = displays::DisplayFeeds::start(&log, clock.clone(), stop.clone());
         Ok(Node {
             state: http::AppState {
                 sync: Arc::new(sync::SyncStatus::default()),

@@ -6,7 +6,7 @@ mod common;
 
 use common::inprocess::{body_of_login, token_of, Venue};
 use common::TestNode;
-use pvm_node::store::writer::Clock;
+use pvm_node::store::writer::TimeSource;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1082,7 +1082,7 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
 /// The rows an event changes, worked out before it is applied, so storage can
 /// rewrite exactly those from the state after the commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Touched {
+pub struct TouchedRows {
     pub policy: bool,
     pub lists: BTreeSet<Uuid>,
     pub entries: BTreeSet<Uuid>,
@@ -1097,8 +1097,8 @@ pub struct Touched {
     pub displays: bool,
 }
 
-impl Touched {
-    pub fn extend(&mut self, other: Touched) {
+impl TouchedRows {
+    pub fn extend(&mut self, other: TouchedRows) {
         self.policy |= other.policy;
         self.lists.extend(other.lists);
         self.entries.extend(other.entries);
@@ -1111,7 +1111,7 @@ impl Touched {
     }
 
     pub fn is_empty(&self) -> bool {
-        *self == Touched::default()
+        *self == TouchedRows::default()
     }
 
     fn entry(&mut self, cash: &CashState, entry_id: Uuid) {
@@ -1147,9 +1147,9 @@ impl Touched {
 }
 
 /// What `event` will change, judged on the state before it is applied.
-pub fn touched(state: &VenueState, event: &CashEvent) -> Touched {
+pub fn touched(state: &VenueState, event: &CashEvent) -> TouchedRows {
     let cash = &state.cash;
-    let mut t = Touched::default();
+    let mut t = TouchedRows::default();
     match event {
         CashEvent::CashPolicySet { .. } => t.policy = true,
         CashEvent::WaitingListCreated { list_id, .. } => {

@@ -84,7 +84,7 @@ impl Drop for Proc {
     }
 }
 
-pub struct Hub {
+pub struct HubNats {
     pub dir: PathBuf,
     pub port: u16,
     pub leaf_port: u16,
@@ -98,14 +98,14 @@ pub struct Hub {
 pub const CLOUD_NATS_USER: &str = "pvm-cloud";
 pub const CLOUD_NATS_PASSWORD: &str = "cloud-secret-for-tests";
 
-impl Hub {
+impl HubNats {
     /// A hub whose leafnode listener takes TLS only, with the certificate
     /// `pvm-cloud leaf-tls` makes (its own CA), as compose/cloud.yml runs it.
-    pub fn start(dir: &Path) -> Hub {
-        Hub::start_with_tls(dir, true)
+    pub fn start(dir: &Path) -> HubNats {
+        HubNats::start_with_tls(dir, true)
     }
 
-    pub fn start_with_tls(dir: &Path, tls: bool) -> Hub {
+    pub fn start_with_tls(dir: &Path, tls: bool) -> HubNats {
         std::fs::create_dir_all(dir).expect("hub dir");
         let (port, leaf_port) = (free_port(), free_port());
         let users = dir.join("users.conf");
@@ -149,7 +149,7 @@ impl Hub {
             ),
         )
         .expect("hub conf");
-        let mut hub = Hub {
+        let mut hub = HubNats {
             dir: dir.to_owned(),
             port,
             leaf_port,
@@ -194,16 +194,16 @@ pub struct Cloud {
 }
 
 impl Cloud {
-    pub fn start(dir: &Path, hub: &Hub) -> Cloud {
+    pub fn start(dir: &Path, hub: &HubNats) -> Cloud {
         Cloud::start_with_key(dir, hub, None)
     }
 
-    pub fn start_with_key(dir: &Path, hub: &Hub, key: Option<String>) -> Cloud {
+    pub fn start_with_key(dir: &Path, hub: &HubNats, key: Option<String>) -> Cloud {
         Cloud::start_with(dir, hub, key, &[])
     }
 
     /// With extra command-line arguments (e.g. `--dist-dir`).
-    pub fn start_with(dir: &Path, hub: &Hub, key: Option<String>, extra: &[&str]) -> Cloud {
+    pub fn start_with(dir: &Path, hub: &HubNats, key: Option<String>, extra: &[&str]) -> Cloud {
         std::fs::create_dir_all(dir).expect("cloud dir");
         let log = dir.join(format!("cloud-{}.log", free_port()));
         let mut child = Command::new(CLOUD)

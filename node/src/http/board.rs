@@ -1,6 +1,6 @@
 //! The waiting-list board: every list at a glance, one tap to call, seat or
 //! mark a no-show, call timers counting down, and the seats of every table.
-//! Works on a phone and a tablet; forms post, `board.js` only counts down.
+//! Works on a phone and a tablet; forms post, `countdown.js` only counts down.
 
 use super::auth::{CashManage, CashOperate, CsrfToken, Require};
 use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::staff::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
+use crate::ops::{self, players::Who};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,12 +17,11 @@ use axum::{Form, Router};
 use maud::{html, Markup};
 use pvm_shared::auth::Permission;
 use pvm_shared::cash::{CashCommand, WaitEstimate};
-use pvm_shared::players::PlayerDetails;
 use pvm_shared::venue::{Command, Game, Stakes, TableStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
-const BOARD_JS: &str = include_str!("../../static/board.js");
+const COUNTDOWN_JS: &str = include_str!("../../static/countdown.js");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,11 +32,11 @@ pub fn routes() -> Router<AppState> {
         .route("/cash/entries/{id}/{action}", post(entry_action))
         .route("/cash/tables/{id}/seats/{seat}/{action}", post(seat_action))
         .route("/cash/seat-changes/{id}/cancel", post(cancel_seat_change))
-        .route("/static/board.js", get(js))
+        .route("/static/countdown.js", get(js))
 }
 
 async fn js() -> Response {
-    super::staff::static_file("text/javascript; charset=utf-8", BOARD_JS)
+    super::staff::static_file("text/javascript; charset=utf-8", COUNTDOWN_JS)
 }
 
 fn minutes(ms: u64) -> String {
@@ -237,7 +237,7 @@ async fn render(
                 }
             }
         }
-        script src="/static/board.js" {}
+        script src="/static/countdown.js" {}
     };
     Ok((
         status,
@@ -252,6 +252,22 @@ async fn page(
     csrf: CsrfToken,
 ) -> Result<Response, ApiError> {
     render(&s, who.principal(), &csrf, StatusCode::OK, None).await
+}
+
+/// After an operation: back to the board, or the board again with the reason.
+async fn done(
+    s: &AppState,
+    who: &Principal,
+    csrf: &CsrfToken,
+    result: Result<(), crate::store::AppendError>,
+) -> Result<Response, ApiError> {
+    match result {
+        Ok(()) => Ok(Redirect::to("/cash").into_response()),
+        Err(e) => {
+            let e = ApiError::from(e);
+            render(s, who, csrf, e.status, Some(&e.message)).await
+        }
+    }
 }
 
 async fn run(
@@ -322,7 +338,6 @@ async fn join(
 ) -> Result<Response, ApiError> {
     let Form(f) = form?;
     let now = s.clock.now_ms();
-    let state = s.log.venue();
     let name = f.name.trim().to_owned();
     let call_in_until = match f.call_in_minutes.trim() {
         "" => Ok(None),
@@ -333,57 +348,24 @@ async fn join(
             .map(|m| Some(now + m * 60_000))
             .ok_or_else(|| "call-in minutes: 1 to 240".to_string()),
     };
-    // A known name or nickname joins as that player; anything else is a walk-in
-    // added on the spot. Two players answering to the name: staff must pick.
-    let matches: Vec<Uuid> = state
-        .players
-        .values()
-        .filter(|p| {
-            p.name.eq_ignore_ascii_case(&name)
-                || p.nickname
-                    .as_deref()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-        })
-        .map(|p| p.id)
-        .collect();
-    let known = matches.first().copied();
-    let call_in_until = if matches.len() > 1 {
-        Err(format!(
-            "{} players answer to {name:?}; add them from the player directory",
-            matches.len()
-        ))
-    } else if !state.cash.lists.contains_key(&list_id) {
-        Err("that waiting list no longer exists".to_string())
-    } else {
-        call_in_until
+    // A known name or nickname joins as that player; anything else is a
+    // walk-in added on the spot (ops::players::Who::Typed).
+    let call_in_until = match call_in_until {
+        Ok(c) => c,
+        Err(m) => return run(&s, who.principal(), &csrf, Err(m)).await,
     };
-    let commands = call_in_until.map(|call_in_until| {
-        let mut commands = Vec::new();
-        let player_id = known.unwrap_or_else(|| {
-            let id = Uuid::now_v7();
-            let details = PlayerDetails {
-                name: name.clone(),
-                nickname: None,
-                phone: None,
-                email: None,
-                notes: String::new(),
-            };
-            commands.push(Command::CreatePlayer {
-                player_id: id,
-                details,
-            });
-            id
-        });
-        commands.push(Command::Cash(CashCommand::Join {
-            entry_id: Uuid::now_v7(),
+    let joined = ops::cash::join(
+        &s.log,
+        who.principal().actor(),
+        Who::Typed(name),
+        ops::cash::Join {
             list_id,
-            player_id,
             at_ms: now,
             call_in_until,
-        }));
-        commands
-    });
-    run(&s, who.principal(), &csrf, commands).await
+        },
+    )
+    .await;
+    done(&s, who.principal(), &csrf, joined.map(|_| ())).await
 }
 
 async fn call_next(

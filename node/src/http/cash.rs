@@ -7,6 +7,7 @@ use super::api::{AppJson, AppPath, AppQuery};
 use super::auth::{CashManage, CashOperate, Players, Require, StaffUi, TablesOperate};
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
+use crate::ops::{self, players::Who};
 use crate::store::Committed;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -503,43 +504,17 @@ async fn join_list(
         Some(_) => return Err(ApiError::invalid("call_in_minutes: use 1 to 240")),
         None => None,
     };
-    // Everything checked before a walk-in is added, so a refused join adds nobody.
-    if !s.log.venue().cash.lists.contains_key(&list_id) {
-        return Err(ApiError::not_found(format!(
-            "no waiting list with id {list_id}"
-        )));
-    }
-    // A walk-in and their entry are one append: both are stored or neither.
-    let mut commands = Vec::with_capacity(2);
-    let player_id = match (req.player_id, req.walk_in) {
-        (Some(id), None) => id,
-        (None, Some(w)) => {
-            let player_id = Uuid::now_v7();
-            let details = PlayerDetails {
-                name: w.name,
-                nickname: w.nickname,
-                phone: None,
-                email: None,
-                notes: String::new(),
-            };
-            commands.push(Command::CreatePlayer { player_id, details });
-            player_id
-        }
+    let who = match (req.player_id, req.walk_in) {
+        (Some(id), None) => Who::Known(id),
+        (None, Some(w)) => Who::walk_in(w.name, w.nickname),
         _ => return Err(ApiError::invalid("give either player_id or walk_in")),
     };
-    commands.push(Command::Cash(CashCommand::Join {
-        entry_id: Uuid::now_v7(),
+    let join = ops::cash::Join {
         list_id,
-        player_id,
         at_ms,
         call_in_until,
-    }));
-    let committed = s.log.append_all(actor, commands).await?;
-    let done = committed
-        .into_iter()
-        .last()
-        .map(Done::from)
-        .ok_or_else(|| ApiError::internal("nothing was appended"))?;
+    };
+    let done = Done::from(ops::cash::join(&s.log, actor, who, join).await?);
     Ok((StatusCode::CREATED, Json(done)))
 }
 

@@ -43,9 +43,9 @@ pub use pvm_shared::web::CSP;
 pub struct AppState {
     pub sync: Arc<crate::sync::SyncStatus>,
     pub media: Arc<crate::media::MediaStore>,
-    pub displays: Arc<crate::displays::DisplayHub>,
+    pub displays: Arc<crate::displays::DisplayFeeds>,
     pub auth: Arc<crate::auth::AuthService>,
-    pub clock: Arc<dyn crate::store::writer::Clock>,
+    pub clock: Arc<dyn crate::store::writer::TimeSource>,
     pub log: Log,
     pub reader: Reader,
     pub metrics: Arc<Metrics>,

@@ -1,20 +1,20 @@
 //! The tournament director's pages: the list with a create form, and one
 //! tournament's clock panel (start, pause/resume, ±1 min, previous/next
 //! level) with registration, seats, bust-outs, balancing and undo. Big
-//! buttons for one thumb on a phone; the clock counts down via board.js.
+//! buttons for one thumb on a phone; the clock counts down via countdown.js.
 
 use super::auth::{CsrfToken, Require, StaffUi, TournamentsManage, TournamentsOperate};
 use super::error::ApiError;
 use super::staff::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
+use crate::ops::{self, players::Who};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::html;
-use pvm_shared::players::PlayerDetails;
 use pvm_shared::tournament::play::{PlayCommand, PlayEvent, Status};
 use pvm_shared::venue::Command;
 use serde::Deserialize;
@@ -270,7 +270,7 @@ async fn render(
                 }
             }
         }
-        script src="/static/board.js" {}
+        script src="/static/countdown.js" {}
     };
     Ok((
         status,
@@ -314,6 +314,28 @@ async fn action(
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no tournament with id {id}")))?;
     let step = t.clock.view(&t.structure, now).step;
+    if action == "register" {
+        // The one registration (ops::tournaments), a typed name resolved as
+        // at the waiting-list desk.
+        let entered = ops::tournaments::register(
+            &s.log,
+            who.actor(),
+            Who::Typed(f.name.trim().to_owned()),
+            ops::tournaments::Entry {
+                tournament_id: id,
+                at_ms: now,
+                override_late_reg: !f.r#override.is_empty(),
+            },
+        )
+        .await;
+        return match entered {
+            Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
+            Err(e) => {
+                let e = ApiError::from(e);
+                render(&s, who, &csrf, id, e.status, Some(&e.message)).await
+            }
+        };
+    }
     let mut commands = Vec::new();
     let play = match action.as_str() {
         "start" => Ok(PlayCommand::Start { at_ms: now }),
@@ -362,36 +384,6 @@ async fn action(
                 },
             })
             .ok_or_else(|| "no bust-out to undo".to_string()),
-        "register" => {
-            let name = f.name.trim().to_owned();
-            let existing = state
-                .players
-                .values()
-                .find(|p| p.name.eq_ignore_ascii_case(&name))
-                .map(|p| p.id);
-            let player_id = existing.unwrap_or_else(|| {
-                let id = Uuid::now_v7();
-                let details = PlayerDetails {
-                    name: name.clone(),
-                    nickname: None,
-                    phone: None,
-                    email: None,
-                    notes: String::new(),
-                };
-                commands.push(Command::CreatePlayer {
-                    player_id: id,
-                    details,
-                });
-                id
-            });
-            Ok(PlayCommand::Register {
-                bullet_id: Uuid::now_v7(),
-                player_id,
-                seed: rand::random(),
-                at_ms: now,
-                override_late_reg: !f.r#override.is_empty(),
-            })
-        }
         other => {
             let uuid_after = |prefix: &str| {
                 other

@@ -8,11 +8,11 @@ use super::cash::Done;
 use super::error::{ApiError, ErrorBody};
 use super::tournament_field::BustDone;
 use super::AppState;
+use crate::ops::{self, players::Who};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use pvm_shared::players::PlayerDetails;
 use pvm_shared::tournament::clock::ClockView;
 use pvm_shared::tournament::play::{BalanceMove, PlayCommand, Stats, Status, Tournament};
 use pvm_shared::tournament::Structure;
@@ -288,50 +288,27 @@ async fn register(
     AppJson(entry): AppJson<NewEntry>,
 ) -> Result<(StatusCode, Json<Entered>), ApiError> {
     let actor = who.principal().actor();
-    find(&s.log.venue(), id)?;
-    // A new player and their entry are one append: both are stored or neither.
-    let mut commands = Vec::with_capacity(2);
-    let player_id = match (entry.player_id, entry.name) {
-        (Some(p), None) => {
-            if !s.log.venue().players.contains_key(&p) {
-                return Err(ApiError::not_found(format!("no player with id {p}")));
-            }
-            p
-        }
-        (None, Some(name)) => {
-            let details = PlayerDetails {
-                name,
-                nickname: None,
-                phone: None,
-                email: None,
-                notes: String::new(),
-            }
-            .checked()?;
-            let player_id = Uuid::now_v7();
-            commands.push(Command::CreatePlayer { player_id, details });
-            player_id
-        }
+    let player = match (entry.player_id, entry.name) {
+        (Some(p), None) => Who::Known(p),
+        (None, Some(name)) => Who::walk_in(name, None),
         _ => return Err(ApiError::invalid("give either player_id or name")),
     };
-    let bullet_id = Uuid::now_v7();
-    commands.push(Command::Tournament {
-        tournament_id: id,
-        command: PlayCommand::Register {
-            bullet_id,
-            player_id,
-            seed: rand::random(),
+    let ops::tournaments::Registered {
+        committed,
+        bullet_id,
+        player_id,
+    } = ops::tournaments::register(
+        &s.log,
+        actor,
+        player,
+        ops::tournaments::Entry {
+            tournament_id: id,
             at_ms: s.clock.now_ms() as i64,
             override_late_reg: entry.override_late_registration,
         },
-    });
-    let done: Done = s
-        .log
-        .append_all(actor, commands)
-        .await?
-        .into_iter()
-        .last()
-        .map(Done::from)
-        .ok_or_else(|| ApiError::internal("nothing was appended"))?;
+    )
+    .await?;
+    let done = Done::from(committed);
     let seat = s
         .log
         .venue()

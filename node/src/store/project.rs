@@ -3,7 +3,7 @@
 //! The writer prepares every statement once (`Statements::prepare`) and
 //! reuses them for every batch; preparing per event cost more than the insert.
 
-use pvm_shared::cash::Touched;
+use pvm_shared::cash::TouchedRows;
 use pvm_shared::envelope::Envelope;
 use pvm_shared::venue::{TableStatus, VenueState};
 use pvm_shared::EventKind;
@@ -377,7 +377,7 @@ fn opt_i64(v: Option<u64>) -> libsql::Value {
 /// the batch: a row present in the state is upserted, a row gone is deleted.
 pub async fn sync_cash(
     conn: &libsql::Connection,
-    t: &Touched,
+    t: &TouchedRows,
     state: &VenueState,
 ) -> Result<(), libsql::Error> {
     let cash = &state.cash;
@@ -524,7 +524,7 @@ pub async fn sync_cash(
 /// Rewrites the tournament entry rows a batch touched.
 async fn sync_tournament_entries(
     conn: &libsql::Connection,
-    t: &Touched,
+    t: &TouchedRows,
     state: &VenueState,
 ) -> Result<(), libsql::Error> {
     if t.tournament_entries.is_empty() {

@@ -21,11 +21,11 @@ use uuid::Uuid;
 
 /// The read-table rows an event changes that are written from state (cash
 /// games, tournaments), worked out before it is applied.
-pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::cash::Touched {
+pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::cash::TouchedRows {
     match event {
         EventKind::Cash(e) => pvm_shared::cash::touched(state, e),
         EventKind::TournamentCreated { tournament_id, .. } => {
-            let mut t = pvm_shared::cash::Touched::default();
+            let mut t = pvm_shared::cash::TouchedRows::default();
             t.tournaments.insert(*tournament_id);
             t
         }
@@ -33,7 +33,7 @@ pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::c
             tournament_id,
             event,
         } => {
-            let mut t = pvm_shared::cash::Touched::default();
+            let mut t = pvm_shared::cash::TouchedRows::default();
             t.tournaments.insert(*tournament_id);
             let bullets = match event.bullets() {
                 Some(some) => some,
@@ -47,7 +47,7 @@ pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::c
                 .extend(bullets.into_iter().map(|b| (*tournament_id, b)));
             t
         }
-        EventKind::DisplayChanged { .. } => pvm_shared::cash::Touched {
+        EventKind::DisplayChanged { .. } => pvm_shared::cash::TouchedRows {
             displays: true,
             ..Default::default()
         },
@@ -57,14 +57,14 @@ pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::c
             entrants,
             ..
         } => {
-            let mut t = pvm_shared::cash::Touched::default();
+            let mut t = pvm_shared::cash::TouchedRows::default();
             t.tournaments.insert(*tournament_id);
             t.tournaments.extend(day2.flights.iter().copied());
             t.tournament_entries
                 .extend(entrants.iter().map(|e| (*tournament_id, e.bullet_id)));
             t
         }
-        _ => pvm_shared::cash::Touched::default(),
+        _ => pvm_shared::cash::TouchedRows::default(),
     }
 }
 
@@ -80,13 +80,13 @@ const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Wall-clock time in milliseconds; a trait so tests can drive it.
-pub trait Clock: Send + Sync + 'static {
+pub trait TimeSource: Send + Sync + 'static {
     fn now_ms(&self) -> u64;
 }
 
 pub struct SystemClock;
 
-impl Clock for SystemClock {
+impl TimeSource for SystemClock {
     fn now_ms(&self) -> u64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -204,7 +204,7 @@ impl Log {
         db: Db,
         identity: Arc<NodeIdentity>,
         metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
+        clock: Arc<dyn TimeSource>,
     ) -> Result<Log, StoreError> {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -367,7 +367,7 @@ struct Writer {
     health: Arc<WriterHealth>,
     identity: Arc<NodeIdentity>,
     metrics: Arc<Metrics>,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn TimeSource>,
     state: VenueState,
     next_seq: u64,
     prev_hash: Hash,
@@ -379,7 +379,7 @@ impl Writer {
         db: Db,
         identity: Arc<NodeIdentity>,
         metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
+        clock: Arc<dyn TimeSource>,
         staff_tx: watch::Sender<Arc<StaffDirectory>>,
         venue_tx: watch::Sender<Arc<VenueState>>,
     ) -> Result<Writer, StoreError> {
@@ -531,7 +531,7 @@ impl Writer {
         let mut staged: Vec<Staged> = Vec::with_capacity(batch.len());
         // Each caller with how many of the staged events are theirs.
         let mut callers: Vec<(Responder, usize)> = Vec::with_capacity(batch.len());
-        let mut touched = pvm_shared::cash::Touched::default();
+        let mut touched = pvm_shared::cash::TouchedRows::default();
         for (actor, commands, responder) in batch {
             match self.stage(actor, &commands, &mut touched) {
                 Ok(mine) => {
@@ -593,7 +593,7 @@ impl Writer {
         &mut self,
         actor: Actor,
         commands: &[Command],
-        touched: &mut pvm_shared::cash::Touched,
+        touched: &mut pvm_shared::cash::TouchedRows,
     ) -> Result<Vec<Staged>, DomainError> {
         // Only a group needs the way back; a single command is decided before
         // anything changes.
@@ -659,7 +659,7 @@ impl Writer {
     async fn write(
         &self,
         staged: &[Staged],
-        touched: &pvm_shared::cash::Touched,
+        touched: &pvm_shared::cash::TouchedRows,
     ) -> Result<(), libsql::Error> {
         self.conn.execute("BEGIN IMMEDIATE", ()).await?;
         let mut result = Ok(());

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use pvm_node::auth::{create_account, NewAdmin};
-pub use pvm_node::store::writer::Clock;
+pub use pvm_node::store::writer::TimeSource;
 use pvm_node::Node;
 use pvm_shared::auth::{self, Claims, Role, TokenKind, ACCESS_TTL_SECS};
 use serde_json::{json, Value};
@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 pub struct ManualClock(pub AtomicU64);
 
-impl Clock for ManualClock {
+impl TimeSource for ManualClock {
     fn now_ms(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
     }

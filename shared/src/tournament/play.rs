@@ -43,7 +43,7 @@ impl Draw {
 
 /// A table in a tournament, by number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TTable {
+pub struct PlayTable {
     pub number: u16,
     pub seats: u8,
     pub broken: bool,
@@ -120,7 +120,7 @@ pub struct Tournament {
     pub structure: Structure,
     pub status: Status,
     pub clock: ClockState,
-    pub tables: Vec<TTable>,
+    pub tables: Vec<PlayTable>,
     /// Stored as rows of their own, not in the tournament's state JSON.
     #[serde(default, skip_serializing)]
     pub bullets: BTreeMap<Uuid, Bullet>,
@@ -148,7 +148,7 @@ impl Tournament {
             status: Status::Registering,
             clock: ClockState::default(),
             tables: (1..=tables)
-                .map(|number| TTable {
+                .map(|number| PlayTable {
                     number,
                     seats,
                     broken: false,
@@ -554,7 +554,7 @@ impl Tournament {
     /// The table to break next, in a fixed order (the highest number first),
     /// once everyone left fits on one table fewer.
     pub fn table_to_break(&self) -> Option<u16> {
-        let in_play: Vec<&TTable> = self.tables.iter().filter(|t| !t.broken).collect();
+        let in_play: Vec<&PlayTable> = self.tables.iter().filter(|t| !t.broken).collect();
         if in_play.len() < 2 {
             return None;
         }

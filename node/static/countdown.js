@@ -1,4 +1,4 @@
-// Counts call timers down between page loads, and reloads the board now and
+// Counts call timers and tournament clocks down between page loads, and reloads the board now and
 // then so it stays current. Old-WebView-safe: ES5, no modules.
 (function () {
   var board = document.querySelector('.board');

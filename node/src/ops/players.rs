@@ -1,0 +1,78 @@
+//! Who an action is for: a player in the directory, or a walk-in added on
+//! the spot. The one rule for walk-ins lives here.
+
+use pvm_shared::players::PlayerDetails;
+use pvm_shared::venue::{Command, DomainError, VenueState};
+use uuid::Uuid;
+
+/// The player an action names.
+#[derive(Debug, Clone)]
+pub enum Who {
+    /// A player in the directory, by id.
+    Known(Uuid),
+    /// Someone not in the directory yet: added with these details.
+    WalkIn(PlayerDetails),
+    /// A name typed at the desk: the one player whose name or nickname it is
+    /// (any case), else a walk-in of that name; two or more answering to it
+    /// is refused (staff pick from the directory).
+    Typed(String),
+}
+
+impl Who {
+    /// A walk-in known only by name (and perhaps a nickname).
+    pub fn walk_in(name: String, nickname: Option<String>) -> Who {
+        Who::WalkIn(PlayerDetails {
+            name,
+            nickname,
+            phone: None,
+            email: None,
+            notes: String::new(),
+        })
+    }
+}
+
+/// The player's id, and the command that adds them first when they are new
+/// (to go in the same batch as the action, so both stand or neither).
+pub fn resolve(state: &VenueState, who: Who) -> Result<(Uuid, Option<Command>), DomainError> {
+    let new = |details: PlayerDetails| -> Result<(Uuid, Option<Command>), DomainError> {
+        let player_id = Uuid::now_v7();
+        let details = details.checked()?;
+        Ok((
+            player_id,
+            Some(Command::CreatePlayer { player_id, details }),
+        ))
+    };
+    match who {
+        Who::Known(id) if state.players.contains_key(&id) => Ok((id, None)),
+        Who::Known(id) => Err(DomainError::NotFound(format!("no player with id {id}"))),
+        Who::WalkIn(details) => new(details),
+        Who::Typed(text) => {
+            let name = text.trim();
+            let matches: Vec<Uuid> = state
+                .players
+                .values()
+                .filter(|p| {
+                    p.name.eq_ignore_ascii_case(name)
+                        || p.nickname
+                            .as_deref()
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                })
+                .map(|p| p.id)
+                .collect();
+            match matches.as_slice() {
+                [] => new(PlayerDetails {
+                    name: name.to_owned(),
+                    nickname: None,
+                    phone: None,
+                    email: None,
+                    notes: String::new(),
+                }),
+                [one] => Ok((*one, None)),
+                many => Err(DomainError::Conflict(format!(
+                    "{} players answer to {name:?}; add them from the player directory",
+                    many.len()
+                ))),
+            }
+        }
+    }
+}
