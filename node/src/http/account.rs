@@ -1,8 +1,8 @@
 //! Login, tokens, staff accounts and API keys over the API.
 
-use super::api::{AppJson, AppPath};
 use super::auth::{cookie, device_cookie, ApiKeys, ClientAddr, Require, StaffManage, StaffUi};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{AppJson, AppPath};
 use super::AppState;
 use crate::auth::{self, AuthError, Principal, Secret, TokenPair};
 use axum::extract::State;

@@ -5,9 +5,10 @@
 
 use super::auth::{LogRead, Require, StaffUi, TablesManage, TablesOperate, VenueManage};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{AppJson, AppPath, AppQuery};
 use super::AppState;
 use crate::store::Committed;
-use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,21 +23,6 @@ use uuid::Uuid;
 
 /// The response header carrying the seq of the event a write appended.
 pub const EVENT_SEQ_HEADER: &str = "pvm-event-seq";
-
-/// JSON bodies, with rejections in the API's error format.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct AppJson<T>(pub T);
-
-/// Path parameters, with rejections in the API's error format.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct AppPath<T>(pub T);
-
-/// Query parameters, with rejections in the API's error format.
-#[derive(FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct AppQuery<T>(pub T);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -53,7 +39,6 @@ pub struct AppQuery<T>(pub T);
         VenueSettings, Branding, PokerTable, Game, Stakes, TableStatus, NewTable, TableRename,
         TableGame, EventRecord, NodeInfo, SyncView, crate::sync::Fork, ErrorBody
     )),
-    modifiers(&BearerAuth),
     tags(
         (name = "venue", description = "Venue settings and branding"),
         (name = "tables", description = "Poker tables in the room"),
@@ -62,41 +47,8 @@ pub struct AppQuery<T>(pub T);
 )]
 pub struct ApiDoc;
 
-/// Declares the `bearer` scheme. Operations name the permission they need as
-/// its scope (`security: [{bearer: ["tables:operate"]}]`); public ones say `security: [{}]`.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT (EdDSA) or pvm_key_… API key")
-                    .description(Some("The scope names the permission an operation needs; see docs/ARCHITECTURE.md for which role holds it."))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// The whole document: this module's operations and the account ones.
-pub fn openapi_doc() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(super::account::AccountDoc::openapi());
-    doc.merge(super::cash::CashDoc::openapi());
-    doc.merge(super::tournaments::TournamentDoc::openapi());
-    doc.merge(super::tournament_field::FieldDoc::openapi());
-    doc.merge(super::displays::DisplayDoc::openapi());
-    doc
-}
-
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/venue", get(get_venue).put(put_venue))
         .route("/api/v1/tables", get(list_tables).post(create_table))
         .route("/api/v1/tables/{id}", get(get_table).patch(rename_table))
@@ -109,10 +61,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/events", get(list_events))
         .route("/api/v1/node", get(get_node))
         .route("/api/v1/sync", get(get_sync))
-}
-
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi_doc())
 }
 
 fn with_seq(committed: &Committed, mut response: Response) -> Response {

@@ -152,7 +152,7 @@ fn forbidden(api: bool, principal: &Principal, permission: Permission) -> Respon
     } else {
         (
             StatusCode::FORBIDDEN,
-            super::staff::message_page("Not allowed", &message),
+            super::markup::message_page("Not allowed", &message),
         )
             .into_response()
     }
@@ -383,7 +383,7 @@ pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Nex
         if !valid {
             return (
                 StatusCode::FORBIDDEN,
-                super::staff::message_page(
+                super::markup::message_page(
                     "Form expired",
                     "This form could not be checked (missing or stale security token). Go back, reload the page and try again.",
                 ),
@@ -410,7 +410,7 @@ pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Nex
         if !valid {
             let mut r = (
                 StatusCode::FORBIDDEN,
-                super::staff::message_page(
+                super::markup::message_page(
                     "Form expired",
                     "This form could not be checked (missing or stale security token). Go back, reload the page and try again.",
                 ),

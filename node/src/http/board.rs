@@ -5,7 +5,7 @@
 use super::auth::{CashManage, CashOperate, CsrfToken, Require};
 use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
 use super::error::ApiError;
-use super::staff::{append_all, csrf_field, layout, FormResult};
+use super::page::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops::{self, players::Who};
@@ -36,7 +36,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn js() -> Response {
-    super::staff::static_file("text/javascript; charset=utf-8", COUNTDOWN_JS)
+    super::page::static_file("text/javascript; charset=utf-8", COUNTDOWN_JS)
 }
 
 fn minutes(ms: u64) -> String {

@@ -3,12 +3,11 @@
 //! the writer publishes after each commit (the same data as the read tables,
 //! already in memory); writes go through the log.
 
-use super::api::{AppJson, AppPath, AppQuery};
 use super::auth::{CashManage, CashOperate, Players, Require, StaffUi, TablesOperate};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{AppJson, AppPath, AppQuery, Done};
 use super::AppState;
 use crate::ops::{self, players::Who};
-use crate::store::Committed;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
@@ -71,18 +70,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cash/seat-changes/{id}", delete(cancel_seat_change))
         .route("/api/v1/cash/tables/{id}/must-move", put(set_must_move))
         .route("/api/v1/tables/{id}/start", post(start_table))
-}
-
-/// What an action did: the seq of the event it appended.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Done {
-    pub seq: u64,
-}
-
-impl From<Committed> for Done {
-    fn from(c: Committed) -> Self {
-        Done { seq: c.seq }
-    }
 }
 
 async fn act(s: &AppState, actor: Actor, command: Command) -> Result<Json<Done>, ApiError> {

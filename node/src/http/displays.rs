@@ -9,10 +9,10 @@
 //! offset; `identify` flashes the code. Anything else a screen sends is
 //! ignored, and a screen that keeps sending garbage or stops reading is cut off.
 
-use super::api::{AppJson, AppPath};
 use super::auth::{ClientAddr, DisplaysControl, Require};
 use super::error::{ApiError, ErrorBody};
-use super::staff::static_file;
+use super::extract::{AppJson, AppPath};
+use super::page::static_file;
 use super::AppState;
 use crate::displays::{Admitted, Published, Refusal};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};

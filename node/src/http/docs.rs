@@ -1,7 +1,7 @@
 //! The API docs page: rendered on the node from its own OpenAPI document,
 //! so it works on a LAN with no internet (no CDN, no script).
 
-use super::api::openapi_doc;
+use super::openapi::openapi_doc;
 use super::AppState;
 use axum::routing::get;
 use axum::Router;

@@ -11,6 +11,11 @@ pub mod cash;
 mod displays;
 mod docs;
 pub mod error;
+pub mod extract;
+mod login;
+mod markup;
+pub mod openapi;
+mod page;
 mod screens;
 mod staff;
 mod structure_pages;
@@ -68,6 +73,9 @@ pub fn router(state: AppState) -> Router {
         .merge(staff::routes())
         .merge(board::routes())
         .merge(docs::routes())
+        .merge(openapi::routes())
+        .merge(page::routes())
+        .merge(login::routes())
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -305,5 +313,73 @@ pub(crate) fn time_ago(now: u64, then: u64) -> String {
         0..=59 => format!("{s} s ago"),
         60..=3599 => format!("{} min ago", s / 60),
         _ => format!("{} h ago", s / 3600),
+    }
+}
+
+#[cfg(test)]
+mod layering {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Which sibling modules each `http` module names (`super::x`).
+    fn imports() -> BTreeMap<String, BTreeSet<String>> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
+        let files: Vec<(String, String)> = std::fs::read_dir(dir)
+            .expect("src/http")
+            .filter_map(|e| {
+                let path = e.ok()?.path();
+                let name = path.file_stem()?.to_str()?.to_owned();
+                (name != "mod").then(|| Some((name, std::fs::read_to_string(&path).ok()?)))?
+            })
+            .collect();
+        let names: BTreeSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        files
+            .iter()
+            .map(|(name, text)| {
+                let used = text
+                    .match_indices("super::")
+                    .filter_map(|(at, _)| {
+                        let rest = &text[at + "super::".len()..];
+                        let word: String = rest
+                            .chars()
+                            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                            .collect();
+                        (names.contains(&word) && &word != name).then_some(word)
+                    })
+                    .collect();
+                (name.clone(), used)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn http_modules_import_in_one_direction_only() {
+        let graph = imports();
+        assert!(graph.len() > 10, "{graph:?}");
+        // The kit at the bottom uses no feature module.
+        for base in ["error", "markup", "extract"] {
+            let used = &graph[base];
+            assert!(
+                used.iter()
+                    .all(|u| ["error", "markup"].contains(&u.as_str())),
+                "{base} uses {used:?}"
+            );
+        }
+        for (from, to) in graph
+            .iter()
+            .flat_map(|(f, ts)| ts.iter().map(move |t| (f, t)))
+        {
+            // Is `from` reachable again from `to`?
+            let mut seen = BTreeSet::new();
+            let mut stack = vec![to.clone()];
+            while let Some(m) = stack.pop() {
+                assert!(
+                    &m != from,
+                    "http::{from} uses http::{to}, which leads back to {from}: {graph:?}"
+                );
+                if seen.insert(m.clone()) {
+                    stack.extend(graph.get(&m).into_iter().flatten().cloned());
+                }
+            }
+        }
     }
 }

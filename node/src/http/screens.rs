@@ -6,7 +6,7 @@
 use super::auth::{CsrfToken, DisplaysControl, Require};
 use super::displays::display_views;
 use super::error::ApiError;
-use super::staff::{append_all, csrf_field, layout, FormResult};
+use super::page::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use axum::extract::{Path, State};

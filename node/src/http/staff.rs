@@ -4,19 +4,17 @@
 //! Permissions come from `Require<P>`; the CSRF token every form carries is
 //! checked by the `sessions` layer before any handler runs.
 
-use super::auth::{
-    clear_session_cookies, cookie, device_cookie, session_cookies, ClientAddr, CsrfToken, Require,
-    StaffUi, TablesManage, TablesOperate, VenueManage, CSRF_FIELD,
-};
+use super::auth::{CsrfToken, Require, StaffUi, TablesManage, TablesOperate, VenueManage};
 use super::error::ApiError;
+use super::page::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
-use crate::auth::{AuthError, Principal, Secret};
+use crate::auth::Principal;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 use pvm_shared::auth::Permission;
 use pvm_shared::venue::{
     Branding, Colour, Command, Game, PokerTable, Stakes, TableName, TableStatus, Timezone,
@@ -25,123 +23,15 @@ use pvm_shared::venue::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-const STAFF_CSS: &str = include_str!("../../static/staff.css");
-
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(tables_page))
-        .route("/login", get(login_page).post(login))
-        .route("/setup", get(setup_page).post(setup))
-        .route("/logout", post(logout))
         .route("/tables", post(create_table))
         .route("/tables/{id}/rename", post(rename_table))
         .route("/tables/{id}/game", post(set_game))
         .route("/tables/{id}/open", post(open_table))
         .route("/tables/{id}/close", post(close_table))
         .route("/settings", get(settings_page).post(save_settings))
-        .route("/static/staff.css", get(css))
-        .route("/brand.css", get(brand_css))
-}
-
-/// A file built into the binary, cached for five minutes.
-pub(super) fn static_file(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-async fn css() -> Response {
-    static_file("text/css; charset=utf-8", STAFF_CSS)
-}
-
-/// The venue's colours as CSS variables, so branding needs no inline style.
-async fn brand_css(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let b = s.reader.settings().await?.branding;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        format!(
-            ":root {{ --primary: {}; --accent: {}; --bg: {}; }}\n",
-            b.primary, b.accent, b.background
-        ),
-    )
-        .into_response())
-}
-
-fn head(title: &str) -> Markup {
-    html! {
-        head {
-            meta charset="utf-8";
-            meta name="viewport" content="width=device-width, initial-scale=1";
-            title { (title) }
-            link rel="stylesheet" href="/static/staff.css";
-            link rel="stylesheet" href="/brand.css";
-        }
-    }
-}
-
-/// The hidden field every form carries.
-pub(super) fn csrf_field(csrf: &CsrfToken) -> Markup {
-    html! { input type="hidden" name=(CSRF_FIELD) value=(csrf.0); }
-}
-
-/// A page with the venue's name, the signed-in user and `body`.
-pub(super) fn layout(
-    settings: &VenueSettings,
-    who: &Principal,
-    csrf: &CsrfToken,
-    title: &str,
-    error: Option<&str>,
-    body: Markup,
-) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(&format!("{title} · {}", settings.name)))
-            body {
-                header.top {
-                    span.venue { (settings.name) }
-                    nav {
-                        a href="/" { "Tables" }
-                        @if Permission::CashOperate.allows(who.role) { a href="/cash" { "Lists" } }
-                        a href="/tournaments" { "Tournaments" }
-                        a href="/screens" { "Screens" }
-                        @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
-                        a href="/api/docs" { "API" }
-                        form.logout method="post" action="/logout" {
-                            (csrf_field(csrf))
-                            span.who { (who.name) " · " (who.role) }
-                            button.link type="submit" { "Log out" }
-                        }
-                    }
-                }
-                main {
-                    @if let Some(message) = error {
-                        p.error role="alert" { (message) }
-                    }
-                    (body)
-                }
-            }
-        }
-    }
-}
-
-/// A page with just a message, for refusals outside the normal pages.
-pub fn message_page(title: &str, message: &str) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(title))
-            body { main.narrow { h1 { (title) } p { (message) } p { a href="/" { "Back to the tables" } } } }
-        }
-    }
 }
 
 fn game_select(name: &str, selected: Game) -> Markup {
@@ -320,25 +210,6 @@ impl TableForm {
     }
 }
 
-pub(super) type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
-
-/// Appends a form's commands as `who`, as one (a walk-in player and their
-/// entry are committed together or not at all). A form that did not parse
-/// (422), or a command refused, comes back as the status and reason for the
-/// page to show again.
-pub(super) async fn append_all(
-    s: &AppState,
-    who: &Principal,
-    commands: Result<Vec<Command>, String>,
-) -> Result<(), (StatusCode, String)> {
-    let commands = commands.map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?;
-    if let Err(e) = s.log.append_all(who.actor(), commands).await {
-        let e = ApiError::from(e);
-        return Err((e.status, e.message));
-    }
-    Ok(())
-}
-
 /// Runs the command; on success back to the tables page, on refusal the page again with the reason.
 async fn run_command(
     s: &AppState,
@@ -514,192 +385,4 @@ async fn save_settings(
         layout(&current, who, &csrf, "Venue", Some(&failure.message), body),
     )
         .into_response())
-}
-
-fn login_form(
-    settings: &VenueSettings,
-    csrf: &CsrfToken,
-    error: Option<&str>,
-    no_users: bool,
-) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(&format!("Log in · {}", settings.name)))
-            body {
-                main.narrow {
-                    h1 { (settings.name) }
-                    @if no_users {
-                        p.error role="alert" {
-                            "This node has no staff accounts yet. Restart it and follow the setup link it prints, or on the node run "
-                            code { "pvm-node admin create --username NAME" }
-                            " to make the first admin."
-                        }
-                    }
-                    @if let Some(message) = error {
-                        p.error role="alert" { (message) }
-                    }
-                    form.login method="post" action="/login" {
-                        (csrf_field(csrf))
-                        label { "Username" input name="username" required autocomplete="username" autocapitalize="none"; }
-                        label { "Password or PIN" input name="secret" type="password" required autocomplete="current-password"; }
-                        div.buttons {
-                            button type="submit" name="method" value="password" { "Log in" }
-                            button.secondary type="submit" name="method" value="pin" { "Log in with PIN" }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn redirect_with_cookies(to: &str, cookies: Vec<axum::http::HeaderValue>) -> Response {
-    let mut r = Redirect::to(to).into_response();
-    for c in cookies {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r
-}
-
-async fn login_page(State(s): State<AppState>, csrf: CsrfToken) -> Result<Response, ApiError> {
-    if s.auth.setup_open() {
-        return Ok(Redirect::to("/setup").into_response());
-    }
-    let settings = s.reader.settings().await?;
-    let no_users = s.log.staff().users.is_empty();
-    Ok(login_form(&settings, &csrf, None, no_users).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    secret: String,
-    #[serde(default)]
-    method: String,
-}
-
-async fn login(
-    State(s): State<AppState>,
-    ClientAddr(address): ClientAddr,
-    csrf: CsrfToken,
-    headers: HeaderMap,
-    form: FormResult<LoginForm>,
-) -> Result<Response, ApiError> {
-    let Form(form) = form?;
-    let secret = if form.method == "pin" {
-        Secret::Pin(&form.secret)
-    } else {
-        Secret::Password(&form.secret)
-    };
-    let device = cookie(&headers, crate::auth::DEVICE_COOKIE);
-    match s
-        .auth
-        .login(&form.username, secret, &address, device.as_deref())
-        .await
-    {
-        Ok(done) => {
-            let mut cookies = session_cookies(&done.tokens, &headers);
-            cookies.push(device_cookie(&done.device, &headers));
-            Ok(redirect_with_cookies("/", cookies))
-        }
-        Err(e) => {
-            let status = match e {
-                AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
-                AuthError::BadCredentials | AuthError::Disabled => StatusCode::UNAUTHORIZED,
-                _ => return Err(e.into()),
-            };
-            let settings = s.reader.settings().await?;
-            Ok((
-                status,
-                login_form(&settings, &csrf, Some(&e.to_string()), false),
-            )
-                .into_response())
-        }
-    }
-}
-
-async fn logout(State(s): State<AppState>, who: Require<StaffUi>) -> Result<Response, ApiError> {
-    s.auth.logout(who.principal()).await?;
-    Ok(redirect_with_cookies("/login", clear_session_cookies()))
-}
-
-fn setup_form(settings: &VenueSettings, csrf: &CsrfToken, error: Option<&str>) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            (head(&format!("First run · {}", settings.name)))
-            body {
-                main.narrow {
-                    h1 { "Welcome to PVM" }
-                    p { "This node has no staff accounts yet. Create the first admin. "
-                        "The setup code is printed in the node's console (or its log) when it starts." }
-                    @if let Some(message) = error {
-                        p.error role="alert" { (message) }
-                    }
-                    form.login method="post" action="/setup" {
-                        (csrf_field(csrf))
-                        label { "Setup code" input name="code" required autocomplete="one-time-code" placeholder="123-456"; }
-                        label { "Username" input name="username" required autocapitalize="none" autocomplete="username"; }
-                        label { "Your name" input name="display_name" required maxlength="60"; }
-                        label { "Password (8 or more characters)" input name="password" type="password" required minlength="8" autocomplete="new-password"; }
-                        button type="submit" { "Create admin" }
-                    }
-                }
-            }
-        }
-    }
-}
-
-async fn setup_page(State(s): State<AppState>, csrf: CsrfToken) -> Result<Response, ApiError> {
-    if !s.auth.setup_open() {
-        return Ok(Redirect::to("/login").into_response());
-    }
-    let settings = s.reader.settings().await?;
-    Ok(setup_form(&settings, &csrf, None).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct SetupForm {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    display_name: String,
-    #[serde(default)]
-    password: String,
-}
-
-async fn setup(
-    State(s): State<AppState>,
-    ClientAddr(address): ClientAddr,
-    csrf: CsrfToken,
-    headers: HeaderMap,
-    form: FormResult<SetupForm>,
-) -> Result<Response, ApiError> {
-    let Form(form) = form?;
-    if !s.auth.setup_open() {
-        return Ok(Redirect::to("/login").into_response());
-    }
-    let new = crate::auth::NewAdmin {
-        username: form.username,
-        display_name: form.display_name,
-        role: pvm_shared::auth::Role::Admin,
-        password: form.password,
-    };
-    match s.auth.finish_setup(&form.code, &new, &address).await {
-        Ok((pair, _)) => Ok(redirect_with_cookies("/", session_cookies(&pair, &headers))),
-        Err(e) => {
-            let status = match e {
-                AuthError::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
-                AuthError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => return Err(e.into()),
-            };
-            let settings = s.reader.settings().await?;
-            Ok((status, setup_form(&settings, &csrf, Some(&e.to_string()))).into_response())
-        }
-    }
 }

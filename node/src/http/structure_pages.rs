@@ -5,7 +5,7 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TournamentsManage};
 use super::error::ApiError;
-use super::staff::{append_all, csrf_field, layout, FormResult};
+use super::page::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use axum::extract::{Query, State};

@@ -2,18 +2,18 @@
 //! rebuys and add-ons, the final table, bagging a flight and drawing its
 //! Day 2, results with payouts (JSON and CSV), and the templates staff save.
 
-use super::api::{AppJson, AppPath};
 use super::auth::{Require, StaffUi, TournamentsManage, TournamentsOperate};
-use super::cash::Done;
 use super::error::{ApiError, ErrorBody};
-use super::tournaments::{find, play, view, TournamentView};
+use super::extract::Done;
+use super::extract::{AppJson, AppPath};
+use super::tournaments::{find, play, view, BustDone, TournamentView};
 use super::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use pvm_shared::tournament::play::{BalanceMove, PlayCommand, Tournament};
+use pvm_shared::tournament::play::{PlayCommand, Tournament};
 use pvm_shared::tournament::Structure;
 use pvm_shared::venue::{Command, VenueState};
 use serde::{Deserialize, Serialize};
@@ -54,27 +54,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/tournament-templates/{name}",
             delete(delete_template),
         )
-}
-
-/// What a bust-out did, with what the director should do next.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BustDone {
-    pub seq: u64,
-    /// The balancing move the TDA rule suggests now.
-    #[schema(value_type = Object)]
-    pub balance: Option<BalanceMove>,
-    /// The table to break next, once the field fits on one fewer.
-    pub table_to_break: Option<u16>,
-}
-
-impl BustDone {
-    pub fn after(seq: u64, t: Option<&Tournament>) -> BustDone {
-        BustDone {
-            seq,
-            balance: t.and_then(Tournament::balance_suggestion),
-            table_to_break: t.and_then(Tournament::table_to_break),
-        }
-    }
 }
 
 /// One entry (bullet) as staff see it.

@@ -5,7 +5,7 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TournamentsManage, TournamentsOperate};
 use super::error::ApiError;
-use super::staff::{append_all, csrf_field, layout, FormResult};
+use super::page::{append_all, csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops::{self, players::Who};
@@ -298,6 +298,74 @@ struct ActionForm {
     seat: String,
 }
 
+/// A button of the clock panel, parsed once from the path
+/// (`/tournaments/{id}/{action}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PanelAction {
+    Start,
+    Pause,
+    Resume,
+    Plus,
+    Minus,
+    Next,
+    Prev,
+    CloseLateReg,
+    Balance,
+    Break,
+    UndoBust,
+    Register,
+    Bust(Uuid),
+    Rebuy(Uuid),
+    AddOn(Uuid),
+    Button(u16),
+    FinalTable(u16),
+    Undo(u64),
+}
+
+impl PanelAction {
+    fn parse(text: &str) -> Option<PanelAction> {
+        use PanelAction::*;
+        let fixed = match text {
+            "start" => Some(Start),
+            "pause" => Some(Pause),
+            "resume" => Some(Resume),
+            "plus" => Some(Plus),
+            "minus" => Some(Minus),
+            "next" => Some(Next),
+            "prev" => Some(Prev),
+            "close-late-reg" => Some(CloseLateReg),
+            "balance" => Some(Balance),
+            "break" => Some(Break),
+            "undo-bust" => Some(UndoBust),
+            "register" => Some(Register),
+            _ => None,
+        };
+        let id_after = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .and_then(|b| Uuid::parse_str(b).ok())
+        };
+        let number_after = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .and_then(|x| x.parse::<u64>().ok())
+        };
+        fixed
+            .or_else(|| id_after("bust-").map(Bust))
+            .or_else(|| id_after("rebuy-").map(Rebuy))
+            .or_else(|| id_after("addon-").map(AddOn))
+            .or_else(|| {
+                number_after("button-")
+                    .and_then(|n| u16::try_from(n).ok())
+                    .map(Button)
+            })
+            .or_else(|| {
+                number_after("final-table-")
+                    .and_then(|n| u16::try_from(n).ok())
+                    .map(FinalTable)
+            })
+            .or_else(|| number_after("undo-").map(Undo))
+    }
+}
+
 async fn action(
     State(s): State<AppState>,
     who: Require<TournamentsOperate>,
@@ -314,65 +382,68 @@ async fn action(
         .get(&id)
         .ok_or_else(|| ApiError::not_found(format!("no tournament with id {id}")))?;
     let step = t.clock.view(&t.structure, now).step;
-    if action == "register" {
-        // The one registration (ops::tournaments), a typed name resolved as
-        // at the waiting-list desk.
-        let entered = ops::tournaments::register(
-            &s.log,
-            who.actor(),
-            Who::Typed(f.name.trim().to_owned()),
-            ops::tournaments::Entry {
-                tournament_id: id,
-                at_ms: now,
-                override_late_reg: !f.r#override.is_empty(),
-            },
-        )
-        .await;
-        return match entered {
-            Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
-            Err(e) => {
-                let e = ApiError::from(e);
-                render(&s, who, &csrf, id, e.status, Some(&e.message)).await
-            }
-        };
-    }
+    let Some(act) = PanelAction::parse(&action) else {
+        return Err(ApiError::not_found(format!("no action {action:?}")));
+    };
     let mut commands = Vec::new();
-    let play = match action.as_str() {
-        "start" => Ok(PlayCommand::Start { at_ms: now }),
-        "pause" => Ok(PlayCommand::Pause { at_ms: now }),
-        "resume" => Ok(PlayCommand::Resume { at_ms: now }),
-        "plus" => Ok(PlayCommand::AddTime {
+    let play = match act {
+        PanelAction::Register => {
+            // The one registration (ops::tournaments), a typed name resolved
+            // as at the waiting-list desk.
+            let entered = ops::tournaments::register(
+                &s.log,
+                who.actor(),
+                Who::Typed(f.name.trim().to_owned()),
+                ops::tournaments::Entry {
+                    tournament_id: id,
+                    at_ms: now,
+                    override_late_reg: !f.r#override.is_empty(),
+                },
+            )
+            .await;
+            return match entered {
+                Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
+                Err(e) => {
+                    let e = ApiError::from(e);
+                    render(&s, who, &csrf, id, e.status, Some(&e.message)).await
+                }
+            };
+        }
+        PanelAction::Start => Ok(PlayCommand::Start { at_ms: now }),
+        PanelAction::Pause => Ok(PlayCommand::Pause { at_ms: now }),
+        PanelAction::Resume => Ok(PlayCommand::Resume { at_ms: now }),
+        PanelAction::Plus => Ok(PlayCommand::AddTime {
             delta_ms: 60_000,
             at_ms: now,
         }),
-        "minus" => Ok(PlayCommand::AddTime {
+        PanelAction::Minus => Ok(PlayCommand::AddTime {
             delta_ms: -60_000,
             at_ms: now,
         }),
-        "next" => Ok(PlayCommand::Jump {
+        PanelAction::Next => Ok(PlayCommand::Jump {
             to_step: step + 1,
             at_ms: now,
         }),
-        "prev" => Ok(PlayCommand::Jump {
+        PanelAction::Prev => Ok(PlayCommand::Jump {
             to_step: step.saturating_sub(1),
             at_ms: now,
         }),
-        "close-late-reg" => Ok(PlayCommand::CloseLateReg),
-        "balance" => t
+        PanelAction::CloseLateReg => Ok(PlayCommand::CloseLateReg),
+        PanelAction::Balance => t
             .balance_suggestion()
             .map(|m| PlayCommand::Move {
                 bullet_id: m.bullet_id,
                 to: m.to,
             })
             .ok_or_else(|| "the tables are balanced".to_string()),
-        "break" => t
+        PanelAction::Break => t
             .table_to_break()
             .map(|table| PlayCommand::BreakTable {
                 table,
                 seed: rand::random(),
             })
             .ok_or_else(|| "no table needs breaking".to_string()),
-        "undo-bust" => t
+        PanelAction::UndoBust => t
             .bust_order
             .last()
             .and_then(|b| t.bullets.get(b))
@@ -384,49 +455,27 @@ async fn action(
                 },
             })
             .ok_or_else(|| "no bust-out to undo".to_string()),
-        other => {
-            let uuid_after = |prefix: &str| {
-                other
-                    .strip_prefix(prefix)
-                    .and_then(|b| Uuid::parse_str(b).ok())
-            };
-            if let Some(bullet_id) = uuid_after("bust-") {
-                Ok(PlayCommand::Bust { bullet_id })
-            } else if let Some(bullet_id) = uuid_after("rebuy-") {
-                Ok(PlayCommand::Rebuy {
-                    bullet_id,
-                    at_ms: now,
-                })
-            } else if let Some(bullet_id) = uuid_after("addon-") {
-                Ok(PlayCommand::AddOn {
-                    bullet_id,
-                    at_ms: now,
-                })
-            } else if let Some(table) = other.strip_prefix("button-").and_then(|x| x.parse().ok()) {
-                match f.seat.trim().parse() {
-                    Ok(seat) => Ok(PlayCommand::SetButton { table, seat }),
-                    Err(_) => Err("choose the button's seat".to_string()),
-                }
-            } else if let Some(table) = other
-                .strip_prefix("final-table-")
-                .and_then(|x| x.parse().ok())
-            {
-                Ok(PlayCommand::FinalTable {
-                    table,
-                    seed: rand::random(),
-                })
-            } else if let Some(seq) = other
-                .strip_prefix("undo-")
-                .and_then(|x| x.parse::<u64>().ok())
-            {
-                match super::tournaments::event_of(&s, id, seq).await? {
-                    Some(event) => Ok(PlayCommand::Undo { event }),
-                    None => Err(format!("no action {seq} of this tournament")),
-                }
-            } else {
-                return Err(ApiError::not_found(format!("no action {other:?}")));
-            }
-        }
+        PanelAction::Bust(bullet_id) => Ok(PlayCommand::Bust { bullet_id }),
+        PanelAction::Rebuy(bullet_id) => Ok(PlayCommand::Rebuy {
+            bullet_id,
+            at_ms: now,
+        }),
+        PanelAction::AddOn(bullet_id) => Ok(PlayCommand::AddOn {
+            bullet_id,
+            at_ms: now,
+        }),
+        PanelAction::Button(table) => match f.seat.trim().parse() {
+            Ok(seat) => Ok(PlayCommand::SetButton { table, seat }),
+            Err(_) => Err("choose the button's seat".to_string()),
+        },
+        PanelAction::FinalTable(table) => Ok(PlayCommand::FinalTable {
+            table,
+            seed: rand::random(),
+        }),
+        PanelAction::Undo(seq) => match super::tournaments::event_of(&s, id, seq).await? {
+            Some(event) => Ok(PlayCommand::Undo { event }),
+            None => Err(format!("no action {seq} of this tournament")),
+        },
     };
     let play = match play {
         Ok(p) => p,
@@ -615,4 +664,37 @@ async fn create_day2(
     };
     s.log.append(who.principal().actor(), command).await?;
     Ok(Redirect::to(&format!("/tournaments/{tournament_id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PanelAction;
+
+    #[test]
+    fn panel_actions_parse_once_and_unknown_ones_do_not() {
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(PanelAction::parse("start"), Some(PanelAction::Start));
+        assert_eq!(PanelAction::parse("undo-bust"), Some(PanelAction::UndoBust));
+        assert_eq!(PanelAction::parse("undo-42"), Some(PanelAction::Undo(42)));
+        assert_eq!(
+            PanelAction::parse(&format!("bust-{id}")),
+            Some(PanelAction::Bust(id))
+        );
+        assert_eq!(PanelAction::parse("button-3"), Some(PanelAction::Button(3)));
+        assert_eq!(
+            PanelAction::parse("final-table-2"),
+            Some(PanelAction::FinalTable(2))
+        );
+        for bad in [
+            "",
+            "Start",
+            "bust-",
+            "bust-nope",
+            "button-70000",
+            "undo-",
+            "explode",
+        ] {
+            assert_eq!(PanelAction::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -1,12 +1,11 @@
-//! Tournaments over the API (first slice of issue 3): create from a template
+//! Tournaments over the API: create from a template
 //! or a structure, register, start, run the clock, bust players out. Reads are
 //! public (they are what the wall displays show) and carry public names only.
 
-use super::api::{AppJson, AppPath};
 use super::auth::{Require, StaffUi, TournamentsManage, TournamentsOperate};
-use super::cash::Done;
 use super::error::{ApiError, ErrorBody};
-use super::tournament_field::BustDone;
+use super::extract::Done;
+use super::extract::{AppJson, AppPath};
 use super::AppState;
 use crate::ops::{self, players::Who};
 use axum::extract::State;
@@ -573,4 +572,25 @@ pub(super) async fn event_of(
         } if tournament_id == id => Some(event),
         _ => None,
     })
+}
+
+/// What a bust-out did, with what the director should do next.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BustDone {
+    pub seq: u64,
+    /// The balancing move the TDA rule suggests now.
+    #[schema(value_type = Object)]
+    pub balance: Option<BalanceMove>,
+    /// The table to break next, once the field fits on one fewer.
+    pub table_to_break: Option<u16>,
+}
+
+impl BustDone {
+    pub fn after(seq: u64, t: Option<&Tournament>) -> BustDone {
+        BustDone {
+            seq,
+            balance: t.and_then(Tournament::balance_suggestion),
+            table_to_break: t.and_then(Tournament::table_to_break),
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! Tournaments: structures, the clock, and the field (entries, the seat draw,
-//! bust-outs, places, stats). Balancing, undo, flights, events in the log,
-//! the API and the pages come next (issue 3).
+//! Tournaments: structures (`structure`), the clock as pure maths (`clock`),
+//! and the field (`play`: entries, re-entries, rebuys and add-ons, the seat
+//! draw, balancing and table breaks, the final table, bust-outs, places,
+//! stats, payouts, flights and Day 2, undo). The node's API and pages are
+//! in `node/src/http/tournament*.rs`; see docs/TOURNAMENTS.md.
 
 pub mod clock;
 pub mod play;

@@ -1,4 +1,4 @@
-//! A tournament's entries, seats and bust-outs (second slice of issue 3).
+//! A tournament's field: entries, seats, balancing, breaks, bust-outs, places, payouts, Day 2 and undo.
 //!
 //! Pure like the rest of `shared`: the seed of every draw comes in with the
 //! command and is recorded in the event, so a draw can be replayed and audited.

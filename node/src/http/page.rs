@@ -1,0 +1,130 @@
+//! The page kit every staff page is built with: the layout, the CSRF
+//! field, the message page, form results, the built-in static files and the
+//! venue's colours. Uses `auth` and `error` only; the page modules use it.
+
+use super::auth::{CsrfToken, CSRF_FIELD};
+use super::error::ApiError;
+pub(super) use super::markup::head;
+use super::AppState;
+use crate::auth::Principal;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use maud::{html, Markup, DOCTYPE};
+use pvm_shared::auth::Permission;
+use pvm_shared::venue::{Command, VenueSettings};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/staff.css", get(css))
+        .route("/brand.css", get(brand_css))
+}
+
+pub(super) const STAFF_CSS: &str = include_str!("../../static/staff.css");
+
+/// A file built into the binary, cached for five minutes.
+pub(super) fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub(super) async fn css() -> Response {
+    static_file("text/css; charset=utf-8", STAFF_CSS)
+}
+
+/// The venue's colours as CSS variables, so branding needs no inline style.
+pub(super) async fn brand_css(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let b = s.reader.settings().await?.branding;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        format!(
+            ":root {{ --primary: {}; --accent: {}; --bg: {}; }}\n",
+            b.primary, b.accent, b.background
+        ),
+    )
+        .into_response())
+}
+
+/// The hidden field every form carries.
+pub(super) fn csrf_field(csrf: &CsrfToken) -> Markup {
+    html! { input type="hidden" name=(CSRF_FIELD) value=(csrf.0); }
+}
+
+/// A page with the venue's name, the signed-in user and `body`.
+pub(super) fn layout(
+    settings: &VenueSettings,
+    who: &Principal,
+    csrf: &CsrfToken,
+    title: &str,
+    error: Option<&str>,
+    body: Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(&format!("{title} · {}", settings.name)))
+            body {
+                header.top {
+                    span.venue { (settings.name) }
+                    nav {
+                        a href="/" { "Tables" }
+                        @if Permission::CashOperate.allows(who.role) { a href="/cash" { "Lists" } }
+                        a href="/tournaments" { "Tournaments" }
+                        a href="/screens" { "Screens" }
+                        @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
+                        a href="/api/docs" { "API" }
+                        form.logout method="post" action="/logout" {
+                            (csrf_field(csrf))
+                            span.who { (who.name) " · " (who.role) }
+                            button.link type="submit" { "Log out" }
+                        }
+                    }
+                }
+                main {
+                    @if let Some(message) = error {
+                        p.error role="alert" { (message) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+pub(super) type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
+
+/// Appends a form's commands as `who`, as one (a walk-in player and their
+/// entry are committed together or not at all). A form that did not parse
+/// (422), or a command refused, comes back as the status and reason for the
+/// page to show again.
+pub(super) async fn append_all(
+    s: &AppState,
+    who: &Principal,
+    commands: Result<Vec<Command>, String>,
+) -> Result<(), (StatusCode, String)> {
+    let commands = commands.map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?;
+    if let Err(e) = s.log.append_all(who.actor(), commands).await {
+        let e = ApiError::from(e);
+        return Err((e.status, e.message));
+    }
+    Ok(())
+}
+
+pub(super) fn redirect_with_cookies(to: &str, cookies: Vec<axum::http::HeaderValue>) -> Response {
+    let mut r = Redirect::to(to).into_response();
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
