@@ -1,0 +1,301 @@
+//! Messages from the hub (templates, announcements, updates): verified,
+//! applied once, acked only when applied or refused for good.
+
+use super::*;
+
+/// Hub messages remembered as applied (the newest by issue time).
+pub(crate) const DOWN_REMEMBERED: i64 = 10_000;
+
+/// Whether a hub message was applied here, or is older than every one
+/// remembered (then it is refused too).
+pub(crate) async fn down_seen(
+    conn: &libsql::Connection,
+    id: Uuid,
+    issued_ms: u64,
+) -> Result<Option<&'static str>, StoreError> {
+    let mut rows = conn
+        .query(
+            "SELECT (SELECT COUNT(*) FROM down_applied WHERE id = ?1), \
+             (SELECT COUNT(*) FROM down_applied), (SELECT MIN(issued_ms) FROM down_applied)",
+            libsql::params![id.to_string()],
+        )
+        .await?;
+    let Some(row) = rows.next().await? else {
+        return Ok(None);
+    };
+    let (applied, kept, oldest): (i64, i64, Option<i64>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+    if applied > 0 {
+        return Ok(Some("it was applied here already (a replay)"));
+    }
+    if kept >= DOWN_REMEMBERED && oldest.is_some_and(|o| (issued_ms as i64) < o) {
+        return Ok(Some("it is older than every message this node remembers"));
+    }
+    Ok(None)
+}
+
+pub(crate) async fn remember_down(
+    conn: &libsql::Connection,
+    id: Uuid,
+    kind: &str,
+    issued_ms: u64,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO down_applied (id, kind, issued_ms, applied_ms) VALUES (?1, ?2, ?3, ?4)",
+        libsql::params![id.to_string(), kind, issued_ms as i64, now_ms as i64],
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM down_applied WHERE id IN (SELECT id FROM down_applied ORDER BY issued_ms DESC LIMIT -1 OFFSET ?1)",
+        libsql::params![DOWN_REMEMBERED],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What became of a message from the hub.
+pub(crate) enum DownOutcome {
+    /// Applied (or refused with an event saying why): ack it and remember it.
+    Done(Uuid, &'static str, u64),
+    /// Not the hub's, not this venue's, or unreadable: ack it, nothing else.
+    Ignored,
+    /// The node could not save it now (storage, shutting down): not acked,
+    /// so it comes again.
+    Later(String),
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn downstream(
+    link: HubLink,
+    nats_url: String,
+    db: Db,
+    log: crate::store::Log,
+    clock: Arc<dyn crate::store::writer::TimeSource>,
+    hub_key: ed25519_dalek::VerifyingKey,
+    self_update: Option<crate::update::SelfUpdate>,
+    stop: CancellationToken,
+) {
+    use async_nats::jetstream::consumer::pull;
+    use futures_util::StreamExt;
+    let conn = match db.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "downstream cannot open the database");
+            return;
+        }
+    };
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if stop.is_cancelled() {
+            return;
+        }
+        let client = connect_leaf(&link, &nats_url).await;
+        let consumer = match client {
+            Ok(c) => {
+                let js = jetstream::with_domain(c, &link.nats_domain);
+                js.get_consumer_from_stream::<pull::Config, _, _>(
+                    format!("node-{}", link.node_id),
+                    "PVM_DOWN",
+                )
+                .await
+                .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let consumer = match consumer {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "downstream: hub not reachable");
+                tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(500);
+        loop {
+            if stop.is_cancelled() {
+                return;
+            }
+            let batch = consumer
+                .fetch()
+                .max_messages(50)
+                .expires(Duration::from_secs(1))
+                .messages()
+                .await;
+            let Ok(mut messages) = batch else { break };
+            let mut failed = false;
+            while let Some(m) = messages.next().await {
+                let Ok(m) = m else {
+                    failed = true;
+                    break;
+                };
+                let outcome = apply_down(
+                    &link,
+                    &conn,
+                    &log,
+                    &clock,
+                    &hub_key,
+                    self_update.as_ref(),
+                    &m.payload,
+                )
+                .await;
+                match outcome {
+                    DownOutcome::Done(id, kind, issued_ms) => {
+                        if let Err(e) =
+                            remember_down(&conn, id, kind, issued_ms, clock.now_ms()).await
+                        {
+                            tracing::warn!(error = %e, "downstream: not remembered; it will come again");
+                            failed = true;
+                            break;
+                        }
+                        let _ = m.ack().await;
+                    }
+                    DownOutcome::Ignored => {
+                        let _ = m.ack().await;
+                    }
+                    DownOutcome::Later(e) => {
+                        tracing::warn!(error = %e, "downstream: not applied now; it will come again");
+                        let _ = m
+                            .ack_with(async_nats::jetstream::AckKind::Nak(Some(
+                                Duration::from_secs(5),
+                            )))
+                            .await;
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if failed {
+                break;
+            }
+        }
+        tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(backoff) => {} }
+    }
+}
+
+/// Applies one message from the hub: checked (the hub's signature, this
+/// venue), refused when it was applied already or is an update older than
+/// this node (an update refused says so in an event, which reaches the hub),
+/// else turned into a command with the cloud as actor.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply_down(
+    link: &HubLink,
+    conn: &libsql::Connection,
+    log: &crate::store::Log,
+    clock: &Arc<dyn crate::store::writer::TimeSource>,
+    hub_key: &ed25519_dalek::VerifyingKey,
+    self_update: Option<&crate::update::SelfUpdate>,
+    payload: &[u8],
+) -> DownOutcome {
+    use pvm_shared::down::{DownBody, DownMessage};
+    use pvm_shared::venue::Command;
+    let message: DownMessage = match serde_json::from_slice(payload) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "downstream: not a hub message; ignored");
+            return DownOutcome::Ignored;
+        }
+    };
+    if message.venue_id != link.venue_id || !message.verify(hub_key) {
+        tracing::warn!(id = %message.id, "downstream: not signed by the hub for this venue; ignored");
+        return DownOutcome::Ignored;
+    }
+    let kind = match &message.body {
+        DownBody::Update { .. } => "update",
+        DownBody::Template { .. } => "template",
+        DownBody::Announcement { .. } => "announcement",
+    };
+    let done = DownOutcome::Done(message.id, kind, message.issued_ms);
+    let seen = match down_seen(conn, message.id, message.issued_ms).await {
+        Ok(seen) => seen,
+        Err(e) => return DownOutcome::Later(e.to_string()),
+    };
+    let command = match message.body {
+        DownBody::Update { version, images } => {
+            let record = |outcome: &str, detail: String| Command::RecordUpdate {
+                container: self_update.map_or_else(String::new, |s| s.container.clone()),
+                image: images.get("node").cloned().unwrap_or_default(),
+                outcome: outcome.into(),
+                detail,
+            };
+            let running = env!("CARGO_PKG_VERSION");
+            match (images.get("node"), self_update) {
+                _ if seen.is_some() => record(
+                    "refused",
+                    format!("update {} to version {version}: {}", message.id, seen.unwrap_or_default()),
+                ),
+                _ if older_version(&version, running) => record(
+                    "refused",
+                    format!("update {} to version {version}: older than the running {running}", message.id),
+                ),
+                (Some(image), Some(su)) if pvm_shared::down::by_digest(image) => {
+                    match crate::update::spawn_helper(su, image).await {
+                        Ok(helper) => record(
+                            "started",
+                            format!("version {version}: the helper {helper} replaces {}", su.container),
+                        ),
+                        Err(e) => record("refused", format!("version {version}: {e}")),
+                    }
+                }
+                (Some(_), Some(_)) => record("refused", "the node image is not named by digest".into()),
+                (None, _) => record("refused", format!("version {version} names no node image")),
+                (Some(_), None) => record(
+                    "refused",
+                    "this node does not run under Docker with --self-container: update it with the installer or by hand".into(),
+                ),
+            }
+        }
+        DownBody::Template { structure } => Command::SaveTemplate {
+            structure: Box::new(structure),
+        },
+        DownBody::Announcement {
+            id,
+            text,
+            group,
+            until_ms,
+        } => Command::Display {
+            change: pvm_shared::displays::DisplayEvent::Announced {
+                announcement: pvm_shared::displays::Announcement {
+                    id,
+                    text,
+                    group,
+                    until_ms,
+                },
+            },
+            at_ms: clock.now_ms(),
+        },
+    };
+    if let (Some(why), false) = (seen, matches!(command, Command::RecordUpdate { .. })) {
+        tracing::warn!(id = %message.id, kind, "downstream: refused: {why}");
+        return done;
+    }
+    match log.append(pvm_shared::Actor::Cloud, command).await {
+        Ok(c) => {
+            tracing::info!(seq = c.seq, id = %message.id, "applied a message from the hub");
+            done
+        }
+        // The message itself cannot be applied (e.g. a template that is
+        // not valid here): remembered as done, said in the log.
+        Err(crate::store::AppendError::Rejected(e)) => {
+            tracing::warn!(error = %e, id = %message.id, "a message from the hub could not be applied");
+            done
+        }
+        Err(e) => DownOutcome::Later(e.to_string()),
+    }
+}
+
+/// True when `version` is older than `running` (dotted numbers; anything
+/// else is not older).
+pub(crate) fn older_version(version: &str, running: &str) -> bool {
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.trim_start_matches('v')
+            .split(['.', '-', '+'])
+            .take(3)
+            .map(|p| p.parse::<u64>().ok())
+            .collect()
+    };
+    match (parse(version), parse(running)) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
+    }
+}
