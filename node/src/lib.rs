@@ -44,7 +44,7 @@ pub struct Node {
     pub db: Db,
     /// Whether `open` made a new identity (first start).
     pub created: bool,
-    /// Stops the background tasks the node started (the display hub).
+    /// Stops the background tasks the node started (the display feeds).
     pub stop: tokio_util::sync::CancellationToken,
     _lock: DataDirLock,
 }
