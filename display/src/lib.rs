@@ -25,12 +25,36 @@ pub const PAGE: &str = include_str!("../static/display.html");
 
 /// The kiosk page for `device` (a checked id), its feed under `base` ("" on
 /// the node, "/venues/<id>" at the hub), marked "possibly delayed" when
-/// served from the hub's copy.
-pub fn page(device: &str, base: &str, delayed: bool) -> String {
+/// served from the hub's copy. On the node, `fallback` is the hub's copy
+/// (`https://hub/venues/<id>`) the screen follows while the node does not
+/// answer; the node's page also names the web app manifest.
+pub fn page(device: &str, base: &str, delayed: bool, fallback: Option<&str>) -> String {
+    let head = if base.is_empty() {
+        r#"<link rel="manifest" href="/display/manifest.webmanifest">"#
+    } else {
+        ""
+    };
     PAGE.replace("{{DEVICE}}", device)
         .replace("{{BASE}}", base)
         .replace("{{DELAYED}}", if delayed { "yes" } else { "no" })
+        .replace("{{FALLBACK}}", &attribute(fallback.unwrap_or("")))
+        .replace("{{HEAD}}", head)
 }
+
+/// `text` made safe inside a double-quoted HTML attribute.
+fn attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The service worker that keeps the page shell (served at `/display/sw.js`).
+pub const SERVICE_WORKER: &str = include_str!("../static/sw.js");
+/// The web app manifest (served at `/display/manifest.webmanifest`).
+pub const MANIFEST: &str = include_str!("../static/manifest.webmanifest");
+/// The icon the manifest names.
+pub const ICON: &str = include_str!("../static/icon.svg");
 pub const SCRIPT: &str = include_str!("../static/display.js");
 pub const STYLE: &str = include_str!("../static/display.css");
 

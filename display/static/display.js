@@ -8,7 +8,10 @@
   var device = body.getAttribute("data-device");
   /* Served by the hub as a fallback: its paths sit under /venues/<id>, and the screen says it may lag. */
   var base = body.getAttribute("data-base") || "";
-  if (body.getAttribute("data-delayed") === "yes") { document.getElementById("delayed").className = ""; }
+  /* On the node: the hub's copy of this venue's feed (an absolute URL ending
+   * in /venues/<id>), where the screen goes while the node does not answer. */
+  var fallback = body.getAttribute("data-fallback") || "";
+  var servedDelayed = body.getAttribute("data-delayed") === "yes";
   if (!device) {
     // A bare /display: make this screen an id it keeps across reboots.
     var kept = null;
@@ -41,6 +44,14 @@
   var source = null;
   var wsFailures = 0;
   var backoff = 500;
+  /* Which feed the screen follows: "node" (the page's own origin) or "hub". */
+  var feed = "node";
+  /* Local ms the shown state was saved at, when it was restored after a
+   * restart and nothing live has arrived since; 0 otherwise. */
+  var restoredAt = 0;
+  var savedAt = 0;
+  var saveTimer = null;
+  var savedKey = "pvm-last-" + device;
 
   function serverNow() { return Date.now() + offset; }
 
@@ -280,7 +291,16 @@
     }
     var stale = !connected || Date.now() - lastMessage > 4000;
     status.className = stale ? "" : "hidden";
+    if (restoredAt && stale) {
+      var at = new Date(restoredAt);
+      status.textContent = "no connection: last known state from " + at.getHours() + ":" + (at.getMinutes() < 10 ? "0" : "") + at.getMinutes();
+    } else {
+      status.textContent = "reconnecting…";
+    }
     body.setAttribute("data-connected", stale ? "no" : "yes");
+    body.setAttribute("data-stale", restoredAt && stale ? "yes" : "no");
+    body.setAttribute("data-feed", feed);
+    document.getElementById("delayed").className = (servedDelayed || feed === "hub") ? "" : "hidden";
     var unnamed = info && !info.name;
     ident.className = (unnamed || Date.now() < identifyUntil) ? (Date.now() < identifyUntil ? "flash" : "") : "hidden";
     if (info) { ident.firstChild.textContent = info.code; }
@@ -306,8 +326,38 @@
       var d = deadlineOf(c);
       return d === null ? (c ? c.time_left_ms : null) : d - serverNow();
     },
-    offset: function () { return offset; }
+    offset: function () { return offset; },
+    feed: function () { return feed; }
   };
+
+  /* The last state, kept so a screen that restarts while the node is down
+   * shows it (marked stale) instead of a browser error. Written at most
+   * every 5 s: cheap boxes have cheap flash. */
+  function save() {
+    saveTimer = null;
+    savedAt = Date.now();
+    try {
+      window.localStorage.setItem(savedKey, JSON.stringify({ parts: parts, info: info, model_ms: modelAt, offset: offset, saved: savedAt }));
+    } catch (e) { /* full or private: the screen still works live */ }
+  }
+
+  function saveSoon() {
+    if (saveTimer) { return; }
+    saveTimer = setTimeout(save, Math.max(0, 5000 - (Date.now() - savedAt)));
+  }
+
+  function restore() {
+    var kept = null;
+    try { kept = JSON.parse(window.localStorage.getItem(savedKey) || "null"); } catch (e) { kept = null; }
+    if (!kept || !kept.parts) { return; }
+    parts = kept.parts;
+    info = kept.info || null;
+    modelAt = kept.model_ms || 0;
+    offset = kept.offset || 0;
+    restoredAt = kept.saved || Date.now();
+    applyVenue();
+    render();
+  }
 
   function onMessage(text) {
     var m;
@@ -330,6 +380,7 @@
       if (!samples.length) { offset = m.server_ms - Date.now(); }
       for (var k in m.parts) { if (m.parts.hasOwnProperty(k)) { parts[k] = m.parts[k]; } }
       modelAt = m.model_ms;
+      restoredAt = 0;
       if (m.device) {
         var changed = !info || JSON.stringify(info.playlist) !== JSON.stringify(m.device.playlist);
         info = m.device;
@@ -337,6 +388,7 @@
       }
       applyVenue();
       render();
+      saveSoon();
     }
   }
 
@@ -348,10 +400,15 @@
 
   function scheme() { return window.location.protocol === "https:" ? "wss://" : "ws://"; }
 
+  function feedUrl() {
+    if (feed === "hub") { return fallback.replace(/^http/, "ws") + "/display/ws/" + encodeURIComponent(device); }
+    return scheme() + window.location.host + base + "/display/ws/" + encodeURIComponent(device);
+  }
+
   function connectWs() {
     var opened = false;
     try {
-      socket = new WebSocket(scheme() + window.location.host + base + "/display/ws/" + encodeURIComponent(device));
+      socket = new WebSocket(feedUrl());
     } catch (e) {
       wsFailures += 1;
       reconnect();
@@ -380,16 +437,75 @@
     source = new window.EventSource(base + "/display/events/" + encodeURIComponent(device));
     source.onopen = function () { connected = true; backoff = 500; };
     source.onmessage = function (e) { onMessage(e.data); };
-    source.onerror = function () { connected = false; tick(); };
+    source.onerror = function () {
+      connected = false;
+      tick();
+      if (fallback) {
+        // EventSource retries the node for ever by itself: ask whether it is down instead.
+        source.close();
+        source = null;
+        wsFailures = Math.max(wsFailures, 2);
+        reconnect();
+      }
+    };
+  }
+
+  /* Does the node answer at all? (GET /health, at most 2 s) */
+  function nodeAnswers(then) {
+    var done = false;
+    var x = new XMLHttpRequest();
+    function finish(ok) { if (!done) { done = true; then(ok); } }
+    x.open("GET", base + "/health", true);
+    x.timeout = 2000;
+    x.onload = function () { finish(x.status >= 200 && x.status < 300); };
+    x.onerror = function () { finish(false); };
+    x.ontimeout = function () { finish(false); };
+    try { x.send(); } catch (e) { finish(false); }
   }
 
   function reconnect() {
     var wait = backoff;
     backoff = Math.min(backoff * 2, 5000);
     setTimeout(function () {
-      if (wsFailures >= 3 && window.EventSource) { connectSse(); } else { connectWs(); }
+      if (feed === "node" && fallback && wsFailures >= 2) {
+        // Twice refused: if the node is down (not just its WebSocket), follow the hub.
+        nodeAnswers(function (up) {
+          if (!up) { feed = "hub"; wsFailures = 0; backoff = 500; tick(); connectWs(); } else { connectNode(); }
+        });
+        return;
+      }
+      if (feed === "hub") { connectWs(); } else { connectNode(); }
     }, wait);
   }
+
+  function connectNode() {
+    if (wsFailures >= 3 && window.EventSource) { connectSse(); } else { connectWs(); }
+  }
+
+  /* While on the hub, look for the node every 5 s and go back as soon as it answers. */
+  setInterval(function () {
+    if (feed !== "hub") { return; }
+    nodeAnswers(function (up) {
+      if (!up || feed !== "hub") { return; }
+      feed = "node";
+      wsFailures = 0;
+      backoff = 500;
+      var old = socket;
+      socket = null;
+      if (old) { old.onclose = null; try { old.close(); } catch (e) { /* ignore */ } }
+      connected = false;
+      tick();
+      connectWs();
+    });
+  }, 5000);
+
+  /* The page shell is kept by a service worker (secure contexts only:
+   * https, or localhost) so a screen that reboots while the node is down
+   * still opens. Only on the node: the hub's copy is its own page. */
+  if (!base && window.isSecureContext && navigator.serviceWorker) {
+    try { navigator.serviceWorker.register("/display/sw.js", { scope: "/display" }); } catch (e) { /* not supported */ }
+  }
+  restore();
 
   setInterval(ping, 10000);
   setInterval(function () {

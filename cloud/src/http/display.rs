@@ -73,6 +73,7 @@ async fn page(State(app): State<App>, Path((venue, device)): Path<(Uuid, String)
             &device,
             &format!("/venues/{venue}"),
             true,
+            None,
         )),
     )
         .into_response()

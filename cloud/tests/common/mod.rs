@@ -494,6 +494,11 @@ impl NodeProc {
     }
 
     pub fn start(dir: &Path, leaf: &Leaf, extra: &[&str]) -> NodeProc {
+        NodeProc::start_at(dir, leaf, "127.0.0.1:0", extra)
+    }
+
+    /// Listening on `listen` (a fixed port, so a restarted node keeps its address).
+    pub fn start_at(dir: &Path, leaf: &Leaf, listen: &str, extra: &[&str]) -> NodeProc {
         let log = dir.with_extension(format!("node-{}.log", free_port()));
         let mut child = Command::new(node_bin())
             .env("PVM_MDNS", "off")
@@ -502,7 +507,7 @@ impl NodeProc {
             .args([
                 "serve",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--nats",
                 &format!("nats://127.0.0.1:{}", leaf.port),
                 "--heartbeat-secs",

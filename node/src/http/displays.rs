@@ -54,6 +54,9 @@ pub fn routes() -> Router<AppState> {
         .route("/display", get(page_new))
         .route("/display/static/display.js", get(script))
         .route("/display/static/display.css", get(style))
+        .route("/display/static/icon.svg", get(icon))
+        .route("/display/manifest.webmanifest", get(manifest))
+        .route("/display/sw.js", get(service_worker))
         .route("/display/challenge", get(challenge))
         .route("/display/ws/{device}", get(ws))
         .route("/display/events/{device}", get(sse))
@@ -91,17 +94,44 @@ async fn style() -> Response {
     static_file("text/css; charset=utf-8", pvm_display::STYLE)
 }
 
-fn page_html(device: &str) -> Response {
+async fn icon() -> Response {
+    static_file("image/svg+xml", pvm_display::ICON)
+}
+
+async fn manifest() -> Response {
+    static_file("application/manifest+json", pvm_display::MANIFEST)
+}
+
+/// The service worker: never cached by HTTP (a browser checks it for
+/// updates), and allowed to control the bare `/display` as well.
+async fn service_worker() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::HeaderName::from_static("service-worker-allowed"), "/display"),
+        ],
+        pvm_display::SERVICE_WORKER,
+    )
+        .into_response()
+}
+
+fn page_html(app: &AppState, device: &str) -> Response {
     (
         [(header::CACHE_CONTROL, "no-store")],
-        Html(pvm_display::page(device, "", false)),
+        Html(pvm_display::page(
+            device,
+            "",
+            false,
+            app.sync.hub_display(),
+        )),
     )
         .into_response()
 }
 
 /// A bare `/display`: the page makes the screen an id and keeps it.
-async fn page_new() -> Response {
-    page_html("")
+async fn page_new(State(app): State<AppState>) -> Response {
+    page_html(&app, "")
 }
 
 fn checked_device(device: &str) -> Result<(), ApiError> {
@@ -114,9 +144,12 @@ fn checked_device(device: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn page(AppPath(device): AppPath<String>) -> Result<Response, ApiError> {
+async fn page(
+    State(app): State<AppState>,
+    AppPath(device): AppPath<String>,
+) -> Result<Response, ApiError> {
     checked_device(&device)?;
-    Ok(page_html(&device))
+    Ok(page_html(&app, &device))
 }
 
 /// What a kiosk checks before it trusts an address it found over mDNS.

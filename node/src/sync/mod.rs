@@ -173,6 +173,9 @@ pub struct SyncStatus {
     /// Set to the hub's head when the stream acked events the hub has not
     /// stored (it refused or lost them): the pump sends again from there.
     rewind_to: std::sync::Mutex<Option<u64>>,
+    /// The hub's copy of this venue's display feed (`<hub>/venues/<id>`),
+    /// where wall screens go while this node does not answer.
+    hub_display: std::sync::OnceLock<String>,
 }
 
 /// Answers in a row with the hub's head standing still below `acked_seq`
@@ -197,6 +200,18 @@ pub(crate) struct HubHead {
 }
 
 impl SyncStatus {
+    /// Records where the hub serves this venue's screens (set once, at start).
+    pub fn set_hub_display(&self, hub_url: &str, venue_id: uuid::Uuid) {
+        let _ = self
+            .hub_display
+            .set(format!("{}/venues/{venue_id}", hub_url.trim_end_matches('/')));
+    }
+
+    /// The hub's copy of this venue's display feed, once registered.
+    pub fn hub_display(&self) -> Option<&str> {
+        self.hub_display.get().map(String::as_str)
+    }
+
     pub fn leaf(&self) -> crate::leaf::LeafHealth {
         self.leaf.lock().map(|h| h.clone()).unwrap_or_default()
     }

@@ -21,12 +21,22 @@ pub struct Browser {
     driver: Child,
     base: String,
     http: reqwest::Client,
-    _profile: tempfile::TempDir,
+    _profile: Option<tempfile::TempDir>,
 }
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium with a `width`x`height` window.
     pub async fn start(width: u32, height: u32) -> Browser {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let path = profile.path().to_owned();
+        let mut b = Browser::start_in(width, height, &path).await;
+        b._profile = Some(profile);
+        b
+    }
+
+    /// With the profile in `profile`, which outlives the browser: a second
+    /// browser on it finds what the first kept (service workers, storage).
+    pub async fn start_in(width: u32, height: u32, profile: &Path) -> Browser {
         let chromium = find_binary(
             &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
             "chromium",
@@ -42,7 +52,6 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let profile = tempfile::tempdir().expect("profile dir");
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -59,7 +68,7 @@ impl Browser {
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", format!("--window-size={width},{height}"),
-                format!("--user-data-dir={}", profile.path().display())]
+                format!("--user-data-dir={}", profile.display())]
         }}}});
         let resp: Value = http
             .post(format!("{base}/session"))
@@ -77,7 +86,7 @@ impl Browser {
             base: format!("{base}/session/{session}"),
             driver,
             http,
-            _profile: profile,
+            _profile: None,
         }
     }
 
