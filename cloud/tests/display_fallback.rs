@@ -5,9 +5,9 @@
 //! to the node when it is back. Real pvm-node, pvm-cloud, hub and leaf
 //! nats-servers on loopback.
 
-mod common;
 #[path = "../../node/tests/common/browser.rs"]
 mod browser;
+mod common;
 
 use browser::Browser;
 use common::*;
@@ -15,6 +15,13 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 const DEVICE: &str = "bar-tv";
+
+/// With `PVM_SHOTS_DIR` set, keeps a screenshot of each state there (to look at).
+async fn shot(b: &Browser, name: &str) {
+    if let Ok(dir) = std::env::var("PVM_SHOTS_DIR") {
+        b.screenshot(&std::path::Path::new(&dir).join(name)).await;
+    }
+}
 
 /// Polls `script` (a JS expression) until it is true.
 async fn until_js(b: &Browser, script: &str, within: Duration, what: &str) -> Duration {
@@ -66,10 +73,16 @@ async fn a_screen_follows_the_hub_while_the_node_is_down_and_keeps_its_last_stat
         .send()
         .await
         .expect("put venue");
-    assert!(put.status().is_success(), "{}", put.text().await.unwrap_or_default());
-    until(Duration::from_secs(20), "the venue reaches the hub", || async {
-        node.sync(&token).await["pending"] == 0
-    })
+    assert!(
+        put.status().is_success(),
+        "{}",
+        put.text().await.unwrap_or_default()
+    );
+    until(
+        Duration::from_secs(20),
+        "the venue reaches the hub",
+        || async { node.sync(&token).await["pending"] == 0 },
+    )
     .await;
 
     // The page names the hub's copy and the manifest; the worker and
@@ -83,7 +96,10 @@ async fn a_screen_follows_the_hub_while_the_node_is_down_and_keeps_its_last_stat
         .await
         .expect("html");
     let fallback = format!("{}/venues/{venue}", cloud.url);
-    assert!(page.contains(&format!("data-fallback=\"{fallback}\"")), "{page}");
+    assert!(
+        page.contains(&format!("data-fallback=\"{fallback}\"")),
+        "{page}"
+    );
     assert!(page.contains("rel=\"manifest\""), "{page}");
     let manifest: Value = http
         .get(format!("{}/display/manifest.webmanifest", node.url))
@@ -151,6 +167,7 @@ async fn a_screen_follows_the_hub_while_the_node_is_down_and_keeps_its_last_stat
     )
     .await;
     println!("node killed: the hub's feed on screen after {took:?}");
+    shot(&b, "fallback-hub.png").await;
     b.quit().await;
 
     // The TV reboots while the node is still down, and the internet is gone too.
@@ -165,6 +182,7 @@ async fn a_screen_follows_the_hub_while_the_node_is_down_and_keeps_its_last_stat
     )
     .await;
     println!("browser restarted, node and hub down: last state shown after {took:?}");
+    shot(&b, "fallback-stale.png").await;
 
     // The node comes back at its address: the screen returns to it.
     let node = NodeProc::start_at(&node_dir, &leaf, &listen, &[]);
@@ -176,6 +194,7 @@ async fn a_screen_follows_the_hub_while_the_node_is_down_and_keeps_its_last_stat
     )
     .await;
     println!("node back: its feed on screen after {took:?}");
+    shot(&b, "fallback-node-back.png").await;
     b.quit().await;
     drop(node);
 }

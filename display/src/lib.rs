@@ -12,10 +12,10 @@
 pub mod media;
 
 use pvm_shared::displays::DisplayState;
+use pvm_shared::tournament::clock::Blinds;
 use pvm_shared::tournament::play::{Status, Tournament};
 use pvm_shared::venue::{TableStatus, VenueState};
 use serde::Serialize;
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -83,19 +83,21 @@ impl Model {
     /// Builds the model at `now_ms`, reusing `previous`'s parts that did not change.
     pub fn build(state: &VenueState, now_ms: u64, previous: Option<&Model>) -> Model {
         let (clocks, next_boundary_ms) = clocks(state, now_ms);
-        let values: [(&'static str, Value); 7] = [
-            ("venue", venue(state)),
-            ("clocks", clocks),
-            ("seat_draws", seat_draws(state)),
-            ("lists", lists(state)),
-            ("tables", tables(state)),
-            ("slides", slides(&state.displays)),
-            ("announcements", announcements(&state.displays, now_ms)),
+        let texts: [(&'static str, String); 7] = [
+            ("venue", text(&venue(state))),
+            ("clocks", text(&clocks)),
+            ("seat_draws", text(&seat_draws(state))),
+            ("lists", text(&lists(state))),
+            ("tables", text(&tables(state))),
+            ("slides", text(&slides(&state.displays))),
+            (
+                "announcements",
+                text(&announcements(&state.displays, now_ms)),
+            ),
         ];
-        let parts = values
+        let parts = texts
             .into_iter()
-            .map(|(name, v)| {
-                let text = v.to_string();
+            .map(|(name, text)| {
                 let kept = previous
                     .and_then(|p| p.parts.get(name))
                     .filter(|old| ***old == *text)
@@ -147,16 +149,37 @@ fn public_name(state: &VenueState, player: Uuid) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-fn venue(state: &VenueState) -> Value {
+/// A part as the JSON text screens get. The parts are plain structs of
+/// strings and numbers, which always serialize.
+fn text<T: Serialize>(part: &T) -> String {
+    serde_json::to_string(part).unwrap_or_else(|_| "null".into())
+}
+
+/// The venue's name, colours, theme and logo.
+#[derive(Serialize)]
+struct VenuePart<'a> {
+    name: &'a str,
+    primary: &'a str,
+    accent: &'a str,
+    background: &'a str,
+    theme: pvm_shared::displays::Theme,
+    logo: Option<String>,
+}
+
+fn venue(state: &VenueState) -> VenuePart<'_> {
     let s = &state.settings;
-    json!({
-        "name": s.name.as_str(),
-        "primary": s.branding.primary.as_str(),
-        "accent": s.branding.accent.as_str(),
-        "background": s.branding.background.as_str(),
-        "theme": state.displays.theme,
-        "logo": state.displays.logo.as_ref().map(|l| format!("/display/media/{l}")),
-    })
+    VenuePart {
+        name: s.name.as_str(),
+        primary: s.branding.primary.as_str(),
+        accent: s.branding.accent.as_str(),
+        background: s.branding.background.as_str(),
+        theme: state.displays.theme,
+        logo: state
+            .displays
+            .logo
+            .as_ref()
+            .map(|l| format!("/display/media/{l}")),
+    }
 }
 
 /// The tournament a "current clock" screen shows: the latest running one,
@@ -173,46 +196,79 @@ pub fn current_tournament(state: &VenueState) -> Option<Uuid> {
     pick(Status::Running).or_else(|| pick(Status::Registering))
 }
 
-fn clock_of(t: &Tournament, now_ms: u64) -> (Value, Option<u64>) {
+/// One tournament's clock: where it stands at the model's server time.
+#[derive(Serialize)]
+struct ClockPart<'a> {
+    id: Uuid,
+    name: &'a str,
+    status: Status,
+    started: bool,
+    paused: bool,
+    running: bool,
+    finished: bool,
+    level: u32,
+    on_break: bool,
+    time_left_ms: u64,
+    blinds: Option<Blinds>,
+    next: Option<Blinds>,
+    to_next_break_ms: Option<u64>,
+    players_left: u64,
+    entries: u64,
+    reentries: u64,
+    average_stack: u64,
+    prize_pool: u64,
+    buy_in: u64,
+    /// The first ten places: (place, amount).
+    payouts: Vec<(u32, u64)>,
+}
+
+/// Every clock not finished, and which one a "current clock" screen shows.
+#[derive(Serialize)]
+struct ClocksPart<'a> {
+    current: Option<Uuid>,
+    by_id: BTreeMap<Uuid, ClockPart<'a>>,
+}
+
+fn clock_of(t: &Tournament, now_ms: u64) -> (ClockPart<'_>, Option<u64>) {
     let v = t.clock.view(&t.structure, now_ms as i64);
     let stats = t.stats();
     let running = v.started && !v.paused && !v.finished && t.status == Status::Running;
     let boundary = running.then(|| now_ms + v.time_left_ms);
-    let payouts: Vec<Value> = t
+    let payouts = t
         .payouts()
         .iter()
         .take(10)
-        .map(|p| json!([p.place, p.amount]))
+        .map(|p| (p.place, p.amount))
         .collect();
     (
-        json!({
-            "id": t.id,
-            "name": t.name,
-            "status": t.status,
-            "started": v.started,
-            "paused": v.paused,
-            "running": running,
-            "finished": v.finished,
-            "level": v.level,
-            "on_break": v.on_break,
-            "time_left_ms": v.time_left_ms,
-            "blinds": v.blinds,
-            "next": v.next,
-            "to_next_break_ms": v.to_next_break_ms,
-            "players_left": stats.players_left,
-            "entries": stats.entries,
-            "reentries": stats.reentries,
-            "average_stack": stats.average_stack,
-            "prize_pool": t.prize_pool(),
-            "buy_in": t.structure.buy_in,
-            "payouts": payouts,
-        }),
+        ClockPart {
+            id: t.id,
+            name: &t.name,
+            status: t.status,
+            started: v.started,
+            paused: v.paused,
+            running,
+            finished: v.finished,
+            level: v.level,
+            on_break: v.on_break,
+            time_left_ms: v.time_left_ms,
+            blinds: v.blinds,
+            next: v.next,
+            to_next_break_ms: v.to_next_break_ms,
+            players_left: stats.players_left,
+            entries: stats.entries,
+            reentries: stats.reentries,
+            average_stack: stats.average_stack,
+            prize_pool: t.prize_pool(),
+            buy_in: t.structure.buy_in,
+            payouts,
+        },
         boundary,
     )
 }
 
-fn clocks(state: &VenueState, now_ms: u64) -> (Value, Option<u64>) {
-    let mut map = serde_json::Map::new();
+fn clocks(state: &VenueState, now_ms: u64) -> (ClocksPart<'_>, Option<u64>) {
+    let mut by_id = BTreeMap::new();
     let mut next: Option<u64> = None;
     for t in state.tournaments.values() {
         if t.status == Status::Finished || t.status == Status::Bagged {
@@ -223,14 +279,21 @@ fn clocks(state: &VenueState, now_ms: u64) -> (Value, Option<u64>) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        map.insert(t.id.to_string(), v);
+        by_id.insert(t.id, v);
     }
     let current = current_tournament(state);
-    (json!({"current": current, "by_id": map}), next)
+    (ClocksPart { current, by_id }, next)
 }
 
-fn seat_draws(state: &VenueState) -> Value {
-    let mut map = serde_json::Map::new();
+/// A running tournament's seats by public name: (name, table, seat).
+#[derive(Serialize)]
+struct SeatDrawPart<'a> {
+    name: &'a str,
+    rows: Vec<(String, u16, u8)>,
+}
+
+fn seat_draws(state: &VenueState) -> BTreeMap<Uuid, SeatDrawPart<'_>> {
+    let mut map = BTreeMap::new();
     for t in state.tournaments.values() {
         if t.status != Status::Running {
             continue;
@@ -247,35 +310,51 @@ fn seat_draws(state: &VenueState) -> Value {
                 .cmp(&b.0.to_lowercase())
                 .then(a.1.cmp(&b.1))
         });
-        let rows: Vec<Value> = rows
-            .into_iter()
-            .map(|(n, tn, s)| json!([n, tn, s]))
-            .collect();
-        map.insert(t.id.to_string(), json!({"name": t.name, "rows": rows}));
+        map.insert(
+            t.id,
+            SeatDrawPart {
+                name: &t.name,
+                rows,
+            },
+        );
     }
-    Value::Object(map)
+    map
 }
 
-fn lists(state: &VenueState) -> Value {
+/// A waiting list: its game and who waits, by public name.
+#[derive(Serialize)]
+struct ListPart {
+    label: String,
+    names: Vec<String>,
+}
+
+fn lists(state: &VenueState) -> Vec<ListPart> {
     let cash = &state.cash;
-    let lists: Vec<Value> = cash
-        .lists
+    cash.lists
         .values()
-        .map(|l| {
-            let names: Vec<String> = l
+        .map(|l| ListPart {
+            label: format!("{} {}", l.stakes, l.game.label()),
+            names: l
                 .queue
                 .iter()
                 .filter_map(|id| cash.entries.get(id))
                 .map(|e| public_name(state, e.player_id))
-                .collect();
-            json!({"label": format!("{} {}", l.stakes, l.game.label()), "names": names})
+                .collect(),
         })
-        .collect();
-    Value::Array(lists)
+        .collect()
 }
 
-fn tables(state: &VenueState) -> Value {
-    let rows: Vec<Value> = state
+/// An open table and its free seats.
+#[derive(Serialize)]
+struct TablePart<'a> {
+    name: &'a str,
+    game: String,
+    open_seats: usize,
+    status: TableStatus,
+}
+
+fn tables(state: &VenueState) -> Vec<TablePart<'_>> {
+    state
         .tables
         .values()
         .filter(|t| t.status != TableStatus::Closed)
@@ -286,40 +365,53 @@ fn tables(state: &VenueState) -> Value {
                 .keys()
                 .filter(|(id, _)| *id == t.id)
                 .count();
-            json!({
-                "name": t.name.as_str(),
-                "game": format!("{} {}", t.stakes, t.game.label()),
-                "open_seats": (t.seats as usize).saturating_sub(taken),
-                "status": t.status,
-            })
+            TablePart {
+                name: t.name.as_str(),
+                game: format!("{} {}", t.stakes, t.game.label()),
+                open_seats: (t.seats as usize).saturating_sub(taken),
+                status: t.status,
+            }
         })
-        .collect();
-    Value::Array(rows)
+        .collect()
 }
 
-fn slides(d: &DisplayState) -> Value {
-    let rows: Vec<Value> = d
-        .slides
+#[derive(Serialize)]
+struct SlidePart<'a> {
+    title: &'a str,
+    body: &'a str,
+    image: Option<String>,
+}
+
+fn slides(d: &DisplayState) -> Vec<SlidePart<'_>> {
+    d.slides
         .values()
-        .map(|s| {
-            json!({
-                "title": s.title,
-                "body": s.body,
-                "image": s.image.as_ref().map(|i| format!("/display/media/{i}")),
-            })
+        .map(|s| SlidePart {
+            title: &s.title,
+            body: &s.body,
+            image: s.image.as_ref().map(|i| format!("/display/media/{i}")),
         })
-        .collect();
-    Value::Array(rows)
+        .collect()
 }
 
-fn announcements(d: &DisplayState, now_ms: u64) -> Value {
-    let rows: Vec<Value> = d
-        .announcements
+#[derive(Serialize)]
+struct AnnouncementPart<'a> {
+    id: Uuid,
+    text: &'a str,
+    group: Option<&'a str>,
+    until_ms: u64,
+}
+
+fn announcements(d: &DisplayState, now_ms: u64) -> Vec<AnnouncementPart<'_>> {
+    d.announcements
         .values()
         .filter(|a| a.until_ms > now_ms)
-        .map(|a| json!({"id": a.id, "text": a.text, "group": a.group, "until_ms": a.until_ms}))
-        .collect();
-    Value::Array(rows)
+        .map(|a| AnnouncementPart {
+            id: a.id,
+            text: &a.text,
+            group: a.group.as_deref(),
+            until_ms: a.until_ms,
+        })
+        .collect()
 }
 
 /// The feed's frames (WebSocket and SSE, node and hub alike): a `snapshot`
@@ -382,6 +474,7 @@ mod tests {
     use super::*;
     use pvm_shared::tournament::play::PlayCommand;
     use pvm_shared::tournament::structure::templates;
+    use serde_json::{json, Value};
 
     fn running() -> VenueState {
         let mut state = VenueState::default();

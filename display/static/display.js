@@ -29,31 +29,33 @@
   var overlay = document.getElementById("overlay");
   var status = document.getElementById("status");
   var ident = document.getElementById("ident");
-  var parts = {};
-  var info = null;
-  var modelAt = 0; /* server ms the parts were computed at */
-  var offset = 0; /* server ms - local ms */
-  var samples = [];
-  var lastMessage = 0;
-  var connected = false;
-  var identifyUntil = 0;
-  var viewIndex = 0;
-  var viewSince = Date.now();
-  var pageIndex = 0;
-  var socket = null;
-  var source = null;
-  var wsFailures = 0;
-  var backoff = 500;
-  /* Which feed the screen follows: "node" (the page's own origin) or "hub". */
-  var feed = "node";
-  /* Local ms the shown state was saved at, when it was restored after a
-   * restart and nothing live has arrived since; 0 otherwise. */
-  var restoredAt = 0;
-  var savedAt = 0;
-  var saveTimer = null;
+  /* Everything the screen knows and does, in one place. */
+  var st = {
+    parts: {}, /* the model's parts, by name */
+    info: null, /* this screen: name, code, group, playlist */
+    modelAt: 0, /* server ms the parts were computed at */
+    offset: 0, /* server ms - local ms */
+    samples: [], /* the last round trips: { rtt, offset } */
+    lastMessage: 0, /* local ms of the last frame */
+    connected: false,
+    identifyUntil: 0,
+    viewIndex: 0, /* the playlist's view on screen */
+    viewSince: Date.now(),
+    pageIndex: 0, /* seat pages and slides */
+    lastKey: "", /* the view last rendered */
+    rotations: 0, /* 100 ms ticks */
+    socket: null,
+    source: null,
+    wsFailures: 0,
+    backoff: 500,
+    feed: "node", /* which feed the screen follows: "node" (the page's own origin) or "hub" */
+    restoredAt: 0, /* local ms the shown state was saved at, while it was restored after a restart and nothing live has come */
+    savedAt: 0,
+    saveTimer: null
+  };
   var savedKey = "pvm-last-" + device;
 
-  function serverNow() { return Date.now() + offset; }
+  function serverNow() { return Date.now() + st.offset; }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -78,23 +80,33 @@
   /* Time left on a clock now, or null when it is not counting down. */
   function deadlineOf(c) {
     if (!c || !c.running) { return null; }
-    return modelAt + c.time_left_ms; /* server ms */
+    return st.modelAt + c.time_left_ms; /* server ms */
   }
 
+  function playlist() {
+    return (st.info && st.info.playlist && st.info.playlist.views) || [{ view: "clock" }];
+  }
+
+  /* The view on screen now: a pure read. */
   function currentView() {
-    var list = (info && info.playlist && info.playlist.views) || [{ view: "clock" }];
-    var secs = (info && info.playlist && info.playlist.rotate_secs) || 20;
-    if (list.length > 1 && Date.now() - viewSince > secs * 1000) {
-      viewIndex = (viewIndex + 1) % list.length;
-      viewSince = Date.now();
-      pageIndex = 0;
+    var list = playlist();
+    return list[st.viewIndex % list.length];
+  }
+
+  /* Moves the rotation on when the view has been up long enough. */
+  function rotate() {
+    var list = playlist();
+    var secs = (st.info && st.info.playlist && st.info.playlist.rotate_secs) || 20;
+    if (list.length > 1 && Date.now() - st.viewSince > secs * 1000) {
+      st.viewIndex = (st.viewIndex + 1) % list.length;
+      st.viewSince = Date.now();
+      st.pageIndex = 0;
     }
-    if (viewIndex >= list.length) { viewIndex = 0; }
-    return list[viewIndex];
+    if (st.viewIndex >= list.length) { st.viewIndex = 0; }
   }
 
   function clockFor(v) {
-    var clocks = parts.clocks || { by_id: {} };
+    var clocks = st.parts.clocks || { by_id: {} };
     var id = (v && v.tournament) || clocks.current;
     return id ? clocks.by_id[id] : null;
   }
@@ -159,14 +171,14 @@
   }
 
   function renderSeatDraw(v) {
-    var draws = parts.seat_draws || {};
-    var clocks = parts.clocks || {};
+    var draws = st.parts.seat_draws || {};
+    var clocks = st.parts.clocks || {};
     var id = (v && v.tournament) || clocks.current;
     var d = id ? draws[id] : null;
     if (!d) { return [el("p", "hint", "No seat draw yet")]; }
     var per = window.innerHeight > window.innerWidth ? 24 : 45;
     var pages = Math.max(1, Math.ceil(d.rows.length / per));
-    var page = pageIndex % pages;
+    var page = st.pageIndex % pages;
     var list = el("div", "seats");
     for (var i = page * per; i < Math.min(d.rows.length, (page + 1) * per); i++) {
       var r = d.rows[i];
@@ -182,7 +194,7 @@
 
   function renderLists() {
     var grid = el("div", "grid");
-    var lists = parts.lists || [];
+    var lists = st.parts.lists || [];
     for (var i = 0; i < lists.length; i++) {
       var card = el("div", "card");
       card.appendChild(el("h2", null, lists[i].label));
@@ -197,7 +209,7 @@
 
   function renderTables() {
     var box = el("div", "tables");
-    var tables = parts.tables || [];
+    var tables = st.parts.tables || [];
     for (var i = 0; i < tables.length; i++) {
       var t = tables[i];
       var row = el("div", "row");
@@ -210,9 +222,9 @@
   }
 
   function renderSlides() {
-    var slides = parts.slides || [];
-    if (!slides.length) { return [el("p", "hint", (parts.venue && parts.venue.name) || "")]; }
-    var s = slides[pageIndex % slides.length];
+    var slides = st.parts.slides || [];
+    if (!slides.length) { return [el("p", "hint", (st.parts.venue && st.parts.venue.name) || "")]; }
+    var s = slides[st.pageIndex % slides.length];
     var box = el("div", "slide" + (s.image ? " with-image" : ""));
     if (s.image) {
       var img = el("img");
@@ -225,9 +237,8 @@
     return [box];
   }
 
-  var lastKey = "";
   function render() {
-    if (!info) { return; }
+    if (!st.info) { return; }
     var v = currentView();
     var nodes;
     if (v.view === "seat_draw") { nodes = renderSeatDraw(v); }
@@ -236,7 +247,7 @@
     else if (v.view === "slides") { nodes = renderSlides(); }
     else { nodes = renderClock(v); }
     while (stage.firstChild) { stage.removeChild(stage.firstChild); }
-    var logo = parts.venue && parts.venue.logo;
+    var logo = st.parts.venue && st.parts.venue.logo;
     if (logo) {
       var l = el("img", "logo");
       l.src = logo;
@@ -245,15 +256,15 @@
     }
     for (var i = 0; i < nodes.length; i++) { stage.appendChild(nodes[i]); }
     stage.setAttribute("data-view", v.view);
-    lastKey = v.view;
+    st.lastKey = v.view;
     renderOverlay();
     tick();
   }
 
   function renderOverlay() {
-    var list = parts.announcements || [];
+    var list = st.parts.announcements || [];
     var mine = [];
-    var group = info ? info.group : null;
+    var group = st.info ? st.info.group : null;
     for (var i = 0; i < list.length; i++) {
       var a = list[i];
       if (a.until_ms > serverNow() && (a.group === null || a.group === group)) { mine.push(a.text); }
@@ -263,7 +274,7 @@
   }
 
   function applyVenue() {
-    var v = parts.venue;
+    var v = st.parts.venue;
     if (!v) { return; }
     var root = document.documentElement.style;
     root.setProperty("--primary", v.primary);
@@ -277,7 +288,7 @@
   function tick() {
     var times = stage.querySelectorAll("[data-clock]");
     for (var i = 0; i < times.length; i++) {
-      var c = (parts.clocks && parts.clocks.by_id) ? parts.clocks.by_id[times[i].getAttribute("data-clock")] : null;
+      var c = (st.parts.clocks && st.parts.clocks.by_id) ? st.parts.clocks.by_id[times[i].getAttribute("data-clock")] : null;
       var d = deadlineOf(c);
       if (d !== null) {
         // Offline past the end of the level: stop at 0:00 rather than guess.
@@ -286,32 +297,32 @@
     }
     var breaks = stage.querySelectorAll("[data-break]");
     for (var j = 0; j < breaks.length; j++) {
-      var bc = (parts.clocks && parts.clocks.by_id) ? parts.clocks.by_id[breaks[j].getAttribute("data-break")] : null;
-      if (bc && bc.running) { breaks[j].textContent = mmss(bc.to_next_break_ms - (serverNow() - modelAt)); }
+      var bc = (st.parts.clocks && st.parts.clocks.by_id) ? st.parts.clocks.by_id[breaks[j].getAttribute("data-break")] : null;
+      if (bc && bc.running) { breaks[j].textContent = mmss(bc.to_next_break_ms - (serverNow() - st.modelAt)); }
     }
-    var stale = !connected || Date.now() - lastMessage > 4000;
+    var stale = !st.connected || Date.now() - st.lastMessage > 4000;
     status.className = stale ? "" : "hidden";
-    if (restoredAt && stale) {
-      var at = new Date(restoredAt);
+    if (st.restoredAt && stale) {
+      var at = new Date(st.restoredAt);
       status.textContent = "no connection: last known state from " + at.getHours() + ":" + (at.getMinutes() < 10 ? "0" : "") + at.getMinutes();
     } else {
       status.textContent = "reconnecting…";
     }
     body.setAttribute("data-connected", stale ? "no" : "yes");
-    body.setAttribute("data-stale", restoredAt && stale ? "yes" : "no");
-    body.setAttribute("data-feed", feed);
-    document.getElementById("delayed").className = (servedDelayed || feed === "hub") ? "" : "hidden";
-    var unnamed = info && !info.name;
-    ident.className = (unnamed || Date.now() < identifyUntil) ? (Date.now() < identifyUntil ? "flash" : "") : "hidden";
-    if (info) { ident.firstChild.textContent = info.code; }
+    body.setAttribute("data-stale", st.restoredAt && stale ? "yes" : "no");
+    body.setAttribute("data-feed", st.feed);
+    document.getElementById("delayed").className = (servedDelayed || st.feed === "hub") ? "" : "hidden";
+    var unnamed = st.info && !st.info.name;
+    ident.className = (unnamed || Date.now() < st.identifyUntil) ? (Date.now() < st.identifyUntil ? "flash" : "") : "hidden";
+    if (st.info) { ident.firstChild.textContent = st.info.code; }
   }
 
-  var rotations = 0;
   setInterval(function () {
     tick();
-    rotations += 1;
-    if (rotations % 100 === 0) { pageIndex += 1; render(); } /* seat pages and slides every 10 s */
-    else if (info && currentView().view !== lastKey) { render(); }
+    st.rotations += 1;
+    rotate();
+    if (st.rotations % 100 === 0) { st.pageIndex += 1; render(); } /* seat pages and slides every 10 s */
+    else if (st.info && currentView().view !== st.lastKey) { render(); }
   }, 100);
 
   /* Exposed for tests and for anyone debugging a screen. */
@@ -319,42 +330,42 @@
     deadline: function () {
       var c = clockFor(currentView());
       var d = deadlineOf(c);
-      return d === null ? null : d - offset; /* in this screen's local ms */
+      return d === null ? null : d - st.offset; /* in this screen's local ms */
     },
     timeLeft: function () {
       var c = clockFor(currentView());
       var d = deadlineOf(c);
       return d === null ? (c ? c.time_left_ms : null) : d - serverNow();
     },
-    offset: function () { return offset; },
-    feed: function () { return feed; }
+    offset: function () { return st.offset; },
+    feed: function () { return st.feed; }
   };
 
   /* The last state, kept so a screen that restarts while the node is down
    * shows it (marked stale) instead of a browser error. Written at most
    * every 5 s: cheap boxes have cheap flash. */
   function save() {
-    saveTimer = null;
-    savedAt = Date.now();
+    st.saveTimer = null;
+    st.savedAt = Date.now();
     try {
-      window.localStorage.setItem(savedKey, JSON.stringify({ parts: parts, info: info, model_ms: modelAt, offset: offset, saved: savedAt }));
+      window.localStorage.setItem(savedKey, JSON.stringify({ parts: st.parts, info: st.info, model_ms: st.modelAt, offset: st.offset, saved: st.savedAt }));
     } catch (e) { /* full or private: the screen still works live */ }
   }
 
   function saveSoon() {
-    if (saveTimer) { return; }
-    saveTimer = setTimeout(save, Math.max(0, 5000 - (Date.now() - savedAt)));
+    if (st.saveTimer) { return; }
+    st.saveTimer = setTimeout(save, Math.max(0, 5000 - (Date.now() - st.savedAt)));
   }
 
   function restore() {
     var kept = null;
     try { kept = JSON.parse(window.localStorage.getItem(savedKey) || "null"); } catch (e) { kept = null; }
     if (!kept || !kept.parts) { return; }
-    parts = kept.parts;
-    info = kept.info || null;
-    modelAt = kept.model_ms || 0;
-    offset = kept.offset || 0;
-    restoredAt = kept.saved || Date.now();
+    st.parts = kept.parts;
+    st.info = kept.info || null;
+    st.modelAt = kept.model_ms || 0;
+    st.offset = kept.offset || 0;
+    st.restoredAt = kept.saved || Date.now();
     applyVenue();
     render();
   }
@@ -362,29 +373,29 @@
   function onMessage(text) {
     var m;
     try { m = JSON.parse(text); } catch (e) { return; }
-    lastMessage = Date.now();
+    st.lastMessage = Date.now();
     if (m.type === "pong") {
       var now = Date.now();
       var rtt = now - m.t;
-      samples.push({ rtt: rtt, offset: m.server_ms - (m.t + now) / 2 });
-      if (samples.length > 8) { samples.shift(); }
-      var best = samples[0];
-      for (var i = 1; i < samples.length; i++) { if (samples[i].rtt < best.rtt) { best = samples[i]; } }
-      offset = best.offset;
+      st.samples.push({ rtt: rtt, offset: m.server_ms - (m.t + now) / 2 });
+      if (st.samples.length > 8) { st.samples.shift(); }
+      var best = st.samples[0];
+      for (var i = 1; i < st.samples.length; i++) { if (st.samples[i].rtt < best.rtt) { best = st.samples[i]; } }
+      st.offset = best.offset;
       return;
     }
-    if (m.type === "identify") { identifyUntil = Date.now() + 10000; tick(); return; }
-    if (m.type === "tick") { if (!samples.length) { offset = m.server_ms - Date.now(); } return; }
+    if (m.type === "identify") { st.identifyUntil = Date.now() + 10000; tick(); return; }
+    if (m.type === "tick") { if (!st.samples.length) { st.offset = m.server_ms - Date.now(); } return; }
     if (m.type === "snapshot" || m.type === "delta") {
-      if (m.type === "snapshot") { parts = {}; }
-      if (!samples.length) { offset = m.server_ms - Date.now(); }
-      for (var k in m.parts) { if (m.parts.hasOwnProperty(k)) { parts[k] = m.parts[k]; } }
-      modelAt = m.model_ms;
-      restoredAt = 0;
+      if (m.type === "snapshot") { st.parts = {}; }
+      if (!st.samples.length) { st.offset = m.server_ms - Date.now(); }
+      for (var k in m.parts) { if (m.parts.hasOwnProperty(k)) { st.parts[k] = m.parts[k]; } }
+      st.modelAt = m.model_ms;
+      st.restoredAt = 0;
       if (m.device) {
-        var changed = !info || JSON.stringify(info.playlist) !== JSON.stringify(m.device.playlist);
-        info = m.device;
-        if (changed) { viewIndex = 0; viewSince = Date.now(); }
+        var changed = !st.info || JSON.stringify(st.info.playlist) !== JSON.stringify(m.device.playlist);
+        st.info = m.device;
+        if (changed) { st.viewIndex = 0; st.viewSince = Date.now(); }
       }
       applyVenue();
       render();
@@ -393,58 +404,58 @@
   }
 
   function ping() {
-    if (socket && socket.readyState === 1) {
-      socket.send(JSON.stringify({ type: "ping", t: Date.now() }));
+    if (st.socket && st.socket.readyState === 1) {
+      st.socket.send(JSON.stringify({ type: "ping", t: Date.now() }));
     }
   }
 
   function scheme() { return window.location.protocol === "https:" ? "wss://" : "ws://"; }
 
   function feedUrl() {
-    if (feed === "hub") { return fallback.replace(/^http/, "ws") + "/display/ws/" + encodeURIComponent(device); }
+    if (st.feed === "hub") { return fallback.replace(/^http/, "ws") + "/display/ws/" + encodeURIComponent(device); }
     return scheme() + window.location.host + base + "/display/ws/" + encodeURIComponent(device);
   }
 
   function connectWs() {
     var opened = false;
     try {
-      socket = new WebSocket(feedUrl());
+      st.socket = new WebSocket(feedUrl());
     } catch (e) {
-      wsFailures += 1;
+      st.wsFailures += 1;
       reconnect();
       return;
     }
-    socket.onopen = function () {
+    st.socket.onopen = function () {
       opened = true;
-      connected = true;
-      wsFailures = 0;
-      backoff = 500;
-      samples = [];
+      st.connected = true;
+      st.wsFailures = 0;
+      st.backoff = 500;
+      st.samples = [];
       for (var i = 0; i < 5; i++) { setTimeout(ping, i * 300); }
     };
-    socket.onmessage = function (e) { onMessage(e.data); };
-    socket.onclose = function () {
-      connected = false;
-      if (!opened) { wsFailures += 1; }
-      socket = null;
+    st.socket.onmessage = function (e) { onMessage(e.data); };
+    st.socket.onclose = function () {
+      st.connected = false;
+      if (!opened) { st.wsFailures += 1; }
+      st.socket = null;
       tick();
       reconnect();
     };
-    socket.onerror = function () { /* onclose follows */ };
+    st.socket.onerror = function () { /* onclose follows */ };
   }
 
   function connectSse() {
-    source = new window.EventSource(base + "/display/events/" + encodeURIComponent(device));
-    source.onopen = function () { connected = true; backoff = 500; };
-    source.onmessage = function (e) { onMessage(e.data); };
-    source.onerror = function () {
-      connected = false;
+    st.source = new window.EventSource(base + "/display/events/" + encodeURIComponent(device));
+    st.source.onopen = function () { st.connected = true; st.backoff = 500; };
+    st.source.onmessage = function (e) { onMessage(e.data); };
+    st.source.onerror = function () {
+      st.connected = false;
       tick();
       if (fallback) {
         // EventSource retries the node for ever by itself: ask whether it is down instead.
-        source.close();
-        source = null;
-        wsFailures = Math.max(wsFailures, 2);
+        st.source.close();
+        st.source = null;
+        st.wsFailures = Math.max(st.wsFailures, 2);
         reconnect();
       }
     };
@@ -464,36 +475,36 @@
   }
 
   function reconnect() {
-    var wait = backoff;
-    backoff = Math.min(backoff * 2, 5000);
+    var wait = st.backoff;
+    st.backoff = Math.min(st.backoff * 2, 5000);
     setTimeout(function () {
-      if (feed === "node" && fallback && wsFailures >= 2) {
+      if (st.feed === "node" && fallback && st.wsFailures >= 2) {
         // Twice refused: if the node is down (not just its WebSocket), follow the hub.
         nodeAnswers(function (up) {
-          if (!up) { feed = "hub"; wsFailures = 0; backoff = 500; tick(); connectWs(); } else { connectNode(); }
+          if (!up) { st.feed = "hub"; st.wsFailures = 0; st.backoff = 500; tick(); connectWs(); } else { connectNode(); }
         });
         return;
       }
-      if (feed === "hub") { connectWs(); } else { connectNode(); }
+      if (st.feed === "hub") { connectWs(); } else { connectNode(); }
     }, wait);
   }
 
   function connectNode() {
-    if (wsFailures >= 3 && window.EventSource) { connectSse(); } else { connectWs(); }
+    if (st.wsFailures >= 3 && window.EventSource) { connectSse(); } else { connectWs(); }
   }
 
   /* While on the hub, look for the node every 5 s and go back as soon as it answers. */
   setInterval(function () {
-    if (feed !== "hub") { return; }
+    if (st.feed !== "hub") { return; }
     nodeAnswers(function (up) {
-      if (!up || feed !== "hub") { return; }
-      feed = "node";
-      wsFailures = 0;
-      backoff = 500;
-      var old = socket;
-      socket = null;
+      if (!up || st.feed !== "hub") { return; }
+      st.feed = "node";
+      st.wsFailures = 0;
+      st.backoff = 500;
+      var old = st.socket;
+      st.socket = null;
       if (old) { old.onclose = null; try { old.close(); } catch (e) { /* ignore */ } }
-      connected = false;
+      st.connected = false;
       tick();
       connectWs();
     });
@@ -510,8 +521,8 @@
   setInterval(ping, 10000);
   setInterval(function () {
     // A silent connection is a dead one: drop it and reconnect.
-    if (socket && Date.now() - lastMessage > 6000 && lastMessage > 0) {
-      try { socket.close(); } catch (e) { /* ignore */ }
+    if (st.socket && Date.now() - st.lastMessage > 6000 && st.lastMessage > 0) {
+      try { st.socket.close(); } catch (e) { /* ignore */ }
     }
   }, 1000);
   if (window.WebSocket) { connectWs(); } else if (window.EventSource) { connectSse(); }

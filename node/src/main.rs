@@ -178,7 +178,9 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     match pvm_node::sync::HubLink::load(&config.data_dir) {
         Ok(Some(link)) => {
             tracing::info!(hub = %link.hub_url, venue = %link.venue_id, nats = %config.nats, "syncing with the hub");
-            node.state.sync.set_hub_display(&link.hub_url, link.venue_id);
+            node.state
+                .sync
+                .set_hub_display(&link.hub_url, link.venue_id);
             tokio::spawn(pvm_node::sync::pump(
                 link.clone(),
                 config.nats.clone(),

@@ -105,7 +105,10 @@ async fn a_full_disk_fails_writes_clearly_and_ready_says_so_until_space_returns(
             assert_eq!(r.status().as_u16(), 503);
         }
     }
-    println!("on a full disk, {} of 32 concurrent writes were kept", burst_kept.len());
+    println!(
+        "on a full disk, {} of 32 concurrent writes were kept",
+        burst_kept.len()
+    );
     let (status, body) = ready(c.clone(), node.url.clone()).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("cannot save changes"), "{body}");

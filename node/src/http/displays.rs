@@ -107,9 +107,15 @@ async fn manifest() -> Response {
 async fn service_worker() -> Response {
     (
         [
-            (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
             (header::CACHE_CONTROL, "no-cache"),
-            (header::HeaderName::from_static("service-worker-allowed"), "/display"),
+            (
+                header::HeaderName::from_static("service-worker-allowed"),
+                "/display",
+            ),
         ],
         pvm_display::SERVICE_WORKER,
     )
@@ -119,12 +125,7 @@ async fn service_worker() -> Response {
 fn page_html(app: &AppState, device: &str) -> Response {
     (
         [(header::CACHE_CONTROL, "no-store")],
-        Html(pvm_display::page(
-            device,
-            "",
-            false,
-            app.sync.hub_display(),
-        )),
+        Html(pvm_display::page(device, "", false, app.sync.hub_display())),
     )
         .into_response()
 }

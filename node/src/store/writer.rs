@@ -226,16 +226,11 @@ impl Log {
                     }
                 };
                 rt.block_on(async move {
-                    let pipe = Arc::new(Pipe {
-                        generation: Default::default(),
-                        health: writer_health,
-                        staff_tx,
-                        venue_tx,
-                    });
-                    match start_halves(db, identity, metrics, clock, pipe).await {
-                        Ok(sealer) => {
+                    match Writer::load(db, identity, metrics, clock, staff_tx, venue_tx).await {
+                        Ok(mut writer) => {
+                            writer.health = writer_health;
                             let _ = ready_tx.send(Ok(()));
-                            sealer.run(rx).await;
+                            writer.run(rx).await;
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -351,147 +346,70 @@ impl Log {
     }
 }
 
-/// Loads the state, then starts the committer on its own thread; returns
-/// the sealer, which runs on the calling thread.
-async fn start_halves(
-    db: Db,
-    identity: Arc<NodeIdentity>,
-    metrics: Arc<Metrics>,
-    clock: Arc<dyn TimeSource>,
-    pipe: Arc<Pipe>,
-) -> Result<Sealer, StoreError> {
-    let conn = db.connect().await?;
-    // Checkpoints run on their own thread, never inside a commit.
-    super::query_text(&conn, "PRAGMA wal_autocheckpoint=0").await?;
-    let stmts = Statements::prepare(&conn).await?;
-    let checkpointer = Checkpointer::start(db.clone())?;
-    // One sealed batch may wait while another commits.
-    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel(1);
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let mut sealer = Sealer {
-        db,
-        pipe: pipe.clone(),
-        jobs: jobs_tx,
-        done: done_rx,
-        in_flight: 0,
-        generation: 0,
-        poisoned: false,
-        last_batch: 1,
-        identity,
-        clock: clock.clone(),
-        state: VenueState::default(),
-        next_seq: 1,
-        prev_hash: [0; 32],
-        hlc: HlcClock::default(),
-        pending: Pending::default(),
-    };
-    sealer.reload().await?;
-    let committer = Committer {
-        conn,
-        stmts,
-        checkpointer,
-        pipe,
-        metrics,
-        clock,
-        done: done_tx,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| StoreError::Log(format!("committer runtime: {e}")))?;
-    std::thread::Builder::new()
-        .name("pvm-commit".into())
-        .spawn(move || committer.run(rt, jobs_rx))
-        .map_err(|e| StoreError::Log(format!("cannot start committer thread: {e}")))?;
-    Ok(sealer)
-}
-
 struct Staged {
     env: Envelope,
     event: EventKind,
 }
 
-/// A sealed batch on its way to the committer: the events, the read-table
-/// rows they touch, who is waiting, and the state to publish once it commits.
-struct Sealed {
-    /// The failure generation it was sealed in: a batch sealed on top of a
-    /// batch that then failed is refused, never committed.
-    generation: u64,
-    staged: Vec<Staged>,
-    touched: pvm_shared::cash::TouchedRows,
-    callers: Vec<(Responder, usize)>,
-    /// The venue state after this batch (when it changed more than staff).
-    venue: Option<Arc<VenueState>>,
-    /// The staff directory after this batch (when it changed staff).
-    staff: Option<Arc<StaffDirectory>>,
-}
-
-enum Job {
-    Commit(Sealed),
-    Probe(oneshot::Sender<Result<(), String>>),
-    Shutdown(oneshot::Sender<()>),
-}
-
-/// What the sealer and the committer share.
-struct Pipe {
-    /// Bumped by the committer after a failed commit is rolled back.
-    generation: std::sync::atomic::AtomicU64,
-    health: Arc<WriterHealth>,
-    staff_tx: watch::Sender<Arc<StaffDirectory>>,
-    venue_tx: watch::Sender<Arc<VenueState>>,
-}
-
-impl Pipe {
-    fn generation(&self) -> u64 {
-        self.generation.load(std::sync::atomic::Ordering::Acquire)
-    }
-}
-
-/// The first half of the writer: decides, seals and signs batches, and
-/// hands each to the committer as soon as the previous one is committed, so
-/// the next batch is sealed while the disk flushes the last.
-struct Sealer {
+struct Writer {
     db: Db,
-    pipe: Arc<Pipe>,
-    jobs: std::sync::mpsc::SyncSender<Job>,
-    /// One message per finished commit job.
-    done: mpsc::UnboundedReceiver<()>,
-    /// Commit jobs handed over and not yet finished.
-    in_flight: usize,
-    /// The failure generation the state belongs to.
-    generation: u64,
+    conn: libsql::Connection,
+    stmts: Statements,
+    checkpointer: Checkpointer,
+    /// How many appends the last batch held: the writer waits briefly for as many again.
+    last_batch: usize,
+    /// Publishes the staff directory after each commit that changed it.
+    staff_tx: watch::Sender<Arc<StaffDirectory>>,
+    /// Publishes the whole venue state after each commit that changed more than staff.
+    venue_tx: watch::Sender<Arc<VenueState>>,
     /// Set when a failed commit could not be rolled back in memory.
     poisoned: bool,
-    /// How many callers the last batch handed over held.
-    last_batch: usize,
+    health: Arc<WriterHealth>,
     identity: Arc<NodeIdentity>,
+    metrics: Arc<Metrics>,
     clock: Arc<dyn TimeSource>,
     state: VenueState,
     next_seq: u64,
     prev_hash: Hash,
     hlc: HlcClock,
-    pending: Pending,
 }
 
-/// The batch being sealed.
-#[derive(Default)]
-struct Pending {
-    staged: Vec<Staged>,
-    touched: pvm_shared::cash::TouchedRows,
-    callers: Vec<(Responder, usize)>,
-}
-
-impl Pending {
-    fn fail_all(&mut self, e: impl Fn() -> AppendError) {
-        for (responder, _) in self.callers.drain(..) {
-            responder.fail(e());
-        }
-        self.staged.clear();
-        self.touched = Default::default();
+impl Writer {
+    async fn load(
+        db: Db,
+        identity: Arc<NodeIdentity>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn TimeSource>,
+        staff_tx: watch::Sender<Arc<StaffDirectory>>,
+        venue_tx: watch::Sender<Arc<VenueState>>,
+    ) -> Result<Writer, StoreError> {
+        let conn = db.connect().await?;
+        // Checkpoints run on their own thread, never inside a commit.
+        super::query_text(&conn, "PRAGMA wal_autocheckpoint=0").await?;
+        let stmts = Statements::prepare(&conn).await?;
+        let checkpointer = Checkpointer::start(db.clone())?;
+        let mut writer = Writer {
+            db,
+            conn,
+            stmts,
+            checkpointer,
+            last_batch: 1,
+            staff_tx,
+            venue_tx,
+            poisoned: false,
+            health: Arc::default(),
+            identity,
+            metrics,
+            clock,
+            state: VenueState::default(),
+            next_seq: 1,
+            prev_hash: [0; 32],
+            hlc: HlcClock::default(),
+        };
+        writer.reload().await?;
+        Ok(writer)
     }
-}
 
-impl Sealer {
     /// Reads state and the chain head back from the database (at start, and after a failed commit).
     async fn reload(&mut self) -> Result<(), StoreError> {
         let reader = Reader::new(&self.db).await?;
@@ -500,92 +418,58 @@ impl Sealer {
         self.next_seq = head.start.seq;
         self.prev_hash = head.start.prev_hash;
         self.hlc = HlcClock::resume_after(head.hlc);
-        self.pipe
-            .staff_tx
+        self.staff_tx
             .send_replace(Arc::new(self.state.staff.clone()));
-        self.pipe
-            .venue_tx
-            .send_replace(Arc::new(self.state.clone()));
+        self.venue_tx.send_replace(Arc::new(self.state.clone()));
         Ok(())
-    }
-
-    /// After a failed commit: everything sealed since was chained on it and
-    /// is refused; the state is read back from what was really committed.
-    async fn catch_up(&mut self) {
-        let now = self.pipe.generation();
-        if now == self.generation {
-            return;
-        }
-        self.pending.fail_all(|| {
-            AppendError::Storage("an earlier change could not be saved, so this one was not either".into())
-        });
-        self.generation = now;
-        if self.poisoned {
-            return;
-        }
-        if let Err(e) = self.reload().await {
-            // Memory now holds events the database does not: chaining on
-            // them would break the log. Refuse everything until a restart.
-            tracing::error!(error = %e, "reloading state after a failed commit failed; refusing all writes until restart");
-            self.poisoned = true;
-            self.pipe
-                .health
-                .poisoned
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut shutdown = None;
-        loop {
-            let open = shutdown.is_none();
-            let msg = tokio::select! {
-                biased;
-                done = self.done.recv(), if self.in_flight > 0 => match done {
-                    Some(()) => {
-                        self.in_flight -= 1;
-                        None
-                    }
-                    // The committer is gone: nothing more can be saved.
-                    None => break,
-                },
-                msg = rx.recv(), if open && self.pending.callers.len() < MAX_BATCH => match msg {
-                    Some(msg) => Some(msg),
-                    None => break,
-                },
-                else => {
-                    if shutdown.is_some() && self.in_flight == 0 {
+        while let Some(first) = rx.recv().await {
+            let mut batch = Vec::with_capacity(64);
+            let mut probes = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Append {
+                        actor,
+                        command,
+                        reply,
+                    } => batch.push((actor, vec![command], Responder::One(reply))),
+                    Msg::AppendAll {
+                        actor,
+                        commands,
+                        reply,
+                    } => batch.push((actor, commands, Responder::All(reply))),
+                    Msg::Probe(reply) => probes.push(reply),
+                    Msg::Shutdown(done) => {
+                        shutdown = Some(done);
                         break;
                     }
-                    None
                 }
-            };
-            self.catch_up().await;
-            if let Some(msg) = msg {
-                self.take(msg, &mut shutdown);
-                // Whatever else is already waiting joins this batch.
-                while shutdown.is_none() && self.pending.callers.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(msg) => self.take(msg, &mut shutdown),
-                        Err(_) => break,
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                    if next.is_none() && shutdown.is_none() {
+                        next = self.gather(&mut rx, batch.len());
                     }
                 }
             }
-            if self.in_flight == 0 && !self.pending.callers.is_empty() {
-                if shutdown.is_none() {
-                    self.gather(&mut rx, &mut shutdown);
-                }
-                if !self.hand_over() {
-                    break;
+            self.last_batch = batch.len();
+            self.commit_batch(batch).await;
+            if !probes.is_empty() {
+                let result = self.probe().await;
+                for p in probes {
+                    let _ = p.send(result.clone());
                 }
             }
-            if shutdown.is_some() && self.in_flight == 0 && self.pending.callers.is_empty() {
+            if shutdown.is_some() {
                 break;
             }
         }
         rx.close();
+        self.checkpointer.stop();
         // Appends that raced with shutdown are refused, never dropped silently.
-        self.pending.fail_all(|| AppendError::Stopped);
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Msg::Append { reply, .. } => {
@@ -600,99 +484,104 @@ impl Sealer {
                 Msg::Shutdown(_) => {}
             }
         }
-        match shutdown {
-            Some(done) => {
-                // The committer checkpoints and then answers `done`.
-                if let Err(std::sync::mpsc::SendError(Job::Shutdown(done))) =
-                    self.jobs.send(Job::Shutdown(done))
-                {
-                    let _ = done.send(());
-                }
-            }
-            None => drop(self.jobs),
+        if let Err(e) = super::query_text(&self.conn, "PRAGMA wal_checkpoint(TRUNCATE)").await {
+            tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+        }
+        if let Some(done) = shutdown {
+            let _ = done.send(());
         }
     }
 
-    /// Takes one message: an append is decided and sealed at once (while the
-    /// committer may still be flushing the batch before).
-    fn take(&mut self, msg: Msg, shutdown: &mut Option<oneshot::Sender<()>>) {
-        let (actor, commands, responder) = match msg {
-            Msg::Append {
-                actor,
-                command,
-                reply,
-            } => (actor, vec![command], Responder::One(reply)),
-            Msg::AppendAll {
-                actor,
-                commands,
-                reply,
-            } => (actor, commands, Responder::All(reply)),
-            Msg::Probe(reply) => {
-                if let Err(std::sync::mpsc::SendError(Job::Probe(reply))) =
-                    self.jobs.send(Job::Probe(reply))
-                {
-                    let _ = reply.send(Err("the writer has stopped: restart the node".into()));
-                }
-                return;
-            }
-            Msg::Shutdown(done) => {
-                *shutdown = Some(done);
-                return;
-            }
-        };
+    /// One real commit (the probe row rewritten): clears the last failure if
+    /// it works.
+    async fn probe(&mut self) -> Result<(), String> {
         if self.poisoned {
-            responder.fail(AppendError::Storage(
-                "the database failed earlier and the node must be restarted".into(),
-            ));
+            return Err("the database failed and could not be read back: restart the node".into());
+        }
+        let now = self.clock.now_ms() as i64;
+        let result = self
+            .conn
+            .execute(
+                "INSERT INTO write_probe (id, at_ms) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at_ms = excluded.at_ms",
+                [now],
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                self.health.set_failure(None);
+                Ok(())
+            }
+            Err(e) => {
+                let e = super::StoreError::from(e).to_string();
+                self.health.set_failure(Some(e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    async fn commit_batch(&mut self, batch: Vec<(Actor, Vec<Command>, Responder)>) {
+        if self.poisoned {
+            for (_, _, responder) in batch {
+                responder.fail(AppendError::Storage(
+                    "the database failed earlier and the node must be restarted".into(),
+                ));
+            }
             return;
         }
-        match self.stage(actor, &commands) {
-            Ok(mine) => {
-                self.pending.callers.push((responder, mine.len()));
-                self.pending.staged.extend(mine);
+        let mut staged: Vec<Staged> = Vec::with_capacity(batch.len());
+        // Each caller with how many of the staged events are theirs.
+        let mut callers: Vec<(Responder, usize)> = Vec::with_capacity(batch.len());
+        let mut touched = pvm_shared::cash::TouchedRows::default();
+        for (actor, commands, responder) in batch {
+            match self.stage(actor, &commands, &mut touched) {
+                Ok(mine) => {
+                    callers.push((responder, mine.len()));
+                    staged.extend(mine);
+                }
+                Err(e) => responder.fail(AppendError::Rejected(e)),
             }
-            Err(e) => responder.fail(AppendError::Rejected(e)),
         }
-    }
-
-    /// Signs the pending batch and hands it to the committer. False when the
-    /// committer is gone.
-    fn hand_over(&mut self) -> bool {
-        let mut pending = std::mem::take(&mut self.pending);
-        let Some(last) = pending.staged.last_mut() else {
-            // Only refusals: everyone has heard back already.
-            return true;
+        let Some(last) = staged.last_mut() else {
+            return;
         };
         last.env.sign(&self.identity.key);
-        let staff = pending
-            .staged
-            .iter()
-            .any(|s| s.event.touches_staff())
-            .then(|| Arc::new(self.state.staff.clone()));
-        let venue = (!pending.touched.is_empty()
-            || pending.staged.iter().any(|s| !s.event.touches_staff()))
-        .then(|| Arc::new(self.state.clone()));
-        self.last_batch = pending.callers.len();
-        let job = Job::Commit(Sealed {
-            generation: self.generation,
-            staged: pending.staged,
-            touched: pending.touched,
-            callers: pending.callers,
-            venue,
-            staff,
-        });
-        match self.jobs.send(job) {
+        match self.write(&staged, &touched).await {
             Ok(()) => {
-                self.in_flight += 1;
-                true
-            }
-            Err(std::sync::mpsc::SendError(job)) => {
-                if let Job::Commit(sealed) = job {
-                    for (responder, _) in sealed.callers {
-                        responder.fail(AppendError::Stopped);
-                    }
+                self.health.set_failure(None);
+                self.metrics.events_appended(staged.len() as u64);
+                if staged.iter().any(|s| s.event.touches_staff()) {
+                    self.staff_tx
+                        .send_replace(Arc::new(self.state.staff.clone()));
                 }
-                false
+                // Published before the callers hear back, so what they read next includes their change.
+                if staged.iter().any(|s| !s.event.touches_staff()) {
+                    self.venue_tx.send_replace(Arc::new(self.state.clone()));
+                }
+                let mut events = staged.into_iter().map(|s| Committed {
+                    seq: s.env.header.seq,
+                    hlc: s.env.header.hlc,
+                    event: s.event,
+                });
+                for (responder, n) in callers {
+                    let mine: Vec<Committed> = events.by_ref().take(n).collect();
+                    responder.succeed(mine);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = staged.len(), "commit failed; nothing of this batch was stored");
+                self.health.set_failure(Some(e.to_string()));
+                for (responder, _) in callers {
+                    responder.fail(AppendError::Storage(e.to_string()));
+                }
+                if let Err(e) = self.reload().await {
+                    // Memory now holds events the database does not: chaining on
+                    // them would break the log. Refuse everything until a restart.
+                    tracing::error!(error = %e, "reloading state after a failed commit failed; refusing all writes until restart");
+                    self.poisoned = true;
+                    self.health
+                        .poisoned
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
     }
@@ -700,7 +589,12 @@ impl Sealer {
     /// Decides one caller's commands in order against the state, sealing and
     /// applying each. If one is refused, the state is put back as it was
     /// before the first (a group stands or falls together).
-    fn stage(&mut self, actor: Actor, commands: &[Command]) -> Result<Vec<Staged>, DomainError> {
+    fn stage(
+        &mut self,
+        actor: Actor,
+        commands: &[Command],
+        touched: &mut pvm_shared::cash::TouchedRows,
+    ) -> Result<Vec<Staged>, DomainError> {
         // Only a group needs the way back; a single command is decided before
         // anything changes.
         let saved = (commands.len() > 1).then(|| {
@@ -708,7 +602,7 @@ impl Sealer {
                 self.state.clone(),
                 self.next_seq,
                 self.prev_hash,
-                self.pending.touched.clone(),
+                touched.clone(),
             )
         });
         let mut out = Vec::with_capacity(commands.len());
@@ -720,7 +614,7 @@ impl Sealer {
                         self.state = state;
                         self.next_seq = seq;
                         self.prev_hash = hash;
-                        self.pending.touched = t;
+                        *touched = t;
                     }
                     return Err(e);
                 }
@@ -735,9 +629,7 @@ impl Sealer {
                 schema: SCHEMA_VERSION,
             };
             let env = Envelope::seal(header, &event, self.prev_hash);
-            self.pending
-                .touched
-                .extend(touched_by(&self.state, &event));
+            touched.extend(touched_by(&self.state, &event));
             self.state.apply(&event);
             self.next_seq += 1;
             self.prev_hash = env.hash;
@@ -746,154 +638,39 @@ impl Sealer {
         Ok(out)
     }
 
-    /// When more callers were in the last batch than are waiting now, waits
-    /// a moment (at most GATHER_WAIT) for them, sealing each as it comes:
-    /// one fsync then covers them all. A lone caller never waits.
-    fn gather(&mut self, rx: &mut mpsc::Receiver<Msg>, shutdown: &mut Option<oneshot::Sender<()>>) {
+    /// When more callers were active in the last batch than have sent so far,
+    /// waits a moment (at most GATHER_WAIT) for them: one fsync then covers
+    /// them all. A lone caller never waits.
+    fn gather(&self, rx: &mut mpsc::Receiver<Msg>, have: usize) -> Option<Msg> {
+        if have >= self.last_batch {
+            return None;
+        }
         let start = std::time::Instant::now();
-        while self.pending.callers.len() < self.last_batch.min(MAX_BATCH)
-            && shutdown.is_none()
-            && start.elapsed() < GATHER_WAIT
-        {
-            match rx.try_recv() {
-                Ok(msg) => self.take(msg, shutdown),
-                // Yield rather than sleep: the callers need this core to send.
-                Err(_) => std::thread::yield_now(),
+        while start.elapsed() < GATHER_WAIT {
+            // Yield rather than sleep: the callers need this core to send.
+            std::thread::yield_now();
+            if let Ok(msg) = rx.try_recv() {
+                return Some(msg);
             }
         }
-    }
-}
-
-/// The second half of the writer: commits sealed batches in order, one
-/// transaction each (synchronous=FULL), publishes the state and answers the
-/// callers after the commit.
-struct Committer {
-    conn: libsql::Connection,
-    stmts: Statements,
-    checkpointer: Checkpointer,
-    pipe: Arc<Pipe>,
-    metrics: Arc<Metrics>,
-    clock: Arc<dyn TimeSource>,
-    done: mpsc::UnboundedSender<()>,
-}
-
-impl Committer {
-    /// Runs jobs until the sealer stops sending or asks for shutdown.
-    fn run(mut self, rt: tokio::runtime::Runtime, jobs: std::sync::mpsc::Receiver<Job>) {
-        while let Ok(job) = jobs.recv() {
-            match job {
-                Job::Commit(sealed) => {
-                    rt.block_on(self.commit(sealed));
-                    let _ = self.done.send(());
-                }
-                Job::Probe(reply) => {
-                    let _ = reply.send(rt.block_on(self.probe()));
-                }
-                Job::Shutdown(done) => {
-                    self.checkpointer.stop();
-                    if let Err(e) =
-                        rt.block_on(super::query_text(&self.conn, "PRAGMA wal_checkpoint(TRUNCATE)"))
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
-                    }
-                    let _ = done.send(());
-                    return;
-                }
-            }
-        }
-        self.checkpointer.stop();
+        None
     }
 
-    /// One real commit (the probe row rewritten): clears the last failure if
-    /// it works.
-    async fn probe(&mut self) -> Result<(), String> {
-        if self
-            .pipe
-            .health
-            .poisoned
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            return Err("the database failed and could not be read back: restart the node".into());
-        }
-        let now = self.clock.now_ms() as i64;
-        let result = self
-            .conn
-            .execute(
-                "INSERT INTO write_probe (id, at_ms) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET at_ms = excluded.at_ms",
-                [now],
-            )
-            .await;
-        match result {
-            Ok(_) => {
-                self.pipe.health.set_failure(None);
-                Ok(())
-            }
-            Err(e) => {
-                let e = super::StoreError::from(e).to_string();
-                self.pipe.health.set_failure(Some(e.clone()));
-                Err(e)
-            }
-        }
-    }
-
-    async fn commit(&mut self, sealed: Sealed) {
-        if sealed.generation != self.pipe.generation() {
-            for (responder, _) in sealed.callers {
-                responder.fail(AppendError::Storage(
-                    "an earlier change could not be saved, so this one was not either".into(),
-                ));
-            }
-            return;
-        }
-        match self.write(&sealed).await {
-            Ok(()) => {
-                self.pipe.health.set_failure(None);
-                self.metrics.events_appended(sealed.staged.len() as u64);
-                if let Some(staff) = sealed.staff {
-                    self.pipe.staff_tx.send_replace(staff);
-                }
-                // Published before the callers hear back, so what they read next includes their change.
-                if let Some(venue) = sealed.venue {
-                    self.pipe.venue_tx.send_replace(venue);
-                }
-                let mut events = sealed.staged.into_iter().map(|s| Committed {
-                    seq: s.env.header.seq,
-                    hlc: s.env.header.hlc,
-                    event: s.event,
-                });
-                for (responder, n) in sealed.callers {
-                    let mine: Vec<Committed> = events.by_ref().take(n).collect();
-                    responder.succeed(mine);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, events = sealed.staged.len(), "commit failed; nothing of this batch was stored");
-                self.pipe.health.set_failure(Some(e.to_string()));
-                // Rolled back: the sealer now reads the state back and refuses
-                // what it sealed on top of this batch.
-                self.pipe
-                    .generation
-                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                for (responder, _) in sealed.callers {
-                    responder.fail(AppendError::Storage(e.to_string()));
-                }
-            }
-        }
-    }
-
-    async fn write(&self, sealed: &Sealed) -> Result<(), libsql::Error> {
+    async fn write(
+        &self,
+        staged: &[Staged],
+        touched: &pvm_shared::cash::TouchedRows,
+    ) -> Result<(), libsql::Error> {
         self.conn.execute("BEGIN IMMEDIATE", ()).await?;
         let mut result = Ok(());
-        for s in &sealed.staged {
+        for s in staged {
             result = self.stmts.append(&s.env, &s.event).await;
             if result.is_err() {
                 break;
             }
         }
-        if result.is_ok() && !sealed.touched.is_empty() {
-            if let Some(state) = &sealed.venue {
-                result = super::project::sync_cash(&self.conn, &sealed.touched, state).await;
-            }
+        if result.is_ok() && !touched.is_empty() {
+            result = super::project::sync_cash(&self.conn, touched, &self.state).await;
         }
         if result.is_ok() {
             result = self.conn.execute("COMMIT", ()).await.map(|_| ());

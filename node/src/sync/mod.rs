@@ -202,9 +202,10 @@ pub(crate) struct HubHead {
 impl SyncStatus {
     /// Records where the hub serves this venue's screens (set once, at start).
     pub fn set_hub_display(&self, hub_url: &str, venue_id: uuid::Uuid) {
-        let _ = self
-            .hub_display
-            .set(format!("{}/venues/{venue_id}", hub_url.trim_end_matches('/')));
+        let _ = self.hub_display.set(format!(
+            "{}/venues/{venue_id}",
+            hub_url.trim_end_matches('/')
+        ));
     }
 
     /// The hub's copy of this venue's display feed, once registered.
