@@ -311,7 +311,7 @@
     body.setAttribute("data-connected", stale ? "no" : "yes");
     body.setAttribute("data-stale", st.restoredAt && stale ? "yes" : "no");
     body.setAttribute("data-feed", st.feed);
-    document.getElementById("delayed").className = (servedDelayed || st.feed === "hub") ? "" : "hidden";
+    document.getElementById("delayed").className = (servedDelayed || (st.feed === "hub" && !stale)) ? "" : "hidden";
     var unnamed = st.info && !st.info.name;
     ident.className = (unnamed || Date.now() < st.identifyUntil) ? (Date.now() < st.identifyUntil ? "flash" : "") : "hidden";
     if (st.info) { ident.firstChild.textContent = st.info.code; }

@@ -631,3 +631,128 @@ async fn slow_and_idle_connections_are_closed_after_the_header_timeout() {
     // The screen's feed was not cut: a tick arrives after all that.
     next_of(&mut screen, "tick", Duration::from_secs(5)).await;
 }
+
+/// The total of live display feeds (4,000) holds whatever the mix of ids
+/// and addresses, and a feed that ends gives its place back. Through the
+/// node's own admission (`DisplayFeeds::admit`, the call every WebSocket and
+/// SSE feed makes), on a real node's state, with 1,000 screens from 100
+/// addresses holding four feeds each.
+#[tokio::test]
+async fn live_feeds_are_limited_to_4000_in_all() {
+    use pvm_node::displays::{Refusal, MAX_FEEDS, MAX_FEEDS_PER_DEVICE};
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = pvm_node::Node::open(dir.path()).await.expect("node");
+    let feeds = node.state.displays.clone();
+    let mut held = Vec::new();
+    let screens = MAX_FEEDS / MAX_FEEDS_PER_DEVICE;
+    for screen in 0..screens {
+        for _ in 0..MAX_FEEDS_PER_DEVICE {
+            let address = format!("10.0.{}.{}", screen % 100, screen % 7);
+            held.push(
+                feeds
+                    .admit(&format!("tv-{screen}"), true, &address)
+                    .unwrap_or_else(|why| panic!("feed {} refused: {why:?}", held.len())),
+            );
+        }
+    }
+    assert_eq!(held.len(), MAX_FEEDS as usize);
+    // A new screen from a new address: only the total is in the way.
+    assert_eq!(
+        feeds.admit("one-too-many", true, "10.9.9.9").err(),
+        Some(Refusal::Total)
+    );
+    assert_eq!(feeds.refused(Refusal::Total), 1);
+    held.pop();
+    assert!(feeds.admit("one-too-many", true, "10.9.9.9").is_ok());
+    drop(held);
+    node.close().await;
+}
+
+/// The node holds at most 6,000 HTTP connections: the next is closed as
+/// soon as it is accepted (counted in /metrics), the ones held keep working,
+/// and a place given back is taken again. Real node process, real sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_connections_are_limited_to_6000_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const MAX: usize = 6_000;
+    raise_open_files(MAX as u64 + 512);
+    let node = TestNode::start();
+    let addr = node.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::with_capacity(MAX);
+    for i in 0..MAX {
+        held.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .unwrap_or_else(|e| panic!("connection {i}: {e}")),
+        );
+    }
+    // One too many: closed at once, not served (well within the 10 s
+    // header timeout the held ones are under).
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.expect("extra");
+    let _ = extra
+        .write_all(b"GET /health HTTP/1.1\r\nHost: pvm\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf))
+        .await
+        .expect("the extra connection is closed, not left hanging");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the 6,001st connection was served: {:?}",
+        read.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    );
+    // A held one is served.
+    let first = held.first_mut().expect("held");
+    first
+        .write_all(b"GET /health HTTP/1.1\r\nHost: pvm\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("request");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), first.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Places given back are taken again; the refusal was counted.
+    held.truncate(MAX - 10);
+    let mut text = String::new();
+    for _ in 0..50 {
+        if let Ok(r) = common::client().get(node.api("/metrics")).send().await {
+            text = r.text().await.unwrap_or_default();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pvm_http_connections_refused_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no refusal count in /metrics:\n{text}"));
+    assert!(refused >= 1, "{text}");
+    drop(held);
+}
+
+/// Raises this process's open-file limit to `want` (within the hard limit).
+fn raise_open_files(want: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        if lim.rlim_cur < want {
+            lim.rlim_cur = want.min(lim.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+        }
+    }
+    assert!(
+        lim.rlim_cur >= want,
+        "this test needs {want} open files; the hard limit is {}",
+        lim.rlim_max
+    );
+}
