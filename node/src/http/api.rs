@@ -7,6 +7,8 @@ use super::auth::{LogRead, Require, StaffUi, TablesManage, TablesOperate, VenueM
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, AppPath, AppQuery};
 use super::AppState;
+use crate::ops;
+use crate::ops::tables::Change;
 use crate::store::Committed;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -15,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use pvm_shared::envelope::Envelope;
 use pvm_shared::venue::{
-    Branding, Command, Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings,
+    Branding, Game, PokerTable, Stakes, TableName, TableStatus, VenueSettings,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -85,10 +87,7 @@ async fn put_venue(
     who: Require<VenueManage>,
     AppJson(settings): AppJson<VenueSettings>,
 ) -> Result<Response, ApiError> {
-    let committed = s
-        .log
-        .append(who.principal().actor(), Command::UpdateSettings(settings))
-        .await?;
+    let committed = ops::venue::update_settings(&s.log, who.principal().actor(), settings).await?;
     let body = Json(s.reader.settings().await?).into_response();
     Ok(with_seq(&committed, body))
 }
@@ -124,20 +123,13 @@ async fn create_table(
     who: Require<TablesManage>,
     AppJson(new): AppJson<NewTable>,
 ) -> Result<Response, ApiError> {
-    let table_id = Uuid::now_v7();
-    let committed = s
-        .log
-        .append(
-            who.principal().actor(),
-            Command::CreateTable {
-                table_id,
-                name: new.name,
-                game: new.game,
-                stakes: new.stakes,
-                seats: new.seats,
-            },
-        )
-        .await?;
+    let new = ops::tables::NewTable {
+        name: new.name,
+        game: new.game,
+        stakes: new.stakes,
+        seats: new.seats,
+    };
+    let (table_id, committed) = ops::tables::create(&s.log, who.principal().actor(), new).await?;
     let table = load_table(&s, table_id).await?;
     let mut response = (StatusCode::CREATED, Json(table)).into_response();
     if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/tables/{table_id}")) {
@@ -183,11 +175,8 @@ async fn rename_table(
     AppPath(id): AppPath<Uuid>,
     AppJson(body): AppJson<TableRename>,
 ) -> Result<Response, ApiError> {
-    let command = Command::RenameTable {
-        table_id: id,
-        name: body.name,
-    };
-    table_command(&s, who.principal().actor(), id, command).await
+    let change = Change::Rename(body.name);
+    table_command(&s, who.principal().actor(), id, change).await
 }
 
 /// The game and stakes dealt at a table.
@@ -209,12 +198,11 @@ async fn set_table_game(
     AppPath(id): AppPath<Uuid>,
     AppJson(body): AppJson<TableGame>,
 ) -> Result<Response, ApiError> {
-    let command = Command::SetTableGame {
-        table_id: id,
+    let change = Change::Deal {
         game: body.game,
         stakes: body.stakes,
     };
-    table_command(&s, who.principal().actor(), id, command).await
+    table_command(&s, who.principal().actor(), id, change).await
 }
 
 /// Open a table for play.
@@ -226,8 +214,7 @@ async fn open_table(
     who: Require<TablesOperate>,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    let command = Command::OpenTable { table_id: id };
-    table_command(&s, who.principal().actor(), id, command).await
+    table_command(&s, who.principal().actor(), id, Change::Open).await
 }
 
 /// Close a table.
@@ -239,17 +226,16 @@ async fn close_table(
     who: Require<TablesOperate>,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    let command = Command::CloseTable { table_id: id };
-    table_command(&s, who.principal().actor(), id, command).await
+    table_command(&s, who.principal().actor(), id, Change::Close).await
 }
 
 async fn table_command(
     s: &AppState,
     actor: pvm_shared::Actor,
     id: Uuid,
-    command: Command,
+    change: Change,
 ) -> Result<Response, ApiError> {
-    let committed = s.log.append(actor, command).await?;
+    let committed = ops::tables::change(&s.log, actor, id, change).await?;
     let body = Json(load_table(s, id).await?).into_response();
     Ok(with_seq(&committed, body))
 }

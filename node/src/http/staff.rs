@@ -6,9 +6,11 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TablesManage, TablesOperate, VenueManage};
 use super::error::ApiError;
-use super::page::{append_all, csrf_field, layout, FormResult};
+use super::page::{csrf_field, layout, FormResult};
 use super::AppState;
 use crate::auth::Principal;
+use crate::ops;
+use crate::ops::tables::Change;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,8 +19,8 @@ use axum::{Form, Router};
 use maud::{html, Markup};
 use pvm_shared::auth::Permission;
 use pvm_shared::venue::{
-    Branding, Colour, Command, Game, PokerTable, Stakes, TableName, TableStatus, Timezone,
-    VenueName, VenueSettings,
+    Branding, Colour, Game, PokerTable, Stakes, TableName, TableStatus, Timezone, VenueName,
+    VenueSettings,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -210,17 +212,40 @@ impl TableForm {
     }
 }
 
-/// Runs the command; on success back to the tables page, on refusal the page again with the reason.
-async fn run_command(
+/// What a tables form asks for, parsed (or why it could not be).
+enum TableAsk {
+    Create(ops::tables::NewTable),
+    Change(Uuid, Change),
+}
+
+/// Runs what the form asked; on success back to the tables page, on a bad
+/// form or a refusal the page again with the reason.
+async fn run_table(
     s: &AppState,
     who: &Principal,
     csrf: &CsrfToken,
-    command: Result<Command, String>,
+    ask: Result<TableAsk, String>,
 ) -> Result<Response, ApiError> {
-    if let Err((status, message)) = append_all(s, who, command.map(|c| vec![c])).await {
+    let done = match ask {
+        Err(message) => Err((StatusCode::UNPROCESSABLE_ENTITY, message)),
+        Ok(TableAsk::Create(new)) => ops::tables::create(&s.log, who.actor(), new)
+            .await
+            .map(|_| ())
+            .map_err(refusal),
+        Ok(TableAsk::Change(id, change)) => ops::tables::change(&s.log, who.actor(), id, change)
+            .await
+            .map(|_| ())
+            .map_err(refusal),
+    };
+    if let Err((status, message)) = done {
         return render_tables(s, who, csrf, status, Some(&message)).await;
     }
     Ok(Redirect::to("/").into_response())
+}
+
+fn refusal(e: crate::store::AppendError) -> (StatusCode, String) {
+    let e = ApiError::from(e);
+    (e.status, e.message)
 }
 
 async fn create_table(
@@ -230,17 +255,16 @@ async fn create_table(
     form: FormResult<TableForm>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form?;
-    let command = (|| {
+    let ask = (|| {
         let (game, stakes) = form.game_and_stakes()?;
-        Ok(Command::CreateTable {
-            table_id: Uuid::now_v7(),
+        Ok(TableAsk::Create(ops::tables::NewTable {
             name: form.name()?,
             game,
             stakes,
             seats: parse_number("seats", &form.seats)?,
-        })
+        }))
     })();
-    run_command(&s, who.principal(), &csrf, command).await
+    run_table(&s, who.principal(), &csrf, ask).await
 }
 
 async fn rename_table(
@@ -251,10 +275,10 @@ async fn rename_table(
     form: FormResult<TableForm>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form?;
-    let command = form
+    let ask = form
         .name()
-        .map(|name| Command::RenameTable { table_id: id, name });
-    run_command(&s, who.principal(), &csrf, command).await
+        .map(|name| TableAsk::Change(id, Change::Rename(name)));
+    run_table(&s, who.principal(), &csrf, ask).await
 }
 
 async fn set_game(
@@ -265,14 +289,10 @@ async fn set_game(
     form: FormResult<TableForm>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form?;
-    let command = form
+    let ask = form
         .game_and_stakes()
-        .map(|(game, stakes)| Command::SetTableGame {
-            table_id: id,
-            game,
-            stakes,
-        });
-    run_command(&s, who.principal(), &csrf, command).await
+        .map(|(game, stakes)| TableAsk::Change(id, Change::Deal { game, stakes }));
+    run_table(&s, who.principal(), &csrf, ask).await
 }
 
 async fn open_table(
@@ -281,13 +301,8 @@ async fn open_table(
     csrf: CsrfToken,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    run_command(
-        &s,
-        who.principal(),
-        &csrf,
-        Ok(Command::OpenTable { table_id: id }),
-    )
-    .await
+    let ask = Ok(TableAsk::Change(id, Change::Open));
+    run_table(&s, who.principal(), &csrf, ask).await
 }
 
 async fn close_table(
@@ -296,13 +311,8 @@ async fn close_table(
     csrf: CsrfToken,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    run_command(
-        &s,
-        who.principal(),
-        &csrf,
-        Ok(Command::CloseTable { table_id: id }),
-    )
-    .await
+    let ask = Ok(TableAsk::Change(id, Change::Close));
+    run_table(&s, who.principal(), &csrf, ask).await
 }
 
 fn settings_form(settings: &VenueSettings, csrf: &CsrfToken) -> Markup {
@@ -368,11 +378,7 @@ async fn save_settings(
     })();
     let who = who.principal();
     let failure = match parsed {
-        Ok(settings) => match s
-            .log
-            .append(who.actor(), Command::UpdateSettings(settings))
-            .await
-        {
+        Ok(settings) => match ops::venue::update_settings(&s.log, who.actor(), settings).await {
             Ok(_) => return Ok(Redirect::to("/settings").into_response()),
             Err(e) => ApiError::from(e),
         },

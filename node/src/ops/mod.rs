@@ -10,7 +10,9 @@
 
 pub mod cash;
 pub mod players;
+pub mod tables;
 pub mod tournaments;
+pub mod venue;
 
 use crate::store::{AppendError, Committed};
 
