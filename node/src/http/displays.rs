@@ -27,7 +27,6 @@ use pvm_display::{DeviceInfo, Model};
 use pvm_shared::displays::{
     valid_device_id, Announcement, Device, DisplayEvent, Playlist, Slide, Theme,
 };
-use pvm_shared::venue::Command;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -516,11 +515,7 @@ pub(super) async fn change(
     who: &crate::auth::Principal,
     change: DisplayEvent,
 ) -> Result<(), ApiError> {
-    let command = Command::Display {
-        change,
-        at_ms: s.clock.now_ms(),
-    };
-    s.log.append(who.actor(), command).await?;
+    crate::ops::displays::change(&s.log, who.actor(), s.clock.now_ms(), change).await?;
     Ok(())
 }
 

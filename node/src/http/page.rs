@@ -114,11 +114,31 @@ pub(super) async fn append_all(
     commands: Result<Vec<Command>, String>,
 ) -> Result<(), (StatusCode, String)> {
     let commands = commands.map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?;
-    if let Err(e) = s.log.append_all(who.actor(), commands).await {
-        let e = ApiError::from(e);
-        return Err((e.status, e.message));
-    }
-    Ok(())
+    s.log
+        .append_all(who.actor(), commands)
+        .await
+        .map(|_| ())
+        .map_err(refusal)
+}
+
+/// A refused change as a page shows it: the status and the message.
+pub(super) fn refusal(e: crate::store::AppendError) -> (StatusCode, String) {
+    let e = ApiError::from(e);
+    (e.status, e.message)
+}
+
+/// A parsed form's change, run: on a bad form 422 with why, on a refusal
+/// the status and message the API would give.
+pub(super) async fn run_parsed<T, F, Fut>(
+    parsed: Result<T, String>,
+    run: F,
+) -> Result<(), (StatusCode, String)>
+where
+    F: FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::store::Committed, crate::store::AppendError>>,
+{
+    let value = parsed.map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?;
+    run(value).await.map(|_| ()).map_err(refusal)
 }
 
 pub(super) fn redirect_with_cookies(to: &str, cookies: Vec<axum::http::HeaderValue>) -> Response {

@@ -6,9 +6,10 @@
 use super::auth::{CsrfToken, DisplaysControl, Require};
 use super::displays::display_views;
 use super::error::ApiError;
-use super::page::{append_all, csrf_field, layout, FormResult};
+use super::page::{csrf_field, layout, run_parsed, FormResult};
 use super::AppState;
 use crate::auth::Principal;
+use crate::ops;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,7 +17,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup, PreEscaped};
 use pvm_shared::displays::{Announcement, Device, DisplayEvent, Playlist, Slide, Theme, View};
-use pvm_shared::venue::Command;
 use uuid::Uuid;
 
 pub fn routes() -> Router<AppState> {
@@ -330,8 +330,11 @@ async fn action(
         },
         other => return Err(ApiError::not_found(format!("no action {other:?}"))),
     };
-    let command = change.map(|change| vec![Command::Display { change, at_ms: now }]);
-    match append_all(&s, who, command).await {
+    let done = run_parsed(change, |change| {
+        ops::displays::change(&s.log, who.actor(), now, change)
+    })
+    .await;
+    match done {
         Ok(()) => Ok(Redirect::to("/screens").into_response()),
         Err((status, m)) => render(&s, who, &csrf, &headers, status, Some(&m)).await,
     }
@@ -391,13 +394,11 @@ async fn upload(
         },
         None => None,
     };
-    let command = make(fields, image).map(|change| {
-        vec![Command::Display {
-            change,
-            at_ms: s.clock.now_ms(),
-        }]
-    });
-    match append_all(s, who, command).await {
+    let done = run_parsed(make(fields, image), |change| {
+        ops::displays::change(&s.log, who.actor(), s.clock.now_ms(), change)
+    })
+    .await;
+    match done {
         Ok(()) => Ok(Redirect::to("/screens").into_response()),
         Err((status, m)) => refuse(status, m).await,
     }

@@ -6,7 +6,7 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TablesManage, TablesOperate, VenueManage};
 use super::error::ApiError;
-use super::page::{csrf_field, layout, FormResult};
+use super::page::{csrf_field, layout, run_parsed, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops;
@@ -226,26 +226,21 @@ async fn run_table(
     csrf: &CsrfToken,
     ask: Result<TableAsk, String>,
 ) -> Result<Response, ApiError> {
-    let done = match ask {
-        Err(message) => Err((StatusCode::UNPROCESSABLE_ENTITY, message)),
-        Ok(TableAsk::Create(new)) => ops::tables::create(&s.log, who.actor(), new)
-            .await
-            .map(|_| ())
-            .map_err(refusal),
-        Ok(TableAsk::Change(id, change)) => ops::tables::change(&s.log, who.actor(), id, change)
-            .await
-            .map(|_| ())
-            .map_err(refusal),
-    };
+    let done = run_parsed(ask, |ask| async move {
+        match ask {
+            TableAsk::Create(new) => ops::tables::create(&s.log, who.actor(), new)
+                .await
+                .map(|(_, committed)| committed),
+            TableAsk::Change(id, change) => {
+                ops::tables::change(&s.log, who.actor(), id, change).await
+            }
+        }
+    })
+    .await;
     if let Err((status, message)) = done {
         return render_tables(s, who, csrf, status, Some(&message)).await;
     }
     Ok(Redirect::to("/").into_response())
-}
-
-fn refusal(e: crate::store::AppendError) -> (StatusCode, String) {
-    let e = ApiError::from(e);
-    (e.status, e.message)
 }
 
 async fn create_table(

@@ -9,6 +9,7 @@
 //! `DomainError`), which `http::error` maps for the API and the pages alike.
 
 pub mod cash;
+pub mod displays;
 pub mod players;
 pub mod tables;
 pub mod tournaments;

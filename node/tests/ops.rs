@@ -1,6 +1,6 @@
-//! The table and venue operations (`ops::tables`, `ops::venue`) called
-//! directly, as the API and the staff pages call them: each is one commit,
-//! and a refusal stores nothing.
+//! The table, venue and screen operations (`ops::tables`, `ops::venue`,
+//! `ops::displays`) called directly, as the API and the staff pages call
+//! them: each is one commit, and a refusal stores nothing.
 
 use pvm_node::ops::tables::{self, Change, NewTable};
 use pvm_node::store::AppendError;
@@ -108,5 +108,45 @@ async fn the_venue_settings_are_replaced_in_one_commit() {
             .as_str(),
         "Riverside"
     );
+    node.close().await;
+}
+
+#[tokio::test]
+async fn a_screen_decision_is_one_commit_and_a_refused_one_stores_nothing() {
+    use pvm_shared::displays::{DisplayEvent, Theme};
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = pvm_node::Node::open(dir.path()).await.expect("node");
+    let log = node.state.log.clone();
+    let set = pvm_node::ops::displays::change(
+        &log,
+        boss(),
+        1_000,
+        DisplayEvent::ThemeSet {
+            theme: Theme::Light,
+        },
+    )
+    .await
+    .expect("theme set");
+    assert_eq!(log.venue().displays.theme, Theme::Light);
+    let gone = pvm_node::ops::displays::change(
+        &log,
+        boss(),
+        2_000,
+        DisplayEvent::SlideRemoved {
+            id: uuid::Uuid::now_v7(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(gone, Err(AppendError::Rejected(DomainError::NotFound(_)))),
+        "{gone:?}"
+    );
+    let after = node
+        .state
+        .reader
+        .events_after(set.seq, 10)
+        .await
+        .expect("events");
+    assert!(after.is_empty(), "the refused removal stored nothing");
     node.close().await;
 }
