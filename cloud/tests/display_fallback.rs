@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 const DEVICE: &str = "bar-tv";
 
-/// With `PVM_SHOTS_DIR` set, keeps a screenshot of each state there (to look at).
+/// With `PVM_SCREENSHOT_DIR` set, keeps a screenshot of each state there (to look at).
 async fn shot(b: &Browser, name: &str) {
-    if let Ok(dir) = std::env::var("PVM_SHOTS_DIR") {
+    if let Ok(dir) = std::env::var("PVM_SCREENSHOT_DIR") {
         b.screenshot(&std::path::Path::new(&dir).join(name)).await;
     }
 }

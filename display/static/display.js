@@ -129,6 +129,8 @@
     }
     var title = el("h1", "title", c.name);
     box.appendChild(el("p", "level", c.on_break ? "Break" : "Level " + c.level));
+    /* States in words, not only in colour: read from across the room. */
+    if (c.paused || c.on_break) { box.appendChild(el("p", "state", c.paused ? "PAUSED" : "BREAK")); }
     var time = el("p", "time" + (c.paused ? " paused" : ""), mmss(c.time_left_ms));
     time.setAttribute("data-clock", c.id);
     box.appendChild(time);
@@ -136,8 +138,6 @@
       box.appendChild(el("p", "blinds", blindsText(c.blinds)));
       var a = anteText(c.blinds);
       if (a) { box.appendChild(el("p", "ante", a)); }
-    } else if (c.paused) {
-      box.appendChild(el("p", "ante", "Paused"));
     }
     if (c.next) {
       var nx = "Next: " + blindsText(c.next);
@@ -176,7 +176,7 @@
     var id = (v && v.tournament) || clocks.current;
     var d = id ? draws[id] : null;
     if (!d) { return [el("p", "hint", "No seat draw yet")]; }
-    var per = window.innerHeight > window.innerWidth ? 24 : 45;
+    var per = window.innerHeight > window.innerWidth ? 20 : 36;
     var pages = Math.max(1, Math.ceil(d.rows.length / per));
     var page = st.pageIndex % pages;
     var list = el("div", "seats");

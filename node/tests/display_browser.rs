@@ -88,7 +88,7 @@ const SHOWS_CLOCK: &str =
 async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_pause_and_resume() {
     let node = TestNode::start();
     let id = running_tournament(&node).await;
-    let tv = Browser::start(1280, 720).await;
+    let tv = Browser::start(1920, 1080).await;
     tv.goto(&format!("{}/display/lobby-tv", node.url)).await;
     // New: it shows its code and appears in the screen manager, online.
     until(&tv, "return document.querySelector('#ident .code').textContent.length === 4 && document.getElementById('ident').className !== 'hidden'", Duration::from_secs(5), "the code shows").await;
@@ -207,6 +207,12 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
         bar.eval("return window.pvm.timeLeft()").await,
     );
     assert_eq!(a, b, "paused screens show the same time left");
+    // Paused in words, not only in colour.
+    let state = tv
+        .eval("var s = document.querySelector('#stage .state'); return s ? s.textContent : null;")
+        .await;
+    assert_eq!(state, json!("PAUSED"));
+    shot(&tv, "display-clock-paused.png").await;
     let shown = tv
         .eval("return document.querySelector('#stage .time').textContent")
         .await;
