@@ -87,7 +87,7 @@ impl Model {
             ("venue", text(&venue(state))),
             ("clocks", text(&clocks)),
             ("seat_draws", text(&seat_draws(state))),
-            ("lists", text(&lists(state))),
+            ("lists", text(&lists(state, now_ms))),
             ("tables", text(&tables(state))),
             ("slides", text(&slides(&state.displays))),
             (
@@ -321,27 +321,76 @@ fn seat_draws(state: &VenueState) -> BTreeMap<Uuid, SeatDrawPart<'_>> {
     map
 }
 
-/// A waiting list: its game and who waits, by public name.
+/// A waiting list: its game, the tables dealing it, who waits (public
+/// names, called ones marked) and how long the next seat may take.
 #[derive(Serialize)]
 struct ListPart {
     label: String,
-    names: Vec<String>,
+    /// Open tables dealing this game and stakes, and their free seats.
+    tables: usize,
+    open_seats: usize,
+    waiting: Vec<WaitingPart>,
+    /// The next player's wait in minutes, when recent seatings say.
+    next_wait: Option<(u32, u32)>,
 }
 
-fn lists(state: &VenueState) -> Vec<ListPart> {
+#[derive(Serialize)]
+struct WaitingPart {
+    name: String,
+    /// Called to a seat and not yet seated.
+    called: bool,
+}
+
+fn lists(state: &VenueState, now_ms: u64) -> Vec<ListPart> {
     let cash = &state.cash;
     cash.lists
         .values()
-        .map(|l| ListPart {
-            label: format!("{} {}", l.stakes, l.game.label()),
-            names: l
-                .queue
+        .map(|l| {
+            let dealing: Vec<_> = state
+                .tables
+                .values()
+                .filter(|t| {
+                    t.status != TableStatus::Closed && t.game == l.game && t.stakes == l.stakes
+                })
+                .collect();
+            let open_seats = dealing
                 .iter()
-                .filter_map(|id| cash.entries.get(id))
-                .map(|e| public_name(state, e.player_id))
-                .collect(),
+                .map(|t| (t.seats as usize).saturating_sub(taken_seats(state, t.id)))
+                .sum();
+            let next_wait = match pvm_shared::cash::estimate_wait(cash, l.id, 0, now_ms) {
+                pvm_shared::cash::WaitEstimate::Range {
+                    min_minutes,
+                    max_minutes,
+                } => Some((min_minutes, max_minutes)),
+                pvm_shared::cash::WaitEstimate::Unknown => None,
+            };
+            ListPart {
+                label: format!("{} {}", l.stakes, l.game.label()),
+                tables: dealing.len(),
+                open_seats,
+                waiting: l
+                    .queue
+                    .iter()
+                    .filter_map(|id| cash.entries.get(id))
+                    .map(|e| WaitingPart {
+                        name: public_name(state, e.player_id),
+                        called: e.call.is_some(),
+                    })
+                    .collect(),
+                next_wait,
+            }
         })
         .collect()
+}
+
+/// Seats taken at a table.
+fn taken_seats(state: &VenueState, table_id: Uuid) -> usize {
+    state
+        .cash
+        .seats
+        .keys()
+        .filter(|(id, _)| *id == table_id)
+        .count()
 }
 
 /// An open table and its free seats.
@@ -358,19 +407,11 @@ fn tables(state: &VenueState) -> Vec<TablePart<'_>> {
         .tables
         .values()
         .filter(|t| t.status != TableStatus::Closed)
-        .map(|t| {
-            let taken = state
-                .cash
-                .seats
-                .keys()
-                .filter(|(id, _)| *id == t.id)
-                .count();
-            TablePart {
-                name: t.name.as_str(),
-                game: format!("{} {}", t.stakes, t.game.label()),
-                open_seats: (t.seats as usize).saturating_sub(taken),
-                status: t.status,
-            }
+        .map(|t| TablePart {
+            name: t.name.as_str(),
+            game: format!("{} {}", t.stakes, t.game.label()),
+            open_seats: (t.seats as usize).saturating_sub(taken_seats(state, t.id)),
+            status: t.status,
         })
         .collect()
 }

@@ -192,18 +192,33 @@
     return out;
   }
 
+  /* Every game in a column: the tables dealing it, open seats, the next
+   * seat's likely wait, and who waits (called players marked). */
   function renderLists() {
-    var grid = el("div", "grid");
+    var grid = el("div", "lists");
     var lists = st.parts.lists || [];
+    var rows = window.innerHeight > window.innerWidth ? 14 : 10;
     for (var i = 0; i < lists.length; i++) {
-      var card = el("div", "card");
-      card.appendChild(el("h2", null, lists[i].label));
+      var l = lists[i];
+      var col = el("div", "col");
+      col.appendChild(el("h2", null, l.label));
+      var facts = (l.tables === 1 ? "1 table" : l.tables + " tables") + " · " +
+        (l.open_seats === 1 ? "1 open seat" : l.open_seats + " open seats");
+      col.appendChild(el("p", "facts", facts));
+      if (l.next_wait) { col.appendChild(el("p", "facts", "next seat " + l.next_wait[0] + "–" + l.next_wait[1] + " min")); }
       var ol = el("ol");
-      for (var j = 0; j < lists[i].names.length && j < 12; j++) { ol.appendChild(el("li", null, lists[i].names[j])); }
-      if (!lists[i].names.length) { ol.appendChild(el("li", null, "no one waiting")); }
-      card.appendChild(ol);
-      grid.appendChild(card);
+      for (var j = 0; j < l.waiting.length && j < rows; j++) {
+        var w = l.waiting[j];
+        var li = el("li", w.called ? "called" : null, w.name);
+        if (w.called) { li.appendChild(el("span", "tag", "called")); }
+        ol.appendChild(li);
+      }
+      col.appendChild(ol);
+      if (!l.waiting.length) { col.appendChild(el("p", "facts", "no one waiting")); }
+      if (l.waiting.length > rows) { col.appendChild(el("p", "facts", "+ " + (l.waiting.length - rows) + " more")); }
+      grid.appendChild(col);
     }
+    if (!lists.length) { return [el("h1", "title", "Waiting lists"), el("p", "hint", "No waiting lists")]; }
     return [el("h1", "title", "Waiting lists"), grid];
   }
 

@@ -330,7 +330,62 @@ async fn the_other_views_render_and_rotate() {
         .send()
         .await
         .expect("slide");
-    let tv = Browser::start(1280, 720).await;
+    // A waiting list with two players, the first called, and a table dealing its game.
+    c.post(node.api("/api/v1/cash/lists"))
+        .json(&json!({"game": "plo", "stakes": {"small_blind": 2, "big_blind": 5}}))
+        .send()
+        .await
+        .expect("list");
+    let board: Value = c
+        .get(node.api("/api/v1/cash"))
+        .send()
+        .await
+        .expect("board")
+        .json()
+        .await
+        .expect("json");
+    let list = board["lists"][0]["id"]
+        .as_str()
+        .expect("list id")
+        .to_owned();
+    for name in ["Zoe Quinn", "Yann Park"] {
+        let r = c
+            .post(node.api(&format!("/api/v1/cash/lists/{list}/entries")))
+            .json(&json!({"walk_in": {"name": name}}))
+            .send()
+            .await
+            .expect("join");
+        assert!(
+            r.status().is_success(),
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    let table: Value = c
+        .post(node.api("/api/v1/tables"))
+        .json(&json!({"name": "PLO 1", "game": "plo", "stakes": {"small_blind": 2, "big_blind": 5}, "seats": 6}))
+        .send()
+        .await
+        .expect("table")
+        .json()
+        .await
+        .expect("json");
+    let table = table["id"].as_str().expect("table id").to_owned();
+    c.post(node.api(&format!("/api/v1/tables/{table}/open")))
+        .send()
+        .await
+        .expect("open");
+    let called = c
+        .post(node.api(&format!("/api/v1/cash/lists/{list}/call-next")))
+        .send()
+        .await
+        .expect("call");
+    assert!(
+        called.status().is_success(),
+        "{}",
+        called.text().await.unwrap_or_default()
+    );
+    let tv = Browser::start(1920, 1080).await;
     tv.goto(&format!("{}/display/wall-1", node.url)).await;
     for (view, check, file) in [
         (
@@ -340,7 +395,7 @@ async fn the_other_views_render_and_rotate() {
         ),
         (
             json!({"view": "waiting_lists"}),
-            "return document.querySelector('#stage h1').textContent === 'Waiting lists'",
+            "var col = document.querySelector('#stage .lists .col'); return !!col && col.querySelector('h2').textContent === '2/5 PLO' && col.textContent.indexOf('1 table · 6 open seats') >= 0 && col.querySelector('li.called').textContent === 'Zoe Q.called' && col.querySelectorAll('li').length === 2",
             "display-lists.png",
         ),
         (
