@@ -495,3 +495,154 @@ async fn a_killed_node_shows_reconnecting_within_5_s_and_the_screen_recovers_wit
     drop(node);
     tv.quit().await;
 }
+
+/// Two clock screens on two tournaments, chosen on the screen manager page:
+/// starting a second event does not take over the screen showing the first,
+/// and a screen left on "the running tournament" follows the newest one.
+/// A tournament that does not exist is refused with the field named.
+#[tokio::test]
+async fn two_clock_screens_follow_the_tournaments_the_screen_manager_chose() {
+    let node = TestNode::start();
+    let main = running_tournament(&node).await;
+    let (staff, csrf) =
+        common::browser_login(&node.url, common::ADMIN, common::ADMIN_PASSWORD).await;
+    let main_tv = Browser::start(1920, 1080).await;
+    main_tv.goto(&format!("{}/display/main-tv", node.url)).await;
+    let running_tv = Browser::start(1920, 1080).await;
+    running_tv
+        .goto(&format!("{}/display/running-tv", node.url))
+        .await;
+    for tv in ["main-tv", "running-tv"] {
+        let mut seen = false;
+        for _ in 0..100 {
+            let list: Value = node
+                .client()
+                .get(node.api("/api/v1/displays"))
+                .send()
+                .await
+                .expect("displays")
+                .json()
+                .await
+                .expect("json");
+            if list.to_string().contains(tv) {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(seen, "{tv} appears in the screen manager");
+    }
+    let save = |device: &'static str, tournament: String| {
+        let staff = staff.clone();
+        let csrf = csrf.clone();
+        let url = format!("{}/screens/save", node.url);
+        async move {
+            staff
+                .post(url)
+                .form(&[
+                    ("_csrf", csrf.as_str()),
+                    ("device", device),
+                    ("name", device),
+                    ("group", ""),
+                    ("view", "clock"),
+                    ("tournament", tournament.as_str()),
+                    ("rotate", "20"),
+                ])
+                .send()
+                .await
+                .expect("save")
+        }
+    };
+    assert_eq!(save("main-tv", main.clone()).await.status().as_u16(), 303);
+    assert_eq!(
+        save("running-tv", String::new()).await.status().as_u16(),
+        303
+    );
+    let bad = save("main-tv", uuid::Uuid::now_v7().to_string()).await;
+    assert_eq!(bad.status().as_u16(), 422);
+    assert!(bad
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("tournament: no tournament"));
+    let title = |name: &str| {
+        format!("return document.getElementById('stage').getAttribute('data-view') === 'clock' && !!document.querySelector('#stage h1.title') && document.querySelector('#stage h1.title').textContent === '{name}'")
+    };
+    until(
+        &main_tv,
+        &title("Friday Deepstack"),
+        Duration::from_secs(5),
+        "the main TV shows its tournament",
+    )
+    .await;
+    until(
+        &running_tv,
+        &title("Friday Deepstack"),
+        Duration::from_secs(5),
+        "the other TV shows the running one",
+    )
+    .await;
+
+    // A satellite starts: the TV left on "the running tournament" follows it,
+    // the one chosen for the main event stays.
+    let c = node.client();
+    let sat: Value = c
+        .post(node.api("/api/v1/tournaments"))
+        .json(&json!({"name": "Satellite", "template": "Turbo", "tables": 1}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let sat = sat["id"].as_str().expect("id").to_owned();
+    for name in ["Gus Gray", "Hal Hunt"] {
+        c.post(node.api(&format!("/api/v1/tournaments/{sat}/entries")))
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .expect("entry");
+    }
+    let started = c
+        .post(node.api(&format!("/api/v1/tournaments/{sat}/start")))
+        .send()
+        .await
+        .expect("start");
+    assert!(
+        started.status().is_success(),
+        "{}",
+        started.text().await.unwrap_or_default()
+    );
+    until(
+        &running_tv,
+        &title("Satellite"),
+        Duration::from_secs(5),
+        "the running-tournament TV follows the satellite",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    until(
+        &main_tv,
+        &title("Friday Deepstack"),
+        Duration::from_secs(1),
+        "the main TV still shows the main event",
+    )
+    .await;
+    shot(&main_tv, "display-clock-chosen.png").await;
+    shot(&running_tv, "display-clock-running.png").await;
+    let page = staff
+        .get(format!("{}/screens", node.url))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("the running tournament")
+            && page.contains(&format!("value=\"{main}\" selected")),
+        "the form shows the choice"
+    );
+    main_tv.quit().await;
+    running_tv.quit().await;
+}

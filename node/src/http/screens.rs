@@ -17,6 +17,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup, PreEscaped};
 use pvm_shared::displays::{Announcement, Device, DisplayEvent, Playlist, Slide, Theme, View};
+use pvm_shared::tournament::play::Status;
+use pvm_shared::venue::VenueState;
 use uuid::Uuid;
 
 pub fn routes() -> Router<AppState> {
@@ -97,6 +99,38 @@ fn ago(now: u64, then: Option<u64>) -> String {
     then.map_or_else(|| "never".into(), |t| super::time_ago(now, t))
 }
 
+/// Which tournament a screen's clock and seat draw follow: the running one
+/// (the newest running, else the newest registering), or one chosen here, so
+/// a screen beside a satellite never switches to the main event by itself.
+fn tournament_select(state: &VenueState, views: &[View]) -> Markup {
+    let chosen = views.iter().find_map(|v| match v {
+        View::Clock { tournament } | View::SeatDraw { tournament } => *tournament,
+        _ => None,
+    });
+    html! {
+        label { "Clock and seat draw of"
+            select name="tournament" {
+                option value="" selected[chosen.is_none()] { "the running tournament" }
+                @for t in state.tournaments.values().filter(|t| !matches!(t.status, Status::Finished | Status::Bagged) || Some(t.id) == chosen) {
+                    option value=(t.id) selected[Some(t.id) == chosen] { (t.name) }
+                }
+            }
+        }
+    }
+}
+
+/// The views ticked, their clock and seat draw following `tournament`.
+fn pinned(views: &[View], tournament: Option<Uuid>) -> Vec<View> {
+    views
+        .iter()
+        .map(|v| match v {
+            View::Clock { .. } => View::Clock { tournament },
+            View::SeatDraw { .. } => View::SeatDraw { tournament },
+            other => other.clone(),
+        })
+        .collect()
+}
+
 fn view_boxes(prefix: &str, selected: &[View]) -> Markup {
     html! {
         @for (value, label) in VIEWS {
@@ -150,6 +184,7 @@ async fn render(
                             label { "Group" input name="group" maxlength="40" value=(d.group.clone().unwrap_or_default()) list="groups" placeholder="none"; }
                             fieldset { legend { "Shows (none ticked: its group's playlist)" }
                                 (view_boxes("view", if d.own_playlist { &d.playlist.views } else { &[] })) }
+                            (tournament_select(&state, if d.own_playlist { &d.playlist.views } else { &[] }))
                             label { "Seconds per view" input name="rotate" inputmode="numeric" value=(d.playlist.rotate_secs); }
                             button type="submit" { "Save" }
                         }
@@ -190,6 +225,7 @@ async fn render(
                 (csrf_field(csrf))
                 label { "Group" input name="group" required maxlength="40" list="groups"; }
                 fieldset { legend { "Shows" } (view_boxes("view", &[])) }
+                (tournament_select(&state, &[]))
                 label { "Seconds per view" input name="rotate" inputmode="numeric" value="20"; }
                 button type="submit" { "Save playlist" }
             }
@@ -268,6 +304,17 @@ async fn action(
         .filter(|(k, _)| k == "view")
         .filter_map(|(_, v)| view_of(v))
         .collect();
+    let tournament = || -> Result<Option<Uuid>, String> {
+        let raw = get("tournament");
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        Uuid::parse_str(&raw)
+            .ok()
+            .filter(|id| s.log.venue().tournaments.contains_key(id))
+            .map(Some)
+            .ok_or_else(|| format!("tournament: no tournament {raw:?}"))
+    };
     let rotate = || -> Result<u32, String> {
         let r = get("rotate");
         if r.is_empty() {
@@ -279,16 +326,16 @@ async fn action(
     let uuid = |k: &str| Uuid::parse_str(&get(k)).map_err(|_| format!("{k}: not an id"));
     let now = s.clock.now_ms();
     let change: Result<DisplayEvent, String> = match action.as_str() {
-        "save" => rotate().map(|rotate_secs| DisplayEvent::DeviceSaved {
-            device: Device {
-                id: get("device"),
-                name: get("name"),
-                group: Some(get("group")),
-                playlist: (!views.is_empty()).then(|| Playlist {
-                    views: views.clone(),
-                    rotate_secs,
-                }),
-            },
+        "save" => rotate().and_then(|rotate_secs| {
+            let views = pinned(&views, tournament()?);
+            Ok(DisplayEvent::DeviceSaved {
+                device: Device {
+                    id: get("device"),
+                    name: get("name"),
+                    group: Some(get("group")),
+                    playlist: (!views.is_empty()).then_some(Playlist { views, rotate_secs }),
+                },
+            })
         }),
         "forget" => Ok(DisplayEvent::DeviceForgotten {
             device_id: get("device"),
@@ -309,12 +356,14 @@ async fn action(
             Err(_) => Err("minutes: a whole number".into()),
         },
         "end" => uuid("id").map(|id| DisplayEvent::AnnouncementEnded { id }),
-        "group" => rotate().map(|rotate_secs| DisplayEvent::GroupSaved {
-            name: get("group"),
-            playlist: Playlist {
-                views: views.clone(),
-                rotate_secs,
-            },
+        "group" => rotate().and_then(|rotate_secs| {
+            Ok(DisplayEvent::GroupSaved {
+                name: get("group"),
+                playlist: Playlist {
+                    views: pinned(&views, tournament()?),
+                    rotate_secs,
+                },
+            })
         }),
         "nologo" => Ok(DisplayEvent::LogoSet { image: None }),
         "unslide" => uuid("id").map(|id| DisplayEvent::SlideRemoved { id }),
