@@ -51,7 +51,9 @@
     feed: "node", /* which feed the screen follows: "node" (the page's own origin) or "hub" */
     restoredAt: 0, /* local ms the shown state was saved at, while it was restored after a restart and nothing live has come */
     savedAt: 0,
-    saveTimer: null
+    saveTimer: null,
+    savedText: "", /* what was last written, so an unchanged state is not written again */
+    retryTimer: null
   };
   var savedKey = "pvm-last-" + device;
 
@@ -200,22 +202,26 @@
     var rows = window.innerHeight > window.innerWidth ? 14 : 10;
     for (var i = 0; i < lists.length; i++) {
       var l = lists[i];
+      /* A hub not yet updated sends names only. */
+      var waiting = l.waiting || (l.names || []).map(function (n) { return { name: n, called: false }; });
       var col = el("div", "col");
       col.appendChild(el("h2", null, l.label));
-      var facts = (l.tables === 1 ? "1 table" : l.tables + " tables") + " · " +
-        (l.open_seats === 1 ? "1 open seat" : l.open_seats + " open seats");
+      var tables = l.tables || 0;
+      var open = l.open_seats || 0;
+      var facts = (tables === 1 ? "1 table" : tables + " tables") + " · " +
+        (open === 1 ? "1 open seat" : open + " open seats");
       col.appendChild(el("p", "facts", facts));
       if (l.next_wait) { col.appendChild(el("p", "facts", "next seat " + l.next_wait[0] + "–" + l.next_wait[1] + " min")); }
       var ol = el("ol");
-      for (var j = 0; j < l.waiting.length && j < rows; j++) {
-        var w = l.waiting[j];
+      for (var j = 0; j < waiting.length && j < rows; j++) {
+        var w = waiting[j];
         var li = el("li", w.called ? "called" : null, w.name);
         if (w.called) { li.appendChild(el("span", "tag", "called")); }
         ol.appendChild(li);
       }
       col.appendChild(ol);
-      if (!l.waiting.length) { col.appendChild(el("p", "facts", "no one waiting")); }
-      if (l.waiting.length > rows) { col.appendChild(el("p", "facts", "+ " + (l.waiting.length - rows) + " more")); }
+      if (!waiting.length) { col.appendChild(el("p", "facts", "no one waiting")); }
+      if (waiting.length > rows) { col.appendChild(el("p", "facts", "+ " + (waiting.length - rows) + " more")); }
       grid.appendChild(col);
     }
     if (!lists.length) { return [el("h1", "title", "Waiting lists"), el("p", "hint", "No waiting lists")]; }
@@ -361,9 +367,12 @@
    * every 5 s: cheap boxes have cheap flash. */
   function save() {
     st.saveTimer = null;
+    var model = JSON.stringify({ parts: st.parts, info: st.info, model_ms: st.modelAt });
+    if (model === st.savedText) { return; }
     st.savedAt = Date.now();
     try {
       window.localStorage.setItem(savedKey, JSON.stringify({ parts: st.parts, info: st.info, model_ms: st.modelAt, offset: st.offset, saved: st.savedAt }));
+      st.savedText = model;
     } catch (e) { /* full or private: the screen still works live */ }
   }
 
@@ -431,16 +440,23 @@
     return scheme() + window.location.host + base + "/display/ws/" + encodeURIComponent(device);
   }
 
+  /* One connection at a time: handlers of a socket or source that has been
+   * replaced do nothing, and one retry timer at most is pending. */
   function connectWs() {
     var opened = false;
+    var ws;
+    clearTimeout(st.retryTimer);
     try {
-      st.socket = new WebSocket(feedUrl());
+      ws = new WebSocket(feedUrl());
     } catch (e) {
       st.wsFailures += 1;
       reconnect();
       return;
     }
-    st.socket.onopen = function () {
+    st.socket = ws;
+    st.lastMessage = Date.now(); /* the watchdog gives a new socket 6 s to speak */
+    ws.onopen = function () {
+      if (ws !== st.socket) { return; }
       opened = true;
       st.connected = true;
       st.wsFailures = 0;
@@ -448,27 +464,31 @@
       st.samples = [];
       for (var i = 0; i < 5; i++) { setTimeout(ping, i * 300); }
     };
-    st.socket.onmessage = function (e) { onMessage(e.data); };
-    st.socket.onclose = function () {
+    ws.onmessage = function (e) { if (ws === st.socket) { onMessage(e.data); } };
+    ws.onclose = function () {
+      if (ws !== st.socket) { return; }
       st.connected = false;
       if (!opened) { st.wsFailures += 1; }
       st.socket = null;
       tick();
       reconnect();
     };
-    st.socket.onerror = function () { /* onclose follows */ };
+    ws.onerror = function () { /* onclose follows */ };
   }
 
   function connectSse() {
-    st.source = new window.EventSource(base + "/display/events/" + encodeURIComponent(device));
-    st.source.onopen = function () { st.connected = true; st.backoff = 500; };
-    st.source.onmessage = function (e) { onMessage(e.data); };
-    st.source.onerror = function () {
+    clearTimeout(st.retryTimer);
+    var src = new window.EventSource(base + "/display/events/" + encodeURIComponent(device));
+    st.source = src;
+    src.onopen = function () { if (src === st.source) { st.connected = true; st.backoff = 500; } };
+    src.onmessage = function (e) { if (src === st.source) { onMessage(e.data); } };
+    src.onerror = function () {
+      if (src !== st.source) { src.close(); return; }
       st.connected = false;
       tick();
       if (fallback) {
         // EventSource retries the node for ever by itself: ask whether it is down instead.
-        st.source.close();
+        src.close();
         st.source = null;
         st.wsFailures = Math.max(st.wsFailures, 2);
         reconnect();
@@ -492,7 +512,8 @@
   function reconnect() {
     var wait = st.backoff;
     st.backoff = Math.min(st.backoff * 2, 5000);
-    setTimeout(function () {
+    clearTimeout(st.retryTimer);
+    st.retryTimer = setTimeout(function () {
       if (st.feed === "node" && fallback && st.wsFailures >= 2) {
         // Twice refused: if the node is down (not just its WebSocket), follow the hub.
         nodeAnswers(function (up) {
@@ -516,9 +537,10 @@
       st.feed = "node";
       st.wsFailures = 0;
       st.backoff = 500;
+      clearTimeout(st.retryTimer);
       var old = st.socket;
       st.socket = null;
-      if (old) { old.onclose = null; try { old.close(); } catch (e) { /* ignore */ } }
+      if (old) { try { old.close(); } catch (e) { /* ignore */ } }
       st.connected = false;
       tick();
       connectWs();

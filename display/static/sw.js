@@ -33,27 +33,42 @@ function kept(path) {
     /^\/display\/[A-Za-z0-9_-]+$/.test(path);
 }
 
+/* Said when neither the node nor the cache has the page: it tries again by itself. */
+var OFFLINE = "<!DOCTYPE html><meta charset=utf-8><meta http-equiv=refresh content=10>" +
+  "<title>PVM display</title><body style=\"background:#0b0f14;color:#f4f6f8;font:5vh sans-serif;text-align:center;padding-top:30vh\">" +
+  "The node does not answer yet. Trying again every 10 seconds.";
+
 self.addEventListener("fetch", function (event) {
   var req = event.request;
   var url = new URL(req.url);
   if (req.method !== "GET" || url.origin !== self.location.origin || !kept(url.pathname)) { return; }
+  var network = fetch(req);
+  /* Keep what the node answers well; never an error page. */
+  event.waitUntil(network.then(function (r) {
+    if (!r.ok) { return undefined; }
+    var copy = r.clone();
+    return caches.open(CACHE).then(function (c) { return c.put(req, copy); });
+  }, function () { return undefined; }));
+  function cached() { return caches.match(req, { ignoreSearch: true }); }
+  function offline() {
+    return new Response(OFFLINE, { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
+  }
   event.respondWith(new Promise(function (resolve) {
     var answered = false;
-    function fromCache() {
-      if (answered) { return; }
-      answered = true;
-      resolve(caches.match(req, { ignoreSearch: true }).then(function (r) {
-        return r || new Response("This screen has not been shown here before and the node does not answer.", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } });
-      }));
-    }
-    var timer = setTimeout(fromCache, NETWORK_WAIT_MS);
-    fetch(req).then(function (r) {
+    function answer(r) { if (!answered) { answered = true; resolve(r); } }
+    /* A node off the network leaves the fetch hanging: after a while the
+     * cached page, if there is one (else keep waiting for the network). */
+    var timer = setTimeout(function () {
+      cached().then(function (r) { if (r) { answer(r); } });
+    }, NETWORK_WAIT_MS);
+    network.then(function (r) {
       clearTimeout(timer);
-      if (r.ok) {
-        var copy = r.clone();
-        caches.open(CACHE).then(function (c) { return c.put(req, copy); });
-      }
-      if (!answered) { answered = true; resolve(r); }
-    }, function () { clearTimeout(timer); fromCache(); });
+      if (r.ok) { answer(r); return; }
+      // A proxy in front of a down node answers 502/504: the cached page is better.
+      cached().then(function (c) { answer(c || r); });
+    }, function () {
+      clearTimeout(timer);
+      cached().then(function (c) { answer(c || offline()); });
+    });
   }));
 });
