@@ -623,3 +623,379 @@ fn nats_executable() -> PathBuf {
     );
     real
 }
+
+/// A dockerd of the test's own (with its own containerd, data and exec
+/// roots, socket and cgroup), so that a power cut can be dealt to it and
+/// everything it runs at once without touching the shared engine: the
+/// daemons and every container process sit under one freezer cgroup, which
+/// is frozen, SIGKILLed and thawed.
+struct PrivateDocker {
+    dir: PathBuf,
+    cgroup: PathBuf,
+    parent: String,
+    daemons: Vec<Child>,
+}
+
+impl PrivateDocker {
+    fn new(dir: &Path) -> Self {
+        assert!(
+            Command::new("id")
+                .arg("-u")
+                .output()
+                .is_ok_and(|o| o.stdout.starts_with(b"0")),
+            "the power-cut test runs its own dockerd and needs root (scripts/test runs as root in CI)"
+        );
+        let freezer = Path::new("/sys/fs/cgroup/freezer");
+        assert!(
+            freezer.is_dir(),
+            "the power-cut test needs the cgroup v1 freezer at {} to cut everything at once",
+            freezer.display()
+        );
+        let parent = format!("pvm-power-cut-{}", free_port());
+        let cgroup = freezer.join(&parent);
+        std::fs::create_dir_all(&cgroup).expect("freezer cgroup");
+        std::fs::create_dir_all(dir).expect("dir");
+        std::fs::write(dir.join("containerd.toml"), "").expect("containerd config");
+        std::fs::write(dir.join("daemon.json"), "{}").expect("daemon config");
+        PrivateDocker {
+            dir: dir.to_owned(),
+            cgroup,
+            parent,
+            daemons: Vec::new(),
+        }
+    }
+
+    fn sock(&self) -> PathBuf {
+        self.dir.join("docker.sock")
+    }
+
+    /// Boots containerd and dockerd inside the cgroup (as after a reboot).
+    fn boot(&mut self) {
+        let d = self.dir.display().to_string();
+        let cgroup = self.cgroup.join("cgroup.procs").display().to_string();
+        let spawn = |cmd: String, log: &str| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("echo $$ > {cgroup} && exec {cmd}"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(self.dir.join(log)).expect("log"))
+                .spawn()
+                .expect("daemon starts")
+        };
+        let _ = std::fs::remove_file(self.dir.join("containerd.sock"));
+        let containerd = spawn(
+            format!("containerd -c {d}/containerd.toml --root {d}/ctd-root --state {d}/ctd-state --address {d}/containerd.sock"),
+            "containerd.log",
+        );
+        self.daemons.push(containerd);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !self.dir.join("containerd.sock").exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "containerd did not start: see {d}/containerd.log"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let dockerd = spawn(
+            format!(
+                "dockerd --config-file {d}/daemon.json --data-root {d}/root --exec-root {d}/exec \
+                 --pidfile {d}/docker.pid -H unix://{d}/docker.sock --containerd {d}/containerd.sock \
+                 --bridge none --iptables=false --ip-masq=false --storage-driver vfs \
+                 --cgroup-parent /{} --userland-proxy=false",
+                self.parent
+            ),
+            "dockerd.log",
+        );
+        self.daemons.push(dockerd);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !self.cli(&["info"]).status.success() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the test's dockerd did not start: see {d}/dockerd.log"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock().display()))
+            .args(args)
+            .output()
+            .expect("docker runs")
+    }
+
+    fn client(&self) -> bollard::Docker {
+        bollard::Docker::connect_with_unix(
+            &self.sock().display().to_string(),
+            120,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .expect("client")
+    }
+
+    /// Every process of the cgroup and its children (the containers').
+    fn processes(&self) -> Vec<i32> {
+        fn walk(dir: &Path, out: &mut Vec<i32>) {
+            if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&entry.path(), out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.cgroup, &mut out);
+        out
+    }
+
+    /// The power goes: everything stops at once, mid-write.
+    fn power_cut(&mut self) {
+        let survivors = self.cut();
+        assert!(
+            survivors.is_empty(),
+            "processes survived the cut: {survivors:?}"
+        );
+    }
+
+    /// Freezes, kills and thaws the cgroup; returns what is still alive.
+    fn cut(&mut self) -> Vec<i32> {
+        let state = self.cgroup.join("freezer.state");
+        std::fs::write(&state, "FROZEN").expect("freeze");
+        for _ in 0..100 {
+            if std::fs::read_to_string(&state).is_ok_and(|s| s.trim() == "FROZEN") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for pid in self.processes() {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+        std::fs::write(&state, "THAWED").expect("thaw");
+        for mut d in self.daemons.drain(..) {
+            let _ = d.wait();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.processes().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // What the kernel would have dropped with the power: mounts.
+        self.unmount();
+        self.processes()
+    }
+
+    fn unmount(&self) {
+        let dir = self.dir.display().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .filter(|p| p.starts_with(&dir))
+            .collect();
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for p in points {
+            let _ = Command::new("umount").arg("-l").arg(p).status();
+        }
+    }
+}
+
+impl Drop for PrivateDocker {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for log in ["dockerd.log", "containerd.log"] {
+                let text = std::fs::read_to_string(self.dir.join(log)).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                eprintln!("--- {log} (last lines, newest first):\n{}", tail.join("\n"));
+            }
+        }
+        if !self.daemons.is_empty() {
+            let _ = self.cut();
+        }
+        fn remove(dir: &Path) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove(&entry.path());
+                }
+            }
+            let _ = std::fs::remove_dir(dir);
+        }
+        remove(&self.cgroup);
+    }
+}
+
+/// Updates survive a power cut at any step: the update (run by the helper
+/// the node starts) is stopped at each journaled phase, the power is cut
+/// (daemons and every container at once), and after the "reboot" exactly
+/// one node container runs: the old one, or the new one when the cut came
+/// after it had proved itself; the helper stands down and the journal is gone.
+#[tokio::test]
+async fn an_update_survives_a_power_cut_at_every_step() {
+    let (dist, version) = test_dist();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (_registry, reg) = registry(tmp.path());
+    let port = free_port();
+    let healthy_here = HEALTHY.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    let unhealthy_here = UNHEALTHY.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
+    let v1 = image(&dist, &version, &reg, "cut-v1", &healthy_here);
+    let v2 = image(&dist, &version, &reg, "cut-v2", &healthy_here);
+    let bad = image(&dist, &version, &reg, "cut-bad", &unhealthy_here);
+    // Short paths: unix socket paths are limited to 108 bytes.
+    let engine = tempfile::Builder::new()
+        .prefix("pvm-cut")
+        .tempdir_in("/tmp")
+        .expect("engine dir");
+    let mut docker = PrivateDocker::new(&engine.path().join("d"));
+    docker.boot();
+    ok(docker.cli(&["pull", "-q", &v1]));
+    let node_dir = tmp.path().join("node");
+    std::fs::create_dir_all(&node_dir).expect("node dir");
+    let name = "pvm-cut-node";
+    let ready = format!("http://127.0.0.1:{port}/ready");
+    let cases = [
+        ("begun", &v2, &v1),
+        ("old_stopped", &v2, &v1),
+        ("new_created", &v2, &v1),
+        ("proving", &v2, &v1),
+        ("promoting", &v2, &v2),
+        ("rolling_back", &bad, &v1),
+    ];
+    for (phase, target, survivor) in cases {
+        // A node on v1, started at boot, as the installer runs it.
+        for c in [
+            name.to_string(),
+            format!("{name}-previous"),
+            format!("{name}-updater"),
+        ] {
+            let _ = docker.cli(&["rm", "-f", &c]);
+        }
+        ok(docker.cli(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "host",
+            "--user",
+            "0:0",
+            "--init",
+            "--restart",
+            "always",
+            "-v",
+            &format!("{}:/data", node_dir.display()),
+            "-v",
+            &format!("{}:/var/run/docker.sock", docker.sock().display()),
+            "-e",
+            &format!("PVM_LISTEN=127.0.0.1:{port}"),
+            "-e",
+            &format!("PVM_SELF_CONTAINER={name}"),
+            &v1,
+        ]));
+        until(Duration::from_secs(30), "the node on v1 answers", || {
+            answers(&ready)
+        })
+        .await;
+        std::fs::write(node_dir.join("update.hold"), phase).expect("hold");
+        let su = pvm_node::update::SelfUpdate {
+            container: name.into(),
+            check_url: ready.clone(),
+            healthy_secs: 2,
+        };
+        let helper = pvm_node::update::spawn_helper(&docker.client(), &su, target)
+            .await
+            .expect("helper starts");
+        let journal = node_dir.join("update.json");
+        until(
+            Duration::from_secs(60),
+            &format!("the update reaches {phase}"),
+            || {
+                let at = std::fs::read_to_string(&journal)
+                    .ok()
+                    .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+                    .is_some_and(|j| j["phase"] == phase);
+                async move { at }
+            },
+        )
+        .await;
+        // The helper checks the hold file right after the journal is on disk.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        docker.power_cut();
+        std::fs::remove_file(node_dir.join("update.hold")).expect("hold gone");
+        docker.boot();
+        let settled = until(
+            Duration::from_secs(90),
+            &format!("after a cut at {phase}: the helper finished and stood down"),
+            || {
+                let helper_done = docker.cli(&["inspect", "-f", "{{.State.Running}}", &helper]);
+                let done = String::from_utf8_lossy(&helper_done.stdout).trim() == "false"
+                    && !journal.exists();
+                async move { done }
+            },
+        )
+        .await;
+        let running = ok(docker.cli(&["ps", "--format", "{{.Names}}"]));
+        let logs = docker.cli(&["logs", &helper]);
+        let logs = format!(
+            "{}{}",
+            String::from_utf8_lossy(&logs.stdout),
+            String::from_utf8_lossy(&logs.stderr)
+        );
+        assert_eq!(
+            running, name,
+            "cut at {phase}: exactly one container runs, the node (helper said:\n{logs})"
+        );
+        assert_eq!(
+            ok(docker.cli(&["inspect", "-f", "{{.Config.Image}}", name])),
+            **survivor,
+            "cut at {phase}: the node runs the expected version (helper said:\n{logs})"
+        );
+        assert_eq!(
+            ok(docker.cli(&["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", name])),
+            "always",
+            "cut at {phase}: the node that runs starts at boot"
+        );
+        assert_eq!(
+            ok(docker.cli(&[
+                "inspect",
+                "-f",
+                "{{.HostConfig.RestartPolicy.Name}}",
+                &helper
+            ])),
+            "no",
+            "cut at {phase}: the helper stood down"
+        );
+        assert!(
+            !docker
+                .cli(&["inspect", &format!("{name}-previous")])
+                .status
+                .success(),
+            "cut at {phase}: the other version is gone"
+        );
+        until(Duration::from_secs(30), "the node answers", || {
+            answers(&ready)
+        })
+        .await;
+        let expected = if survivor == &v2 {
+            "updated"
+        } else {
+            "rolled_back"
+        };
+        assert!(
+            logs.contains(&format!("{expected}: ")),
+            "cut at {phase}: the helper says {expected}:\n{logs}"
+        );
+        eprintln!("cut at {phase}: settled {settled:?} after the reboot; {expected}");
+        // A second reboot changes nothing: the same single node comes back.
+        docker.power_cut();
+        docker.boot();
+        until(
+            Duration::from_secs(30),
+            "the node answers after another reboot",
+            || answers(&ready),
+        )
+        .await;
+        assert_eq!(ok(docker.cli(&["ps", "--format", "{{.Names}}"])), name);
+    }
+}

@@ -790,26 +790,24 @@ pub struct NewAdmin {
     pub password: String,
 }
 
-/// Creates a staff account from the command line (first admin, or a recovery).
+/// Creates a staff account from the command line or the first-run setup
+/// page (first admin, or a recovery), through `ops::staff` like every other.
 pub async fn create_account(log: &Log, new: &NewAdmin) -> Result<Uuid, String> {
     let username = Username::parse(&new.username).map_err(|e| e.to_string())?;
-    check_password(&new.password)?;
-    let password_hash = hash_secret_blocking(&new.password).await?;
-    let user_id = Uuid::now_v7();
-    log.append(
+    crate::ops::staff::create(
+        log,
         Actor::System,
-        Command::CreateStaff {
-            user_id,
+        crate::ops::staff::NewAccount {
             username,
             display_name: new.display_name.clone(),
             role: new.role,
-            password_hash: Some(password_hash),
-            pin_hash: None,
+            password: Some(new.password.clone()),
+            pin: None,
         },
     )
     .await
-    .map_err(|e| e.to_string())?;
-    Ok(user_id)
+    .map(|user| user.id)
+    .map_err(|e| e.to_string())
 }
 
 /// A real argon2id hash of a random string, checked when the username is unknown.

@@ -189,6 +189,10 @@ pub enum Command {
         /// A URL that must also answer 2xx before the new container is kept (e.g. http://127.0.0.1:8080/ready).
         #[arg(long)]
         check_url: Option<String>,
+        /// Set by the node when it starts a helper container to run this:
+        /// the helper's name (it stops restarting itself when the update is over).
+        #[arg(long)]
+        helper: Option<String>,
     },
     /// Write the nats-server configuration of this node's leaf (after register).
     LeafConfig {

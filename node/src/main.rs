@@ -49,15 +49,19 @@ fn main() -> ExitCode {
                 role,
                 healthy_secs,
                 check_url,
+                helper,
             } => {
                 update(
                     &config,
-                    container,
-                    image,
-                    manifest,
-                    &role,
-                    healthy_secs,
-                    check_url,
+                    UpdateJob {
+                        container,
+                        image,
+                        manifest,
+                        role,
+                        healthy_secs,
+                        check_url,
+                        helper,
+                    },
                 )
                 .await
             }
@@ -575,60 +579,131 @@ async fn record_update(config: &Config, record: &pvm_node::control::UpdateRecord
     }
 }
 
-async fn update(
-    config: &Config,
+/// An update that ends in an error: a helper that gave up before changing
+/// anything stops restarting itself; one that failed with the journal
+/// written is restarted by Docker to finish or undo the update.
+async fn give_up(
+    docker: &bollard::Docker,
+    plan: &pvm_node::update::Plan,
+    reason: anyhow::Error,
+) -> anyhow::Result<ExitCode> {
+    use pvm_node::update;
+    if update::journal::read(&plan.data_dir)
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        if let Err(e) = update::settle(docker, plan).await {
+            eprintln!("pvm-node: {e}");
+        }
+    }
+    Err(reason)
+}
+
+/// `pvm-node update`'s arguments.
+struct UpdateJob {
     container: String,
     image: Option<String>,
     manifest: Option<std::path::PathBuf>,
-    role: &str,
+    role: String,
     healthy_secs: u64,
     check_url: Option<String>,
-) -> anyhow::Result<ExitCode> {
+    helper: Option<String>,
+}
+
+async fn update(config: &Config, job: UpdateJob) -> anyhow::Result<ExitCode> {
     use pvm_node::control::UpdateRecord;
     use pvm_node::update;
-    let image =
-        match (image, manifest) {
-            (Some(image), _) => image,
-            (None, Some(path)) => {
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-                let sig_path = std::path::PathBuf::from(format!("{}.sig", path.display()));
-                let sig = std::fs::read(&sig_path).ok();
-                let hub_key = identity::load_hub_key(&config.data_dir).ok().flatten();
-                match update::verify_manifest(&bytes, sig.as_deref(), hub_key.as_ref()) {
-                    Ok(m) => m.images.get(role).cloned().ok_or_else(|| {
-                        anyhow::anyhow!("the manifest names no image for {role:?}")
-                    })?,
-                    Err(reason) => {
-                        record_update(
-                            config,
-                            &UpdateRecord {
-                                container: container.clone(),
-                                image: path.display().to_string(),
-                                outcome: "refused".into(),
-                                detail: reason.clone(),
-                            },
-                        )
-                        .await;
-                        anyhow::bail!("update refused: {reason}");
-                    }
-                }
-            }
-            (None, None) => anyhow::bail!("give --image or --manifest"),
-        };
+    let UpdateJob {
+        container,
+        image,
+        manifest,
+        role,
+        healthy_secs,
+        check_url,
+        helper,
+    } = job;
     let docker = update::connect()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach dockerd: {e}"))?;
     let plan = update::Plan {
         container: container.clone(),
-        image: image.clone(),
+        image: image.clone().unwrap_or_default(),
         healthy_for: std::time::Duration::from_secs(healthy_secs),
         check_url,
+        data_dir: config.data_dir.clone(),
+        helper,
+    };
+    let image = match (image, manifest) {
+        (Some(image), _) => image,
+        (None, Some(path)) => {
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    return give_up(
+                        &docker,
+                        &plan,
+                        anyhow::anyhow!("reading {}: {e}", path.display()),
+                    )
+                    .await
+                }
+            };
+            let sig_path = std::path::PathBuf::from(format!("{}.sig", path.display()));
+            let sig = std::fs::read(&sig_path).ok();
+            let hub_key = identity::load_hub_key(&config.data_dir).ok().flatten();
+            match update::verify_manifest(&bytes, sig.as_deref(), hub_key.as_ref()) {
+                Ok(m) => match m.images.get(&role) {
+                    Some(image) => image.clone(),
+                    None => {
+                        return give_up(
+                            &docker,
+                            &plan,
+                            anyhow::anyhow!("the manifest names no image for {role:?}"),
+                        )
+                        .await
+                    }
+                },
+                Err(reason) => {
+                    record_update(
+                        config,
+                        &UpdateRecord {
+                            container: container.clone(),
+                            image: path.display().to_string(),
+                            outcome: "refused".into(),
+                            detail: reason.clone(),
+                        },
+                    )
+                    .await;
+                    return give_up(&docker, &plan, anyhow::anyhow!("update refused: {reason}"))
+                        .await;
+                }
+            }
+        }
+        (None, None) => {
+            return give_up(
+                &docker,
+                &plan,
+                anyhow::anyhow!("give --image or --manifest"),
+            )
+            .await
+        }
+    };
+    let plan = update::Plan {
+        image: image.clone(),
+        ..plan.clone()
     };
     println!("Updating {container} to {image} (kept after {healthy_secs} s running cleanly)");
-    let outcome = update::update(&docker, &plan)
-        .await
-        .map_err(|e| anyhow::anyhow!("update of {container} failed: {e}"))?;
+    let outcome = match update::update(&docker, &plan).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            return give_up(
+                &docker,
+                &plan,
+                anyhow::anyhow!("update of {container} failed: {e}"),
+            )
+            .await
+        }
+    };
     record_update(
         config,
         &UpdateRecord {
@@ -640,6 +715,9 @@ async fn update(
     )
     .await;
     println!("{}: {}", outcome.name(), outcome.detail());
+    update::settle(&docker, &plan)
+        .await
+        .map_err(|e| anyhow::anyhow!("after the update of {container}: {e}"))?;
     Ok(match outcome {
         update::Outcome::Updated { .. } | update::Outcome::Current { .. } => ExitCode::SUCCESS,
         _ => ExitCode::from(1),

@@ -5,6 +5,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, AppPath};
 use super::AppState;
 use crate::auth::{self, AuthError, Principal, Secret, TokenPair};
+use crate::ops;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -237,34 +238,17 @@ pub struct NewStaff {
     pub pin: Option<String>,
 }
 
-/// Hashes what was given, checking each first.
-async fn hash_secrets(
-    password: Option<&str>,
-    pin: Option<&str>,
-) -> Result<(Option<String>, Option<String>), ApiError> {
-    if let Some(pw) = password {
-        auth::check_password(pw).map_err(ApiError::invalid)?;
+impl From<ops::staff::StaffError> for ApiError {
+    fn from(e: ops::staff::StaffError) -> Self {
+        use ops::staff::StaffError;
+        match e {
+            StaffError::Invalid(m) => ApiError::invalid(m),
+            StaffError::NotFound(_) => ApiError::not_found(e.to_string()),
+            StaffError::Hashing(m) => ApiError::internal(m),
+            StaffError::Append(a) => a.into(),
+            StaffError::Auth(a) => a.into(),
+        }
     }
-    if let Some(pin) = pin {
-        auth::check_pin(pin).map_err(ApiError::invalid)?;
-    }
-    let password = match password {
-        Some(pw) => Some(
-            auth::hash_secret_blocking(pw)
-                .await
-                .map_err(ApiError::internal)?,
-        ),
-        None => None,
-    };
-    let pin = match pin {
-        Some(pin) => Some(
-            auth::hash_secret_blocking(pin)
-                .await
-                .map_err(ApiError::internal)?,
-        ),
-        None => None,
-    };
-    Ok((password, pin))
 }
 
 /// Create a staff account.
@@ -276,28 +260,19 @@ async fn create_staff(
     who: Require<StaffManage>,
     AppJson(new): AppJson<NewStaff>,
 ) -> Result<Response, ApiError> {
-    let (password_hash, pin_hash) =
-        hash_secrets(new.password.as_deref(), new.pin.as_deref()).await?;
-    let user_id = Uuid::now_v7();
-    s.log
-        .append(
-            who.principal().actor(),
-            Command::CreateStaff {
-                user_id,
-                username: new.username,
-                display_name: new.display_name,
-                role: new.role,
-                password_hash,
-                pin_hash,
-            },
-        )
-        .await?;
-    let staff = s.log.staff();
-    let user = staff
-        .users
-        .get(&user_id)
-        .ok_or_else(|| ApiError::internal("created user missing"))?;
-    Ok((StatusCode::CREATED, Json(StaffView::from(user))).into_response())
+    let user = ops::staff::create(
+        &s.log,
+        who.principal().actor(),
+        ops::staff::NewAccount {
+            username: new.username,
+            display_name: new.display_name,
+            role: new.role,
+            password: new.password,
+            pin: new.pin,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(StaffView::from(&user))).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -323,56 +298,20 @@ async fn update_staff(
     AppPath(id): AppPath<Uuid>,
     AppJson(patch): AppJson<StaffPatch>,
 ) -> Result<Json<StaffView>, ApiError> {
-    if !s.log.staff().users.contains_key(&id) {
-        return Err(ApiError::not_found(format!("no staff user with id {id}")));
-    }
-    let (password_hash, pin_hash) =
-        hash_secrets(patch.password.as_deref(), patch.pin.as_deref()).await?;
-    let mut commands = Vec::new();
-    if let Some(role) = patch.role {
-        commands.push(Command::SetStaffRole { user_id: id, role });
-    }
-    if let Some(enabled) = patch.enabled {
-        commands.push(Command::SetStaffEnabled {
-            user_id: id,
-            enabled,
-        });
-    }
-    if let Some(password_hash) = password_hash {
-        commands.push(Command::SetPassword {
-            user_id: id,
-            password_hash,
-        });
-    }
-    if pin_hash.is_some() {
-        commands.push(Command::SetPin {
-            user_id: id,
-            pin_hash,
-        });
-    }
-    if commands.is_empty() {
-        return Err(ApiError::invalid(
-            "nothing to change: give role, enabled, password or pin",
-        ));
-    }
-    let credentials_changed = commands
-        .iter()
-        .any(|c| matches!(c, Command::SetPassword { .. } | Command::SetPin { .. }));
-    for c in commands {
-        s.log.append(who.principal().actor(), c).await?;
-    }
-    if credentials_changed {
-        // A new password or PIN from an admin is the way back in after a lockout.
-        if let Some(user) = s.log.staff().users.get(&id) {
-            s.auth.clear_lockout(user.username.as_str()).await?;
-        }
-    }
-    let staff = s.log.staff();
-    let user = staff
-        .users
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no staff user with id {id}")))?;
-    Ok(Json(StaffView::from(user)))
+    let user = ops::staff::change(
+        &s.log,
+        &s.auth,
+        who.principal().actor(),
+        id,
+        ops::staff::AccountChange {
+            role: patch.role,
+            enabled: patch.enabled,
+            password: patch.password,
+            pin: patch.pin,
+        },
+    )
+    .await?;
+    Ok(Json(StaffView::from(&user)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

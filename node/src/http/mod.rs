@@ -18,6 +18,7 @@ pub mod openapi;
 mod page;
 mod screens;
 mod staff;
+mod staff_accounts;
 mod structure_pages;
 mod tournament_field;
 mod tournament_pages;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tournament_pages::routes())
         .merge(structure_pages::routes())
         .merge(staff::routes())
+        .merge(staff_accounts::routes())
         .merge(board::routes())
         .merge(docs::routes())
         .merge(openapi::routes())

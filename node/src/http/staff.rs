@@ -11,7 +11,7 @@ use super::AppState;
 use crate::auth::Principal;
 use crate::ops;
 use crate::ops::tables::Change;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -310,33 +310,57 @@ async fn close_table(
     run_table(&s, who.principal(), &csrf, ask).await
 }
 
-fn settings_form(settings: &VenueSettings, csrf: &CsrfToken) -> Markup {
-    let b = &settings.branding;
+/// The venue form: what is stored, or what was typed when it was refused.
+fn settings_form(typed: &SettingsForm, csrf: &CsrfToken) -> Markup {
     html! {
         h1 { "Venue" }
         form.settings method="post" action="/settings" {
             (csrf_field(csrf))
-            label { "Name" input name="name" value=(settings.name) required maxlength="80"; }
-            label { "Time zone" input name="timezone" value=(settings.timezone) required placeholder="Europe/London"; }
+            label { "Name" input name="name" value=(typed.name) required maxlength="80"; }
+            label { "Time zone" input name="timezone" value=(typed.timezone) required list="timezones" autocomplete="off" placeholder="Europe/London"; }
+            datalist id="timezones" {
+                @for tz in Timezone::all_names() { option value=(tz) {} }
+            }
             fieldset {
                 legend { "Branding" }
-                label { "Primary" input name="primary" type="color" value=(b.primary); }
-                label { "Accent" input name="accent" type="color" value=(b.accent); }
-                label { "Background" input name="background" type="color" value=(b.background); }
+                label { "Primary" input name="primary" type="color" value=(typed.primary); }
+                label { "Accent" input name="accent" type="color" value=(typed.accent); }
+                label { "Background" input name="background" type="color" value=(typed.background); }
             }
             button type="submit" { "Save" }
         }
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SettingsPageQuery {
+    saved: Option<String>,
+}
+
 async fn settings_page(
     State(s): State<AppState>,
     who: Require<VenueManage>,
     csrf: CsrfToken,
+    Query(q): Query<SettingsPageQuery>,
 ) -> Result<Response, ApiError> {
     let settings = s.reader.settings().await?;
-    let body = settings_form(&settings, &csrf);
+    let body = html! {
+        @if q.saved.is_some() { p.notice role="status" { "Venue settings saved: the staff pages and screens use them now." } }
+        (settings_form(&SettingsForm::from(&settings), &csrf))
+    };
     Ok(layout(&settings, who.principal(), &csrf, "Venue", None, body).into_response())
+}
+
+impl From<&VenueSettings> for SettingsForm {
+    fn from(v: &VenueSettings) -> Self {
+        SettingsForm {
+            name: v.name.to_string(),
+            timezone: v.timezone.to_string(),
+            primary: v.branding.primary.to_string(),
+            accent: v.branding.accent.to_string(),
+            background: v.branding.background.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,13 +398,13 @@ async fn save_settings(
     let who = who.principal();
     let failure = match parsed {
         Ok(settings) => match ops::venue::update_settings(&s.log, who.actor(), settings).await {
-            Ok(_) => return Ok(Redirect::to("/settings").into_response()),
+            Ok(_) => return Ok(Redirect::to("/settings?saved=1").into_response()),
             Err(e) => ApiError::from(e),
         },
         Err(e) => ApiError::from(e),
     };
     let current = s.reader.settings().await?;
-    let body = settings_form(&current, &csrf);
+    let body = settings_form(&form, &csrf);
     Ok((
         failure.status,
         layout(&current, who, &csrf, "Venue", Some(&failure.message), body),

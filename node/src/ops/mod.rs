@@ -11,6 +11,7 @@
 pub mod cash;
 pub mod displays;
 pub mod players;
+pub mod staff;
 pub mod tables;
 pub mod tournaments;
 pub mod venue;

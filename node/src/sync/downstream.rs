@@ -229,7 +229,11 @@ pub(crate) async fn apply_down(
                     format!("update {} to version {version}: older than the running {running}", message.id),
                 ),
                 (Some(image), Some(su)) if pvm_shared::down::by_digest(image) => {
-                    match crate::update::spawn_helper(su, image).await {
+                    let spawned = match crate::update::connect().await {
+                        Ok(docker) => crate::update::spawn_helper(&docker, su, image).await,
+                        Err(e) => Err(e),
+                    };
+                    match spawned {
                         Ok(helper) => record(
                             "started",
                             format!("version {version}: the helper {helper} replaces {}", su.container),

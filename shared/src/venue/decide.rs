@@ -72,7 +72,12 @@ impl VenueState {
 
     pub fn decide(&self, command: &Command) -> Result<EventKind, DomainError> {
         match command.clone() {
-            Command::UpdateSettings(settings) => Ok(EventKind::VenueSettingsUpdated { settings }),
+            Command::UpdateSettings(settings) => {
+                // Older events may hold any well-formed name (they still
+                // replay); new settings name a zone the IANA database knows.
+                settings.timezone.known()?;
+                Ok(EventKind::VenueSettingsUpdated { settings })
+            }
             Command::CreateTable {
                 table_id,
                 name,

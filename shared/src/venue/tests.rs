@@ -51,6 +51,15 @@ fn time_zones_look_like_iana_names() {
     assert!(Timezone::parse("UTC").is_ok());
     assert!(Timezone::parse("london").is_err());
     assert!(Timezone::parse("Europe/../etc").is_err());
+    // Well formed, so an old event holding it still replays, but unknown:
+    // new settings naming it are refused.
+    let mars = Timezone::parse("Mars/Olympus").expect("well formed");
+    assert!(mars.known().is_err());
+    assert!(Timezone::parse("America/Argentina/Buenos_Aires")
+        .expect("well formed")
+        .known()
+        .is_ok());
+    assert!(Timezone::all_names().contains(&"Europe/London"));
 }
 
 #[test]

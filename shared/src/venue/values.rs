@@ -109,6 +109,29 @@ string_newtype!(
     Colour, "colour", |raw| parse_colour(raw)
 );
 
+impl Timezone {
+    /// The zone from the IANA time zone database (chrono-tz), or why not.
+    pub fn known(&self) -> Result<chrono_tz::Tz, DomainError> {
+        self.0.parse::<chrono_tz::Tz>().map_err(|_| {
+            invalid(
+                "timezone",
+                format!(
+                    "{:?} is not a time zone in the IANA database; pick one such as \"Europe/London\" or \"America/New_York\"",
+                    self.0
+                ),
+            )
+        })
+    }
+
+    /// Every zone name a venue can pick, sorted.
+    pub fn all_names() -> Vec<&'static str> {
+        let mut names: Vec<&'static str> =
+            chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
 pub(crate) fn parse_timezone(raw: &str) -> Result<String, DomainError> {
     let tz = raw.trim();
     let part_ok = |p: &str| {

@@ -7,19 +7,35 @@
 //! a check URL answering 2xx; otherwise remove it and start the old one
 //! again under its name.
 //!
+//! A power cut can come at any step. Each step is journaled first
+//! (`journal`), and at every moment at most one of the two containers has a
+//! restart policy that starts it at boot: the old one keeps its own until it
+//! is stopped, the new one runs with none until it is promoted. The helper
+//! container that runs the update is restarted by Docker after a reboot and,
+//! finding the journal, finishes a promotion or undoes everything else, so
+//! exactly one node container runs afterwards, on a schema it can read (the
+//! old one only ever meets backward-compatible migrations, see
+//! `store::migrate`).
+//!
 //! An update named by the hub comes as a manifest signed with the hub's key
 //! (`pvm-cloud sign FILE`), with images by digest; anything unsigned, signed
 //! by another key or not by digest is refused before anything is pulled.
 
+pub mod journal;
+
 use bollard::container::{
     Config, CreateContainerOptions, RemoveContainerOptions, RenameContainerOptions,
-    StartContainerOptions, StopContainerOptions,
+    StartContainerOptions, StopContainerOptions, UpdateContainerOptions,
 };
 use bollard::image::CreateImageOptions;
-use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
+use bollard::models::{
+    ContainerStateStatusEnum, HealthStatusEnum, RestartPolicy, RestartPolicyNameEnum,
+};
 use bollard::Docker;
 use futures_util::StreamExt;
+use journal::{Journal, Phase};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What to update and how to judge the new container.
@@ -33,6 +49,11 @@ pub struct Plan {
     pub healthy_for: Duration,
     /// Extra check: this URL must answer 2xx at the end (e.g. the node's /ready).
     pub check_url: Option<String>,
+    /// Where the journal is kept (the node's data dir, shared by every container).
+    pub data_dir: PathBuf,
+    /// The helper container running this update, if one does: when the
+    /// update is over it is set not to restart.
+    pub helper: Option<String>,
 }
 
 /// How an update ended. Every one is recorded as an event.
@@ -221,8 +242,9 @@ fn previous_name(name: &str) -> String {
     format!("{name}-previous")
 }
 
-async fn remove(docker: &Docker, name: &str) {
-    let _ = docker
+/// Removes a container (forced), if it exists.
+async fn remove(docker: &Docker, name: &str) -> Result<(), UpdateError> {
+    match docker
         .remove_container(
             name,
             Some(RemoveContainerOptions {
@@ -230,18 +252,45 @@ async fn remove(docker: &Docker, name: &str) {
                 ..Default::default()
             }),
         )
-        .await;
+        .await
+    {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Runs the update. Errors are what went wrong before anything was changed
-/// (or while putting the old container back); a failed new version is an
-/// `Outcome::RolledBack`, not an error.
+/// Runs the update, or, when the journal shows an unfinished one (a power
+/// cut, a killed helper), finishes or undoes that one instead and says so.
+/// Errors are what went wrong before anything was changed (or while putting
+/// the old container back); a failed new version is an
+/// `Outcome::RolledBack`, not an error. The journal stays until
+/// [`settle`], so a cut before the outcome is recorded replays the
+/// (idempotent) recovery.
 pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError> {
+    if let Some(j) = journal::read(&plan.data_dir).map_err(UpdateError::Refused)? {
+        if j.container != plan.container {
+            return Err(UpdateError::Refused(format!(
+                "an update of {} did not finish ({}): run `pvm-node update --container {}` first",
+                j.container,
+                journal::path(&plan.data_dir).display(),
+                j.container
+            )));
+        }
+        tracing::warn!(container = %j.container, phase = j.phase.name(), "an update was interrupted; finishing or undoing it");
+        return recover(docker, &j).await;
+    }
     let current = docker.inspect_container(&plan.container, None).await?;
     let config = current
         .config
         .clone()
         .ok_or_else(|| UpdateError::Refused(format!("{} has no configuration", plan.container)))?;
+    let old_id = current
+        .id
+        .clone()
+        .ok_or_else(|| UpdateError::Refused(format!("{} has no id", plan.container)))?;
     let from = config.image.clone().unwrap_or_default();
     if let Err(reason) = pull(docker, &plan.image).await {
         return Ok(Outcome::PullFailed {
@@ -254,9 +303,24 @@ pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError
             image: plan.image.clone(),
         });
     }
-    // Keep the old one, renamed and stopped (it may hold the ports).
+    let host = current.host_config.clone().unwrap_or_default();
+    let restart = host.restart_policy.clone().unwrap_or_default();
+    let mut j = Journal {
+        phase: Phase::Begun,
+        container: plan.container.clone(),
+        old_id,
+        from: from.clone(),
+        to: plan.image.clone(),
+        restart: restart.name.map(|n| n.to_string()).unwrap_or_default(),
+        restart_retries: restart.maximum_retry_count,
+        new_id: None,
+        reason: None,
+    };
+    step(plan, &mut j, Phase::Begun).await?;
+    // Keep the old one, renamed, stopped and not started at boot (it may hold the ports).
     let previous = previous_name(&plan.container);
-    remove(docker, &previous).await;
+    remove(docker, &previous).await?;
+    set_restart(docker, &plan.container, no_restart()).await?;
     docker
         .rename_container(
             &plan.container,
@@ -268,15 +332,20 @@ pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError
     docker
         .stop_container(&previous, Some(StopContainerOptions { t: 10 }))
         .await?;
+    step(plan, &mut j, Phase::OldStopped).await?;
     let old_image = match &current.image {
         Some(id) => docker.inspect_image(id).await.ok().and_then(|i| i.config),
         None => None,
     };
     let mut new_config: Config<String> = own_settings(config, old_image.as_ref()).into();
     new_config.image = Some(plan.image.clone());
-    new_config.host_config = current.host_config.clone();
+    // Not started at boot until it has proved itself.
+    new_config.host_config = Some(bollard::models::HostConfig {
+        restart_policy: Some(no_restart()),
+        ..host
+    });
     let started = async {
-        docker
+        let created = docker
             .create_container(
                 Some(CreateContainerOptions {
                     name: plan.container.clone(),
@@ -285,9 +354,13 @@ pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError
                 new_config,
             )
             .await?;
+        j.new_id = Some(created.id);
+        step(plan, &mut j, Phase::NewCreated).await?;
         docker
             .start_container(&plan.container, None::<StartContainerOptions<String>>)
-            .await
+            .await?;
+        step(plan, &mut j, Phase::Proving).await?;
+        Ok::<(), UpdateError>(())
     }
     .await;
     let verdict = match started {
@@ -296,25 +369,17 @@ pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError
     };
     match verdict {
         Ok(()) => {
-            remove(docker, &previous).await;
+            step(plan, &mut j, Phase::Promoting).await?;
+            promote(docker, &j).await?;
             Ok(Outcome::Updated {
                 from,
                 to: plan.image.clone(),
             })
         }
         Err(reason) => {
-            remove(docker, &plan.container).await;
-            docker
-                .rename_container(
-                    &previous,
-                    RenameContainerOptions {
-                        name: plan.container.clone(),
-                    },
-                )
-                .await?;
-            docker
-                .start_container(&plan.container, None::<StartContainerOptions<String>>)
-                .await?;
+            j.reason = Some(reason.clone());
+            step(plan, &mut j, Phase::RollingBack).await?;
+            roll_back(docker, &j).await?;
             Ok(Outcome::RolledBack {
                 reason: format!(
                     "{} on {}: {reason}; {from} runs again",
@@ -323,6 +388,139 @@ pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError
             })
         }
     }
+}
+
+/// After the outcome is recorded: the helper (if any) stops restarting,
+/// then the journal goes.
+pub async fn settle(docker: &Docker, plan: &Plan) -> Result<(), UpdateError> {
+    if let Some(helper) = &plan.helper {
+        set_restart(docker, helper, no_restart()).await?;
+    }
+    journal::clear(&plan.data_dir).map_err(UpdateError::Refused)
+}
+
+/// Journals `phase` durably; a drill's hold file can stop the updater here.
+async fn step(plan: &Plan, j: &mut Journal, phase: Phase) -> Result<(), UpdateError> {
+    j.phase = phase;
+    journal::write(&plan.data_dir, j).map_err(UpdateError::Refused)?;
+    if journal::hold_at(&plan.data_dir).as_deref() == Some(phase.name()) {
+        tracing::warn!(
+            phase = phase.name(),
+            "holding the update here ({} names this phase)",
+            journal::HOLD_FILE
+        );
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Finishes or undoes an interrupted update: a promotion is finished, any
+/// earlier step is undone. Each action checks what is there first, so a cut
+/// during recovery is recovered from the same way.
+async fn recover(docker: &Docker, j: &Journal) -> Result<Outcome, UpdateError> {
+    if j.phase == Phase::Promoting {
+        promote(docker, j).await?;
+        return Ok(Outcome::Updated {
+            from: j.from.clone(),
+            to: j.to.clone(),
+        });
+    }
+    roll_back(docker, j).await?;
+    Ok(Outcome::RolledBack {
+        reason: match &j.reason {
+            Some(reason) => format!(
+                "{} on {}: {reason}; {} runs again (the rollback was interrupted and finished after a restart)",
+                j.container, j.to, j.from
+            ),
+            None => format!(
+                "the update of {} to {} was interrupted ({}) by a restart or power cut; {} runs again",
+                j.container,
+                j.to,
+                j.phase.name(),
+                j.from
+            ),
+        },
+    })
+}
+
+/// The new container keeps the name and gets the old one's restart policy; the old one goes.
+async fn promote(docker: &Docker, j: &Journal) -> Result<(), UpdateError> {
+    set_restart(docker, &j.container, j.restart_policy()).await?;
+    start_if_stopped(docker, &j.container).await?;
+    let previous = previous_name(&j.container);
+    if id_of(docker, &previous).await?.as_deref() == Some(j.old_id.as_str()) {
+        remove(docker, &previous).await?;
+    }
+    Ok(())
+}
+
+/// Whatever carries the name and is not the old container is the new one:
+/// it goes, and the old one comes back under its name with its restart policy.
+async fn roll_back(docker: &Docker, j: &Journal) -> Result<(), UpdateError> {
+    let named = id_of(docker, &j.container).await?;
+    if named.is_some() && named.as_deref() != Some(j.old_id.as_str()) {
+        remove(docker, &j.container).await?;
+    }
+    let previous = previous_name(&j.container);
+    if id_of(docker, &previous).await?.as_deref() == Some(j.old_id.as_str()) {
+        docker
+            .rename_container(
+                &previous,
+                RenameContainerOptions {
+                    name: j.container.clone(),
+                },
+            )
+            .await?;
+    }
+    set_restart(docker, &j.container, j.restart_policy()).await?;
+    start_if_stopped(docker, &j.container).await
+}
+
+/// The id of the container of that name, if there is one.
+async fn id_of(docker: &Docker, name: &str) -> Result<Option<String>, UpdateError> {
+    match docker.inspect_container(name, None).await {
+        Ok(c) => Ok(c.id),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn start_if_stopped(docker: &Docker, name: &str) -> Result<(), UpdateError> {
+    let c = docker.inspect_container(name, None).await?;
+    if c.state.and_then(|s| s.running) != Some(true) {
+        docker
+            .start_container(name, None::<StartContainerOptions<String>>)
+            .await?;
+    }
+    Ok(())
+}
+
+fn no_restart() -> RestartPolicy {
+    RestartPolicy {
+        name: Some(RestartPolicyNameEnum::NO),
+        maximum_retry_count: None,
+    }
+}
+
+async fn set_restart(
+    docker: &Docker,
+    name: &str,
+    policy: RestartPolicy,
+) -> Result<(), UpdateError> {
+    docker
+        .update_container(
+            name,
+            UpdateContainerOptions::<String> {
+                restart_policy: Some(policy),
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(())
 }
 
 /// How this node updates its own container when the hub asks (see `spawn_helper`).
@@ -335,12 +533,16 @@ pub struct SelfUpdate {
     pub healthy_secs: u64,
 }
 
-/// A container cannot safely replace itself: this starts a short-lived
-/// helper from this node's own image, with its mounts (the data dir, the
-/// Docker socket) and network, that runs `pvm-node update` on this
-/// container and removes itself. Returns the helper's name.
-pub async fn spawn_helper(su: &SelfUpdate, image: &str) -> Result<String, UpdateError> {
-    let docker = connect().await?;
+/// A container cannot safely replace itself: this starts a helper from this
+/// node's own image, with its mounts (the data dir, the Docker socket) and
+/// network, that runs `pvm-node update` on this container. Docker restarts
+/// it after a power cut until the update is over; then it stops restarting
+/// and stays, exited, until the next update removes it. Returns its name.
+pub async fn spawn_helper(
+    docker: &Docker,
+    su: &SelfUpdate,
+    image: &str,
+) -> Result<String, UpdateError> {
     let me = docker.inspect_container(&su.container, None).await?;
     let own_image = me
         .config
@@ -349,7 +551,16 @@ pub async fn spawn_helper(su: &SelfUpdate, image: &str) -> Result<String, Update
         .ok_or_else(|| UpdateError::Refused(format!("{} has no image", su.container)))?;
     let host = me.host_config.unwrap_or_default();
     let helper = format!("{}-updater", su.container);
-    remove(&docker, &helper).await;
+    // One update at a time: a helper still running (or restarted after a
+    // power cut to finish one) is left to it; a finished one is removed.
+    if let Ok(running) = docker.inspect_container(&helper, None).await {
+        if running.state.and_then(|s| s.running) == Some(true) {
+            return Err(UpdateError::Refused(format!(
+                "an update is already under way ({helper} is running)"
+            )));
+        }
+    }
+    remove(docker, &helper).await?;
     let config = Config {
         image: Some(own_image),
         // The image's entrypoint is pvm-node.
@@ -363,6 +574,8 @@ pub async fn spawn_helper(su: &SelfUpdate, image: &str) -> Result<String, Update
             su.healthy_secs.to_string(),
             "--check-url".into(),
             su.check_url.clone(),
+            "--helper".into(),
+            helper.clone(),
         ]),
         env: Some(vec![
             "PVM_DATA_DIR=/data".to_string(),
@@ -374,7 +587,12 @@ pub async fn spawn_helper(su: &SelfUpdate, image: &str) -> Result<String, Update
             binds: host.binds,
             mounts: host.mounts,
             network_mode: host.network_mode,
-            auto_remove: Some(true),
+            // Restarted after a power cut to finish or undo the update (see
+            // `journal`); it sets itself not to restart when done.
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::ALWAYS),
+                maximum_retry_count: None,
+            }),
             init: Some(true),
             ..Default::default()
         }),

@@ -1,0 +1,272 @@
+//! The staff accounts page and the Venue page, used as an admin would with
+//! a browser (cookies, CSRF field, forms): accounts are made, changed,
+//! disabled and given new secrets with a message saying what happened; a
+//! refused form keeps what was typed (never the secrets) and names the
+//! field; the Venue page refuses a time zone the IANA database does not know.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+async fn staff_list(node: &TestNode) -> Vec<Value> {
+    node.client()
+        .get(node.api("/api/v1/staff"))
+        .send()
+        .await
+        .expect("list")
+        .json::<Vec<Value>>()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn an_admin_manages_accounts_on_the_staff_page() {
+    let node = TestNode::start();
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        let mut form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        form.push(("_csrf".into(), csrf.clone()));
+        page.post(node.api(path)).form(&form).send()
+    };
+    let get = |path: &str| {
+        let req = page.get(node.api(path));
+        async move {
+            let r = req.send().await.expect("get");
+            (r.status(), r.text().await.expect("text"))
+        }
+    };
+    let (status, html) = get("/staff").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/staff\""), "the nav links the page");
+
+    // A short password: refused, naming it; what was typed comes back, the
+    // password does not; nothing is stored.
+    let refused = post(
+        "/staff",
+        vec![
+            ("username", "Dana"),
+            ("display_name", "Dana E."),
+            ("role", "floor"),
+            ("password", "short"),
+            ("pin", ""),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.expect("text");
+    assert!(html.contains("password"), "names the field: {html}");
+    assert!(html.contains("value=\"Dana\"") && html.contains("value=\"Dana E.\""));
+    assert!(
+        !html.contains("value=\"short\""),
+        "a secret is never sent back"
+    );
+    assert_eq!(staff_list(&node).await.len(), 1);
+
+    let made = post(
+        "/staff",
+        vec![
+            ("username", "Dana"),
+            ("display_name", "Dana E."),
+            ("role", "floor"),
+            ("password", "dana-password-1"),
+            ("pin", ""),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let to = made.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let (_, html) = get(&to).await;
+    assert!(
+        html.contains("Dana E. (dana) can now log in as Floor."),
+        "{html}"
+    );
+    let dana = staff_list(&node)
+        .await
+        .into_iter()
+        .find(|u| u["username"] == "dana")
+        .expect("dana stored lower case");
+    let id = dana["id"].as_str().expect("id").to_owned();
+    let token = login(&node.url, "dana", "dana-password-1").expect("dana logs in");
+
+    // The same username again: refused with the domain's reason.
+    let twice = post(
+        "/staff",
+        vec![
+            ("username", "dana"),
+            ("display_name", "Other"),
+            ("role", "floor"),
+            ("password", "other-password"),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(twice.status(), StatusCode::CONFLICT);
+    assert!(twice.text().await.expect("text").contains("dana"));
+
+    let account = format!("/staff/{id}");
+    let r = post(&account, vec![("role", "manager")])
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get(r.headers()["location"].to_str().expect("loc")).await;
+    assert!(html.contains("Dana E. (dana) is now Manager."), "{html}");
+
+    let r = post(&account, vec![("enabled", "false")])
+        .await
+        .expect("post");
+    let (_, html) = get(r.headers()["location"].to_str().expect("loc")).await;
+    assert!(html.contains("is disabled"), "{html}");
+    let me = client_with_token(&token)
+        .get(node.api("/api/v1/auth/me"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "a disabled account's session ends"
+    );
+    let r = post(&account, vec![("enabled", "true")])
+        .await
+        .expect("post");
+    let (_, html) = get(r.headers()["location"].to_str().expect("loc")).await;
+    assert!(html.contains("is enabled again"), "{html}");
+
+    // A PIN that is a straight run: refused naming the rule, account unchanged.
+    let r = post(&account, vec![("password", ""), ("pin", "1234")])
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("text");
+    assert!(html.contains("Dana E.: a PIN is 4 to 8 digits"), "{html}");
+    let r = post(&account, vec![("password", ""), ("pin", "4821")])
+        .await
+        .expect("post");
+    let (_, html) = get(r.headers()["location"].to_str().expect("loc")).await;
+    assert!(html.contains("new password or PIN saved"), "{html}");
+    let with_pin = client()
+        .post(node.api("/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": "dana", "pin": "4821"}))
+        .send()
+        .await
+        .expect("pin login");
+    assert_eq!(with_pin.status(), StatusCode::OK);
+
+    // The last enabled admin cannot be disabled, even by themselves.
+    let admin_id = staff_list(&node)
+        .await
+        .into_iter()
+        .find(|u| u["username"] == ADMIN)
+        .and_then(|u| u["id"].as_str().map(String::from))
+        .expect("admin");
+    let r = post(&format!("/staff/{admin_id}"), vec![("enabled", "false")])
+        .await
+        .expect("post");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert!(staff_list(&node).await.iter().all(|u| u["enabled"] == true));
+
+    // Floor staff do not get the page.
+    let floor_pw = "floor-user-password";
+    let out = admin_create(&node.dir, "flo", "floor", floor_pw);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (flo, _) = browser_login(&node.url, "flo", floor_pw).await;
+    let r = flo.get(node.api("/staff")).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let home = flo
+        .get(node.api("/"))
+        .send()
+        .await
+        .expect("home")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !home.contains("href=\"/staff\""),
+        "no link to a page they cannot use"
+    );
+}
+
+#[tokio::test]
+async fn the_venue_page_refuses_an_unknown_time_zone_and_keeps_what_was_typed() {
+    let node = TestNode::start();
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let form = |name: &str, tz: &str| {
+        vec![
+            ("_csrf".to_owned(), csrf.clone()),
+            ("name".into(), name.into()),
+            ("timezone".into(), tz.into()),
+            ("primary".into(), "#112233".into()),
+            ("accent".into(), "#445566".into()),
+            ("background".into(), "#000000".into()),
+        ]
+    };
+    let r = page
+        .post(node.api("/settings"))
+        .form(&form("Casino Olympus", "Mars/Olympus"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("text");
+    assert!(html.contains("IANA"), "says why: {html}");
+    assert!(html.contains("value=\"Casino Olympus\"") && html.contains("value=\"Mars/Olympus\""));
+    assert!(
+        html.contains("value=\"#112233\""),
+        "the colours typed come back too"
+    );
+    let stored: Value = node
+        .client()
+        .get(node.api("/api/v1/venue"))
+        .send()
+        .await
+        .expect("venue")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stored["timezone"], "UTC", "nothing was saved");
+    // The API refuses it the same way.
+    let api = node
+        .client()
+        .put(node.api("/api/v1/venue"))
+        .json(&serde_json::json!({"name": "X", "timezone": "Mars/Olympus",
+            "branding": {"primary": "#000000", "accent": "#000000", "background": "#000000"}}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(api.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let r = page
+        .post(node.api("/settings"))
+        .form(&form("Casino Olympus", "Europe/Athens"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = page
+        .get(node.api(r.headers()["location"].to_str().expect("loc")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Venue settings saved"), "{html}");
+    assert!(
+        html.contains("<option value=\"Europe/London\">"),
+        "the zones to pick from"
+    );
+}
