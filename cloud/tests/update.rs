@@ -633,6 +633,9 @@ struct PrivateDocker {
     dir: PathBuf,
     cgroup: PathBuf,
     parent: String,
+    /// Its own bridge (`--bridge none` would make dockerd delete the
+    /// shared engine's docker0, and the default would share it).
+    bridge: String,
     daemons: Vec<Child>,
 }
 
@@ -651,8 +654,31 @@ impl PrivateDocker {
             "the power-cut test needs the cgroup v1 freezer at {} to cut everything at once",
             freezer.display()
         );
-        let parent = format!("pvm-power-cut-{}", free_port());
+        let n = free_port();
+        let parent = format!("pvm-power-cut-{n}");
         let cgroup = freezer.join(&parent);
+        // A bridge of its own with a link-local address: nothing routes off the box.
+        let bridge = format!("pvmcut{n}");
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip")
+                .args(args)
+                .output()
+                .expect("ip (iproute2) runs: scripts/test installs it");
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&["link", "add", "name", &bridge, "type", "bridge"]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("169.254.{}.1/24", n % 250 + 1),
+            "dev",
+            &bridge,
+        ]);
+        ip(&["link", "set", &bridge, "up"]);
         std::fs::create_dir_all(&cgroup).expect("freezer cgroup");
         std::fs::create_dir_all(dir).expect("dir");
         std::fs::write(dir.join("containerd.toml"), "").expect("containerd config");
@@ -661,6 +687,7 @@ impl PrivateDocker {
             dir: dir.to_owned(),
             cgroup,
             parent,
+            bridge,
             daemons: Vec::new(),
         }
     }
@@ -700,9 +727,9 @@ impl PrivateDocker {
             format!(
                 "dockerd --config-file {d}/daemon.json --data-root {d}/root --exec-root {d}/exec \
                  --pidfile {d}/docker.pid -H unix://{d}/docker.sock --containerd {d}/containerd.sock \
-                 --bridge none --iptables=false --ip-masq=false --storage-driver vfs \
+                 --bridge {} --iptables=false --ip6tables=false --ip-masq=false --storage-driver vfs \
                  --cgroup-parent /{} --userland-proxy=false",
-                self.parent
+                self.bridge, self.parent
             ),
             "dockerd.log",
         );
@@ -823,6 +850,9 @@ impl Drop for PrivateDocker {
             let _ = std::fs::remove_dir(dir);
         }
         remove(&self.cgroup);
+        let _ = Command::new("ip")
+            .args(["link", "delete", &self.bridge])
+            .status();
     }
 }
 
@@ -921,6 +951,16 @@ async fn an_update_survives_a_power_cut_at_every_step() {
         .await;
         // The helper checks the hold file right after the journal is on disk.
         tokio::time::sleep(Duration::from_millis(300)).await;
+        // What the cut meets: from `proving` on, the new version runs under the name.
+        if ["proving", "promoting", "rolling_back"].contains(&phase) {
+            let state = ok(docker.cli(&[
+                "inspect",
+                "-f",
+                "{{.State.Running}} {{.Config.Image}}",
+                name,
+            ]));
+            assert_eq!(state, format!("true {target}"), "before the cut at {phase}");
+        }
         docker.power_cut();
         std::fs::remove_file(node_dir.join("update.hold")).expect("hold gone");
         docker.boot();
