@@ -105,7 +105,7 @@ fn account_card(u: &StaffUser, csrf: &CsrfToken) -> Markup {
                 }
             }
             div.actions {
-                form method="post" action=(action) {
+                form.inline method="post" action=(action) {
                     (csrf_field(csrf))
                     label { "Role" (role_select(u.role)) }
                     button.secondary type="submit" { "Save role" }
