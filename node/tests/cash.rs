@@ -710,3 +710,123 @@ async fn a_seated_player_called_for_another_game_moves_there_and_a_refused_walk_
         "a refused join added a player"
     );
 }
+
+/// Every board action answers with what it did, once (a reload shows the
+/// board without it); what cannot be undone asks first on the page (the
+/// form behind the question is what the test posts).
+#[tokio::test]
+async fn the_board_says_what_each_action_did() {
+    let node = TestNode::start();
+    let room = Room {
+        node: &node,
+        c: node.client(),
+    };
+    let t1 = room.table("Feature", "nlhe", 1, 2, 9, true).await;
+    let list = room.list("nlhe", 1, 2).await;
+    room.ok(
+        "PUT",
+        "/api/v1/cash/policy",
+        Some(json!({"call_timeout_secs": 120, "no_show": {"action": "move_down", "places": 2}, "seat_removes_other_lists": true, "new_table_at": 6})),
+    )
+    .await;
+    let (page, csrf) =
+        common::browser_login(&node.url, common::ADMIN, common::ADMIN_PASSWORD).await;
+    let act = |path: String, form: Vec<(&'static str, String)>| {
+        let mut form = form;
+        form.push(("_csrf", csrf.clone()));
+        let req = page.post(node.api(&path)).form(&form);
+        let get = page.get(node.api("/cash"));
+        async move {
+            let resp = req.send().await.expect("form");
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+            let board = get.send().await.expect("board").text().await.expect("text");
+            let notice = board
+                .split("<p class=\"notice\" role=\"status\">")
+                .nth(1)
+                .and_then(|rest| rest.split("</p>").next())
+                .map(String::from);
+            (notice, board)
+        }
+    };
+    let mut said = None;
+    for name in ["Dana Ellis", "Eve Fox", "Finn Gray", "Gus Hale"] {
+        said = act(
+            format!("/cash/lists/{list}/join"),
+            vec![("name", name.into())],
+        )
+        .await
+        .0;
+    }
+    assert_eq!(said.as_deref(), Some("Gus Hale added to 1/2 NLHE, 4th."));
+    let entry = |board: Value, i: usize| {
+        list_of(&board, &list)["entries"][i]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let dana = entry(room.board().await, 0);
+    let (said, html) = act(format!("/cash/entries/{dana}/call"), vec![]).await;
+    assert_eq!(said.as_deref(), Some("Dana Ellis called for 1/2 NLHE."));
+    assert!(
+        html.contains("Mark Dana Ellis no-show") && html.contains("Take Dana Ellis off the list"),
+        "the page asks before a no-show or a removal"
+    );
+    let (said, _) = act(format!("/cash/entries/{dana}/no-show"), vec![]).await;
+    assert_eq!(
+        said.as_deref(),
+        Some("Dana Ellis marked no-show, moved to 3rd on 1/2 NLHE.")
+    );
+    let again = page
+        .get(node.api("/cash"))
+        .send()
+        .await
+        .expect("reload")
+        .text()
+        .await
+        .expect("text");
+    assert!(!again.contains("class=\"notice\""), "said once");
+    let finn = entry(room.board().await, 1);
+    let (said, _) = act(format!("/cash/entries/{finn}/remove"), vec![]).await;
+    assert_eq!(
+        said.as_deref(),
+        Some("Finn Gray taken off the 1/2 NLHE list.")
+    );
+    let gus = entry(room.board().await, 2);
+    let (said, _) = act(
+        format!("/cash/entries/{gus}/move"),
+        vec![
+            ("position", "1".into()),
+            ("reason", "was first, left to eat".into()),
+        ],
+    )
+    .await;
+    assert_eq!(said.as_deref(), Some("Gus Hale moved to 1st on 1/2 NLHE."));
+    let (said, _) = act(
+        format!("/cash/entries/{gus}/seat"),
+        vec![("spot", format!("{t1}:4"))],
+    )
+    .await;
+    assert_eq!(said.as_deref(), Some("Gus Hale seated at Feature, seat 4."));
+    let (said, _) = act(format!("/cash/tables/{t1}/seats/4/away"), vec![]).await;
+    assert_eq!(said.as_deref(), Some("Gus Hale (Feature, seat 4) is away."));
+    let (said, _) = act(format!("/cash/tables/{t1}/seats/4/leave"), vec![]).await;
+    assert_eq!(
+        said.as_deref(),
+        Some("Gus Hale left Feature, seat 4: the seat is open.")
+    );
+    let (said, _) = act(format!("/cash/lists/{list}/call-next"), vec![]).await;
+    assert_eq!(said.as_deref(), Some("Eve Fox called for 1/2 NLHE."));
+    // A refused action shows the reason and says nothing was done.
+    let refused = page
+        .post(node.api(&format!("/cash/entries/{gus}/no-show")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert!(refused.status().is_client_error());
+    assert!(!refused
+        .text()
+        .await
+        .expect("text")
+        .contains("class=\"notice\""));
+}

@@ -239,7 +239,7 @@ async fn a_typed_name_joins_as_the_one_player_it_names_or_as_a_walk_in() {
     let joined = ops::cash::join(log, actor(), Who::Typed("New Face".into()), at(list_id))
         .await
         .expect("walk-in");
-    assert_eq!(joined.seq, head + 2, "the player and the entry");
+    assert_eq!(joined.1.seq, head + 2, "the player and the entry");
     assert_eq!(players(), before + 1);
     let (status, t) = v
         .request(

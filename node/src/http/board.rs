@@ -5,12 +5,12 @@
 use super::auth::{CashManage, CashOperate, CsrfToken, Require};
 use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
 use super::error::ApiError;
-use super::page::{append_all, csrf_field, layout, FormResult};
+use super::page::{append_all, csrf_field, layout, redirect_saying, take_flash, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops::{self, players::Who};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -109,10 +109,17 @@ fn entry_row(board: &BoardView, list: &ListView, e: &EntryView, csrf: &CsrfToken
                         button type="submit" { "Seat" }
                     }
                 }
+                // Two taps for what cannot be undone: the first opens the question.
                 @if e.call.is_some() {
-                    form method="post" action=(action("no-show")) { (csrf_field(csrf)) button.danger type="submit" { "No-show" } }
+                    details.confirm {
+                        summary.danger { "No-show" }
+                        form method="post" action=(action("no-show")) { (csrf_field(csrf)) button.danger type="submit" { "Mark " (e.name) " no-show" } }
+                    }
                 }
-                form method="post" action=(action("remove")) { (csrf_field(csrf)) button.secondary type="submit" title="Take off the list" { "✕" } }
+                details.confirm {
+                    summary title="Take off the list" aria-label=(format!("Take {} off the list", e.name)) { "✕" }
+                    form method="post" action=(action("remove")) { (csrf_field(csrf)) button.danger type="submit" { "Take " (e.name) " off the list" } }
+                }
                 details.move {
                     summary { "Move" }
                     form method="post" action=(action("move")) {
@@ -192,11 +199,23 @@ async fn render(
     status: StatusCode,
     error: Option<&str>,
 ) -> Result<Response, ApiError> {
+    render_saying(s, who, csrf, status, error, None).await
+}
+
+async fn render_saying(
+    s: &AppState,
+    who: &Principal,
+    csrf: &CsrfToken,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Result<Response, ApiError> {
     let settings = s.reader.settings().await?;
     let state = s.log.venue();
     let board = board_of(&state, s.clock.now_ms());
     let body = html! {
         div.board data-now=(board.now_ms) {
+            @if let Some(n) = notice { p.notice role="status" { (n) } }
             h1 { "Waiting lists" }
             datalist id="players" {
                 @for p in state.players.values() {
@@ -250,8 +269,63 @@ async fn page(
     State(s): State<AppState>,
     who: Require<CashOperate>,
     csrf: CsrfToken,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    render(&s, who.principal(), &csrf, StatusCode::OK, None).await
+    let flash = take_flash(&headers, "/cash");
+    let notice = flash.as_ref().map(|(text, _)| text.as_str());
+    let mut page = render_saying(&s, who.principal(), &csrf, StatusCode::OK, None, notice).await?;
+    if let Some((_, spent)) = flash {
+        page.headers_mut()
+            .append(axum::http::header::SET_COOKIE, spent);
+    }
+    Ok(page)
+}
+
+/// An entry as the board shows it: name, list, place (1-based).
+struct Spot {
+    name: String,
+    list: String,
+    place: usize,
+}
+
+fn spot_of(board: &BoardView, entry_id: Uuid) -> Option<Spot> {
+    board.lists.iter().find_map(|l| {
+        l.entries.iter().find(|e| e.id == entry_id).map(|e| Spot {
+            name: e.name.clone(),
+            list: l.label.clone(),
+            place: e.position,
+        })
+    })
+}
+
+/// 1st, 2nd, 3rd, 4th … 11th, 12th, 13th, 21st.
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// What an entry action did, in words, from the board before and after it.
+fn entry_said(action: &str, before: &Spot, after: Option<&Spot>, seat: Option<&str>) -> String {
+    let Spot { name, list, .. } = before;
+    match (action, after) {
+        ("call", _) => format!("{name} called for {list}."),
+        ("arrived", _) => format!("{name} has arrived."),
+        ("no-show", Some(a)) => format!(
+            "{name} marked no-show, moved to {} on {list}.",
+            ordinal(a.place)
+        ),
+        ("no-show", None) => format!("{name} marked no-show and taken off the {list} list."),
+        ("remove", _) => format!("{name} taken off the {list} list."),
+        ("move", Some(a)) => format!("{name} moved to {} on {list}.", ordinal(a.place)),
+        ("seat", _) => format!("{name} seated at {}.", seat.unwrap_or("the table")),
+        _ => format!("{name}: done."),
+    }
 }
 
 /// After an operation: back to the board, or the board again with the reason.
@@ -365,7 +439,19 @@ async fn join(
         },
     )
     .await;
-    done(&s, who.principal(), &csrf, joined.map(|_| ())).await
+    match joined {
+        Ok((entry_id, _)) => {
+            let board = board_of(&s.log.venue(), s.clock.now_ms());
+            let said = match spot_of(&board, entry_id) {
+                Some(Spot { name, list, place }) => {
+                    format!("{name} added to {list}, {}.", ordinal(place))
+                }
+                None => "Added.".to_owned(),
+            };
+            Ok(redirect_saying("/cash", "/cash", &said))
+        }
+        Err(e) => done(&s, who.principal(), &csrf, Err(e)).await,
+    }
 }
 
 async fn call_next(
@@ -374,11 +460,38 @@ async fn call_next(
     csrf: CsrfToken,
     Path(list_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
+    let now = s.clock.now_ms();
+    let uncalled: Vec<Uuid> = board_of(&s.log.venue(), now)
+        .lists
+        .iter()
+        .filter(|l| l.id == list_id)
+        .flat_map(|l| l.entries.iter().filter(|e| e.call.is_none()).map(|e| e.id))
+        .collect();
     let command = Command::Cash(CashCommand::CallNext {
         list_id,
-        at_ms: s.clock.now_ms(),
+        at_ms: now,
     });
-    run(&s, who.principal(), &csrf, Ok(vec![command])).await
+    let who = who.principal();
+    if let Err((status, message)) = append_all(&s, who, Ok(vec![command])).await {
+        return render(&s, who, &csrf, status, Some(&message)).await;
+    }
+    // The one whose call is new.
+    let board = board_of(&s.log.venue(), s.clock.now_ms());
+    let called = board
+        .lists
+        .iter()
+        .filter(|l| l.id == list_id)
+        .find_map(|l| {
+            l.entries
+                .iter()
+                .find(|e| e.call.is_some() && uncalled.contains(&e.id))
+                .map(|e| format!("{} called for {}.", e.name, l.label))
+        });
+    Ok(redirect_saying(
+        "/cash",
+        "/cash",
+        called.as_deref().unwrap_or("Called."),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -442,13 +555,26 @@ async fn entry_action(
         }
         other => return Err(ApiError::not_found(format!("no action {other:?}"))),
     };
-    run(
-        &s,
-        who.principal(),
-        &csrf,
-        command.map(|c| vec![Command::Cash(c)]),
-    )
-    .await
+    let before = spot_of(&board_of(&s.log.venue(), now), entry_id);
+    let seat_label = {
+        let board = board_of(&s.log.venue(), now);
+        f.spot.split_once(':').and_then(|(t, n)| {
+            let table = board.tables.iter().find(|x| x.id.to_string() == t)?;
+            Some(format!("{}, seat {n}", table.name))
+        })
+    };
+    let who = who.principal();
+    if let Err((status, message)) =
+        append_all(&s, who, command.map(|c| vec![Command::Cash(c)])).await
+    {
+        return render(&s, who, &csrf, status, Some(&message)).await;
+    }
+    let Some(before) = before else {
+        return Ok(Redirect::to("/cash").into_response());
+    };
+    let after = spot_of(&board_of(&s.log.venue(), s.clock.now_ms()), entry_id);
+    let said = entry_said(&action, &before, after.as_ref(), seat_label.as_deref());
+    Ok(redirect_saying("/cash", "/cash", &said))
 }
 
 async fn seat_action(
@@ -475,7 +601,26 @@ async fn seat_action(
         },
         other => return Err(ApiError::not_found(format!("no action {other:?}"))),
     };
-    run(&s, who.principal(), &csrf, Ok(vec![Command::Cash(command)])).await
+    let sitting = board_of(&s.log.venue(), now)
+        .tables
+        .iter()
+        .filter(|t| t.id == table_id)
+        .find_map(|t| {
+            let who = t.occupied.iter().find(|o| o.seat == seat)?;
+            Some((who.name.clone(), format!("{}, seat {seat}", t.name)))
+        });
+    let who = who.principal();
+    if let Err((status, message)) = append_all(&s, who, Ok(vec![Command::Cash(command)])).await {
+        return render(&s, who, &csrf, status, Some(&message)).await;
+    }
+    let said = match (sitting, action.as_str()) {
+        (Some((name, at)), "away") => format!("{name} ({at}) is away."),
+        (Some((name, at)), "back") => format!("{name} is back at {at}."),
+        (Some((name, at)), "leave") => format!("{name} left {at}: the seat is open."),
+        (Some((name, at)), _) => format!("{name} ({at}) wants another seat."),
+        (None, _) => "Done.".to_owned(),
+    };
+    Ok(redirect_saying("/cash", "/cash", &said))
 }
 
 async fn cancel_seat_change(

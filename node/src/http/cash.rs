@@ -501,7 +501,7 @@ async fn join_list(
         at_ms,
         call_in_until,
     };
-    let done = Done::from(ops::cash::join(&s.log, actor, who, join).await?);
+    let done = Done::from(ops::cash::join(&s.log, actor, who, join).await?.1);
     Ok((StatusCode::CREATED, Json(done)))
 }
 

@@ -142,6 +142,51 @@ where
     run(value).await.map(|_| ()).map_err(refusal)
 }
 
+/// The cookie that carries what an action did to the page it redirects to.
+const FLASH_COOKIE: &str = "pvm_flash";
+/// Longer messages are cut (a cookie holds a few KB; ours say one thing).
+const FLASH_MAX: usize = 400;
+
+/// Post/redirect/get with a message: the next page shows `message` once
+/// ("Dana E. marked no-show, moved to 3rd."). It rides in a cookie for
+/// `path`, hex-encoded, for a minute at most, so a crafted link cannot put
+/// words on the page and a reload does not repeat the action.
+pub(super) fn redirect_saying(to: &str, path: &str, message: &str) -> Response {
+    let mut cut = message.to_owned();
+    if cut.len() > FLASH_MAX {
+        let mut end = FLASH_MAX;
+        while !cut.is_char_boundary(end) {
+            end -= 1;
+        }
+        cut.truncate(end);
+    }
+    let value = format!(
+        "{FLASH_COOKIE}={}; Path={path}; Max-Age=60; HttpOnly; SameSite=Strict",
+        hex::encode(cut.as_bytes())
+    );
+    match axum::http::HeaderValue::from_str(&value) {
+        Ok(v) => redirect_with_cookies(to, vec![v]),
+        Err(_) => Redirect::to(to).into_response(),
+    }
+}
+
+/// The message a redirect left for this page, if any, and the header that
+/// spends it (add it to the response).
+pub(super) fn take_flash(
+    headers: &axum::http::HeaderMap,
+    path: &str,
+) -> Option<(String, axum::http::HeaderValue)> {
+    let raw = super::auth::cookie(headers, FLASH_COOKIE)?;
+    let text = hex::decode(raw)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())?;
+    let spent = axum::http::HeaderValue::from_str(&format!(
+        "{FLASH_COOKIE}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict"
+    ))
+    .ok()?;
+    Some((text, spent))
+}
+
 pub(super) fn redirect_with_cookies(to: &str, cookies: Vec<axum::http::HeaderValue>) -> Response {
     let mut r = Redirect::to(to).into_response();
     for c in cookies {

@@ -17,8 +17,14 @@ pub struct Join {
 }
 
 /// Puts a player on a list; a walk-in is added to the directory in the same
-/// batch. Everything is checked before anything is stored.
-pub async fn join(log: &Log, actor: Actor, who: Who, join: Join) -> Result<Committed, AppendError> {
+/// batch. Everything is checked before anything is stored. Returns the new
+/// entry's id with the commit.
+pub async fn join(
+    log: &Log,
+    actor: Actor,
+    who: Who,
+    join: Join,
+) -> Result<(Uuid, Committed), AppendError> {
     let state = log.venue();
     if !state.cash.lists.contains_key(&join.list_id) {
         return Err(
@@ -27,15 +33,19 @@ pub async fn join(log: &Log, actor: Actor, who: Who, join: Join) -> Result<Commi
     }
     let (player_id, create) = resolve(&state, who)?;
     drop(state);
+    let entry_id = Uuid::now_v7();
     let commands = create
         .into_iter()
         .chain([Command::Cash(CashCommand::Join {
-            entry_id: Uuid::now_v7(),
+            entry_id,
             list_id: join.list_id,
             player_id,
             at_ms: join.at_ms,
             call_in_until: join.call_in_until,
         })])
         .collect();
-    super::last(log.append_all(actor, commands).await?)
+    Ok((
+        entry_id,
+        super::last(log.append_all(actor, commands).await?)?,
+    ))
 }
