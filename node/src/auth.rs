@@ -151,7 +151,7 @@ pub enum AuthError {
     StaleApiKey,
     #[error("wrong username or password")]
     BadCredentials,
-    #[error("too many failed logins; try again in {minutes} minute(s)")]
+    #[error("too many failed logins; try again in {}", pvm_shared::words::count(*minutes, "minute", "minutes"))]
     LockedOut { until_ms: u64, minutes: u64 },
     #[error("{0}")]
     Invalid(String),

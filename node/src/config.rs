@@ -39,7 +39,7 @@ pub struct Cli {
     #[arg(long, env = "PVM_LOG", global = true, value_name = "FILTER")]
     pub log: Option<String>,
 
-    /// Log format: `json` for machines (the default), `text` for people at a terminal.
+    /// Log format: `text` for people (the default when standard error is a terminal), `json` for machines (the default otherwise).
     #[arg(long, env = "PVM_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
 
@@ -352,10 +352,15 @@ impl Config {
                 .clone()
                 .or(file.log)
                 .unwrap_or_else(|| "info".into()),
-            log_format: cli
-                .log_format
-                .or(file.log_format)
-                .unwrap_or(LogFormat::Json),
+            // Readable text for a person at a terminal; JSON for a log collector.
+            log_format: cli.log_format.or(file.log_format).unwrap_or_else(|| {
+                use std::io::IsTerminal;
+                if std::io::stderr().is_terminal() {
+                    LogFormat::Text
+                } else {
+                    LogFormat::Json
+                }
+            }),
         })
     }
 }

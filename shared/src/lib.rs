@@ -21,6 +21,7 @@ pub mod tournament;
 pub mod venue;
 pub mod verify;
 pub mod web;
+pub mod words;
 
 pub use envelope::{Actor, Envelope, EnvelopeHeader, SCHEMA_VERSION};
 pub use event::EventKind;

@@ -18,6 +18,7 @@ use maud::{html, Markup};
 use pvm_shared::auth::Permission;
 use pvm_shared::cash::{CashCommand, WaitEstimate};
 use pvm_shared::venue::{Command, Game, Stakes, TableStatus};
+use pvm_shared::words::count;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -140,7 +141,7 @@ fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
             header {
                 h2 { (list.label) }
                 span.meta {
-                    (list.entries.len()) " waiting · " (list.running_tables) " table(s)"
+                    (list.entries.len()) " waiting · " (count(list.running_tables as u64, "table", "tables"))
                     @if list.interest_only { " · " span.badge { "interest list" } }
                     @if list.interest_only && list.enough_for_new_table { " · " span.badge.go { "enough for a new table" } }
                 }
@@ -187,7 +188,7 @@ fn table_card(t: &TableSeatsView, now_ms: u64, csrf: &CsrfToken) -> Markup {
                     }
                 }
             }
-            p.open { (t.open_seats.len()) " open seat(s)" }
+            p.open { (count(t.open_seats.len() as u64, "open seat", "open seats")) }
         }
     }
 }

@@ -259,7 +259,7 @@ async fn render(
             }
             @let results = super::tournament_field::results_of(&state, t);
             h2 { "Results" }
-            p.meta { "Prize pool " (results.prize_pool) " (information only) · " (results.payouts.len()) " places paid · "
+            p.meta { "Prize pool " (results.prize_pool) " (information only) · " (pvm_shared::words::count(results.payouts.len() as u64, "place paid", "places paid")) " · "
                 a href=(format!("/tournaments/{id}/results.csv")) { "Download CSV" } }
             @if !results.places.is_empty() {
                 table.api {

@@ -127,8 +127,9 @@ impl VenueState {
                 if seated > 0 && (table.game, table.stakes) != (game, stakes) {
                     // Seated players may be waiting for the new game: change it on an empty table.
                     return Err(DomainError::Conflict(format!(
-                        "table {} has {seated} player(s) seated; change the game once it is empty",
-                        table.name
+                        "table {} has {} seated; change the game once it is empty",
+                        table.name,
+                        crate::words::count(seated as u64, "player", "players")
                     )));
                 }
                 Ok(EventKind::TableGameSet {
@@ -167,8 +168,9 @@ impl VenueState {
                     .count();
                 if seated > 0 {
                     return Err(DomainError::Conflict(format!(
-                        "table {} still has {seated} player(s) seated; move them or mark them gone first",
-                        table.name
+                        "table {} still has {} seated; move them or mark them gone first",
+                        table.name,
+                        crate::words::count(seated as u64, "player", "players")
                     )));
                 }
                 Ok(EventKind::TableClosed { table_id })
