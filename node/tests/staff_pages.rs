@@ -270,3 +270,80 @@ async fn the_venue_page_refuses_an_unknown_time_zone_and_keeps_what_was_typed() 
         "the zones to pick from"
     );
 }
+
+#[tokio::test]
+async fn the_log_page_pages_through_the_log_and_checks_the_chain() {
+    let node = TestNode::start();
+    for i in 0..60 {
+        let r = node
+            .client()
+            .post(node.api("/api/v1/tables"))
+            .json(&table_json(&format!("Table {i}")))
+            .send()
+            .await
+            .expect("table");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let get = |path: String| {
+        let req = page.get(node.api(&path));
+        async move { req.send().await.expect("get").text().await.expect("text") }
+    };
+    let first = get("/log".into()).await;
+    let rows = |html: &str| html.matches("<tr><td>").count();
+    assert_eq!(rows(&first), 50, "a page of 50");
+    assert!(first.contains("table_created") && first.contains("Table 59"));
+    assert!(
+        first.contains("admin (admin)") || first.contains("(admin)"),
+        "who, by name"
+    );
+    assert!(first.contains("Not registered with a hub"));
+    let older = first
+        .split("href=\"/log?before=")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("an Older link")
+        .to_owned();
+    let second = get(format!("/log?before={older}")).await;
+    let total: u64 = node
+        .client()
+        .get(node.api("/api/v1/events?after=0&limit=1000"))
+        .send()
+        .await
+        .expect("events")
+        .json::<Vec<Value>>()
+        .await
+        .expect("json")
+        .len() as u64;
+    assert_eq!(
+        rows(&second) as u64,
+        total - 50,
+        "the rest on the next page"
+    );
+    assert!(second.contains("← Newer"));
+    assert!(
+        get("/log?before=junk".into()).await.contains("<tr><td>"),
+        "a bad link shows the newest"
+    );
+
+    let checked = page
+        .post(node.api("/log/verify"))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(checked.status(), StatusCode::SEE_OTHER);
+    let after = get("/log".into()).await;
+    assert!(
+        after.contains(&format!(
+            "Checked: {total} events in order, every hash and signature good, up to #{total}."
+        )),
+        "{after}"
+    );
+
+    let out = admin_create(&node.dir, "flo", "floor", "floor-user-password");
+    assert!(out.status.success());
+    let (flo, _) = browser_login(&node.url, "flo", "floor-user-password").await;
+    let r = flo.get(node.api("/log")).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the log is for managers");
+}

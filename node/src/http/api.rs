@@ -306,7 +306,7 @@ async fn list_events(
 
 /// Hashes of passwords, PINs and API keys stay in the log (the hub needs them
 /// to sync accounts) but are never shown by the API.
-fn redact(mut payload: serde_json::Value) -> serde_json::Value {
+pub(super) fn redact(mut payload: serde_json::Value) -> serde_json::Value {
     if let Some(map) = payload.as_object_mut() {
         for field in ["password_hash", "pin_hash", "secret_hash"] {
             if let Some(v) = map.get_mut(field) {

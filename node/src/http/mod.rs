@@ -12,6 +12,7 @@ mod displays;
 mod docs;
 pub mod error;
 pub mod extract;
+mod log_page;
 mod login;
 mod markup;
 pub mod openapi;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(structure_pages::routes())
         .merge(staff::routes())
         .merge(staff_accounts::routes())
+        .merge(log_page::routes())
         .merge(board::routes())
         .merge(docs::routes())
         .merge(openapi::routes())

@@ -82,6 +82,7 @@ pub(super) fn layout(
                         @if Permission::CashOperate.allows(who.role) { a href="/cash" { "Lists" } }
                         a href="/tournaments" { "Tournaments" }
                         a href="/screens" { "Screens" }
+                        @if Permission::LogRead.allows(who.role) { a href="/log" { "Log" } }
                         @if Permission::StaffManage.allows(who.role) { a href="/staff" { "Staff" } }
                         @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
                         a href="/api/docs" { "API" }

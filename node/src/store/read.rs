@@ -547,6 +547,26 @@ impl Reader {
     }
 
     /// The latest `limit` events, newest first.
+    /// Up to `limit` events before `before`, newest first.
+    pub async fn events_before(
+        &self,
+        before: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let conn = self.conn.lock().await;
+        let mut rows = conn
+            .query(
+                "SELECT seq, envelope FROM events WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+                (before.min(i64::MAX as u64) as i64, limit as i64),
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push((row.get::<u64>(0)?, row.get::<Vec<u8>>(1)?));
+        }
+        Ok(out)
+    }
+
     pub async fn recent_events(&self, limit: u32) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let conn = self.conn.lock().await;
         let mut rows = conn

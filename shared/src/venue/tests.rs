@@ -60,6 +60,11 @@ fn time_zones_look_like_iana_names() {
         .known()
         .is_ok());
     assert!(Timezone::all_names().contains(&"Europe/London"));
+    // 2026-07-01 12:00:00 UTC: summer time in London and Athens.
+    let noon = 1_782_907_200_000;
+    let london = Timezone::parse("Europe/London").expect("tz");
+    assert_eq!(london.local_time(noon), "Wed 1 Jul 13:00:00");
+    assert_eq!(mars.local_time(noon), "Wed 1 Jul 12:00:00 UTC");
 }
 
 #[test]

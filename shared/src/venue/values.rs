@@ -123,6 +123,21 @@ impl Timezone {
         })
     }
 
+    /// A moment (Unix ms) as the venue's clocks show it, e.g. "Fri 4 Dec
+    /// 13:14:02"; in UTC (marked so) when the zone is not one chrono-tz knows.
+    pub fn local_time(&self, unix_ms: u64) -> String {
+        use chrono::TimeZone;
+        let utc = chrono::Utc.timestamp_millis_opt(unix_ms as i64).single();
+        match (utc, self.known()) {
+            (Some(t), Ok(tz)) => t
+                .with_timezone(&tz)
+                .format("%a %-d %b %H:%M:%S")
+                .to_string(),
+            (Some(t), Err(_)) => t.format("%a %-d %b %H:%M:%S UTC").to_string(),
+            (None, _) => format!("{unix_ms} ms"),
+        }
+    }
+
     /// Every zone name a venue can pick, sorted.
     pub fn all_names() -> Vec<&'static str> {
         let mut names: Vec<&'static str> =
