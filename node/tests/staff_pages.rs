@@ -347,3 +347,120 @@ async fn the_log_page_pages_through_the_log_and_checks_the_chain() {
     let r = flo.get(node.api("/log")).send().await.expect("get");
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "the log is for managers");
 }
+
+#[tokio::test]
+async fn api_keys_are_made_shown_once_and_revoked_on_their_page() {
+    let node = TestNode::start();
+    let out = admin_create(&node.dir, "mia", "manager", "manager-password-1");
+    assert!(out.status.success());
+    let (page, csrf) = browser_login(&node.url, "mia", "manager-password-1").await;
+    let made = page
+        .post(node.api("/keys"))
+        .form(&[("_csrf", csrf.as_str()), ("name", "Leaderboard website")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let html = made.text().await.expect("text");
+    let key = html
+        .split("<pre><code>")
+        .nth(1)
+        .and_then(|r| r.split("</code>").next())
+        .expect("the key, shown once")
+        .to_owned();
+    assert!(key.starts_with("pvm_key_"), "{key}");
+    let with_key = client_with_token(&key);
+    let me = with_key
+        .get(node.api("/api/v1/auth/me"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), StatusCode::OK, "the key acts as its maker");
+    let listed = page
+        .get(node.api("/keys"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(listed.contains("Leaderboard website") && listed.contains("acts as mia"));
+    assert!(!listed.contains(&key), "never shown again");
+
+    // A name the domain refuses: the reason, and what was typed kept.
+    let long = "x".repeat(200);
+    let refused = page
+        .post(node.api("/keys"))
+        .form(&[("_csrf", csrf.as_str()), ("name", long.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert!(refused.text().await.expect("text").contains(&long));
+
+    // An admin sees everyone's keys and may revoke any.
+    let (admin, admin_csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let all = admin
+        .get(node.api("/keys"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        all.contains("Leaderboard website"),
+        "an admin sees everyone's keys"
+    );
+
+    let id = listed
+        .split("action=\"/keys/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("a revoke form")
+        .to_owned();
+    let revoked = admin
+        .post(node.api(&format!("/keys/{id}/revoke")))
+        .form(&[("_csrf", admin_csrf.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let after = admin
+        .get(node.api("/keys"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        after.contains(
+            "Key “Leaderboard website” revoked: anything using it is refused from now on."
+        ),
+        "{after}"
+    );
+    let me = with_key
+        .get(node.api("/api/v1/auth/me"))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        me.status(),
+        StatusCode::UNAUTHORIZED,
+        "a revoked key is refused"
+    );
+
+    // Floor staff have no keys page.
+    let out = admin_create(&node.dir, "flo", "floor", "floor-user-password");
+    assert!(out.status.success());
+    let (flo, _) = browser_login(&node.url, "flo", "floor-user-password").await;
+    assert_eq!(
+        flo.get(node.api("/keys"))
+            .send()
+            .await
+            .expect("get")
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}

@@ -13,7 +13,6 @@ use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use pvm_shared::auth::Role;
 use pvm_shared::staff::{StaffUser, Username};
-use pvm_shared::venue::Command;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -243,7 +242,9 @@ impl From<ops::staff::StaffError> for ApiError {
         use ops::staff::StaffError;
         match e {
             StaffError::Invalid(m) => ApiError::invalid(m),
-            StaffError::NotFound(_) => ApiError::not_found(e.to_string()),
+            StaffError::NotFound(_) | StaffError::KeyNotFound(_) => {
+                ApiError::not_found(e.to_string())
+            }
             StaffError::Hashing(m) => ApiError::internal(m),
             StaffError::Append(a) => a.into(),
             StaffError::Auth(a) => a.into(),
@@ -331,22 +332,15 @@ pub struct ApiKeyView {
 #[utoipa::path(get, path = "/api/v1/api-keys", tag = "auth", security(("bearer" = ["apikeys"])),
     responses((status = 200, body = [ApiKeyView]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_api_keys(State(s): State<AppState>, who: Require<ApiKeys>) -> Json<Vec<ApiKeyView>> {
-    let staff = s.log.staff();
-    let p = who.principal();
-    let keys = staff
-        .api_keys
-        .values()
-        .filter(|k| p.role == Role::Admin || k.user_id.to_string() == p.user_id)
-        .map(|k| {
-            let owner = staff.users.get(&k.user_id);
-            ApiKeyView {
-                id: k.id.to_string(),
-                name: k.name.clone(),
-                revoked: k.revoked,
-                user_id: k.user_id.to_string(),
-                username: owner.map(|u| u.username.to_string()).unwrap_or_default(),
-                live: owner.is_some_and(|u| k.is_live(u)),
-            }
+    let keys = ops::staff::keys_visible_to(&s.log, who.principal())
+        .into_iter()
+        .map(|k| ApiKeyView {
+            id: k.id.to_string(),
+            name: k.name,
+            revoked: k.revoked,
+            user_id: k.user_id.to_string(),
+            username: k.username,
+            live: k.live,
         })
         .collect();
     Json(keys)
@@ -396,19 +390,7 @@ async fn revoke_api_key(
     who: Require<ApiKeys>,
     AppPath(id): AppPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let staff = s.log.staff();
-    let key = staff
-        .api_keys
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no API key with id {id}")))?;
-    let p = who.principal();
-    // Whose key it is decides, not the role: a manager may not revoke a colleague's integration.
-    if key.user_id.to_string() != p.user_id && p.role != Role::Admin {
-        return Err(ApiError::not_found(format!("no API key with id {id}")));
-    }
-    s.log
-        .append(p.actor(), Command::RevokeApiKey { key_id: id })
-        .await?;
+    ops::staff::revoke_key(&s.log, who.principal(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

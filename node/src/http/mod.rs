@@ -12,6 +12,7 @@ mod displays;
 mod docs;
 pub mod error;
 pub mod extract;
+mod keys_page;
 mod log_page;
 mod login;
 mod markup;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(staff::routes())
         .merge(staff_accounts::routes())
         .merge(log_page::routes())
+        .merge(keys_page::routes())
         .merge(board::routes())
         .merge(docs::routes())
         .merge(openapi::routes())

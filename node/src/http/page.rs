@@ -84,6 +84,7 @@ pub(super) fn layout(
                         a href="/screens" { "Screens" }
                         @if Permission::LogRead.allows(who.role) { a href="/log" { "Log" } }
                         @if Permission::StaffManage.allows(who.role) { a href="/staff" { "Staff" } }
+                        @if Permission::ApiKeys.allows(who.role) { a href="/keys" { "Keys" } }
                         @if Permission::VenueManage.allows(who.role) { a href="/settings" { "Venue" } }
                         a href="/api/docs" { "API" }
                         form.logout method="post" action="/logout" {

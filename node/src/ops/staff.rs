@@ -3,7 +3,7 @@
 //! hashed here; every change of one request is one batch, and a new
 //! password or PIN is also the way back in after a lockout.
 
-use crate::auth::{self, AuthError, AuthService};
+use crate::auth::{self, AuthError, AuthService, Principal};
 use crate::store::{AppendError, Log};
 use pvm_shared::auth::Role;
 use pvm_shared::staff::{StaffUser, Username};
@@ -38,6 +38,8 @@ pub enum StaffError {
     Invalid(String),
     #[error("no staff user with id {0}")]
     NotFound(Uuid),
+    #[error("no API key with id {0}")]
+    KeyNotFound(Uuid),
     #[error("hashing a secret: {0}")]
     Hashing(String),
     #[error(transparent)]
@@ -143,4 +145,61 @@ fn stored(log: &Log, user_id: Uuid) -> Result<StaffUser, StaffError> {
         .get(&user_id)
         .cloned()
         .ok_or(StaffError::NotFound(user_id))
+}
+
+/// An API key as its owner, or an admin, sees it (never its secret).
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub id: Uuid,
+    pub name: String,
+    pub revoked: bool,
+    pub user_id: Uuid,
+    pub username: String,
+    /// Not revoked, and its user enabled with the credentials it was made under.
+    pub live: bool,
+}
+
+fn may_handle(who: &Principal, owner: Uuid) -> bool {
+    who.role == Role::Admin || owner.to_string() == who.user_id
+}
+
+/// The API keys `who` may see: their own; an admin sees everyone's.
+pub fn keys_visible_to(log: &Log, who: &Principal) -> Vec<KeyRow> {
+    let staff = log.staff();
+    let mut rows: Vec<KeyRow> = staff
+        .api_keys
+        .values()
+        .filter(|k| may_handle(who, k.user_id))
+        .map(|k| {
+            let owner = staff.users.get(&k.user_id);
+            KeyRow {
+                id: k.id,
+                name: k.name.clone(),
+                revoked: k.revoked,
+                user_id: k.user_id,
+                username: owner.map(|u| u.username.to_string()).unwrap_or_default(),
+                live: owner.is_some_and(|u| k.is_live(u)),
+            }
+        })
+        .collect();
+    rows.sort_by_key(|k| (k.revoked, k.id));
+    rows
+}
+
+/// Revokes a key: one's own, or anyone's for an admin. Whose key it is
+/// decides, not the role: a manager may not revoke a colleague's
+/// integration (to them it does not exist). Returns the key's name.
+pub async fn revoke_key(log: &Log, who: &Principal, key_id: Uuid) -> Result<String, StaffError> {
+    let name = {
+        let staff = log.staff();
+        let key = staff
+            .api_keys
+            .get(&key_id)
+            .filter(|k| may_handle(who, k.user_id))
+            .ok_or(StaffError::KeyNotFound(key_id))?;
+        key.name.clone()
+    };
+    log.append(who.actor(), Command::RevokeApiKey { key_id })
+        .await?;
+    Ok(name)
 }
