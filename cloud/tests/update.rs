@@ -1038,4 +1038,49 @@ async fn an_update_survives_a_power_cut_at_every_step() {
         .await;
         assert_eq!(ok(docker.cli(&["ps", "--format", "{{.Names}}"])), name);
     }
+
+    // A journal left behind by an earlier update (the helper stood down but
+    // the power went before the journal was cleared) does not swallow the
+    // next one: it is finished with, and the update asked for runs.
+    assert_eq!(
+        ok(docker.cli(&["inspect", "-f", "{{.Config.Image}}", name])),
+        v1
+    );
+    let old_id = ok(docker.cli(&["inspect", "-f", "{{.Id}}", name]));
+    std::fs::write(
+        node_dir.join("update.json"),
+        serde_json::json!({"phase": "rolling_back", "container": name, "old_id": old_id,
+            "from": v1, "to": bad, "restart": "always", "reason": "its health check failed"})
+        .to_string(),
+    )
+    .expect("stale journal");
+    let _ = docker.cli(&["rm", "-f", &format!("{name}-updater")]);
+    let su = pvm_node::update::SelfUpdate {
+        container: name.into(),
+        check_url: ready.clone(),
+        healthy_secs: 2,
+    };
+    let helper = pvm_node::update::spawn_helper(&docker.client(), &su, &v2)
+        .await
+        .expect("helper starts");
+    until(
+        Duration::from_secs(90),
+        "the asked-for update after a stale journal",
+        || {
+            let state = docker.cli(&["inspect", "-f", "{{.State.Running}}", &helper]);
+            let done = String::from_utf8_lossy(&state.stdout).trim() == "false";
+            async move { done }
+        },
+    )
+    .await;
+    let logs = docker.cli(&["logs", &helper]);
+    assert_eq!(
+        ok(docker.cli(&["inspect", "-f", "{{.Config.Image}}", name])),
+        v2,
+        "the update asked for ran (helper said:\n{}{})",
+        String::from_utf8_lossy(&logs.stdout),
+        String::from_utf8_lossy(&logs.stderr)
+    );
+    assert!(!node_dir.join("update.json").exists());
+    assert_eq!(ok(docker.cli(&["ps", "--format", "{{.Names}}"])), name);
 }

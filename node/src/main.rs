@@ -579,23 +579,25 @@ async fn record_update(config: &Config, record: &pvm_node::control::UpdateRecord
     }
 }
 
-/// An update that ends in an error: a helper that gave up before changing
-/// anything stops restarting itself; one that failed with the journal
-/// written is restarted by Docker to finish or undo the update.
+/// An update that ends in an error. A helper stops restarting itself when
+/// nothing is left to finish (no journal), or when it cannot act on what is
+/// there (an unreadable journal, or another container's: kept for a person
+/// to look at); with its own container's journal it is restarted by Docker
+/// to finish or undo the update.
 async fn give_up(
     docker: &bollard::Docker,
     plan: &pvm_node::update::Plan,
     reason: anyhow::Error,
 ) -> anyhow::Result<ExitCode> {
     use pvm_node::update;
-    if update::journal::read(&plan.data_dir)
-        .ok()
-        .flatten()
-        .is_none()
-    {
-        if let Err(e) = update::settle(docker, plan).await {
-            eprintln!("pvm-node: {e}");
-        }
+    let stopped = match update::journal::read(&plan.data_dir) {
+        Ok(None) => update::settle(docker, plan).await,
+        Ok(Some(j)) if j.container != plan.container => update::stand_down(docker, plan).await,
+        Ok(Some(_)) => Ok(()),
+        Err(_) => update::stand_down(docker, plan).await,
+    };
+    if let Err(e) = stopped {
+        eprintln!("pvm-node: {e}");
     }
     Err(reason)
 }
@@ -692,6 +694,54 @@ async fn update(config: &Config, job: UpdateJob) -> anyhow::Result<ExitCode> {
         image: image.clone(),
         ..plan.clone()
     };
+    let _one_at_a_time = match update::journal::lock(&plan.data_dir) {
+        Ok(lock) => lock,
+        Err(e) => return give_up(&docker, &plan, anyhow::anyhow!("{e}")).await,
+    };
+    // An update a power cut (or a killed helper) interrupted is finished or
+    // undone first, and recorded under its own image.
+    match update::recover_interrupted(&docker, &plan).await {
+        Ok(Some((was, outcome))) => {
+            println!(
+                "An interrupted update to {was}: {}: {}",
+                outcome.name(),
+                outcome.detail()
+            );
+            record_update(
+                config,
+                &UpdateRecord {
+                    container: container.clone(),
+                    image: was.clone(),
+                    outcome: outcome.name().into(),
+                    detail: outcome.detail(),
+                },
+            )
+            .await;
+            if was == image {
+                // The helper restarted after a cut: that was the whole job.
+                update::settle(&docker, &plan)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("after the update of {container}: {e}"))?;
+                return Ok(match outcome {
+                    update::Outcome::Updated { .. } => ExitCode::SUCCESS,
+                    _ => ExitCode::from(1),
+                });
+            }
+            // A journal left from an earlier update: done with, on to this one.
+            if let Err(e) = update::journal::clear(&plan.data_dir) {
+                return give_up(&docker, &plan, anyhow::anyhow!("{e}")).await;
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            return give_up(
+                &docker,
+                &plan,
+                anyhow::anyhow!("update of {container}: {e}"),
+            )
+            .await
+        }
+    }
     println!("Updating {container} to {image} (kept after {healthy_secs} s running cleanly)");
     let outcome = match update::update(&docker, &plan).await {
         Ok(outcome) => outcome,

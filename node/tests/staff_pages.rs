@@ -161,6 +161,12 @@ async fn an_admin_manages_accounts_on_the_staff_page() {
         .await
         .expect("pin login");
     assert_eq!(with_pin.status(), StatusCode::OK);
+    // A password is taken as typed, spaces included, as login takes it.
+    let r = post(&account, vec![("password", "  two spaces  "), ("pin", "")])
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    login(&node.url, "dana", "  two spaces  ").expect("the password as typed");
 
     // The last enabled admin cannot be disabled, even by themselves.
     let admin_id = staff_list(&node)
@@ -361,6 +367,11 @@ async fn api_keys_are_made_shown_once_and_revoked_on_their_page() {
         .await
         .expect("post");
     assert_eq!(made.status(), StatusCode::CREATED);
+    assert_eq!(
+        made.headers()["cache-control"],
+        "no-store",
+        "the secret is not cached"
+    );
     let html = made.text().await.expect("text");
     let key = html
         .split("<pre><code>")

@@ -104,8 +104,10 @@ async fn render(
             }
         }
     };
+    // A new key's secret must not stay in a cache or the back button's history.
     Ok((
         status,
+        [(header::CACHE_CONTROL, "no-store")],
         layout(&settings, who, csrf, "API keys", error, body),
     )
         .into_response())

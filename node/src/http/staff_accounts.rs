@@ -5,14 +5,14 @@
 
 use super::auth::{CsrfToken, Require, StaffManage};
 use super::error::ApiError;
-use super::page::{csrf_field, layout, FormResult};
+use super::page::{csrf_field, layout, redirect_saying, take_flash, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops;
 use crate::ops::staff::{AccountChange, NewAccount};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup};
@@ -54,18 +54,17 @@ struct ChangeForm {
     pin: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct Done {
-    /// Read leniently: a stale or edited link shows no message, not an error.
-    saved: Option<String>,
-    what: Option<String>,
-}
-
 /// An empty field is "not given".
 fn given(raw: Option<&str>) -> Option<String> {
     raw.map(str::trim)
         .filter(|s| !s.is_empty())
         .map(String::from)
+}
+
+/// A password or PIN field: empty is "not given"; anything else is taken as
+/// typed, spaces included, as login takes it.
+fn secret(raw: Option<&str>) -> Option<String> {
+    raw.filter(|s| !s.is_empty()).map(String::from)
 }
 
 fn role_select(selected: Role) -> Markup {
@@ -194,15 +193,11 @@ async fn accounts_page(
     State(s): State<AppState>,
     who: Require<StaffManage>,
     csrf: CsrfToken,
-    Query(done): Query<Done>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let notice = done.saved.and_then(|id| {
-        let id: Uuid = id.parse().ok()?;
-        let staff = s.log.staff();
-        let u = staff.users.get(&id)?;
-        Some(saved_message(u, done.what.as_deref().unwrap_or("")))
-    });
-    render(
+    let flash = take_flash(&headers, "/staff");
+    let notice = flash.as_ref().map(|(text, _)| text.clone());
+    let mut page = render(
         &s,
         who.principal(),
         &csrf,
@@ -211,7 +206,11 @@ async fn accounts_page(
         None,
         &NewForm::default(),
     )
-    .await
+    .await?;
+    if let Some((_, spent)) = flash {
+        page.headers_mut().append(header::SET_COOKIE, spent);
+    }
+    Ok(page)
 }
 
 async fn create_account(
@@ -230,16 +229,18 @@ async fn create_account(
             username,
             display_name: typed.display_name.clone(),
             role,
-            password: given(Some(&typed.password)),
-            pin: given(Some(&typed.pin)),
+            password: secret(Some(&typed.password)),
+            pin: secret(Some(&typed.pin)),
         })
     })();
     let failure = match parsed {
         Ok(new) => match ops::staff::create(&s.log, who.actor(), new).await {
             Ok(user) => {
-                return Ok(
-                    Redirect::to(&format!("/staff?saved={}&what=created", user.id)).into_response(),
-                )
+                return Ok(redirect_saying(
+                    "/staff",
+                    "/staff",
+                    &saved_message(&user, "created"),
+                ))
             }
             Err(e) => ApiError::from(e),
         },
@@ -287,8 +288,8 @@ async fn change_account(
         Ok(AccountChange {
             role,
             enabled,
-            password: given(form.password.as_deref()),
-            pin: given(form.pin.as_deref()),
+            password: secret(form.password.as_deref()),
+            pin: secret(form.pin.as_deref()),
         })
     })();
     let what = match &parsed {
@@ -305,8 +306,12 @@ async fn change_account(
     };
     let failure = match parsed {
         Ok(change) => match ops::staff::change(&s.log, &s.auth, who.actor(), id, change).await {
-            Ok(_) => {
-                return Ok(Redirect::to(&format!("/staff?saved={id}&what={what}")).into_response())
+            Ok(user) => {
+                return Ok(redirect_saying(
+                    "/staff",
+                    "/staff",
+                    &saved_message(&user, what),
+                ))
             }
             Err(e) => ApiError::from(e),
         },

@@ -139,6 +139,34 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// One updater at a time per data dir (the helper, or a person running
+/// `pvm-node update` by hand): an exclusive lock on `update.lock`, held for
+/// the whole run and released when the process ends, however it ends.
+pub struct UpdateLock {
+    _file: std::fs::File,
+}
+
+pub const LOCK_FILE: &str = "update.lock";
+
+pub fn lock(data_dir: &Path) -> Result<UpdateLock, String> {
+    let p = data_dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&p)
+        .map_err(|e| format!("opening {}: {e}", p.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(UpdateLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "another update is running on this data dir ({} is locked); wait for it to finish",
+            p.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("locking {}: {e}", p.display())),
+    }
+}
+
 /// The phase a drill asked the updater to stop at (see [`HOLD_FILE`]).
 pub fn hold_at(data_dir: &Path) -> Option<String> {
     std::fs::read_to_string(data_dir.join(HOLD_FILE))

@@ -262,25 +262,21 @@ async fn remove(docker: &Docker, name: &str) -> Result<(), UpdateError> {
     }
 }
 
-/// Runs the update, or, when the journal shows an unfinished one (a power
-/// cut, a killed helper), finishes or undoes that one instead and says so.
-/// Errors are what went wrong before anything was changed (or while putting
-/// the old container back); a failed new version is an
+/// Runs the update (call [`recover_interrupted`] first: an unfinished one
+/// is refused). Errors are what went wrong before anything was changed (or
+/// while putting the old container back); a failed new version is an
 /// `Outcome::RolledBack`, not an error. The journal stays until
 /// [`settle`], so a cut before the outcome is recorded replays the
 /// (idempotent) recovery.
 pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError> {
-    if let Some(j) = journal::read(&plan.data_dir).map_err(UpdateError::Refused)? {
-        if j.container != plan.container {
-            return Err(UpdateError::Refused(format!(
-                "an update of {} did not finish ({}): run `pvm-node update --container {}` first",
-                j.container,
-                journal::path(&plan.data_dir).display(),
-                j.container
-            )));
-        }
-        tracing::warn!(container = %j.container, phase = j.phase.name(), "an update was interrupted; finishing or undoing it");
-        return recover(docker, &j).await;
+    if journal::read(&plan.data_dir)
+        .map_err(UpdateError::Refused)?
+        .is_some()
+    {
+        return Err(UpdateError::Refused(format!(
+            "an earlier update did not finish ({}): it is finished or undone first",
+            journal::path(&plan.data_dir).display()
+        )));
     }
     let current = docker.inspect_container(&plan.container, None).await?;
     let config = current
@@ -390,13 +386,43 @@ pub async fn update(docker: &Docker, plan: &Plan) -> Result<Outcome, UpdateError
     }
 }
 
+/// When the journal shows an unfinished update of this container (a power
+/// cut, a killed helper), finishes or undoes it and says how it ended and
+/// which image it was for. The journal stays until [`settle`].
+pub async fn recover_interrupted(
+    docker: &Docker,
+    plan: &Plan,
+) -> Result<Option<(String, Outcome)>, UpdateError> {
+    let Some(j) = journal::read(&plan.data_dir).map_err(UpdateError::Refused)? else {
+        return Ok(None);
+    };
+    if j.container != plan.container {
+        return Err(UpdateError::Refused(format!(
+            "an update of {} did not finish ({}): run `pvm-node update --container {}` first",
+            j.container,
+            journal::path(&plan.data_dir).display(),
+            j.container
+        )));
+    }
+    tracing::warn!(container = %j.container, phase = j.phase.name(), "an update was interrupted; finishing or undoing it");
+    let outcome = recover(docker, &j).await?;
+    Ok(Some((j.to, outcome)))
+}
+
 /// After the outcome is recorded: the helper (if any) stops restarting,
 /// then the journal goes.
 pub async fn settle(docker: &Docker, plan: &Plan) -> Result<(), UpdateError> {
+    stand_down(docker, plan).await?;
+    journal::clear(&plan.data_dir).map_err(UpdateError::Refused)
+}
+
+/// The helper (if any) stops restarting; the journal, if any, stays for a
+/// person to look at (an unreadable one, or another container's).
+pub async fn stand_down(docker: &Docker, plan: &Plan) -> Result<(), UpdateError> {
     if let Some(helper) = &plan.helper {
         set_restart(docker, helper, no_restart()).await?;
     }
-    journal::clear(&plan.data_dir).map_err(UpdateError::Refused)
+    Ok(())
 }
 
 /// Journals `phase` durably; a drill's hold file can stop the updater here.
@@ -577,10 +603,20 @@ pub async fn spawn_helper(
             "--helper".into(),
             helper.clone(),
         ]),
-        env: Some(vec![
-            "PVM_DATA_DIR=/data".to_string(),
-            "PVM_RECORD_WAIT_SECS=120".to_string(),
-        ]),
+        env: Some(
+            [
+                "PVM_DATA_DIR=/data".to_string(),
+                "PVM_RECORD_WAIT_SECS=120".to_string(),
+            ]
+            .into_iter()
+            // The node's way to Docker is the helper's too.
+            .chain(
+                ["DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"]
+                    .iter()
+                    .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v}"))),
+            )
+            .collect(),
+        ),
         // The Docker socket is root's.
         user: Some("0:0".into()),
         host_config: Some(bollard::models::HostConfig {
