@@ -5,7 +5,7 @@
 use super::auth::{CashManage, CashOperate, CsrfToken, Require};
 use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
 use super::error::ApiError;
-use super::page::{append_all, csrf_field, layout, redirect_saying, take_flash, FormResult};
+use super::page::{append_all, csrf_field, layout, redirect_saying, Flash, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops::{self, players::Who};
@@ -272,14 +272,17 @@ async fn page(
     csrf: CsrfToken,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let flash = take_flash(&headers, "/cash");
-    let notice = flash.as_ref().map(|(text, _)| text.as_str());
-    let mut page = render_saying(&s, who.principal(), &csrf, StatusCode::OK, None, notice).await?;
-    if let Some((_, spent)) = flash {
-        page.headers_mut()
-            .append(axum::http::header::SET_COOKIE, spent);
-    }
-    Ok(page)
+    let flash = Flash::take(&headers, "/cash");
+    let page = render_saying(
+        &s,
+        who.principal(),
+        &csrf,
+        StatusCode::OK,
+        None,
+        flash.text(),
+    )
+    .await?;
+    Ok(flash.spend(page))
 }
 
 /// An entry as the board shows it: name, list, place (1-based).

@@ -5,7 +5,7 @@
 
 use super::auth::{ApiKeys, CsrfToken, Require};
 use super::error::ApiError;
-use super::page::{csrf_field, layout, redirect_saying, take_flash, FormResult};
+use super::page::{csrf_field, layout, redirect_saying, Flash, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops;
@@ -119,23 +119,19 @@ async fn keys_page(
     csrf: CsrfToken,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let flash = take_flash(&headers, "/keys");
-    let notice = flash.as_ref().map(|(t, _)| t.as_str());
-    let mut page = render(
+    let flash = Flash::take(&headers, "/keys");
+    let page = render(
         &s,
         who.principal(),
         &csrf,
         StatusCode::OK,
         Say {
-            notice,
+            notice: flash.text(),
             ..Say::default()
         },
     )
     .await?;
-    if let Some((_, spent)) = flash {
-        page.headers_mut().append(header::SET_COOKIE, spent);
-    }
-    Ok(page)
+    Ok(flash.spend(page))
 }
 
 /// Answers with the page itself (not a redirect): the secret is never put

@@ -6,10 +6,10 @@
 use super::api::{redact, sync_view};
 use super::auth::{CsrfToken, LogRead, Require};
 use super::error::ApiError;
-use super::page::{csrf_field, layout, redirect_saying, take_flash};
+use super::page::{csrf_field, layout, redirect_saying, Flash};
 use super::AppState;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -96,9 +96,9 @@ async fn log_page(
         .collect();
     let newest = rows.first().map(|r| r.0);
     let oldest = rows.last().map(|r| r.0);
-    let flash = take_flash(&headers, "/log");
+    let flash = Flash::take(&headers, "/log");
     let body = html! {
-        @if let Some((text, _)) = &flash { p.notice role="status" { (text) } }
+        @if let Some(text) = flash.text() { p.notice role="status" { (text) } }
         h1 { "Event log " small { (pvm_shared::words::count(head, "event", "events")) " · newest first" } }
         p.meta {
             @if !sync.registered { "Not registered with a hub: the log is kept here only (and in backups)." }
@@ -138,12 +138,8 @@ async fn log_page(
             } }
         }
     };
-    let mut response =
-        layout(&settings, who_.principal(), &csrf, "Event log", None, body).into_response();
-    if let Some((_, spent)) = flash {
-        response.headers_mut().append(header::SET_COOKIE, spent);
-    }
-    Ok(response)
+    let page = layout(&settings, who_.principal(), &csrf, "Event log", None, body).into_response();
+    Ok(flash.spend(page))
 }
 
 /// One check of the whole log at a time: it reads every event.

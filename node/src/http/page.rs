@@ -172,21 +172,37 @@ pub(super) fn redirect_saying(to: &str, path: &str, message: &str) -> Response {
     }
 }
 
-/// The message a redirect left for this page, if any, and the header that
-/// spends it (add it to the response).
-pub(super) fn take_flash(
-    headers: &axum::http::HeaderMap,
-    path: &str,
-) -> Option<(String, axum::http::HeaderValue)> {
-    let raw = super::auth::cookie(headers, FLASH_COOKIE)?;
-    let text = hex::decode(raw)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())?;
-    let spent = axum::http::HeaderValue::from_str(&format!(
-        "{FLASH_COOKIE}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict"
-    ))
-    .ok()?;
-    Some((text, spent))
+/// The message a redirect left for a page (see [`redirect_saying`]), read
+/// once: [`Flash::spend`] adds the header that clears it to the page that
+/// shows it.
+pub(super) struct Flash(Option<(String, axum::http::HeaderValue)>);
+
+impl Flash {
+    pub(super) fn take(headers: &axum::http::HeaderMap, path: &str) -> Flash {
+        let read = || {
+            let raw = super::auth::cookie(headers, FLASH_COOKIE)?;
+            let text = hex::decode(raw)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())?;
+            let spent = axum::http::HeaderValue::from_str(&format!(
+                "{FLASH_COOKIE}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict"
+            ))
+            .ok()?;
+            Some((text, spent))
+        };
+        Flash(read())
+    }
+
+    pub(super) fn text(&self) -> Option<&str> {
+        self.0.as_ref().map(|(text, _)| text.as_str())
+    }
+
+    pub(super) fn spend(self, mut page: Response) -> Response {
+        if let Some((_, spent)) = self.0 {
+            page.headers_mut().append(header::SET_COOKIE, spent);
+        }
+        page
+    }
 }
 
 pub(super) fn redirect_with_cookies(to: &str, cookies: Vec<axum::http::HeaderValue>) -> Response {

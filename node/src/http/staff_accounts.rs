@@ -5,13 +5,13 @@
 
 use super::auth::{CsrfToken, Require, StaffManage};
 use super::error::ApiError;
-use super::page::{csrf_field, layout, redirect_saying, take_flash, FormResult};
+use super::page::{csrf_field, layout, redirect_saying, Flash, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops;
 use crate::ops::staff::{AccountChange, NewAccount};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -195,22 +195,18 @@ async fn accounts_page(
     csrf: CsrfToken,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let flash = take_flash(&headers, "/staff");
-    let notice = flash.as_ref().map(|(text, _)| text.clone());
-    let mut page = render(
+    let flash = Flash::take(&headers, "/staff");
+    let page = render(
         &s,
         who.principal(),
         &csrf,
         StatusCode::OK,
-        notice,
+        flash.text().map(String::from),
         None,
         &NewForm::default(),
     )
     .await?;
-    if let Some((_, spent)) = flash {
-        page.headers_mut().append(header::SET_COOKIE, spent);
-    }
-    Ok(page)
+    Ok(flash.spend(page))
 }
 
 async fn create_account(
