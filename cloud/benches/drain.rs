@@ -18,13 +18,20 @@ use tokio_util::sync::CancellationToken;
 
 const EVENTS: usize = 200_000;
 
+#[path = "drain/postgres.rs"]
+mod postgres;
+
 fn main() {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime")
-        .block_on(run());
+        .expect("runtime");
+    if std::env::args().any(|a| a == "--postgres") {
+        runtime.block_on(postgres::run());
+    } else {
+        runtime.block_on(run());
+    }
 }
 
 /// What one drain measured.
@@ -108,36 +115,7 @@ async fn one(dir: &std::path::Path, tls: bool) -> Run {
     let hub = HubNats::start_with_tls(&dir.join("hub"), tls);
     let cloud = Cloud::start(&dir.join("cloud"), &hub);
     let node_dir = dir.join("node");
-    let (_, reg) = cloud.venue_token("Bench").await;
-    let reach = pvm_node::sync::Reach {
-        insecure_http: true,
-        hub_ca: None,
-    };
-    let link = pvm_node::sync::register(&node_dir, &cloud.url, &reg, &reach)
-        .await
-        .expect("register");
-    let leaf_port = free_port();
-    let conf = node_dir.with_extension("leaf.conf");
-    let ca = node_dir.with_extension("leaf.ca.pem");
-    if let (true, Some(pem)) = (tls, &link.leaf_ca) {
-        std::fs::write(&ca, pem).expect("leaf ca");
-    }
-    let ca_file = tls.then(|| ca.display().to_string());
-    std::fs::write(
-        &conf,
-        pvm_node::sync::leaf_config(&link, leaf_port, free_port(), ca_file.as_deref()),
-    )
-    .expect("leaf conf");
-    let _leaf = Proc {
-        child: std::process::Command::new(nats_bin())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("leaf"),
-        log: conf.clone(),
-    };
+    let (link, leaf_port, _leaf) = venue_node(&node_dir, &cloud, tls, "Bench").await;
     let node = Node::open(&node_dir).await.expect("node");
     make_events(&node, EVENTS, 'B').await;
     let head = node.state.reader.head_seq().await.expect("head");
@@ -162,16 +140,7 @@ async fn one(dir: &std::path::Path, tls: bool) -> Run {
     let cpu_before: Vec<f64> = pids.iter().map(|(_, p)| cpu_secs(*p)).collect();
     let stop = CancellationToken::new();
     let t0 = Instant::now();
-    tokio::spawn(pvm_node::sync::pump(
-        link.clone(),
-        format!("nats://127.0.0.1:{leaf_port}"),
-        node.db.clone(),
-        node.state.reader.clone(),
-        node.state.clock.clone(),
-        node.state.sync.clone(),
-        node.state.log.watch_venue(),
-        stop.clone(),
-    ));
+    spawn_pump(&node, link.clone(), leaf_port, &stop);
     let mut pumped = None;
     loop {
         if pumped.is_none()
@@ -185,11 +154,7 @@ async fn one(dir: &std::path::Path, tls: bool) -> Run {
             pumped = Some(t0.elapsed());
         }
         // Poll the hub's counter (cheap); the stored events are checked once at the end.
-        let metrics = cloud.metrics().await;
-        let accepted = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("pvm_cloud_events_accepted_total "))
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let accepted = cloud.accepted().await;
         if accepted >= Some(head) {
             break;
         }
@@ -213,43 +178,8 @@ async fn one(dir: &std::path::Path, tls: bool) -> Run {
     let pumped = pumped.unwrap_or(drain);
 
     // The reference: raw JetStream publishes with acks, same size, same window, same hub.
-    let client = async_nats::ConnectOptions::with_user_and_password(
-        CLOUD_NATS_USER.into(),
-        CLOUD_NATS_PASSWORD.into(),
-    )
-    .connect(format!("nats://127.0.0.1:{}", hub.port))
-    .await
-    .expect("hub client");
-    let js = async_nats::jetstream::new(client);
-    js.create_or_update_stream(async_nats::jetstream::stream::Config {
-        name: "RAW".into(),
-        subjects: vec!["raw.>".into()],
-        storage: async_nats::jetstream::stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .expect("raw stream");
-    let body = bytes::Bytes::from(vec![7u8; payload_size]);
-    let t1 = Instant::now();
-    let mut in_flight = VecDeque::new();
-    for i in 0..head {
-        if in_flight.len() >= 512 {
-            let f: async_nats::jetstream::context::PublishAckFuture =
-                in_flight.pop_front().expect("one");
-            f.await.expect("raw ack");
-        }
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("raw:{i}").as_str());
-        in_flight.push_back(
-            js.publish_with_headers("raw.x", headers, body.clone())
-                .await
-                .expect("raw publish"),
-        );
-    }
-    for f in in_flight {
-        f.await.expect("raw ack");
-    }
-    let raw = t1.elapsed();
+    let js = hub_jetstream(&hub).await;
+    let raw = raw_publishes(&js, head, payload_size).await;
     // A second reference for the framing the pump uses: the same events packed
     // 64 to a message, raw (no leaf, no verification, no storage).
     let per = pvm_shared::frame::MAX_EVENTS;
@@ -287,21 +217,89 @@ async fn one(dir: &std::path::Path, tls: bool) -> Run {
     }
 }
 
-/// User + system CPU seconds a process has used (from /proc).
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, r)| r)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
+/// A venue registered at the hub for a node in `node_dir`, and its leaf
+/// nats-server (TLS to the hub when `tls`): the link, the leaf's client port.
+async fn venue_node(
+    node_dir: &std::path::Path,
+    cloud: &Cloud,
+    tls: bool,
+    name: &str,
+) -> (pvm_node::sync::HubLink, u16, Proc) {
+    let (_, reg) = cloud.venue_token(name).await;
+    let reach = pvm_node::sync::Reach {
+        insecure_http: true,
+        hub_ca: None,
     };
-    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+    let link = pvm_node::sync::register(node_dir, &cloud.url, &reg, &reach)
+        .await
+        .expect("register");
+    let leaf_port = free_port();
+    let conf = node_dir.with_extension("leaf.conf");
+    let ca = node_dir.with_extension("leaf.ca.pem");
+    if let (true, Some(pem)) = (tls, &link.leaf_ca) {
+        std::fs::write(&ca, pem).expect("leaf ca");
+    }
+    let ca_file = tls.then(|| ca.display().to_string());
+    std::fs::write(
+        &conf,
+        pvm_node::sync::leaf_config(&link, leaf_port, free_port(), ca_file.as_deref()),
+    )
+    .expect("leaf conf");
+    let leaf = Proc {
+        child: std::process::Command::new(nats_bin())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("leaf"),
+        log: conf.clone(),
+    };
+    (link, leaf_port, leaf)
+}
+
+/// pvm-cloud's own client of the hub's JetStream.
+async fn hub_jetstream(hub: &HubNats) -> async_nats::jetstream::Context {
+    let client = async_nats::ConnectOptions::with_user_and_password(
+        CLOUD_NATS_USER.into(),
+        CLOUD_NATS_PASSWORD.into(),
+    )
+    .connect(format!("nats://127.0.0.1:{}", hub.port))
+    .await
+    .expect("hub client");
+    async_nats::jetstream::new(client)
+}
+
+/// `n` raw JetStream publishes with acks of `size` bytes, 512 in flight, to
+/// a stream of their own on the same hub: the reference for a drain.
+async fn raw_publishes(js: &async_nats::jetstream::Context, n: u64, size: usize) -> Duration {
+    js.create_or_update_stream(async_nats::jetstream::stream::Config {
+        name: "RAW".into(),
+        subjects: vec!["raw.>".into()],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .expect("raw stream");
+    let body = bytes::Bytes::from(vec![7u8; size]);
+    let t1 = Instant::now();
+    let mut in_flight = VecDeque::new();
+    for i in 0..n {
+        if in_flight.len() >= 512 {
+            let f: async_nats::jetstream::context::PublishAckFuture =
+                in_flight.pop_front().expect("one");
+            f.await.expect("raw ack");
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("raw:{i}").as_str());
+        in_flight.push_back(
+            js.publish_with_headers("raw.x", headers, body.clone())
+                .await
+                .expect("raw publish"),
+        );
+    }
+    for f in in_flight {
+        f.await.expect("raw ack");
+    }
+    t1.elapsed()
 }

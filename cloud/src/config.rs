@@ -14,13 +14,24 @@ pub struct Cli {
     /// Directory for the hub's database and keys. [default: ./pvm-cloud-data]
     #[arg(long, env = "PVM_CLOUD_DATA_DIR", default_value = "pvm-cloud-data")]
     pub data_dir: PathBuf,
+    /// Where the hub keeps venues, nodes and events: a libSQL file, or a
+    /// PostgreSQL server (`postgres://user:password@host:port/db`) for several
+    /// pvm-cloud processes sharing one database. [default: DATA_DIR/cloud.db]
+    #[arg(long, env = "PVM_CLOUD_DATABASE")]
+    pub database: Option<String>,
     /// Address to serve the API on.
     #[arg(long, env = "PVM_CLOUD_LISTEN", default_value = "0.0.0.0:8090")]
     pub listen: SocketAddr,
-    /// The NATS hub (with JetStream, domain "hub") this process uses.
+    /// The NATS hub (with JetStream, domain "hub") this process uses; for a
+    /// hub cluster, each server's URL, comma-separated (credentials in the first).
     #[arg(long, env = "PVM_CLOUD_NATS", default_value = "nats://127.0.0.1:4222")]
     pub nats: String,
-    /// The leafnode URL nodes' leaf servers connect to (given to nodes at registration).
+    /// Copies the hub keeps of each stream (PVM_UP, PVM_DOWN) and consumer:
+    /// 1 on one nats-server, 3 on a three-server hub cluster.
+    #[arg(long, env = "PVM_CLOUD_STREAM_REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub stream_replicas: u8,
+    /// The leafnode URL nodes' leaf servers connect to (given to nodes at
+    /// registration); for a hub cluster, each server's, comma-separated.
     #[arg(
         long,
         env = "PVM_CLOUD_LEAF_URL",
@@ -54,9 +65,10 @@ pub struct Cli {
     /// (rewritten on each registration: pvm-cloud's own user from --nats, then one per venue).
     #[arg(long, env = "PVM_CLOUD_LEAF_USERS")]
     pub leaf_users: Option<PathBuf>,
-    /// The hub nats-server's pid file, to tell it to reload after a registration.
-    #[arg(long, env = "PVM_CLOUD_NATS_PID")]
-    pub nats_pid: Option<PathBuf>,
+    /// The hub nats-server's pid file, to tell it to reload after a
+    /// registration (each server's of a cluster on this machine, comma-separated).
+    #[arg(long, env = "PVM_CLOUD_NATS_PID", value_delimiter = ',')]
+    pub nats_pid: Vec<PathBuf>,
     /// The nodes' heartbeat interval: 3 missed make a node unhealthy, 5 offline.
     #[arg(long, env = "PVM_CLOUD_HEARTBEAT_SECS", default_value_t = 30)]
     pub heartbeat_secs: u64,
@@ -65,6 +77,40 @@ pub struct Cli {
     pub dist_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<CloudCommand>,
+}
+
+/// The URLs of a comma-separated list, trimmed, empty ones dropped; a comma
+/// not followed by a `scheme://` belongs to the URL before it (a password).
+pub fn url_list(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for piece in text.split(',') {
+        match out.last_mut() {
+            Some(last) if !piece.contains("://") && !piece.trim().is_empty() => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => out.push(piece.to_owned()),
+        }
+    }
+    out.into_iter()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
+impl Cli {
+    /// Every server's leafnode URL (`--leaf-url`, one or a list).
+    pub fn leaf_urls(&self) -> Vec<String> {
+        url_list(&self.leaf_url)
+    }
+
+    /// The database `--database` names, or the libSQL file in the data dir.
+    pub fn database(&self) -> crate::store::Database {
+        match &self.database {
+            Some(text) => crate::store::Database::parse(text),
+            None => crate::store::Database::File(self.data_dir.join("cloud.db")),
+        }
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -78,7 +124,38 @@ pub enum CloudCommand {
     },
     /// Sign FILE (an update manifest for `pvm-node update --manifest`) with the hub's key: FILE.sig.
     Sign { file: PathBuf },
+    /// Copy a hub's data into an empty database, every node's events
+    /// verified on the way (e.g. from the libSQL file to PostgreSQL).
+    /// Stop pvm-cloud first; start it again with --database TO.
+    Migrate {
+        /// The database to read: a libSQL file, or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// The empty database to fill: a postgres:// URL, or a libSQL file.
+        #[arg(long)]
+        to: String,
+    },
     /// Make (if missing) the leaf-link CA and the hub's leafnode certificate
     /// in --leaf-tls-dir, and print the nats-server block that uses them.
     LeafTls,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_list;
+    use crate::leaf_users::{nats_addresses, nats_credentials};
+
+    #[test]
+    fn url_lists_keep_commas_inside_a_url_and_drop_blanks() {
+        assert_eq!(
+            url_list(" nats-leaf://a:7422 , nats-leaf://b:7422,,"),
+            ["nats-leaf://a:7422", "nats-leaf://b:7422"]
+        );
+        assert!(url_list(" , ").is_empty());
+        let nats = "nats://u:p,w@d@a:4222,nats://b:4222";
+        assert_eq!(url_list(nats), ["nats://u:p,w@d@a:4222", "nats://b:4222"]);
+        assert_eq!(nats_credentials(nats), Some(("u".into(), "p,w@d".into())));
+        assert_eq!(nats_addresses(nats), ["nats://a:4222", "nats://b:4222"]);
+        assert_eq!(nats_credentials("nats://a:4222,nats://u:p@b:4222"), None);
+    }
 }

@@ -21,6 +21,8 @@ pub const HEARTBEAT_MIN_GAP_MS: i64 = 500;
 /// (`seq`, `hash`), so a node learns when its log forked from the hub's.
 pub async fn heartbeats(hub: Arc<Registry>, client: async_nats::Client, stop: CancellationToken) {
     use futures_util::StreamExt;
+    // Every process sees every heartbeat; the one ingesting the node's
+    // partition answers it (with the head it judges by) and stores it.
     let (Ok(beats), Ok(queries)) = (
         client.subscribe("pvm.hb.>").await,
         client.subscribe("pvm.head.>").await,
@@ -43,6 +45,9 @@ pub async fn heartbeats(hub: Arc<Registry>, client: async_nats::Client, stop: Ca
             },
             _ => continue,
         };
+        if !hub.owns(venue) {
+            continue;
+        }
         let head = hub
             .nodes
             .lock()
@@ -84,18 +89,26 @@ pub async fn heartbeats(hub: Arc<Registry>, client: async_nats::Client, stop: Ca
             continue;
         };
         stored_at.insert(node, now);
-        let _ = hub
-            .store
-            .lock()
-            .await
-            .record_heartbeat(node, &beat.to_string(), now)
-            .await;
+        let recorded = match hub.store.lock().await {
+            Ok(db) => db.record_heartbeat(node, &beat.to_string(), now).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "heartbeat not recorded");
+        }
     }
 }
 
 /// The hash of a node's stored event `seq`, if the hub has it.
 pub async fn stored_hash(hub: &Registry, node: Uuid, seq: u64) -> Option<[u8; 32]> {
-    let bytes = hub.store.lock().await.envelope(node, seq).await.ok()??;
+    let bytes = hub
+        .store
+        .lock()
+        .await
+        .ok()?
+        .envelope(node, seq)
+        .await
+        .ok()??;
     pvm_shared::envelope::Envelope::decode(&bytes)
         .ok()
         .map(|e| e.hash)

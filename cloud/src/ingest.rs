@@ -24,6 +24,7 @@
 //! chain-checked, and `verified_seq` moves up to each signed event.
 
 use crate::now_ms;
+use crate::partitions::{self, Owner};
 use crate::store::{NodeRow, Store};
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use futures_util::StreamExt;
@@ -74,6 +75,11 @@ pub struct Counts {
     pub batches: AtomicU64,
     /// Heartbeats over their size or rate bounds, not stored.
     pub heartbeats_dropped: AtomicU64,
+    /// Events folded into this process's copy of the venues' state (those
+    /// it ingested and those other processes stored, read back).
+    pub folded: AtomicU64,
+    /// Partitions of `PVM_UP` this process ingests now.
+    pub partitions: AtomicU64,
 }
 
 /// What the hub knows of each node and venue while it runs.
@@ -92,31 +98,67 @@ pub struct Registry {
     pub versions: Mutex<HashMap<Uuid, u64>>,
     /// Woken when a node registers (its consumer is made and pulled at once).
     pub nodes_changed: tokio::sync::Notify,
+    /// Per live node, the last seq folded into its venue's state here.
+    pub folded: Mutex<HashMap<Uuid, u64>>,
+    /// Nodes' public keys, decompressed (see `judge`).
+    keys: Mutex<Keys>,
+    /// The partitions whose nodes this process ingests (and answers
+    /// heartbeats for).
+    pub owned: Mutex<std::collections::BTreeSet<u32>>,
+    /// When each node's head was last read back from the database because
+    /// its next event seemed missing (see `recheck_heads`).
+    rechecked: Mutex<HashMap<Uuid, std::time::Instant>>,
 }
 
 impl Registry {
     pub async fn load(store: Arc<Store>) -> anyhow::Result<Registry> {
-        let rows = store.lock().await.nodes().await?;
+        let rows = store.lock().await?.nodes().await?;
         let mut venues: HashMap<Uuid, VenueState> = HashMap::new();
+        let mut folded: HashMap<Uuid, u64> = HashMap::new();
+        let mut count = 0u64;
         store
             .lock()
-            .await
+            .await?
             .each_live_event(|venue, bytes| {
                 if let Ok(env) = Envelope::decode(&bytes) {
                     // Out-of-bounds events were reported when they arrived.
                     let _ = fold(venues.entry(venue).or_default(), &env);
+                    folded.insert(env.header.node_id, env.header.seq);
+                    count += 1;
                 }
             })
             .await?;
+        // Heads read before the events: a row another process moved since
+        // is caught up from the database (see `catch_up`).
+        let counts = Counts::default();
+        counts.folded.store(count, Ordering::Relaxed);
+        // The only process (libSQL) owns everything from the start.
+        let owned = match store.claims() {
+            None => (0..partitions::PARTITIONS).collect(),
+            Some(_) => std::collections::BTreeSet::new(),
+        };
         Ok(Registry {
             store,
-            counts: Counts::default(),
+            counts,
+            folded: Mutex::new(folded),
+            // The only process (libSQL) owns everything from the start.
+            owned: Mutex::new(owned),
+            keys: Mutex::new(HashMap::new()),
+            rechecked: Mutex::new(HashMap::new()),
             nodes: Mutex::new(rows.into_iter().map(|n| (n.node_id, n)).collect()),
             venues: Mutex::new(venues.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()),
             held: Mutex::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
             nodes_changed: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Whether this process ingests the venue's partition now.
+    pub fn owns(&self, venue: Uuid) -> bool {
+        self.owned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&partitions::of(venue))
     }
 
     /// How many times the venue's state has changed since start.
@@ -143,8 +185,11 @@ impl Registry {
                 None => grouped.push((r, 1)),
             }
         }
-        let db = self.store.lock().await;
-        if let Err(e) = db.add_problems(&grouped, now_ms()).await {
+        let recorded = match self.store.lock().await {
+            Ok(db) => db.add_problems(&grouped, now_ms()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
             tracing::error!(error = %e, "problems not recorded");
         }
     }
@@ -156,13 +201,22 @@ pub type Report = (Option<Uuid>, Option<u64>, &'static str, String);
 /// Creates or updates the streams (idempotent). Returns where the per-node
 /// consumers begin when an older hub's single consumer is still there (the
 /// stream sequence after its ack floor), else None (from the start).
-pub async fn ensure_streams(js: &jetstream::Context) -> anyhow::Result<Option<u64>> {
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> anyhow::Result<Option<u64>> {
     let up = jetstream::stream::Config {
         name: UP_STREAM.into(),
         subjects: vec!["pvm.up.>".into()],
         storage: jetstream::stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
         max_message_size: MAX_MESSAGE_BYTES,
+        num_replicas: replicas,
+        // Stored as pvm.up.<partition>.<venue>.<node> (see `partitions`).
+        subject_transform: Some(jetstream::stream::SubjectTransform {
+            source: partitions::transform().0,
+            destination: partitions::transform().1,
+        }),
         ..Default::default()
     };
     js.create_or_update_stream(up).await?;
@@ -171,6 +225,7 @@ pub async fn ensure_streams(js: &jetstream::Context) -> anyhow::Result<Option<u6
         subjects: vec!["pvm.down.>".into()],
         storage: jetstream::stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
+        num_replicas: replicas,
         ..Default::default()
     };
     js.create_or_update_stream(down).await?;
@@ -190,8 +245,18 @@ fn consumer_name(node: Uuid) -> String {
     format!("ingest-{node}")
 }
 
+/// The subjects a node's events are stored under: from before the stream
+/// was partitioned, and since.
+fn node_subjects(venue: Uuid, node: Uuid) -> Vec<String> {
+    vec![
+        format!("pvm.up.{venue}.{node}"),
+        format!("pvm.up.*.{venue}.{node}"),
+    ]
+}
+
 /// The node's ingest consumer, made if missing (from `start`, or the first
-/// message of its subject).
+/// message of its subjects); one made before the stream was partitioned is
+/// given the partitioned subject too (it keeps its place).
 async fn node_consumer(
     js: &jetstream::Context,
     venue: Uuid,
@@ -199,8 +264,21 @@ async fn node_consumer(
     start: Option<u64>,
 ) -> anyhow::Result<jetstream::consumer::Consumer<pull::Config>> {
     let name = consumer_name(node);
-    if let Ok(c) = js.get_consumer_from_stream(&name, UP_STREAM).await {
-        return Ok(c);
+    let subjects = node_subjects(venue, node);
+    if let Ok(mut c) = js
+        .get_consumer_from_stream::<pull::Config, _, _>(&name, UP_STREAM)
+        .await
+    {
+        let config = c.info().await?.config.clone();
+        if config.filter_subjects == subjects {
+            return Ok(c);
+        }
+        let mut config =
+            <pull::Config as jetstream::consumer::FromConsumer>::try_from_consumer_config(config)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        config.filter_subject = String::new();
+        config.filter_subjects = subjects;
+        return Ok(js.update_consumer_on_stream(config, UP_STREAM).await?);
     }
     let deliver_policy = match start {
         Some(start_sequence) => {
@@ -212,7 +290,7 @@ async fn node_consumer(
         .create_consumer_on_stream(
             pull::Config {
                 durable_name: Some(name),
-                filter_subject: format!("pvm.up.{venue}.{node}"),
+                filter_subjects: subjects,
                 deliver_policy,
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(5),
@@ -225,18 +303,75 @@ async fn node_consumer(
         .await?)
 }
 
-/// Runs every node's ingest until `stop`: makes each registered node's
-/// consumer (at start, and as nodes register) and pulls it in a task of its
-/// own. The older single consumer is deleted once every node has its own.
+/// A node's running ingest.
+struct Running {
+    partition: u32,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Runs the ingest of every node in the partitions this process owns, until
+/// `stop`: claims partitions (all of them on libSQL; a fair share on
+/// PostgreSQL, see `partitions`), makes each owned node's consumer (at start,
+/// and as nodes register) and pulls it in a task of its own. A partition let
+/// go has its tasks stopped first. Nodes of other processes' partitions are
+/// followed from the database: their heads, and their events folded into
+/// the venues' state this process serves. The older single consumer is
+/// deleted once every node has its own.
 pub async fn run_all(
     hub: Arc<Registry>,
     js: jetstream::Context,
     legacy_start: Option<u64>,
     stop: CancellationToken,
 ) {
-    let mut running: HashMap<Uuid, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut owner = match hub.store.claims() {
+        Some(claims) => Owner::Shared(Box::new(claims)),
+        None => Owner::All,
+    };
+    let shared = matches!(owner, Owner::Shared(_));
+    let mut running: HashMap<Uuid, Running> = HashMap::new();
+    // Owned partitions whose nodes are not caught up from the database yet.
+    let mut behind: std::collections::BTreeSet<u32> = std::collections::BTreeSet::new();
     let mut legacy = legacy_start;
     loop {
+        let surplus = owner.surplus().await;
+        if !surplus.is_empty() {
+            stop_partitions(&hub, &mut running, &surplus).await;
+            owner.release(&surplus).await;
+        }
+        let gained = owner.claim().await;
+        behind.extend(gained);
+        let owned = owner.owned();
+        behind.retain(|p| owned.contains(p));
+        // Tasks of partitions lost with the claims connection.
+        let lost: Vec<u32> = running
+            .values()
+            .map(|r| r.partition)
+            .filter(|p| !owned.contains(p))
+            .collect();
+        stop_partitions(&hub, &mut running, &lost).await;
+        // Claimed again after the claims connection was made again: ingest
+        // restarts from the database's heads.
+        let again: Vec<u32> = running
+            .values()
+            .map(|r| r.partition)
+            .filter(|p| behind.contains(p))
+            .collect();
+        stop_partitions(&hub, &mut running, &again).await;
+        hub.counts
+            .partitions
+            .store(owned.len() as u64, Ordering::Relaxed);
+        *hub.owned.lock().unwrap_or_else(|p| p.into_inner()) = owned.clone();
+        if shared {
+            let ready: std::collections::BTreeSet<u32> =
+                owned.difference(&behind).copied().collect();
+            match catch_up(&hub, &ready).await {
+                Ok(()) => behind.clear(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "nodes not read from the database; trying again")
+                }
+            }
+        }
         let nodes: Vec<(Uuid, Uuid)> = hub
             .nodes
             .lock()
@@ -244,15 +379,28 @@ pub async fn run_all(
             .values()
             .map(|n| (n.node_id, n.venue_id))
             .collect();
-        running.retain(|_, task| !task.is_finished());
+        running.retain(|_, r| !r.task.is_finished());
         let mut missing = 0;
         for (node, venue) in nodes {
-            if running.contains_key(&node) {
+            let partition = partitions::of(venue);
+            if running.contains_key(&node)
+                || !owned.contains(&partition)
+                || behind.contains(&partition)
+            {
                 continue;
             }
             match node_consumer(&js, venue, node, legacy).await {
                 Ok(consumer) => {
-                    running.insert(node, tokio::spawn(run(hub.clone(), consumer, stop.clone())));
+                    let mine = stop.child_token();
+                    let task = tokio::spawn(run(hub.clone(), consumer, mine.clone()));
+                    running.insert(
+                        node,
+                        Running {
+                            partition,
+                            stop: mine,
+                            task,
+                        },
+                    );
                 }
                 Err(e) => {
                     missing += 1;
@@ -260,7 +408,8 @@ pub async fn run_all(
                 }
             }
         }
-        if legacy.is_some() && missing == 0 {
+        // Every node's own consumer exists once this process owns them all.
+        if legacy.is_some() && missing == 0 && owned.len() == partitions::PARTITIONS as usize {
             match js
                 .delete_consumer_from_stream(LEGACY_CONSUMER, UP_STREAM)
                 .await
@@ -269,16 +418,179 @@ pub async fn run_all(
                 Err(e) => tracing::warn!(error = %e, "the old ingest consumer is not deleted yet"),
             }
         }
-        let wait = if missing > 0 { 2 } else { 30 };
+        // Shared: a round a second (claims, other processes' nodes).
+        let wait = if shared {
+            1
+        } else if missing > 0 {
+            2
+        } else {
+            30
+        };
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = hub.nodes_changed.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
         }
     }
-    for (_, task) in running {
-        let _ = task.await;
+    for (_, r) in running {
+        let _ = r.task.await;
     }
+    // Closing the claims connection lets its locks go at once.
+    drop(owner);
+}
+
+/// Stops the ingest of the nodes in `partitions` and waits for it (a batch
+/// in hand is finished or left unacked); what they held on a gap is let go
+/// (it is delivered again to whoever owns them next).
+async fn stop_partitions(hub: &Registry, running: &mut HashMap<Uuid, Running>, partitions: &[u32]) {
+    if partitions.is_empty() {
+        return;
+    }
+    let nodes: Vec<Uuid> = running
+        .iter()
+        .filter(|(_, r)| partitions.contains(&r.partition))
+        .map(|(n, _)| *n)
+        .collect();
+    let mut stopping = Vec::new();
+    for node in &nodes {
+        if let Some(r) = running.remove(node) {
+            r.stop.cancel();
+            stopping.push(r.task);
+        }
+    }
+    futures_util::future::join_all(stopping).await;
+    // Only now: a batch in hand puts its held messages back when it ends.
+    let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
+    for node in &nodes {
+        held.remove(node);
+    }
+    tracing::info!(?partitions, "ingest stopped for partitions");
+}
+
+/// Brings this process's copy of other processes' nodes up to the
+/// database: their rows (heads, new nodes, retirements) and their stored
+/// events folded into the venues' state. Nodes of `ready` partitions (this
+/// process ingests them) keep their heads: ingest moves them. Every other
+/// node (also of a partition just claimed, whose ingest starts from here)
+/// is read as the database has it.
+async fn catch_up(hub: &Registry, ready: &std::collections::BTreeSet<u32>) -> anyhow::Result<()> {
+    let rows = hub.store.lock().await?.nodes().await?;
+    let mut follow: Vec<(Uuid, u64)> = Vec::new();
+    let mut refold: Vec<Uuid> = Vec::new();
+    {
+        let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        for row in rows {
+            let ingested_here = ready.contains(&partitions::of(row.venue_id));
+            match nodes.get_mut(&row.node_id) {
+                Some(known) if ingested_here => {
+                    if row.retired && !known.retired {
+                        known.retired = true;
+                        refold.push(row.venue_id);
+                    }
+                }
+                Some(known) => {
+                    if row.retired && !known.retired {
+                        refold.push(row.venue_id);
+                    }
+                    *known = row.clone();
+                }
+                None => {
+                    nodes.insert(row.node_id, row.clone());
+                    hub.nodes_changed.notify_one();
+                }
+            }
+            if !ingested_here && !row.retired {
+                follow.push((row.node_id, row.head_seq));
+            }
+        }
+    }
+    // A venue whose node was replaced (resynced at another process) is
+    // folded again from its new node's log.
+    for venue in refold {
+        hub.venues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&venue);
+        *hub.versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(venue)
+            .or_default() += 1;
+        let live: Vec<Uuid> = hub
+            .nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|n| n.venue_id == venue && !n.retired)
+            .map(|n| n.node_id)
+            .collect();
+        let mut folded = hub.folded.lock().unwrap_or_else(|p| p.into_inner());
+        for n in live {
+            folded.remove(&n);
+        }
+    }
+    for (node, head) in follow {
+        fold_stored(hub, node, head).await?;
+    }
+    Ok(())
+}
+
+/// Folds the node's stored events after the last one folded here, up to
+/// `head`, read from the database (stored by another process, or by this
+/// one before a batch's outcome was known).
+async fn fold_stored(hub: &Registry, node: Uuid, head: u64) -> anyhow::Result<()> {
+    loop {
+        let from = hub
+            .folded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&node)
+            .copied()
+            .unwrap_or(0);
+        if from >= head {
+            return Ok(());
+        }
+        let page = hub
+            .store
+            .lock()
+            .await?
+            .events_after(node, from, CATCH_UP_PAGE)
+            .await?;
+        let events: Vec<Envelope> = page
+            .iter()
+            .filter_map(|(_, bytes)| Envelope::decode(bytes).ok())
+            .collect();
+        // Unfoldable events were reported by the process that stored them.
+        let _ = fold_events(hub, &events);
+        match page.last() {
+            Some((last, _)) => {
+                hub.folded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(node, *last);
+            }
+            None => return Ok(()),
+        }
+        if page.len() < CATCH_UP_PAGE as usize {
+            return Ok(());
+        }
+    }
+}
+
+/// Events read from the database per statement when catching up.
+const CATCH_UP_PAGE: u32 = 2_000;
+
+/// The venue and node a `PVM_UP` subject names: `pvm.up.<venue>.<node>`
+/// (stored before the stream was partitioned) or
+/// `pvm.up.<partition>.<venue>.<node>`.
+fn venue_and_node(subject: &str) -> Option<(Uuid, Uuid)> {
+    let parts: Vec<&str> = subject.split('.').collect();
+    let (v, n) = match parts.as_slice() {
+        ["pvm", "up", v, n] => (v, n),
+        ["pvm", "up", p, v, n] if p.parse::<u32>().is_ok() => (v, n),
+        _ => return None,
+    };
+    Some((v.parse().ok()?, n.parse().ok()?))
 }
 
 enum Verdict {
@@ -291,28 +603,23 @@ enum Verdict {
     Reject(Option<Uuid>, Option<u64>, &'static str, String),
 }
 
-fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> Verdict {
-    let parts: Vec<&str> = subject.split('.').collect();
-    let (venue, node) = match parts.as_slice() {
-        ["pvm", "up", v, n] => match (v.parse::<Uuid>(), n.parse::<Uuid>()) {
-            (Ok(v), Ok(n)) => (v, n),
-            _ => {
-                return Verdict::Reject(
-                    None,
-                    None,
-                    "subject",
-                    format!("{subject} names no venue and node"),
-                )
-            }
-        },
-        _ => {
-            return Verdict::Reject(
-                None,
-                None,
-                "subject",
-                format!("{subject} is not pvm.up.<venue>.<node>"),
-            )
-        }
+/// Nodes' public keys, decompressed once (a point decompression costs more
+/// than hashing and chaining an event).
+type Keys = HashMap<[u8; 32], ed25519_dalek::VerifyingKey>;
+
+fn judge(
+    nodes: &mut HashMap<Uuid, NodeRow>,
+    keys: &mut Keys,
+    subject: &str,
+    payload: &[u8],
+) -> Verdict {
+    let Some((venue, node)) = venue_and_node(subject) else {
+        return Verdict::Reject(
+            None,
+            None,
+            "subject",
+            format!("{subject} is not pvm.up.[<partition>.]<venue>.<node>"),
+        );
     };
     let env = match Envelope::decode(payload) {
         Ok(e) => e,
@@ -335,13 +642,20 @@ fn judge(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> V
             format!("node {node} belongs to venue {}, not {venue}", row.venue_id),
         );
     }
-    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&row.public_key) else {
-        return Verdict::Reject(
-            Some(node),
-            Some(seq),
-            "key",
-            "the node's key is unusable".into(),
-        );
+    let key = match keys.get(&row.public_key) {
+        Some(key) => *key,
+        None => {
+            let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&row.public_key) else {
+                return Verdict::Reject(
+                    Some(node),
+                    Some(seq),
+                    "key",
+                    "the node's key is unusable".into(),
+                );
+            };
+            keys.insert(row.public_key, key);
+            key
+        }
     };
     if seq <= row.head_seq && env.header.node_id == node {
         // Already stored; a copy that is not the node's own is still refused.
@@ -443,7 +757,12 @@ struct Judged {
 /// Judges a message's envelopes in order. Nothing is taken from a message
 /// that must wait; in a message that fails, what came before the failure
 /// (verified on its own) is kept and the rest refused.
-fn judge_message(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u8]) -> Judged {
+fn judge_message(
+    nodes: &mut HashMap<Uuid, NodeRow>,
+    keys: &mut Keys,
+    subject: &str,
+    payload: &[u8],
+) -> Judged {
     let mut out = Judged {
         accepted: Vec::new(),
         duplicates: 0,
@@ -463,7 +782,7 @@ fn judge_message(nodes: &mut HashMap<Uuid, NodeRow>, subject: &str, payload: &[u
     };
     let total = parts.len() as u64;
     for (i, bytes) in parts.into_iter().enumerate() {
-        match judge(nodes, subject, bytes) {
+        match judge(nodes, keys, subject, bytes) {
             Verdict::Accept(env) => out.accepted.push(*env),
             Verdict::Duplicate => out.duplicates += 1,
             Verdict::Resent(node, seq, hash) => out.resent.push((node, seq, hash)),
@@ -542,13 +861,50 @@ async fn run(
                 }
             }
             if !received.is_empty() {
+                let batch_nodes: std::collections::BTreeSet<Uuid> = received
+                    .iter()
+                    .filter_map(|m| m.subject.as_str().rsplit('.').next()?.parse().ok())
+                    .collect();
                 if let Err(e) = handle_batch(&hub, received).await {
                     tracing::error!(error = %e, "ingest batch failed; it will be redelivered");
-                    // Heads in memory may be ahead of the database: reload them.
-                    let db = hub.store.lock().await;
-                    if let Ok(rows) = db.nodes().await {
-                        let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
-                        *nodes = rows.into_iter().map(|n| (n.node_id, n)).collect();
+                    // This batch's heads in memory may be ahead of the
+                    // database: reload them (only them: other nodes' tasks
+                    // may be committing theirs), waiting until the database
+                    // answers (a restarting server): judging on heads it may
+                    // not have would take the redelivered events for copies
+                    // of stored ones.
+                    let mut wait = Duration::from_millis(200);
+                    loop {
+                        let read = async {
+                            match hub.store.lock().await {
+                                Ok(db) => db.nodes().await,
+                                Err(e) => Err(e),
+                            }
+                        };
+                        let rows = tokio::select! {
+                            _ = stop.cancelled() => return,
+                            rows = read => rows,
+                        };
+                        match rows {
+                            Ok(rows) => {
+                                let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+                                for n in rows
+                                    .into_iter()
+                                    .filter(|n| batch_nodes.contains(&n.node_id))
+                                {
+                                    nodes.insert(n.node_id, n);
+                                }
+                                break;
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "heads not reloaded; trying again");
+                                tokio::select! {
+                                    _ = stop.cancelled() => return,
+                                    _ = tokio::time::sleep(wait) => {}
+                                }
+                                wait = (wait * 2).min(Duration::from_secs(5));
+                            }
+                        }
                     }
                 }
             }
@@ -568,9 +924,35 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
     // Messages that re-send seqs below the head: settled once compared.
     let mut resent: Vec<(jetstream::Message, Vec<Resent>)> = Vec::new();
     let mut reports = Vec::new();
+    // Nodes whose next event seemed missing.
+    let mut waited: std::collections::BTreeSet<Uuid> = std::collections::BTreeSet::new();
+    let mine: std::collections::BTreeSet<Uuid> = received
+        .iter()
+        .filter_map(|m| m.subject.as_str().rsplit('.').next()?.parse().ok())
+        .collect();
+    // This batch's nodes, taken out of the shared maps: a node is judged only
+    // by its own consumer's task, so the judging (hashes, chains, signatures)
+    // runs while other nodes' tasks judge theirs.
+    let mut nodes: HashMap<Uuid, NodeRow> = {
+        let all = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        mine.iter()
+            .filter_map(|n| all.get(n).map(|row| (*n, row.clone())))
+            .collect()
+    };
+    let mut held: HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>> = {
+        let mut all = hub.held.lock().unwrap_or_else(|p| p.into_inner());
+        mine.iter()
+            .filter_map(|n| all.remove(n).map(|h| (*n, h)))
+            .collect()
+    };
+    let mut keys: Keys = {
+        let all = hub.keys.lock().unwrap_or_else(|p| p.into_inner());
+        nodes
+            .values()
+            .filter_map(|row| all.get(&row.public_key).map(|k| (row.public_key, *k)))
+            .collect()
+    };
     {
-        let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        let mut held = hub.held.lock().unwrap_or_else(|p| p.into_inner());
         let mut take = |m: jetstream::Message,
                         nodes: &mut HashMap<Uuid, NodeRow>,
                         held: &mut HashMap<
@@ -579,7 +961,7 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
         >,
                         fresh: bool|
          -> bool {
-            let j = judge_message(nodes, m.subject.as_str(), &m.payload);
+            let j = judge_message(nodes, &mut keys, m.subject.as_str(), &m.payload);
             hub.counts
                 .duplicate
                 .fetch_add(j.duplicates, Ordering::Relaxed);
@@ -587,6 +969,7 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
             reports.extend(j.problems);
             accepted.extend(j.accepted);
             if let Some((node, seq, detail)) = j.wait {
+                waited.insert(node);
                 let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
                 if fresh {
                     hub.counts.waiting.fetch_add(1, Ordering::Relaxed);
@@ -631,10 +1014,6 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
             }
             true
         };
-        let mine: std::collections::BTreeSet<Uuid> = received
-            .iter()
-            .filter_map(|m| m.subject.as_str().rsplit('.').next()?.parse().ok())
-            .collect();
         for m in received {
             take(m, &mut nodes, &mut held, true);
         }
@@ -657,8 +1036,27 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
                 }
             }
         }
-        held.retain(|_, mine| !mine.is_empty());
     }
+    // Back into the shared maps: the heads judging moved (a resync may have
+    // retired the node meanwhile), what waits on a gap, the keys.
+    {
+        let mut all = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, row) in &nodes {
+            if let Some(known) = all.get_mut(id) {
+                known.head_seq = row.head_seq;
+                known.head_hash = row.head_hash;
+                known.verified_seq = row.verified_seq;
+            }
+        }
+    }
+    hub.held
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(held.into_iter().filter(|(_, waiting)| !waiting.is_empty()));
+    hub.keys
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .extend(keys);
     if !accepted.is_empty() {
         let heads: Vec<NodeRow> = {
             let nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
@@ -669,40 +1067,23 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
                 .filter_map(|n| nodes.get(n).cloned())
                 .collect()
         };
-        hub.store
-            .lock()
-            .await
-            .store_batch(&accepted, &heads, now_ms())
-            .await?;
+        hub.store.store_batch(&accepted, &heads, now_ms()).await?;
         hub.counts
             .accepted
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);
-        {
-            let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
-            let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
-            let retired: std::collections::BTreeSet<Uuid> = {
-                let nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
-                nodes
-                    .values()
-                    .filter(|n| n.retired)
-                    .map(|n| n.node_id)
-                    .collect()
-            };
-            // A retired node's late events are stored, not folded: its venue
-            // now follows the node that replaced it.
-            for env in accepted
-                .iter()
-                .filter(|e| !retired.contains(&e.header.node_id))
-            {
-                let state = venues.entry(env.header.venue_id).or_default();
-                match fold(Arc::make_mut(state), env) {
-                    Ok(()) => *versions.entry(env.header.venue_id).or_default() += 1,
-                    Err((kind, detail)) => {
-                        reports.push((Some(env.header.node_id), Some(env.header.seq), kind, detail))
-                    }
-                }
+        // Events of these nodes stored but not folded here (by another
+        // process, or by this one when a commit's answer was lost) go first.
+        let mut firsts: HashMap<Uuid, u64> = HashMap::new();
+        for env in &accepted {
+            firsts.entry(env.header.node_id).or_insert(env.header.seq);
+        }
+        for (node, first) in firsts {
+            // Nothing to read when the node is folded up to `first - 1`.
+            if let Err(e) = fold_stored(hub, node, first.saturating_sub(1)).await {
+                tracing::warn!(error = %e, %node, "stored events not read back for the venue's state");
             }
         }
+        reports.extend(fold_events(hub, &accepted));
     }
     for (m, copies) in resent {
         match compare_resent(hub, &copies).await? {
@@ -719,6 +1100,7 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
             }
         }
     }
+    recheck_heads(hub, &waited).await;
     // Acked only now that what they carried is committed.
     settle.extend(done.into_iter().map(|m| (m, AckKind::Ack)));
     hub.problems(reports).await;
@@ -730,10 +1112,66 @@ async fn handle_batch(hub: &Registry, received: Vec<jetstream::Message>) -> anyh
     Ok(())
 }
 
+/// A node whose next event seems missing may have moved on in the
+/// database: around a hand-over another process can store (and ack) a few
+/// of its events, which are then never delivered here. Its head is read
+/// back (at most once a second per node) and adopted when the database is
+/// ahead; held events follow on at their next delivery.
+async fn recheck_heads(hub: &Registry, waited: &std::collections::BTreeSet<Uuid>) {
+    let due: Vec<Uuid> = {
+        let mut rechecked = hub.rechecked.lock().unwrap_or_else(|p| p.into_inner());
+        waited
+            .iter()
+            .copied()
+            .filter(|n| {
+                let due = rechecked
+                    .get(n)
+                    .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+                if due {
+                    rechecked.insert(*n, std::time::Instant::now());
+                }
+                due
+            })
+            .collect()
+    };
+    if due.is_empty() {
+        return;
+    }
+    let rows = match hub.store.lock().await {
+        Ok(db) => db.nodes().await,
+        Err(e) => Err(e),
+    };
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "heads not read back");
+            return;
+        }
+    };
+    let mut moved = Vec::new();
+    {
+        let mut nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        for row in rows.into_iter().filter(|r| due.contains(&r.node_id)) {
+            if let Some(known) = nodes.get_mut(&row.node_id) {
+                if row.head_seq > known.head_seq {
+                    moved.push((row.node_id, known.head_seq, row.head_seq));
+                    *known = row;
+                }
+            }
+        }
+    }
+    for (node, was, head) in moved {
+        tracing::warn!(%node, was, head, "the node's head moved on in the database (another process stored its events)");
+        if let Err(e) = fold_stored(hub, node, head).await {
+            tracing::warn!(error = %e, %node, "stored events not read back for the venue's state");
+        }
+    }
+}
+
 /// Compares re-sent events with the stored ones: the first whose hash
 /// differs (a fork), or None when every one is a true duplicate.
 async fn compare_resent(hub: &Registry, copies: &[Resent]) -> anyhow::Result<Option<(Uuid, u64)>> {
-    let db = hub.store.lock().await;
+    let db = hub.store.lock().await?;
     for (node, seq, hash) in copies {
         let stored = db
             .envelope(*node, *seq)
@@ -745,6 +1183,43 @@ async fn compare_resent(hub: &Registry, copies: &[Resent]) -> anyhow::Result<Opt
         }
     }
     Ok(None)
+}
+
+/// Folds stored events into their venues' state (a retired node's are
+/// stored, not folded: its venue now follows the node that replaced it), and
+/// notes how far each node is folded. Returns what could not be folded.
+fn fold_events(hub: &Registry, events: &[Envelope]) -> Vec<Report> {
+    let mut reports = Vec::new();
+    let retired: std::collections::BTreeSet<Uuid> = {
+        let nodes = hub.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        nodes
+            .values()
+            .filter(|n| n.retired)
+            .map(|n| n.node_id)
+            .collect()
+    };
+    let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
+    let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
+    let mut folded = hub.folded.lock().unwrap_or_else(|p| p.into_inner());
+    for env in events
+        .iter()
+        .filter(|e| !retired.contains(&e.header.node_id))
+    {
+        let done = folded.get(&env.header.node_id).copied().unwrap_or(0);
+        if env.header.seq <= done {
+            continue;
+        }
+        let state = venues.entry(env.header.venue_id).or_default();
+        match fold(Arc::make_mut(state), env) {
+            Ok(()) => *versions.entry(env.header.venue_id).or_default() += 1,
+            Err((kind, detail)) => {
+                reports.push((Some(env.header.node_id), Some(env.header.seq), kind, detail))
+            }
+        }
+        folded.insert(env.header.node_id, env.header.seq);
+        hub.counts.folded.fetch_add(1, Ordering::Relaxed);
+    }
+    reports
 }
 
 /// Folds a stored event into its venue's state, if it is one the node's

@@ -12,7 +12,7 @@ pub async fn bcrypt_hash(password: String) -> anyhow::Result<String> {
 
 /// Leaf passwords kept in plain text by earlier versions are replaced by their hashes.
 pub async fn hash_plain_leaf_passwords(app: &App) -> anyhow::Result<()> {
-    let db = app.hub.store.lock().await;
+    let db = app.hub.store.lock().await?;
     for (node, password) in db.plain_leaf_passwords().await? {
         let hash = bcrypt_hash(password).await?;
         db.set_leaf_password(&node, &hash).await?;
@@ -20,10 +20,27 @@ pub async fn hash_plain_leaf_passwords(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `user:password` from a `nats://user:password@host:port` URL.
-pub fn nats_credentials(url: &str) -> Option<(String, String)> {
-    let rest = url.split_once("://")?.1;
-    let (userinfo, _) = rest.split_once('@')?;
+/// The server URLs of `--nats` (comma-separated for a cluster) without
+/// their credentials.
+pub fn nats_addresses(urls: &str) -> Vec<String> {
+    crate::config::url_list(urls)
+        .iter()
+        .map(|u| match u.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                format!("{scheme}://{host}")
+            }
+            None => u.rsplit_once('@').map_or(u.as_str(), |(_, h)| h).to_owned(),
+        })
+        .collect()
+}
+
+/// `user:password` from a `nats://user:password@host:port` URL (the first
+/// of a comma-separated list).
+pub fn nats_credentials(urls: &str) -> Option<(String, String)> {
+    let first = crate::config::url_list(urls).into_iter().next()?;
+    let rest = first.split_once("://")?.1;
+    let (userinfo, _) = rest.rsplit_once('@')?;
     let (user, pass) = userinfo.split_once(':')?;
     Some((user.to_owned(), pass.to_owned()))
 }
@@ -35,7 +52,7 @@ pub async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     if app.cli.leaf_users.is_none() {
         return Ok(());
     }
-    let lines = leaf_user_lines(&app.hub.store.lock().await).await?;
+    let lines = leaf_user_lines(&app.hub.store.lock().await?).await?;
     install_leaf_users(app, lines).await
 }
 
@@ -72,19 +89,46 @@ pub async fn install_leaf_users(app: &App, mut users: Vec<String>) -> anyhow::Re
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)?;
-    if let Some(pid_file) = &app.cli.nats_pid {
-        let text = std::fs::read_to_string(pid_file)?;
-        let pid: i32 = text
-            .trim()
-            .parse()
-            .with_context(|| format!("{}: not a pid: {text:?}", pid_file.display()))?;
-        // SAFETY: kill(2) with a pid read from nats-server's own pid file; no memory is touched.
-        if pid <= 0 || unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
-            anyhow::bail!(
-                "could not signal the hub nats-server (pid {pid}) to reload: {}",
-                std::io::Error::last_os_error()
-            );
+    // Every server of a cluster on this machine reloads; one that is down
+    // reads the file when it starts again.
+    let mut failed = Vec::new();
+    for pid_file in &app.cli.nats_pid {
+        if let Err(e) = signal_reload(pid_file) {
+            tracing::warn!(error = %e, "a hub nats-server did not reload");
+            failed.push(e);
         }
+    }
+    if let Some(e) = failed
+        .pop()
+        .filter(|_| failed.len() + 1 == app.cli.nats_pid.len())
+    {
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn signal_reload(pid_file: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(pid_file)
+        .with_context(|| format!("reading {}", pid_file.display()))?;
+    let pid: i32 = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{}: not a pid: {text:?}", pid_file.display()))?;
+    // A server killed without cleaning up leaves its pid file; the pid may
+    // now be another program's: only a nats-server is signalled.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if pid <= 0 || !comm.trim().starts_with("nats-server") {
+        anyhow::bail!(
+            "the hub nats-server of {} (pid {pid}) is not running",
+            pid_file.display()
+        );
+    }
+    // SAFETY: kill(2) with the pid of a running nats-server; no memory is touched.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+        anyhow::bail!(
+            "could not signal the hub nats-server (pid {pid}) to reload: {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }

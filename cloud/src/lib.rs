@@ -14,6 +14,8 @@ pub mod http;
 pub mod ingest;
 pub mod leaf_tls;
 pub mod leaf_users;
+pub mod migrate;
+pub mod partitions;
 mod serve;
 pub mod store;
 
@@ -26,7 +28,6 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct App {
-    pub sessions: Arc<http::admin::Sessions>,
     pub hub: Arc<Registry>,
     pub js: async_nats::jetstream::Context,
     pub key: Arc<SigningKey>,

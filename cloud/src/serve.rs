@@ -44,7 +44,12 @@ pub fn leaf_tls(cli: &Cli) -> anyhow::Result<Option<leaf_tls::LeafTls>> {
         .leaf_tls_dir
         .clone()
         .unwrap_or_else(|| cli.data_dir.join("leaf-tls"));
-    let mut names: Vec<String> = leaf_tls::host_of(&cli.leaf_url).into_iter().collect();
+    let mut names: Vec<String> = Vec::new();
+    for host in cli.leaf_urls().iter().filter_map(|u| leaf_tls::host_of(u)) {
+        if !names.contains(&host) {
+            names.push(host);
+        }
+    }
     for n in &cli.leaf_tls_names {
         let n = n.trim();
         if !n.is_empty() && !names.iter().any(|m| m == n) {
@@ -55,14 +60,31 @@ pub fn leaf_tls(cli: &Cli) -> anyhow::Result<Option<leaf_tls::LeafTls>> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(CloudCommand::Migrate { from, to }) = &cli.command {
+        let (from, to) = (store::Database::parse(from), store::Database::parse(to));
+        let started = std::time::Instant::now();
+        let moved = crate::migrate::migrate(&from, &to).await?;
+        println!(
+            "Moved {} venues, {} nodes, {} events (each verified), {} registration tokens and {} problems from {} to {} in {:.1} s",
+            moved.venues,
+            moved.nodes,
+            moved.events,
+            moved.tokens,
+            moved.problems,
+            from.describe(),
+            to.describe(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     if let Some(CloudCommand::LeafTls) = &cli.command {
         let Some(tls) = leaf_tls(&cli)? else {
             anyhow::bail!(
                 "--leaf-ca is given: the operator's own CA is used and pvm-cloud makes none"
             );
         };
-        let port = cli
-            .leaf_url
+        let first = cli.leaf_urls().into_iter().next().unwrap_or_default();
+        let port = first
             .rsplit_once(':')
             .and_then(|(_, p)| p.trim_end_matches('/').parse().ok())
             .unwrap_or(7422);
@@ -175,6 +197,13 @@ pub struct Started {
 /// leaf users and each node's downstream consumer. Tests serve
 /// `http::app(started.app)` in-process.
 pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
+    let leaf_urls = cli.leaf_urls();
+    if leaf_urls.is_empty() || leaf_urls.iter().any(|u| !u.contains("://")) {
+        anyhow::bail!(
+            "--leaf-url {:?}: give one or more nats-leaf://host:port URLs, comma-separated",
+            cli.leaf_url
+        );
+    }
     let (admin_key, created) = load_or_create(&cli.data_dir.join("admin.key"), || {
         format!("pvm_admin_{}", hex::encode(rand::random::<[u8; 24]>())).into_bytes()
     })?;
@@ -198,25 +227,25 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         }
         (None, None) => anyhow::bail!("no CA for the leaf link"),
     };
-    let store = Arc::new(store::Store::open(&cli.data_dir.join("cloud.db")).await?);
+    let database = cli.database();
+    let store = Arc::new(
+        store::Store::open(&database)
+            .await
+            .with_context(|| format!("opening the hub's database ({})", database.describe()))?,
+    );
+    tracing::info!(database = %database.describe(), "database open");
     let hub = Arc::new(Registry::load(store).await?);
     let options = match nats_credentials(&cli.nats) {
         Some((user, pass)) => async_nats::ConnectOptions::with_user_and_password(user, pass),
         None => async_nats::ConnectOptions::new(),
     };
-    let address = match cli.nats.split_once('@') {
-        Some((scheme_user, host)) => format!(
-            "{}://{host}",
-            scheme_user.split("://").next().unwrap_or("nats")
-        ),
-        None => cli.nats.clone(),
-    };
+    let addresses = crate::leaf_users::nats_addresses(&cli.nats);
     let client = options
-        .connect(&address)
+        .connect(addresses.clone())
         .await
-        .with_context(|| format!("connecting to the NATS hub at {address}"))?;
+        .with_context(|| format!("connecting to the NATS hub at {}", addresses.join(",")))?;
     let js = async_nats::jetstream::new(client.clone());
-    let legacy_start = ingest::ensure_streams(&js)
+    let legacy_start = ingest::ensure_streams(&js, usize::from(cli.stream_replicas))
         .await
         .context("creating the JetStream streams")?;
     let stop = CancellationToken::new();
@@ -228,7 +257,6 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
     ));
     tokio::spawn(heartbeats(hub.clone(), client.clone(), stop.clone()));
     let app = App {
-        sessions: Arc::new(crate::http::admin::Sessions::default()),
         js: js.clone(),
         hub: hub.clone(),
         key: Arc::new(key),

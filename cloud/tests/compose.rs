@@ -187,6 +187,7 @@ async fn the_hub_runs_from_compose_and_a_venue_syncs_through_it() {
         url: url.clone(),
         admin_key,
         dir: dir.clone(),
+        pg: None,
     };
 
     // A venue registers (the hub rewrites nats' users and reloads it through
@@ -329,4 +330,91 @@ async fn the_hub_runs_from_compose_and_a_venue_syncs_through_it() {
     .await;
     drop(node2);
     drop(stack);
+}
+
+/// `compose/cloud-cluster.yml` (3 nats-servers, PostgreSQL, 2 pvm-cloud,
+/// Caddy) is a compose file docker-compose accepts with the README's
+/// `.env`, and `compose/hub-cluster.conf` a configuration nats-server 2.15
+/// accepts for each of its three servers, with the users file and the leaf
+/// certificate made as the stack makes them. (The stack itself needs the
+/// postgres and caddy images from a registry, which tests cannot reach.)
+#[test]
+fn the_cluster_stack_files_are_valid() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    for f in ["cloud-cluster.yml", "hub-cluster.conf", "Caddyfile"] {
+        std::fs::copy(repo().join("compose").join(f), dir.join(f)).expect("copy");
+    }
+    std::fs::write(
+        dir.join(".env"),
+        "PVM_DB_PASSWORD=db-secret\nPVM_CLOUD_NATS_PASSWORD=nats-secret\nPVM_HUB_HOST=hub.example.com\n",
+    )
+    .expect(".env");
+    let cmd = compose_cmd();
+    let config = ok(
+        "compose config",
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .args(["-f", "cloud-cluster.yml", "config"])
+            .current_dir(dir)
+            .output()
+            .expect("compose runs"),
+    );
+    for want in [
+        "nats-a:",
+        "nats-c:",
+        "cloud-b:",
+        "postgres://pvm:db-secret@postgres:5432/pvm",
+        "PVM_CLOUD_STREAM_REPLICAS: '3'",
+        "nats-leaf://hub.example.com:7424",
+    ] {
+        assert!(config.contains(want), "{want} in the stack: {config}");
+    }
+
+    // The three servers' configuration, with the container's paths here.
+    let run = dir.join("run");
+    std::fs::create_dir_all(&run).expect("run");
+    std::fs::write(
+        run.join("users.conf"),
+        "users = [ { user: \"pvm-cloud\", password: \"nats-secret\" } ]\n",
+    )
+    .expect("users");
+    ok(
+        "pvm-cloud leaf-tls",
+        Command::new(CLOUD)
+            .args(["--data-dir"])
+            .arg(dir.join("cloud"))
+            .arg("leaf-tls")
+            .env("PVM_CLOUD_LEAF_URL", "nats-leaf://hub.example.com:7422")
+            .env("PVM_CLOUD_LEAF_TLS_DIR", run.join("tls"))
+            .output()
+            .expect("pvm-cloud runs"),
+    );
+    let conf = std::fs::read_to_string(dir.join("hub-cluster.conf"))
+        .expect("conf")
+        .replace("/etc/nats/run", &run.display().to_string())
+        .replace("/data/jetstream", &dir.join("js").display().to_string());
+    let here = dir.join("hub-here.conf");
+    std::fs::write(&here, &conf).expect("conf");
+    for name in ["hub-a", "hub-b", "hub-c"] {
+        let checked = Command::new(nats_bin())
+            .arg("-t")
+            .arg("-c")
+            .arg(&here)
+            .env("PVM_NATS_NAME", name)
+            .env("PVM_NATS_PID_FILE", run.join(format!("{name}.pid")))
+            .output()
+            .expect("nats-server runs");
+        ok(&format!("nats-server -t for {name}"), checked);
+    }
+    // Without its name a server is refused (the check can fail).
+    let unnamed = Command::new(nats_bin())
+        .arg("-t")
+        .arg("-c")
+        .arg(&here)
+        .env_remove("PVM_NATS_NAME")
+        .env("PVM_NATS_PID_FILE", run.join("x.pid"))
+        .output()
+        .expect("nats-server runs");
+    assert!(!unnamed.status.success(), "a server without PVM_NATS_NAME");
 }

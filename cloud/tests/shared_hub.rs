@@ -636,12 +636,7 @@ async fn events_the_hub_lost_after_the_stream_acked_them_are_sent_again_by_the_n
     // The hub's database as a backup would have it (pvm-cloud stopped).
     drop(cloud);
     let backup = tmp.path().join("cloud-backup");
-    std::fs::create_dir_all(&backup).expect("backup dir");
-    for f in ["cloud.db", "cloud.db-wal", "cloud.db-shm"] {
-        if cloud_dir.join(f).exists() {
-            std::fs::copy(cloud_dir.join(f), backup.join(f)).expect("backup");
-        }
-    }
+    copy_hub_database(&cloud_dir, &backup);
     let cloud = Cloud::start_with_key(&cloud_dir, &hub, Some(key.clone()));
     for name in ["T4", "T5", "T6"] {
         a.table(name).await;
@@ -656,12 +651,7 @@ async fn events_the_hub_lost_after_the_stream_acked_them_are_sent_again_by_the_n
     .await;
     // Restored: the hub's copy ends at `saved` again.
     drop(cloud);
-    for f in ["cloud.db", "cloud.db-wal", "cloud.db-shm"] {
-        let _ = std::fs::remove_file(cloud_dir.join(f));
-        if backup.join(f).exists() {
-            std::fs::copy(backup.join(f), cloud_dir.join(f)).expect("restore");
-        }
-    }
+    copy_hub_database(&backup, &cloud_dir);
     let cloud = Cloud::start_with_key(&cloud_dir, &hub, Some(key));
     assert_eq!(
         cloud.events(&a.venue).await["max_seq"].as_u64(),

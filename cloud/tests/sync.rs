@@ -69,6 +69,13 @@ async fn online_an_event_made_on_the_node_is_stored_at_the_hub_within_a_second()
         v.sync().await["pending"] == 0 && v.sync().await["acked_seq"].as_u64() > Some(0)
     })
     .await;
+    // Acked by the hub's stream is not yet stored by pvm-cloud: wait for that too.
+    let acked = v.sync().await["acked_seq"].as_u64();
+    until(Duration::from_secs(10), "the backlog is stored", || async {
+        let e = v.cloud.events(&v.venue).await;
+        e["count"].as_u64() == acked && e["verified_seq"].as_u64() == acked
+    })
+    .await;
     let before = v.cloud.events(&v.venue).await["count"]
         .as_u64()
         .unwrap_or(0);

@@ -90,18 +90,10 @@ async fn handle(
         }
     } else if let Some(json) = line.strip_prefix("record-update ") {
         match serde_json::from_str::<UpdateRecord>(json) {
-            Ok(r) => {
-                let command = pvm_shared::venue::Command::RecordUpdate {
-                    container: r.container,
-                    image: r.image,
-                    outcome: r.outcome,
-                    detail: r.detail,
-                };
-                match log.append(pvm_shared::Actor::System, command).await {
-                    Ok(c) => format!("ok {}", c.seq),
-                    Err(e) => format!("error {e}"),
-                }
-            }
+            Ok(r) => match crate::ops::updates::record(&log, pvm_shared::Actor::System, r).await {
+                Ok(c) => format!("ok {}", c.seq),
+                Err(e) => format!("error {e}"),
+            },
             Err(e) => format!("error bad request: {e}"),
         }
     } else {
@@ -113,13 +105,7 @@ async fn handle(
 }
 
 /// How a container update ended, as `pvm-node update` reports it to the running node.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct UpdateRecord {
-    pub container: String,
-    pub image: String,
-    pub outcome: String,
-    pub detail: String,
-}
+pub use crate::ops::updates::Record as UpdateRecord;
 
 /// Sends one request to the node running on `data_dir` and returns its reply line.
 pub async fn request(data_dir: &Path, line: &str) -> Result<String, String> {

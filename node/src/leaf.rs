@@ -72,7 +72,8 @@ pub struct LeafWatch {
     /// The leaf's monitoring base URL, e.g. `http://127.0.0.1:8222`.
     pub monitor_url: String,
     /// The hub's leaf address (`nats-leaf://host:port` from registration).
-    pub hub_leaf_url: String,
+    /// Every hub server's leafnode URL (any answering is the hub up).
+    pub hub_leaf_urls: Vec<String>,
     pub restart: Restart,
     /// How long the link may stay down while the hub answers before a restart.
     pub after: Duration,
@@ -183,7 +184,11 @@ pub async fn watch(
             return;
         }
     };
-    let hub_addr = host_port(&cfg.hub_leaf_url);
+    let hub_addrs: Vec<String> = cfg
+        .hub_leaf_urls
+        .iter()
+        .filter_map(|u| host_port(u))
+        .collect();
     status.update_leaf(|h| {
         h.watched = true;
         h.restart_method = cfg.restart.name().to_owned();
@@ -238,10 +243,13 @@ pub async fn watch(
             continue;
         }
         let down_from = *down_since_ms.get_or_insert(now_ms);
-        let hub_up = match &hub_addr {
-            Some(a) => reachable(a).await,
-            None => false,
-        };
+        let mut hub_up = false;
+        for a in &hub_addrs {
+            if reachable(a).await {
+                hub_up = true;
+                break;
+            }
+        }
         status.update_leaf(|h| {
             h.connected = Some(false);
             h.running = Some(links.is_some());

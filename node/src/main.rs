@@ -5,7 +5,7 @@ use pvm_node::config::{AdminCommand, Cli, Command, Config, LogFormat};
 use pvm_node::identity::{self, NodeIdentity};
 use pvm_node::lock::{DataDirLock, LockError};
 use pvm_node::store::{self, Db, Reader};
-use pvm_node::{control, http, Node};
+use pvm_node::{control, http, ops, Node};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -229,7 +229,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
             tokio::spawn(pvm_node::leaf::watch(
                 pvm_node::leaf::LeafWatch {
                     monitor_url: config.leaf_monitor.clone(),
-                    hub_leaf_url: link.leaf_url.clone(),
+                    hub_leaf_urls: link.leaf_urls(),
                     restart: config.leaf_restart.clone(),
                     after: config.leaf_restart_after,
                 },
@@ -289,7 +289,7 @@ async fn call_timers(state: http::AppState, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {
-                let applied = http::cash::expire_due(&state, state.clock.now_ms()).await;
+                let applied = ops::cash::expire_due(&state.log, state.clock.now_ms()).await;
                 if applied > 0 {
                     tracing::info!(applied, "call timers ran out");
                 }

@@ -3,7 +3,13 @@
 (function () {
   var board = document.querySelector('.board');
   if (!board) { return; }
-  var offset = Number(board.getAttribute('data-now')) - Date.now();
+  // The server's clock at render (data-now) is matched with this page's clock
+  // when the answer began to arrive, not when this script runs (a busy phone
+  // can take most of a second to get here), and the count is redrawn every
+  // 100 ms, as the TVs do: so the panel and the TVs show the same second.
+  var timing = window.performance && window.performance.timing;
+  var arrived = timing && timing.responseStart > 0 ? timing.responseStart : Date.now();
+  var offset = Number(board.getAttribute('data-now')) - arrived;
   function pad(n) { return n < 10 ? '0' + n : String(n); }
   function tick() {
     var now = Date.now() + offset;
@@ -11,13 +17,15 @@
     for (var i = 0; i < timers.length; i++) {
       var left = Math.max(0, Number(timers[i].getAttribute('data-deadline')) - now);
       var s = Math.ceil(left / 1000);
-      timers[i].textContent = left > 0 ? Math.floor(s / 60) + ':' + pad(s % 60) : 'time up';
+      var text = left > 0 ? Math.floor(s / 60) + ':' + pad(s % 60) : 'time up';
+      if (timers[i].textContent !== text) { timers[i].textContent = text; }
       var base = timers[i].className.replace(/\s*\blate\b/g, '');
-      timers[i].className = left < 30000 ? base + ' late' : base;
+      var cls = left < 30000 ? base + ' late' : base;
+      if (timers[i].className !== cls) { timers[i].className = cls; }
     }
   }
   tick();
-  setInterval(tick, 1000);
+  setInterval(tick, 100);
   setInterval(function () {
     var a = document.activeElement;
     var typing = a && (a.tagName === 'INPUT' || a.tagName === 'SELECT');

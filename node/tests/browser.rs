@@ -226,6 +226,30 @@ async fn the_tournament_clock_counts_down_in_a_real_browser() {
         b.screenshot(&Path::new(&dir).join("clock.png")).await;
     }
     b.quit().await;
+    // Paused, the clock still fits a small phone (it once ran off its card).
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/pause")))
+        .send()
+        .await
+        .expect("pause");
+    let b = Browser::start(360, 780).await;
+    b.goto(&format!("{}/login", node.url)).await;
+    b.type_into("input[name=username]", ADMIN).await;
+    b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
+    b.click_and_wait("button[value=password]").await;
+    b.goto(&format!("{}/tournaments/{id}", node.url)).await;
+    let fits = b
+        .eval("var t = document.querySelector('section.clock .time'); return [t.textContent, t.scrollWidth, t.clientWidth, document.documentElement.scrollWidth, window.innerWidth]")
+        .await;
+    let n = |i: usize| fits[i].as_f64().unwrap_or(f64::MAX);
+    assert!(
+        fits[0].as_str().is_some_and(|t| t.contains("(paused)")) && n(1) <= n(2) && n(3) <= n(4),
+        "the paused clock fits a 360 px phone: [text, its scroll width, its width, page width, window]: {fits}"
+    );
+    if let Some(dir) = save_screenshot_dir() {
+        b.screenshot(&Path::new(&dir).join("clock-paused.png"))
+            .await;
+    }
+    b.quit().await;
 
     // On a tablet: the seating chart, one card per table, and the structure editor.
     let b = Browser::start(1280, 900).await;

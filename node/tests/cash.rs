@@ -513,7 +513,7 @@ async fn a_call_that_runs_out_applies_the_no_show_policy_exactly_once_even_acros
 
     v.clock.advance_secs(119);
     assert_eq!(
-        pvm_node::http::cash::expire_due(&v.node.state, v.clock.now_ms()).await,
+        pvm_node::ops::cash::expire_due(&v.node.state.log, v.clock.now_ms()).await,
         0,
         "not yet"
     );
@@ -525,8 +525,8 @@ async fn a_call_that_runs_out_applies_the_no_show_policy_exactly_once_even_acros
     v.clock.advance_secs(2);
     let now = v.clock.now_ms();
     let (first, second) = tokio::join!(
-        pvm_node::http::cash::expire_due(&v.node.state, now),
-        pvm_node::http::cash::expire_due(&v.node.state, now)
+        pvm_node::ops::cash::expire_due(&v.node.state.log, now),
+        pvm_node::ops::cash::expire_due(&v.node.state.log, now)
     );
     assert_eq!(
         first + second,
@@ -534,7 +534,7 @@ async fn a_call_that_runs_out_applies_the_no_show_policy_exactly_once_even_acros
         "applied once between two concurrent passes"
     );
     assert_eq!(
-        pvm_node::http::cash::expire_due(&v.node.state, now + 1000).await,
+        pvm_node::ops::cash::expire_due(&v.node.state.log, now + 1000).await,
         0,
         "and never again"
     );

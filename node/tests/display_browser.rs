@@ -646,3 +646,77 @@ async fn two_clock_screens_follow_the_tournaments_the_screen_manager_chose() {
     main_tv.quit().await;
     running_tv.quit().await;
 }
+
+/// Records, in the page, when the text of the first element matching `css`
+/// changes (Date.now() and the new text).
+const RECORD_TURNS: &str = "var css = arguments[0]; window.__turns = []; var last = null; \
+    setInterval(function () { var e = document.querySelector(css); var t = e ? e.textContent : null; \
+    if (t !== last) { last = t; window.__turns.push([Date.now(), t]); } }, 5); return 1";
+
+/// The staff panel's tournament clock turns over to each new second when
+/// the TVs do (they were about 660 ms apart: the panel took the server's
+/// time when its script ran, not when the page arrived, and redrew once a
+/// second at whatever phase it started).
+#[tokio::test]
+async fn the_staff_panel_clock_turns_over_with_the_tvs() {
+    let node = TestNode::start();
+    let id = running_tournament(&node).await;
+    let tv = Browser::start(1920, 1080).await;
+    tv.goto(&format!("{}/display/lobby-tv", node.url)).await;
+    put_display(&node, "lobby-tv", json!({"name": "Lobby TV", "group": "lobby", "playlist": {"views": [{"view": "clock", "tournament": id}]}})).await;
+    until(
+        &tv,
+        SHOWS_CLOCK,
+        Duration::from_secs(5),
+        "the TV shows the clock",
+    )
+    .await;
+    let panel = Browser::start(412, 915).await;
+    panel.goto(&format!("{}/login", node.url)).await;
+    panel.type_into("input[name=username]", common::ADMIN).await;
+    panel
+        .type_into("input[name=secret]", common::ADMIN_PASSWORD)
+        .await;
+    panel.click_and_wait("button[value=password]").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the TV's clock pings settle
+    let record = |css: &'static str| RECORD_TURNS.replace("arguments[0]", &format!("'{css}'"));
+    let turns = |v: Value| -> Vec<(f64, String)> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| Some((t[0].as_f64()?, t[1].as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Three loads of the page: each starts its redraws at another moment.
+    let mut apart = Vec::new();
+    for load in 0..3 {
+        panel.goto(&format!("{}/tournaments/{id}", node.url)).await;
+        tv.eval(&record("#stage .time")).await;
+        panel.eval(&record("section.clock .time")).await;
+        tokio::time::sleep(Duration::from_millis(3300)).await;
+        let on_tv = turns(tv.eval("return window.__turns").await);
+        let on_panel = turns(panel.eval("return window.__turns").await);
+        // The first entry of each is what showed when recording began, not a turn.
+        let mut this = Vec::new();
+        for (at, text) in on_panel.iter().skip(1) {
+            if let Some((tv_at, _)) = on_tv.iter().skip(1).find(|(_, t)| t == text) {
+                this.push(at - tv_at);
+            }
+        }
+        eprintln!("load {load}: panel minus TV at each new second (ms): {this:?}");
+        assert!(
+            this.len() >= 2,
+            "the same seconds turn over on both: TV {on_tv:?}, panel {on_panel:?}"
+        );
+        apart.extend(this);
+    }
+    let worst = apart.iter().fold(0.0f64, |w, d| w.max(d.abs()));
+    assert!(
+        worst <= 200.0,
+        "the panel turns over {worst:.0} ms from the TV (each: {apart:?})"
+    );
+    tv.quit().await;
+    panel.quit().await;
+}

@@ -4,8 +4,10 @@
 //! make a registration token, send a template or an announcement.
 //!
 //! Sign-in is with the admin key; the session is a random id in an
-//! HttpOnly, SameSite=Strict cookie (kept in memory: a hub restart signs
-//! admins out), and every form post must come from this origin.
+//! HttpOnly, SameSite=Strict cookie, kept in the hub's database as its
+//! SHA-256 with a fingerprint of the admin key (a restart signs nobody out;
+//! a new admin key signs everyone out), and every form post must come from
+//! this origin.
 
 use crate::{now_ms, App};
 use axum::extract::{Form, Path, State};
@@ -16,17 +18,11 @@ use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
 use uuid::Uuid;
 
 const STYLE: &str = include_str!("../../../node/static/staff.css");
 const COOKIE: &str = "pvm_hub_session";
 const SESSION_MS: i64 = 12 * 3_600_000;
-
-/// Signed-in admin sessions: id to expiry.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, i64>>);
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -81,12 +77,38 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn signed_in(app: &App, headers: &HeaderMap) -> bool {
+/// The stored form of a session cookie's secret.
+fn session_hash(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
+}
+
+/// What sessions record of the admin key they were made with (not the
+/// key, nor the hash a login is checked against).
+fn key_fingerprint(app: &App) -> String {
+    let mut h = Sha256::new();
+    h.update(b"pvm-cloud admin session\0");
+    h.update(app.admin_key_hash);
+    hex::encode(h.finalize())
+}
+
+/// Whether the request carries a live sign-in (kept in the hub's database:
+/// across restarts and for every pvm-cloud process). A database that does
+/// not answer signs nobody in.
+async fn signed_in(app: &App, headers: &HeaderMap) -> bool {
     let Some(id) = cookie(headers) else {
         return false;
     };
-    let sessions = app.sessions.0.lock().unwrap_or_else(|p| p.into_inner());
-    sessions.get(&id).is_some_and(|exp| *exp > now_ms())
+    let valid = match app.hub.store.lock().await {
+        Ok(db) => {
+            db.session_valid(&session_hash(&id), &key_fingerprint(app), now_ms())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    valid.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "admin session not checked");
+        false
+    })
 }
 
 /// A form post from another site is refused: the Origin (or Referer) must be this host.
@@ -107,11 +129,11 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Pages need a session; form posts need a session and this origin.
 /// (The error is the response to send: handlers return it as it is.)
 #[allow(clippy::result_large_err)]
-fn guard(app: &App, headers: &HeaderMap, post: bool) -> Result<(), Response> {
+async fn guard(app: &App, headers: &HeaderMap, post: bool) -> Result<(), Response> {
     if post && !same_origin(headers) {
         return Err((StatusCode::FORBIDDEN, "form from another site refused").into_response());
     }
-    if !signed_in(app, headers) {
+    if !signed_in(app, headers).await {
         return Err(Redirect::to("/admin/login").into_response());
     }
     Ok(())
@@ -153,11 +175,27 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
             .into_response();
     }
     let id = hex::encode(rand::random::<[u8; 24]>());
-    app.sessions
-        .0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone(), now_ms() + SESSION_MS);
+    let now = now_ms();
+    let stored = match app.hub.store.lock().await {
+        Ok(db) => {
+            db.insert_session(
+                &session_hash(&id),
+                &key_fingerprint(&app),
+                now,
+                now + SESSION_MS,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "admin session not stored");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            page("Sign in", false, html! { p.error { "The hub's database does not answer: try again in a minute." } a href="/admin/login" { "Try again" } }),
+        )
+            .into_response();
+    }
     (
         [(
             header::SET_COOKIE,
@@ -174,11 +212,18 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
 
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers) {
-        app.sessions
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        let removed = match app.hub.store.lock().await {
+            Ok(db) => db.delete_session(&session_hash(&id)).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = removed {
+            tracing::error!(error = %e, "admin session not removed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                page("Sign out", true, html! { p.error { "The hub's database does not answer, so you are still signed in: try again in a minute." } }),
+            )
+                .into_response();
+        }
     }
     (
         [(
@@ -223,7 +268,7 @@ fn ago(ms: Option<i64>) -> String {
 }
 
 async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
-    guard(&app, &headers, false)?;
+    guard(&app, &headers, false).await?;
     let venues = super::venues::venue_rows(&app)
         .await
         .map_err(|e| e.into_response())?;
@@ -263,7 +308,7 @@ async fn create_venue(
     headers: HeaderMap,
     Form(f): Form<NameForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true)?;
+    guard(&app, &headers, true).await?;
     let id = super::venues::insert_venue(&app, &f.name)
         .await
         .map_err(|e| e.into_response())?;
@@ -335,7 +380,7 @@ async fn venue_page(
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, false)?;
+    guard(&app, &headers, false).await?;
     venue_view(&app, id, None).await
 }
 
@@ -344,7 +389,7 @@ async fn make_token(
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true)?;
+    guard(&app, &headers, true).await?;
     let (token, _) = super::venues::new_token(&app, id)
         .await
         .map_err(|e| e.into_response())?;
@@ -372,7 +417,7 @@ async fn announce(
     Path(id): Path<Uuid>,
     Form(f): Form<AnnounceForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true)?;
+    guard(&app, &headers, true).await?;
     let minutes: u64 = f.minutes.trim().parse().unwrap_or(0);
     let notice = match super::downstream::announce_down(&app, id, f.text, None, minutes).await {
         Ok(_) => html! { p.meta { "Sent: it shows on the venue's screens once its node has it." } },
@@ -395,7 +440,7 @@ async fn template(
     Path(id): Path<Uuid>,
     Form(f): Form<TemplateForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true)?;
+    guard(&app, &headers, true).await?;
     let base = pvm_shared::tournament::structure::templates()
         .into_iter()
         .find(|t| t.name == f.base);

@@ -113,12 +113,14 @@ pub async fn hub_info(State(app): State<App>) -> Json<serde_json::Value> {
 pub async fn metrics(State(app): State<App>) -> String {
     let c = &app.hub.counts;
     format!(
-        "pvm_cloud_events_accepted_total {}\npvm_cloud_events_duplicate_total {}\npvm_cloud_events_rejected_total {}\npvm_cloud_events_waiting_total {}\npvm_cloud_ingest_batches_total {}\npvm_cloud_heartbeats_dropped_total {}\n",
+        "pvm_cloud_events_accepted_total {}\npvm_cloud_events_duplicate_total {}\npvm_cloud_events_rejected_total {}\npvm_cloud_events_waiting_total {}\npvm_cloud_ingest_batches_total {}\npvm_cloud_heartbeats_dropped_total {}\npvm_cloud_events_folded_total {}\npvm_cloud_partitions_owned {}\n",
         c.accepted.load(Ordering::Relaxed),
         c.duplicate.load(Ordering::Relaxed),
         c.rejected.load(Ordering::Relaxed),
         c.waiting.load(Ordering::Relaxed),
         c.batches.load(Ordering::Relaxed),
         c.heartbeats_dropped.load(Ordering::Relaxed),
+        c.folded.load(Ordering::Relaxed),
+        c.partitions.load(Ordering::Relaxed),
     )
 }

@@ -30,7 +30,10 @@ pub struct Registration {
 pub struct Registered {
     pub node_id: Uuid,
     pub venue_id: Uuid,
+    /// The first of `leaf_urls` (what nodes before clusters read).
     pub leaf_url: String,
+    /// Every hub server's leafnode URL: the node's leaf lists them all.
+    pub leaf_urls: Vec<String>,
     pub leaf_user: String,
     pub leaf_password: String,
     pub hub_public_key: String,
@@ -64,7 +67,7 @@ pub async fn register(
         return Err(bad("invalid", "public_key: not a valid ed25519 key"));
     }
     let hash = hex::encode(Sha256::digest(r.token.as_bytes()));
-    let db = app.hub.store.lock().await;
+    let db = app.hub.store.lock().await?;
     let Some(token) = db.token(&hash).await? else {
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
@@ -149,30 +152,37 @@ pub async fn register(
         if let Err(undo) = install_leaf_users(&app, without).await {
             tracing::error!(error = %undo, "the leaf users file still names an unregistered node");
         }
+        if e.is::<store::RegistrationTaken>() {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "already_registered",
+                "this venue or node already has a registered node".into(),
+            ));
+        }
         return Err(e.into());
     }
     drop(db);
+    // Unless another process's ingest got there first (read back meanwhile).
     app.hub
         .nodes
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(
-            r.node_id,
-            store::NodeRow {
-                node_id: r.node_id,
-                venue_id: r.venue_id,
-                public_key: key,
-                head_seq: 0,
-                head_hash: [0; 32],
-                verified_seq: 0,
-                retired: false,
-            },
-        );
+        .entry(r.node_id)
+        .or_insert(store::NodeRow {
+            node_id: r.node_id,
+            venue_id: r.venue_id,
+            public_key: key,
+            head_seq: 0,
+            head_hash: [0; 32],
+            verified_seq: 0,
+            retired: false,
+        });
     app.hub.nodes_changed.notify_one();
     Ok(Json(Registered {
         node_id: r.node_id,
         venue_id: r.venue_id,
-        leaf_url: app.cli.leaf_url.clone(),
+        leaf_url: app.cli.leaf_urls().into_iter().next().unwrap_or_default(),
+        leaf_urls: app.cli.leaf_urls(),
         leaf_user: user,
         leaf_password: password,
         hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
@@ -230,7 +240,7 @@ pub async fn resync(
             "no such node of that venue is registered here".into(),
         )
     };
-    let db = app.hub.store.lock().await;
+    let db = app.hub.store.lock().await?;
     let Some(node) = db.resync_node(r.node_id).await? else {
         return Err(unknown());
     };
@@ -307,18 +317,15 @@ pub async fn resync(
             if let Some(old) = nodes.get_mut(&r.node_id) {
                 old.retired = true;
             }
-            nodes.insert(
-                r.new_node_id,
-                store::NodeRow {
-                    node_id: r.new_node_id,
-                    venue_id: r.venue_id,
-                    public_key: new_key,
-                    head_seq: 0,
-                    head_hash: [0; 32],
-                    verified_seq: 0,
-                    retired: false,
-                },
-            );
+            nodes.entry(r.new_node_id).or_insert(store::NodeRow {
+                node_id: r.new_node_id,
+                venue_id: r.venue_id,
+                public_key: new_key,
+                head_seq: 0,
+                head_hash: [0; 32],
+                verified_seq: 0,
+                retired: false,
+            });
         }
         // The venue's state is folded again from the new node's log as it arrives.
         app.hub
@@ -341,7 +348,8 @@ pub async fn resync(
     Ok(Json(json!({
         "node_id": r.new_node_id,
         "venue_id": r.venue_id,
-        "leaf_url": app.cli.leaf_url,
+        "leaf_url": app.cli.leaf_urls().into_iter().next().unwrap_or_default(),
+        "leaf_urls": app.cli.leaf_urls(),
         "leaf_user": leaf_user,
         "hub_public_key": b64().encode(app.key.verifying_key().as_bytes()),
         "nats_domain": "hub",

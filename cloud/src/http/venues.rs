@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub async fn venue_exists(app: &App, id: Uuid) -> Result<(), ApiError> {
-    if !app.hub.store.lock().await.venue_exists(id).await? {
+    if !app.hub.store.lock().await?.venue_exists(id).await? {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -40,7 +40,7 @@ pub async fn list_nodes(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&app, &headers)?;
     let now = now_ms();
-    let nodes = app.hub.store.lock().await.node_listings().await?;
+    let nodes = app.hub.store.lock().await?.node_listings().await?;
     let out: Vec<serde_json::Value> = nodes
         .into_iter()
         .map(|n| {
@@ -73,7 +73,7 @@ pub async fn insert_venue(app: &App, name: &str) -> Result<Uuid, ApiError> {
     app.hub
         .store
         .lock()
-        .await
+        .await?
         .insert_venue(id, name, now_ms())
         .await?;
     Ok(id)
@@ -110,7 +110,7 @@ pub struct VenueRow {
 
 pub async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
     let now = now_ms();
-    let venues = app.hub.store.lock().await.venues().await?;
+    let venues = app.hub.store.lock().await?.venues().await?;
     Ok(venues
         .into_iter()
         .map(|v| {
@@ -155,7 +155,7 @@ pub async fn new_token(app: &App, id: Uuid) -> Result<(String, i64), ApiError> {
     app.hub
         .store
         .lock()
-        .await
+        .await?
         .insert_token(&hash, id, expires)
         .await?;
     Ok((token, expires))
@@ -177,7 +177,7 @@ pub async fn create_token(
 pub use crate::store::{EventsSummary, ProblemRow};
 
 pub async fn events_summary(app: &App, id: Uuid) -> Result<EventsSummary, ApiError> {
-    Ok(app.hub.store.lock().await.events_summary(id).await?)
+    Ok(app.hub.store.lock().await?.events_summary(id).await?)
 }
 
 pub async fn venue_events(
@@ -198,7 +198,7 @@ pub async fn venue_events(
 
 /// A venue's problems, oldest first.
 pub async fn problem_rows(app: &App, id: Uuid) -> Result<Vec<ProblemRow>, ApiError> {
-    Ok(app.hub.store.lock().await.problems(id).await?)
+    Ok(app.hub.store.lock().await?.problems(id).await?)
 }
 
 pub async fn venue_problems(

@@ -4,6 +4,9 @@
 //! when dropped.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod postgres;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -93,6 +96,30 @@ pub struct HubNats {
     /// Where `pvm-cloud leaf-tls` made the leaf link's CA and certificate
     /// (None: a plain leaf link, only for the drain benchmark's comparison).
     pub tls: Option<PathBuf>,
+}
+
+/// What pvm-cloud is given to use a hub's nats-server(s): `--nats`,
+/// `--leaf-url`, `--leaf-users`, `--nats-pid`, `--leaf-tls-dir` and the like.
+pub trait Hub {
+    fn cloud_args(&self) -> Vec<String>;
+}
+
+impl Hub for HubNats {
+    fn cloud_args(&self) -> Vec<String> {
+        let tls = self.tls.clone().unwrap_or_else(|| self.dir.join("tls"));
+        vec![
+            "--nats".into(),
+            self.cloud_url(),
+            "--leaf-url".into(),
+            format!("nats-leaf://127.0.0.1:{}", self.leaf_port),
+            "--leaf-users".into(),
+            self.dir.join("users.conf").display().to_string(),
+            "--nats-pid".into(),
+            self.dir.join("hub.pid").display().to_string(),
+            "--leaf-tls-dir".into(),
+            tls.display().to_string(),
+        ]
+    }
 }
 
 pub const CLOUD_NATS_USER: &str = "pvm-cloud";
@@ -191,36 +218,77 @@ pub struct Cloud {
     pub url: String,
     pub admin_key: String,
     pub dir: PathBuf,
+    /// The hub's PostgreSQL server, when the tests run on PostgreSQL
+    /// (`PVM_TEST_HUB_DATABASE=postgres`): its data lives in `dir/pg`.
+    pub pg: Option<postgres::PgServer>,
+}
+
+/// Copies a stopped hub's database from one cloud dir to another, replacing
+/// what is there (a cold backup, or its restore): the libSQL file with its
+/// WAL, or the PostgreSQL server's data dir.
+pub fn copy_hub_database(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("dir");
+    if hub_on_postgres() {
+        let _ = std::fs::remove_dir_all(to.join("pg"));
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(from.join("pg"))
+            .arg(to.join("pg"))
+            .status()
+            .expect("cp runs");
+        assert!(status.success(), "copying the PostgreSQL data dir");
+        return;
+    }
+    for f in ["cloud.db", "cloud.db-wal", "cloud.db-shm"] {
+        let _ = std::fs::remove_file(to.join(f));
+        if from.join(f).exists() {
+            std::fs::copy(from.join(f), to.join(f)).expect("copy");
+        }
+    }
+}
+
+/// Whether the hub tests run pvm-cloud on PostgreSQL (a server per hub,
+/// started by the test) instead of its libSQL file.
+pub fn hub_on_postgres() -> bool {
+    match std::env::var("PVM_TEST_HUB_DATABASE").as_deref() {
+        Ok("postgres") => true,
+        Ok("libsql") | Err(_) => false,
+        Ok(other) => panic!("PVM_TEST_HUB_DATABASE={other}: say postgres or libsql"),
+    }
 }
 
 impl Cloud {
-    pub fn start(dir: &Path, hub: &HubNats) -> Cloud {
+    pub fn start(dir: &Path, hub: &impl Hub) -> Cloud {
         Cloud::start_with_key(dir, hub, None)
     }
 
-    pub fn start_with_key(dir: &Path, hub: &HubNats, key: Option<String>) -> Cloud {
+    pub fn start_with_key(dir: &Path, hub: &impl Hub, key: Option<String>) -> Cloud {
         Cloud::start_with(dir, hub, key, &[])
     }
 
     /// With extra command-line arguments (e.g. `--dist-dir`).
-    pub fn start_with(dir: &Path, hub: &HubNats, key: Option<String>, extra: &[&str]) -> Cloud {
+    pub fn start_with(dir: &Path, hub: &impl Hub, key: Option<String>, extra: &[&str]) -> Cloud {
         std::fs::create_dir_all(dir).expect("cloud dir");
         let log = dir.join(format!("cloud-{}.log", free_port()));
+        // `--database` in `extra` wins over both.
+        let given = extra.contains(&"--database");
+        let pg =
+            (hub_on_postgres() && !given).then(|| postgres::PgServer::start_in(&dir.join("pg")));
+        let database = match &pg {
+            Some(pg) => vec!["--database".to_owned(), pg.url("postgres")],
+            None if given => vec![],
+            None => vec![
+                "--database".to_owned(),
+                dir.join("cloud.db").display().to_string(),
+            ],
+        };
         let mut child = Command::new(CLOUD)
             .args(["--data-dir"])
             .arg(dir)
-            .args(["--listen", "127.0.0.1:0", "--nats", &hub.cloud_url()])
-            .args([
-                "--leaf-url",
-                &format!("nats-leaf://127.0.0.1:{}", hub.leaf_port),
-            ])
-            .arg("--leaf-users")
-            .arg(hub.dir.join("users.conf"))
-            .arg("--nats-pid")
-            .arg(hub.dir.join("hub.pid"))
-            .arg("--leaf-tls-dir")
-            .arg(hub.tls.clone().unwrap_or_else(|| hub.dir.join("tls")))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(hub.cloud_args())
             .args(["--heartbeat-secs", "1"])
+            .args(&database)
             .args(extra)
             .env("PVM_LOG", "info")
             .stdout(Stdio::piped())
@@ -255,6 +323,7 @@ impl Cloud {
                     .to_owned()
             }),
             dir: dir.to_owned(),
+            pg,
         }
     }
 
@@ -316,6 +385,15 @@ impl Cloud {
             .json()
             .await
             .expect("json")
+    }
+
+    /// Events pvm-cloud has accepted since it started (from `/metrics`).
+    pub async fn accepted(&self) -> Option<u64> {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix("pvm_cloud_events_accepted_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
     }
 
     pub async fn metrics(&self) -> String {
@@ -601,6 +679,64 @@ where
     }
 }
 
+/// A node registered at `cloud` as a new venue, with its leaf running and
+/// a backlog of `events` made in this process while no pump runs: (venue,
+/// leaf, node, head seq).
+pub async fn backlogged_node(
+    dir: &Path,
+    cloud: &Cloud,
+    name: &str,
+    events: usize,
+) -> (String, Leaf, pvm_node::Node, u64) {
+    let (_, reg) = cloud.venue_token(name).await;
+    let out = register(dir, &cloud.url, &reg);
+    assert!(
+        out.status.success(),
+        "register: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let venue = venue_of(dir);
+    let leaf = Leaf::start(dir);
+    let node = pvm_node::Node::open(dir).await.expect("node");
+    make_events(&node, events, 'B').await;
+    let head = node.state.reader.head_seq().await.expect("head");
+    (venue, leaf, node, head)
+}
+
+/// Runs the node's pump in this process through its leaf on `leaf_port`,
+/// until the returned token is cancelled.
+pub fn pump_in_process(
+    node: &pvm_node::Node,
+    node_dir: &Path,
+    leaf_port: u16,
+) -> tokio_util::sync::CancellationToken {
+    let link = pvm_node::sync::HubLink::load(node_dir)
+        .expect("link")
+        .expect("registered");
+    let stop = tokio_util::sync::CancellationToken::new();
+    spawn_pump(node, link, leaf_port, &stop);
+    stop
+}
+
+/// The node's pump in this process with `link`, until `stop`.
+pub fn spawn_pump(
+    node: &pvm_node::Node,
+    link: pvm_node::sync::HubLink,
+    leaf_port: u16,
+    stop: &tokio_util::sync::CancellationToken,
+) {
+    tokio::spawn(pvm_node::sync::pump(
+        link,
+        format!("nats://127.0.0.1:{leaf_port}"),
+        node.db.clone(),
+        node.state.reader.clone(),
+        node.state.clock.clone(),
+        node.state.sync.clone(),
+        node.state.log.watch_venue(),
+        stop.clone(),
+    ));
+}
+
 /// `n` events: tables opened and closed, many writers at once (group commit).
 pub async fn make_events(node: &pvm_node::Node, n: usize, round: char) {
     let tables: Vec<uuid::Uuid> = (0..500).map(|_| uuid::Uuid::now_v7()).collect();
@@ -662,4 +798,23 @@ pub fn assert_dockerd() {
         .output()
         .is_ok_and(|o| o.status.success());
     assert!(up, "dockerd is not running: scripts/test starts it");
+}
+
+/// User + system CPU seconds a process has used (from /proc; 0 if gone).
+pub fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, r)| r)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }

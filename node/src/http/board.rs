@@ -5,10 +5,10 @@
 use super::auth::{CashManage, CashOperate, CsrfToken, Require};
 use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
 use super::error::ApiError;
-use super::page::{append_all, csrf_field, layout, redirect_saying, Flash, FormResult};
+use super::page::{csrf_field, layout, redirect_saying, refusal, run_parsed, Flash, FormResult};
 use super::AppState;
 use crate::auth::Principal;
-use crate::ops::{self, players::Who};
+use crate::ops::{self, cash::Action, players::Who};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,8 +16,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::{html, Markup};
 use pvm_shared::auth::Permission;
-use pvm_shared::cash::{CashCommand, WaitEstimate};
-use pvm_shared::venue::{Command, Game, Stakes, TableStatus};
+use pvm_shared::cash::WaitEstimate;
+use pvm_shared::venue::{Game, Stakes, TableStatus};
 use pvm_shared::words::count;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -315,48 +315,42 @@ fn ordinal(n: usize) -> String {
 }
 
 /// What an entry action did, in words, from the board before and after it.
-fn entry_said(action: &str, before: &Spot, after: Option<&Spot>, seat: Option<&str>) -> String {
+fn entry_said(verb: EntryVerb, before: &Spot, after: Option<&Spot>, seat: Option<&str>) -> String {
     let Spot { name, list, .. } = before;
-    match (action, after) {
-        ("call", _) => format!("{name} called for {list}."),
-        ("arrived", _) => format!("{name} has arrived."),
-        ("no-show", Some(a)) => format!(
+    match (verb, after) {
+        (EntryVerb::Call, _) => format!("{name} called for {list}."),
+        (EntryVerb::Arrived, _) => format!("{name} has arrived."),
+        (EntryVerb::NoShow, Some(a)) => format!(
             "{name} marked no-show, moved to {} on {list}.",
             ordinal(a.place)
         ),
-        ("no-show", None) => format!("{name} marked no-show and taken off the {list} list."),
-        ("remove", _) => format!("{name} taken off the {list} list."),
-        ("move", Some(a)) => format!("{name} moved to {} on {list}.", ordinal(a.place)),
-        ("seat", _) => format!("{name} seated at {}.", seat.unwrap_or("the table")),
-        _ => format!("{name}: done."),
-    }
-}
-
-/// After an operation: back to the board, or the board again with the reason.
-async fn done(
-    s: &AppState,
-    who: &Principal,
-    csrf: &CsrfToken,
-    result: Result<(), crate::store::AppendError>,
-) -> Result<Response, ApiError> {
-    match result {
-        Ok(()) => Ok(Redirect::to("/cash").into_response()),
-        Err(e) => {
-            let e = ApiError::from(e);
-            render(s, who, csrf, e.status, Some(&e.message)).await
+        (EntryVerb::NoShow, None) => {
+            format!("{name} marked no-show and taken off the {list} list.")
         }
+        (EntryVerb::Remove, _) => format!("{name} taken off the {list} list."),
+        (EntryVerb::Move, Some(a)) => format!("{name} moved to {} on {list}.", ordinal(a.place)),
+        (EntryVerb::Seat, _) => format!("{name} seated at {}.", seat.unwrap_or("the table")),
+        (EntryVerb::Move, None) => format!("{name}: done."),
     }
 }
 
-async fn run(
+/// Runs a parsed board action: back to the board saying `said` (made from
+/// the board after the action), or the board again with why not.
+async fn act(
     s: &AppState,
     who: &Principal,
     csrf: &CsrfToken,
-    commands: Result<Vec<Command>, String>,
+    action: Result<Action, String>,
+    said: impl FnOnce(&BoardView) -> Option<String>,
 ) -> Result<Response, ApiError> {
-    match append_all(s, who, commands).await {
-        Ok(()) => Ok(Redirect::to("/cash").into_response()),
-        Err((status, message)) => render(s, who, csrf, status, Some(&message)).await,
+    let now = s.clock.now_ms();
+    let ran = run_parsed(action, |a| ops::cash::act(&s.log, who.actor(), now, a)).await;
+    if let Err((status, message)) = ran {
+        return render(s, who, csrf, status, Some(&message)).await;
+    }
+    match said(&board_of(&s.log.venue(), s.clock.now_ms())) {
+        Some(said) => Ok(redirect_saying("/cash", "/cash", &said)),
+        None => Ok(Redirect::to("/cash").into_response()),
     }
 }
 
@@ -377,7 +371,7 @@ async fn create_list(
     form: FormResult<ListForm>,
 ) -> Result<Response, ApiError> {
     let Form(f) = form?;
-    let command = (|| {
+    let action = (|| {
         let game = Game::from_code(&f.game).ok_or_else(|| format!("unknown game {:?}", f.game))?;
         let small = f
             .small_blind
@@ -390,13 +384,9 @@ async fn create_list(
             .parse()
             .map_err(|_| "big blind: a whole number".to_string())?;
         let stakes = Stakes::new(small, big).map_err(|e| e.to_string())?;
-        Ok(vec![Command::Cash(CashCommand::CreateList {
-            list_id: Uuid::now_v7(),
-            game,
-            stakes,
-        })])
+        Ok(Action::CreateList { game, stakes })
     })();
-    run(&s, who.principal(), &csrf, command).await
+    act(&s, who.principal(), &csrf, action, |_| None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -430,7 +420,16 @@ async fn join(
     // walk-in added on the spot (ops::players::Who::Typed).
     let call_in_until = match call_in_until {
         Ok(c) => c,
-        Err(m) => return run(&s, who.principal(), &csrf, Err(m)).await,
+        Err(m) => {
+            return render(
+                &s,
+                who.principal(),
+                &csrf,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&m),
+            )
+            .await
+        }
     };
     let joined = ops::cash::join(
         &s.log,
@@ -454,7 +453,10 @@ async fn join(
             };
             Ok(redirect_saying("/cash", "/cash", &said))
         }
-        Err(e) => done(&s, who.principal(), &csrf, Err(e)).await,
+        Err(e) => {
+            let (status, message) = refusal(e);
+            render(&s, who.principal(), &csrf, status, Some(&message)).await
+        }
     }
 }
 
@@ -464,38 +466,28 @@ async fn call_next(
     csrf: CsrfToken,
     Path(list_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let now = s.clock.now_ms();
-    let uncalled: Vec<Uuid> = board_of(&s.log.venue(), now)
+    let uncalled: Vec<Uuid> = board_of(&s.log.venue(), s.clock.now_ms())
         .lists
         .iter()
         .filter(|l| l.id == list_id)
         .flat_map(|l| l.entries.iter().filter(|e| e.call.is_none()).map(|e| e.id))
         .collect();
-    let command = Command::Cash(CashCommand::CallNext {
-        list_id,
-        at_ms: now,
-    });
-    let who = who.principal();
-    if let Err((status, message)) = append_all(&s, who, Ok(vec![command])).await {
-        return render(&s, who, &csrf, status, Some(&message)).await;
-    }
     // The one whose call is new.
-    let board = board_of(&s.log.venue(), s.clock.now_ms());
-    let called = board
-        .lists
-        .iter()
-        .filter(|l| l.id == list_id)
-        .find_map(|l| {
-            l.entries
-                .iter()
-                .find(|e| e.call.is_some() && uncalled.contains(&e.id))
-                .map(|e| format!("{} called for {}.", e.name, l.label))
-        });
-    Ok(redirect_saying(
-        "/cash",
-        "/cash",
-        called.as_deref().unwrap_or("Called."),
-    ))
+    let said = |board: &BoardView| {
+        let called = board
+            .lists
+            .iter()
+            .filter(|l| l.id == list_id)
+            .find_map(|l| {
+                l.entries
+                    .iter()
+                    .find(|e| e.call.is_some() && uncalled.contains(&e.id))
+                    .map(|e| format!("{} called for {}.", e.name, l.label))
+            });
+        Some(called.unwrap_or_else(|| "Called.".to_owned()))
+    };
+    let action = Ok(Action::CallNext { list_id });
+    act(&s, who.principal(), &csrf, action, said).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -508,104 +500,111 @@ struct SpotForm {
     reason: String,
 }
 
+/// What can be done to a waiting-list entry from the board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryVerb {
+    Call,
+    Arrived,
+    NoShow,
+    Remove,
+    Move,
+    Seat,
+}
+
+impl EntryVerb {
+    fn parse(word: &str) -> Option<EntryVerb> {
+        Some(match word {
+            "call" => EntryVerb::Call,
+            "arrived" => EntryVerb::Arrived,
+            "no-show" => EntryVerb::NoShow,
+            "remove" => EntryVerb::Remove,
+            "move" => EntryVerb::Move,
+            "seat" => EntryVerb::Seat,
+            _ => return None,
+        })
+    }
+
+    /// The form's fields read for this verb.
+    fn action(self, entry_id: Uuid, f: SpotForm) -> Result<Action, String> {
+        Ok(match self {
+            EntryVerb::Call => Action::Call { entry_id },
+            EntryVerb::Arrived => Action::Arrived { entry_id },
+            EntryVerb::NoShow => Action::NoShow { entry_id },
+            EntryVerb::Remove => Action::Remove { entry_id },
+            EntryVerb::Move => match f.position.trim().parse::<usize>() {
+                Ok(p) if p >= 1 => Action::Move {
+                    entry_id,
+                    to_index: p - 1,
+                    reason: f.reason,
+                },
+                _ => return Err("place: a whole number from 1".to_string()),
+            },
+            EntryVerb::Seat => {
+                let (table_id, seat) = spot(&f.spot).ok_or_else(|| "pick a seat".to_string())?;
+                Action::SeatEntry {
+                    entry_id,
+                    table_id,
+                    seat,
+                }
+            }
+        })
+    }
+}
+
+/// A seat picked on the board: "table-id:seat".
+fn spot(text: &str) -> Option<(Uuid, u8)> {
+    let (table, seat) = text.split_once(':')?;
+    Some((Uuid::parse_str(table).ok()?, seat.parse().ok()?))
+}
+
 async fn entry_action(
     State(s): State<AppState>,
     who: Require<CashOperate>,
     csrf: CsrfToken,
-    Path((entry_id, action)): Path<(Uuid, String)>,
+    Path((entry_id, verb)): Path<(Uuid, String)>,
     form: FormResult<SpotForm>,
 ) -> Result<Response, ApiError> {
     let Form(f) = form?;
-    let now = s.clock.now_ms();
-    let command = match action.as_str() {
-        "call" => Ok(CashCommand::Call {
-            entry_id,
-            at_ms: now,
-        }),
-        "arrived" => Ok(CashCommand::Arrived { entry_id }),
-        "no-show" => Ok(CashCommand::NoShow { entry_id }),
-        "remove" => Ok(CashCommand::Remove { entry_id }),
-        "move" => match f.position.trim().parse::<usize>() {
-            Ok(p) if p >= 1 => Ok(CashCommand::Move {
-                entry_id,
-                to_index: p - 1,
-                reason: f.reason.clone(),
-            }),
-            _ => Err("place: a whole number from 1".to_string()),
-        },
-        "seat" => {
-            let player = s
-                .log
-                .venue()
-                .cash
-                .entries
-                .get(&entry_id)
-                .map(|e| e.player_id);
-            let spot = f
-                .spot
-                .split_once(':')
-                .and_then(|(t, n)| Some((Uuid::parse_str(t).ok()?, n.parse::<u8>().ok()?)));
-            match (player, spot) {
-                (Some(player_id), Some((table_id, seat))) => Ok(CashCommand::Seat {
-                    player_id,
-                    entry_id: Some(entry_id),
-                    table_id,
-                    seat,
-                    at_ms: now,
-                }),
-                (None, _) => Err("that player is no longer on the list".to_string()),
-                (_, None) => Err("pick a seat".to_string()),
-            }
-        }
-        other => return Err(ApiError::not_found(format!("no action {other:?}"))),
+    let verb = EntryVerb::parse(&verb)
+        .ok_or_else(|| ApiError::not_found(format!("no action {verb:?}")))?;
+    let board = board_of(&s.log.venue(), s.clock.now_ms());
+    let before = spot_of(&board, entry_id);
+    let seat_label = spot(&f.spot).and_then(|(table_id, seat)| {
+        let table = board.tables.iter().find(|x| x.id == table_id)?;
+        Some(format!("{}, seat {seat}", table.name))
+    });
+    let said = |after: &BoardView| {
+        let before = before?;
+        let after = spot_of(after, entry_id);
+        Some(entry_said(
+            verb,
+            &before,
+            after.as_ref(),
+            seat_label.as_deref(),
+        ))
     };
-    let before = spot_of(&board_of(&s.log.venue(), now), entry_id);
-    let seat_label = {
-        let board = board_of(&s.log.venue(), now);
-        f.spot.split_once(':').and_then(|(t, n)| {
-            let table = board.tables.iter().find(|x| x.id.to_string() == t)?;
-            Some(format!("{}, seat {n}", table.name))
-        })
-    };
-    let who = who.principal();
-    if let Err((status, message)) =
-        append_all(&s, who, command.map(|c| vec![Command::Cash(c)])).await
-    {
-        return render(&s, who, &csrf, status, Some(&message)).await;
-    }
-    let Some(before) = before else {
-        return Ok(Redirect::to("/cash").into_response());
-    };
-    let after = spot_of(&board_of(&s.log.venue(), s.clock.now_ms()), entry_id);
-    let said = entry_said(&action, &before, after.as_ref(), seat_label.as_deref());
-    Ok(redirect_saying("/cash", "/cash", &said))
+    let action = verb.action(entry_id, f);
+    act(&s, who.principal(), &csrf, action, said).await
 }
 
 async fn seat_action(
     State(s): State<AppState>,
     who: Require<CashOperate>,
     csrf: CsrfToken,
-    Path((table_id, seat, action)): Path<(Uuid, u8, String)>,
+    Path((table_id, seat, verb)): Path<(Uuid, u8, String)>,
 ) -> Result<Response, ApiError> {
-    let now = s.clock.now_ms();
-    let command = match action.as_str() {
-        "away" => CashCommand::Away {
-            table_id,
-            seat,
-            at_ms: now,
-        },
-        "back" => CashCommand::Back { table_id, seat },
-        "leave" => CashCommand::Leave { table_id, seat },
-        "seat-change" => CashCommand::RequestSeatChange {
-            request_id: Uuid::now_v7(),
+    let action = match verb.as_str() {
+        "away" => Action::Away { table_id, seat },
+        "back" => Action::Back { table_id, seat },
+        "leave" => Action::Leave { table_id, seat },
+        "seat-change" => Action::RequestSeatChange {
             table_id,
             seat,
             wants: None,
-            at_ms: now,
         },
         other => return Err(ApiError::not_found(format!("no action {other:?}"))),
     };
-    let sitting = board_of(&s.log.venue(), now)
+    let sitting = board_of(&s.log.venue(), s.clock.now_ms())
         .tables
         .iter()
         .filter(|t| t.id == table_id)
@@ -613,18 +612,18 @@ async fn seat_action(
             let who = t.occupied.iter().find(|o| o.seat == seat)?;
             Some((who.name.clone(), format!("{}, seat {seat}", t.name)))
         });
-    let who = who.principal();
-    if let Err((status, message)) = append_all(&s, who, Ok(vec![Command::Cash(command)])).await {
-        return render(&s, who, &csrf, status, Some(&message)).await;
-    }
-    let said = match (sitting, action.as_str()) {
-        (Some((name, at)), "away") => format!("{name} ({at}) is away."),
-        (Some((name, at)), "back") => format!("{name} is back at {at}."),
-        (Some((name, at)), "leave") => format!("{name} left {at}: the seat is open."),
-        (Some((name, at)), _) => format!("{name} ({at}) wants another seat."),
-        (None, _) => "Done.".to_owned(),
+    let said = |_: &BoardView| {
+        Some(match (sitting, &action) {
+            (Some((name, at)), Action::Away { .. }) => format!("{name} ({at}) is away."),
+            (Some((name, at)), Action::Back { .. }) => format!("{name} is back at {at}."),
+            (Some((name, at)), Action::Leave { .. }) => {
+                format!("{name} left {at}: the seat is open.")
+            }
+            (Some((name, at)), _) => format!("{name} ({at}) wants another seat."),
+            (None, _) => "Done.".to_owned(),
+        })
     };
-    Ok(redirect_saying("/cash", "/cash", &said))
+    act(&s, who.principal(), &csrf, Ok(action.clone()), said).await
 }
 
 async fn cancel_seat_change(
@@ -633,13 +632,6 @@ async fn cancel_seat_change(
     csrf: CsrfToken,
     Path(request_id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    run(
-        &s,
-        who.principal(),
-        &csrf,
-        Ok(vec![Command::Cash(CashCommand::CancelSeatChange {
-            request_id,
-        })]),
-    )
-    .await
+    let action = Ok(Action::CancelSeatChange { request_id });
+    act(&s, who.principal(), &csrf, action, |_| None).await
 }

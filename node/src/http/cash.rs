@@ -7,14 +7,14 @@ use super::auth::{CashManage, CashOperate, Players, Require, StaffUi, TablesOper
 use super::error::{ApiError, ErrorBody};
 use super::extract::{AppJson, AppPath, AppQuery, Done};
 use super::AppState;
-use crate::ops::{self, players::Who};
+use crate::ops::{self, cash::Action, players::Who};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use pvm_shared::cash::{self, Call, CashCommand, CashPolicy, WaitEstimate};
+use pvm_shared::cash::{self, Call, CashPolicy, WaitEstimate};
 use pvm_shared::players::{Player, PlayerDetails};
-use pvm_shared::venue::{Command, Game, Stakes, TableStatus, VenueState};
+use pvm_shared::venue::{Game, Stakes, TableStatus, VenueState};
 use pvm_shared::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -72,16 +72,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tables/{id}/start", post(start_table))
 }
 
-async fn act(s: &AppState, actor: Actor, command: Command) -> Result<Json<Done>, ApiError> {
-    Ok(Json(s.log.append(actor, command).await?.into()))
-}
-
-async fn cash_act(
-    s: &AppState,
-    actor: Actor,
-    command: CashCommand,
-) -> Result<Json<Done>, ApiError> {
-    act(s, actor, Command::Cash(command)).await
+/// Runs one list or seat action now, as the caller.
+async fn cash_act(s: &AppState, actor: Actor, action: Action) -> Result<Json<Done>, ApiError> {
+    Ok(Json(
+        ops::cash::act(&s.log, actor, now(s), action).await?.into(),
+    ))
 }
 
 fn now(s: &AppState) -> u64 {
@@ -375,20 +370,7 @@ async fn create_player(
     who: Require<Players>,
     AppJson(details): AppJson<PlayerDetails>,
 ) -> Result<(StatusCode, Json<Player>), ApiError> {
-    let player_id = Uuid::now_v7();
-    s.log
-        .append(
-            who.principal().actor(),
-            Command::CreatePlayer { player_id, details },
-        )
-        .await?;
-    let player = s
-        .log
-        .venue()
-        .players
-        .get(&player_id)
-        .cloned()
-        .ok_or_else(|| ApiError::internal("player missing"))?;
+    let player = ops::players::create(&s.log, who.principal().actor(), details).await?;
     Ok((StatusCode::CREATED, Json(player)))
 }
 
@@ -402,19 +384,7 @@ async fn update_player(
     AppPath(player_id): AppPath<Uuid>,
     AppJson(details): AppJson<PlayerDetails>,
 ) -> Result<Json<Player>, ApiError> {
-    s.log
-        .append(
-            who.principal().actor(),
-            Command::UpdatePlayer { player_id, details },
-        )
-        .await?;
-    let player = s
-        .log
-        .venue()
-        .players
-        .get(&player_id)
-        .cloned()
-        .ok_or_else(|| ApiError::internal("player missing"))?;
+    let player = ops::players::update(&s.log, who.principal().actor(), player_id, details).await?;
     Ok(Json(player))
 }
 
@@ -433,14 +403,13 @@ async fn create_list(
     who: Require<CashManage>,
     AppJson(new): AppJson<NewList>,
 ) -> Result<(StatusCode, Json<Done>), ApiError> {
-    let command = CashCommand::CreateList {
-        list_id: Uuid::now_v7(),
+    let action = Action::CreateList {
         game: new.game,
         stakes: new.stakes,
     };
     Ok((
         StatusCode::CREATED,
-        cash_act(&s, who.principal().actor(), command).await?,
+        cash_act(&s, who.principal().actor(), action).await?,
     ))
 }
 
@@ -452,7 +421,7 @@ async fn set_policy(
     who: Require<CashManage>,
     AppJson(policy): AppJson<CashPolicy>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(&s, who.principal().actor(), CashCommand::SetPolicy(policy)).await
+    cash_act(&s, who.principal().actor(), Action::SetPolicy(policy)).await
 }
 
 /// A walk-in not yet in the directory.
@@ -514,15 +483,7 @@ async fn call_next(
     who: Require<CashOperate>,
     AppPath(list_id): AppPath<Uuid>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(
-        &s,
-        who.principal().actor(),
-        CashCommand::CallNext {
-            list_id,
-            at_ms: now(&s),
-        },
-    )
-    .await
+    cash_act(&s, who.principal().actor(), Action::CallNext { list_id }).await
 }
 
 /// Call one particular player.
@@ -534,15 +495,7 @@ async fn call_entry(
     who: Require<CashOperate>,
     AppPath(entry_id): AppPath<Uuid>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(
-        &s,
-        who.principal().actor(),
-        CashCommand::Call {
-            entry_id,
-            at_ms: now(&s),
-        },
-    )
-    .await
+    cash_act(&s, who.principal().actor(), Action::Call { entry_id }).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -562,22 +515,12 @@ async fn seat_entry(
     AppPath(entry_id): AppPath<Uuid>,
     AppJson(req): AppJson<SeatRequest>,
 ) -> Result<Json<Done>, ApiError> {
-    let player_id = s
-        .log
-        .venue()
-        .cash
-        .entries
-        .get(&entry_id)
-        .map(|e| e.player_id)
-        .ok_or_else(|| ApiError::not_found(format!("no waiting-list entry with id {entry_id}")))?;
-    let command = CashCommand::Seat {
-        player_id,
-        entry_id: Some(entry_id),
+    let action = Action::SeatEntry {
+        entry_id,
         table_id: req.table_id,
         seat: req.seat,
-        at_ms: now(&s),
     };
-    cash_act(&s, who.principal().actor(), command).await
+    cash_act(&s, who.principal().actor(), action).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -596,14 +539,12 @@ async fn seat_player(
     who: Require<CashOperate>,
     AppJson(req): AppJson<DirectSeat>,
 ) -> Result<Json<Done>, ApiError> {
-    let command = CashCommand::Seat {
+    let action = Action::SeatPlayer {
         player_id: req.player_id,
-        entry_id: None,
         table_id: req.table_id,
         seat: req.seat,
-        at_ms: now(&s),
     };
-    cash_act(&s, who.principal().actor(), command).await
+    cash_act(&s, who.principal().actor(), action).await
 }
 
 /// The called player did not come: the venue's no-show policy applies.
@@ -615,12 +556,7 @@ async fn no_show(
     who: Require<CashOperate>,
     AppPath(entry_id): AppPath<Uuid>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(
-        &s,
-        who.principal().actor(),
-        CashCommand::NoShow { entry_id },
-    )
-    .await
+    cash_act(&s, who.principal().actor(), Action::NoShow { entry_id }).await
 }
 
 /// A call-in has arrived.
@@ -632,12 +568,7 @@ async fn arrived(
     who: Require<CashOperate>,
     AppPath(entry_id): AppPath<Uuid>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(
-        &s,
-        who.principal().actor(),
-        CashCommand::Arrived { entry_id },
-    )
-    .await
+    cash_act(&s, who.principal().actor(), Action::Arrived { entry_id }).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -662,12 +593,12 @@ async fn move_entry(
     if req.position == 0 {
         return Err(ApiError::invalid("position: 1 is the top of the list"));
     }
-    let command = CashCommand::Move {
+    let action = Action::Move {
         entry_id,
         to_index: req.position - 1,
         reason: req.reason,
     };
-    cash_act(&s, who.principal().actor(), command).await
+    cash_act(&s, who.principal().actor(), action).await
 }
 
 /// Take a player off a list.
@@ -679,12 +610,7 @@ async fn remove_entry(
     who: Require<CashOperate>,
     AppPath(entry_id): AppPath<Uuid>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(
-        &s,
-        who.principal().actor(),
-        CashCommand::Remove { entry_id },
-    )
-    .await
+    cash_act(&s, who.principal().actor(), Action::Remove { entry_id }).await
 }
 
 /// The player left the table.
@@ -699,7 +625,7 @@ async fn leave_seat(
     cash_act(
         &s,
         who.principal().actor(),
-        CashCommand::Leave { table_id, seat },
+        Action::Leave { table_id, seat },
     )
     .await
 }
@@ -713,16 +639,7 @@ async fn away(
     who: Require<CashOperate>,
     AppPath((table_id, seat)): AppPath<(Uuid, u8)>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(
-        &s,
-        who.principal().actor(),
-        CashCommand::Away {
-            table_id,
-            seat,
-            at_ms: now(&s),
-        },
-    )
-    .await
+    cash_act(&s, who.principal().actor(), Action::Away { table_id, seat }).await
 }
 
 /// The player is back.
@@ -734,12 +651,7 @@ async fn back(
     who: Require<CashOperate>,
     AppPath((table_id, seat)): AppPath<(Uuid, u8)>,
 ) -> Result<Json<Done>, ApiError> {
-    cash_act(
-        &s,
-        who.principal().actor(),
-        CashCommand::Back { table_id, seat },
-    )
-    .await
+    cash_act(&s, who.principal().actor(), Action::Back { table_id, seat }).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -760,14 +672,13 @@ async fn change_seat(
     AppPath((from_table, from_seat)): AppPath<(Uuid, u8)>,
     AppJson(req): AppJson<ChangeSeatRequest>,
 ) -> Result<Json<Done>, ApiError> {
-    let command = CashCommand::ChangeSeat {
+    let action = Action::ChangeSeat {
         from_table,
         from_seat,
         to_table: req.to_table,
         to_seat: req.to_seat,
-        at_ms: now(&s),
     };
-    cash_act(&s, who.principal().actor(), command).await
+    cash_act(&s, who.principal().actor(), action).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -788,16 +699,14 @@ async fn request_seat_change(
     AppPath((table_id, seat)): AppPath<(Uuid, u8)>,
     AppJson(req): AppJson<SeatChangeRequest>,
 ) -> Result<(StatusCode, Json<Done>), ApiError> {
-    let command = CashCommand::RequestSeatChange {
-        request_id: Uuid::now_v7(),
+    let action = Action::RequestSeatChange {
         table_id,
         seat,
         wants: req.wants,
-        at_ms: now(&s),
     };
     Ok((
         StatusCode::CREATED,
-        cash_act(&s, who.principal().actor(), command).await?,
+        cash_act(&s, who.principal().actor(), action).await?,
     ))
 }
 
@@ -813,7 +722,7 @@ async fn cancel_seat_change(
     cash_act(
         &s,
         who.principal().actor(),
-        CashCommand::CancelSeatChange { request_id },
+        Action::CancelSeatChange { request_id },
     )
     .await
 }
@@ -837,7 +746,7 @@ async fn set_must_move(
     cash_act(
         &s,
         who.principal().actor(),
-        CashCommand::SetMustMove {
+        Action::SetMustMove {
             table_id,
             must_move: req.must_move,
         },
@@ -854,25 +763,7 @@ async fn start_table(
     who: Require<TablesOperate>,
     AppPath(table_id): AppPath<Uuid>,
 ) -> Result<Json<Done>, ApiError> {
-    act(
-        &s,
-        who.principal().actor(),
-        Command::StartTable { table_id },
-    )
-    .await
-}
-
-/// Applies every call timer and call-in deadline that has run out by `now_ms`.
-/// Each is checked again by the writer, so running this twice (or on two
-/// threads, or after a restart) applies each timeout exactly once.
-pub async fn expire_due(s: &AppState, now_ms: u64) -> usize {
-    let mut applied = 0;
-    for command in s.log.venue().cash.due(now_ms) {
-        match s.log.append(Actor::System, Command::Cash(command)).await {
-            Ok(_) => applied += 1,
-            Err(crate::store::AppendError::Rejected(_)) => {} // already handled
-            Err(e) => tracing::warn!(error = %e, "applying a timed-out call failed; will retry"),
-        }
-    }
-    applied
+    let change = ops::tables::Change::Start;
+    let committed = ops::tables::change(&s.log, who.principal().actor(), table_id, change).await?;
+    Ok(Json(committed.into()))
 }

@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use maud::{html, Markup, DOCTYPE};
 use pvm_shared::auth::Permission;
-use pvm_shared::venue::{Command, VenueSettings};
+use pvm_shared::venue::VenueSettings;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -106,23 +106,6 @@ pub(super) fn layout(
 }
 
 pub(super) type FormResult<T> = Result<Form<T>, axum::extract::rejection::FormRejection>;
-
-/// Appends a form's commands as `who`, as one (a walk-in player and their
-/// entry are committed together or not at all). A form that did not parse
-/// (422), or a command refused, comes back as the status and reason for the
-/// page to show again.
-pub(super) async fn append_all(
-    s: &AppState,
-    who: &Principal,
-    commands: Result<Vec<Command>, String>,
-) -> Result<(), (StatusCode, String)> {
-    let commands = commands.map_err(|m| (StatusCode::UNPROCESSABLE_ENTITY, m))?;
-    s.log
-        .append_all(who.actor(), commands)
-        .await
-        .map(|_| ())
-        .map_err(refusal)
-}
 
 /// A refused change as a page shows it: the status and the message.
 pub(super) fn refusal(e: crate::store::AppendError) -> (StatusCode, String) {

@@ -5,9 +5,10 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TournamentsManage};
 use super::error::ApiError;
-use super::page::{append_all, csrf_field, layout, FormResult};
+use super::page::{csrf_field, layout, run_parsed, FormResult};
 use super::AppState;
 use crate::auth::Principal;
+use crate::ops;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,7 +17,6 @@ use axum::{Form, Router};
 use maud::{html, Markup};
 use pvm_shared::tournament::structure::{parse_steps, templates, AtEnd, EntryRule, Step};
 use pvm_shared::tournament::Structure;
-use pvm_shared::venue::Command;
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -431,10 +431,11 @@ async fn save(
             .await
         }
     };
-    let command = Command::SaveTemplate {
-        structure: Box::new(structure),
-    };
-    match append_all(&s, who, Ok(vec![command])).await {
+    let saved = run_parsed(Ok(structure), |structure| {
+        ops::tournaments::save_template(&s.log, who.actor(), structure)
+    })
+    .await;
+    match saved {
         Ok(()) => Ok(Redirect::to("/structures").into_response()),
         Err((status, m)) => editor(&s, who, &csrf, status, Some(&m), &f).await,
     }
@@ -452,12 +453,7 @@ async fn delete(
     form: FormResult<DeleteForm>,
 ) -> Result<Response, ApiError> {
     let Form(f) = form?;
-    s.log
-        .append(
-            who.principal().actor(),
-            Command::DeleteTemplate { name: f.name },
-        )
-        .await?;
+    ops::tournaments::delete_template(&s.log, who.principal().actor(), f.name).await?;
     Ok(Redirect::to("/structures").into_response())
 }
 

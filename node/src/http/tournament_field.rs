@@ -8,14 +8,15 @@ use super::extract::Done;
 use super::extract::{AppJson, AppPath};
 use super::tournaments::{find, play, view, BustDone, TournamentView};
 use super::AppState;
+use crate::ops::{self, tournaments::Action};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use pvm_shared::tournament::play::{PlayCommand, Tournament};
+use pvm_shared::tournament::play::Tournament;
 use pvm_shared::tournament::Structure;
-use pvm_shared::venue::{Command, VenueState};
+use pvm_shared::venue::VenueState;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
@@ -354,8 +355,7 @@ macro_rules! entry_action {
             who: Require<TournamentsOperate>,
             AppPath((id, bullet_id)): AppPath<(Uuid, Uuid)>,
         ) -> Result<Json<Done>, ApiError> {
-            let at_ms = s.clock.now_ms() as i64;
-            play(&s, who.principal().actor(), id, PlayCommand::$variant { bullet_id, at_ms }).await
+            play(&s, who.principal().actor(), id, Action::$variant { bullet_id }).await
         }
     };
 }
@@ -389,11 +389,8 @@ async fn final_table(
     AppPath(id): AppPath<Uuid>,
     AppJson(req): AppJson<TableRequest>,
 ) -> Result<Json<Done>, ApiError> {
-    let command = PlayCommand::FinalTable {
-        table: req.table,
-        seed: rand::random(),
-    };
-    play(&s, who.principal().actor(), id, command).await
+    let action = Action::FinalTable { table: req.table };
+    play(&s, who.principal().actor(), id, action).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -420,15 +417,14 @@ async fn bag(
     AppPath(id): AppPath<Uuid>,
     AppJson(req): AppJson<BagRequest>,
 ) -> Result<Json<Done>, ApiError> {
-    let command = PlayCommand::Bag {
+    let action = Action::Bag {
         stacks: req
             .stacks
             .into_iter()
             .map(|c| (c.bullet_id, c.chips))
             .collect(),
-        at_ms: s.clock.now_ms() as i64,
     };
-    play(&s, who.principal().actor(), id, command).await
+    play(&s, who.principal().actor(), id, action).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -456,15 +452,13 @@ async fn create_day2(
     who: Require<TournamentsManage>,
     AppJson(new): AppJson<NewDay2>,
 ) -> Result<(StatusCode, Json<TournamentView>), ApiError> {
-    let tournament_id = Uuid::now_v7();
-    let command = Command::CreateDay2 {
-        tournament_id,
+    let new = ops::tournaments::NewDay2 {
         name: new.name,
         flights: new.flights,
         tables: new.tables,
         seats: new.seats,
     };
-    s.log.append(who.principal().actor(), command).await?;
+    let tournament_id = ops::tournaments::create_day2(&s.log, who.principal().actor(), new).await?;
     let state = s.log.venue();
     Ok((
         StatusCode::CREATED,
@@ -481,10 +475,7 @@ async fn save_template(
     who: Require<TournamentsManage>,
     AppJson(structure): AppJson<Structure>,
 ) -> Result<(StatusCode, Json<Done>), ApiError> {
-    let command = Command::SaveTemplate {
-        structure: Box::new(structure),
-    };
-    let done = s.log.append(who.principal().actor(), command).await?;
+    let done = ops::tournaments::save_template(&s.log, who.principal().actor(), structure).await?;
     Ok((StatusCode::CREATED, Json(done.into())))
 }
 
@@ -497,10 +488,7 @@ async fn delete_template(
     who: Require<TournamentsManage>,
     AppPath(name): AppPath<String>,
 ) -> Result<Json<Done>, ApiError> {
-    let done = s
-        .log
-        .append(who.principal().actor(), Command::DeleteTemplate { name })
-        .await?;
+    let done = ops::tournaments::delete_template(&s.log, who.principal().actor(), name).await?;
     Ok(Json(done.into()))
 }
 

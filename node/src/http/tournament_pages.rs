@@ -5,10 +5,10 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TournamentsManage, TournamentsOperate};
 use super::error::ApiError;
-use super::page::{append_all, csrf_field, layout, FormResult};
+use super::page::{csrf_field, layout, refusal, FormResult};
 use super::AppState;
 use crate::auth::Principal;
-use crate::ops::{self, players::Who};
+use crate::ops::{self, players::Who, tournaments::Action};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,7 +16,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::html;
 use pvm_shared::tournament::play::{PlayCommand, PlayEvent, Status};
-use pvm_shared::venue::Command;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -110,15 +109,13 @@ async fn create(
         .trim()
         .parse()
         .map_err(|_| ApiError::invalid("tables: a whole number"))?;
-    let tournament_id = Uuid::now_v7();
-    let command = Command::CreateTournament {
-        tournament_id,
+    let new = ops::tournaments::NewTournament {
         name: f.name,
-        structure: Box::new(structure),
+        structure,
         tables,
         seats: 9,
     };
-    s.log.append(who.principal().actor(), command).await?;
+    let tournament_id = ops::tournaments::create(&s.log, who.principal().actor(), new).await?;
     Ok(Redirect::to(&format!("/tournaments/{tournament_id}")).into_response())
 }
 
@@ -166,7 +163,7 @@ async fn render(
                 @if v.started && !v.paused && !v.finished {
                     p.time.timer data-deadline=(now + v.time_left_ms) { (clock_text(v.time_left_ms)) }
                 } @else {
-                    p.time { (clock_text(v.time_left_ms)) @if v.paused { " (paused)" } }
+                    p.time { (clock_text(v.time_left_ms)) @if v.paused { " " span.paused { "(paused)" } } }
                 }
                 @if let Some(b) = v.blinds { p.blinds { (b.small_blind) " / " (b.big_blind) } }
                 @if let Some(n) = v.next { p.next { "Next: " (n.small_blind) " / " (n.big_blind) } }
@@ -376,17 +373,13 @@ async fn action(
     let Form(f) = form?;
     let who = who.principal();
     let now = s.clock.now_ms() as i64;
-    let state = s.log.venue();
-    let t = state
-        .tournaments
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no tournament with id {id}")))?;
-    let step = t.clock.view(&t.structure, now).step;
-    let Some(act) = PanelAction::parse(&action) else {
+    if !s.log.venue().tournaments.contains_key(&id) {
+        return Err(ApiError::not_found(format!("no tournament with id {id}")));
+    }
+    let Some(button) = PanelAction::parse(&action) else {
         return Err(ApiError::not_found(format!("no action {action:?}")));
     };
-    let mut commands = Vec::new();
-    let play = match act {
+    let action = match button {
         PanelAction::Register => {
             // The one registration (ops::tournaments), a typed name resolved
             // as at the waiting-list desk.
@@ -404,90 +397,45 @@ async fn action(
             return match entered {
                 Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
                 Err(e) => {
-                    let e = ApiError::from(e);
-                    render(&s, who, &csrf, id, e.status, Some(&e.message)).await
+                    let (status, message) = refusal(e);
+                    render(&s, who, &csrf, id, status, Some(&message)).await
                 }
             };
         }
-        PanelAction::Start => Ok(PlayCommand::Start { at_ms: now }),
-        PanelAction::Pause => Ok(PlayCommand::Pause { at_ms: now }),
-        PanelAction::Resume => Ok(PlayCommand::Resume { at_ms: now }),
-        PanelAction::Plus => Ok(PlayCommand::AddTime {
-            delta_ms: 60_000,
-            at_ms: now,
-        }),
-        PanelAction::Minus => Ok(PlayCommand::AddTime {
-            delta_ms: -60_000,
-            at_ms: now,
-        }),
-        PanelAction::Next => Ok(PlayCommand::Jump {
-            to_step: step + 1,
-            at_ms: now,
-        }),
-        PanelAction::Prev => Ok(PlayCommand::Jump {
-            to_step: step.saturating_sub(1),
-            at_ms: now,
-        }),
-        PanelAction::CloseLateReg => Ok(PlayCommand::CloseLateReg),
-        PanelAction::Balance => t
-            .balance_suggestion()
-            .map(|m| PlayCommand::Move {
-                bullet_id: m.bullet_id,
-                to: m.to,
-            })
-            .ok_or_else(|| "the tables are balanced".to_string()),
-        PanelAction::Break => t
-            .table_to_break()
-            .map(|table| PlayCommand::BreakTable {
-                table,
-                seed: rand::random(),
-            })
-            .ok_or_else(|| "no table needs breaking".to_string()),
-        PanelAction::UndoBust => t
-            .bust_order
-            .last()
-            .and_then(|b| t.bullets.get(b))
-            .map(|b| PlayCommand::Undo {
-                event: PlayEvent::Busted {
-                    bullet_id: b.id,
-                    finished: false,
-                    seat: b.left_seat,
-                },
-            })
-            .ok_or_else(|| "no bust-out to undo".to_string()),
-        PanelAction::Bust(bullet_id) => Ok(PlayCommand::Bust { bullet_id }),
-        PanelAction::Rebuy(bullet_id) => Ok(PlayCommand::Rebuy {
-            bullet_id,
-            at_ms: now,
-        }),
-        PanelAction::AddOn(bullet_id) => Ok(PlayCommand::AddOn {
-            bullet_id,
-            at_ms: now,
-        }),
+        PanelAction::Start => Ok(Action::Start),
+        PanelAction::Pause => Ok(Action::Pause),
+        PanelAction::Resume => Ok(Action::Resume),
+        PanelAction::Plus => Ok(Action::AddTime { delta_ms: 60_000 }),
+        PanelAction::Minus => Ok(Action::AddTime { delta_ms: -60_000 }),
+        PanelAction::Next => Ok(Action::NextStep),
+        PanelAction::Prev => Ok(Action::PreviousStep),
+        PanelAction::CloseLateReg => Ok(Action::CloseLateReg),
+        PanelAction::Balance => Ok(Action::Balance),
+        PanelAction::Break => Ok(Action::BreakNext),
+        PanelAction::UndoBust => Ok(Action::UndoLastBust),
+        PanelAction::Bust(bullet_id) => Ok(Action::Bust { bullet_id }),
+        PanelAction::Rebuy(bullet_id) => Ok(Action::Rebuy { bullet_id }),
+        PanelAction::AddOn(bullet_id) => Ok(Action::AddOn { bullet_id }),
         PanelAction::Button(table) => match f.seat.trim().parse() {
-            Ok(seat) => Ok(PlayCommand::SetButton { table, seat }),
+            Ok(seat) => Ok(Action::SetButton { table, seat }),
             Err(_) => Err("choose the button's seat".to_string()),
         },
-        PanelAction::FinalTable(table) => Ok(PlayCommand::FinalTable {
-            table,
-            seed: rand::random(),
-        }),
+        PanelAction::FinalTable(table) => Ok(Action::FinalTable { table }),
         PanelAction::Undo(seq) => match super::tournaments::event_of(&s, id, seq).await? {
-            Some(event) => Ok(PlayCommand::Undo { event }),
+            Some(event) => Ok(Action::Undo { event }),
             None => Err(format!("no action {seq} of this tournament")),
         },
     };
-    let play = match play {
-        Ok(p) => p,
+    let action = match action {
+        Ok(a) => a,
         Err(m) => return render(&s, who, &csrf, id, StatusCode::CONFLICT, Some(&m)).await,
     };
-    commands.push(Command::Tournament {
-        tournament_id: id,
-        command: play,
-    });
-    match append_all(&s, who, Ok(commands)).await {
-        Ok(()) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
-        Err((status, message)) => render(&s, who, &csrf, id, status, Some(&message)).await,
+    match ops::tournaments::play(&s.log, who.actor(), now, id, action).await {
+        Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
+        Err(e) => {
+            let (status, message) = refusal(e);
+            render(&s, who, &csrf, id, status, Some(&message)).await
+        }
     }
 }
 
@@ -617,16 +565,14 @@ async fn bag(
         };
         stacks.push((bullet_id, chips));
     }
-    let command = Command::Tournament {
-        tournament_id: id,
-        command: PlayCommand::Bag {
-            stacks,
-            at_ms: s.clock.now_ms() as i64,
-        },
-    };
-    match append_all(&s, who, Ok(vec![command])).await {
-        Ok(()) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
-        Err((status, message)) => render(&s, who, &csrf, id, status, Some(&message)).await,
+    let now = s.clock.now_ms() as i64;
+    let bagged = ops::tournaments::play(&s.log, who.actor(), now, id, Action::Bag { stacks }).await;
+    match bagged {
+        Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
+        Err(e) => {
+            let (status, message) = refusal(e);
+            render(&s, who, &csrf, id, status, Some(&message)).await
+        }
     }
 }
 
@@ -654,15 +600,13 @@ async fn create_day2(
         .trim()
         .parse()
         .map_err(|_| ApiError::invalid("tables: a whole number"))?;
-    let tournament_id = Uuid::now_v7();
-    let command = Command::CreateDay2 {
-        tournament_id,
+    let new = ops::tournaments::NewDay2 {
         name: get("name"),
         flights,
         tables,
         seats: 9,
     };
-    s.log.append(who.principal().actor(), command).await?;
+    let tournament_id = ops::tournaments::create_day2(&s.log, who.principal().actor(), new).await?;
     Ok(Redirect::to(&format!("/tournaments/{tournament_id}")).into_response())
 }
 

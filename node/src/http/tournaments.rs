@@ -7,15 +7,15 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::Done;
 use super::extract::{AppJson, AppPath};
 use super::AppState;
-use crate::ops::{self, players::Who};
+use crate::ops::{self, players::Who, tournaments::Action};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use pvm_shared::tournament::clock::ClockView;
-use pvm_shared::tournament::play::{BalanceMove, PlayCommand, Stats, Status, Tournament};
+use pvm_shared::tournament::play::{BalanceMove, Stats, Status, Tournament};
 use pvm_shared::tournament::Structure;
-use pvm_shared::venue::{Command, VenueState};
+use pvm_shared::venue::VenueState;
 use pvm_shared::Actor;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -229,15 +229,13 @@ async fn create(
         (None, Some(structure)) => structure,
         _ => return Err(ApiError::invalid("give either template or structure")),
     };
-    let tournament_id = Uuid::now_v7();
-    let command = Command::CreateTournament {
-        tournament_id,
+    let new = ops::tournaments::NewTournament {
         name: new.name,
-        structure: Box::new(structure),
+        structure,
         tables: new.tables,
         seats: new.seats,
     };
-    s.log.append(who.principal().actor(), command).await?;
+    let tournament_id = ops::tournaments::create(&s.log, who.principal().actor(), new).await?;
     let state = s.log.venue();
     Ok((
         StatusCode::CREATED,
@@ -245,24 +243,16 @@ async fn create(
     ))
 }
 
+/// Runs one tournament action now, as the caller.
 pub(super) async fn play(
     s: &AppState,
     actor: Actor,
     tournament_id: Uuid,
-    command: PlayCommand,
+    action: Action,
 ) -> Result<Json<Done>, ApiError> {
-    Ok(Json(
-        s.log
-            .append(
-                actor,
-                Command::Tournament {
-                    tournament_id,
-                    command,
-                },
-            )
-            .await?
-            .into(),
-    ))
+    let now = s.clock.now_ms() as i64;
+    let committed = ops::tournaments::play(&s.log, actor, now, tournament_id, action).await?;
+    Ok(Json(committed.into()))
 }
 
 /// Who enters: a known player, or a new one by name.
@@ -338,14 +328,13 @@ pub struct Entered {
 }
 
 macro_rules! clock_action {
-    ($name:ident, $path:literal, $doc:literal, |$now:ident| $command:expr) => {
+    ($name:ident, $path:literal, $doc:literal, $action:expr) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "tournaments", security(("bearer" = ["tournaments:operate"])),
             params(("id" = Uuid, Path, description = "Tournament id")),
             responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
         async fn $name(State(s): State<AppState>, who: Require<TournamentsOperate>, AppPath(id): AppPath<Uuid>) -> Result<Json<Done>, ApiError> {
-            let $now = s.clock.now_ms() as i64;
-            play(&s, who.principal().actor(), id, $command).await
+            play(&s, who.principal().actor(), id, $action).await
         }
     };
 }
@@ -354,25 +343,25 @@ clock_action!(
     start,
     "/api/v1/tournaments/{id}/start",
     "Start: the clock runs and the field is drawn to seats.",
-    |now| PlayCommand::Start { at_ms: now }
+    Action::Start
 );
 clock_action!(
     pause,
     "/api/v1/tournaments/{id}/pause",
     "Pause the clock.",
-    |now| PlayCommand::Pause { at_ms: now }
+    Action::Pause
 );
 clock_action!(
     resume,
     "/api/v1/tournaments/{id}/resume",
     "Resume the clock.",
-    |now| PlayCommand::Resume { at_ms: now }
+    Action::Resume
 );
 clock_action!(
     close_late_reg,
     "/api/v1/tournaments/{id}/close-late-registration",
     "Close late registration now.",
-    |_now| PlayCommand::CloseLateReg
+    Action::CloseLateReg
 );
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -392,11 +381,10 @@ async fn add_time(
     AppPath(id): AppPath<Uuid>,
     AppJson(change): AppJson<TimeChange>,
 ) -> Result<Json<Done>, ApiError> {
-    let command = PlayCommand::AddTime {
+    let action = Action::AddTime {
         delta_ms: change.minutes as i64 * 60_000,
-        at_ms: s.clock.now_ms() as i64,
     };
-    play(&s, who.principal().actor(), id, command).await
+    play(&s, who.principal().actor(), id, action).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -416,11 +404,10 @@ async fn set_level(
     AppPath(id): AppPath<Uuid>,
     AppJson(change): AppJson<LevelChange>,
 ) -> Result<Json<Done>, ApiError> {
-    let command = PlayCommand::Jump {
+    let action = Action::Jump {
         to_step: change.step,
-        at_ms: s.clock.now_ms() as i64,
     };
-    play(&s, who.principal().actor(), id, command).await
+    play(&s, who.principal().actor(), id, action).await
 }
 
 /// A player is out; their place comes from the order of bust-outs.
@@ -433,13 +420,7 @@ async fn bust(
     who: Require<TournamentsOperate>,
     AppPath((id, bullet_id)): AppPath<(Uuid, Uuid)>,
 ) -> Result<Json<BustDone>, ApiError> {
-    let Json(done) = play(
-        &s,
-        who.principal().actor(),
-        id,
-        PlayCommand::Bust { bullet_id },
-    )
-    .await?;
+    let Json(done) = play(&s, who.principal().actor(), id, Action::Bust { bullet_id }).await?;
     let state = s.log.venue();
     Ok(Json(BustDone::after(done.seq, state.tournaments.get(&id))))
 }
@@ -466,7 +447,7 @@ async fn move_player(
         &s,
         who.principal().actor(),
         id,
-        PlayCommand::Move {
+        Action::Move {
             bullet_id,
             to: (req.table, req.seat),
         },
@@ -488,10 +469,7 @@ async fn break_table(
         &s,
         who.principal().actor(),
         id,
-        PlayCommand::BreakTable {
-            table,
-            seed: rand::random(),
-        },
+        Action::BreakTable { table },
     )
     .await
 }
@@ -517,7 +495,7 @@ async fn set_button(
         &s,
         who.principal().actor(),
         id,
-        PlayCommand::SetButton {
+        Action::SetButton {
             table,
             seat: req.seat,
         },
@@ -546,7 +524,7 @@ async fn undo(
     let event = event_of(&s, id, req.seq)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no event {} of this tournament", req.seq)))?;
-    play(&s, who.principal().actor(), id, PlayCommand::Undo { event }).await
+    play(&s, who.principal().actor(), id, Action::Undo { event }).await
 }
 
 /// This tournament's event at `seq`, if it is one.

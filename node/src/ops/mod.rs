@@ -14,6 +14,7 @@ pub mod players;
 pub mod staff;
 pub mod tables;
 pub mod tournaments;
+pub mod updates;
 pub mod venue;
 
 use crate::store::{AppendError, Committed};

@@ -1,8 +1,11 @@
-//! Who an action is for: a player in the directory, or a walk-in added on
-//! the spot. The one rule for walk-ins lives here.
+//! The player directory, and who an action is for: a player in the
+//! directory, or a walk-in added on the spot. The one rule for walk-ins
+//! lives here.
 
-use pvm_shared::players::PlayerDetails;
+use crate::store::{AppendError, Log};
+use pvm_shared::players::{Player, PlayerDetails};
 use pvm_shared::venue::{Command, DomainError, VenueState};
+use pvm_shared::Actor;
 use uuid::Uuid;
 
 /// The player an action names.
@@ -75,4 +78,36 @@ pub fn resolve(state: &VenueState, who: Who) -> Result<(Uuid, Option<Command>), 
             }
         }
     }
+}
+
+/// Adds a player to the directory; returns the record as stored.
+pub async fn create(
+    log: &Log,
+    actor: Actor,
+    details: PlayerDetails,
+) -> Result<Player, AppendError> {
+    let player_id = Uuid::now_v7();
+    log.append(actor, Command::CreatePlayer { player_id, details })
+        .await?;
+    stored(log, player_id)
+}
+
+/// Replaces a player's record; returns it as stored.
+pub async fn update(
+    log: &Log,
+    actor: Actor,
+    player_id: Uuid,
+    details: PlayerDetails,
+) -> Result<Player, AppendError> {
+    log.append(actor, Command::UpdatePlayer { player_id, details })
+        .await?;
+    stored(log, player_id)
+}
+
+fn stored(log: &Log, player_id: Uuid) -> Result<Player, AppendError> {
+    log.venue()
+        .players
+        .get(&player_id)
+        .cloned()
+        .ok_or_else(|| AppendError::Storage(format!("player {player_id} missing after its commit")))
 }

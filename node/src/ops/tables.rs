@@ -1,4 +1,4 @@
-//! Tables: add one, rename it, change its game, open and close it.
+//! Tables: add one, rename it, change its game, start, open and close it.
 
 use crate::store::{AppendError, Committed, Log};
 use pvm_shared::venue::{Command, Game, Stakes, TableName};
@@ -25,6 +25,8 @@ pub enum Change {
     },
     Open,
     Close,
+    /// Starting: players can be seated before it opens.
+    Start,
 }
 
 /// Adds a table; returns its new id with the commit.
@@ -65,6 +67,7 @@ pub async fn change(
         },
         Change::Open => Command::OpenTable { table_id },
         Change::Close => Command::CloseTable { table_id },
+        Change::Start => Command::StartTable { table_id },
     };
     log.append(actor, command).await
 }

@@ -187,8 +187,14 @@ pub(crate) async fn apply_down(
     self_update: Option<&crate::update::SelfUpdate>,
     payload: &[u8],
 ) -> DownOutcome {
+    use crate::ops;
     use pvm_shared::down::{DownBody, DownMessage};
-    use pvm_shared::venue::Command;
+    /// What a message asks of the node.
+    enum Apply {
+        Record(ops::updates::Record),
+        Template(pvm_shared::tournament::Structure),
+        Announce(pvm_shared::displays::DisplayEvent),
+    }
     let message: DownMessage = match serde_json::from_slice(payload) {
         Ok(m) => m,
         Err(e) => {
@@ -210,13 +216,15 @@ pub(crate) async fn apply_down(
         Ok(seen) => seen,
         Err(e) => return DownOutcome::Later(e.to_string()),
     };
-    let command = match message.body {
+    let apply = match message.body {
         DownBody::Update { version, images } => {
-            let record = |outcome: &str, detail: String| Command::RecordUpdate {
-                container: self_update.map_or_else(String::new, |s| s.container.clone()),
-                image: images.get("node").cloned().unwrap_or_default(),
-                outcome: outcome.into(),
-                detail,
+            let record = |outcome: &str, detail: String| {
+                Apply::Record(ops::updates::Record {
+                    container: self_update.map_or_else(String::new, |s| s.container.clone()),
+                    image: images.get("node").cloned().unwrap_or_default(),
+                    outcome: outcome.into(),
+                    detail,
+                })
             };
             let running = env!("CARGO_PKG_VERSION");
             match (images.get("node"), self_update) {
@@ -249,31 +257,32 @@ pub(crate) async fn apply_down(
                 ),
             }
         }
-        DownBody::Template { structure } => Command::SaveTemplate {
-            structure: Box::new(structure),
-        },
+        DownBody::Template { structure } => Apply::Template(structure),
         DownBody::Announcement {
             id,
             text,
             group,
             until_ms,
-        } => Command::Display {
-            change: pvm_shared::displays::DisplayEvent::Announced {
-                announcement: pvm_shared::displays::Announcement {
-                    id,
-                    text,
-                    group,
-                    until_ms,
-                },
+        } => Apply::Announce(pvm_shared::displays::DisplayEvent::Announced {
+            announcement: pvm_shared::displays::Announcement {
+                id,
+                text,
+                group,
+                until_ms,
             },
-            at_ms: clock.now_ms(),
-        },
+        }),
     };
-    if let (Some(why), false) = (seen, matches!(command, Command::RecordUpdate { .. })) {
+    if let (Some(why), false) = (seen, matches!(apply, Apply::Record(_))) {
         tracing::warn!(id = %message.id, kind, "downstream: refused: {why}");
         return done;
     }
-    match log.append(pvm_shared::Actor::Cloud, command).await {
+    let actor = pvm_shared::Actor::Cloud;
+    let applied = match apply {
+        Apply::Record(r) => ops::updates::record(log, actor, r).await,
+        Apply::Template(structure) => ops::tournaments::save_template(log, actor, structure).await,
+        Apply::Announce(change) => ops::displays::change(log, actor, clock.now_ms(), change).await,
+    };
+    match applied {
         Ok(c) => {
             tracing::info!(seq = c.seq, id = %message.id, "applied a message from the hub");
             done

@@ -243,21 +243,32 @@ pub async fn fetch_leaf_ca(dir: &Path, link: &mut HubLink) -> Result<(), String>
 /// (`ca_file`: where the leaf's nats-server reads it) the link is TLS and
 /// the hub's certificate must name the leaf URL's host.
 pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16, ca_file: Option<&str>) -> String {
-    let remote = link.leaf_url.replacen(
-        "://",
-        &format!("://{}:{}@", link.leaf_user, link.leaf_password),
-        1,
-    );
+    // A hub cluster hands out each of its servers' leaf URLs: the leaf
+    // lists them all and relinks to another when one goes.
+    let remotes: Vec<String> = link
+        .leaf_urls()
+        .iter()
+        .map(|u| {
+            let with_user = u.replacen(
+                "://",
+                &format!("://{}:{}@", link.leaf_user, link.leaf_password),
+                1,
+            );
+            format!("\"{with_user}\"")
+        })
+        .collect();
     let tls = match ca_file {
         Some(ca) => format!(", tls: {{ ca_file: \"{ca}\", timeout: 5 }}"),
         None => String::new(),
     };
     format!(
         "# The leaf nats-server beside pvm-node {node} (venue {venue}). Written by `pvm-node leaf-config`.\n\
+         server_name: \"leaf-{node}\"\n\
          host: 127.0.0.1\nport: {port}\nhttp: \"127.0.0.1:{monitor_port}\"\n\
-         leafnodes {{\n  reconnect: \"2s\"\n  remotes: [ {{ url: \"{remote}\"{tls} }} ]\n}}\n",
+         leafnodes {{\n  reconnect: \"2s\"\n  remotes: [ {{ urls: [ {urls} ]{tls} }} ]\n}}\n",
         node = link.node_id,
         venue = link.venue_id,
+        urls = remotes.join(", "),
     )
 }
 

@@ -50,7 +50,12 @@ pub struct HubLink {
     pub hub_url: String,
     pub node_id: Uuid,
     pub venue_id: Uuid,
+    /// The hub's leafnode URL (the first, from hubs on a NATS cluster).
     pub leaf_url: String,
+    /// Every hub server's leafnode URL (hubs on a NATS cluster; empty from
+    /// hubs before them): see [`HubLink::leaf_urls`].
+    #[serde(default)]
+    pub leaf_urls: Vec<String>,
     pub leaf_user: String,
     pub leaf_password: String,
     pub hub_public_key: String,
@@ -120,6 +125,22 @@ pub(crate) fn check_hub_url(hub_url: &str, insecure_http: bool) -> Result<(), St
 }
 
 impl HubLink {
+    /// Where the leaf connects: every hub server's URL, or the one URL a
+    /// hub before clusters gave.
+    pub fn leaf_urls(&self) -> Vec<String> {
+        let urls: Vec<String> = self
+            .leaf_urls
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if urls.is_empty() {
+            vec![self.leaf_url.trim().to_owned()]
+        } else {
+            urls
+        }
+    }
+
     pub fn load(dir: &Path) -> Result<Option<HubLink>, String> {
         match std::fs::read_to_string(dir.join(HUB_FILE)) {
             Ok(text) => serde_json::from_str(&text)

@@ -1,83 +1,51 @@
-//! The hub's libSQL file: venues, registration tokens, nodes with their
-//! verified head, every event stored once on `(node_id, seq)`, and the
-//! problems ingest found. Every SQL statement of the hub is here, behind
-//! [`Store::lock`]: the rest of the hub speaks in domain methods (this is
-//! where another storage backend plugs in).
+//! The embedded backend: one libSQL file (WAL, synchronous=FULL) and one
+//! connection everything goes through, in turn (a libSQL connection must
+//! not be used from many tasks at once).
 
+use super::{
+    EventRow, EventsSummary, HeadMoved, Migration, NewNode, NodeListing, NodeRecord, NodeRow,
+    ProblemRecord, ProblemRow, Records, RegistrationTaken, ResyncNode, TokenRecord, TokenRow,
+    VenueListing, VenueRecord,
+};
 use libsql::Connection;
 use std::path::Path;
 use uuid::Uuid;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS venues (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reg_tokens (
-    hash TEXT PRIMARY KEY,
-    venue_id TEXT NOT NULL,
-    expires_ms INTEGER NOT NULL,
-    used_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS nodes (
-    node_id TEXT PRIMARY KEY,
-    venue_id TEXT NOT NULL,
-    public_key TEXT NOT NULL,
-    leaf_user TEXT NOT NULL,
-    leaf_password TEXT NOT NULL,
-    registered_ms INTEGER NOT NULL,
-    head_seq INTEGER NOT NULL DEFAULT 0,
-    head_hash BLOB NOT NULL DEFAULT x'0000000000000000000000000000000000000000000000000000000000000000',
-    verified_seq INTEGER NOT NULL DEFAULT 0,
-    last_contact_ms INTEGER,
-    heartbeat TEXT,
-    -- Set when `pvm-node resync` moved the venue to a new node id: this
-    -- node's events are kept as they are but no longer folded.
-    retired_ms INTEGER
-);
-CREATE TABLE IF NOT EXISTS events (
-    node_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    venue_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    envelope BLOB NOT NULL,
-    PRIMARY KEY (node_id, seq)
-) WITHOUT ROWID;
--- A venue's events, newest first, without scanning every venue's (the admin pages).
-CREATE INDEX IF NOT EXISTS events_by_venue ON events (venue_id, seq);
-CREATE TABLE IF NOT EXISTS problems (
-    id INTEGER PRIMARY KEY,
-    node_id TEXT,
-    seq INTEGER,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    at_ms INTEGER NOT NULL,
-    count INTEGER NOT NULL DEFAULT 1,
-    last_ms INTEGER
-);
-";
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        number: 1,
+        name: "hub",
+        sql: include_str!("../../../migrations/cloud/libsql/0001_hub.sql"),
+    },
+    Migration {
+        number: 2,
+        name: "admin_sessions",
+        sql: include_str!("../../../migrations/cloud/libsql/0002_admin_sessions.sql"),
+    },
+    Migration {
+        number: 3,
+        name: "events_by_node",
+        sql: include_str!("../../../migrations/cloud/libsql/0003_events_by_node.sql"),
+    },
+];
 
-/// Columns added after the first release, for databases made before them.
+/// Columns added after the first release, for files made before them (and
+/// before migrations were numbered).
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("problems", "count", "INTEGER NOT NULL DEFAULT 1"),
     ("problems", "last_ms", "INTEGER"),
     ("nodes", "retired_ms", "INTEGER"),
 ];
 
-/// The database and the one connection everything goes through, in turn
-/// (one libSQL connection must not be used from many tasks at once).
-pub struct Store {
+pub struct Libsql {
     _db: libsql::Database,
     conn: tokio::sync::Mutex<Connection>,
 }
 
-/// The store, held: what is done through one `Locked` is not interleaved
-/// with anyone else's (registration checks and commits under one hold).
-pub struct Locked<'a>(tokio::sync::MutexGuard<'a, Connection>);
+pub struct Held<'a>(tokio::sync::MutexGuard<'a, Connection>);
 
-impl Store {
-    pub async fn open(path: &Path) -> anyhow::Result<Store> {
+impl Libsql {
+    pub async fn open(path: &Path) -> anyhow::Result<Libsql> {
         let db = libsql::Builder::new_local(path).build().await?;
         let conn = db.connect()?;
         for pragma in [
@@ -87,125 +55,85 @@ impl Store {
         ] {
             drop(conn.query(pragma, ()).await?);
         }
-        conn.execute_batch(SCHEMA).await?;
-        for (table, column, decl) in ADDED_COLUMNS {
-            let mut rows = conn
-                .query(
-                    &format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"),
-                    [*column],
-                )
-                .await?;
-            if rows.next().await?.is_none() {
-                drop(rows);
-                conn.execute(
-                    &format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"),
-                    (),
-                )
-                .await?;
-            }
-        }
-        Ok(Store {
+        migrate(&conn).await?;
+        Ok(Libsql {
             _db: db,
             conn: tokio::sync::Mutex::new(conn),
         })
     }
 
-    /// Holds the store until the returned value is dropped.
-    pub async fn lock(&self) -> Locked<'_> {
-        Locked(self.conn.lock().await)
+    pub async fn lock(&self) -> Held<'_> {
+        Held(self.conn.lock().await)
     }
 }
 
-/// A node as the hub knows it.
-#[derive(Debug, Clone)]
-pub struct NodeRow {
-    pub node_id: Uuid,
-    pub venue_id: Uuid,
-    pub public_key: [u8; 32],
-    pub head_seq: u64,
-    pub head_hash: [u8; 32],
-    pub verified_seq: u64,
-    /// Replaced by a resynced node: its events are kept, not folded.
-    pub retired: bool,
+/// Applies the migrations not yet recorded, each in one transaction with
+/// its record; then adds the columns a file from before them lacks.
+async fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
+        (),
+    )
+    .await?;
+    for m in MIGRATIONS {
+        let mut done = conn
+            .query(
+                "SELECT 1 FROM schema_migrations WHERE number = ?1",
+                [m.number],
+            )
+            .await?;
+        if done.next().await?.is_some() {
+            continue;
+        }
+        drop(done);
+        let tx = conn.transaction().await?;
+        tx.execute_batch(m.sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (number, name, applied_ms) VALUES (?1, ?2, ?3)",
+            libsql::params![m.number, m.name, crate::now_ms()],
+        )
+        .await?;
+        tx.commit().await?;
+        if m.number == 1 {
+            add_missing_columns(conn).await?;
+        }
+    }
+    Ok(())
 }
 
-/// A venue as the admin list shows it, with its live node's figures.
-#[derive(Debug, Clone)]
-pub struct VenueListing {
-    pub id: String,
-    pub name: String,
-    pub node_id: Option<String>,
-    pub head_seq: Option<i64>,
-    pub verified_seq: i64,
-    pub last_contact_ms: Option<i64>,
-    pub heartbeat: Option<String>,
-    pub events: i64,
+async fn add_missing_columns(conn: &Connection) -> anyhow::Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let mut rows = conn
+            .query(
+                &format!("SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [*column],
+            )
+            .await?;
+        if rows.next().await?.is_none() {
+            drop(rows);
+            conn.execute(
+                &format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"),
+                (),
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
-/// A node as the admin list shows it.
-#[derive(Debug, Clone)]
-pub struct NodeListing {
-    pub node_id: String,
-    pub venue_id: String,
-    pub head_seq: i64,
-    pub verified_seq: i64,
-    pub last_contact_ms: Option<i64>,
-    pub heartbeat: Option<String>,
-    pub retired_ms: Option<i64>,
-}
+impl Held<'_> {
+    pub async fn migrations(&self) -> anyhow::Result<Vec<i64>> {
+        let mut rows = self
+            .0
+            .query("SELECT number FROM schema_migrations ORDER BY number", ())
+            .await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(r.get::<i64>(0)?);
+        }
+        Ok(out)
+    }
 
-/// A registration token: its venue, when it expires, whether it was used.
-#[derive(Debug, Clone)]
-pub struct TokenRow {
-    pub venue_id: String,
-    pub expires_ms: i64,
-    pub used: bool,
-}
-
-/// What `resync` checks about the node it replaces.
-#[derive(Debug, Clone)]
-pub struct ResyncNode {
-    pub venue_id: String,
-    pub public_key: String,
-    pub leaf_user: String,
-    pub leaf_hash: String,
-    pub retired: bool,
-}
-
-/// (count, first seq, last seq, verified seq, latest 50 as (seq, kind, verified)).
-pub type EventsSummary = (
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    Vec<(i64, String, bool)>,
-);
-
-/// A kind of problem a node had: the first one's seq and detail, how many
-/// there were, and when it was last seen.
-#[derive(Debug, serde::Serialize)]
-pub struct ProblemRow {
-    pub seq: Option<i64>,
-    pub kind: String,
-    pub detail: String,
-    pub at_ms: i64,
-    pub count: i64,
-    pub last_ms: i64,
-}
-
-/// A new node's row (registration and resync).
-pub struct NewNode<'a> {
-    pub node_id: Uuid,
-    pub venue_id: Uuid,
-    /// base64 ed25519.
-    pub public_key: &'a str,
-    pub leaf_user: &'a str,
-    /// bcrypt.
-    pub leaf_hash: &'a str,
-    pub at_ms: i64,
-}
-
-impl Locked<'_> {
     /// Every node with its verified head.
     pub async fn nodes(&self) -> anyhow::Result<Vec<NodeRow>> {
         nodes(&self.0).await
@@ -237,11 +165,9 @@ impl Locked<'_> {
         Ok(())
     }
 
-    /// Stores verified events (a duplicate is left as it was) and the nodes'
-    /// new heads, in one transaction.
     pub async fn store_batch(
         &self,
-        events: &[pvm_shared::envelope::Envelope],
+        events: &[EventRow],
         heads: &[NodeRow],
         now_ms: i64,
     ) -> anyhow::Result<()> {
@@ -250,30 +176,42 @@ impl Locked<'_> {
             let insert = tx
                 .prepare("INSERT OR IGNORE INTO events (node_id, seq, venue_id, kind, envelope) VALUES (?1, ?2, ?3, ?4, ?5)")
                 .await?;
-            for env in events {
+            for e in events {
                 insert
                     .execute(libsql::params![
-                        env.header.node_id.to_string(),
-                        env.header.seq as i64,
-                        env.header.venue_id.to_string(),
-                        env.kind.as_str(),
-                        env.encode()
+                        e.node_id.to_string(),
+                        e.seq,
+                        e.venue_id.to_string(),
+                        e.kind.as_str(),
+                        e.envelope.as_slice()
                     ])
                     .await?;
                 insert.reset();
             }
             for h in heads {
-                tx.execute(
-                    "UPDATE nodes SET head_seq = ?2, head_hash = ?3, verified_seq = ?4, last_contact_ms = ?5 WHERE node_id = ?1",
-                    libsql::params![
-                        h.node_id.to_string(),
-                        h.head_seq as i64,
-                        h.head_hash.to_vec(),
-                        h.verified_seq as i64,
-                        now_ms
-                    ],
-                )
-                .await?;
+                // Moves only from where this batch began (see HeadMoved).
+                let first = events
+                    .iter()
+                    .filter(|e| e.node_id == h.node_id)
+                    .map(|e| e.seq)
+                    .min();
+                let updated = tx
+                    .execute(
+                        "UPDATE nodes SET head_seq = ?2, head_hash = ?3, verified_seq = ?4, last_contact_ms = ?5 \
+                         WHERE node_id = ?1 AND (?6 IS NULL OR head_seq = ?6)",
+                        libsql::params![
+                            h.node_id.to_string(),
+                            h.head_seq as i64,
+                            h.head_hash.to_vec(),
+                            h.verified_seq as i64,
+                            now_ms,
+                            first.map(|f| f - 1)
+                        ],
+                    )
+                    .await?;
+                if first.is_some() && updated != 1 {
+                    return Err(HeadMoved(h.node_id).into());
+                }
             }
         }
         tx.commit().await?;
@@ -281,12 +219,12 @@ impl Locked<'_> {
     }
 
     /// The stored envelope of a node's event `seq`.
-    pub async fn envelope(&self, node: Uuid, seq: u64) -> anyhow::Result<Option<Vec<u8>>> {
+    pub async fn envelope(&self, node: Uuid, seq: i64) -> anyhow::Result<Option<Vec<u8>>> {
         let mut rows = self
             .0
             .query(
                 "SELECT envelope FROM events WHERE node_id = ?1 AND seq = ?2",
-                libsql::params![node.to_string(), seq as i64],
+                libsql::params![node.to_string(), seq],
             )
             .await?;
         Ok(match rows.next().await? {
@@ -431,17 +369,32 @@ impl Locked<'_> {
         node: &NewNode<'_>,
     ) -> anyhow::Result<()> {
         let tx = self.0.transaction().await?;
-        tx.execute(
-            "UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1",
-            libsql::params![token_hash, node.at_ms],
-        )
-        .await?;
+        let spent = tx
+            .execute(
+                "UPDATE reg_tokens SET used_ms = ?2 WHERE hash = ?1 AND used_ms IS NULL AND venue_id = ?3",
+                libsql::params![token_hash, node.at_ms, token_venue.to_string()],
+            )
+            .await?;
+        if spent != 1 {
+            return Err(RegistrationTaken.into());
+        }
         // The venue takes the id the node's events carry.
-        tx.execute(
-            "UPDATE venues SET id = ?2 WHERE id = ?1",
-            libsql::params![token_venue.to_string(), node.venue_id.to_string()],
-        )
-        .await?;
+        let renamed = tx
+            .execute(
+                "UPDATE venues SET id = ?2 WHERE id = ?1",
+                libsql::params![token_venue.to_string(), node.venue_id.to_string()],
+            )
+            .await
+            .map_err(|e| {
+                if e.to_string().contains("UNIQUE constraint failed") {
+                    RegistrationTaken.into()
+                } else {
+                    anyhow::Error::from(e)
+                }
+            })?;
+        if renamed != 1 {
+            return Err(RegistrationTaken.into());
+        }
         tx.execute(
             "UPDATE reg_tokens SET venue_id = ?2 WHERE venue_id = ?1",
             libsql::params![token_venue.to_string(), node.venue_id.to_string()],
@@ -557,7 +510,7 @@ impl Locked<'_> {
             .0
             .query(
                 "SELECT COUNT(*), MIN(seq), MAX(seq), (SELECT MAX(verified_seq) FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL) FROM events \
-                 WHERE venue_id = ?1 AND node_id IN (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL)",
+                 WHERE node_id = (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL ORDER BY registered_ms DESC LIMIT 1)",
                 [id.to_string()],
             )
             .await?;
@@ -571,17 +524,22 @@ impl Locked<'_> {
         let mut kinds = self
             .0
             .query(
-                "SELECT seq, kind FROM events WHERE venue_id = ?1 AND node_id IN \
-                 (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL) ORDER BY seq DESC LIMIT 50",
+                "SELECT seq, kind FROM events WHERE node_id = \
+                 (SELECT node_id FROM nodes WHERE venue_id = ?1 AND retired_ms IS NULL ORDER BY registered_ms DESC LIMIT 1) ORDER BY seq DESC LIMIT 50",
                 [id.to_string()],
             )
             .await?;
         let mut latest = Vec::new();
         while let Some(k) = kinds.next().await? {
-            let seq: i64 = k.get(0)?;
-            latest.push((seq, k.get::<String>(1)?, verified.is_some_and(|v| seq <= v)));
+            latest.push((k.get::<i64>(0)?, k.get::<String>(1)?));
         }
-        Ok((count, min, max, verified, latest))
+        Ok((
+            count,
+            min,
+            max,
+            verified,
+            super::latest_with_verified(latest, verified),
+        ))
     }
 
     /// A venue's problems (and those of no known node), oldest first.
@@ -607,6 +565,178 @@ impl Locked<'_> {
         }
         Ok(out)
     }
+}
+
+impl Held<'_> {
+    pub async fn events_after(
+        &self,
+        node: Uuid,
+        after_seq: i64,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(u64, Vec<u8>)>> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT seq, envelope FROM events WHERE node_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                libsql::params![node.to_string(), after_seq, limit],
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push((r.get::<i64>(0)? as u64, r.get::<Vec<u8>>(1)?));
+        }
+        Ok(out)
+    }
+
+    pub async fn is_empty(&self) -> anyhow::Result<bool> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT EXISTS (SELECT 1 FROM venues) OR EXISTS (SELECT 1 FROM nodes)",
+                (),
+            )
+            .await?;
+        let any = match rows.next().await? {
+            Some(r) => r.get::<i64>(0)? != 0,
+            None => false,
+        };
+        Ok(!any)
+    }
+
+    pub async fn records(&self) -> anyhow::Result<Records> {
+        let mut out = Records::default();
+        let mut rows = self
+            .0
+            .query(
+                "SELECT id, name, created_ms FROM venues ORDER BY created_ms, id",
+                (),
+            )
+            .await?;
+        while let Some(r) = rows.next().await? {
+            out.venues.push(VenueRecord {
+                id: uuid_at(&r, 0)?,
+                name: r.get(1)?,
+                created_ms: r.get(2)?,
+            });
+        }
+        let mut rows = self
+            .0
+            .query(
+                "SELECT hash, venue_id, expires_ms, used_ms FROM reg_tokens ORDER BY hash",
+                (),
+            )
+            .await?;
+        while let Some(r) = rows.next().await? {
+            out.tokens.push(TokenRecord {
+                hash: r.get(0)?,
+                venue_id: uuid_at(&r, 1)?,
+                expires_ms: r.get(2)?,
+                used_ms: r.get(3)?,
+            });
+        }
+        let mut rows = self
+            .0
+            .query(
+                "SELECT node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
+                 verified_seq, last_contact_ms, heartbeat, retired_ms FROM nodes ORDER BY registered_ms, node_id",
+                (),
+            )
+            .await?;
+        while let Some(r) = rows.next().await? {
+            out.nodes.push(NodeRecord {
+                node_id: uuid_at(&r, 0)?,
+                venue_id: uuid_at(&r, 1)?,
+                public_key: r.get(2)?,
+                leaf_user: r.get(3)?,
+                leaf_password: r.get(4)?,
+                registered_ms: r.get(5)?,
+                head_seq: r.get(6)?,
+                head_hash: r.get(7)?,
+                verified_seq: r.get(8)?,
+                last_contact_ms: r.get(9)?,
+                heartbeat: r.get(10)?,
+                retired_ms: r.get(11)?,
+            });
+        }
+        let mut rows = self
+            .0
+            .query("SELECT node_id, seq, kind, detail, at_ms, count, last_ms FROM problems ORDER BY id", ())
+            .await?;
+        while let Some(r) = rows.next().await? {
+            out.problems.push(ProblemRecord {
+                node_id: r.get::<Option<String>>(0)?.map(|t| t.parse()).transpose()?,
+                seq: r.get(1)?,
+                kind: r.get(2)?,
+                detail: r.get(3)?,
+                at_ms: r.get(4)?,
+                count: r.get(5)?,
+                last_ms: r.get(6)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn import_records(&self, records: &Records) -> anyhow::Result<()> {
+        let tx = self.0.transaction().await?;
+        for v in &records.venues {
+            tx.execute(
+                "INSERT INTO venues (id, name, created_ms) VALUES (?1, ?2, ?3)",
+                libsql::params![v.id.to_string(), v.name.as_str(), v.created_ms],
+            )
+            .await?;
+        }
+        for t in &records.tokens {
+            tx.execute(
+                "INSERT INTO reg_tokens (hash, venue_id, expires_ms, used_ms) VALUES (?1, ?2, ?3, ?4)",
+                libsql::params![t.hash.as_str(), t.venue_id.to_string(), t.expires_ms, t.used_ms],
+            )
+            .await?;
+        }
+        for n in &records.nodes {
+            tx.execute(
+                "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
+                 verified_seq, last_contact_ms, heartbeat, retired_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                libsql::params![
+                    n.node_id.to_string(),
+                    n.venue_id.to_string(),
+                    n.public_key.as_str(),
+                    n.leaf_user.as_str(),
+                    n.leaf_password.as_str(),
+                    n.registered_ms,
+                    n.head_seq,
+                    n.head_hash.clone(),
+                    n.verified_seq,
+                    n.last_contact_ms,
+                    n.heartbeat.clone(),
+                    n.retired_ms
+                ],
+            )
+            .await?;
+        }
+        for p in &records.problems {
+            tx.execute(
+                "INSERT INTO problems (node_id, seq, kind, detail, at_ms, count, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                libsql::params![
+                    p.node_id.map(|n| n.to_string()),
+                    p.seq,
+                    p.kind.as_str(),
+                    p.detail.as_str(),
+                    p.at_ms,
+                    p.count,
+                    p.last_ms
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn uuid_at(row: &libsql::Row, column: i32) -> anyhow::Result<Uuid> {
+    let text: String = row.get(column)?;
+    text.parse()
+        .map_err(|e| anyhow::anyhow!("{text:?} is not a uuid: {e}"))
 }
 
 async fn insert_node(tx: &libsql::Transaction, n: &NewNode<'_>) -> anyhow::Result<()> {
@@ -670,4 +800,51 @@ async fn add_problems(
     }
     tx.commit().await?;
     Ok(())
+}
+
+impl Held<'_> {
+    pub async fn insert_session(
+        &self,
+        hash: &str,
+        admin_key: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> anyhow::Result<()> {
+        let tx = self.0.transaction().await?;
+        tx.execute(
+            "DELETE FROM admin_sessions WHERE expires_ms <= ?1",
+            [now_ms],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO admin_sessions (hash, admin_key, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4)",
+            libsql::params![hash, admin_key, now_ms, expires_ms],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session_valid(
+        &self,
+        hash: &str,
+        admin_key: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<bool> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT 1 FROM admin_sessions WHERE hash = ?1 AND admin_key = ?2 AND expires_ms > ?3",
+                libsql::params![hash, admin_key, now_ms],
+            )
+            .await?;
+        Ok(rows.next().await?.is_some())
+    }
+
+    pub async fn delete_session(&self, hash: &str) -> anyhow::Result<()> {
+        self.0
+            .execute("DELETE FROM admin_sessions WHERE hash = ?1", [hash])
+            .await?;
+        Ok(())
+    }
 }

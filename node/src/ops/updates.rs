@@ -1,0 +1,28 @@
+//! Container updates: how one ended, recorded in the log (by the updater
+//! through the control socket, or by the node refusing or starting one the
+//! hub sent).
+
+use crate::store::{AppendError, Committed, Log};
+use pvm_shared::venue::Command;
+use pvm_shared::Actor;
+
+/// How a container update ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Record {
+    pub container: String,
+    pub image: String,
+    /// "started", "done", "rolled back", "refused" …
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// Records how an update ended.
+pub async fn record(log: &Log, actor: Actor, r: Record) -> Result<Committed, AppendError> {
+    let command = Command::RecordUpdate {
+        container: r.container,
+        image: r.image,
+        outcome: r.outcome,
+        detail: r.detail,
+    };
+    log.append(actor, command).await
+}
