@@ -80,16 +80,10 @@ fn start_pump(
         .expect("link")
         .expect("registered");
     let stop = CancellationToken::new();
-    tokio::spawn(pvm_node::sync::pump(
-        link,
-        format!("nats://127.0.0.1:{leaf_port}"),
-        node.db.clone(),
-        node.state.reader.clone(),
-        clock,
-        node.state.sync.clone(),
-        node.state.log.watch_venue(),
-        stop.clone(),
-    ));
+    let url = format!("nats://127.0.0.1:{leaf_port}");
+    let mut ctx = pvm_node::sync::SyncContext::of(node, link, url, stop.clone());
+    ctx.clock = clock;
+    tokio::spawn(pvm_node::sync::pump(ctx));
     stop
 }
 

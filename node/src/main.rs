@@ -185,24 +185,17 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
             node.state
                 .sync
                 .set_hub_display(&link.hub_url, link.venue_id);
-            tokio::spawn(pvm_node::sync::pump(
+            let ctx = pvm_node::sync::SyncContext::of(
+                &node,
                 link.clone(),
                 config.nats.clone(),
-                node.db.clone(),
-                node.state.reader.clone(),
-                node.state.clock.clone(),
-                node.state.sync.clone(),
-                node.state.log.watch_venue(),
                 shutdown.clone(),
-            ));
+            );
+            tokio::spawn(pvm_node::sync::pump(ctx.clone()));
             match identity::load_hub_key(&config.data_dir) {
                 Ok(Some(hub_key)) => {
                     tokio::spawn(pvm_node::sync::downstream(
-                        link.clone(),
-                        config.nats.clone(),
-                        node.db.clone(),
-                        node.state.log.clone(),
-                        node.state.clock.clone(),
+                        ctx.clone(),
                         hub_key,
                         config.self_container.clone().map(|container| {
                             pvm_node::update::SelfUpdate {
@@ -214,17 +207,15 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                                 healthy_secs: config.self_update_healthy_secs,
                             }
                         }),
-                        shutdown.clone(),
                     ));
                 }
                 _ => tracing::warn!("no hub key: nothing from the hub will be applied"),
             }
             tokio::spawn(pvm_node::sync::media_upload(
-                link.clone(),
+                ctx.clone(),
                 config.data_dir.clone(),
                 node.state.identity.clone(),
                 std::time::Duration::from_secs(config.heartbeat_secs.clamp(1, 30)),
-                shutdown.clone(),
             ));
             tokio::spawn(pvm_node::leaf::watch(
                 pvm_node::leaf::LeafWatch {
@@ -239,13 +230,9 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                 shutdown.clone(),
             ));
             tokio::spawn(pvm_node::sync::heartbeat(
-                link,
-                config.nats.clone(),
+                ctx,
                 config.data_dir.clone(),
-                node.state.reader.clone(),
-                node.state.sync.clone(),
                 std::time::Duration::from_secs(config.heartbeat_secs),
-                shutdown.clone(),
             ));
         }
         Ok(None) => tracing::info!("not registered with a hub: running on its own"),

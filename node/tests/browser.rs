@@ -283,3 +283,62 @@ async fn the_tournament_clock_counts_down_in_a_real_browser() {
     }
     b.quit().await;
 }
+
+#[tokio::test]
+async fn the_player_directory_and_the_list_rules_fit_a_phone_and_a_desk() {
+    let node = TestNode::start();
+    for (width, height, shot) in [
+        (390, 844, "players-phone.png"),
+        (1280, 800, "players-desktop.png"),
+    ] {
+        let b = Browser::start(width, height).await;
+        b.goto(&format!("{}/", node.url)).await;
+        b.type_into("input[name=username]", ADMIN).await;
+        b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
+        b.click_and_wait("button[value=password]").await;
+        b.goto(&format!("{}/players", node.url)).await;
+        assert!(
+            b.title().await.starts_with("Players"),
+            "{}",
+            b.title().await
+        );
+        let name = format!("Alexandria Konstantinopoulou-Vanderbilt {width}");
+        b.type_into("section.new input[name=name]", &name).await;
+        b.type_into("section.new input[name=nickname]", SCRIPTY)
+            .await;
+        b.type_into("section.new input[name=phone]", "+30 210 555 0100")
+            .await;
+        b.click_and_wait("section.new button[type=submit]").await;
+        let page = b.source().await;
+        assert!(
+            page.contains(&format!("{name} added to the directory.")),
+            "{page}"
+        );
+        assert!(!b.alert_open().await, "an injected script ran");
+        let overflow = b
+            .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        assert_eq!(overflow, 0, "wider than the screen at {width} px");
+        if let Some(dir) = save_screenshot_dir() {
+            b.screenshot(&Path::new(&dir).join(shot)).await;
+        }
+        b.goto(&format!("{}/cash/rules", node.url)).await;
+        assert!(
+            b.title().await.starts_with("List rules"),
+            "{}",
+            b.title().await
+        );
+        let overflow = b
+            .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        assert_eq!(
+            overflow, 0,
+            "the rules are wider than the screen at {width} px"
+        );
+        if let Some(dir) = save_screenshot_dir() {
+            b.screenshot(&Path::new(&dir).join(format!("rules-{shot}")))
+                .await;
+        }
+        b.quit().await;
+    }
+}

@@ -475,3 +475,278 @@ async fn api_keys_are_made_shown_once_and_revoked_on_their_page() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn players_are_found_added_and_corrected_on_their_page() {
+    let node = TestNode::start();
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let post = |path: &str, form: Vec<(&str, &str)>| {
+        let mut form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        form.push(("_csrf".into(), csrf.clone()));
+        page.post(node.api(path)).form(&form).send()
+    };
+    let get = |path: &str| {
+        let req = page.get(node.api(path));
+        async move {
+            let r = req.send().await.expect("get");
+            (r.status(), r.text().await.expect("text"))
+        }
+    };
+    let players = || async {
+        node.client()
+            .get(node.api("/api/v1/players"))
+            .send()
+            .await
+            .expect("players")
+            .json::<Vec<Value>>()
+            .await
+            .expect("json")
+    };
+    let (status, html) = get("/players").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/players\""), "the nav links the page");
+    assert!(html.contains("No players yet"), "{html}");
+
+    // A bad email: refused, naming the field, with everything typed kept.
+    let refused = post(
+        "/players",
+        vec![
+            ("name", "Dana Ellis"),
+            ("nickname", "Dee"),
+            ("phone", "555 0100"),
+            ("email", "not-an-address"),
+            ("notes", "likes seat 1"),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.expect("text");
+    assert!(html.contains("email"), "names the field: {html}");
+    assert!(html.contains("value=\"Dana Ellis\"") && html.contains("value=\"not-an-address\""));
+    assert!(html.contains("likes seat 1"), "the notes come back too");
+    assert!(players().await.is_empty(), "nothing stored");
+
+    let made = post(
+        "/players",
+        vec![
+            ("name", "Dana Ellis"),
+            ("nickname", "Dee"),
+            ("phone", "555 0100"),
+            ("email", ""),
+            ("notes", "likes seat 1"),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let to = made.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let (_, html) = get(&to).await;
+    assert!(
+        html.contains("Dana Ellis added to the directory."),
+        "{html}"
+    );
+    let stored = players().await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["nickname"], "Dee");
+    assert_eq!(stored[0]["email"], Value::Null, "an empty field is none");
+    let id = stored[0]["id"].as_str().expect("id").to_owned();
+    post(
+        "/players",
+        vec![
+            ("name", "Bob Ray"),
+            ("nickname", ""),
+            ("phone", ""),
+            ("email", ""),
+            ("notes", ""),
+        ],
+    )
+    .await
+    .expect("post");
+
+    // Found by nickname, and only them.
+    let (_, html) = get("/players?q=dee").await;
+    assert!(
+        html.contains("<span class=\"name\">Dana Ellis</span>")
+            && !html.contains("<span class=\"name\">Bob Ray</span>"),
+        "{html}"
+    );
+    let (_, html) = get("/players?q=nobody").await;
+    assert!(html.contains("No player answers to"), "{html}");
+
+    // An edit with the name emptied: refused, the card open as typed, the
+    // record unchanged; a good edit is saved and said.
+    let path = format!("/players/{id}");
+    let refused = post(
+        &path,
+        vec![
+            ("name", " "),
+            ("nickname", "Dee"),
+            ("phone", "555 0199"),
+            ("email", ""),
+            ("notes", ""),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.expect("text");
+    assert!(
+        html.contains("Dana Ellis: name"),
+        "names whose and which field: {html}"
+    );
+    assert!(
+        html.contains("value=\"555 0199\""),
+        "the typed phone comes back"
+    );
+    assert_eq!(
+        players()
+            .await
+            .iter()
+            .find(|p| p["id"] == id.as_str())
+            .expect("dana")["phone"],
+        "555 0100"
+    );
+    let saved = post(
+        &path,
+        vec![
+            ("name", "Dana Ellis-Ray"),
+            ("nickname", "Dee"),
+            ("phone", "555 0199"),
+            ("email", "dana@example.org"),
+            ("notes", ""),
+        ],
+    )
+    .await
+    .expect("post");
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let (_, html) = get("/players").await;
+    assert!(html.contains("Dana Ellis-Ray saved."), "{html}");
+    let dana = players()
+        .await
+        .into_iter()
+        .find(|p| p["id"] == id.as_str())
+        .expect("dana");
+    assert_eq!(dana["email"], "dana@example.org");
+    assert_eq!(dana["notes"], "", "notes cleared as typed");
+
+    // A player who is not there.
+    let gone = post(
+        &format!("/players/{}", uuid::Uuid::now_v7()),
+        vec![("name", "X")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn list_rules_are_set_on_their_page_and_a_bad_field_is_named() {
+    let node = TestNode::start();
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let post = |form: Vec<(&str, &str)>| {
+        let mut form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        form.push(("_csrf".into(), csrf.clone()));
+        page.post(node.api("/cash/rules")).form(&form).send()
+    };
+    let policy = || async {
+        node.client()
+            .get(node.api("/api/v1/cash"))
+            .send()
+            .await
+            .expect("board")
+            .json::<Value>()
+            .await
+            .expect("json")["policy"]
+            .clone()
+    };
+    let before = policy().await;
+    assert_eq!(before["call_timeout_secs"], 180, "{before}");
+    let html = page
+        .get(node.api("/cash/rules"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("name=\"call_minutes\"") && html.contains("value=\"3\""),
+        "{html}"
+    );
+    let board = page
+        .get(node.api("/cash"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        board.contains("href=\"/cash/rules\""),
+        "the board links the rules"
+    );
+
+    // Ten seconds is too short: refused, named, as typed; nothing stored.
+    let refused = post(vec![
+        ("call_minutes", "0"),
+        ("call_seconds", "10"),
+        ("no_show", "move-down"),
+        ("places", "3"),
+        ("new_table_at", "7"),
+    ])
+    .await
+    .expect("post");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.expect("text");
+    assert!(html.contains("Call timer"), "names the field: {html}");
+    assert!(
+        html.contains("value=\"10\"") && html.contains("value=\"7\""),
+        "as typed: {html}"
+    );
+    assert_eq!(policy().await, before, "nothing stored");
+
+    let saved = post(vec![
+        ("call_minutes", "2"),
+        ("call_seconds", "30"),
+        ("no_show", "move-down"),
+        ("places", "3"),
+        ("new_table_at", "7"),
+    ])
+    .await
+    .expect("post");
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let to = saved.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let html = page
+        .get(node.api(&to))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("List rules saved: 2 min 30 s to reach the table, a no-show moves down 3 places, a seat keeps other lists, a new table at 7 waiting."),
+        "{html}"
+    );
+    let after = policy().await;
+    assert_eq!(after["call_timeout_secs"], 150);
+    assert_eq!(
+        after["no_show"],
+        serde_json::json!({"action": "move_down", "places": 3})
+    );
+    assert_eq!(after["seat_removes_other_lists"], false, "an unticked box");
+    assert_eq!(after["new_table_at"], 7);
+}

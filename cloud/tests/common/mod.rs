@@ -725,16 +725,9 @@ pub fn spawn_pump(
     leaf_port: u16,
     stop: &tokio_util::sync::CancellationToken,
 ) {
-    tokio::spawn(pvm_node::sync::pump(
-        link,
-        format!("nats://127.0.0.1:{leaf_port}"),
-        node.db.clone(),
-        node.state.reader.clone(),
-        node.state.clock.clone(),
-        node.state.sync.clone(),
-        node.state.log.watch_venue(),
-        stop.clone(),
-    ));
+    let url = format!("nats://127.0.0.1:{leaf_port}");
+    let ctx = pvm_node::sync::SyncContext::of(node, link, url, stop.clone());
+    tokio::spawn(pvm_node::sync::pump(ctx));
 }
 
 /// `n` events: tables opened and closed, many writers at once (group commit).

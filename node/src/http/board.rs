@@ -245,6 +245,7 @@ async fn render_saying(
             h2 { "Tables" }
             div.tablesgrid { @for t in board.tables.iter().filter(|t| t.status != TableStatus::Closed) { (table_card(t, board.now_ms, csrf)) } }
             @if Permission::CashManage.allows(who.role) {
+                p.meta { a href="/cash/rules" { "List rules" } ": call timer, no-shows, new tables" }
                 section.new {
                     h2 { "New waiting list" }
                     form method="post" action="/cash/lists" {

@@ -8,16 +8,19 @@ pub mod api;
 pub mod auth;
 mod board;
 pub mod cash;
+mod display_feed;
 mod displays;
 mod docs;
 pub mod error;
 pub mod extract;
 mod keys_page;
+mod list_rules;
 mod log_page;
 mod login;
 mod markup;
 pub mod openapi;
 mod page;
+mod players_page;
 mod screens;
 mod staff;
 mod staff_accounts;
@@ -69,12 +72,15 @@ pub fn router(state: AppState) -> Router {
         .merge(cash::routes())
         .merge(tournaments::routes())
         .merge(tournament_field::routes())
+        .merge(display_feed::routes())
         .merge(displays::routes())
         .merge(screens::routes())
         .merge(tournament_pages::routes())
         .merge(structure_pages::routes())
         .merge(staff::routes())
         .merge(staff_accounts::routes())
+        .merge(players_page::routes())
+        .merge(list_rules::routes())
         .merge(log_page::routes())
         .merge(keys_page::routes())
         .merge(board::routes())

@@ -43,6 +43,7 @@ pub fn openapi_doc() -> utoipa::openapi::OpenApi {
     doc.merge(super::tournaments::TournamentDoc::openapi());
     doc.merge(super::tournament_field::FieldDoc::openapi());
     doc.merge(super::displays::DisplayDoc::openapi());
+    doc.merge(super::display_feed::DisplayFeedDoc::openapi());
     doc
 }
 

@@ -80,6 +80,7 @@ pub(super) fn layout(
                     nav {
                         a href="/" { "Tables" }
                         @if Permission::CashOperate.allows(who.role) { a href="/cash" { "Lists" } }
+                        @if Permission::Players.allows(who.role) { a href="/players" { "Players" } }
                         a href="/tournaments" { "Tournaments" }
                         a href="/screens" { "Screens" }
                         @if Permission::LogRead.allows(who.role) { a href="/log" { "Log" } }

@@ -64,17 +64,19 @@ pub(crate) enum DownOutcome {
     Later(String),
 }
 
-#[allow(clippy::too_many_arguments)]
 pub async fn downstream(
-    link: HubLink,
-    nats_url: String,
-    db: Db,
-    log: crate::store::Log,
-    clock: Arc<dyn crate::store::writer::TimeSource>,
+    ctx: SyncContext,
     hub_key: ed25519_dalek::VerifyingKey,
     self_update: Option<crate::update::SelfUpdate>,
-    stop: CancellationToken,
 ) {
+    let SyncContext {
+        link,
+        nats_url,
+        db,
+        clock,
+        stop,
+        ..
+    } = &ctx;
     use async_nats::jetstream::consumer::pull;
     use futures_util::StreamExt;
     let conn = match db.connect().await {
@@ -89,7 +91,7 @@ pub async fn downstream(
         if stop.is_cancelled() {
             return;
         }
-        let client = connect_leaf(&link, &nats_url).await;
+        let client = connect_leaf(link, nats_url).await;
         let consumer = match client {
             Ok(c) => {
                 let js = jetstream::with_domain(c, &link.nats_domain);
@@ -129,16 +131,8 @@ pub async fn downstream(
                     failed = true;
                     break;
                 };
-                let outcome = apply_down(
-                    &link,
-                    &conn,
-                    &log,
-                    &clock,
-                    &hub_key,
-                    self_update.as_ref(),
-                    &m.payload,
-                )
-                .await;
+                let outcome =
+                    apply_down(&ctx, &conn, &hub_key, self_update.as_ref(), &m.payload).await;
                 match outcome {
                     DownOutcome::Done(id, kind, issued_ms) => {
                         if let Err(e) =
@@ -177,16 +171,16 @@ pub async fn downstream(
 /// venue), refused when it was applied already or is an update older than
 /// this node (an update refused says so in an event, which reaches the hub),
 /// else turned into a command with the cloud as actor.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply_down(
-    link: &HubLink,
+    ctx: &SyncContext,
     conn: &libsql::Connection,
-    log: &crate::store::Log,
-    clock: &Arc<dyn crate::store::writer::TimeSource>,
     hub_key: &ed25519_dalek::VerifyingKey,
     self_update: Option<&crate::update::SelfUpdate>,
     payload: &[u8],
 ) -> DownOutcome {
+    let SyncContext {
+        link, log, clock, ..
+    } = ctx;
     use crate::ops;
     use pvm_shared::down::{DownBody, DownMessage};
     /// What a message asks of the node.

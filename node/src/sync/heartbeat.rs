@@ -4,15 +4,15 @@
 use super::*;
 
 /// Heartbeats: `pvm.hb.<venue>.<node>` every `every` with version, backlog, uptime, free memory and disk, and the CPU temperature where the board reports it.
-pub async fn heartbeat(
-    link: HubLink,
-    nats_url: String,
-    data_dir: std::path::PathBuf,
-    reader: Reader,
-    status: Arc<SyncStatus>,
-    every: Duration,
-    stop: CancellationToken,
-) {
+pub async fn heartbeat(ctx: SyncContext, data_dir: std::path::PathBuf, every: Duration) {
+    let SyncContext {
+        link,
+        nats_url,
+        reader,
+        status,
+        stop,
+        ..
+    } = &ctx;
     let started = std::time::Instant::now();
     let subject = format!("pvm.hb.{}.{}", link.venue_id, link.node_id);
     let mut client = None;
@@ -21,7 +21,7 @@ pub async fn heartbeat(
     loop {
         tokio::select! { _ = stop.cancelled() => return, _ = tick.tick() => {} }
         if client.is_none() {
-            client = connect_leaf(&link, &nats_url).await.ok();
+            client = connect_leaf(link, nats_url).await.ok();
         }
         let Some(c) = &client else { continue };
         let beat = serde_json::json!({
@@ -41,7 +41,7 @@ pub async fn heartbeat(
         .await;
         match asked {
             Ok(Ok(answer)) => {
-                compare_head(&link, c, &reader, &status, &answer.payload).await;
+                compare_head(link, c, reader, status, &answer.payload).await;
             }
             // No answer in time (the hub is away): the beat was still sent.
             Err(_) | Ok(Err(_))

@@ -9,12 +9,12 @@ pub(crate) const MEDIA_RECHECK: Duration = Duration::from_secs(3600);
 /// 30 s, each image in `<data dir>/media` the hub does not have yet is sent
 /// over HTTP, signed by the node's key (`pvm_display::media::upload_message`).
 pub async fn media_upload(
-    link: HubLink,
+    ctx: SyncContext,
     data_dir: std::path::PathBuf,
     identity: Arc<NodeIdentity>,
     every: Duration,
-    stop: CancellationToken,
 ) {
+    let SyncContext { link, stop, .. } = &ctx;
     use base64::Engine;
     use ed25519_dalek::Signer;
     let client = match hub_client(link.hub_ca.as_deref(), Duration::from_secs(30)) {

@@ -38,6 +38,43 @@ pub use pump::*;
 
 pub const HUB_FILE: &str = "hub.json";
 
+/// What every sync job shares: the hub link, the local leaf it talks
+/// through, the node's store and clock, the status the jobs report, and
+/// when to stop. Each job takes it, plus what only it needs.
+#[derive(Clone)]
+pub struct SyncContext {
+    pub link: HubLink,
+    /// The local leaf node (`nats://…`).
+    pub nats_url: String,
+    pub db: Db,
+    pub reader: Reader,
+    pub log: crate::store::Log,
+    pub clock: Arc<dyn crate::store::writer::TimeSource>,
+    pub status: Arc<SyncStatus>,
+    pub stop: CancellationToken,
+}
+
+impl SyncContext {
+    /// The jobs of `node` over `link`, through the leaf at `nats_url`, until `stop`.
+    pub fn of(
+        node: &crate::Node,
+        link: HubLink,
+        nats_url: String,
+        stop: CancellationToken,
+    ) -> SyncContext {
+        SyncContext {
+            link,
+            nats_url,
+            db: node.db.clone(),
+            reader: node.state.reader.clone(),
+            log: node.state.log.clone(),
+            clock: node.state.clock.clone(),
+            status: node.state.sync.clone(),
+            stop,
+        }
+    }
+}
+
 /// Frames in flight (of up to 64 events each).
 pub(crate) const WINDOW: usize = 64;
 

@@ -152,17 +152,17 @@ pub(crate) async fn ask_head(link: &HubLink, client: &async_nats::Client) -> Opt
 }
 
 /// Publishes the log to the hub until `stop`.
-#[allow(clippy::too_many_arguments)]
-pub async fn pump(
-    link: HubLink,
-    nats_url: String,
-    db: Db,
-    reader: Reader,
-    clock: Arc<dyn crate::store::writer::TimeSource>,
-    status: Arc<SyncStatus>,
-    mut wake: tokio::sync::watch::Receiver<Arc<pvm_shared::venue::VenueState>>,
-    stop: CancellationToken,
-) {
+pub async fn pump(ctx: SyncContext) {
+    let SyncContext {
+        link,
+        nats_url,
+        db,
+        reader,
+        status,
+        stop,
+        ..
+    } = &ctx;
+    let mut wake = ctx.log.watch_venue();
     status.registered.store(true, Ordering::Relaxed);
     let conn = match db.connect().await {
         Ok(c) => c,
@@ -178,7 +178,7 @@ pub async fn pump(
         if stop.is_cancelled() {
             return;
         }
-        let client = connect_leaf(&link, &nats_url).await;
+        let client = connect_leaf(link, nats_url).await;
         let client = match client {
             Ok(c) => c,
             Err(e) => {
@@ -191,24 +191,17 @@ pub async fn pump(
         };
         // A log that forked from the hub's is not sent on (the heartbeat
         // keeps asking; `pvm-node resync` is the way out).
-        if let Some(answer) = ask_head(&link, &client).await {
-            compare_head(&link, &client, &reader, &status, &answer).await;
+        if let Some(answer) = ask_head(link, &client).await {
+            compare_head(link, &client, reader, status, &answer).await;
         }
         let js = jetstream::with_domain(client.clone(), &link.nats_domain);
         // Publish until something fails; then back off and start again from `acked`.
-        let result = publish_from(
-            &link,
-            &js,
-            &conn,
-            &reader,
-            &clock,
-            &status,
-            &mut acked,
-            &mut wake,
-            &stop,
-            &mut backoff,
-        )
-        .await;
+        let at = Position {
+            acked: &mut acked,
+            wake: &mut wake,
+            backoff: &mut backoff,
+        };
+        let result = publish_from(&ctx, &js, &conn, at).await;
         status.connected.store(false, Ordering::Relaxed);
         if let Err(e) = result {
             tracing::debug!(error = %e, acked, "sync: link down; backing off");
@@ -219,19 +212,33 @@ pub async fn pump(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where a pump is: the last seq the hub acked, the writer's wake-up, and
+/// the back-off to use after the next failure.
+pub(crate) struct Position<'a> {
+    pub acked: &'a mut u64,
+    pub wake: &'a mut tokio::sync::watch::Receiver<Arc<pvm_shared::venue::VenueState>>,
+    pub backoff: &'a mut Duration,
+}
+
 pub(crate) async fn publish_from(
-    link: &HubLink,
+    ctx: &SyncContext,
     js: &jetstream::Context,
     conn: &libsql::Connection,
-    reader: &Reader,
-    clock: &Arc<dyn crate::store::writer::TimeSource>,
-    status: &SyncStatus,
-    acked: &mut u64,
-    wake: &mut tokio::sync::watch::Receiver<Arc<pvm_shared::venue::VenueState>>,
-    stop: &CancellationToken,
-    backoff: &mut Duration,
+    at: Position<'_>,
 ) -> Result<(), String> {
+    let SyncContext {
+        link,
+        reader,
+        clock,
+        status,
+        stop,
+        ..
+    } = ctx;
+    let Position {
+        acked,
+        wake,
+        backoff,
+    } = at;
     let subject = link.subject();
     // After a rewind: up to which seq frames are sent again, and their tag.
     let mut resend: Option<(u64, u64)> = None;
