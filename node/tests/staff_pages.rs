@@ -750,3 +750,147 @@ async fn list_rules_are_set_on_their_page_and_a_bad_field_is_named() {
     assert_eq!(after["seat_removes_other_lists"], false, "an unticked box");
     assert_eq!(after["new_table_at"], 7);
 }
+
+#[tokio::test]
+async fn a_walk_in_is_seated_at_once_and_a_table_made_must_move_from_the_board() {
+    let node = TestNode::start();
+    let c = node.client();
+    let t: Value = c
+        .post(node.api("/api/v1/tables"))
+        .json(&common::table_json("Feature"))
+        .send()
+        .await
+        .expect("table")
+        .json()
+        .await
+        .expect("json");
+    let table = t["id"].as_str().expect("id").to_owned();
+    c.post(node.api(&format!("/api/v1/tables/{table}/open")))
+        .send()
+        .await
+        .expect("open");
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let post = |path: String, form: Vec<(&str, &str)>| {
+        let mut form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        form.push(("_csrf".into(), csrf.clone()));
+        page.post(node.api(&path)).form(&form).send()
+    };
+    let board = || async {
+        c.get(node.api("/api/v1/cash"))
+            .send()
+            .await
+            .expect("board")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    let html = page
+        .get(node.api("/cash"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("Seat someone now") && html.contains("Make must-move"),
+        "{html}"
+    );
+
+    // A walk-in: added to the directory and seated in one commit.
+    let head = |b: Value| {
+        b["tables"][0]["occupied"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0)
+    };
+    let r = post(
+        format!("/cash/tables/{table}/seat"),
+        vec![("name", "Gus Hale"), ("seat", "4")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let html = page
+        .get(node.api(&to))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("Gus Hale seated at Feature, seat 4."),
+        "{html}"
+    );
+    let b = board().await;
+    assert_eq!(head(b.clone()), 1);
+    assert_eq!(b["tables"][0]["occupied"][0]["seat"], 4);
+    let players: Vec<Value> = c
+        .get(node.api("/api/v1/players"))
+        .send()
+        .await
+        .expect("players")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(players.len(), 1, "one walk-in added");
+
+    // The seat taken: refused with the domain's reason, and nobody added.
+    let r = post(
+        format!("/cash/tables/{table}/seat"),
+        vec![("name", "Ivy Ng"), ("seat", "4")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let players: Vec<Value> = c
+        .get(node.api("/api/v1/players"))
+        .send()
+        .await
+        .expect("players")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(players.len(), 1, "a refused seat adds no walk-in");
+
+    // Must-move on, said, and off again.
+    let r = post(
+        format!("/cash/tables/{table}/must-move"),
+        vec![("must_move", "true")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = page
+        .get(node.api("/cash"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("Feature is now a must-move table"), "{html}");
+    assert_eq!(board().await["tables"][0]["must_move"], true);
+    let r = post(
+        format!("/cash/tables/{table}/must-move"),
+        vec![("must_move", "maybe")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    post(
+        format!("/cash/tables/{table}/must-move"),
+        vec![("must_move", "false")],
+    )
+    .await
+    .expect("post");
+    assert_eq!(board().await["tables"][0]["must_move"], false);
+}

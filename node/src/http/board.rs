@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route("/cash/entries/{id}/{action}", post(entry_action))
         .route("/cash/tables/{id}/seats/{seat}/{action}", post(seat_action))
         .route("/cash/seat-changes/{id}/cancel", post(cancel_seat_change))
+        .route("/cash/tables/{id}/seat", post(seat_now))
+        .route("/cash/tables/{id}/must-move", post(must_move))
         .route("/static/countdown.js", get(js))
 }
 
@@ -168,7 +170,7 @@ fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
     }
 }
 
-fn table_card(t: &TableSeatsView, now_ms: u64, csrf: &CsrfToken) -> Markup {
+fn table_card(t: &TableSeatsView, now_ms: u64, csrf: &CsrfToken, manage: bool) -> Markup {
     let seat_action = |seat: u8, a: &str| format!("/cash/tables/{}/seats/{seat}/{a}", t.id);
     html! {
         section.seats {
@@ -189,6 +191,29 @@ fn table_card(t: &TableSeatsView, now_ms: u64, csrf: &CsrfToken) -> Markup {
                 }
             }
             p.open { (count(t.open_seats.len() as u64, "open seat", "open seats")) }
+            @if !t.open_seats.is_empty() {
+                details.move {
+                    summary { "Seat someone now" }
+                    form method="post" action=(format!("/cash/tables/{}/seat", t.id)) {
+                        (csrf_field(csrf))
+                        label { "Player (a new name adds a walk-in)" input name="name" list="players" required maxlength="80" autocomplete="off"; }
+                        label { "Seat" select name="seat" { @for n in &t.open_seats { option value=(n) { (n) } } } }
+                        button type="submit" { "Seat" }
+                    }
+                }
+            }
+            @if manage {
+                form method="post" action=(format!("/cash/tables/{}/must-move", t.id)) {
+                    (csrf_field(csrf))
+                    @if t.must_move {
+                        input type="hidden" name="must_move" value="false";
+                        button.link type="submit" { "No longer must-move" }
+                    } @else {
+                        input type="hidden" name="must_move" value="true";
+                        button.link type="submit" title="Its players move to the main game of the same stakes as seats open" { "Make must-move" }
+                    }
+                }
+            }
         }
     }
 }
@@ -243,7 +268,7 @@ async fn render_saying(
                 } }
             }
             h2 { "Tables" }
-            div.tablesgrid { @for t in board.tables.iter().filter(|t| t.status != TableStatus::Closed) { (table_card(t, board.now_ms, csrf)) } }
+            div.tablesgrid { @for t in board.tables.iter().filter(|t| t.status != TableStatus::Closed) { (table_card(t, board.now_ms, csrf, Permission::CashManage.allows(who.role))) } }
             @if Permission::CashManage.allows(who.role) {
                 p.meta { a href="/cash/rules" { "List rules" } ": call timer, no-shows, new tables" }
                 section.new {
@@ -635,4 +660,89 @@ async fn cancel_seat_change(
 ) -> Result<Response, ApiError> {
     let action = Ok(Action::CancelSeatChange { request_id });
     act(&s, who.principal(), &csrf, action, |_| None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct SeatNowForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    seat: String,
+}
+
+/// Seats a player straight away: a name in the directory, else a walk-in.
+async fn seat_now(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    csrf: CsrfToken,
+    Path(table_id): Path<Uuid>,
+    form: FormResult<SeatNowForm>,
+) -> Result<Response, ApiError> {
+    let Form(f) = form?;
+    let who = who.principal();
+    let name = f.name.trim().to_owned();
+    let Ok(seat) = f.seat.trim().parse::<u8>() else {
+        let m = "pick a seat";
+        return render(&s, who, &csrf, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await;
+    };
+    let now = s.clock.now_ms();
+    let seated =
+        ops::cash::seat_now(&s.log, who.actor(), now, Who::Typed(name), table_id, seat).await;
+    match seated {
+        Ok((player_id, _)) => {
+            let state = s.log.venue();
+            let player = state.players.get(&player_id).map(|p| p.name.clone());
+            let table = state.tables.get(&table_id).map(|t| t.name.to_string());
+            let said = format!(
+                "{} seated at {}, seat {seat}.",
+                player.as_deref().unwrap_or("The player"),
+                table.as_deref().unwrap_or("the table")
+            );
+            Ok(redirect_saying("/cash", "/cash", &said))
+        }
+        Err(e) => {
+            let (status, message) = refusal(e);
+            render(&s, who, &csrf, status, Some(&message)).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct MustMoveForm {
+    #[serde(default)]
+    must_move: String,
+}
+
+/// Makes a table must-move, or not.
+async fn must_move(
+    State(s): State<AppState>,
+    who: Require<CashManage>,
+    csrf: CsrfToken,
+    Path(table_id): Path<Uuid>,
+    form: FormResult<MustMoveForm>,
+) -> Result<Response, ApiError> {
+    let Form(f) = form?;
+    let must_move = match f.must_move.as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(format!("must-move: {other:?} is neither true nor false")),
+    };
+    let action = must_move.map(|must_move| Action::SetMustMove {
+        table_id,
+        must_move,
+    });
+    let said = |board: &BoardView| {
+        let t = board.tables.iter().find(|t| t.id == table_id)?;
+        Some(if t.must_move {
+            format!(
+                "{} is now a must-move table: its players move to the main {} {} game as seats open.",
+                t.name,
+                t.stakes,
+                t.game.label()
+            )
+        } else {
+            format!("{} is no longer a must-move table.", t.name)
+        })
+    };
+    act(&s, who.principal(), &csrf, action, said).await
 }

@@ -52,6 +52,34 @@ pub async fn join(
     ))
 }
 
+/// Seats a player who was not on a list at `table_id`, `seat`: a known
+/// player, or a walk-in added to the directory in the same batch (both
+/// stand or neither). Returns the player's id with the commit.
+pub async fn seat_now(
+    log: &Log,
+    actor: Actor,
+    now_ms: u64,
+    who: Who,
+    table_id: Uuid,
+    seat: u8,
+) -> Result<(Uuid, Committed), AppendError> {
+    let (player_id, create) = resolve(&log.venue(), who)?;
+    let commands = create
+        .into_iter()
+        .chain([Command::Cash(CashCommand::Seat {
+            player_id,
+            entry_id: None,
+            table_id,
+            seat,
+            at_ms: now_ms,
+        })])
+        .collect();
+    Ok((
+        player_id,
+        super::last(log.append_all(actor, commands).await?)?,
+    ))
+}
+
 /// One list or seat action, as staff ask for it. The ids the node makes
 /// itself (a new list's, a seat request's) and the time come from here,
 /// not from the caller.
