@@ -894,3 +894,95 @@ async fn a_walk_in_is_seated_at_once_and_a_table_made_must_move_from_the_board()
     .expect("post");
     assert_eq!(board().await["tables"][0]["must_move"], false);
 }
+
+#[tokio::test]
+async fn a_registration_on_the_panel_says_the_seat_drawn() {
+    let node = TestNode::start();
+    let c = node.client();
+    let t: Value = c
+        .post(node.api("/api/v1/tournaments"))
+        .json(&serde_json::json!({"name": "Monday Turbo", "template": "turbo", "tables": 2}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = t["id"].as_str().expect("id").to_owned();
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let register = |name: &str| {
+        let form = vec![
+            ("_csrf".to_owned(), csrf.clone()),
+            ("name".to_owned(), name.to_owned()),
+        ];
+        page.post(node.api(&format!("/tournaments/{id}/register")))
+            .form(&form)
+            .send()
+    };
+    let said = |r: reqwest::Response| {
+        let to = r.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        let page = page.clone();
+        let url = node.api(&to);
+        async move {
+            page.get(url)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+    // Before the start: no seat yet, and the page says so.
+    let r = register("Ann Able").await.expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = said(r).await;
+    assert!(
+        html.contains("Ann Able registered; seats are drawn at the start."),
+        "{html}"
+    );
+    register("Cy Cole").await.expect("post");
+    let started = c
+        .post(node.api(&format!("/api/v1/tournaments/{id}/start")))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(started.status(), StatusCode::OK);
+    // A late registration: the seat drawn is on the page, and it is the one stored.
+    let r = register("Bo Baker").await.expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = said(r).await;
+    let entries: Vec<Value> = c
+        .get(node.api(&format!("/api/v1/tournaments/{id}/entries")))
+        .send()
+        .await
+        .expect("entries")
+        .json()
+        .await
+        .expect("json");
+    let bo = entries
+        .iter()
+        .find(|e| e["name"] == "Bo Baker")
+        .expect("bo");
+    let seat = format!(
+        "Bo Baker registered: table {}, seat {}.",
+        bo["table"], bo["seat"]
+    );
+    assert!(html.contains(&seat), "{seat} in {html}");
+    // Shown once.
+    let again = page
+        .get(node.api(&format!("/tournaments/{id}")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !again.contains("Bo Baker registered: table"),
+        "the message is shown once: {again}"
+    );
+}

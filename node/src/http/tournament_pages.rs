@@ -5,12 +5,12 @@
 
 use super::auth::{CsrfToken, Require, StaffUi, TournamentsManage, TournamentsOperate};
 use super::error::ApiError;
-use super::page::{csrf_field, layout, refusal, FormResult};
+use super::page::{csrf_field, layout, redirect_saying, refusal, Flash, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops::{self, players::Who, tournaments::Action};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -126,6 +126,7 @@ async fn render(
     id: Uuid,
     status: StatusCode,
     error: Option<&str>,
+    notice: Option<&str>,
 ) -> Result<Response, ApiError> {
     let settings = s.reader.settings().await?;
     let state = s.log.venue();
@@ -157,6 +158,7 @@ async fn render(
     seated.sort_by_key(|(s, _)| *s);
     let body = html! {
         div.board data-now=(now) {
+            @if let Some(n) = notice { p.notice role="status" { (n) } }
             h1 { (t.name) " " small { (format!("{:?}", t.status).to_lowercase()) } }
             section.clock {
                 @if v.on_break { p.level { "Break" } } @else { p.level { "Level " (v.level) } }
@@ -281,8 +283,21 @@ async fn panel(
     who: Require<StaffUi>,
     csrf: CsrfToken,
     Path(id): Path<Uuid>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    render(&s, who.principal(), &csrf, id, StatusCode::OK, None).await
+    let path = format!("/tournaments/{id}");
+    let flash = Flash::take(&headers, &path);
+    let page = render(
+        &s,
+        who.principal(),
+        &csrf,
+        id,
+        StatusCode::OK,
+        None,
+        flash.text(),
+    )
+    .await?;
+    Ok(flash.spend(page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -395,10 +410,13 @@ async fn action(
             )
             .await;
             return match entered {
-                Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
+                Ok(r) => {
+                    let path = format!("/tournaments/{id}");
+                    Ok(redirect_saying(&path, &path, &entered_said(&s, id, &r)))
+                }
                 Err(e) => {
                     let (status, message) = refusal(e);
-                    render(&s, who, &csrf, id, status, Some(&message)).await
+                    render(&s, who, &csrf, id, status, Some(&message), None).await
                 }
             };
         }
@@ -428,13 +446,13 @@ async fn action(
     };
     let action = match action {
         Ok(a) => a,
-        Err(m) => return render(&s, who, &csrf, id, StatusCode::CONFLICT, Some(&m)).await,
+        Err(m) => return render(&s, who, &csrf, id, StatusCode::CONFLICT, Some(&m), None).await,
     };
     match ops::tournaments::play(&s.log, who.actor(), now, id, action).await {
         Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
         Err(e) => {
             let (status, message) = refusal(e);
-            render(&s, who, &csrf, id, status, Some(&message)).await
+            render(&s, who, &csrf, id, status, Some(&message), None).await
         }
     }
 }
@@ -559,6 +577,7 @@ async fn bag(
                     id,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Some(&m),
+                    None,
                 )
                 .await;
             }
@@ -571,7 +590,7 @@ async fn bag(
         Ok(_) => Ok(Redirect::to(&format!("/tournaments/{id}")).into_response()),
         Err(e) => {
             let (status, message) = refusal(e);
-            render(&s, who, &csrf, id, status, Some(&message)).await
+            render(&s, who, &csrf, id, status, Some(&message), None).await
         }
     }
 }
@@ -608,6 +627,30 @@ async fn create_day2(
     };
     let tournament_id = ops::tournaments::create_day2(&s.log, who.principal().actor(), new).await?;
     Ok(Redirect::to(&format!("/tournaments/{tournament_id}")).into_response())
+}
+
+/// What a registration did, in words: who, and the seat drawn once the
+/// tournament runs.
+fn entered_said(s: &AppState, id: Uuid, r: &ops::tournaments::Registered) -> String {
+    let state = s.log.venue();
+    let name = state
+        .players
+        .get(&r.player_id)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| "The player".into());
+    let bullet = state
+        .tournaments
+        .get(&id)
+        .and_then(|t| t.bullets.get(&r.bullet_id));
+    let how = if bullet.is_some_and(|b| b.reentry) {
+        "re-entered"
+    } else {
+        "registered"
+    };
+    match bullet.and_then(|b| b.seat) {
+        Some((table, seat)) => format!("{name} {how}: table {table}, seat {seat}."),
+        None => format!("{name} {how}; seats are drawn at the start."),
+    }
 }
 
 #[cfg(test)]
