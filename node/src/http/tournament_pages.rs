@@ -156,10 +156,26 @@ async fn render(
     let recent = recent_actions(s, &state, id).await?;
     let mut seated: Vec<_> = t.alive().filter_map(|b| b.seat.map(|s| (s, b))).collect();
     seated.sort_by_key(|(s, _)| *s);
+    // What the room sees: a paused clock is "paused", not "running".
+    let status_word = match t.status {
+        Status::Running if v.paused => "paused".to_owned(),
+        Status::Running if v.on_break => "on break".to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    };
+    let running = t.status == Status::Running;
+    let final_table = if running { final_table_at(t) } else { None };
+    // When the final table can be drawn, that is the one move offered:
+    // drawing it breaks and balances every other table at once.
+    let balance = t
+        .balance_suggestion()
+        .filter(|_| running && final_table.is_none());
+    let to_break = t
+        .table_to_break()
+        .filter(|_| running && final_table.is_none());
     let body = html! {
         div.board data-now=(now) {
             @if let Some(n) = notice { p.notice role="status" { (n) } }
-            h1 { (t.name) " " small { (format!("{:?}", t.status).to_lowercase()) } }
+            h1 { (t.name) " " small { (status_word) } }
             section.clock {
                 @if v.on_break { p.level { "Break" } } @else { p.level { "Level " (v.level) } }
                 @if v.started && !v.paused && !v.finished {
@@ -180,12 +196,12 @@ async fn render(
                     @if !t.late_reg_closed { (button("close-late-reg", "Close late reg", "secondary")) }
                 }
             }
-            @if let Some(m) = t.balance_suggestion() {
+            @if let Some(m) = balance {
                 p.mustmove { "Balance: move " (t.bullets.get(&m.bullet_id).map(|b| name(b.player_id)).unwrap_or_default())
                     " from table " (m.from.0) " seat " (m.from.1) " to table " (m.to.0) " seat " (m.to.1) " "
                     (button("balance", "Confirm move", "")) }
             }
-            @if let Some(table) = t.table_to_break() {
+            @if let Some(table) = to_break {
                 p.mustmove { "The field fits: break table " (table) " " (button("break", "Break it", "")) }
             }
             @if let Some(b) = last_bust { p { "Last bust-out: " (t.bullets.get(&b).map(|x| name(x.player_id)).unwrap_or_default()) " " (button("undo-bust", "Undo", "secondary")) } }
@@ -193,13 +209,13 @@ async fn render(
                 form.join method="post" action=(act("register")) {
                     (csrf_field(csrf))
                     input name="name" required placeholder="Player name" list="players";
-                    label { input type="checkbox" name="override" value="1"; " after late reg" }
+                    label title="Let this player in although late registration has closed (the event records it)" { input type="checkbox" name="override" value="1"; " Late entry after registration closed" }
                     button type="submit" { "Register" }
                 }
                 datalist id="players" { @for p in state.players.values() { option value=(p.name) {} } }
             }
-            @if t.status == Status::Running {
-                @if let Some(table) = final_table_at(t) {
+            @if running {
+                @if let Some(table) = final_table {
                     p { (t.alive().count()) " left: " (button(&format!("final-table-{table}"), &format!("Draw the final table at table {table}"), "")) }
                 }
             }

@@ -319,7 +319,14 @@ impl Tournament {
                             });
                         }
                         clock.jump(s, to_step, at_ms);
-                        format!("jump to step {to_step}")
+                        // In the words staff use: levels count from 1, breaks
+                        // by the level they follow.
+                        let level = s.level_number(to_step);
+                        if s.steps[to_step].is_break() {
+                            format!("go to the break after level {level}")
+                        } else {
+                            format!("go to level {level}")
+                        }
                     }
                     _ => return Err(conflict("not a clock action")),
                 };
