@@ -1,5 +1,5 @@
 // Counts call timers and tournament clocks down between page loads, and reloads the board now and
-// then so it stays current. Old-WebView-safe: ES5, no modules.
+// then so it stays current (never while staff are using it). Old-WebView-safe: ES5, no modules.
 (function () {
   var board = document.querySelector('.board');
   if (!board) { return; }
@@ -26,9 +26,18 @@
   }
   tick();
   setInterval(tick, 100);
+  // Reloaded 20 s after the last touch, and never under someone's hands:
+  // not while a field has the focus or a panel (Move, a confirmation, Seat
+  // someone now) is open.
+  var touched = Date.now();
+  var events = ['click', 'keydown', 'input', 'touchstart'];
+  for (var e = 0; e < events.length; e++) {
+    document.addEventListener(events[e], function () { touched = Date.now(); }, true);
+  }
   setInterval(function () {
     var a = document.activeElement;
-    var typing = a && (a.tagName === 'INPUT' || a.tagName === 'SELECT');
-    if (!typing) { window.location.reload(); }
-  }, 20000);
+    var typing = a && (a.tagName === 'INPUT' || a.tagName === 'SELECT' || a.tagName === 'TEXTAREA');
+    var open = document.querySelector('details[open]');
+    if (!typing && !open && Date.now() - touched >= 20000) { window.location.reload(); }
+  }, 2000);
 })();

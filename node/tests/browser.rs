@@ -342,3 +342,52 @@ async fn the_player_directory_and_the_list_rules_fit_a_phone_and_a_desk() {
         b.quit().await;
     }
 }
+
+#[tokio::test]
+async fn the_board_does_not_reload_under_an_open_panel_and_does_once_it_is_closed() {
+    let node = TestNode::start();
+    let c = node.client();
+    let t: serde_json::Value = c
+        .post(node.api("/api/v1/tables"))
+        .json(&common::table_json("Table 1"))
+        .send()
+        .await
+        .expect("table")
+        .json()
+        .await
+        .expect("json");
+    let table = t["id"].as_str().expect("id").to_owned();
+    c.post(node.api(&format!("/api/v1/tables/{table}/open")))
+        .send()
+        .await
+        .expect("open");
+    let b = Browser::start(390, 844).await;
+    b.goto(&format!("{}/", node.url)).await;
+    b.type_into("input[name=username]", ADMIN).await;
+    b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
+    b.click_and_wait("button[value=password]").await;
+    b.goto(&format!("{}/cash", node.url)).await;
+    // A mark that a reload would wipe, and the "Seat someone now" panel open.
+    b.eval(
+        "window.pvmMark = 1; document.querySelector('section.seats details').open = true; return 0",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(24)).await;
+    assert_eq!(
+        b.eval(
+            "return window.pvmMark === 1 && document.querySelector('section.seats details').open"
+        )
+        .await,
+        true,
+        "the board reloaded under an open panel"
+    );
+    b.eval("document.querySelector('section.seats details').open = false; return 0")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(24)).await;
+    assert_eq!(
+        b.eval("return window.pvmMark === undefined").await,
+        true,
+        "the board did not reload once the panel was closed"
+    );
+    b.quit().await;
+}
