@@ -1,5 +1,5 @@
-//! The table, venue and screen operations (`ops::tables`, `ops::venue`,
-//! `ops::displays`) called directly, as the API and the staff pages call
+//! The operations (`ops::tables`, `ops::venue`, `ops::displays`, `ops::cash`,
+//! `ops::tournaments`) called directly, as the API and the staff pages call
 //! them: each is one commit, and a refusal stores nothing.
 
 use pvm_node::ops::tables::{self, Change, NewTable};
@@ -148,5 +148,196 @@ async fn a_screen_decision_is_one_commit_and_a_refused_one_stores_nothing() {
         .await
         .expect("events");
     assert!(after.is_empty(), "the refused removal stored nothing");
+    node.close().await;
+}
+
+#[tokio::test]
+async fn a_walk_in_seated_at_once_is_one_commit_and_a_refused_seat_adds_nobody() {
+    use pvm_node::ops::{cash, players::Who};
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = pvm_node::Node::open(dir.path()).await.expect("node");
+    let log = node.state.log.clone();
+    let new = NewTable {
+        name: TableName::parse("Table 1").expect("name"),
+        game: Game::Nlhe,
+        stakes: Stakes::new(1, 2).expect("stakes"),
+        seats: 9,
+    };
+    let (table, _) = tables::create(&log, boss(), new).await.expect("table");
+    let opened = tables::change(&log, boss(), table, Change::Open)
+        .await
+        .expect("open");
+    let walk_in = || Who::walk_in("Gus Hale".into(), None);
+    let (gus, seated) = cash::seat_now(&log, boss(), 1_000, walk_in(), table, 4)
+        .await
+        .expect("seated");
+    assert_eq!(
+        seated.seq,
+        opened.seq + 2,
+        "the player and the seat: one batch of two"
+    );
+    assert_eq!(
+        log.venue().cash.seats.get(&(table, 4)).map(|s| s.player_id),
+        Some(gus)
+    );
+    let taken = cash::seat_now(
+        &log,
+        boss(),
+        2_000,
+        Who::walk_in("Ivy Ng".into(), None),
+        table,
+        4,
+    )
+    .await;
+    assert!(matches!(taken, Err(AppendError::Rejected(_))), "{taken:?}");
+    assert_eq!(
+        log.venue().players.len(),
+        1,
+        "the refused seat added no walk-in"
+    );
+    assert_eq!(
+        node.state.reader.head_seq().await.expect("head"),
+        seated.seq,
+        "nothing stored"
+    );
+    // The typed name of a known player seats that player, adding nobody.
+    let left = cash::act(
+        &log,
+        boss(),
+        3_000,
+        cash::Action::Leave {
+            table_id: table,
+            seat: 4,
+        },
+    )
+    .await
+    .expect("left");
+    let (again, _) = cash::seat_now(&log, boss(), 4_000, Who::Typed("gus hale".into()), table, 2)
+        .await
+        .expect("seated again");
+    assert_eq!(again, gus);
+    assert_eq!(log.venue().players.len(), 1);
+    assert!(left.seq > seated.seq);
+    node.close().await;
+}
+
+#[tokio::test]
+async fn a_call_runs_out_once_however_often_the_timer_looks() {
+    use pvm_node::ops::{cash, players::Who};
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = pvm_node::Node::open(dir.path()).await.expect("node");
+    let log = node.state.log.clone();
+    cash::act(
+        &log,
+        boss(),
+        0,
+        cash::Action::CreateList {
+            game: Game::Nlhe,
+            stakes: Stakes::new(1, 2).expect("stakes"),
+        },
+    )
+    .await
+    .expect("list");
+    let list_id = *log.venue().cash.lists.keys().next().expect("a list");
+    let join = cash::Join {
+        list_id,
+        at_ms: 0,
+        call_in_until: None,
+    };
+    let (entry, _) = cash::join(&log, boss(), Who::walk_in("Ann Able".into(), None), join)
+        .await
+        .expect("joined");
+    cash::act(&log, boss(), 1_000, cash::Action::CallNext { list_id })
+        .await
+        .expect("called");
+    let timeout = log.venue().cash.policy.call_timeout_secs as u64 * 1_000;
+    assert_eq!(
+        cash::expire_due(&log, 1_000 + timeout - 1).await,
+        0,
+        "not yet"
+    );
+    assert_eq!(cash::expire_due(&log, 1_000 + timeout).await, 1);
+    assert_eq!(cash::expire_due(&log, 1_000 + timeout + 5).await, 0, "once");
+    assert!(
+        log.venue()
+            .cash
+            .entries
+            .get(&entry)
+            .is_none_or(|e| e.call.is_none()),
+        "the call is over"
+    );
+    node.close().await;
+}
+
+#[tokio::test]
+async fn tournament_actions_take_the_time_and_levels_from_the_node() {
+    use pvm_node::ops::players::Who;
+    use pvm_node::ops::tournaments::{self as t, Action, NewTournament};
+    let dir = tempfile::tempdir().expect("tmp");
+    let node = pvm_node::Node::open(dir.path()).await.expect("node");
+    let log = node.state.log.clone();
+    let structure = pvm_shared::tournament::structure::templates()
+        .into_iter()
+        .next()
+        .expect("a template");
+    let id = t::create(
+        &log,
+        boss(),
+        NewTournament {
+            name: "Monday".into(),
+            structure,
+            tables: 2,
+            seats: 9,
+        },
+    )
+    .await
+    .expect("created");
+    // Nothing to balance or undo yet: refused, naming why.
+    for (action, why) in [
+        (Action::UndoLastBust, "no bust-out to undo"),
+        (Action::Balance, "the tables are balanced"),
+    ] {
+        let refused = t::play(&log, boss(), 0, id, action).await;
+        assert!(
+            matches!(&refused, Err(AppendError::Rejected(DomainError::Conflict(m))) if m == why),
+            "{refused:?}"
+        );
+    }
+    for name in ["Ann", "Bo", "Cy"] {
+        let entry = t::Entry {
+            tournament_id: id,
+            at_ms: 0,
+            override_late_reg: false,
+        };
+        t::register(&log, boss(), Who::walk_in(name.into(), None), entry)
+            .await
+            .expect("registered");
+    }
+    t::play(&log, boss(), 1_000, id, Action::Start)
+        .await
+        .expect("started");
+    t::play(&log, boss(), 2_000, id, Action::NextStep)
+        .await
+        .expect("next");
+    let state = log.venue();
+    let tt = state.tournaments.get(&id).expect("tournament");
+    assert_eq!(
+        tt.clock.view(&tt.structure, 2_000).step,
+        1,
+        "one step on from step 0"
+    );
+    drop(state);
+    t::play(&log, boss(), 3_000, id, Action::PreviousStep)
+        .await
+        .expect("back");
+    let state = log.venue();
+    let tt = state.tournaments.get(&id).expect("tournament");
+    assert_eq!(tt.clock.view(&tt.structure, 3_000).step, 0);
+    drop(state);
+    let nobody = t::play(&log, boss(), 0, uuid::Uuid::now_v7(), Action::Pause).await;
+    assert!(
+        matches!(nobody, Err(AppendError::Rejected(DomainError::NotFound(_)))),
+        "{nobody:?}"
+    );
     node.close().await;
 }
