@@ -361,12 +361,45 @@ async fn the_board_does_not_reload_under_an_open_panel_and_does_once_it_is_close
         .send()
         .await
         .expect("open");
+    let player: serde_json::Value = c
+        .post(node.api("/api/v1/players"))
+        .json(&serde_json::json!({"name": "Maximilian Oppenheimer-Castellanos"}))
+        .send()
+        .await
+        .expect("player")
+        .json()
+        .await
+        .expect("json");
+    c.post(node.api("/api/v1/cash/seats"))
+        .json(&serde_json::json!({"player_id": player["id"], "table_id": table, "seat": 9}))
+        .send()
+        .await
+        .expect("seat");
     let b = Browser::start(390, 844).await;
     b.goto(&format!("{}/", node.url)).await;
     b.type_into("input[name=username]", ADMIN).await;
     b.type_into("input[name=secret]", ADMIN_PASSWORD).await;
     b.click_and_wait("button[value=password]").await;
     b.goto(&format!("{}/cash", node.url)).await;
+    // Every seat's buttons fit on a phone.
+    let overflow = b
+        .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert_eq!(overflow, 0, "the board is wider than a phone");
+    let cut = b
+        .eval(
+            "var card = document.querySelector('section.seats').getBoundingClientRect();\
+             return Array.from(document.querySelectorAll('section.seats button'))\
+               .filter(function (x) { var r = x.getBoundingClientRect(); return r.width > 0 && r.right > card.right + 0.5; }).length",
+        )
+        .await;
+    assert_eq!(cut, 0, "a seat button sticks out of its table's card");
+    if let Some(dir) = save_screenshot_dir() {
+        b.eval("document.querySelector('section.seats').scrollIntoView(); return 0")
+            .await;
+        b.screenshot(&Path::new(&dir).join("board-seats-phone.png"))
+            .await;
+    }
     // A mark that a reload would wipe, and the "Seat someone now" panel open.
     b.eval(
         "window.pvmMark = 1; document.querySelector('section.seats details').open = true; return 0",
