@@ -464,17 +464,17 @@ mod tests {
     }
 
     #[test]
-    fn the_architecture_doc_shows_this_matrix() {
+    fn the_auth_doc_shows_this_matrix() {
         let doc = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../docs/ARCHITECTURE.md"
+            "/../docs/AUTH.md"
         ))
         .unwrap_or_default();
         for (_, name, role) in MATRIX {
             let row = format!("| `{name}` | {role} |");
             assert!(
                 doc.contains(&row),
-                "docs/ARCHITECTURE.md lacks the row {row}"
+                "docs/AUTH.md lacks the row {row}"
             );
         }
     }

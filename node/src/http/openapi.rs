@@ -26,7 +26,7 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT (EdDSA) or pvm_key_… API key")
-                    .description(Some("The scope names the permission an operation needs; see docs/ARCHITECTURE.md for which role holds it."))
+                    .description(Some("The scope names the permission an operation needs; see docs/AUTH.md for which role holds it."))
                     .build(),
             ),
         );
