@@ -465,17 +465,11 @@ mod tests {
 
     #[test]
     fn the_auth_doc_shows_this_matrix() {
-        let doc = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../docs/AUTH.md"
-        ))
-        .unwrap_or_default();
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/AUTH.md"))
+            .unwrap_or_default();
         for (_, name, role) in MATRIX {
             let row = format!("| `{name}` | {role} |");
-            assert!(
-                doc.contains(&row),
-                "docs/AUTH.md lacks the row {row}"
-            );
+            assert!(doc.contains(&row), "docs/AUTH.md lacks the row {row}");
         }
     }
 

@@ -58,18 +58,20 @@ async fn page() -> Markup {
                     p { (doc.pointer("/info/description").and_then(Value::as_str).unwrap_or("")) }
                     p { "Errors always come as " code { r#"{"error":{"code","message"}}"# } " with a 4xx or 5xx status." }
                     h2 { "Endpoints" }
-                    table.api {
-                        tr { th { "Method" } th { "Path" } th { "What" } th { "Body" } th { "Responses" } }
-                        @for (path, item) in paths {
-                            @for (method, op) in item.as_object().unwrap_or(&empty) {
-                                tr {
-                                    td.method { (method) }
-                                    td { code { (path) } }
-                                    td { (op.get("summary").and_then(Value::as_str).unwrap_or("")) }
-                                    td { @if let Some(b) = body_schema(op, "/requestBody/content/application~1json/schema") { code { (b) } } }
-                                    td {
-                                        @for (status, resp) in op.get("responses").and_then(Value::as_object).unwrap_or(&empty) {
-                                            div { (status) @if let Some(s) = body_schema(resp, "/content/application~1json/schema") { " " code { (s) } } }
+                    div.scroll {
+                        table.api {
+                            tr { th { "Method" } th { "Path" } th { "What" } th { "Body" } th { "Responses" } }
+                            @for (path, item) in paths {
+                                @for (method, op) in item.as_object().unwrap_or(&empty) {
+                                    tr {
+                                        td.method { (method) }
+                                        td { code { (path) } }
+                                        td { (op.get("summary").and_then(Value::as_str).unwrap_or("")) }
+                                        td { @if let Some(b) = body_schema(op, "/requestBody/content/application~1json/schema") { code { (b) } } }
+                                        td {
+                                            @for (status, resp) in op.get("responses").and_then(Value::as_object).unwrap_or(&empty) {
+                                                div { (status) @if let Some(s) = body_schema(resp, "/content/application~1json/schema") { " " code { (s) } } }
+                                            }
                                         }
                                     }
                                 }

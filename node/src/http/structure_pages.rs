@@ -43,27 +43,29 @@ async fn list(
     let body = html! {
         h1 { "Structures" }
         p { "Tournaments start from these. Clone one to make your own; saved structures can be edited." }
-        table.api {
-            thead { tr { th { "Name" } th { "Levels" } th { "Minutes" } th { "Stack" } th { "Late reg" } th {} } }
-            tbody {
-                @for t in state.all_templates() {
-                    @let minutes = t.steps.iter().filter(|s| !s.is_break()).map(Step::minutes).next().unwrap_or(0);
-                    tr {
-                        td { (t.name) @if is_builtin(&t.name) { " " small { "built-in" } } }
-                        td { (t.level_count()) }
-                        td { (minutes) }
-                        td { (t.starting_stack) }
-                        td { @match t.late_reg_until_level { Some(l) => { "level " (l) }, None => { "—" } } }
-                        td {
-                            @if manage {
-                                a href=(format!("/structures/edit?from={}", urlencode(&t.name))) {
-                                    @if is_builtin(&t.name) { "Clone" } @else { "Edit" }
-                                }
-                                @if !is_builtin(&t.name) {
-                                    form.inline method="post" action="/structures/delete" {
-                                        (csrf_field(&csrf))
-                                        input type="hidden" name="name" value=(t.name);
-                                        button.link type="submit" { "Delete" }
+        div.scroll {
+            table.api {
+                thead { tr { th { "Name" } th { "Levels" } th { "Minutes" } th { "Stack" } th { "Late reg" } th {} } }
+                tbody {
+                    @for t in state.all_templates() {
+                        @let minutes = t.steps.iter().filter(|s| !s.is_break()).map(Step::minutes).next().unwrap_or(0);
+                        tr {
+                            td { (t.name) @if is_builtin(&t.name) { " " small { "built-in" } } }
+                            td { (t.level_count()) }
+                            td { (minutes) }
+                            td { (t.starting_stack) }
+                            td { @match t.late_reg_until_level { Some(l) => { "level " (l) }, None => { "—" } } }
+                            td {
+                                @if manage {
+                                    a href=(format!("/structures/edit?from={}", urlencode(&t.name))) {
+                                        @if is_builtin(&t.name) { "Clone" } @else { "Edit" }
+                                    }
+                                    @if !is_builtin(&t.name) {
+                                        form.inline method="post" action="/structures/delete" {
+                                            (csrf_field(&csrf))
+                                            input type="hidden" name="name" value=(t.name);
+                                            button.link type="submit" { "Delete" }
+                                        }
                                     }
                                 }
                             }
