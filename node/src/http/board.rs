@@ -593,6 +593,12 @@ async fn entry_action(
     let Form(f) = form?;
     let verb = EntryVerb::parse(&verb)
         .ok_or_else(|| ApiError::not_found(format!("no action {verb:?}")))?;
+    if verb == EntryVerb::Seat && !s.log.venue().cash.entries.contains_key(&entry_id) {
+        // Seated or taken off by someone else since the board was drawn.
+        let m = "that player is no longer on the list";
+        let who = who.principal();
+        return render(&s, who, &csrf, StatusCode::UNPROCESSABLE_ENTITY, Some(m)).await;
+    }
     let board = board_of(&s.log.venue(), s.clock.now_ms());
     let before = spot_of(&board, entry_id);
     let seat_label = spot(&f.spot).and_then(|(table_id, seat)| {

@@ -6,12 +6,12 @@
 
 use super::auth::{CashManage, CsrfToken, Require};
 use super::error::ApiError;
-use super::page::{csrf_field, layout, redirect_saying, refusal, Flash, FormResult};
+use super::page::{csrf_field, layout, redirect_saying, refusal, FormResult};
 use super::AppState;
 use crate::auth::Principal;
 use crate::ops::{self, cash::Action};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -78,8 +78,8 @@ impl RulesForm {
                     .trim()
                     .parse()
                     .ok()
-                    .filter(|p| (1..=20).contains(p))
-                    .ok_or("No-show, places down: 1 to 20")?,
+                    .filter(|p| *p >= 1)
+                    .ok_or("No-show, places down: 1 to 255")?,
             },
             _ => return Err("No-show: take them off the list, or move them down".into()),
         };
@@ -145,7 +145,7 @@ async fn render(
                     legend { "A called player who does not come" }
                     label.check { input type="radio" name="no_show" value="drop" checked[!move_down]; " is taken off the list" }
                     label.check { input type="radio" name="no_show" value="move-down" checked[move_down]; " moves down the list, to be called again" }
-                    label { "Places down" input name="places" type="number" min="1" max="20" value=(typed.places) inputmode="numeric"; }
+                    label { "Places down" input name="places" type="number" min="1" max="255" value=(typed.places) inputmode="numeric"; }
                 }
                 label.check { input type="checkbox" name="seat_removes_other_lists" checked[typed.seat_removes_other_lists.is_some()]; " Seating a player takes them off every other list too" }
                 label { "Start a new table when this many are waiting (2 to 10)" input name="new_table_at" type="number" min="2" max="10" value=(typed.new_table_at) inputmode="numeric"; }
@@ -165,21 +165,19 @@ async fn rules_page(
     State(s): State<AppState>,
     who: Require<CashManage>,
     csrf: CsrfToken,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let flash = Flash::take(&headers, "/cash/rules");
+    // Saving goes back to the board, which says what was saved.
     let typed = RulesForm::of(&s.log.venue().cash.policy);
-    let page = render(
+    render(
         &s,
         who.principal(),
         &csrf,
         StatusCode::OK,
-        flash.text(),
+        None,
         None,
         &typed,
     )
-    .await?;
-    Ok(flash.spend(page))
+    .await
 }
 
 async fn save(

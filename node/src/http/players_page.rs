@@ -146,12 +146,12 @@ async fn render(
     let total = state.players.len();
     let q: String = q.trim().chars().take(MAX_QUERY).collect();
     let mut found = found(state.players.values(), &q);
-    // A player whose edit was refused stays on the page whatever the search.
+    // A player whose edit was refused comes first, whatever the search and
+    // however long the directory, so what was typed is on the page.
     if let Some((id, _)) = &typed.edit {
-        if !found.iter().any(|p| p.id == *id) {
-            if let Some(p) = state.players.get(id) {
-                found.insert(0, p);
-            }
+        found.retain(|p| p.id != *id);
+        if let Some(p) = state.players.get(id) {
+            found.insert(0, p);
         }
     }
     let more = found.len().saturating_sub(SHOWN);

@@ -663,9 +663,14 @@ fn entered_said(s: &AppState, id: Uuid, r: &ops::tournaments::Registered) -> Str
     } else {
         "registered"
     };
+    let registering = state
+        .tournaments
+        .get(&id)
+        .is_some_and(|t| t.status == Status::Registering);
     match bullet.and_then(|b| b.seat) {
         Some((table, seat)) => format!("{name} {how}: table {table}, seat {seat}."),
-        None => format!("{name} {how}; seats are drawn at the start."),
+        None if registering => format!("{name} {how}; seats are drawn at the start."),
+        None => format!("{name} {how}."),
     }
 }
 

@@ -87,9 +87,10 @@ pub async fn create(
     details: PlayerDetails,
 ) -> Result<Player, AppendError> {
     let player_id = Uuid::now_v7();
+    let kept = details.clone();
     log.append(actor, Command::CreatePlayer { player_id, details })
         .await?;
-    stored(log, player_id)
+    Ok(stored(log, player_id, kept))
 }
 
 /// Replaces a player's record; returns it as stored.
@@ -99,15 +100,22 @@ pub async fn update(
     player_id: Uuid,
     details: PlayerDetails,
 ) -> Result<Player, AppendError> {
+    let kept = details.clone();
     log.append(actor, Command::UpdatePlayer { player_id, details })
         .await?;
-    stored(log, player_id)
+    Ok(stored(log, player_id, kept))
 }
 
-fn stored(log: &Log, player_id: Uuid) -> Result<Player, AppendError> {
+/// The record as the venue state has it after the commit (the writer
+/// publishes the state before it answers), else as the committed details
+/// say: the change is stored either way.
+fn stored(log: &Log, player_id: Uuid, details: PlayerDetails) -> Player {
     log.venue()
         .players
         .get(&player_id)
         .cloned()
-        .ok_or_else(|| AppendError::Storage(format!("player {player_id} missing after its commit")))
+        .unwrap_or_else(|| {
+            let checked = details.checked().unwrap_or(details);
+            Player::from_details(player_id, checked)
+        })
 }
