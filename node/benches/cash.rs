@@ -1,11 +1,12 @@
 //! A big room on a Saturday night: 250 tables, 60 waiting lists, 1,500
 //! players waiting. Times each staff action (join, call, seat, no-show, move,
-//! remove, leave) through the node's in-process API (the same `Log::append`
-//! every HTTP handler calls: decide, envelope, project, commit, publish), and
+//! remove, leave) through `ops::cash`, the call every HTTP handler and staff
+//! page makes (decide, envelope, project, commit, publish), and
 //! the board a page renders, against a raw libSQL one-row durable commit
 //! measured in the same run. Goal: p99 ≤ 5 ms per action.
 
 use pvm_node::http::cash::board_of;
+use pvm_node::ops::{self, cash::Action, players::Who};
 use pvm_node::Node;
 use pvm_shared::cash::CashCommand;
 use pvm_shared::players::PlayerDetails;
@@ -26,6 +27,12 @@ const ACTIONS: usize = 3_000;
 
 fn main() {
     support::runtime().block_on(run());
+}
+
+/// A timed staff action: a join (the one operation of its own) or any other.
+enum Op {
+    Join(Uuid, Uuid),
+    Act(Action),
 }
 
 async fn run() {
@@ -123,27 +130,12 @@ async fn run() {
         let state = log.venue();
         let list = lists[i % LISTS];
         let l = &state.cash.lists[&list];
-        let (kind, command) = match i % 7 {
+        let (kind, action) = match i % 7 {
             0 | 1 => {
                 next_player += 1;
-                (
-                    "join",
-                    CashCommand::Join {
-                        entry_id: Uuid::now_v7(),
-                        list_id: list,
-                        player_id: players[next_player % players.len()],
-                        at_ms: now_ms(),
-                        call_in_until: None,
-                    },
-                )
+                ("join", Op::Join(list, players[next_player % players.len()]))
             }
-            2 => (
-                "call next",
-                CashCommand::CallNext {
-                    list_id: list,
-                    at_ms: now_ms(),
-                },
-            ),
+            2 => ("call next", Op::Act(Action::CallNext { list_id: list })),
             3 => {
                 // Seat the first called (or first) entry at an open seat of this game.
                 let entry = l
@@ -164,50 +156,60 @@ async fn run() {
                 match (entry, open) {
                     (Some(e), Some((table_id, seat))) => (
                         "seat",
-                        CashCommand::Seat {
-                            player_id: state.cash.entries[&e].player_id,
-                            entry_id: Some(e),
+                        Op::Act(Action::SeatEntry {
+                            entry_id: e,
                             table_id,
                             seat,
-                            at_ms: now_ms(),
-                        },
+                        }),
                     ),
                     _ => continue,
                 }
             }
             4 => match state.cash.entries.values().find(|e| e.call.is_some()) {
-                Some(e) => ("no-show", CashCommand::NoShow { entry_id: e.id }),
+                Some(e) => ("no-show", Op::Act(Action::NoShow { entry_id: e.id })),
                 None => continue,
             },
             5 => match (l.queue.last(), l.queue.len()) {
                 (Some(e), n) if n > 1 => (
                     "move",
-                    CashCommand::Move {
+                    Op::Act(Action::Move {
                         entry_id: *e,
                         to_index: 0,
                         reason: "bench".into(),
-                    },
+                    }),
                 ),
                 _ => continue,
             },
             _ => match state.cash.seats.keys().next() {
                 Some((table_id, seat)) if i % 2 == 0 => (
                     "leave",
-                    CashCommand::Leave {
+                    Op::Act(Action::Leave {
                         table_id: *table_id,
                         seat: *seat,
-                    },
+                    }),
                 ),
                 _ => match l.queue.first() {
-                    Some(e) => ("remove", CashCommand::Remove { entry_id: *e }),
+                    Some(e) => ("remove", Op::Act(Action::Remove { entry_id: *e })),
                     None => continue,
                 },
             },
         };
+        drop(state);
+        let actor = Actor::Staff("bench".into());
         let t = Instant::now();
-        let result = log
-            .append(Actor::Staff("bench".into()), Command::Cash(command))
-            .await;
+        let result = match action {
+            Op::Join(list_id, player) => {
+                let join = ops::cash::Join {
+                    list_id,
+                    at_ms: now_ms(),
+                    call_in_until: None,
+                };
+                ops::cash::join(&log, actor, Who::Known(player), join)
+                    .await
+                    .map(|_| ())
+            }
+            Op::Act(a) => ops::cash::act(&log, actor, now_ms(), a).await.map(|_| ()),
+        };
         let ms = t.elapsed().as_secs_f64() * 1e3;
         if result.is_ok() {
             times.entry(kind).or_default().push(ms);

@@ -1,15 +1,16 @@
 //! A big multi-flight event: 2,500 entrants over three starting flights on
-//! 280 tables of 9. Times, through the node's in-process API (the same
-//! `Log::append` every HTTP handler calls: decide, envelope, project, commit,
-//! publish), each flight's opening seat draw, late entries with their draw,
+//! 280 tables of 9. Times, through `ops::tournaments` (the call every HTTP
+//! handler and the panel make: decide, envelope, project, commit, publish),
+//! each flight's opening seat draw, late entries with their draw,
 //! 2,400 bust-outs each followed by the balancing suggestion a bust-out
 //! answer carries, the table breaks and moves staff confirm, bagging, and the
 //! Day 2 redraw; against a raw libSQL one-row durable commit measured in the
 //! same run. Goal: p99 <= 5 ms per bust-out including its balancing suggestion.
 
+use pvm_node::ops::{self, players::Who, tournaments::Action};
 use pvm_node::Node;
 use pvm_shared::players::PlayerDetails;
-use pvm_shared::tournament::play::{PlayCommand, Tournament};
+use pvm_shared::tournament::play::Tournament;
 use pvm_shared::tournament::structure::templates;
 use pvm_shared::venue::Command;
 use pvm_shared::Actor;
@@ -32,14 +33,20 @@ fn main() {
 
 type Times = BTreeMap<&'static str, Vec<f64>>;
 
+fn staff() -> Actor {
+    Actor::Staff("bench".into())
+}
+
+/// One tournament action through `ops::tournaments`, as a handler runs it.
 async fn timed(
     log: &pvm_node::store::Log,
     times: &mut Times,
     kind: &'static str,
-    command: Command,
+    tournament_id: Uuid,
+    action: Action,
 ) -> f64 {
     let t = Instant::now();
-    log.append(Actor::Staff("bench".into()), command)
+    ops::tournaments::play(log, staff(), now_ms() as i64, tournament_id, action)
         .await
         .unwrap_or_else(|e| panic!("{kind}: {e}"));
     let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -47,11 +54,27 @@ async fn timed(
     ms
 }
 
-fn play(tournament_id: Uuid, command: PlayCommand) -> Command {
-    Command::Tournament {
+/// An entry through `ops::tournaments::register`, as a handler makes it.
+async fn entry(
+    log: &pvm_node::store::Log,
+    times: &mut Times,
+    kind: &'static str,
+    tournament_id: Uuid,
+    player: Uuid,
+) {
+    let entry = ops::tournaments::Entry {
         tournament_id,
-        command,
-    }
+        at_ms: now_ms() as i64,
+        override_late_reg: false,
+    };
+    let t = Instant::now();
+    ops::tournaments::register(log, staff(), Who::Known(player), entry)
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    times
+        .entry(kind)
+        .or_default()
+        .push(t.elapsed().as_secs_f64() * 1e3);
 }
 
 async fn run() {
@@ -96,39 +119,22 @@ async fn run() {
         };
         log.append(Actor::System, create).await.expect("create");
         for _ in 0..entrants - LATE_PER_FLIGHT {
-            let c = play(
-                id,
-                PlayCommand::Register {
-                    bullet_id: Uuid::now_v7(),
-                    player_id: players[next_player],
-                    seed: draw.next_u64(),
-                    at_ms: now_ms() as i64,
-                    override_late_reg: false,
-                },
-            );
+            let player = players[next_player];
             next_player += 1;
-            timed(&log, &mut times, "register (before the start)", c).await;
+            entry(&log, &mut times, "register (before the start)", id, player).await;
         }
-        let start = play(
+        timed(
+            &log,
+            &mut times,
+            "start + opening seat draw",
             id,
-            PlayCommand::Start {
-                at_ms: now_ms() as i64,
-            },
-        );
-        timed(&log, &mut times, "start + opening seat draw", start).await;
+            Action::Start,
+        )
+        .await;
         for _ in 0..LATE_PER_FLIGHT {
-            let c = play(
-                id,
-                PlayCommand::Register {
-                    bullet_id: Uuid::now_v7(),
-                    player_id: players[next_player],
-                    seed: draw.next_u64(),
-                    at_ms: now_ms() as i64,
-                    override_late_reg: false,
-                },
-            );
+            let player = players[next_player];
             next_player += 1;
-            timed(&log, &mut times, "late entry + seat draw", c).await;
+            entry(&log, &mut times, "late entry + seat draw", id, player).await;
         }
         for _ in 0..BUSTS_PER_FLIGHT {
             let state = log.venue();
@@ -136,12 +142,10 @@ async fn run() {
             let victim = alive[draw.below(alive.len())];
             // A bust-out and the suggestion its answer carries, as the HTTP handler does.
             let t = Instant::now();
-            log.append(
-                Actor::Staff("bench".into()),
-                play(id, PlayCommand::Bust { bullet_id: victim }),
-            )
-            .await
-            .expect("bust");
+            let bust = Action::Bust { bullet_id: victim };
+            ops::tournaments::play(&log, staff(), now_ms() as i64, id, bust)
+                .await
+                .expect("bust");
             let state = log.venue();
             let tour: &Tournament = &state.tournaments[&id];
             let mut next = (tour.table_to_break(), tour.balance_suggestion());
@@ -151,24 +155,21 @@ async fn run() {
                 .push(t.elapsed().as_secs_f64() * 1e3);
             // Staff confirm what the node suggests until the room is balanced.
             loop {
-                let command = match next {
+                let (kind, action) = match next {
                     (Some(table), _) => (
                         "break table (redraw its players)",
-                        PlayCommand::BreakTable {
-                            table,
-                            seed: draw.next_u64(),
-                        },
+                        Action::BreakTable { table },
                     ),
                     (None, Some(m)) => (
                         "balancing move",
-                        PlayCommand::Move {
+                        Action::Move {
                             bullet_id: m.bullet_id,
                             to: m.to,
                         },
                     ),
                     (None, None) => break,
                 };
-                timed(&log, &mut times, command.0, play(id, command.1)).await;
+                timed(&log, &mut times, kind, id, action).await;
                 let state = log.venue();
                 let tour = &state.tournaments[&id];
                 next = (tour.table_to_break(), tour.balance_suggestion());
@@ -179,31 +180,31 @@ async fn run() {
             .alive()
             .map(|b| (b.id, 100_000 + draw.below(400_000) as u64))
             .collect();
-        let bag = play(
-            id,
-            PlayCommand::Bag {
-                stacks,
-                at_ms: now_ms() as i64,
-            },
-        );
-        timed(&log, &mut times, "bag the flight", bag).await;
+        let bag = Action::Bag { stacks };
+        timed(&log, &mut times, "bag the flight", id, bag).await;
     }
-    let day2 = Uuid::now_v7();
-    let create = Command::CreateDay2 {
-        tournament_id: day2,
+    let new = ops::tournaments::NewDay2 {
         name: "Main Event Day 2".into(),
         flights: flights.clone(),
         tables: DAY2_TABLES,
         seats: 9,
     };
-    timed(&log, &mut times, "Day 2 from the flights", create).await;
-    let start = play(
+    let t = Instant::now();
+    let day2 = ops::tournaments::create_day2(&log, staff(), new)
+        .await
+        .expect("Day 2");
+    times
+        .entry("Day 2 from the flights")
+        .or_default()
+        .push(t.elapsed().as_secs_f64() * 1e3);
+    timed(
+        &log,
+        &mut times,
+        "Day 2 redraw (start)",
         day2,
-        PlayCommand::Start {
-            at_ms: now_ms() as i64,
-        },
-    );
-    timed(&log, &mut times, "Day 2 redraw (start)", start).await;
+        Action::Start,
+    )
+    .await;
 
     let state = log.venue();
     let d2 = &state.tournaments[&day2];
