@@ -329,6 +329,15 @@ fn settings_form(typed: &SettingsForm, csrf: &CsrfToken) -> Markup {
             }
             button type="submit" { "Save" }
         }
+        section.new {
+            h2 { "Also the venue's" }
+            ul.plain {
+                li { a href="/cash/rules" { "Waiting-list rules" } ": call timer, no-shows, new tables" }
+                li { a href="/screens" { "Screens" } ": the logo, theme, slides and announcements the TVs show" }
+                li { a href="/structures" { "Tournament structures" } ": the templates tournaments start from" }
+                li { a href="/staff" { "Staff" } " and " a href="/keys" { "API keys" } }
+            }
+        }
     }
 }
 
