@@ -267,8 +267,12 @@ async fn render(
             @if !recent.is_empty() {
                 h2 { "Recent actions" }
                 ul.plain {
-                    @for (seq, what) in &recent {
-                        li { (what) " " (button(&format!("undo-{seq}"), "Undo", "secondary")) }
+                    @for (seq, what, undoable) in &recent {
+                        li {
+                            (what) " "
+                            @if *undoable { (button(&format!("undo-{seq}"), "Undo", "secondary")) }
+                            @else { small.meta { "can no longer be undone" } }
+                        }
                     }
                 }
             }
@@ -482,12 +486,13 @@ fn final_table_at(t: &pvm_shared::tournament::play::Tournament) -> Option<u16> {
     (in_play.len() > 1 && left > 1 && left <= first.seats as usize).then_some(first.number)
 }
 
-/// The last few undoable actions of this tournament (from the latest 300 events of the venue), newest first.
+/// The last few actions of this tournament (from the latest 300 events of
+/// the venue), newest first, each with whether it can still be undone.
 async fn recent_actions(
     s: &AppState,
     state: &pvm_shared::venue::VenueState,
     id: Uuid,
-) -> Result<Vec<(u64, String)>, ApiError> {
+) -> Result<Vec<(u64, String, bool)>, ApiError> {
     let Some(t) = state.tournaments.get(&id) else {
         return Ok(Vec::new());
     };
@@ -532,11 +537,12 @@ async fn recent_actions(
             PlayEvent::AddedOn { bullet_id } => format!("{} took the add-on", who(bullet_id)),
             _ => continue,
         };
-        // Offer undo only where it would be accepted now.
-        if t.decide(&PlayCommand::Undo { event }).is_ok() {
-            out.push((seq, what));
-        }
-        if out.len() == 5 {
+        // Every recent action is listed; undo is offered only where it
+        // would be accepted now (a bust-out whose seat has been taken since
+        // cannot be put back).
+        let undoable = t.decide(&PlayCommand::Undo { event }).is_ok();
+        out.push((seq, what, undoable));
+        if out.len() == 8 {
             break;
         }
     }
