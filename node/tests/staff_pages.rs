@@ -986,3 +986,79 @@ async fn a_registration_on_the_panel_says_the_seat_drawn() {
         "the message is shown once: {again}"
     );
 }
+
+#[tokio::test]
+async fn recent_actions_stay_listed_once_they_can_no_longer_be_undone() {
+    let node = TestNode::start();
+    let c = node.client();
+    let t: Value = c
+        .post(node.api("/api/v1/tournaments"))
+        .json(&serde_json::json!({"name": "Turbo", "template": "turbo", "tables": 2}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = t["id"].as_str().expect("id").to_owned();
+    let mut bullets = Vec::new();
+    for name in ["Ann Able", "Bo Baker", "Cy Cole"] {
+        let e: Value = c
+            .post(node.api(&format!("/api/v1/tournaments/{id}/entries")))
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await
+            .expect("entry")
+            .json()
+            .await
+            .expect("json");
+        bullets.push(e["bullet_id"].as_str().expect("bullet").to_owned());
+    }
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/start")))
+        .send()
+        .await
+        .expect("start");
+    let bust = c
+        .post(node.api(&format!(
+            "/api/v1/tournaments/{id}/bullets/{}/bust",
+            bullets[0]
+        )))
+        .send()
+        .await
+        .expect("bust");
+    assert_eq!(bust.status(), StatusCode::OK);
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let panel = || async {
+        page.get(node.api(&format!("/tournaments/{id}")))
+            .send()
+            .await
+            .expect("get")
+            .text()
+            .await
+            .expect("text")
+    };
+    let html = panel().await;
+    let recent = html.split("Recent actions").nth(1).expect("recent actions");
+    let line = recent
+        .split("<li>")
+        .find(|l| l.contains("Ann Able busted"))
+        .expect("the bust-out is listed");
+    assert!(line.contains("/undo-"), "undo offered: {line}");
+    let undone = page
+        .post(node.api(&format!("/tournaments/{id}/undo-bust")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("undo");
+    assert_eq!(undone.status(), StatusCode::SEE_OTHER);
+    let html = panel().await;
+    let recent = html.split("Recent actions").nth(1).expect("recent actions");
+    let line = recent
+        .split("<li>")
+        .find(|l| l.contains("Ann Able busted"))
+        .expect("the bust-out is still listed");
+    assert!(
+        line.contains("can no longer be undone") && !line.contains("/undo-"),
+        "{line}"
+    );
+}
