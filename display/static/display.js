@@ -172,6 +172,31 @@
     return [title, box];
   }
 
+  /* Every tournament not yet finished, a card each: read from across the
+   * room which event is where (a satellite beside a main event). */
+  function renderTournaments() {
+    var byId = (st.parts.clocks && st.parts.clocks.by_id) || {};
+    var ids = [];
+    for (var k in byId) { if (Object.prototype.hasOwnProperty.call(byId, k)) { ids.push(k); } }
+    if (!ids.length) { return [el("p", "hint", "No tournament running")]; }
+    ids.sort(function (a, b) { return byId[a].name < byId[b].name ? -1 : byId[a].name > byId[b].name ? 1 : 0; });
+    var grid = el("div", "overview");
+    for (var i = 0; i < ids.length; i++) {
+      var c = byId[ids[i]];
+      var card = el("section", "event" + (c.paused ? " paused" : ""));
+      card.appendChild(el("h2", null, c.name));
+      var state = c.paused ? "PAUSED" : c.on_break ? "BREAK" : (c.running ? "Level " + c.level : "Starts soon");
+      card.appendChild(el("p", "level", state));
+      var time = el("p", "time", mmss(c.time_left_ms));
+      time.setAttribute("data-clock", c.id);
+      card.appendChild(time);
+      if (c.blinds) { card.appendChild(el("p", "blinds", blindsText(c.blinds))); }
+      card.appendChild(el("p", "left", num(c.players_left) + " / " + num(c.entries) + " players"));
+      grid.appendChild(card);
+    }
+    return [grid];
+  }
+
   function renderSeatDraw(v) {
     var draws = st.parts.seat_draws || {};
     var clocks = st.parts.clocks || {};
@@ -266,6 +291,7 @@
     else if (v.view === "waiting_lists") { nodes = renderLists(); }
     else if (v.view === "table_status") { nodes = renderTables(); }
     else if (v.view === "slides") { nodes = renderSlides(); }
+    else if (v.view === "tournaments") { nodes = renderTournaments(); }
     else { nodes = renderClock(v); }
     while (stage.firstChild) { stage.removeChild(stage.firstChild); }
     var logo = st.parts.venue && st.parts.venue.logo;

@@ -385,9 +385,23 @@ async fn the_other_views_render_and_rotate() {
         "{}",
         called.text().await.unwrap_or_default()
     );
+    // A second event beside the running one, not started yet.
+    let satellite = node
+        .client()
+        .post(node.api("/api/v1/tournaments"))
+        .json(&json!({"name": "Saturday Satellite", "template": "turbo", "tables": 1}))
+        .send()
+        .await
+        .expect("satellite");
+    assert!(satellite.status().is_success());
     let tv = Browser::start(1920, 1080).await;
     tv.goto(&format!("{}/display/wall-1", node.url)).await;
     for (view, check, file) in [
+        (
+            json!({"view": "tournaments"}),
+            "var cards = document.querySelectorAll('#stage .overview .event');                 return cards.length === 2                 && cards[0].querySelector('h2').textContent === 'Friday Deepstack'                 && cards[0].querySelector('.level').textContent === 'Level 1'                 && /^[0-9]+:[0-9][0-9]$/.test(cards[0].querySelector('.time').textContent)                 && cards[1].querySelector('h2').textContent === 'Saturday Satellite'                 && cards[1].querySelector('.level').textContent === 'Starts soon'",
+            "display-tournaments.png",
+        ),
         (
             json!({"view": "seat_draw", "tournament": id}),
             "return document.querySelectorAll('#stage .seats div').length === 6",

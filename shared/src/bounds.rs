@@ -928,6 +928,7 @@ mod tests {
                 View::WaitingLists,
                 View::TableStatus,
                 View::Slides,
+                View::Tournaments,
             ],
             rotate_secs: 20,
         };

@@ -62,6 +62,9 @@ pub enum View {
     WaitingLists,
     TableStatus,
     Slides,
+    /// Every tournament not yet finished at a glance: level, time, blinds,
+    /// players left (a room running a satellite beside a main event).
+    Tournaments,
 }
 
 impl View {
@@ -72,6 +75,7 @@ impl View {
             View::WaitingLists => "Waiting lists",
             View::TableStatus => "Table status",
             View::Slides => "Slides",
+            View::Tournaments => "All tournaments",
         }
     }
 }

@@ -39,8 +39,9 @@ pub fn routes() -> Router<AppState> {
 const UPLOAD_LIMIT: usize = crate::media::MAX_MEDIA + 64 * 1024;
 
 /// The views a screen can be given, as (form value, label).
-const VIEWS: [(&str, &str); 5] = [
+const VIEWS: [(&str, &str); 6] = [
     ("clock", "Clock"),
+    ("tournaments", "All tournaments"),
     ("seat_draw", "Seat draw"),
     ("waiting_lists", "Waiting lists"),
     ("table_status", "Table status"),
@@ -54,6 +55,7 @@ fn view_of(value: &str) -> Option<View> {
         "waiting_lists" => View::WaitingLists,
         "table_status" => View::TableStatus,
         "slides" => View::Slides,
+        "tournaments" => View::Tournaments,
         _ => return None,
     })
 }
@@ -65,6 +67,7 @@ fn value_of(v: &View) -> &'static str {
         View::WaitingLists => "waiting_lists",
         View::TableStatus => "table_status",
         View::Slides => "slides",
+        View::Tournaments => "tournaments",
     }
 }
 

@@ -351,6 +351,33 @@ struct Staged {
     event: EventKind,
 }
 
+/// A thread that frees the states the writer replaced (a big room's state
+/// is thousands of allocations). If it is gone they are freed in place.
+struct Retired(Option<std::sync::mpsc::SyncSender<RetiredStates>>);
+
+/// Replaced states waiting to be freed: past this the writer waits (the
+/// freeing thread keeps up easily; this only bounds memory if it cannot).
+const RETIRED_QUEUE: usize = 16;
+
+type RetiredStates = (Option<Arc<StaffDirectory>>, Option<Arc<VenueState>>);
+
+impl Retired {
+    fn start() -> Retired {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RetiredStates>(RETIRED_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("pvm-retired-state".into())
+            .spawn(move || for _ in rx {});
+        Retired(spawned.ok().map(|_| tx))
+    }
+
+    fn free(&self, staff: Option<Arc<StaffDirectory>>, venue: Option<Arc<VenueState>>) {
+        if let Some(tx) = &self.0 {
+            // A send that fails hands the states back in its error, dropped here.
+            let _ = tx.send((staff, venue));
+        }
+    }
+}
+
 struct Writer {
     db: Db,
     conn: libsql::Connection,
@@ -362,6 +389,8 @@ struct Writer {
     staff_tx: watch::Sender<Arc<StaffDirectory>>,
     /// Publishes the whole venue state after each commit that changed more than staff.
     venue_tx: watch::Sender<Arc<VenueState>>,
+    /// Where replaced states go to be freed, off the writer's path.
+    retired: Retired,
     /// Set when a failed commit could not be rolled back in memory.
     poisoned: bool,
     health: Arc<WriterHealth>,
@@ -396,6 +425,7 @@ impl Writer {
             last_batch: 1,
             staff_tx,
             venue_tx,
+            retired: Retired::start(),
             poisoned: false,
             health: Arc::default(),
             identity,
@@ -549,13 +579,20 @@ impl Writer {
             Ok(()) => {
                 self.health.set_failure(None);
                 self.metrics.events_appended(staged.len() as u64);
+                // The states replaced are freed on a thread of their own, after
+                // the callers have their answers: freeing a big room's old
+                // state is neither theirs nor the next batch's to wait for.
+                let mut replaced_staff = None;
+                let mut replaced_venue = None;
                 if staged.iter().any(|s| s.event.touches_staff()) {
-                    self.staff_tx
-                        .send_replace(Arc::new(self.state.staff.clone()));
+                    replaced_staff = Some(
+                        self.staff_tx
+                            .send_replace(Arc::new(self.state.staff.clone())),
+                    );
                 }
                 // Published before the callers hear back, so what they read next includes their change.
                 if staged.iter().any(|s| !s.event.touches_staff()) {
-                    self.venue_tx.send_replace(Arc::new(self.state.clone()));
+                    replaced_venue = Some(self.venue_tx.send_replace(Arc::new(self.state.clone())));
                 }
                 let mut events = staged.into_iter().map(|s| Committed {
                     seq: s.env.header.seq,
@@ -566,6 +603,7 @@ impl Writer {
                     let mine: Vec<Committed> = events.by_ref().take(n).collect();
                     responder.succeed(mine);
                 }
+                self.retired.free(replaced_staff, replaced_venue);
             }
             Err(e) => {
                 tracing::error!(error = %e, events = staged.len(), "commit failed; nothing of this batch was stored");
