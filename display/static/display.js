@@ -180,12 +180,13 @@
     for (var k in byId) { if (Object.prototype.hasOwnProperty.call(byId, k)) { ids.push(k); } }
     if (!ids.length) { return [el("p", "hint", "No tournament running")]; }
     ids.sort(function (a, b) { return byId[a].name < byId[b].name ? -1 : byId[a].name > byId[b].name ? 1 : 0; });
-    var grid = el("div", "overview");
+    // Past four events the cards get smaller, so every one stays on the screen.
+    var grid = el("div", "overview" + (ids.length > 4 ? " many" : ""));
     for (var i = 0; i < ids.length; i++) {
       var c = byId[ids[i]];
       var card = el("section", "event" + (c.paused ? " paused" : ""));
       card.appendChild(el("h2", null, c.name));
-      var state = c.paused ? "PAUSED" : c.on_break ? "BREAK" : (c.running ? "Level " + c.level : "Starts soon");
+      var state = c.paused ? "PAUSED" : c.on_break ? "BREAK" : (c.started ? "Level " + c.level : "Starts soon");
       card.appendChild(el("p", "level", state));
       var time = el("p", "time", mmss(c.time_left_ms));
       time.setAttribute("data-clock", c.id);

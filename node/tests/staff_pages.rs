@@ -1061,4 +1061,8 @@ async fn recent_actions_stay_listed_once_they_can_no_longer_be_undone() {
         line.contains("can no longer be undone") && !line.contains("/undo-"),
         "{line}"
     );
+    assert!(
+        recent.contains("undone: bust-out"),
+        "the undo is listed too: {recent}"
+    );
 }

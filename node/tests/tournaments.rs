@@ -1,4 +1,4 @@
-//! Tournaments through the HTTP API (first slice of issue 3): create from a
+//! Tournaments through the HTTP API: create from a
 //! template, register, start, run the clock, bust down to a winner; refusals
 //! name the reason; the log replays into identical read tables.
 

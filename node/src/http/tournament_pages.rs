@@ -270,8 +270,11 @@ async fn render(
                     @for (seq, what, undoable) in &recent {
                         li {
                             (what) " "
-                            @if *undoable { (button(&format!("undo-{seq}"), "Undo", "secondary")) }
-                            @else { small.meta { "can no longer be undone" } }
+                            @match undoable {
+                                Some(true) => { (button(&format!("undo-{seq}"), "Undo", "secondary")) },
+                                Some(false) => { small.meta { "can no longer be undone" } },
+                                None => {},
+                            }
                         }
                     }
                 }
@@ -487,12 +490,13 @@ fn final_table_at(t: &pvm_shared::tournament::play::Tournament) -> Option<u16> {
 }
 
 /// The last few actions of this tournament (from the latest 300 events of
-/// the venue), newest first, each with whether it can still be undone.
+/// the venue), newest first, each with whether it can still be undone
+/// (None for an undo itself).
 async fn recent_actions(
     s: &AppState,
     state: &pvm_shared::venue::VenueState,
     id: Uuid,
-) -> Result<Vec<(u64, String, bool)>, ApiError> {
+) -> Result<Vec<(u64, String, Option<bool>)>, ApiError> {
     let Some(t) = state.tournaments.get(&id) else {
         return Ok(Vec::new());
     };
@@ -535,13 +539,21 @@ async fn recent_actions(
             PlayEvent::ClockSet { action, .. } => format!("clock: {action}"),
             PlayEvent::Rebought { bullet_id } => format!("{} rebought", who(bullet_id)),
             PlayEvent::AddedOn { bullet_id } => format!("{} took the add-on", who(bullet_id)),
+            // An undo is an action too: listed, and never undone itself.
+            PlayEvent::Undone { what, .. } => {
+                out.push((seq, format!("undone: {what}"), None));
+                if out.len() == 8 {
+                    break;
+                }
+                continue;
+            }
             _ => continue,
         };
         // Every recent action is listed; undo is offered only where it
         // would be accepted now (a bust-out whose seat has been taken since
         // cannot be put back).
         let undoable = t.decide(&PlayCommand::Undo { event }).is_ok();
-        out.push((seq, what, undoable));
+        out.push((seq, what, Some(undoable)));
         if out.len() == 8 {
             break;
         }
