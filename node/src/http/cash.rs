@@ -351,15 +351,8 @@ async fn list_players(
     AppQuery(q): AppQuery<PlayerQuery>,
 ) -> Json<Vec<Player>> {
     let state = s.log.venue();
-    let mut found: Vec<Player> = state
-        .players
-        .values()
-        .filter(|p| q.q.as_deref().is_none_or(|q| p.matches(q)))
-        .cloned()
-        .collect();
-    found.sort_by_key(|p| p.name.to_lowercase());
-    found.truncate(200);
-    Json(found)
+    let found = ops::players::find(&state, q.q.as_deref().unwrap_or(""));
+    Json(found.into_iter().take(200).cloned().collect())
 }
 
 /// Add a player to the directory.

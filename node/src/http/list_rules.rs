@@ -17,6 +17,7 @@ use axum::routing::get;
 use axum::{Form, Router};
 use maud::html;
 use pvm_shared::cash::{CashPolicy, NoShowPolicy};
+use pvm_shared::venue::DomainError;
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -68,8 +69,7 @@ impl RulesForm {
             (Some(m), Some(s)) if s < 60 => m.checked_mul(60).and_then(|m| m.checked_add(s)),
             _ => None,
         }
-        .filter(|t| (15..=3600).contains(t))
-        .ok_or("Call timer: 15 seconds to 60 minutes (minutes, and seconds under 60)")?;
+        .ok_or("Call timer: whole minutes, and seconds under 60")?;
         let no_show = match self.no_show.as_str() {
             "drop" => NoShowPolicy::Drop,
             "move-down" => NoShowPolicy::MoveDown {
@@ -77,9 +77,7 @@ impl RulesForm {
                     .places
                     .trim()
                     .parse()
-                    .ok()
-                    .filter(|p| *p >= 1)
-                    .ok_or("No-show, places down: 1 to 255")?,
+                    .map_err(|_| "No-show, places down: a whole number from 1 to 255")?,
             },
             _ => return Err("No-show: take them off the list, or move them down".into()),
         };
@@ -87,14 +85,26 @@ impl RulesForm {
             .new_table_at
             .trim()
             .parse()
-            .ok()
-            .filter(|n| (2..=10).contains(n))
-            .ok_or("New table at: 2 to 10 waiting players")?;
-        Ok(CashPolicy {
+            .map_err(|_| "New table at: a whole number of waiting players")?;
+        let policy = CashPolicy {
             call_timeout_secs: call,
             no_show,
             seat_removes_other_lists: self.seat_removes_other_lists.is_some(),
             new_table_at,
+        };
+        // The ranges are the domain's (`CashPolicy::checked`), named as the
+        // page names the fields.
+        policy.checked().map_err(|e| match e {
+            DomainError::Invalid { field, reason } => {
+                let label = match field {
+                    "call_timeout_secs" => "Call timer",
+                    "no_show" => "No-show, places down",
+                    "new_table_at" => "New table at",
+                    other => other,
+                };
+                format!("{label}: {reason}")
+            }
+            other => other.to_string(),
         })
     }
 }

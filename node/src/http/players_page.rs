@@ -122,14 +122,6 @@ fn player_card(p: &Player, csrf: &CsrfToken, edit: Option<&DetailsForm>) -> Mark
     }
 }
 
-/// The players answering to `q` (all when empty), by name.
-fn found<'a>(players: impl Iterator<Item = &'a Player>, q: &str) -> Vec<&'a Player> {
-    let q = q.trim();
-    let mut found: Vec<&Player> = players.filter(|p| q.is_empty() || p.matches(q)).collect();
-    found.sort_by_key(|p| p.name.to_lowercase());
-    found
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn render(
     s: &AppState,
@@ -145,7 +137,7 @@ async fn render(
     let state = s.log.venue();
     let total = state.players.len();
     let q: String = q.trim().chars().take(MAX_QUERY).collect();
-    let mut found = found(state.players.values(), &q);
+    let mut found = ops::players::find(&state, &q);
     // A player whose edit was refused comes first, whatever the search and
     // however long the directory, so what was typed is on the page.
     if let Some((id, _)) = &typed.edit {
@@ -267,38 +259,6 @@ async fn save(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn player(name: &str, nickname: Option<&str>) -> Player {
-        Player::from_details(
-            Uuid::now_v7(),
-            PlayerDetails {
-                name: name.into(),
-                nickname: nickname.map(String::from),
-                phone: None,
-                email: None,
-                notes: String::new(),
-            },
-        )
-    }
-
-    #[test]
-    fn a_search_finds_by_name_or_nickname_and_lists_by_name() {
-        let all = [
-            player("Zoe Park", None),
-            player("ann lee", Some("Ace")),
-            player("Bob Ray", None),
-        ];
-        let names = |q: &str| -> Vec<String> {
-            found(all.iter(), q)
-                .into_iter()
-                .map(|p| p.name.clone())
-                .collect()
-        };
-        assert_eq!(names(""), ["ann lee", "Bob Ray", "Zoe Park"]);
-        assert_eq!(names("ace"), ["ann lee"]);
-        assert_eq!(names("  PARK "), ["Zoe Park"]);
-        assert!(names("nobody").is_empty());
-    }
 
     #[test]
     fn empty_optional_fields_are_none_and_the_rest_is_kept_for_ops_to_check() {

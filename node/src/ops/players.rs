@@ -80,6 +80,19 @@ pub fn resolve(state: &VenueState, who: Who) -> Result<(Uuid, Option<Command>), 
     }
 }
 
+/// The players answering to `q` (part of a name, nickname or phone; all of
+/// them when empty), by name: the API's search and the directory page's.
+pub fn find<'a>(state: &'a VenueState, q: &str) -> Vec<&'a Player> {
+    let q = q.trim();
+    let mut found: Vec<&Player> = state
+        .players
+        .values()
+        .filter(|p| q.is_empty() || p.matches(q))
+        .collect();
+    found.sort_by_key(|p| p.name.to_lowercase());
+    found
+}
+
 /// Adds a player to the directory; returns the record as stored.
 pub async fn create(
     log: &Log,
@@ -118,4 +131,49 @@ fn stored(log: &Log, player_id: Uuid, details: PlayerDetails) -> Player {
             let checked = details.checked().unwrap_or(details);
             Player::from_details(player_id, checked)
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn player(name: &str, nickname: Option<&str>) -> Player {
+        Player::from_details(
+            Uuid::now_v7(),
+            PlayerDetails {
+                name: name.into(),
+                nickname: nickname.map(String::from),
+                phone: None,
+                email: None,
+                notes: String::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_search_finds_by_name_or_nickname_and_lists_by_name() {
+        let all = [
+            player("Zoe Park", None),
+            player("ann lee", Some("Ace")),
+            player("Bob Ray", None),
+        ];
+        let names = |q: &str| -> Vec<String> {
+            found_in(&all, q)
+                .into_iter()
+                .map(|p| p.name.clone())
+                .collect()
+        };
+        assert_eq!(names(""), ["ann lee", "Bob Ray", "Zoe Park"]);
+        assert_eq!(names("ace"), ["ann lee"]);
+        assert_eq!(names("  PARK "), ["Zoe Park"]);
+        assert!(names("nobody").is_empty());
+    }
+
+    fn found_in(all: &[Player], q: &str) -> Vec<Player> {
+        let mut state = VenueState::default();
+        for p in all {
+            state.players.insert(p.id, p.clone());
+        }
+        find(&state, q).into_iter().cloned().collect()
+    }
 }
