@@ -340,12 +340,16 @@ async fn the_player_directory_and_the_list_rules_fit_a_phone_and_a_desk() {
                 .await;
         }
         // Wide tables scroll inside the page; the page itself never does.
-        for path in ["/structures", "/api/docs", "/log"] {
+        for path in ["/structures", "/api/docs", "/log", "/settings"] {
             b.goto(&format!("{}{path}", node.url)).await;
             let overflow = b
                 .eval("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 .await;
             assert_eq!(overflow, 0, "{path} is wider than the screen at {width} px");
+            if let Some(dir) = save_screenshot_dir() {
+                let name = format!("{}-{shot}", path.trim_start_matches('/').replace('/', "-"));
+                b.screenshot(&Path::new(&dir).join(name)).await;
+            }
         }
         b.quit().await;
     }

@@ -209,7 +209,7 @@ async fn render(
                 form.join method="post" action=(act("register")) {
                     (csrf_field(csrf))
                     input name="name" required placeholder="Player name" list="players";
-                    label title="Let this player in although late registration has closed (the event records it)" { input type="checkbox" name="override" value="1"; " Late entry after registration closed" }
+                    label.check title="Let this player in although late registration has closed (the event records it)" { input type="checkbox" name="override" value="1"; " Late entry after registration closed" }
                     button type="submit" { "Register" }
                 }
                 datalist id="players" { @for p in state.players.values() { option value=(p.name) {} } }
