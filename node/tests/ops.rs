@@ -7,6 +7,16 @@ use pvm_node::store::AppendError;
 use pvm_shared::venue::{DomainError, Game, Stakes, TableName, TableStatus};
 use pvm_shared::Actor;
 
+/// A 1/2 NLHE table of nine called "Table 1".
+fn table_1() -> NewTable {
+    NewTable {
+        name: TableName::parse("Table 1").expect("name"),
+        game: Game::Nlhe,
+        stakes: Stakes::new(1, 2).expect("stakes"),
+        seats: 9,
+    }
+}
+
 fn boss() -> Actor {
     Actor::Staff("boss".into())
 }
@@ -16,12 +26,7 @@ async fn a_table_is_added_renamed_dealt_opened_and_closed_one_commit_each() {
     let dir = tempfile::tempdir().expect("tmp");
     let node = pvm_node::Node::open(dir.path()).await.expect("node");
     let log = node.state.log.clone();
-    let new = NewTable {
-        name: TableName::parse("Table 1").expect("name"),
-        game: Game::Nlhe,
-        stakes: Stakes::new(1, 2).expect("stakes"),
-        seats: 9,
-    };
+    let new = table_1();
     let (id, created) = tables::create(&log, boss(), new.clone())
         .await
         .expect("created");
@@ -157,12 +162,7 @@ async fn a_walk_in_seated_at_once_is_one_commit_and_a_refused_seat_adds_nobody()
     let dir = tempfile::tempdir().expect("tmp");
     let node = pvm_node::Node::open(dir.path()).await.expect("node");
     let log = node.state.log.clone();
-    let new = NewTable {
-        name: TableName::parse("Table 1").expect("name"),
-        game: Game::Nlhe,
-        stakes: Stakes::new(1, 2).expect("stakes"),
-        seats: 9,
-    };
+    let new = table_1();
     let (table, _) = tables::create(&log, boss(), new).await.expect("table");
     let opened = tables::change(&log, boss(), table, Change::Open)
         .await
