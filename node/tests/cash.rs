@@ -789,9 +789,33 @@ async fn the_board_says_what_each_action_did() {
     let (said, _) = act(format!("/cash/entries/{finn}/remove"), vec![]).await;
     assert_eq!(
         said.as_deref(),
-        Some("Finn Gray taken off the 1/2 NLHE list.")
+        Some("Finn Gray taken off the 1/2 NLHE list. Put back undoes it.")
     );
-    let gus = entry(room.board().await, 2);
+    // Both can be undone from the board: Finn was 2nd, Dana 1st.
+    let board = room.board().await;
+    let off = list_of(&board, &list)["off"].as_array().expect("off").clone();
+    let off: Vec<(&str, u64)> = off
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap_or(""), o["position"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(off, [("Finn Gray", 2), ("Dana Ellis", 1)]);
+    let (said, html) = act(format!("/cash/entries/{finn}/restore"), vec![]).await;
+    assert_eq!(
+        said.as_deref(),
+        Some("Finn Gray put back at 2nd on 1/2 NLHE.")
+    );
+    assert!(!html.contains("Put Finn Gray back"), "undone once");
+    assert_eq!(
+        names(list_of(&room.board().await, &list)),
+        ["Eve Fox", "Finn Gray", "Dana Ellis", "Gus Hale"]
+    );
+    // The same undo again is refused with the reason, through the API too.
+    let (status, body) = room
+        .send("POST", &format!("/api/v1/cash/entries/{finn}/restore"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
+    let gus = entry(room.board().await, 3);
     let (said, _) = act(
         format!("/cash/entries/{gus}/move"),
         vec![

@@ -471,6 +471,27 @@ fn check_cash(state: &VenueState, e: &CashEvent) -> Result<(), OutOfBounds> {
             queue_place(state, "from", *entry_id, *from)?;
             queue_place(state, "to", *entry_id, *to)
         }
+        CashEvent::WaitEntryRestored {
+            entry_id,
+            list_id,
+            to,
+            ..
+        } => {
+            let Some(list) = state.cash.lists.get(list_id) else {
+                return Ok(());
+            };
+            let queued = state.cash.entries.get(entry_id);
+            if let Some(e) = queued {
+                ensure(e.list_id == *list_id, "list_id", || {
+                    "the entry is on another list".into()
+                })?;
+            }
+            // Back into the list: after the last place at most.
+            let places = list.queue.len() - usize::from(queued.is_some());
+            ensure(*to <= places, "to", || {
+                format!("the list has places 0 to {places} (got {to})")
+            })
+        }
         CashEvent::PlayerLeftSeat { table_id, seat }
         | CashEvent::PlayerAway { table_id, seat, .. }
         | CashEvent::PlayerBack { table_id, seat } => table_seat(state, "seat", *table_id, *seat),
@@ -1014,6 +1035,7 @@ mod tests {
                 at_ms: T0,
             },
             CashCommand::NoShow { entry_id: e0 },
+            CashCommand::Restore { entry_id: e0 },
             CashCommand::Move {
                 entry_id: e3,
                 to_index: 0,
@@ -1274,6 +1296,7 @@ mod tests {
         "player_no_show",
         "wait_entry_removed",
         "wait_entry_moved",
+        "wait_entry_restored",
         "call_in_arrived",
         "player_left_seat",
         "player_away",

@@ -155,6 +155,19 @@ fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
             ol.entries {
                 @for e in &list.entries { (entry_row(board, list, e, csrf)) }
             }
+            @if !list.off.is_empty() {
+                ul.off aria-label="Just off the list" {
+                    @for o in list.off.iter().take(3) {
+                        li {
+                            span { (o.name) " · " (if o.no_show { "no-show" } else { "taken off" }) " (was " (ordinal(o.position)) ")" }
+                            form.inline method="post" action=(format!("/cash/entries/{}/restore", o.entry_id)) {
+                                (csrf_field(csrf))
+                                button.link type="submit" aria-label=(format!("Put {} back at {}", o.name, ordinal(o.position))) { "Put back" }
+                            }
+                        }
+                    }
+                }
+            }
             @if !list.must_move_next.is_empty() {
                 p.mustmove { "Must-move next: "
                     @for s in &list.must_move_next { span { (s.name) " (" (s.table_name) " seat " (s.seat) ") " } }
@@ -328,6 +341,16 @@ fn spot_of(board: &BoardView, entry_id: Uuid) -> Option<Spot> {
     })
 }
 
+fn off_spot(board: &BoardView, entry_id: Uuid) -> Option<Spot> {
+    board.lists.iter().find_map(|l| {
+        l.off.iter().find(|o| o.entry_id == entry_id).map(|o| Spot {
+            name: o.name.clone(),
+            list: l.label.clone(),
+            place: o.position,
+        })
+    })
+}
+
 /// 1st, 2nd, 3rd, 4th … 11th, 12th, 13th, 21st.
 fn ordinal(n: usize) -> String {
     let suffix = match (n % 10, n % 100) {
@@ -351,9 +374,13 @@ fn entry_said(verb: EntryVerb, before: &Spot, after: Option<&Spot>, seat: Option
             ordinal(a.place)
         ),
         (EntryVerb::NoShow, None) => {
-            format!("{name} marked no-show and taken off the {list} list.")
+            format!("{name} marked no-show and taken off the {list} list. Put back undoes it.")
         }
-        (EntryVerb::Remove, _) => format!("{name} taken off the {list} list."),
+        (EntryVerb::Remove, _) => format!("{name} taken off the {list} list. Put back undoes it."),
+        (EntryVerb::Restore, Some(a)) => {
+            format!("{name} put back at {} on {list}.", ordinal(a.place))
+        }
+        (EntryVerb::Restore, None) => format!("{name} put back on {list}."),
         (EntryVerb::Move, Some(a)) => format!("{name} moved to {} on {list}.", ordinal(a.place)),
         (EntryVerb::Seat, _) => format!("{name} seated at {}.", seat.unwrap_or("the table")),
         (EntryVerb::Move, None) => format!("{name}: done."),
@@ -533,6 +560,7 @@ enum EntryVerb {
     Arrived,
     NoShow,
     Remove,
+    Restore,
     Move,
     Seat,
 }
@@ -544,6 +572,7 @@ impl EntryVerb {
             "arrived" => EntryVerb::Arrived,
             "no-show" => EntryVerb::NoShow,
             "remove" => EntryVerb::Remove,
+            "restore" => EntryVerb::Restore,
             "move" => EntryVerb::Move,
             "seat" => EntryVerb::Seat,
             _ => return None,
@@ -557,6 +586,7 @@ impl EntryVerb {
             EntryVerb::Arrived => Action::Arrived { entry_id },
             EntryVerb::NoShow => Action::NoShow { entry_id },
             EntryVerb::Remove => Action::Remove { entry_id },
+            EntryVerb::Restore => Action::Restore { entry_id },
             EntryVerb::Move => match f.position.trim().parse::<usize>() {
                 Ok(p) if p >= 1 => Action::Move {
                     entry_id,
@@ -606,8 +636,9 @@ async fn entry_action(
         Some(format!("{}, seat {seat}", table.name))
     });
     let said = |after: &BoardView| {
-        let before = before?;
         let after = spot_of(after, entry_id);
+        // One taken off is not on the board before: their name is in the list's recent removals.
+        let before = before.or_else(|| off_spot(&board, entry_id))?;
         Some(entry_said(
             verb,
             &before,

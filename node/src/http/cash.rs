@@ -24,11 +24,11 @@ use uuid::Uuid;
 #[openapi(
     paths(
         board, public_lists, list_players, create_player, update_player, create_list, set_policy, join_list,
-        call_next, call_entry, seat_entry, seat_player, no_show, arrived, move_entry, remove_entry, leave_seat,
+        call_next, call_entry, seat_entry, seat_player, no_show, arrived, move_entry, remove_entry, restore_entry, leave_seat,
         away, back, change_seat, request_seat_change, cancel_seat_change, set_must_move, start_table
     ),
     components(schemas(
-        BoardView, ListView, EntryView, TableSeatsView, SeatView, SeatChangeView, PublicList, Done, NewList, JoinRequest,
+        BoardView, ListView, OffView, EntryView, TableSeatsView, SeatView, SeatChangeView, PublicList, Done, NewList, JoinRequest,
         WalkIn, SeatRequest, DirectSeat, MoveRequest, ChangeSeatRequest, SeatChangeRequest, MustMove, Player,
         PlayerDetails, CashPolicy, Call, WaitEstimate, pvm_shared::cash::NoShowPolicy
     )),
@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cash/entries/{id}/arrived", post(arrived))
         .route("/api/v1/cash/entries/{id}/move", post(move_entry))
         .route("/api/v1/cash/entries/{id}", delete(remove_entry))
+        .route("/api/v1/cash/entries/{id}/restore", post(restore_entry))
         .route("/api/v1/cash/seats", post(seat_player))
         .route(
             "/api/v1/cash/tables/{id}/seats/{seat}/leave",
@@ -118,6 +119,22 @@ pub struct ListView {
     pub entries: Vec<EntryView>,
     /// Players at must-move tables of this game, next to go to the main game first.
     pub must_move_next: Vec<SeatView>,
+    /// Recent no-shows and removals that can still be undone, most recent first.
+    pub off: Vec<OffView>,
+}
+
+/// A recent no-show or removal (`POST /api/v1/cash/entries/{id}/restore` undoes it).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OffView {
+    pub entry_id: Uuid,
+    pub player_id: Uuid,
+    pub name: String,
+    /// The place they had (1 = next to be called).
+    pub position: usize,
+    /// A no-show (else taken off the list).
+    pub no_show: bool,
+    /// A no-show that moved them down: they are still on the list.
+    pub still_listed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -196,6 +213,13 @@ fn label(game: Game, stakes: Stakes) -> String {
 }
 
 /// The board, built from the venue state at `now_ms`.
+/// Taken off, then on the same list again under a new entry: nothing to undo.
+fn back_on_list(cash: &cash::CashState, list_id: Uuid, off: &cash::OffList) -> bool {
+    cash.entries
+        .values()
+        .any(|e| e.list_id == list_id && e.player_id == off.entry.player_id && e.id != off.entry.id)
+}
+
 pub fn board_of(state: &VenueState, now_ms: u64) -> BoardView {
     let cash = &state.cash;
     let lists = cash
@@ -241,6 +265,20 @@ pub fn board_of(state: &VenueState, now_ms: u64) -> BoardView {
                 must_move_next: cash::must_move_order(state, l.game, l.stakes)
                     .into_iter()
                     .map(|s| seat_view(state, s))
+                    .collect(),
+                off: l
+                    .off
+                    .iter()
+                    .rev()
+                    .filter(|o| !back_on_list(cash, l.id, o))
+                    .map(|o| OffView {
+                        entry_id: o.entry.id,
+                        player_id: o.entry.player_id,
+                        name: name_of(state, o.entry.player_id).0,
+                        position: o.place + 1,
+                        no_show: o.no_show,
+                        still_listed: cash.entries.contains_key(&o.entry.id),
+                    })
                     .collect(),
                 entries,
             }
@@ -604,6 +642,19 @@ async fn remove_entry(
     AppPath(entry_id): AppPath<Uuid>,
 ) -> Result<Json<Done>, ApiError> {
     cash_act(&s, who.principal().actor(), Action::Remove { entry_id }).await
+}
+
+/// Undo a recent no-show or removal: the player goes back to the place they
+/// had, uncalled, keeping the time they joined. A list keeps its last five.
+#[utoipa::path(post, path = "/api/v1/cash/entries/{id}/restore", tag = "cash", security(("bearer" = ["cash:operate"])),
+    params(("id" = Uuid, Path, description = "Entry id")),
+    responses((status = 200, body = Done), (status = 409, body = ErrorBody)))]
+async fn restore_entry(
+    State(s): State<AppState>,
+    who: Require<CashOperate>,
+    AppPath(entry_id): AppPath<Uuid>,
+) -> Result<Json<Done>, ApiError> {
+    cash_act(&s, who.principal().actor(), Action::Restore { entry_id }).await
 }
 
 /// The player left the table.

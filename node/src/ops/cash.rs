@@ -117,6 +117,8 @@ pub enum Action {
     },
     /// Off the list.
     Remove { entry_id: Uuid },
+    /// Undo a recent no-show or removal: back to the place they had.
+    Restore { entry_id: Uuid },
     /// The player left the table.
     Leave { table_id: Uuid, seat: u8 },
     /// The player stepped away (their clock starts).
@@ -209,6 +211,7 @@ pub fn command(
             reason,
         },
         Action::Remove { entry_id } => CashCommand::Remove { entry_id },
+        Action::Restore { entry_id } => CashCommand::Restore { entry_id },
         Action::Leave { table_id, seat } => CashCommand::Leave { table_id, seat },
         Action::Away { table_id, seat } => CashCommand::Away {
             table_id,

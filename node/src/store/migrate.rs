@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0009_down_applied.sql",
     "0010_write_probe.sql",
     "0011_api_key_epoch.sql",
+    "0012_list_undo.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

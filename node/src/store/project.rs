@@ -396,10 +396,11 @@ pub async fn sync_cash(
                 let seatings =
                     serde_json::to_string(cash.seatings.get(id).map(Vec::as_slice).unwrap_or(&[]))
                         .unwrap_or_default();
+                let off = serde_json::to_string(&l.off).unwrap_or_else(|_| "[]".into());
                 conn.execute(
-                    "INSERT INTO waiting_lists (id, game, small_blind, big_blind, queue, seatings) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, seatings = excluded.seatings",
-                    libsql::params![id.to_string(), l.game.code(), l.stakes.small_blind(), l.stakes.big_blind(), queue, seatings],
+                    "INSERT INTO waiting_lists (id, game, small_blind, big_blind, queue, seatings, off_list) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, seatings = excluded.seatings, off_list = excluded.off_list",
+                    libsql::params![id.to_string(), l.game.code(), l.stakes.small_blind(), l.stakes.big_blind(), queue, seatings, off],
                 )
                 .await?;
             }

@@ -256,7 +256,7 @@ impl Reader {
         drop(rows);
         let mut rows = conn
             .query(
-                "SELECT id, game, small_blind, big_blind, queue, seatings FROM waiting_lists",
+                "SELECT id, game, small_blind, big_blind, queue, seatings, off_list FROM waiting_lists",
                 (),
             )
             .await?;
@@ -269,6 +269,7 @@ impl Reader {
                     game: Game::from_code(&row.get::<String>(1)?).ok_or_else(|| bad_row("game"))?,
                     stakes: Stakes::new(row.get(2)?, row.get(3)?).map_err(bad_row)?,
                     queue: serde_json::from_str(&row.get::<String>(4)?).map_err(bad_row)?,
+                    off: serde_json::from_str(&row.get::<String>(6)?).map_err(bad_row)?,
                 },
             );
             let seatings: Vec<u64> =

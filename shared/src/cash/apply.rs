@@ -10,6 +10,26 @@ pub(crate) fn drop_entry(cash: &mut CashState, entry_id: Uuid) {
     }
 }
 
+/// Keeps an entry as it is now, and its place, so a no-show or removal can be undone.
+fn remember_off(cash: &mut CashState, entry_id: Uuid, no_show: bool) {
+    let Some(e) = cash.entries.get(&entry_id) else {
+        return;
+    };
+    let Some(l) = cash.lists.get_mut(&e.list_id) else {
+        return;
+    };
+    let place = l.queue.iter().position(|id| *id == entry_id).unwrap_or(0);
+    l.off.retain(|o| o.entry.id != entry_id);
+    l.off.push(OffList {
+        entry: e.clone(),
+        place,
+        no_show,
+    });
+    if l.off.len() > MAX_OFF {
+        l.off.remove(0);
+    }
+}
+
 /// A player takes a seat: the entries it clears leave their lists, a seating
 /// from a list of the table's own game counts towards that list's turnover,
 /// and any call still running on another list is cancelled (they are seated).
@@ -74,6 +94,7 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
                     game,
                     stakes,
                     queue: Vec::new(),
+                    off: Vec::new(),
                 },
             );
         }
@@ -130,16 +151,61 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
         }
         CashEvent::PlayerNoShow {
             entry_id, moved_to, ..
-        } => match moved_to {
-            None => drop_entry(cash, entry_id),
-            Some(to) => {
-                if let Some(e) = cash.entries.get_mut(&entry_id) {
-                    e.call = None;
+        } => {
+            remember_off(cash, entry_id, true);
+            match moved_to {
+                None => drop_entry(cash, entry_id),
+                Some(to) => {
+                    if let Some(e) = cash.entries.get_mut(&entry_id) {
+                        e.call = None;
+                    }
+                    move_in_queue(cash, entry_id, to);
                 }
-                move_in_queue(cash, entry_id, to);
             }
-        },
-        CashEvent::WaitEntryRemoved { entry_id, .. } => drop_entry(cash, entry_id),
+        }
+        CashEvent::WaitEntryRemoved { entry_id, .. } => {
+            remember_off(cash, entry_id, false);
+            drop_entry(cash, entry_id);
+        }
+        CashEvent::WaitEntryRestored {
+            entry_id,
+            list_id,
+            player_id,
+            joined_ms,
+            call_in_until,
+            arrived,
+            to,
+        } => {
+            let Some(l) = cash.lists.get_mut(&list_id) else {
+                return;
+            };
+            let calls_made = l
+                .off
+                .iter()
+                .rev()
+                .find(|o| o.entry.id == entry_id)
+                .map_or(0, |o| o.entry.calls_made);
+            l.off.retain(|o| o.entry.id != entry_id);
+            match cash.entries.get_mut(&entry_id) {
+                Some(e) => e.call = None,
+                None => {
+                    cash.entries.insert(
+                        entry_id,
+                        WaitEntry {
+                            id: entry_id,
+                            list_id,
+                            player_id,
+                            joined_ms,
+                            call: None,
+                            calls_made,
+                            call_in_until,
+                            arrived,
+                        },
+                    );
+                }
+            }
+            move_in_queue(cash, entry_id, to);
+        }
         CashEvent::WaitEntryMoved { entry_id, to, .. } => move_in_queue(cash, entry_id, to),
         CashEvent::CallInArrived { entry_id } => {
             if let Some(e) = cash.entries.get_mut(&entry_id) {

@@ -294,6 +294,52 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
                 reason: "removed".into(),
             }
         }
+        CashCommand::Restore { entry_id } => {
+            let (list, off) = cash
+                .lists
+                .values()
+                .find_map(|l| l.off.iter().rev().find(|o| o.entry.id == entry_id).map(|o| (l, o)))
+                .ok_or_else(|| {
+                    conflict("there is no recent no-show or removal of that entry to undo")
+                })?;
+            let e = &off.entry;
+            let name = player_name(state, e.player_id);
+            let len = match cash.entries.get(&entry_id) {
+                // A no-show that only moved them down.
+                Some(_) => list.queue.len().saturating_sub(1),
+                None => {
+                    if cash
+                        .entries
+                        .values()
+                        .any(|x| x.list_id == list.id && x.player_id == e.player_id)
+                    {
+                        return Err(conflict(format!("{name} is on this list again already")));
+                    }
+                    let same_game = |seat: &&Seat| {
+                        cash.policy.seat_removes_other_lists
+                            || state.tables.get(&seat.table_id).is_some_and(|t| {
+                                t.game == list.game && t.stakes == list.stakes
+                            })
+                    };
+                    if let Some(seat) = cash.seat_of(e.player_id).filter(same_game) {
+                        return Err(conflict(format!(
+                            "{name} is seated at {} now",
+                            seat_label(state, seat.table_id, seat.seat)
+                        )));
+                    }
+                    list.queue.len()
+                }
+            };
+            CashEvent::WaitEntryRestored {
+                entry_id,
+                list_id: list.id,
+                player_id: e.player_id,
+                joined_ms: e.joined_ms,
+                call_in_until: e.call_in_until,
+                arrived: e.arrived,
+                to: off.place.min(len),
+            }
+        }
         CashCommand::Move {
             entry_id,
             to_index,

@@ -89,6 +89,20 @@ pub struct WaitingList {
     pub stakes: Stakes,
     /// Entry ids, first to be called first.
     pub queue: Vec<Uuid>,
+    /// The last few players taken off or marked no-show, most recent last:
+    /// staff can put them back where they were (`CashCommand::Restore`).
+    pub off: Vec<OffList>,
+}
+
+/// How many recent removals a list keeps for undo.
+pub const MAX_OFF: usize = 5;
+
+/// An entry as it was just before a no-show or a removal, and its place then (0-based).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffList {
+    pub entry: WaitEntry,
+    pub place: usize,
+    pub no_show: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +115,7 @@ pub struct Call {
 }
 
 /// One player waiting on one list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitEntry {
     pub id: Uuid,
     pub list_id: Uuid,
@@ -194,6 +208,10 @@ pub enum CashCommand {
         at_ms: u64,
     },
     Remove {
+        entry_id: Uuid,
+    },
+    /// Undo a recent no-show or removal: back to the place they had.
+    Restore {
         entry_id: Uuid,
     },
     Move {
@@ -290,6 +308,18 @@ pub enum CashEvent {
         from: usize,
         to: usize,
         reason: String,
+    },
+    /// A no-show or removal undone: the entry is back at place `to`
+    /// (0-based), uncalled, with the time it first joined. An entry that a
+    /// no-show only moved down moves back up.
+    WaitEntryRestored {
+        entry_id: Uuid,
+        list_id: Uuid,
+        player_id: Uuid,
+        joined_ms: u64,
+        call_in_until: Option<u64>,
+        arrived: bool,
+        to: usize,
     },
     CallInArrived {
         entry_id: Uuid,

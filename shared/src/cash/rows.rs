@@ -80,6 +80,9 @@ pub fn touched(state: &VenueState, event: &CashEvent) -> TouchedRows {
         }
         CashEvent::PlayerJoinedList {
             entry_id, list_id, ..
+        }
+        | CashEvent::WaitEntryRestored {
+            entry_id, list_id, ..
         } => {
             t.entries.insert(*entry_id);
             t.lists.insert(*list_id);

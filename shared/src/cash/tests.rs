@@ -97,6 +97,7 @@ pub(crate) enum Op {
     NoShow(usize),
     TimeOut(usize),
     Remove(usize),
+    Restore(usize),
     Move(usize, usize),
     Leave(u128, u8),
     Change(u128, u8, u128, u8),
@@ -117,6 +118,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         1 => (0..20usize).prop_map(Op::NoShow),
         1 => (0..20usize).prop_map(Op::TimeOut),
         1 => (0..20usize).prop_map(Op::Remove),
+        1 => (0..20usize).prop_map(Op::Restore),
         1 => (0..20usize, 0..20usize).prop_map(|(a, b)| Op::Move(a, b)),
         1 => (0..TABLES, 1..=6u8).prop_map(|(t, s)| Op::Leave(t, s)),
         1 => (0..TABLES, 1..=6u8, 0..TABLES, 1..=6u8).prop_map(|(a, b, c, d)| Op::Change(a, b, c, d)),
@@ -185,6 +187,17 @@ pub(crate) fn to_command(
         Op::Remove(n) => CashCommand::Remove {
             entry_id: nth_entry(s, n)?,
         },
+        Op::Restore(n) => {
+            let off: Vec<Uuid> = s
+                .cash
+                .lists
+                .values()
+                .flat_map(|l| l.off.iter().map(|o| o.entry.id))
+                .collect();
+            CashCommand::Restore {
+                entry_id: *off.get(n % off.len().max(1))?,
+            }
+        }
         Op::Move(n, to) => {
             let e = s.cash.entries.get(&nth_entry(s, n)?)?;
             let len = s.cash.lists.get(&e.list_id)?.queue.len();
@@ -316,6 +329,7 @@ proptest! {
                 }
             }
             let explicit_move = matches!(event, EventKind::Cash(CashEvent::WaitEntryMoved { .. })
+                | EventKind::Cash(CashEvent::WaitEntryRestored { .. })
                 | EventKind::Cash(CashEvent::PlayerNoShow { moved_to: Some(_), .. }));
             if !explicit_move {
                 for (lid, q) in &before {
@@ -514,4 +528,129 @@ fn the_wait_estimate_is_unknown_until_there_is_turnover_then_a_range() {
         estimate_wait(&cash, list(0), 2, 1_200_000 + TURNOVER_HORIZON_MS + 1),
         WaitEstimate::Unknown
     );
+}
+
+/// Four on list 0, the first one called.
+fn four_waiting(no_show: NoShowPolicy) -> VenueState {
+    let mut s = room(true);
+    let policy = CashPolicy {
+        no_show,
+        ..CashPolicy::default()
+    };
+    run(&mut s, Command::Cash(CashCommand::SetPolicy(policy)));
+    for p in 0..4 {
+        run(
+            &mut s,
+            Command::Cash(CashCommand::Join {
+                entry_id: id(p + 1),
+                list_id: list(0),
+                player_id: player(p),
+                at_ms: p as u64,
+                call_in_until: None,
+            }),
+        );
+    }
+    run(
+        &mut s,
+        Command::Cash(CashCommand::CallNext {
+            list_id: list(0),
+            at_ms: 10,
+        }),
+    );
+    s
+}
+
+#[test]
+fn a_dropped_no_show_goes_back_to_its_place_uncalled_with_its_join_time() {
+    let mut s = four_waiting(NoShowPolicy::Drop);
+    run(&mut s, Command::Cash(CashCommand::NoShow { entry_id: id(1) }));
+    assert!(!s.cash.entries.contains_key(&id(1)));
+    let event = run(&mut s, Command::Cash(CashCommand::Restore { entry_id: id(1) }));
+    assert!(matches!(
+        event,
+        Some(EventKind::Cash(CashEvent::WaitEntryRestored { to: 0, .. }))
+    ));
+    assert_eq!(
+        s.cash.lists[&list(0)].queue,
+        vec![id(1), id(2), id(3), id(4)]
+    );
+    let e = &s.cash.entries[&id(1)];
+    assert_eq!((e.joined_ms, e.call, e.calls_made), (0, None, 1));
+    assert!(s.cash.lists[&list(0)].off.is_empty());
+    let again = s.decide(&Command::Cash(CashCommand::Restore { entry_id: id(1) }));
+    assert!(again.is_err(), "the same undo twice");
+}
+
+#[test]
+fn a_moved_down_no_show_moves_back_up_and_a_removal_comes_back() {
+    let mut s = four_waiting(NoShowPolicy::MoveDown { places: 2 });
+    run(&mut s, Command::Cash(CashCommand::NoShow { entry_id: id(1) }));
+    run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(3) }));
+    assert_eq!(s.cash.lists[&list(0)].queue, vec![id(2), id(1), id(4)]);
+    run(&mut s, Command::Cash(CashCommand::Restore { entry_id: id(1) }));
+    assert_eq!(s.cash.lists[&list(0)].queue, vec![id(1), id(2), id(4)]);
+    // Back to the place it had when it was taken off (2nd).
+    run(&mut s, Command::Cash(CashCommand::Restore { entry_id: id(3) }));
+    assert_eq!(
+        s.cash.lists[&list(0)].queue,
+        vec![id(1), id(3), id(2), id(4)]
+    );
+}
+
+#[test]
+fn an_undo_is_refused_once_the_player_is_seated_or_back_on_the_list() {
+    let mut s = four_waiting(NoShowPolicy::Drop);
+    run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(2) }));
+    run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(3) }));
+    run(
+        &mut s,
+        Command::Cash(CashCommand::Seat {
+            player_id: player(1),
+            entry_id: None,
+            table_id: table(0),
+            seat: 1,
+            at_ms: 20,
+        }),
+    );
+    run(
+        &mut s,
+        Command::Cash(CashCommand::Join {
+            entry_id: id(9),
+            list_id: list(0),
+            player_id: player(2),
+            at_ms: 30,
+            call_in_until: None,
+        }),
+    );
+    for (entry, says) in [(id(2), "seated at"), (id(3), "on this list again")] {
+        let refused = s.decide(&Command::Cash(CashCommand::Restore { entry_id: entry }));
+        match refused {
+            Err(e) => assert!(e.to_string().contains(says), "{e}"),
+            Ok(ev) => panic!("restored: {ev:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_list_keeps_only_its_last_few_removals_for_undo() {
+    let mut s = room(true);
+    for p in 0..(MAX_OFF as u128 + 2) {
+        run(
+            &mut s,
+            Command::Cash(CashCommand::Join {
+                entry_id: id(p + 1),
+                list_id: list(0),
+                player_id: player(p),
+                at_ms: 0,
+                call_in_until: None,
+            }),
+        );
+        run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(p + 1) }));
+    }
+    let off = &s.cash.lists[&list(0)].off;
+    assert_eq!(off.len(), MAX_OFF);
+    assert_eq!(off[0].entry.id, id(3));
+    assert!(s
+        .decide(&Command::Cash(CashCommand::Restore { entry_id: id(1) }))
+        .is_err());
 }
