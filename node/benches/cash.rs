@@ -8,13 +8,10 @@
 use pvm_node::http::cash::board_of;
 use pvm_node::ops::{self, cash::Action, players::Who};
 use pvm_node::Node;
-use pvm_shared::cash::CashCommand;
-use pvm_shared::players::PlayerDetails;
-use pvm_shared::venue::{Command, Game, Stakes, TableName};
 use pvm_shared::Actor;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use support::{bulk, now_ms, percentile, raw_commit_latencies};
+use support::{now_ms, percentile, raw_commit_latencies};
 use uuid::Uuid;
 
 #[path = "support/mod.rs"]
@@ -40,85 +37,8 @@ async fn run() {
     let node = Node::open(&dir.path().join("node")).await.expect("node");
     let log = node.state.log.clone();
 
-    // 60 game/stake combinations, a list each; 250 tables spread over them.
-    let combos: Vec<(Game, Stakes)> = (0..LISTS)
-        .map(|i| {
-            let sb = 1 + (i / Game::ALL.len()) as u32;
-            (
-                Game::ALL[i % Game::ALL.len()],
-                Stakes::new(sb, sb * 2).expect("stakes"),
-            )
-        })
-        .collect();
-    let mut setup = Vec::new();
-    let mut tables = Vec::new();
-    for t in 0..TABLES {
-        let (game, stakes) = combos[t % LISTS];
-        let id = Uuid::now_v7();
-        tables.push((id, game, stakes));
-        setup.push(Command::CreateTable {
-            table_id: id,
-            name: TableName::parse(&format!("T{t:03}")).expect("name"),
-            game,
-            stakes,
-            seats: 9,
-        });
-    }
-    bulk(&log, setup).await;
-    bulk(
-        &log,
-        tables
-            .iter()
-            .map(|(id, ..)| Command::OpenTable { table_id: *id })
-            .collect(),
-    )
-    .await;
-    let mut lists = Vec::new();
-    let mut setup = Vec::new();
-    for (game, stakes) in &combos {
-        let id = Uuid::now_v7();
-        lists.push(id);
-        setup.push(Command::Cash(CashCommand::CreateList {
-            list_id: id,
-            game: *game,
-            stakes: *stakes,
-        }));
-    }
-    bulk(&log, setup).await;
-    let players: Vec<Uuid> = (0..WAITING + ACTIONS).map(|_| Uuid::now_v7()).collect();
-    bulk(
-        &log,
-        players
-            .iter()
-            .enumerate()
-            .map(|(i, id)| Command::CreatePlayer {
-                player_id: *id,
-                details: PlayerDetails {
-                    name: format!("Player {i:05}"),
-                    nickname: None,
-                    phone: None,
-                    email: None,
-                    notes: String::new(),
-                },
-            })
-            .collect(),
-    )
-    .await;
-    bulk(
-        &log,
-        (0..WAITING)
-            .map(|i| {
-                Command::Cash(CashCommand::Join {
-                    entry_id: Uuid::now_v7(),
-                    list_id: lists[i % LISTS],
-                    player_id: players[i],
-                    at_ms: now_ms(),
-                    call_in_until: None,
-                })
-            })
-            .collect(),
-    )
-    .await;
+    let support::CashRoom { lists, players, .. } =
+        support::cash_room(&log, TABLES, LISTS, WAITING, ACTIONS).await;
 
     // Raw engine, same disk, same durability: one-row commits.
     let raw = raw_commit_latencies(&dir.path().join("raw.db")).await;

@@ -793,10 +793,18 @@ async fn the_board_says_what_each_action_did() {
     );
     // Both can be undone from the board: Finn was 2nd, Dana 1st.
     let board = room.board().await;
-    let off = list_of(&board, &list)["off"].as_array().expect("off").clone();
+    let off = list_of(&board, &list)["off"]
+        .as_array()
+        .expect("off")
+        .clone();
     let off: Vec<(&str, u64)> = off
         .iter()
-        .map(|o| (o["name"].as_str().unwrap_or(""), o["position"].as_u64().unwrap_or(0)))
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap_or(""),
+                o["position"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     assert_eq!(off, [("Finn Gray", 2), ("Dana Ellis", 1)]);
     let (said, html) = act(format!("/cash/entries/{finn}/restore"), vec![]).await;
@@ -811,7 +819,11 @@ async fn the_board_says_what_each_action_did() {
     );
     // The same undo again is refused with the reason, through the API too.
     let (status, body) = room
-        .send("POST", &format!("/api/v1/cash/entries/{finn}/restore"), None)
+        .send(
+            "POST",
+            &format!("/api/v1/cash/entries/{finn}/restore"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "conflict");

@@ -3,9 +3,12 @@
 
 #![allow(dead_code)] // each bench uses some of these
 
-use pvm_shared::venue::Command;
+use pvm_shared::cash::CashCommand;
+use pvm_shared::players::PlayerDetails;
+use pvm_shared::venue::{Command, Game, Stakes, TableName};
 use pvm_shared::Actor;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use uuid::Uuid;
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -69,4 +72,113 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// A cash room: tables spread over game and stake combinations (a list
+/// each, every table open), `waiting` players on the lists and `spare`
+/// more in the directory.
+pub struct CashRoom {
+    pub tables: Vec<(Uuid, Game, Stakes)>,
+    pub lists: Vec<Uuid>,
+    pub players: Vec<Uuid>,
+}
+
+pub async fn cash_room(
+    log: &pvm_node::store::Log,
+    tables: usize,
+    lists: usize,
+    waiting: usize,
+    spare: usize,
+) -> CashRoom {
+    let combos: Vec<(Game, Stakes)> = (0..lists)
+        .map(|i| {
+            let sb = 1 + (i / Game::ALL.len()) as u32;
+            (
+                Game::ALL[i % Game::ALL.len()],
+                Stakes::new(sb, sb * 2).expect("stakes"),
+            )
+        })
+        .collect();
+    let made: Vec<(Uuid, Game, Stakes)> = (0..tables)
+        .map(|t| {
+            let (game, stakes) = combos[t % lists];
+            (Uuid::now_v7(), game, stakes)
+        })
+        .collect();
+    bulk(
+        log,
+        made.iter()
+            .enumerate()
+            .map(|(t, (id, game, stakes))| Command::CreateTable {
+                table_id: *id,
+                name: TableName::parse(&format!("T{t:03}")).expect("name"),
+                game: *game,
+                stakes: *stakes,
+                seats: 9,
+            })
+            .collect(),
+    )
+    .await;
+    bulk(
+        log,
+        made.iter()
+            .map(|(id, ..)| Command::OpenTable { table_id: *id })
+            .collect(),
+    )
+    .await;
+    let list_ids: Vec<Uuid> = combos.iter().map(|_| Uuid::now_v7()).collect();
+    bulk(
+        log,
+        combos
+            .iter()
+            .zip(&list_ids)
+            .map(|((game, stakes), id)| {
+                Command::Cash(CashCommand::CreateList {
+                    list_id: *id,
+                    game: *game,
+                    stakes: *stakes,
+                })
+            })
+            .collect(),
+    )
+    .await;
+    let players: Vec<Uuid> = (0..waiting + spare).map(|_| Uuid::now_v7()).collect();
+    bulk(
+        log,
+        players
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Command::CreatePlayer {
+                player_id: *id,
+                details: PlayerDetails {
+                    name: format!("Player {i:05}"),
+                    nickname: None,
+                    phone: None,
+                    email: None,
+                    notes: String::new(),
+                },
+            })
+            .collect(),
+    )
+    .await;
+    bulk(
+        log,
+        (0..waiting)
+            .map(|i| {
+                Command::Cash(CashCommand::Join {
+                    entry_id: Uuid::now_v7(),
+                    list_id: list_ids[i % lists],
+                    player_id: players[i],
+                    at_ms: now_ms(),
+                    call_in_until: None,
+                })
+            })
+            .collect(),
+    )
+    .await;
+    CashRoom {
+        tables: made,
+        lists: list_ids,
+        players,
+    }
 }

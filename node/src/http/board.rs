@@ -61,27 +61,32 @@ fn estimate(e: &WaitEstimate) -> String {
     }
 }
 
-/// Open seats at running tables, this list's game first.
+/// Where a waiting player can sit: the first open seat of each running
+/// table of the list's game and stakes. One choice per table keeps the board
+/// small in a big room (250 tables, 1,500 waiting); another seat or another
+/// game is the table card's "Seat someone now".
 fn seat_choices(board: &BoardView, list: &ListView) -> Vec<(String, String)> {
-    let mut tables: Vec<&TableSeatsView> = board
+    board
         .tables
         .iter()
-        .filter(|t| t.status != TableStatus::Closed)
-        .collect();
-    tables.sort_by_key(|t| !(t.game == list.game && t.stakes == list.stakes));
-    tables
-        .iter()
-        .flat_map(|t| {
-            t.open_seats
-                .iter()
-                .map(move |s| (format!("{}:{s}", t.id), format!("{} · seat {s}", t.name)))
+        .filter(|t| {
+            t.status != TableStatus::Closed && t.game == list.game && t.stakes == list.stakes
+        })
+        .filter_map(|t| {
+            let s = t.open_seats.first()?;
+            Some((format!("{}:{s}", t.id), format!("{} · seat {s}", t.name)))
         })
         .collect()
 }
 
-fn entry_row(board: &BoardView, list: &ListView, e: &EntryView, csrf: &CsrfToken) -> Markup {
+fn entry_row(
+    board: &BoardView,
+    list: &ListView,
+    seats: &[(String, String)],
+    e: &EntryView,
+    csrf: &CsrfToken,
+) -> Markup {
     let action = |a: &str| format!("/cash/entries/{}/{a}", e.id);
-    let seats = seat_choices(board, list);
     html! {
         li.entry.called[e.call.is_some()] {
             span.pos { (e.position) }
@@ -107,7 +112,7 @@ fn entry_row(board: &BoardView, list: &ListView, e: &EntryView, csrf: &CsrfToken
                     form.seat method="post" action=(action("seat")) {
                         (csrf_field(csrf))
                         select name="spot" aria-label="Seat" {
-                            @for (value, label) in &seats { option value=(value) { (label) } }
+                            @for (value, label) in seats { option value=(value) { (label) } }
                         }
                         button type="submit" { "Seat" }
                     }
@@ -138,6 +143,7 @@ fn entry_row(board: &BoardView, list: &ListView, e: &EntryView, csrf: &CsrfToken
 }
 
 fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
+    let seats = seat_choices(board, list);
     html! {
         section.list id=(format!("list-{}", list.id)) {
             header {
@@ -153,7 +159,7 @@ fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
                 button.big type="submit" disabled[list.entries.is_empty()] { "Call next" }
             }
             ol.entries {
-                @for e in &list.entries { (entry_row(board, list, e, csrf)) }
+                @for e in &list.entries { (entry_row(board, list, &seats, e, csrf)) }
             }
             @if !list.off.is_empty() {
                 ul.off aria-label="Just off the list" {

@@ -298,7 +298,13 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
             let (list, off) = cash
                 .lists
                 .values()
-                .find_map(|l| l.off.iter().rev().find(|o| o.entry.id == entry_id).map(|o| (l, o)))
+                .find_map(|l| {
+                    l.off
+                        .iter()
+                        .rev()
+                        .find(|o| o.entry.id == entry_id)
+                        .map(|o| (l, o))
+                })
                 .ok_or_else(|| {
                     conflict("there is no recent no-show or removal of that entry to undo")
                 })?;
@@ -317,9 +323,10 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
                     }
                     let same_game = |seat: &&Seat| {
                         cash.policy.seat_removes_other_lists
-                            || state.tables.get(&seat.table_id).is_some_and(|t| {
-                                t.game == list.game && t.stakes == list.stakes
-                            })
+                            || state
+                                .tables
+                                .get(&seat.table_id)
+                                .is_some_and(|t| t.game == list.game && t.stakes == list.stakes)
                     };
                     if let Some(seat) = cash.seat_of(e.player_id).filter(same_game) {
                         return Err(conflict(format!(

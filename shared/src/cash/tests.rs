@@ -563,9 +563,15 @@ fn four_waiting(no_show: NoShowPolicy) -> VenueState {
 #[test]
 fn a_dropped_no_show_goes_back_to_its_place_uncalled_with_its_join_time() {
     let mut s = four_waiting(NoShowPolicy::Drop);
-    run(&mut s, Command::Cash(CashCommand::NoShow { entry_id: id(1) }));
+    run(
+        &mut s,
+        Command::Cash(CashCommand::NoShow { entry_id: id(1) }),
+    );
     assert!(!s.cash.entries.contains_key(&id(1)));
-    let event = run(&mut s, Command::Cash(CashCommand::Restore { entry_id: id(1) }));
+    let event = run(
+        &mut s,
+        Command::Cash(CashCommand::Restore { entry_id: id(1) }),
+    );
     assert!(matches!(
         event,
         Some(EventKind::Cash(CashEvent::WaitEntryRestored { to: 0, .. }))
@@ -584,13 +590,25 @@ fn a_dropped_no_show_goes_back_to_its_place_uncalled_with_its_join_time() {
 #[test]
 fn a_moved_down_no_show_moves_back_up_and_a_removal_comes_back() {
     let mut s = four_waiting(NoShowPolicy::MoveDown { places: 2 });
-    run(&mut s, Command::Cash(CashCommand::NoShow { entry_id: id(1) }));
-    run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(3) }));
+    run(
+        &mut s,
+        Command::Cash(CashCommand::NoShow { entry_id: id(1) }),
+    );
+    run(
+        &mut s,
+        Command::Cash(CashCommand::Remove { entry_id: id(3) }),
+    );
     assert_eq!(s.cash.lists[&list(0)].queue, vec![id(2), id(1), id(4)]);
-    run(&mut s, Command::Cash(CashCommand::Restore { entry_id: id(1) }));
+    run(
+        &mut s,
+        Command::Cash(CashCommand::Restore { entry_id: id(1) }),
+    );
     assert_eq!(s.cash.lists[&list(0)].queue, vec![id(1), id(2), id(4)]);
     // Back to the place it had when it was taken off (2nd).
-    run(&mut s, Command::Cash(CashCommand::Restore { entry_id: id(3) }));
+    run(
+        &mut s,
+        Command::Cash(CashCommand::Restore { entry_id: id(3) }),
+    );
     assert_eq!(
         s.cash.lists[&list(0)].queue,
         vec![id(1), id(3), id(2), id(4)]
@@ -600,8 +618,14 @@ fn a_moved_down_no_show_moves_back_up_and_a_removal_comes_back() {
 #[test]
 fn an_undo_is_refused_once_the_player_is_seated_or_back_on_the_list() {
     let mut s = four_waiting(NoShowPolicy::Drop);
-    run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(2) }));
-    run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(3) }));
+    run(
+        &mut s,
+        Command::Cash(CashCommand::Remove { entry_id: id(2) }),
+    );
+    run(
+        &mut s,
+        Command::Cash(CashCommand::Remove { entry_id: id(3) }),
+    );
     run(
         &mut s,
         Command::Cash(CashCommand::Seat {
@@ -645,7 +669,12 @@ fn a_list_keeps_only_its_last_few_removals_for_undo() {
                 call_in_until: None,
             }),
         );
-        run(&mut s, Command::Cash(CashCommand::Remove { entry_id: id(p + 1) }));
+        run(
+            &mut s,
+            Command::Cash(CashCommand::Remove {
+                entry_id: id(p + 1),
+            }),
+        );
     }
     let off = &s.cash.lists[&list(0)].off;
     assert_eq!(off.len(), MAX_OFF);
