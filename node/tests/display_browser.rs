@@ -25,14 +25,7 @@ async fn shot(b: &Browser, name: &str) {
 
 /// Polls `script` in the browser until it returns true, or fails after `within`.
 async fn until(b: &Browser, script: &str, within: Duration, what: &str) -> Duration {
-    let start = Instant::now();
-    loop {
-        if b.eval(script).await == json!(true) {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < within, "{what}: not within {within:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    b.until(script, within, what).await
 }
 
 async fn running_tournament(node: &TestNode) -> String {

@@ -3,7 +3,7 @@
 //! Works on a phone and a tablet; forms post, `countdown.js` only counts down.
 
 use super::auth::{CashManage, CashOperate, CsrfToken, Require};
-use super::cash::{board_of, BoardView, EntryView, ListView, TableSeatsView};
+use super::cash::{board_of, BoardView, EntryView, ListView, OffView, TableSeatsView};
 use super::error::ApiError;
 use super::page::{csrf_field, layout, redirect_saying, refusal, run_parsed, Flash, FormResult};
 use super::AppState;
@@ -260,7 +260,20 @@ async fn render_saying(
     let board = board_of(&state, s.clock.now_ms());
     let body = html! {
         div.board data-now=(board.now_ms) {
-            @if let Some(n) = notice { p.notice role="status" { (n) } }
+            @if let Some(n) = notice {
+                @if let Some(o) = undo_for(&board, n) {
+                    // A div: a form cannot sit inside a paragraph.
+                    div.notice role="status" {
+                        (n) " "
+                        form.inline method="post" action=(format!("/cash/entries/{}/restore", o.entry_id)) {
+                            (csrf_field(csrf))
+                            button.secondary type="submit" aria-label=(format!("Put {} back at {}", o.name, ordinal(o.position))) { "Put back" }
+                        }
+                    }
+                } @else {
+                    p.notice role="status" { (n) }
+                }
+            }
             h1 { "Waiting lists" }
             datalist id="players" {
                 @for p in state.players.values() {
@@ -347,6 +360,21 @@ fn spot_of(board: &BoardView, entry_id: Uuid) -> Option<Spot> {
     })
 }
 
+/// A message saying someone was just taken off a list carries the undo:
+/// the latest removal on that list, when it is the one named.
+fn undo_for<'a>(board: &'a BoardView, notice: &str) -> Option<&'a OffView> {
+    if !notice.ends_with(PUT_BACK) {
+        return None;
+    }
+    board.lists.iter().find_map(|l| {
+        l.off
+            .first()
+            .filter(|o| notice.starts_with(&format!("{} ", o.name)) && notice.contains(&l.label))
+    })
+}
+
+const PUT_BACK: &str = "Put back undoes it.";
+
 fn off_spot(board: &BoardView, entry_id: Uuid) -> Option<Spot> {
     board.lists.iter().find_map(|l| {
         l.off.iter().find(|o| o.entry_id == entry_id).map(|o| Spot {
@@ -380,9 +408,9 @@ fn entry_said(verb: EntryVerb, before: &Spot, after: Option<&Spot>, seat: Option
             ordinal(a.place)
         ),
         (EntryVerb::NoShow, None) => {
-            format!("{name} marked no-show and taken off the {list} list. Put back undoes it.")
+            format!("{name} marked no-show and taken off the {list} list. {PUT_BACK}")
         }
-        (EntryVerb::Remove, _) => format!("{name} taken off the {list} list. Put back undoes it."),
+        (EntryVerb::Remove, _) => format!("{name} taken off the {list} list. {PUT_BACK}"),
         (EntryVerb::Restore, Some(a)) => {
             format!("{name} put back at {} on {list}.", ordinal(a.place))
         }

@@ -251,6 +251,12 @@ async fn render(
             }
             @if t.status == Status::Registering {
                 p { (t.bullets.len()) " registered; seats are drawn at the start." }
+                @if !t.bullets.is_empty() {
+                    details.registered open[t.bullets.len() <= 60] {
+                        summary { "Who is registered" }
+                        ol.registered { @for b in t.bullets.values() { li { (name(b.player_id)) } } }
+                    }
+                }
             }
             @if t.status == Status::Running && t.day2.is_none() {
                 details.move {

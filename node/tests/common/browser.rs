@@ -82,12 +82,25 @@ impl Browser {
         let session = resp["value"]["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {resp}"));
-        Browser {
+        let b = Browser {
             base: format!("{base}/session/{session}"),
             driver,
             http,
             _profile: None,
-        }
+        };
+        // Headless Chromium will not make a window narrower than 500 px, so
+        // the page's viewport is set exactly (a phone's 390 px stays 390).
+        let metrics = json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600
+        }});
+        let set = b
+            .call(reqwest::Method::POST, "/goog/cdp/execute", Some(metrics))
+            .await;
+        assert!(
+            set["value"].is_object(),
+            "viewport {width}x{height} not set: {set}"
+        );
+        b
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -189,10 +202,74 @@ impl Browser {
             .clone()
     }
 
+    /// Runs a script with arguments (`arguments[0]`, …) and returns its value.
+    pub async fn eval_with(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await["value"]
+            .clone()
+    }
+
+    /// Picks `value` in the `select` that `css` finds, as a person choosing it would.
+    pub async fn choose(&self, css: &str, value: &str) {
+        let picked = self
+            .eval_with(
+                "const s = document.querySelector(arguments[0]); if (!s) return 'no select'; \
+                 s.value = arguments[1]; s.dispatchEvent(new Event('change', {bubbles: true})); \
+                 return s.value === arguments[1] ? 'ok' : 'no option';",
+                json!([css, value]),
+            )
+            .await;
+        assert_eq!(picked, json!("ok"), "choosing {value:?} in {css}");
+    }
+
+    /// Waits until `script` returns true, failing with `what` after `within`.
+    pub async fn until(&self, script: &str, within: Duration, what: &str) -> Duration {
+        let start = std::time::Instant::now();
+        loop {
+            if self.eval(script).await == json!(true) {
+                return start.elapsed();
+            }
+            assert!(start.elapsed() < within, "{what}: not within {within:?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// True when the page opened a JavaScript alert (an injected script ran).
     pub async fn alert_open(&self) -> bool {
         let v = self.call(reqwest::Method::GET, "/alert/text", None).await;
         v["value"].is_string()
+    }
+
+    /// The whole page, not only the viewport: the viewport grows to the
+    /// page's height (at most 6,000 px) for the picture and goes back after.
+    pub async fn full_screenshot(&self, path: &Path) {
+        let size = self
+            .eval("return [window.innerWidth, window.innerHeight, document.documentElement.scrollHeight]")
+            .await;
+        let at = |i: usize| size[i].as_u64().unwrap_or(800);
+        let (width, height, full) = (at(0), at(1), at(2).min(6_000));
+        let metrics = |h: u64| {
+            json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": width, "height": h, "deviceScaleFactor": 1, "mobile": width < 600
+            }})
+        };
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(metrics(full)),
+        )
+        .await;
+        self.screenshot(path).await;
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(metrics(height)),
+        )
+        .await;
     }
 
     pub async fn screenshot(&self, path: &Path) {
