@@ -278,6 +278,64 @@ async fn the_venue_page_refuses_an_unknown_time_zone_and_keeps_what_was_typed() 
 }
 
 #[tokio::test]
+async fn the_venue_page_uploads_the_logo_and_answers_there() {
+    let node = TestNode::start();
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let venue = page
+        .get(node.api("/settings"))
+        .send()
+        .await
+        .expect("venue")
+        .text()
+        .await
+        .expect("text");
+    assert!(venue.contains("No logo yet"), "{venue}");
+    let upload = |bytes: Vec<u8>, file: &'static str| {
+        let form = reqwest::multipart::Form::new().text("back", "venue").part(
+            "image",
+            reqwest::multipart::Part::bytes(bytes).file_name(file),
+        );
+        page.post(node.api(&format!("/screens/logo?_csrf={csrf}")))
+            .multipart(form)
+            .send()
+    };
+    // Not an image: the Venue page again, saying why; nothing stored.
+    let r = upload(b"GIF89a....".to_vec(), "x.gif").await.expect("bad");
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let html = r.text().await.expect("text");
+    assert!(
+        html.contains("<title>Venue") && html.contains("only PNG, JPEG and WebP"),
+        "{html}"
+    );
+    assert!(html.contains("No logo yet"));
+    let r = upload(common::GREEN_PNG.to_vec(), "logo.png")
+        .await
+        .expect("good");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert_eq!(to, "/settings?logo=saved");
+    let html = page
+        .get(node.api(&to))
+        .send()
+        .await
+        .expect("venue")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        html.contains("Logo saved: every screen shows it now."),
+        "{html}"
+    );
+    assert!(
+        html.contains("img class=\"logo\" src=\"/display/media/"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
 async fn the_log_page_pages_through_the_log_and_checks_the_chain() {
     let node = TestNode::start();
     for i in 0..60 {

@@ -439,6 +439,27 @@ async fn upload(
         Ok(x) => x,
         Err(m) => return refuse(StatusCode::BAD_REQUEST, m).await,
     };
+    // The Venue page uploads the logo too, and wants its answer there.
+    if field(&fields, "back") == "venue" {
+        let refuse = |status: StatusCode, m: String| async move {
+            super::staff::render_venue(s, who, csrf, status, Some(&m), None).await
+        };
+        let image = match file {
+            Some(bytes) => match super::displays::store_media(s, &bytes) {
+                Ok(name) => Some(name),
+                Err(e) => return refuse(e.status, e.message).await,
+            },
+            None => None,
+        };
+        return match run_parsed(make(fields, image), |change| {
+            ops::displays::change(&s.log, who.actor(), s.clock.now_ms(), change)
+        })
+        .await
+        {
+            Ok(()) => Ok(Redirect::to("/settings?logo=saved").into_response()),
+            Err((status, m)) => refuse(status, m).await,
+        };
+    }
     let image = match file {
         Some(bytes) => match super::displays::store_media(s, &bytes) {
             Ok(name) => Some(name),

@@ -344,6 +344,7 @@ fn settings_form(typed: &SettingsForm, csrf: &CsrfToken) -> Markup {
 #[derive(Debug, Default, Deserialize)]
 struct SettingsPageQuery {
     saved: Option<String>,
+    logo: Option<String>,
 }
 
 async fn settings_page(
@@ -352,12 +353,45 @@ async fn settings_page(
     csrf: CsrfToken,
     Query(q): Query<SettingsPageQuery>,
 ) -> Result<Response, ApiError> {
-    let settings = s.reader.settings().await?;
-    let body = html! {
-        @if q.saved.is_some() { p.notice role="status" { "Venue settings saved: the staff pages and screens use them now." } }
-        (settings_form(&SettingsForm::from(&settings), &csrf))
+    let notice = if q.saved.is_some() {
+        Some("Venue settings saved: the staff pages and screens use them now.")
+    } else if q.logo.is_some() {
+        Some("Logo saved: every screen shows it now.")
+    } else {
+        None
     };
-    Ok(layout(&settings, who.principal(), &csrf, "Venue", None, body).into_response())
+    render_venue(&s, who.principal(), &csrf, StatusCode::OK, None, notice).await
+}
+
+/// The Venue page as stored, with an error or a notice.
+pub(super) async fn render_venue(
+    s: &AppState,
+    who: &Principal,
+    csrf: &CsrfToken,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Result<Response, ApiError> {
+    let settings = s.reader.settings().await?;
+    let logo = s.log.venue().displays.logo.clone();
+    let body = html! {
+        @if let Some(n) = notice { p.notice role="status" { (n) } }
+        (settings_form(&SettingsForm::from(&settings), csrf))
+        section.new {
+            h2 { "Logo" }
+            @if let Some(logo) = &logo {
+                p { img.logo src=(format!("/display/media/{logo}")) alt="the venue's logo" height="60"; }
+            } @else {
+                p.meta { "No logo yet: the screens show the venue's name." }
+            }
+            form method="post" action=(format!("/screens/logo?_csrf={}", csrf.0)) enctype="multipart/form-data" {
+                input type="hidden" name="back" value="venue";
+                label { "Logo for the screens (PNG, JPEG or WebP, up to 2 MiB)" input name="image" type="file" required accept="image/png,image/jpeg,image/webp"; }
+                button type="submit" { "Upload logo" }
+            }
+        }
+    };
+    Ok((status, layout(&settings, who, csrf, "Venue", error, body)).into_response())
 }
 
 impl From<&VenueSettings> for SettingsForm {
