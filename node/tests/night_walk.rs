@@ -201,6 +201,12 @@ async fn a_night_of_work_through_the_pages_only() {
         json!(12),
         "who is registered, before the start"
     );
+    assert_eq!(
+        w.b.eval("return !!document.querySelector('input[name=override]')")
+            .await,
+        json!(false),
+        "no late-entry override while registration is open"
+    );
     w.looks_right("tournament-registering").await;
     w.b.click_and_wait("form[action$='/start'] button").await;
     // A late entry answers with the seat drawn.
@@ -263,9 +269,12 @@ async fn a_night_of_work_through_the_pages_only() {
         .b
         .eval("return [...document.querySelectorAll('ul.plain li')].map(l => l.textContent).join(' | ')")
         .await;
+    let recent = recent.as_str().unwrap_or_default();
     assert!(
-        recent.as_str().unwrap_or_default().contains("undone: "),
-        "{recent}"
+        recent.contains("undone: move")
+            && recent.contains(" moved to table ")
+            && recent.contains("(undone)"),
+        "the undo is listed and the move says it was taken back: {recent}"
     );
     w.looks_right("tournament-undone").await;
 

@@ -1116,7 +1116,7 @@ async fn recent_actions_stay_listed_once_they_can_no_longer_be_undone() {
         .find(|l| l.contains("Ann Able busted"))
         .expect("the bust-out is still listed");
     assert!(
-        line.contains("can no longer be undone") && !line.contains("/undo-"),
+        line.contains("(undone)") && !line.contains("/undo-"),
         "{line}"
     );
     assert!(

@@ -53,11 +53,11 @@ fn minutes(ms: u64) -> String {
 
 fn estimate(e: &WaitEstimate) -> String {
     match e {
-        WaitEstimate::Unknown => "wait: unknown".into(),
+        WaitEstimate::Unknown => "no wait estimate yet".into(),
         WaitEstimate::Range {
             min_minutes,
             max_minutes,
-        } => format!("wait ~{min_minutes}–{max_minutes} min"),
+        } => format!("about {min_minutes}–{max_minutes} min to go"),
     }
 }
 

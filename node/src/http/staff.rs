@@ -54,7 +54,7 @@ fn table_card(t: &PokerTable, who: &Principal, csrf: &CsrfToken) -> Markup {
         li.table.open[open] id=(format!("table-{}", t.id)) {
             div.summary {
                 span.name { (t.name) }
-                span.game { (t.game.label()) " " (t.stakes) }
+                span.game { (t.stakes) " " (t.game.label()) }
                 span.seats { (t.seats) " seats" }
                 span.status { (if open { "Open" } else { "Closed" }) }
             }

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use maud::html;
 use pvm_shared::tournament::play::{PlayCommand, PlayEvent, Status};
+use pvm_shared::words::grouped;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -185,7 +186,7 @@ async fn render(
                 }
                 @if let Some(b) = v.blinds { p.blinds { (b.small_blind) " / " (b.big_blind) } }
                 @if let Some(n) = v.next { p.next { "Next: " (n.small_blind) " / " (n.big_blind) } }
-                p.meta { (stats.players_left) " of " (stats.entries) " left · average " (stats.average_stack) " · prize pool " (t.prize_pool()) }
+                p.meta { (stats.players_left) " of " (stats.entries) " left · average " (grouped(stats.average_stack)) " · prize pool " (grouped(t.prize_pool())) }
             }
             div.controls {
                 @if t.status == Status::Registering { (button("start", "Start", "big")) }
@@ -209,7 +210,9 @@ async fn render(
                 form.join method="post" action=(act("register")) {
                     (csrf_field(csrf))
                     input name="name" required placeholder="Player name" list="players";
-                    label.check title="Let this player in although late registration has closed (the event records it)" { input type="checkbox" name="override" value="1"; " Late entry after registration closed" }
+                    @if !t.registration_open(now as i64) {
+                        label.check title="Let this player in although late registration has closed (the event records it)" { input type="checkbox" name="override" value="1"; " Late entry after registration closed" }
+                    }
                     button type="submit" { "Register" }
                 }
                 datalist id="players" { @for p in state.players.values() { option value=(p.name) {} } }
@@ -277,23 +280,27 @@ async fn render(
                         li {
                             (what) " "
                             @match undoable {
-                                Some(true) => { (button(&format!("undo-{seq}"), "Undo", "secondary")) },
-                                Some(false) => { small.meta { "can no longer be undone" } },
-                                None => {},
+                                Undo::Offered => { (button(&format!("undo-{seq}"), "Undo", "secondary")) },
+                                Undo::TooLate => { small.meta { "can no longer be undone" } },
+                                Undo::Done => { small.meta { "(undone)" } },
+                                Undo::NotAnAction => {},
                             }
                         }
                     }
                 }
             }
             @let results = super::tournament_field::results_of(&state, t);
+            // Staff see full names; the public results carry the short ones.
+            @let full_names: std::collections::BTreeMap<u32, String> = t.places().into_iter()
+                .filter_map(|(b, place)| Some((place, name(t.bullets.get(&b)?.player_id)))).collect();
             h2 { "Results" }
-            p.meta { "Prize pool " (results.prize_pool) " (information only) · " (pvm_shared::words::count(results.payouts.len() as u64, "place paid", "places paid")) " · "
+            p.meta { "Prize pool " (grouped(results.prize_pool)) " (information only) · " (pvm_shared::words::count(results.payouts.len() as u64, "place paid", "places paid")) " · "
                 a href=(format!("/tournaments/{id}/results.csv")) { "Download CSV" } }
             @if !results.places.is_empty() {
                 table.api {
                     thead { tr { th { "Place" } th { "Player" } th { "Payout" } } }
                     tbody {
-                        @for r in &results.places { tr { td { (r.place) } td { (r.name) } td { @if r.payout > 0 { (r.payout) } } } }
+                        @for r in &results.places { tr { td { (r.place) } td { (full_names.get(&r.place).unwrap_or(&r.name)) } td { @if r.payout > 0 { (grouped(r.payout)) } @else { "–" } } } }
                     }
                 }
             }
@@ -498,11 +505,36 @@ fn final_table_at(t: &pvm_shared::tournament::play::Tournament) -> Option<u16> {
 /// The last few actions of this tournament (from the latest 300 events of
 /// the venue), newest first, each with whether it can still be undone
 /// (None for an undo itself).
+/// What the panel offers beside a recent action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undo {
+    Offered,
+    /// It would be refused now (their seat has been taken since, say).
+    TooLate,
+    /// A later undo took it back.
+    Done,
+    /// An undo itself: listed, never undone.
+    NotAnAction,
+}
+
+/// Which earlier action an undo took back: its kind and bullet.
+fn undoes(restore: &pvm_shared::tournament::play::Restore) -> (&'static str, Option<Uuid>) {
+    use pvm_shared::tournament::play::Restore;
+    match restore {
+        Restore::Unbust { bullet_id, .. } => ("bust", Some(*bullet_id)),
+        Restore::MoveBack { bullet_id, .. } => ("move", Some(*bullet_id)),
+        Restore::Unregister { bullet_id } => ("register", Some(*bullet_id)),
+        Restore::ClockBack { .. } => ("clock", None),
+        Restore::Unrebuy { bullet_id } => ("rebuy", Some(*bullet_id)),
+        Restore::Unaddon { bullet_id } => ("addon", Some(*bullet_id)),
+    }
+}
+
 async fn recent_actions(
     s: &AppState,
     state: &pvm_shared::venue::VenueState,
     id: Uuid,
-) -> Result<Vec<(u64, String, Option<bool>)>, ApiError> {
+) -> Result<Vec<(u64, String, Undo)>, ApiError> {
     let Some(t) = state.tournaments.get(&id) else {
         return Ok(Vec::new());
     };
@@ -514,6 +546,8 @@ async fn recent_actions(
             .unwrap_or_else(|| "someone".into())
     };
     let mut out = Vec::new();
+    // Undos seen (newest first) whose action is further down the list.
+    let mut taken_back: Vec<(&'static str, Option<Uuid>)> = Vec::new();
     for (seq, bytes) in s.reader.recent_events(300).await? {
         let Ok(envelope) = pvm_shared::envelope::Envelope::decode(&bytes) else {
             continue;
@@ -528,26 +562,38 @@ async fn recent_actions(
         if tournament_id != id {
             continue;
         }
-        let what = match &event {
-            PlayEvent::Busted { bullet_id, .. } => format!("{} busted", who(bullet_id)),
-            PlayEvent::Moved { bullet_id, to, .. } => {
-                format!("{} moved to table {} seat {}", who(bullet_id), to.0, to.1)
-            }
+        let (what, key) = match &event {
+            PlayEvent::Busted { bullet_id, .. } => (
+                format!("{} busted", who(bullet_id)),
+                ("bust", Some(*bullet_id)),
+            ),
+            PlayEvent::Moved { bullet_id, to, .. } => (
+                format!("{} moved to table {} seat {}", who(bullet_id), to.0, to.1),
+                ("move", Some(*bullet_id)),
+            ),
             PlayEvent::Registered {
                 bullet_id, reentry, ..
-            } => {
+            } => (
                 format!(
                     "{} {}",
                     who(bullet_id),
                     if *reentry { "re-entered" } else { "registered" }
-                )
-            }
-            PlayEvent::ClockSet { action, .. } => format!("clock: {action}"),
-            PlayEvent::Rebought { bullet_id } => format!("{} rebought", who(bullet_id)),
-            PlayEvent::AddedOn { bullet_id } => format!("{} took the add-on", who(bullet_id)),
+                ),
+                ("register", Some(*bullet_id)),
+            ),
+            PlayEvent::ClockSet { action, .. } => (format!("clock: {action}"), ("clock", None)),
+            PlayEvent::Rebought { bullet_id } => (
+                format!("{} rebought", who(bullet_id)),
+                ("rebuy", Some(*bullet_id)),
+            ),
+            PlayEvent::AddedOn { bullet_id } => (
+                format!("{} took the add-on", who(bullet_id)),
+                ("addon", Some(*bullet_id)),
+            ),
             // An undo is an action too: listed, and never undone itself.
-            PlayEvent::Undone { what, .. } => {
-                out.push((seq, format!("undone: {what}"), None));
+            PlayEvent::Undone { what, restore } => {
+                taken_back.push(undoes(restore));
+                out.push((seq, format!("undone: {what}"), Undo::NotAnAction));
                 if out.len() == 8 {
                     break;
                 }
@@ -557,9 +603,16 @@ async fn recent_actions(
         };
         // Every recent action is listed; undo is offered only where it
         // would be accepted now (a bust-out whose seat has been taken since
-        // cannot be put back).
-        let undoable = t.decide(&PlayCommand::Undo { event }).is_ok();
-        out.push((seq, what, Some(undoable)));
+        // cannot be put back), and one already taken back says so.
+        let undo = if let Some(i) = taken_back.iter().position(|k| *k == key) {
+            taken_back.remove(i);
+            Undo::Done
+        } else if t.decide(&PlayCommand::Undo { event }).is_ok() {
+            Undo::Offered
+        } else {
+            Undo::TooLate
+        };
+        out.push((seq, what, undo));
         if out.len() == 8 {
             break;
         }
