@@ -17,6 +17,9 @@ fn shots() -> Option<String> {
     std::env::var("PVM_SCREENSHOT_DIR").ok()
 }
 
+/// The smallest text a TV view may show at 1920 × 1080 (issue 15).
+const MIN_TV_TEXT_PX: f64 = 48.0;
+
 async fn shot(b: &Browser, name: &str) {
     if let Some(dir) = shots() {
         b.screenshot(&Path::new(&dir).join(name)).await;
@@ -391,6 +394,11 @@ async fn the_other_views_render_and_rotate() {
     tv.goto(&format!("{}/display/wall-1", node.url)).await;
     for (view, check, file) in [
         (
+            json!({"view": "clock", "tournament": id}),
+            "return !!document.querySelector('#stage h1.title') && document.querySelector('#stage h1.title').textContent === 'Friday Deepstack'",
+            "display-clock.png",
+        ),
+        (
             json!({"view": "tournaments"}),
             "var cards = document.querySelectorAll('#stage .overview .event');                 return cards.length === 2                 && cards[0].querySelector('h2').textContent === 'Friday Deepstack'                 && cards[0].querySelector('.level').textContent === 'Level 1'                 && /^[0-9]+:[0-9][0-9]$/.test(cards[0].querySelector('.time').textContent)                 && cards[1].querySelector('h2').textContent === 'Saturday Satellite'                 && cards[1].querySelector('.level').textContent === 'Starts soon'",
             "display-tournaments.png",
@@ -426,6 +434,23 @@ async fn the_other_views_render_and_rotate() {
         .await;
         until(&tv, check, Duration::from_secs(2), file).await;
         shot(&tv, file).await;
+        // Readable from across the room: no text smaller than ~48 px at 1080p.
+        let smallest = tv
+            .eval(
+                "let best = null; for (const e of document.querySelectorAll('#stage *, #ident, #status')) { \
+                   if (!e.getClientRects().length) continue; \
+                   const own = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent.trim()).join(''); \
+                   if (!own) continue; \
+                   const px = parseFloat(getComputedStyle(e).fontSize); \
+                   if (!best || px < best[0]) best = [px, own.slice(0, 40)]; } \
+                 return best;",
+            )
+            .await;
+        let px = smallest[0].as_f64().unwrap_or(0.0);
+        assert!(
+            px >= MIN_TV_TEXT_PX,
+            "{file}: text at {px} px, under {MIN_TV_TEXT_PX}: {smallest}"
+        );
     }
     // A rotation of two views every 5 s.
     put_display(&node, "wall-1", json!({"name": "Wall", "playlist": {"views": [{"view": "clock"}, {"view": "slides"}], "rotate_secs": 5}})).await;
