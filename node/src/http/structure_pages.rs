@@ -147,7 +147,7 @@ async fn editor(
             label { "Name" input name="name" required maxlength="80" value=(f.name); }
             label { "Levels and breaks, one per line"
                 textarea name="steps" rows="18" spellcheck="false" { (f.steps) } }
-            p.meta { "100/200 20m · 100/200 ante 25 20m · 100/200 bba 200 20m · break 10m colour up the 25s" }
+            p.meta { "100/200 20m · 100/200 ante 25 20m · 100/200 bba 200 20m · break 10m colour up the 100s" }
             label { "Starting stack" input name="starting_stack" inputmode="numeric" required value=(f.starting_stack); }
             label { "Late registration until level (blank: closes at the start)" input name="late_reg_until_level" inputmode="numeric" value=(f.late_reg_until_level); }
             (rule("reentry", "Re-entry", &f.reentry))

@@ -427,15 +427,32 @@ fn steps(
     for (i, (sb, bb, ante)) in rows.iter().enumerate() {
         out.push(level(*sb, *bb, *ante, minutes));
         if (i + 1) % break_every == 0 && i + 1 < rows.len() {
-            let note = if *sb >= 100 && (i + 1) / break_every == 2 {
-                Some("colour up the 25s")
-            } else {
-                None
-            };
-            out.push(brk(break_minutes, note));
+            let note = colour_up(&rows[..=i], &rows[i + 1..]);
+            out.push(brk(break_minutes, note.as_deref()));
         }
     }
     out
+}
+
+/// Tournament chip values, smallest first.
+const CHIPS: [u64; 6] = [25, 100, 500, 1_000, 5_000, 25_000];
+
+/// The chip a break can colour up: the smallest one the levels before it
+/// needed and the levels after it no longer do ("colour up the 100s").
+fn colour_up(before: &[(u64, u64, u64)], after: &[(u64, u64, u64)]) -> Option<String> {
+    let smallest = |rows: &[(u64, u64, u64)]| {
+        CHIPS
+            .iter()
+            .rev()
+            .copied()
+            .find(|c| {
+                rows.iter()
+                    .all(|&(sb, bb, ante)| sb % c == 0 && bb % c == 0 && ante % c == 0)
+            })
+            .unwrap_or(1)
+    };
+    let (was, now) = (smallest(before), smallest(after));
+    (now > was).then(|| format!("colour up the {was}s"))
 }
 
 /// The templates every node starts with. Staff clone and edit them.
@@ -581,6 +598,87 @@ pub fn templates() -> Vec<Structure> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_template_colours_up_only_chips_it_used_and_no_longer_needs() {
+        for t in templates() {
+            let mut levels: Vec<(u64, u64, u64)> = Vec::new();
+            for (i, step) in t.steps.iter().enumerate() {
+                match step {
+                    Step::Level {
+                        small_blind,
+                        big_blind,
+                        ante,
+                        ..
+                    } => {
+                        let ante = match ante {
+                            Ante::BigBlind { amount } => *amount,
+                            _ => 0,
+                        };
+                        levels.push((*small_blind, *big_blind, ante));
+                    }
+                    Step::Break {
+                        note: Some(note), ..
+                    } => {
+                        let chip: u64 = note
+                            .trim_start_matches("colour up the ")
+                            .trim_end_matches('s')
+                            .parse()
+                            .unwrap_or_else(|_| panic!("{}: {note}", t.name));
+                        let next = CHIPS
+                            .iter()
+                            .copied()
+                            .find(|c| *c > chip)
+                            .expect("a bigger chip");
+                        let needs = |&(a, b, c): &(u64, u64, u64)| {
+                            a % next != 0 || b % next != 0 || c % next != 0
+                        };
+                        assert!(
+                            levels.iter().any(needs),
+                            "{}: {note}, yet no level needed it",
+                            t.name
+                        );
+                        let later: Vec<(u64, u64, u64)> = t.steps[i..]
+                            .iter()
+                            .filter_map(|s| match s {
+                                Step::Level {
+                                    small_blind,
+                                    big_blind,
+                                    ante,
+                                    ..
+                                } => Some((
+                                    *small_blind,
+                                    *big_blind,
+                                    match ante {
+                                        Ante::BigBlind { amount } => *amount,
+                                        _ => 0,
+                                    },
+                                )),
+                                _ => None,
+                            })
+                            .collect();
+                        assert!(
+                            !later.iter().any(needs),
+                            "{}: {note}, yet a later level needs it",
+                            t.name
+                        );
+                    }
+                    Step::Break { .. } => {}
+                }
+            }
+        }
+        let notes = templates()
+            .iter()
+            .flat_map(|t| t.steps.clone())
+            .filter(|s| matches!(s, Step::Break { note: Some(_), .. }))
+            .count();
+        assert!(notes > 0, "the templates colour up somewhere");
+        assert_eq!(
+            colour_up(&[(100, 200, 0), (100, 300, 300)], &[(500, 1_000, 1_000)]),
+            Some("colour up the 100s".into())
+        );
+        assert_eq!(colour_up(&[(100, 200, 0)], &[(200, 400, 0)]), None);
+    }
+
     use super::*;
 
     fn tiny() -> Structure {
