@@ -508,7 +508,7 @@ async fn the_staff_page_lists_tables_and_its_forms_change_them() {
         .await
         .expect("text");
     assert!(
-        page.contains("Table 9") && page.contains("PLO 1/2") && page.contains("6 seats"),
+        page.contains("Table 9") && page.contains("1/2 PLO") && page.contains("6 seats"),
         "{page}"
     );
     assert_eq!(csrf_of(&page), csrf);

@@ -1124,3 +1124,107 @@ async fn recent_actions_stay_listed_once_they_can_no_longer_be_undone() {
         "the undo is listed too: {recent}"
     );
 }
+
+#[tokio::test]
+async fn an_empty_list_is_closed_from_the_board_and_one_with_players_is_not() {
+    let node = TestNode::start();
+    let c = node.client();
+    for game in ["nlhe", "plo"] {
+        let r = c
+            .post(node.api("/api/v1/cash/lists"))
+            .json(&serde_json::json!({"game": game, "stakes": {"small_blind": 1, "big_blind": 2}}))
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let board: Value = c
+        .get(node.api("/api/v1/cash"))
+        .send()
+        .await
+        .expect("board")
+        .json()
+        .await
+        .expect("json");
+    let id_of = |label: &str| {
+        board["lists"]
+            .as_array()
+            .and_then(|ls| ls.iter().find(|l| l["label"] == label))
+            .and_then(|l| l["id"].as_str())
+            .expect("list")
+            .to_owned()
+    };
+    let (nlhe, plo) = (id_of("1/2 NLHE"), id_of("1/2 PLO"));
+    let r = c
+        .post(node.api(&format!("/api/v1/cash/lists/{plo}/entries")))
+        .json(&serde_json::json!({"walk_in": {"name": "Ola Olsen"}}))
+        .send()
+        .await
+        .expect("join");
+    assert!(r.status().is_success());
+    let (page, csrf) = browser_login(&node.url, ADMIN, ADMIN_PASSWORD).await;
+    let html = page
+        .get(node.api("/cash"))
+        .send()
+        .await
+        .expect("board")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains(&format!("/cash/lists/{nlhe}/close")));
+    assert!(
+        !html.contains(&format!("/cash/lists/{plo}/close")),
+        "no close offered while someone waits"
+    );
+    // Someone waits: refused with the reason, through the page and the API.
+    let r = page
+        .post(node.api(&format!("/cash/lists/{plo}/close")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("close");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r
+        .text()
+        .await
+        .expect("text")
+        .contains("1 player is still waiting on the 1/2 PLO list"));
+    let r = c
+        .delete(node.api(&format!("/api/v1/cash/lists/{plo}")))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    // Empty: closed, and the board says so.
+    let r = page
+        .post(node.api(&format!("/cash/lists/{nlhe}/close")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("close");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = page
+        .get(node.api("/cash"))
+        .send()
+        .await
+        .expect("board")
+        .text()
+        .await
+        .expect("text");
+    assert!(html.contains("The 1/2 NLHE list is closed."), "{html}");
+    let board: Value = c
+        .get(node.api("/api/v1/cash"))
+        .send()
+        .await
+        .expect("board")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(board["lists"].as_array().map(Vec::len), Some(1));
+    let r = c
+        .delete(node.api(&format!("/api/v1/cash/lists/{nlhe}")))
+        .send()
+        .await
+        .expect("delete again");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

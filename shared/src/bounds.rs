@@ -442,6 +442,7 @@ fn check_cash(state: &VenueState, e: &CashEvent) -> Result<(), OutOfBounds> {
     match e {
         CashEvent::CashPolicySet { policy } => passes(policy.checked()),
         CashEvent::WaitingListCreated { .. }
+        | CashEvent::WaitingListClosed { .. }
         | CashEvent::PlayerJoinedList { .. }
         | CashEvent::CallInArrived { .. }
         | CashEvent::SeatChangeRequested { .. }
@@ -1005,7 +1006,11 @@ mod tests {
             ..CashPolicy::default()
         };
         seen.push(cash(s, CashCommand::SetPolicy(policy)));
-        for (list, game, sb, bb) in [(300, Game::Nlhe, 1, 2), (301, Game::Plo, 2, 5)] {
+        for (list, game, sb, bb) in [
+            (300, Game::Nlhe, 1, 2),
+            (301, Game::Plo, 2, 5),
+            (302, Game::Stud, 5, 10),
+        ] {
             let stakes = Stakes::new(sb, bb).expect("stakes");
             seen.push(cash(
                 s,
@@ -1036,6 +1041,7 @@ mod tests {
             },
             CashCommand::NoShow { entry_id: e0 },
             CashCommand::Restore { entry_id: e0 },
+            CashCommand::CloseList { list_id: id(302) },
             CashCommand::Move {
                 entry_id: e3,
                 to_index: 0,
@@ -1290,6 +1296,7 @@ mod tests {
         "update_finished",
         "cash_policy_set",
         "waiting_list_created",
+        "waiting_list_closed",
         "player_joined_list",
         "player_called",
         "player_seated",

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cash/lists", post(create_list))
         .route("/cash/lists/{id}/join", post(join))
         .route("/cash/lists/{id}/call-next", post(call_next))
+        .route("/cash/lists/{id}/close", post(close_list))
         .route("/cash/entries/{id}/{action}", post(entry_action))
         .route("/cash/tables/{id}/seats/{seat}/{action}", post(seat_action))
         .route("/cash/seat-changes/{id}/cancel", post(cancel_seat_change))
@@ -142,7 +143,7 @@ fn entry_row(
     }
 }
 
-fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
+fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken, manage: bool) -> Markup {
     let seats = seat_choices(board, list);
     html! {
         section.list id=(format!("list-{}", list.id)) {
@@ -185,6 +186,12 @@ fn list_card(board: &BoardView, list: &ListView, csrf: &CsrfToken) -> Markup {
                 input name="call_in_minutes" type="number" min="1" max="240" placeholder="Call-in min";
                 button type="submit" { "Add" }
             }
+            @if manage && list.entries.is_empty() {
+                form method="post" action=(format!("/cash/lists/{}/close", list.id)) {
+                    (csrf_field(csrf))
+                    button.link type="submit" { "Close this list" }
+                }
+            }
         }
     }
 }
@@ -205,7 +212,11 @@ fn table_card(t: &TableSeatsView, now_ms: u64, csrf: &CsrfToken, manage: bool) -
                             form method="post" action=(seat_action(s.seat, "away")) { (csrf_field(csrf)) button.secondary type="submit" { "Away" } }
                         }
                         form method="post" action=(seat_action(s.seat, "seat-change")) { (csrf_field(csrf)) button.secondary type="submit" title="Wants another seat" { "Seat change" } }
-                        form method="post" action=(seat_action(s.seat, "leave")) { (csrf_field(csrf)) button.secondary type="submit" { "Left" } }
+                        // Two taps: the seat's time goes with it.
+                        details.confirm {
+                            summary.secondary { "Left" }
+                            form method="post" action=(seat_action(s.seat, "leave")) { (csrf_field(csrf)) button.danger type="submit" { (s.name) " left: free seat " (s.seat) } }
+                        }
                     }
                 }
             }
@@ -282,7 +293,7 @@ async fn render_saying(
                 }
             }
             @if board.lists.is_empty() { p.empty { "No waiting lists yet." } }
-            div.lists { @for l in &board.lists { (list_card(&board, l, csrf)) } }
+            div.lists { @for l in &board.lists { (list_card(&board, l, csrf, Permission::CashManage.allows(who.role))) } }
             @if !board.away.is_empty() {
                 h2 { "Away from their seats" }
                 ul.plain { @for a in &board.away {
@@ -575,6 +586,29 @@ async fn call_next(
     };
     let action = Ok(Action::CallNext { list_id });
     act(&s, who.principal(), &csrf, action, said).await
+}
+
+/// Closes an empty list, saying so; a list with players waiting stays, with why.
+async fn close_list(
+    State(s): State<AppState>,
+    who: Require<CashManage>,
+    csrf: CsrfToken,
+    Path(list_id): Path<Uuid>,
+) -> Result<Response, ApiError> {
+    let label = board_of(&s.log.venue(), s.clock.now_ms())
+        .lists
+        .iter()
+        .find(|l| l.id == list_id)
+        .map(|l| l.label.clone());
+    let said = move |_: &BoardView| label.map(|l| format!("The {l} list is closed."));
+    act(
+        &s,
+        who.principal(),
+        &csrf,
+        Ok(Action::CloseList { list_id }),
+        said,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

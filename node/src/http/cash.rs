@@ -23,7 +23,7 @@ use uuid::Uuid;
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        board, public_lists, list_players, create_player, update_player, create_list, set_policy, join_list,
+        board, public_lists, list_players, create_player, update_player, create_list, close_list, set_policy, join_list,
         call_next, call_entry, seat_entry, seat_player, no_show, arrived, move_entry, remove_entry, restore_entry, leave_seat,
         away, back, change_seat, request_seat_change, cancel_seat_change, set_must_move, start_table
     ),
@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/players", get(list_players).post(create_player))
         .route("/api/v1/players/{id}", put(update_player))
         .route("/api/v1/cash/lists", post(create_list))
+        .route("/api/v1/cash/lists/{id}", delete(close_list))
         .route("/api/v1/cash/policy", put(set_policy))
         .route("/api/v1/cash/lists/{id}/entries", post(join_list))
         .route("/api/v1/cash/lists/{id}/call-next", post(call_next))
@@ -424,6 +425,18 @@ async fn update_player(
 pub struct NewList {
     pub game: Game,
     pub stakes: Stakes,
+}
+
+/// Close a waiting list nobody waits on (409 while anyone does).
+#[utoipa::path(delete, path = "/api/v1/cash/lists/{id}", tag = "cash", security(("bearer" = ["cash:manage"])),
+    params(("id" = Uuid, Path, description = "List id")),
+    responses((status = 200, body = Done), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn close_list(
+    State(s): State<AppState>,
+    who: Require<CashManage>,
+    AppPath(list_id): AppPath<Uuid>,
+) -> Result<Json<Done>, ApiError> {
+    cash_act(&s, who.principal().actor(), Action::CloseList { list_id }).await
 }
 
 /// Open a waiting list for a game and stakes.

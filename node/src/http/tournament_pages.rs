@@ -30,6 +30,17 @@ pub fn routes() -> Router<AppState> {
         .route("/day2", post(create_day2))
 }
 
+/// What the room sees: a paused clock is "paused", not "running".
+fn status_word(t: &pvm_shared::tournament::play::Tournament, now_ms: i64) -> String {
+    let v = t.clock.view(&t.structure, now_ms);
+    match t.status {
+        Status::Running if v.paused => "paused".to_owned(),
+        Status::Running if v.on_break => "on break".to_owned(),
+        Status::Bagged => "bagged for Day 2".to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
 fn clock_text(ms: u64) -> String {
     let s = ms.div_ceil(1000);
     format!("{}:{:02}", s / 60, s % 60)
@@ -45,9 +56,23 @@ async fn list_page(
     let manage = pvm_shared::auth::Permission::TournamentsManage.allows(who.principal().role);
     let body = html! {
         h1 { "Tournaments" }
+        @let now = s.clock.now_ms() as i64;
+        @let (done, live): (Vec<_>, Vec<_>) = state.tournaments.values().partition(|t| matches!(t.status, Status::Finished | Status::Bagged));
+        @if live.is_empty() { p.empty { "No tournament is registering or running." } }
         ul.plain {
-            @for t in state.tournaments.values() {
-                li { a href=(format!("/tournaments/{}", t.id)) { (t.name) } " · " (format!("{:?}", t.status).to_lowercase()) " · " (t.stats().players_left) " left" }
+            @for t in &live {
+                li { a href=(format!("/tournaments/{}", t.id)) { (t.name) } " · " (status_word(t, now)) " · " (t.stats().players_left) " left" }
+            }
+        }
+        // Finished events step out of the way (and off the screens' choices); their results stay here.
+        @if !done.is_empty() {
+            details.finished {
+                summary { (pvm_shared::words::count(done.len() as u64, "finished tournament", "finished tournaments")) }
+                ul.plain {
+                    @for t in &done {
+                        li { a href=(format!("/tournaments/{}", t.id)) { (t.name) } " · " (status_word(t, now)) " · " (pvm_shared::words::count(t.bullets.len() as u64, "entry", "entries")) }
+                    }
+                }
             }
         }
         @if manage {
@@ -157,12 +182,7 @@ async fn render(
     let recent = recent_actions(s, &state, id).await?;
     let mut seated: Vec<_> = t.alive().filter_map(|b| b.seat.map(|s| (s, b))).collect();
     seated.sort_by_key(|(s, _)| *s);
-    // What the room sees: a paused clock is "paused", not "running".
-    let status_word = match t.status {
-        Status::Running if v.paused => "paused".to_owned(),
-        Status::Running if v.on_break => "on break".to_owned(),
-        other => format!("{other:?}").to_lowercase(),
-    };
+    let status_word = status_word(t, now as i64);
     let running = t.status == Status::Running;
     let final_table = if running { final_table_at(t) } else { None };
     // When the final table can be drawn, that is the one move offered:

@@ -89,6 +89,8 @@ pub enum Action {
     SetPolicy(CashPolicy),
     /// A list for a game and stakes.
     CreateList { game: Game, stakes: Stakes },
+    /// Close a list nobody waits on.
+    CloseList { list_id: Uuid },
     /// The next uncalled player on a list; their call timer starts.
     CallNext { list_id: Uuid },
     /// One particular player.
@@ -159,6 +161,7 @@ pub fn command(
             game,
             stakes,
         },
+        Action::CloseList { list_id } => CashCommand::CloseList { list_id },
         Action::CallNext { list_id } => CashCommand::CallNext {
             list_id,
             at_ms: now_ms,

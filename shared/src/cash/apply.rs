@@ -98,6 +98,14 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
                 },
             );
         }
+        CashEvent::WaitingListClosed { list_id } => {
+            if let Some(l) = cash.lists.remove(&list_id) {
+                for id in l.queue {
+                    cash.entries.remove(&id);
+                }
+            }
+            cash.seatings.remove(&list_id);
+        }
         CashEvent::PlayerJoinedList {
             entry_id,
             list_id,

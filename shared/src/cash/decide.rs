@@ -97,6 +97,18 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
         CashCommand::SetPolicy(policy) => CashEvent::CashPolicySet {
             policy: policy.checked()?,
         },
+        CashCommand::CloseList { list_id } => {
+            let list = cash.list(list_id)?;
+            if !list.queue.is_empty() {
+                return Err(conflict(format!(
+                    "{} still waiting on the {} {} list: seat them or take them off first",
+                    crate::words::count(list.queue.len() as u64, "player is", "players are"),
+                    list.stakes,
+                    list.game.label()
+                )));
+            }
+            CashEvent::WaitingListClosed { list_id }
+        }
         CashCommand::CreateList {
             list_id,
             game,

@@ -177,6 +177,10 @@ pub enum CashCommand {
         game: Game,
         stakes: Stakes,
     },
+    /// A list nobody waits on any more is closed.
+    CloseList {
+        list_id: Uuid,
+    },
     Join {
         entry_id: Uuid,
         list_id: Uuid,
@@ -273,6 +277,10 @@ pub enum CashEvent {
         list_id: Uuid,
         game: Game,
         stakes: Stakes,
+    },
+    /// An empty list closed (a new one for the game can be opened later).
+    WaitingListClosed {
+        list_id: Uuid,
     },
     PlayerJoinedList {
         entry_id: Uuid,

@@ -75,7 +75,8 @@ pub fn touched(state: &VenueState, event: &CashEvent) -> TouchedRows {
     let mut t = TouchedRows::default();
     match event {
         CashEvent::CashPolicySet { .. } => t.policy = true,
-        CashEvent::WaitingListCreated { list_id, .. } => {
+        CashEvent::WaitingListCreated { list_id, .. }
+        | CashEvent::WaitingListClosed { list_id } => {
             t.lists.insert(*list_id);
         }
         CashEvent::PlayerJoinedList {

@@ -683,3 +683,26 @@ fn a_list_keeps_only_its_last_few_removals_for_undo() {
         .decide(&Command::Cash(CashCommand::Restore { entry_id: id(1) }))
         .is_err());
 }
+
+#[test]
+fn a_list_closes_only_once_nobody_waits_on_it() {
+    let mut s = four_waiting(NoShowPolicy::Drop);
+    let refused = s.decide(&Command::Cash(CashCommand::CloseList { list_id: list(0) }));
+    match refused {
+        Err(e) => assert!(e.to_string().contains("4 players are still waiting"), "{e}"),
+        Ok(ev) => panic!("closed with players waiting: {ev:?}"),
+    }
+    for p in 1..=4 {
+        run(
+            &mut s,
+            Command::Cash(CashCommand::Remove { entry_id: id(p) }),
+        );
+    }
+    assert!(run(
+        &mut s,
+        Command::Cash(CashCommand::CloseList { list_id: list(0) })
+    )
+    .is_some());
+    assert!(!s.cash.lists.contains_key(&list(0)));
+    assert!(s.cash.entries.is_empty());
+}
