@@ -562,6 +562,35 @@ async fn a_call_that_runs_out_applies_the_no_show_policy_exactly_once_even_acros
         .collect();
     assert_eq!(names, ["Bo Baker", "Ann Able", "Cy Cole"]);
     assert!(board["lists"][0]["entries"][1]["call"].is_null());
+    let ann = board["lists"][0]["entries"][1]["id"]
+        .as_str()
+        .expect("ann")
+        .to_owned();
+
+    // The undo outlives another restart (the list row keeps it): Ann goes back first.
+    let clock = v.clock.clone();
+    v.node.close().await;
+    let v = Venue::open(dir.path(), clock).await;
+    let boss = token_of(&body_of_login(&v).await, "access_token");
+    let (_, board) = v.request("GET", "/api/v1/cash", Some(&boss), None).await;
+    assert_eq!(board["lists"][0]["off"][0]["name"], "Ann Able", "{board}");
+    let (status, body) = v
+        .request(
+            "POST",
+            &format!("/api/v1/cash/entries/{ann}/restore"),
+            Some(&boss),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, board) = v.request("GET", "/api/v1/cash", Some(&boss), None).await;
+    let names: Vec<&str> = board["lists"][0]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Ann Able", "Bo Baker", "Cy Cole"]);
     v.node.close().await;
 }
 

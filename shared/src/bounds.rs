@@ -488,7 +488,10 @@ fn check_cash(state: &VenueState, e: &CashEvent) -> Result<(), OutOfBounds> {
                 })?;
             }
             // Back into the list: after the last place at most.
-            let places = list.queue.len() - usize::from(queued.is_some());
+            let places = list
+                .queue
+                .len()
+                .saturating_sub(usize::from(queued.is_some()));
             ensure(*to <= places, "to", || {
                 format!("the list has places 0 to {places} (got {to})")
             })

@@ -378,9 +378,10 @@ fn undo_for<'a>(board: &'a BoardView, notice: &str) -> Option<&'a OffView> {
         return None;
     }
     board.lists.iter().find_map(|l| {
-        l.off
-            .first()
-            .filter(|o| notice.starts_with(&format!("{} ", o.name)) && notice.contains(&l.label))
+        l.off.first().filter(|o| {
+            notice.starts_with(&format!("{} ", o.name))
+                && notice.contains(&format!(" the {} list.", l.label))
+        })
     })
 }
 

@@ -214,13 +214,6 @@ fn label(game: Game, stakes: Stakes) -> String {
 }
 
 /// The board, built from the venue state at `now_ms`.
-/// Taken off, then on the same list again under a new entry: nothing to undo.
-fn back_on_list(cash: &cash::CashState, list_id: Uuid, off: &cash::OffList) -> bool {
-    cash.entries
-        .values()
-        .any(|e| e.list_id == list_id && e.player_id == off.entry.player_id && e.id != off.entry.id)
-}
-
 pub fn board_of(state: &VenueState, now_ms: u64) -> BoardView {
     let cash = &state.cash;
     let lists = cash
@@ -271,7 +264,16 @@ pub fn board_of(state: &VenueState, now_ms: u64) -> BoardView {
                     .off
                     .iter()
                     .rev()
-                    .filter(|o| !back_on_list(cash, l.id, o))
+                    // Offered only where it would be accepted now (not once
+                    // they are seated or on the list again).
+                    .filter(|o| {
+                        let undo = cash::CashCommand::Restore {
+                            entry_id: o.entry.id,
+                        };
+                        state
+                            .decide(&pvm_shared::venue::Command::Cash(undo))
+                            .is_ok()
+                    })
                     .map(|o| OffView {
                         entry_id: o.entry.id,
                         player_id: o.entry.player_id,

@@ -440,7 +440,9 @@ async fn upload(
         Err(m) => return refuse(StatusCode::BAD_REQUEST, m).await,
     };
     // The Venue page uploads the logo too, and wants its answer there.
-    if field(&fields, "back") == "venue" {
+    if field(&fields, "back") == "venue"
+        && pvm_shared::auth::Permission::VenueManage.allows(who.role)
+    {
         let refuse = |status: StatusCode, m: String| async move {
             super::staff::render_venue(s, who, csrf, status, Some(&m), None).await
         };

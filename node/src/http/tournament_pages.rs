@@ -522,9 +522,6 @@ fn final_table_at(t: &pvm_shared::tournament::play::Tournament) -> Option<u16> {
     (in_play.len() > 1 && left > 1 && left <= first.seats as usize).then_some(first.number)
 }
 
-/// The last few actions of this tournament (from the latest 300 events of
-/// the venue), newest first, each with whether it can still be undone
-/// (None for an undo itself).
 /// What the panel offers beside a recent action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Undo {
@@ -550,6 +547,8 @@ fn undoes(restore: &pvm_shared::tournament::play::Restore) -> (&'static str, Opt
     }
 }
 
+/// The last few actions of this tournament (from the latest 300 events of
+/// the venue), newest first, each with what can be done about it.
 async fn recent_actions(
     s: &AppState,
     state: &pvm_shared::venue::VenueState,

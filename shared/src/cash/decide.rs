@@ -355,7 +355,9 @@ pub fn decide(state: &VenueState, command: &CashCommand) -> Result<CashEvent, Do
                 player_id: e.player_id,
                 joined_ms: e.joined_ms,
                 call_in_until: e.call_in_until,
-                arrived: e.arrived,
+                // Staff putting a call-in back vouch they are here: an
+                // expired call-in would otherwise be taken off again.
+                arrived: e.arrived || e.call_in_until.is_some(),
                 to: off.place.min(len),
             }
         }

@@ -75,9 +75,14 @@ pub fn touched(state: &VenueState, event: &CashEvent) -> TouchedRows {
     let mut t = TouchedRows::default();
     match event {
         CashEvent::CashPolicySet { .. } => t.policy = true,
-        CashEvent::WaitingListCreated { list_id, .. }
-        | CashEvent::WaitingListClosed { list_id } => {
+        CashEvent::WaitingListCreated { list_id, .. } => {
             t.lists.insert(*list_id);
+        }
+        CashEvent::WaitingListClosed { list_id } => {
+            t.lists.insert(*list_id);
+            if let Some(l) = cash.lists.get(list_id) {
+                t.entries.extend(l.queue.iter().copied());
+            }
         }
         CashEvent::PlayerJoinedList {
             entry_id, list_id, ..

@@ -424,10 +424,15 @@ fn steps(
     break_minutes: u32,
 ) -> Vec<Step> {
     let mut out = Vec::new();
+    // The levels played since the last colour-up: the chips still in play.
+    let mut since = 0;
     for (i, (sb, bb, ante)) in rows.iter().enumerate() {
         out.push(level(*sb, *bb, *ante, minutes));
         if (i + 1) % break_every == 0 && i + 1 < rows.len() {
-            let note = colour_up(&rows[..=i], &rows[i + 1..]);
+            let note = colour_up(&rows[since..=i], &rows[i + 1..]);
+            if note.is_some() {
+                since = i + 1;
+            }
             out.push(brk(break_minutes, note.as_deref()));
         }
     }
@@ -602,6 +607,7 @@ mod tests {
     fn a_template_colours_up_only_chips_it_used_and_no_longer_needs() {
         for t in templates() {
             let mut levels: Vec<(u64, u64, u64)> = Vec::new();
+            let mut coloured_up = 0;
             for (i, step) in t.steps.iter().enumerate() {
                 match step {
                     Step::Level {
@@ -624,6 +630,12 @@ mod tests {
                             .trim_end_matches('s')
                             .parse()
                             .unwrap_or_else(|_| panic!("{}: {note}", t.name));
+                        assert!(
+                            chip > coloured_up,
+                            "{}: {note} after the {coloured_up}s went already",
+                            t.name
+                        );
+                        coloured_up = chip;
                         let next = CHIPS
                             .iter()
                             .copied()
