@@ -72,6 +72,14 @@ pub struct Cli {
     /// The nodes' heartbeat interval: 3 missed make a node unhealthy, 5 offline.
     #[arg(long, env = "PVM_CLOUD_HEARTBEAT_SECS", default_value_t = 30)]
     pub heartbeat_secs: u64,
+    /// Where alerts go: each alert that starts or ends (a node offline, a
+    /// backlog over 1,000 events, low disk, a clock 2 s off, a fork, rejected
+    /// events) is POSTed here as JSON. docs/OPERATIONS.md lists the fields.
+    #[arg(long, env = "PVM_CLOUD_ALERT_WEBHOOK", value_parser = webhook_url)]
+    pub alert_webhook: Option<String>,
+    /// How long a node may stay silent before it is alerted as offline.
+    #[arg(long, env = "PVM_CLOUD_ALERT_OFFLINE_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub alert_offline_secs: u64,
     /// Release artefacts served at /dist/ for /install.sh (made by scripts/dist, signed with sign-dist).
     #[arg(long, env = "PVM_CLOUD_DIST_DIR")]
     pub dist_dir: Option<PathBuf>,
@@ -138,6 +146,15 @@ pub enum CloudCommand {
     /// Make (if missing) the leaf-link CA and the hub's leafnode certificate
     /// in --leaf-tls-dir, and print the nats-server block that uses them.
     LeafTls,
+}
+
+/// An alert webhook: an http or https URL.
+fn webhook_url(text: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" if url.host().is_some() => Ok(text.to_owned()),
+        _ => Err("an http:// or https:// URL with a host".into()),
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! statement; `ingest`, `heartbeat`, `downstream` and `leaf_users` are the
 //! hub's work on NATS.
 
+pub mod alerts;
 pub mod config;
 pub mod downstream;
 pub mod heartbeat;

@@ -256,6 +256,15 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         stop.clone(),
     ));
     tokio::spawn(heartbeats(hub.clone(), client.clone(), stop.clone()));
+    if let Some(webhook) = cli.alert_webhook.clone() {
+        tokio::spawn(crate::alerts::watch(
+            hub.clone(),
+            webhook,
+            alert_rules(&cli),
+            std::time::Duration::from_secs(cli.heartbeat_secs.max(1)),
+            stop.clone(),
+        ));
+    }
     let app = App {
         js: js.clone(),
         hub: hub.clone(),
@@ -305,4 +314,13 @@ pub fn hub_key(data_dir: &std::path::Path) -> anyhow::Result<SigningKey> {
         .map_err(|_| anyhow::anyhow!("hub.key is not an ed25519 key"))?;
     let key = SigningKey::from_bytes(&key_arr);
     Ok(key)
+}
+
+/// The alert thresholds, with the offline time this hub was given.
+pub(crate) fn alert_rules(cli: &Cli) -> crate::alerts::Rules {
+    crate::alerts::Rules {
+        offline_after_ms: i64::try_from(cli.alert_offline_secs.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+        ..crate::alerts::Rules::default()
+    }
 }

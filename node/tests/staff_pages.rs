@@ -356,7 +356,16 @@ async fn the_log_page_pages_through_the_log_and_checks_the_chain() {
     let first = get("/log".into()).await;
     let rows = |html: &str| html.matches("<tr><td>").count();
     assert_eq!(rows(&first), 50, "a page of 50");
-    assert!(first.contains("table_created") && first.contains("Table 59"));
+    assert!(first.contains("<td>table created</td>") && first.contains("Table 59"));
+    // In words: fields named, ids shown as the names they stand for.
+    assert!(
+        first.contains("name: Table 59 · game: nlhe") || first.contains("name: Table 59"),
+        "{first}"
+    );
+    assert!(
+        !first.contains("&quot;name&quot;:"),
+        "no raw JSON in the details"
+    );
     assert!(
         first.contains("admin (admin)") || first.contains("(admin)"),
         "who, by name"

@@ -156,6 +156,24 @@ async fn login_page() -> Markup {
     )
 }
 
+/// Every venue's alerts now (docs/OPERATIONS.md, "Alerts").
+async fn current_alerts(app: &App) -> Result<Vec<crate::alerts::Alert>, super::error::ApiError> {
+    let listings = app.hub.store.lock().await?.venues().await?;
+    let rules = crate::serve::alert_rules(&app.cli);
+    Ok(crate::alerts::current(&app.hub, &listings, crate::now_ms(), &rules).await?)
+}
+
+fn alert_label(kind: &str) -> &'static str {
+    match kind {
+        "offline" => "offline",
+        "backlog" => "sync backlog",
+        "disk_low" => "disk low",
+        "clock_skew" => "clock off",
+        "fork" => "log forked",
+        _ => "events rejected",
+    }
+}
+
 #[derive(Deserialize)]
 struct LoginForm {
     #[serde(default)]
@@ -272,8 +290,19 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
     let venues = super::venues::venue_rows(&app)
         .await
         .map_err(|e| e.into_response())?;
+    let alerts = current_alerts(&app).await.map_err(|e| e.into_response())?;
     let body = html! {
         h1 { "Venues " small { (venues.len()) } }
+        @if !alerts.is_empty() {
+            section.alerts {
+                h2 { "Alerts " small { (alerts.len()) } }
+                ul.plain {
+                    @for a in &alerts {
+                        li { strong { (a.venue_name) } " · " (alert_label(a.kind)) ": " (a.detail) }
+                    }
+                }
+            }
+        }
         ul.tables {
             @for v in &venues {
                 li.table.open[v.status == "online"] {

@@ -35,6 +35,48 @@ struct LogQuery {
     before: Option<String>,
 }
 
+/// An event's payload for a person: `field: value` pairs (nested ones in
+/// brackets), ids of players, tables, tournaments and lists named, strings
+/// unquoted.
+fn in_words(payload: &serde_json::Value, state: &pvm_shared::venue::VenueState) -> String {
+    use serde_json::Value;
+    match payload {
+        Value::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::Object(_) => format!("({})", in_words(v, state)),
+                    other => in_words(other, state),
+                };
+                format!("{}: {v}", k.replace('_', " "))
+            })
+            .collect::<Vec<_>>()
+            .join(" · "),
+        Value::String(s) => name_of(s, state).unwrap_or_else(|| s.clone()),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The name behind an id the venue knows: a player, table, tournament, list or entry.
+fn name_of(id: &str, state: &pvm_shared::venue::VenueState) -> Option<String> {
+    let id = id.parse::<uuid::Uuid>().ok()?;
+    state
+        .players
+        .get(&id)
+        .map(|p| p.name.clone())
+        .or_else(|| state.tables.get(&id).map(|t| t.name.to_string()))
+        .or_else(|| state.tournaments.get(&id).map(|t| t.name.clone()))
+        .or_else(|| {
+            let l = state.cash.lists.get(&id)?;
+            Some(format!("{} {} list", l.stakes, l.game.label()))
+        })
+        .or_else(|| {
+            let e = state.cash.entries.get(&id)?;
+            state.players.get(&e.player_id).map(|p| p.name.clone())
+        })
+}
+
 fn who(actor: &Actor, s: &AppState) -> String {
     match actor {
         Actor::System => "the node".into(),
@@ -66,19 +108,20 @@ async fn log_page(
     let page = s.reader.events_before(before, PAGE).await?;
     let sync = sync_view(&s, head);
     let tz = &settings.timezone;
+    let state = s.log.venue();
     let rows: Vec<_> = page
         .iter()
         .map(|(seq, bytes)| match Envelope::decode(bytes) {
             Ok(env) => {
                 let payload = redact(serde_json::from_slice(&env.payload).unwrap_or_default());
-                let mut shown = payload.to_string();
+                let mut shown = in_words(&payload, &state);
                 if shown.chars().count() > SHOWN {
                     shown = shown.chars().take(SHOWN).collect::<String>() + "…";
                 }
                 (
                     *seq,
                     tz.local_time(env.header.hlc.wall_ms),
-                    env.kind.clone(),
+                    env.kind.replace(['_', '/'], " "),
                     who(&env.header.actor, &s),
                     shown,
                     env.sig.is_some(),
@@ -120,15 +163,16 @@ async fn log_page(
                             tr {
                                 td { (seq) @if *signed { " " span.badge title="signed by this node" { "✓" } } }
                                 td { (when) }
-                                td { code { (kind) } }
+                                td { (kind) }
                                 td { (by) }
-                                td.payload { code { (shown) } }
+                                td.payload { (shown) }
                             }
                         }
                     }
                 }
             }
         }
+        p.meta { "✓ marks the event that ends a batch, signed by this node: the check below verifies every hash and signature." }
         p.buttons {
             @if let Some(n) = newest { @if n < head {
                 a href=(format!("/log?before={}", (n + 1 + PAGE as u64).min(head + 1))) { "← Newer" }

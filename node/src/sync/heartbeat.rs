@@ -32,6 +32,11 @@ pub async fn heartbeat(ctx: SyncContext, data_dir: std::path::PathBuf, every: Du
             "mem_available_kb": meminfo("MemAvailable:"),
             "disk_free_mb": disk_free_mb(&data_dir),
             "cpu_temp_c": cpu_temp(),
+            // The node's clock, for the hub to see how far off it is.
+            "clock_ms": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0),
         });
         // A request: the hub answers with its head of this log.
         let asked = tokio::time::timeout(
