@@ -12,6 +12,7 @@
 
 use crate::ingest::Registry;
 use crate::store::{ProblemRow, VenueListing};
+use futures_util::StreamExt;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,6 +70,10 @@ pub fn of_venue(v: &VenueListing, now_ms: i64, rules: &Rules) -> Vec<Alert> {
     let Some(node) = &v.node_id else {
         return Vec::new();
     };
+    // A revoked node is meant to be silent: nothing it does is news.
+    if v.revoked_ms.is_some() {
+        return Vec::new();
+    }
     let alert = |kind: &'static str, detail: String| Alert {
         venue_id: v.id.clone(),
         venue_name: v.name.clone(),
@@ -102,9 +107,11 @@ pub fn of_venue(v: &VenueListing, now_ms: i64, rules: &Rules) -> Vec<Alert> {
         out.push(alert("disk_low", format!("{mb} MB free")));
     }
     // The node's clock when it sent its last heartbeat, against the hub's
-    // when it stored it (a heartbeat is stored as it arrives).
-    if let Some(clock) = beat["clock_ms"].as_i64() {
-        let skew = clock - contact;
+    // when that heartbeat arrived (`hub_ms`, added by the hub as it reads
+    // it: the last contact also moves with every stored batch). The transit
+    // through the leaf counts as skew: on a working link it is milliseconds.
+    if let (Some(clock), Some(arrived)) = (beat["clock_ms"].as_i64(), beat["hub_ms"].as_i64()) {
+        let skew = clock - arrived;
         if skew.abs() > rules.skew_over_ms {
             let way = if skew > 0 { "ahead of" } else { "behind" };
             out.push(alert(
@@ -119,7 +126,12 @@ pub fn of_venue(v: &VenueListing, now_ms: i64, rules: &Rules) -> Vec<Alert> {
     out
 }
 
-/// The alerts a venue's recent problems raise: a fork, rejected events.
+/// Problems that hold events back rather than refuse them.
+const HELD_KINDS: &[&str] = &["gap", "held_overflow"];
+
+/// The alerts a venue's recent problems raise: a fork, rejected events
+/// (bad signature, malformed, unknown node; counted over every kind still
+/// seen in the last day, its count since it was first seen).
 pub fn of_problems(
     v: &VenueListing,
     problems: &[ProblemRow],
@@ -131,10 +143,11 @@ pub fn of_problems(
         .filter(|p| now_ms.saturating_sub(p.last_ms.max(p.at_ms)) <= rules.problems_within_ms);
     let (mut forks, mut rejected) = (0, 0);
     for p in recent {
-        if p.kind == "fork" {
-            forks += p.count;
-        } else {
-            rejected += p.count;
+        match p.kind.as_str() {
+            "fork" => forks += p.count,
+            // Held, not refused: a gap waits for the missing events.
+            k if HELD_KINDS.contains(&k) => {}
+            _ => rejected += p.count,
         }
     }
     let alert = |kind: &'static str, detail: String| Alert {
@@ -154,7 +167,10 @@ pub fn of_problems(
     if rejected > 0 {
         out.push(alert(
             "rejected",
-            pvm_shared::words::count(rejected as u64, "event rejected", "events rejected"),
+            format!(
+                "{} (bad signature, malformed or unknown node)",
+                pvm_shared::words::count(rejected as u64, "event rejected", "events rejected")
+            ),
         ));
     }
     out
@@ -198,6 +214,10 @@ pub async fn watch(
         }
     };
     let mut firing: BTreeMap<(String, Option<String>, &'static str), Alert> = BTreeMap::new();
+    // The last contacts in the database are as old as this process's
+    // downtime: "offline" waits one offline period after the start, so a
+    // hub that was down does not post every venue offline and then resolved.
+    let started = crate::now_ms();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -224,29 +244,65 @@ pub async fn watch(
                 continue;
             }
         };
-        let mut next = BTreeMap::new();
-        for a in now_alerts {
-            if !firing.contains_key(&a.key()) {
-                send(&client, &webhook, "firing", &a, now).await;
-            }
-            next.insert(a.key(), a);
-        }
+        let warming = now - started < rules.offline_after_ms;
+        let now_alerts: Vec<Alert> = now_alerts
+            .into_iter()
+            .filter(|a| !(warming && a.kind == "offline"))
+            .collect();
         // A venue this process no longer ingests is left to its new owner.
         let owned: std::collections::BTreeSet<&str> =
             venues.iter().map(|v| v.id.as_str()).collect();
+        let mut changes: Vec<(&'static str, Alert)> = Vec::new();
+        let mut next = BTreeMap::new();
+        for a in now_alerts {
+            if firing.contains_key(&a.key()) {
+                next.insert(a.key(), a);
+            } else {
+                changes.push(("firing", a));
+            }
+        }
         for (key, a) in &firing {
             if !next.contains_key(key) && owned.contains(a.venue_id.as_str()) {
-                send(&client, &webhook, "resolved", a, now).await;
+                changes.push(("resolved", a.clone()));
+            }
+        }
+        // Sent a few at a time, so one slow webhook does not hold every
+        // change; a firing counts only once delivered (tried again at the
+        // next look), and a resolved that failed stays firing until it goes.
+        let (client, webhook) = (&client, webhook.as_str());
+        let posts: Vec<_> = changes
+            .into_iter()
+            .map(|(state, a): (&'static str, Alert)| async move {
+                (send(client, webhook, state, &a, now).await, state, a)
+            })
+            .collect();
+        let sent: Vec<(bool, &'static str, Alert)> = futures_util::stream::iter(posts)
+            .buffer_unordered(WEBHOOK_AT_ONCE)
+            .collect()
+            .await;
+        for (delivered, state, a) in sent {
+            if delivered == (state == "firing") {
+                next.insert(a.key(), a);
             }
         }
         firing = next;
     }
 }
 
+/// Webhook POSTs in flight at once.
+const WEBHOOK_AT_ONCE: usize = 8;
+
 /// How many times a webhook POST is tried before the change is given up (logged).
 const WEBHOOK_TRIES: u32 = 3;
 
-async fn send(client: &reqwest::Client, webhook: &str, state: &str, a: &Alert, now_ms: i64) {
+/// POSTs one change; whether the webhook took it.
+async fn send(
+    client: &reqwest::Client,
+    webhook: &str,
+    state: &str,
+    a: &Alert,
+    now_ms: i64,
+) -> bool {
     let body = serde_json::json!({
         "state": state,
         "kind": a.kind,
@@ -258,13 +314,16 @@ async fn send(client: &reqwest::Client, webhook: &str, state: &str, a: &Alert, n
     });
     for attempt in 1..=WEBHOOK_TRIES {
         match client.post(webhook).json(&body).send().await {
-            Ok(r) if r.status().is_success() => return,
+            Ok(r) if r.status().is_success() => return true,
             Ok(r) => tracing::warn!(status = %r.status(), attempt, "alert webhook refused"),
             Err(e) => tracing::warn!(error = %e, attempt, "alert webhook unreachable"),
         }
-        tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+        if attempt < WEBHOOK_TRIES {
+            tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+        }
     }
     tracing::error!(kind = a.kind, venue = %a.venue_id, state, "alert not delivered to the webhook");
+    false
 }
 
 #[cfg(test)]
@@ -281,6 +340,7 @@ mod tests {
             last_contact_ms: contact,
             heartbeat: Some(beat.into()),
             events: 1,
+            revoked_ms: None,
         }
     }
 
@@ -292,12 +352,14 @@ mod tests {
     fn a_healthy_node_raises_nothing_and_each_rule_fires_past_its_threshold() {
         let rules = Rules::default();
         let now = 10_000_000;
-        let fine = r#"{"backlog": 1000, "disk_free_mb": 1024, "clock_ms": 9998000}"#;
+        let fine =
+            r#"{"backlog": 1000, "disk_free_mb": 1024, "clock_ms": 9998000, "hub_ms": 9998000}"#;
         assert_eq!(
             of_venue(&venue(Some(now - 2_000), fine), now, &rules),
             vec![]
         );
-        let bad = r#"{"backlog": 1001, "disk_free_mb": 1023, "clock_ms": 9697998}"#;
+        let bad =
+            r#"{"backlog": 1001, "disk_free_mb": 1023, "clock_ms": 9697998, "hub_ms": 9699999}"#;
         let a = of_venue(&venue(Some(now - 300_001), bad), now, &rules);
         assert_eq!(kinds(&a), ["offline", "backlog", "disk_low", "clock_skew"]);
         assert_eq!(a[0].detail, "no contact for 5 min");
@@ -305,6 +367,12 @@ mod tests {
         assert_eq!(a[3].detail, "the node's clock is 2.0 s behind the hub's");
         // Never contacted, or not registered: nothing to say yet.
         assert_eq!(of_venue(&venue(None, bad), now, &rules), vec![]);
+        // Revoked: silent on purpose.
+        let revoked = VenueListing {
+            revoked_ms: Some(now - 1),
+            ..venue(Some(now - 300_001), bad)
+        };
+        assert_eq!(of_venue(&revoked, now, &rules), vec![]);
     }
 
     #[test]
@@ -330,7 +398,10 @@ mod tests {
             &rules,
         );
         assert_eq!(kinds(&a), ["fork", "rejected"]);
-        assert_eq!(a[1].detail, "3 events rejected");
+        assert_eq!(
+            a[1].detail,
+            "3 events rejected (bad signature, malformed or unknown node)"
+        );
         let old = now - 25 * 3_600_000;
         assert_eq!(
             of_problems(&v, &[problem("fork", 1, old)], now, &rules),

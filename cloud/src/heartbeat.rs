@@ -53,7 +53,7 @@ pub async fn heartbeats(hub: Arc<Registry>, client: async_nats::Client, stop: Ca
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&node)
-            .filter(|row| row.venue_id == venue)
+            .filter(|row| row.venue_id == venue && !row.revoked)
             .map(|row| (row.head_seq, row.head_hash));
         let Some((seq, hash)) = head else { continue };
         if let Some(reply) = msg.reply.clone() {
@@ -82,13 +82,16 @@ pub async fn heartbeats(hub: Arc<Registry>, client: async_nats::Client, stop: Ca
             .then(|| serde_json::from_slice::<serde_json::Value>(&msg.payload).ok())
             .flatten()
             .filter(serde_json::Value::is_object);
-        let Some(beat) = beat else {
+        let Some(mut beat) = beat else {
             hub.counts
                 .heartbeats_dropped
                 .fetch_add(1, Ordering::Relaxed);
             continue;
         };
         stored_at.insert(node, now);
+        // When it arrived by the hub's clock: the clock-skew alert compares
+        // the node's `clock_ms` with this (docs/OPERATIONS.md, "Alerts").
+        beat["hub_ms"] = serde_json::json!(now);
         let recorded = match hub.store.lock().await {
             Ok(db) => db.record_heartbeat(node, &beat.to_string(), now).await,
             Err(e) => Err(e),

@@ -83,10 +83,16 @@ async fn registered(store: &Store, name: &str) -> (Uuid, Uuid) {
 }
 
 async fn migrations_are_numbered_and_run_once(store: &Store, reopen: &Database) {
-    assert_eq!(store.migrations().await.expect("migrations"), vec![1, 2, 3]);
+    assert_eq!(
+        store.migrations().await.expect("migrations"),
+        vec![1, 2, 3, 4]
+    );
     let (venue, _) = registered(store, "Kept").await;
     let again = Store::open(reopen).await.expect("reopen");
-    assert_eq!(again.migrations().await.expect("migrations"), vec![1, 2, 3]);
+    assert_eq!(
+        again.migrations().await.expect("migrations"),
+        vec![1, 2, 3, 4]
+    );
     assert!(again
         .lock()
         .await
@@ -201,6 +207,7 @@ async fn a_registration_is_committed_once(store: &Store, _: &Database) {
             head_hash: [0; 32],
             verified_seq: 0,
             retired: false,
+            revoked: false,
         }]
     );
     let listed = db.node_listings().await.expect("listings");
@@ -247,6 +254,7 @@ async fn events_are_stored_once_with_their_heads(store: &Store, _: &Database) {
         head_hash: events[seq - 1].hash,
         verified_seq: seq as u64,
         retired: false,
+        revoked: false,
     };
     let db = store.lock().await.expect("lock");
     db.store_batch(&events[..40], &[head(40)], 7_000)
@@ -384,6 +392,45 @@ async fn a_resynced_node_is_kept_but_not_folded(store: &Store, _: &Database) {
     assert_eq!(db.events_summary(venue).await.expect("summary").0, 0);
 }
 
+async fn a_revoked_node_loses_its_leaf_user_and_keeps_its_events(store: &Store, _: &Database) {
+    let (venue, node) = registered(store, "Revoked").await;
+    let db = store.lock().await.expect("lock");
+    let events = chain(venue, node, 1, 3, [0; 32]);
+    db.store_batch(&events, &[], 1).await.expect("batch");
+    assert_eq!(db.leaf_users().await.expect("users").len(), 1);
+    assert_eq!(
+        db.revoke_node(node, 7_000).await.expect("revoke"),
+        Some(7_000)
+    );
+    // Once: a second revoke keeps the first time.
+    assert_eq!(
+        db.revoke_node(node, 9_000).await.expect("again"),
+        Some(7_000)
+    );
+    assert_eq!(
+        db.revoke_node(Uuid::now_v7(), 9_000)
+            .await
+            .expect("unknown"),
+        None
+    );
+    assert!(db.leaf_users().await.expect("users").is_empty());
+    let found = db.resync_node(node).await.expect("node").expect("kept");
+    assert_eq!((found.retired, found.revoked_ms), (false, Some(7_000)));
+    let nodes = db.node_listings().await.expect("listings");
+    assert_eq!(nodes[0].revoked_ms, Some(7_000));
+    let listed = db.venues().await.expect("venues");
+    assert_eq!(
+        listed[0].node_id,
+        Some(node.to_string()),
+        "still the venue's node"
+    );
+    assert_eq!(listed[0].revoked_ms, Some(7_000));
+    let mut seen = 0;
+    db.each_live_event(|_, _| seen += 1).await.expect("each");
+    assert_eq!(seen, 3, "its history is still folded");
+    assert_eq!(db.events_summary(venue).await.expect("summary").0, 3);
+}
+
 async fn problems_are_counted_per_node_and_kind(store: &Store, _: &Database) {
     let (venue, node) = registered(store, "Problems").await;
     let db = store.lock().await.expect("lock");
@@ -516,6 +563,7 @@ macro_rules! every_check {
             a_registration_is_committed_once,
             events_are_stored_once_with_their_heads,
             a_resynced_node_is_kept_but_not_folded,
+            a_revoked_node_loses_its_leaf_user_and_keeps_its_events,
             problems_are_counted_per_node_and_kind,
             heartbeats_and_leaf_passwords,
             admin_sessions_last_until_they_expire_or_end,

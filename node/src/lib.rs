@@ -19,6 +19,7 @@ pub mod ops;
 pub mod store;
 pub mod sync;
 pub mod update;
+pub mod wipe;
 
 use identity::{IdentityError, NodeIdentity};
 use lock::{DataDirLock, LockError};

@@ -133,6 +133,16 @@ fn init_logging(config: &Config) {
 async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     init_logging(config);
     raise_open_files();
+    if pvm_node::wipe::pending(&config.data_dir) {
+        // Ordered by the hub, and the power went before the erase.
+        let lock = DataDirLock::acquire(&config.data_dir)?;
+        let gone = pvm_node::wipe::erase(&config.data_dir)?;
+        drop(lock);
+        tracing::warn!(
+            entries = gone,
+            "the hub ordered this node wiped: its data is erased; starting at first boot"
+        );
+    }
     let node = Node::open(&config.data_dir).await?;
     node.state
         .displays
@@ -207,6 +217,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                                 healthy_secs: config.self_update_healthy_secs,
                             }
                         }),
+                        config.data_dir.clone(),
                     ));
                 }
                 _ => tracing::warn!("no hub key: nothing from the hub will be applied"),
@@ -242,6 +253,13 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     shutdown.cancel();
     tracing::info!("HTTP stopped; finishing writes and checkpointing");
     node.close().await;
+    if pvm_node::wipe::pending(&config.data_dir) {
+        let gone = pvm_node::wipe::erase(&config.data_dir)?;
+        tracing::warn!(
+            entries = gone,
+            "the hub ordered this node wiped: its data is erased; the next start is a first boot"
+        );
+    }
     tracing::info!("stopped cleanly");
     Ok(ExitCode::SUCCESS)
 }

@@ -357,10 +357,12 @@ async fn the_log_page_pages_through_the_log_and_checks_the_chain() {
     let rows = |html: &str| html.matches("<tr><td>").count();
     assert_eq!(rows(&first), 50, "a page of 50");
     assert!(first.contains("<td>table created</td>") && first.contains("Table 59"));
-    // In words: fields named, ids shown as the names they stand for.
+    // In words: fields named, ids shown as the names they stand for (as
+    // the venue knows them now: a renamed table shows its new name).
+    assert!(first.contains("name: Table 59"), "{first}");
     assert!(
-        first.contains("name: Table 59 · game: nlhe") || first.contains("name: Table 59"),
-        "{first}"
+        first.contains("id: Table 59"),
+        "the table's id by name: {first}"
     );
     assert!(
         !first.contains("&quot;name&quot;:"),

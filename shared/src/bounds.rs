@@ -170,6 +170,7 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
         EventKind::TemplateSaved { structure } => check_structure(structure),
         EventKind::TemplateDeleted { name } => passes(checked_name(name)),
         EventKind::LeafRestarted { method, .. } => bytes("method", method, MAX_TOKEN_BYTES),
+        EventKind::WipeOrdered { .. } => Ok(()),
         EventKind::UpdateFinished {
             container,
             image,
@@ -920,6 +921,9 @@ mod tests {
             Command::RecordLeafRestart {
                 down_for_ms: 90_000,
                 method: "docker".into(),
+            },
+            Command::RecordWipe {
+                message_id: id(211),
             },
         ];
         for c in staff {

@@ -21,6 +21,12 @@ pub enum DownBody {
         group: Option<String>,
         until_ms: u64,
     },
+    /// Erase this node's data and return it to first boot (a stolen box):
+    /// the node records it, waits until the hub has that record, then wipes.
+    /// Only the node named acts on it.
+    Wipe {
+        node_id: Uuid,
+    },
     /// Update the venue's containers: role (`node`, …) to image by digest.
     Update {
         version: String,

@@ -142,6 +142,13 @@ pub enum EventKind {
         down_for_ms: u64,
         method: String,
     },
+    /// The hub ordered this node's data erased (a stolen box): recorded, and
+    /// synced to the hub, before the node erases its data and starts again
+    /// at first boot (docs/OPERATIONS.md, "Wiping a node remotely").
+    WipeOrdered {
+        /// The hub's signed message that ordered it.
+        message_id: Uuid,
+    },
     /// A container update finished: `updated`, `current`, `pull_failed`,
     /// `rolled_back` or `refused` (a manifest not signed by the hub).
     UpdateFinished {

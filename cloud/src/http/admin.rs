@@ -36,6 +36,8 @@ pub fn routes() -> Router<App> {
         .route("/admin/venues/{id}/token", post(make_token))
         .route("/admin/venues/{id}/announce", post(announce))
         .route("/admin/venues/{id}/template", post(template))
+        .route("/admin/venues/{id}/revoke", post(revoke))
+        .route("/admin/venues/{id}/wipe", post(wipe))
 }
 
 async fn style() -> Response {
@@ -290,19 +292,23 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
     let venues = super::venues::venue_rows(&app)
         .await
         .map_err(|e| e.into_response())?;
-    let alerts = current_alerts(&app).await.map_err(|e| e.into_response())?;
+    // The venues still show if the alerts cannot be worked out.
+    let alerts = current_alerts(&app).await.map_err(|_| ());
     let body = html! {
         h1 { "Venues " small { (venues.len()) } }
-        @if !alerts.is_empty() {
+        @if alerts.is_err() {
+            p.error { "The alerts could not be worked out just now; see the hub's log." }
+        }
+        @if let Ok(alerts) = &alerts { @if !alerts.is_empty() {
             section.alerts {
                 h2 { "Alerts " small { (alerts.len()) } }
                 ul.plain {
-                    @for a in &alerts {
+                    @for a in alerts {
                         li { strong { (a.venue_name) } " · " (alert_label(a.kind)) ": " (a.detail) }
                     }
                 }
             }
-        }
+        } }
         ul.tables {
             @for v in &venues {
                 li.table.open[v.status == "online"] {
@@ -390,6 +396,24 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
                 label { "Message" input name="text" required maxlength="280"; }
                 label { "Minutes" input name="minutes" inputmode="numeric" value="30" required; }
                 button type="submit" { "Send" }
+            }
+        }
+        @if v.node_id.is_some() && v.status != "revoked" {
+            section.new {
+                h2 { "Erase this venue's node remotely" }
+                p.meta { "For a stolen box: at its next contact it reports the order, erases all its data and starts again as a new, unregistered box. Revoke it after." }
+                form method="post" action=(format!("/admin/venues/{id}/wipe")) {
+                    label.check { input type="checkbox" name="confirm" value="yes" required; " Yes, erase everything on this node" }
+                    button.danger type="submit" { "Erase the node" }
+                }
+            }
+            section.new {
+                h2 { "Revoke this venue's node" }
+                p.meta { "For a stolen box, or one taken out of service. It is cut off from the hub at once and cannot link again; everything it already sent stays here." }
+                form method="post" action=(format!("/admin/venues/{id}/revoke")) {
+                    label.check { input type="checkbox" name="confirm" value="yes" required; " Yes, cut this node off for good" }
+                    button.danger type="submit" { "Revoke the node" }
+                }
             }
         }
         section.new {
@@ -484,6 +508,69 @@ async fn template(
                 Err(e) => html! { p.error { (e.2) } },
             }
         }
+    };
+    venue_view(&app, id, Some(notice)).await
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The venue's live node, if it has one.
+async fn venue_node(app: &App, id: Uuid) -> Result<Option<Uuid>, Response> {
+    Ok(super::venues::venue_rows(app)
+        .await
+        .map_err(|e| e.into_response())?
+        .into_iter()
+        .find(|v| v.id == id.to_string())
+        .and_then(|v| v.node_id)
+        .and_then(|n| n.parse::<Uuid>().ok()))
+}
+
+async fn wipe(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<ConfirmForm>,
+) -> Result<Response, Response> {
+    guard(&app, &headers, true).await?;
+    let node = venue_node(&app, id).await?;
+    let notice = match node {
+        _ if f.confirm != "yes" => {
+            html! { p.error { "Tick \"Yes, erase everything on this node\" to erase it." } }
+        }
+        None => html! { p.error { "This venue has no registered node to erase." } },
+        Some(node) => match super::venues::wipe_node(&app, node).await {
+            Ok(_) => {
+                html! { p.meta { "Sent: node " (node) " erases its data at its next contact, once it has reported the order here (its log shows “wipe ordered”)." } }
+            }
+            Err(e) => html! { p.error { (e.2) } },
+        },
+    };
+    venue_view(&app, id, Some(notice)).await
+}
+
+async fn revoke(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<Uuid>,
+    Form(f): Form<ConfirmForm>,
+) -> Result<Response, Response> {
+    guard(&app, &headers, true).await?;
+    let node = venue_node(&app, id).await?;
+    let notice = match node {
+        _ if f.confirm != "yes" => {
+            html! { p.error { "Tick \"Yes, cut this node off for good\" to revoke it." } }
+        }
+        None => html! { p.error { "This venue has no registered node to revoke." } },
+        Some(node) => match super::venues::revoke_node(&app, node).await {
+            Ok(_) => {
+                html! { p.meta { "Revoked: node " (node) " is cut off from the hub; its events stay here." } }
+            }
+            Err(e) => html! { p.error { (e.2) } },
+        },
     };
     venue_view(&app, id, Some(notice)).await
 }

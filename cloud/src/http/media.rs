@@ -97,6 +97,21 @@ async fn upload(
         .map_err(|_| refused("bad_signature", "the node's key is unusable"))?;
     key.verify_strict(&upload_message(node, &name, at_ms as u64), &sig)
         .map_err(|_| refused("bad_signature", "not signed by this node's key"))?;
+    let revoked = app
+        .hub
+        .store
+        .lock()
+        .await?
+        .resync_node(node)
+        .await?
+        .is_some_and(|n| n.revoked_ms.is_some());
+    if revoked {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "node_revoked",
+            "this node was revoked by the hub's admin".into(),
+        ));
+    }
     let media_error = |e: MediaError| match e {
         MediaError::TooLarge => ApiError(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string()),
         MediaError::NotAnImage => ApiError(

@@ -176,6 +176,7 @@ pub async fn register(
             head_hash: [0; 32],
             verified_seq: 0,
             retired: false,
+            revoked: false,
         });
     app.hub.nodes_changed.notify_one();
     Ok(Json(Registered {
@@ -254,6 +255,13 @@ pub async fn resync(
     if venue != r.venue_id.to_string() {
         return Err(unknown());
     }
+    if node.revoked_ms.is_some() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "node_revoked",
+            "this node was revoked by the hub's admin: it cannot move its venue".into(),
+        ));
+    }
     let old_key = b64()
         .decode(&old_key)
         .ok()
@@ -325,6 +333,7 @@ pub async fn resync(
                 head_hash: [0; 32],
                 verified_seq: 0,
                 retired: false,
+                revoked: false,
             });
         }
         // The venue's state is folded again from the new node's log as it arrives.

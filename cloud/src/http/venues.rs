@@ -50,9 +50,10 @@ pub async fn list_nodes(
                 "head_seq": n.head_seq,
                 "verified_seq": n.verified_seq,
                 "last_contact_ms": n.last_contact_ms,
-                "status": status(&app, n.last_contact_ms, now),
+                "status": if n.revoked_ms.is_some() { "revoked" } else { status(&app, n.last_contact_ms, now) },
                 "heartbeat": n.heartbeat.and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
                 "retired_ms": n.retired_ms,
+                "revoked_ms": n.revoked_ms,
             })
         })
         .collect();
@@ -102,7 +103,7 @@ pub struct VenueRow {
     pub verified_seq: i64,
     pub last_contact_ms: Option<i64>,
     pub events: i64,
-    /// online, unhealthy (3 heartbeats missed), offline (5), or unregistered.
+    /// online, unhealthy (3 heartbeats missed), offline (5), revoked, or unregistered.
     pub status: String,
     pub backlog: Option<u64>,
     pub heartbeat: Option<String>,
@@ -120,9 +121,10 @@ pub async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
                 .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
                 .and_then(|h| h["backlog"].as_u64());
             VenueRow {
-                status: match v.node_id {
-                    None => "unregistered",
-                    Some(_) => status(app, v.last_contact_ms, now),
+                status: match (&v.node_id, v.revoked_ms) {
+                    (None, _) => "unregistered",
+                    (Some(_), Some(_)) => "revoked",
+                    (Some(_), None) => status(app, v.last_contact_ms, now),
                 }
                 .into(),
                 id: v.id,
@@ -208,4 +210,141 @@ pub async fn venue_problems(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&app, &headers)?;
     Ok(Json(json!(problem_rows(&app, id).await?)))
+}
+
+/// Revokes a node (a stolen box, or one taken out of service): its leaf
+/// user leaves the hub's nats-server at once, so it can no longer send or
+/// receive; it may not resync or upload; what it already sent stays, still
+/// folded into its venue. Saying it again answers the same and writes the
+/// users file again (the way to finish one that answered 503).
+pub async fn revoke_node(app: &App, node: Uuid) -> Result<(Uuid, i64), ApiError> {
+    let (venue, revoked_ms) = {
+        let db = app.hub.store.lock().await?;
+        let Some(found) = db.resync_node(node).await? else {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "unknown_node",
+                format!("no node {node} is registered here"),
+            ));
+        };
+        if found.retired {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "retired",
+                "this node was replaced by a resync: it has no leaf user to revoke; revoke the node that replaced it".into(),
+            ));
+        }
+        let venue: Uuid = found
+            .venue_id
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad venue id stored for node {node}"))?;
+        let at = db
+            .revoke_node(node, now_ms())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("node {node} vanished while being revoked"))?;
+        (venue, at)
+    };
+    // Refused by ingest and heartbeats in this process from now on (others
+    // see it at their next catch-up with the database).
+    if let Some(row) = app
+        .hub
+        .nodes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_mut(&node)
+    {
+        row.revoked = true;
+    }
+    // Nothing more comes down to it: its downstream consumer goes.
+    if let Err(e) = app
+        .js
+        .delete_consumer_from_stream(format!("node-{node}"), crate::ingest::DOWN_STREAM)
+        .await
+    {
+        tracing::info!(error = %e, %node, "the revoked node's downstream consumer was not deleted (gone already?)");
+    }
+    crate::leaf_users::write_leaf_users(app)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, %node, "revoked, but the leaf users were not reloaded");
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "hub_unavailable",
+                format!("the node is revoked, but the hub's message server did not take it yet ({e}): revoke it again in a minute"),
+            )
+        })?;
+    tracing::warn!(%node, %venue, "node revoked");
+    Ok((venue, revoked_ms))
+}
+
+/// `POST /api/v1/nodes/{node}/revoke`.
+pub async fn revoke(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(node): Path<Uuid>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin(&app, &headers)?;
+    let (venue, revoked_ms) = revoke_node(&app, node).await?;
+    Ok(Json(json!({
+        "node_id": node,
+        "venue_id": venue,
+        "revoked_ms": revoked_ms,
+    })))
+}
+
+/// Orders a node to erase its data and return to first boot (a stolen
+/// box): a message signed by the hub's key on `PVM_DOWN`, taken by the node
+/// at its next contact; the node records the order, waits until the hub
+/// has that record, then wipes. Refused for a revoked node (it can no
+/// longer hear from the hub: wipe first, then revoke).
+pub async fn wipe_node(app: &App, node: Uuid) -> Result<(Uuid, Uuid), ApiError> {
+    let found = app.hub.store.lock().await?.resync_node(node).await?;
+    let Some(found) = found else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "unknown_node",
+            format!("no node {node} is registered here"),
+        ));
+    };
+    if found.retired || found.revoked_ms.is_some() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            if found.retired { "retired" } else { "node_revoked" },
+            "this node can no longer hear from the hub (replaced by a resync, or revoked): a wipe cannot reach it".into(),
+        ));
+    }
+    let venue: Uuid = found
+        .venue_id
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad venue id stored for node {node}"))?;
+    let id = crate::downstream::send_down(
+        app,
+        venue,
+        "wipe",
+        pvm_shared::down::DownBody::Wipe { node_id: node },
+    )
+    .await
+    .map_err(|e| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "hub_unavailable",
+            format!("the hub's message server did not take the order ({e}): nothing was sent; try again"),
+        )
+    })?;
+    tracing::warn!(%node, %venue, message = %id, "node wipe ordered");
+    Ok((id, venue))
+}
+
+/// `POST /api/v1/nodes/{node}/wipe`.
+pub async fn wipe(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(node): Path<Uuid>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    admin(&app, &headers)?;
+    let (id, venue) = wipe_node(&app, node).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "node_id": node, "venue_id": venue})),
+    ))
 }

@@ -57,6 +57,14 @@ pub(crate) fn judge(
             format!("node {node} is not registered"),
         );
     };
+    if row.revoked {
+        return Verdict::Reject(
+            Some(node),
+            Some(seq),
+            "node_revoked",
+            format!("node {node} was revoked by the hub's admin: what it sends is refused"),
+        );
+    }
     if row.venue_id != venue {
         return Verdict::Reject(
             Some(node),

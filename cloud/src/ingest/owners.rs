@@ -195,6 +195,8 @@ pub(crate) async fn catch_up(
                         known.retired = true;
                         refold.push(row.venue_id);
                     }
+                    // Revoked at another process: refused here from now on.
+                    known.revoked |= row.revoked;
                 }
                 Some(known) => {
                     if row.retired && !known.retired {

@@ -27,6 +27,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "events_by_node",
         sql: include_str!("../../../migrations/cloud/libsql/0003_events_by_node.sql"),
     },
+    Migration {
+        number: 4,
+        name: "node_revoked",
+        sql: include_str!("../../../migrations/cloud/libsql/0004_node_revoked.sql"),
+    },
 ];
 
 /// Columns added after the first release, for files made before them (and
@@ -273,7 +278,7 @@ impl Held<'_> {
             .0
             .query(
                 "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id) FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
+                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
                 (),
             )
             .await?;
@@ -288,6 +293,7 @@ impl Held<'_> {
                 last_contact_ms: r.get(5)?,
                 heartbeat: r.get(6)?,
                 events: r.get(7)?,
+                revoked_ms: r.get(8)?,
             });
         }
         Ok(out)
@@ -297,7 +303,7 @@ impl Held<'_> {
     pub async fn node_listings(&self) -> anyhow::Result<Vec<NodeListing>> {
         let mut rows = self
             .0
-            .query("SELECT node_id, venue_id, head_seq, verified_seq, last_contact_ms, heartbeat, retired_ms FROM nodes ORDER BY venue_id, registered_ms", ())
+            .query("SELECT node_id, venue_id, head_seq, verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms FROM nodes ORDER BY venue_id, registered_ms", ())
             .await?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().await? {
@@ -309,6 +315,7 @@ impl Held<'_> {
                 last_contact_ms: r.get(4)?,
                 heartbeat: r.get(5)?,
                 retired_ms: r.get(6)?,
+                revoked_ms: r.get(7)?,
             });
         }
         Ok(out)
@@ -409,7 +416,7 @@ impl Held<'_> {
         let mut rows = self
             .0
             .query(
-                "SELECT venue_id, public_key, leaf_user, leaf_password, retired_ms FROM nodes WHERE node_id = ?1",
+                "SELECT venue_id, public_key, leaf_user, leaf_password, retired_ms, revoked_ms FROM nodes WHERE node_id = ?1",
                 [node.to_string()],
             )
             .await?;
@@ -420,6 +427,7 @@ impl Held<'_> {
                 leaf_user: row.get(2)?,
                 leaf_hash: row.get(3)?,
                 retired: row.get::<Option<i64>>(4)?.is_some(),
+                revoked_ms: row.get(5)?,
             }),
             None => None,
         })
@@ -436,6 +444,26 @@ impl Held<'_> {
             .await?;
         Ok(match again.next().await? {
             Some(row) => Some(row.get::<String>(0)?),
+            None => None,
+        })
+    }
+
+    pub async fn revoke_node(&self, node: Uuid, at_ms: i64) -> anyhow::Result<Option<i64>> {
+        self.0
+            .execute(
+                "UPDATE nodes SET revoked_ms = COALESCE(revoked_ms, ?2) WHERE node_id = ?1",
+                libsql::params![node.to_string(), at_ms],
+            )
+            .await?;
+        let mut rows = self
+            .0
+            .query(
+                "SELECT revoked_ms FROM nodes WHERE node_id = ?1",
+                [node.to_string()],
+            )
+            .await?;
+        Ok(match rows.next().await? {
+            Some(row) => row.get::<Option<i64>>(0)?,
             None => None,
         })
     }
@@ -492,7 +520,7 @@ impl Held<'_> {
         let mut rows = self
             .0
             .query(
-                "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes WHERE retired_ms IS NULL ORDER BY leaf_user",
+                "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes WHERE retired_ms IS NULL AND revoked_ms IS NULL ORDER BY leaf_user",
                 (),
             )
             .await?;
@@ -638,7 +666,7 @@ impl Held<'_> {
             .0
             .query(
                 "SELECT node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms FROM nodes ORDER BY registered_ms, node_id",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms FROM nodes ORDER BY registered_ms, node_id",
                 (),
             )
             .await?;
@@ -656,6 +684,7 @@ impl Held<'_> {
                 last_contact_ms: r.get(9)?,
                 heartbeat: r.get(10)?,
                 retired_ms: r.get(11)?,
+                revoked_ms: r.get(12)?,
             });
         }
         let mut rows = self
@@ -695,7 +724,7 @@ impl Held<'_> {
         for n in &records.nodes {
             tx.execute(
                 "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 libsql::params![
                     n.node_id.to_string(),
                     n.venue_id.to_string(),
@@ -708,7 +737,8 @@ impl Held<'_> {
                     n.verified_seq,
                     n.last_contact_ms,
                     n.heartbeat.clone(),
-                    n.retired_ms
+                    n.retired_ms,
+                    n.revoked_ms
                 ],
             )
             .await?;
@@ -752,7 +782,7 @@ async fn nodes(conn: &Connection) -> anyhow::Result<Vec<NodeRow>> {
     use base64::Engine;
     let mut rows = conn
         .query(
-            "SELECT node_id, venue_id, public_key, head_seq, head_hash, verified_seq, retired_ms IS NOT NULL FROM nodes",
+            "SELECT node_id, venue_id, public_key, head_seq, head_hash, verified_seq, retired_ms IS NOT NULL, revoked_ms IS NOT NULL FROM nodes",
             (),
         )
         .await?;
@@ -768,6 +798,7 @@ async fn nodes(conn: &Connection) -> anyhow::Result<Vec<NodeRow>> {
             head_hash: hash.try_into().map_err(|_| anyhow::anyhow!("bad hash"))?,
             verified_seq: r.get::<i64>(5)? as u64,
             retired: r.get::<i64>(6)? != 0,
+            revoked: r.get::<i64>(7)? != 0,
         });
     }
     Ok(out)

@@ -153,6 +153,9 @@ pub struct NodeRow {
     pub verified_seq: u64,
     /// Replaced by a resynced node: its events are kept, not folded.
     pub retired: bool,
+    /// Revoked by an admin: what it sends now is refused; what it sent
+    /// before stays, folded.
+    pub revoked: bool,
 }
 
 /// A venue as the admin list shows it, with its live node's figures.
@@ -166,6 +169,8 @@ pub struct VenueListing {
     pub last_contact_ms: Option<i64>,
     pub heartbeat: Option<String>,
     pub events: i64,
+    /// When an admin revoked the live node (its history stays).
+    pub revoked_ms: Option<i64>,
 }
 
 /// A node as the admin list shows it.
@@ -178,6 +183,7 @@ pub struct NodeListing {
     pub last_contact_ms: Option<i64>,
     pub heartbeat: Option<String>,
     pub retired_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
 }
 
 /// A registration token: its venue, when it expires, whether it was used.
@@ -196,6 +202,8 @@ pub struct ResyncNode {
     pub leaf_user: String,
     pub leaf_hash: String,
     pub retired: bool,
+    /// When an admin revoked it: it may not resync, upload or link again.
+    pub revoked_ms: Option<i64>,
 }
 
 /// (count, first seq, last seq, verified seq, latest 50 as (seq, kind, verified)).
@@ -292,6 +300,7 @@ pub struct NodeRecord {
     pub last_contact_ms: Option<i64>,
     pub heartbeat: Option<String>,
     pub retired_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,6 +436,12 @@ impl Locked<'_> {
     /// The public key (base64) of a live node of `venue`.
     pub async fn live_node_key(&self, node: Uuid, venue: Uuid) -> anyhow::Result<Option<String>> {
         each!(self, live_node_key(node, venue))
+    }
+
+    /// Marks a node revoked at `at_ms` (kept if it already was) and answers
+    /// when it was revoked; `None` if no such node is registered.
+    pub async fn revoke_node(&self, node: Uuid, at_ms: i64) -> anyhow::Result<Option<i64>> {
+        each!(self, revoke_node(node, at_ms))
     }
 
     pub async fn node_exists(&self, node: Uuid) -> anyhow::Result<bool> {

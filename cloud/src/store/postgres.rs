@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "events_by_node",
         sql: include_str!("../../../migrations/cloud/postgres/0003_events_by_node.sql"),
     },
+    Migration {
+        number: 4,
+        name: "node_revoked",
+        sql: include_str!("../../../migrations/cloud/postgres/0004_node_revoked.sql"),
+    },
 ];
 
 /// Connections this process keeps to the server, at most.
@@ -242,7 +247,7 @@ impl Held<'_> {
         let c = self.client.lock().await;
         let rows = c
             .query(
-                "SELECT node_id, venue_id, public_key, head_seq, head_hash, verified_seq, retired_ms IS NOT NULL FROM nodes",
+                "SELECT node_id, venue_id, public_key, head_seq, head_hash, verified_seq, retired_ms IS NOT NULL, revoked_ms IS NOT NULL FROM nodes",
                 &[],
             )
             .await?;
@@ -258,6 +263,7 @@ impl Held<'_> {
                 head_hash: hash.try_into().map_err(|_| anyhow::anyhow!("bad hash"))?,
                 verified_seq: r.get::<_, i64>(5) as u64,
                 retired: r.get(6),
+                revoked: r.get(7),
             });
         }
         Ok(out)
@@ -358,7 +364,7 @@ impl Held<'_> {
         let rows = c
             .query(
                 "SELECT v.id::text, v.name, n.node_id::text, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id) \
+                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms \
                  FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL \
                  ORDER BY v.name COLLATE \"C\"",
                 &[],
@@ -375,6 +381,7 @@ impl Held<'_> {
                 last_contact_ms: r.get(5),
                 heartbeat: r.get(6),
                 events: r.get(7),
+                revoked_ms: r.get(8),
             })
             .collect())
     }
@@ -383,7 +390,7 @@ impl Held<'_> {
         let c = self.client.lock().await;
         let rows = c
             .query(
-                "SELECT node_id::text, venue_id::text, head_seq, verified_seq, last_contact_ms, heartbeat, retired_ms \
+                "SELECT node_id::text, venue_id::text, head_seq, verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms \
                  FROM nodes ORDER BY venue_id::text, registered_ms",
                 &[],
             )
@@ -398,6 +405,7 @@ impl Held<'_> {
                 last_contact_ms: r.get(4),
                 heartbeat: r.get(5),
                 retired_ms: r.get(6),
+                revoked_ms: r.get(7),
             })
             .collect())
     }
@@ -484,7 +492,7 @@ impl Held<'_> {
         let c = self.client.lock().await;
         let row = c
             .query_opt(
-                "SELECT venue_id::text, public_key, leaf_user, leaf_password, retired_ms FROM nodes WHERE node_id = $1",
+                "SELECT venue_id::text, public_key, leaf_user, leaf_password, retired_ms, revoked_ms FROM nodes WHERE node_id = $1",
                 &[&node],
             )
             .await?;
@@ -494,6 +502,7 @@ impl Held<'_> {
             leaf_user: r.get(2),
             leaf_hash: r.get(3),
             retired: r.get::<_, Option<i64>>(4).is_some(),
+            revoked_ms: r.get(5),
         }))
     }
 
@@ -506,6 +515,17 @@ impl Held<'_> {
             )
             .await?;
         Ok(row.map(|r| r.get(0)))
+    }
+
+    pub async fn revoke_node(&self, node: Uuid, at_ms: i64) -> anyhow::Result<Option<i64>> {
+        let c = self.client.lock().await;
+        let row = c
+            .query_opt(
+                "UPDATE nodes SET revoked_ms = COALESCE(revoked_ms, $2) WHERE node_id = $1 RETURNING revoked_ms",
+                &[&node, &at_ms],
+            )
+            .await?;
+        Ok(row.and_then(|r| r.get(0)))
     }
 
     pub async fn node_exists(&self, node: Uuid) -> anyhow::Result<bool> {
@@ -557,7 +577,7 @@ impl Held<'_> {
         let rows = c
             .query(
                 "SELECT node_id::text, venue_id::text, leaf_user, leaf_password FROM nodes \
-                 WHERE retired_ms IS NULL ORDER BY leaf_user COLLATE \"C\"",
+                 WHERE retired_ms IS NULL AND revoked_ms IS NULL ORDER BY leaf_user COLLATE \"C\"",
                 &[],
             )
             .await?;
@@ -682,7 +702,7 @@ impl Held<'_> {
         let nodes = c
             .query(
                 "SELECT node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms FROM nodes ORDER BY registered_ms, node_id",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms FROM nodes ORDER BY registered_ms, node_id",
                 &[],
             )
             .await?
@@ -700,6 +720,7 @@ impl Held<'_> {
                 last_contact_ms: r.get(9),
                 heartbeat: r.get(10),
                 retired_ms: r.get(11),
+                revoked_ms: r.get(12),
             })
             .collect();
         let problems = c
@@ -747,7 +768,7 @@ impl Held<'_> {
         for n in &records.nodes {
             tx.execute(
                 "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 &[
                     &n.node_id,
                     &n.venue_id,
@@ -761,6 +782,7 @@ impl Held<'_> {
                     &n.last_contact_ms,
                     &n.heartbeat,
                     &n.retired_ms,
+                    &n.revoked_ms,
                 ],
             )
             .await?;

@@ -52,6 +52,14 @@ fn in_words(payload: &serde_json::Value, state: &pvm_shared::venue::VenueState) 
             })
             .collect::<Vec<_>>()
             .join(" · "),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|v| in_words(v, state))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Value::String(s) => name_of(s, state).unwrap_or_else(|| s.clone()),
         Value::Null => "none".into(),
         other => other.to_string(),
@@ -172,7 +180,7 @@ async fn log_page(
                 }
             }
         }
-        p.meta { "✓ marks the event that ends a batch, signed by this node: the check below verifies every hash and signature." }
+        p.meta { "✓ marks the event that ends a batch, signed by this node: “Check the whole log” above verifies every hash and signature." }
         p.buttons {
             @if let Some(n) = newest { @if n < head {
                 a href=(format!("/log?before={}", (n + 1 + PAGE as u64).min(head + 1))) { "← Newer" }

@@ -1,6 +1,6 @@
 //! Container updates: how one ended, recorded in the log (by the updater
 //! through the control socket, or by the node refusing or starting one the
-//! hub sent).
+//! hub sent); and the hub's order to wipe the node.
 
 use crate::store::{AppendError, Committed, Log};
 use pvm_shared::venue::Command;
@@ -25,4 +25,13 @@ pub async fn record(log: &Log, actor: Actor, r: Record) -> Result<Committed, App
         detail: r.detail,
     };
     log.append(actor, command).await
+}
+
+/// Records the hub's order to wipe this node (its signed message's id).
+pub async fn record_wipe(
+    log: &Log,
+    actor: Actor,
+    message_id: uuid::Uuid,
+) -> Result<Committed, AppendError> {
+    log.append(actor, Command::RecordWipe { message_id }).await
 }

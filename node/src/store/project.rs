@@ -353,6 +353,7 @@ impl Statements {
             | EventKind::Day2Created { .. }
             | EventKind::DisplayChanged { .. }
             | EventKind::LeafRestarted { .. }
+            | EventKind::WipeOrdered { .. }
             | EventKind::UpdateFinished { .. } => Ok(()),
         }
     }

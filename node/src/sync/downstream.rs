@@ -62,12 +62,16 @@ pub(crate) enum DownOutcome {
     /// The node could not save it now (storage, shutting down): not acked,
     /// so it comes again.
     Later(String),
+    /// A wipe order, recorded at `seq` and marked: the node stops and
+    /// erases its data once the hub has that seq (see `crate::wipe`).
+    Wipe(Uuid, &'static str, u64, u64),
 }
 
 pub async fn downstream(
     ctx: SyncContext,
     hub_key: ed25519_dalek::VerifyingKey,
     self_update: Option<crate::update::SelfUpdate>,
+    data_dir: std::path::PathBuf,
 ) {
     let SyncContext {
         link,
@@ -75,6 +79,7 @@ pub async fn downstream(
         db,
         clock,
         stop,
+        status,
         ..
     } = &ctx;
     use async_nats::jetstream::consumer::pull;
@@ -131,9 +136,37 @@ pub async fn downstream(
                     failed = true;
                     break;
                 };
-                let outcome =
-                    apply_down(&ctx, &conn, &hub_key, self_update.as_ref(), &m.payload).await;
+                let outcome = apply_down(
+                    &ctx,
+                    &conn,
+                    &hub_key,
+                    self_update.as_ref(),
+                    &data_dir,
+                    &m.payload,
+                )
+                .await;
                 match outcome {
+                    DownOutcome::Wipe(id, kind, issued_ms, seq) => {
+                        if let Err(e) =
+                            remember_down(&conn, id, kind, issued_ms, clock.now_ms()).await
+                        {
+                            tracing::warn!(error = %e, "downstream: the wipe order not remembered");
+                        }
+                        let _ = m.ack().await;
+                        // Reported before it runs: the hub holds the record
+                        // once the pump's acked seq reaches it.
+                        let until = tokio::time::Instant::now() + crate::wipe::REPORT_WAIT;
+                        while status.acked_seq.load(std::sync::atomic::Ordering::Relaxed) < seq
+                            && tokio::time::Instant::now() < until
+                        {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        let reported =
+                            status.acked_seq.load(std::sync::atomic::Ordering::Relaxed) >= seq;
+                        tracing::warn!(%id, seq, reported, "the hub ordered this node wiped: stopping to erase its data");
+                        stop.cancel();
+                        return;
+                    }
                     DownOutcome::Done(id, kind, issued_ms) => {
                         if let Err(e) =
                             remember_down(&conn, id, kind, issued_ms, clock.now_ms()).await
@@ -176,6 +209,7 @@ pub(crate) async fn apply_down(
     conn: &libsql::Connection,
     hub_key: &ed25519_dalek::VerifyingKey,
     self_update: Option<&crate::update::SelfUpdate>,
+    data_dir: &std::path::Path,
     payload: &[u8],
 ) -> DownOutcome {
     let SyncContext {
@@ -188,6 +222,7 @@ pub(crate) async fn apply_down(
         Record(ops::updates::Record),
         Template(pvm_shared::tournament::Structure),
         Announce(pvm_shared::displays::DisplayEvent),
+        Wipe(Uuid),
     }
     let message: DownMessage = match serde_json::from_slice(payload) {
         Ok(m) => m,
@@ -204,6 +239,7 @@ pub(crate) async fn apply_down(
         DownBody::Update { .. } => "update",
         DownBody::Template { .. } => "template",
         DownBody::Announcement { .. } => "announcement",
+        DownBody::Wipe { .. } => "wipe",
     };
     let done = DownOutcome::Done(message.id, kind, message.issued_ms);
     let seen = match down_seen(conn, message.id, message.issued_ms).await {
@@ -252,6 +288,11 @@ pub(crate) async fn apply_down(
             }
         }
         DownBody::Template { structure } => Apply::Template(structure),
+        DownBody::Wipe { node_id } if node_id != link.node_id => {
+            tracing::warn!(id = %message.id, %node_id, "downstream: a wipe for another node of this venue; ignored");
+            return done;
+        }
+        DownBody::Wipe { .. } => Apply::Wipe(message.id),
         DownBody::Announcement {
             id,
             text,
@@ -271,10 +312,22 @@ pub(crate) async fn apply_down(
         return done;
     }
     let actor = pvm_shared::Actor::Cloud;
+    if let Apply::Wipe(id) = apply {
+        return match ops::updates::record_wipe(log, actor, id).await {
+            Ok(c) => {
+                if let Err(e) = crate::wipe::mark(data_dir) {
+                    tracing::error!(error = %e, "the wipe marker could not be written; wiping at this stop only");
+                }
+                DownOutcome::Wipe(message.id, kind, message.issued_ms, c.seq)
+            }
+            Err(e) => DownOutcome::Later(e.to_string()),
+        };
+    }
     let applied = match apply {
         Apply::Record(r) => ops::updates::record(log, actor, r).await,
         Apply::Template(structure) => ops::tournaments::save_template(log, actor, structure).await,
         Apply::Announce(change) => ops::displays::change(log, actor, clock.now_ms(), change).await,
+        Apply::Wipe(_) => return DownOutcome::Later("a wipe is handled above".into()),
     };
     match applied {
         Ok(c) => {

@@ -110,7 +110,9 @@ impl VenueState {
             EventKind::TemplateDeleted { name } => {
                 self.templates.remove(&name.to_lowercase());
             }
-            EventKind::LeafRestarted { .. } | EventKind::UpdateFinished { .. } => {}
+            EventKind::LeafRestarted { .. }
+            | EventKind::UpdateFinished { .. }
+            | EventKind::WipeOrdered { .. } => {}
             EventKind::StaffUserCreated {
                 user_id,
                 username,

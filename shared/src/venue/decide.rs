@@ -276,6 +276,7 @@ impl VenueState {
                 outcome,
                 detail,
             }),
+            Command::RecordWipe { message_id } => Ok(EventKind::WipeOrdered { message_id }),
             Command::RecordLeafRestart {
                 down_for_ms,
                 method,

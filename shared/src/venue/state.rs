@@ -89,6 +89,10 @@ pub enum Command {
         outcome: String,
         detail: String,
     },
+    /// Records that the hub ordered this node wiped (see `EventKind::WipeOrdered`).
+    RecordWipe {
+        message_id: Uuid,
+    },
     /// Records that the node restarted its leaf (see `EventKind::LeafRestarted`).
     RecordLeafRestart {
         down_for_ms: u64,

@@ -1,0 +1,268 @@
+//! Fleet actions on real processes: a hub (nats-server, pvm-cloud) and a
+//! registered pvm-node with its leaf. Revoking the node: what it sends
+//! afterwards is refused, its leaf cannot link again (the venue's leaf user
+//! left the hub's nats-server), and what it sent before stays. A remote
+//! wipe: reported, then the node's data erased.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+async fn make_tables(node: &NodeProc, token: &str, from: usize, n: usize) {
+    let c = reqwest::Client::new();
+    for i in from..from + n {
+        let resp = c
+            .post(format!("{}/api/v1/tables", node.url))
+            .bearer_auth(token)
+            .json(&json!({"name": format!("T{i}"), "game": "nlhe", "stakes": {"small_blind": 1, "big_blind": 2}, "seats": 9}))
+            .send()
+            .await
+            .expect("table");
+        assert!(
+            resp.status().is_success(),
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+}
+
+/// The leaf's live links to the hub, from its monitoring port.
+async fn leaf_links(leaf: &Leaf) -> u64 {
+    let v: Value = match reqwest::get(format!("http://127.0.0.1:{}/leafz", leaf.monitor)).await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => Value::Null,
+    };
+    v["leafnodes"].as_u64().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_revoked_node_is_refused_cannot_link_again_and_keeps_its_history() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = HubNats::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    let venue = registered_node(&node_dir, &cloud, "Riverside Card Room").await;
+    let mut leaf = Leaf::start(&node_dir);
+    let node = NodeProc::start(&node_dir, &leaf, &[]);
+    let token = node.token().await;
+    make_tables(&node, &token, 0, 5).await;
+    let head = node.sync(&token).await["head_seq"]
+        .as_i64()
+        .expect("head_seq");
+    until(
+        Duration::from_secs(30),
+        "the node's events at the hub",
+        || async { cloud.events(&venue).await["max_seq"].as_i64() == Some(head) },
+    )
+    .await;
+    assert_eq!(leaf_links(&leaf).await, 1, "linked before the revoke");
+    let c = cloud.client();
+    let nodes: Value = c
+        .get(format!("{}/api/v1/nodes", cloud.url))
+        .send()
+        .await
+        .expect("nodes")
+        .json()
+        .await
+        .expect("json");
+    let node_id = nodes[0]["node_id"].as_str().expect("node id").to_owned();
+    let revoke = |id: String, key: Option<String>| {
+        let mut req =
+            reqwest::Client::new().post(format!("{}/api/v1/nodes/{id}/revoke", cloud.url));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        async move {
+            let r = req.send().await.expect("revoke");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or_default())
+        }
+    };
+
+    // Only the admin may; an unknown node is named.
+    let (status, body) = revoke(node_id.clone(), None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = revoke(
+        uuid::Uuid::new_v4().to_string(),
+        Some(cloud.admin_key.clone()),
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_node");
+    assert_eq!(
+        leaf_links(&leaf).await,
+        1,
+        "a refused revoke changes nothing"
+    );
+
+    let (status, body) = revoke(node_id.clone(), Some(cloud.admin_key.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["venue_id"], venue.as_str());
+    let at = body["revoked_ms"].as_i64().expect("revoked_ms");
+    // Said again: the same answer (and the users file written again).
+    let (status, again) = revoke(node_id.clone(), Some(cloud.admin_key.clone())).await;
+    assert_eq!((status, &again["revoked_ms"]), (200, &json!(at)));
+
+    // What the node makes now is refused (nats-server 2.15 does not drop a
+    // live leaf link whose user went: the hub refuses what comes on it).
+    make_tables(&node, &token, 5, 3).await;
+    until(
+        Duration::from_secs(15),
+        "the node's new events refused",
+        || async {
+            cloud
+                .problems(&venue)
+                .await
+                .to_string()
+                .contains("node_revoked")
+        },
+    )
+    .await;
+    let events = cloud.events(&venue).await;
+    assert_eq!(events["max_seq"].as_i64(), Some(head), "{events}");
+    assert!(
+        node.sync(&token).await["head_seq"].as_i64() > Some(head),
+        "the node itself works on"
+    );
+    // Once its link drops, the leaf cannot link again.
+    leaf.stop();
+    leaf.restart();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(leaf_links(&leaf).await, 0, "the leaf cannot link again");
+    let listed: Value = c
+        .get(format!("{}/api/v1/nodes", cloud.url))
+        .send()
+        .await
+        .expect("nodes")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed[0]["status"], "revoked");
+    assert_eq!(listed[0]["revoked_ms"], json!(at));
+    let venues: Value = c
+        .get(format!("{}/api/v1/venues", cloud.url))
+        .send()
+        .await
+        .expect("venues")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(venues[0]["status"], "revoked");
+
+    // A revoked box may not move its venue to a new node id, even with its
+    // own key and password (a thief has both).
+    let new_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+    let b64 = |b: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(b)
+    };
+    let resync = reqwest::Client::new()
+        .post(format!("{}/api/v1/resync", cloud.url))
+        .json(&json!({
+            "node_id": node_id,
+            "new_node_id": uuid::Uuid::new_v4(),
+            "venue_id": venue,
+            "public_key": b64(new_key.as_bytes()),
+            "leaf_password": "whatever",
+            "signature": b64(&[0; 64]),
+        }))
+        .send()
+        .await
+        .expect("resync");
+    assert_eq!(resync.status().as_u16(), 403);
+    let body: Value = resync.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "node_revoked");
+}
+
+#[tokio::test]
+async fn a_wiped_node_reports_the_order_then_erases_itself_and_starts_at_first_boot() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = HubNats::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    let venue = registered_node(&node_dir, &cloud, "Harbour Poker Club").await;
+    let leaf = Leaf::start(&node_dir);
+    let mut node = NodeProc::start(&node_dir, &leaf, &[]);
+    let token = node.token().await;
+    make_tables(&node, &token, 0, 3).await;
+    let head = node.sync(&token).await["head_seq"]
+        .as_i64()
+        .expect("head_seq");
+    until(
+        Duration::from_secs(30),
+        "the node's events at the hub",
+        || async { cloud.events(&venue).await["max_seq"].as_i64() == Some(head) },
+    )
+    .await;
+    let c = cloud.client();
+    let nodes: Value = c
+        .get(format!("{}/api/v1/nodes", cloud.url))
+        .send()
+        .await
+        .expect("nodes")
+        .json()
+        .await
+        .expect("json");
+    let node_id = nodes[0]["node_id"].as_str().expect("node id").to_owned();
+    let wipe = |id: String| {
+        let req = c.post(format!("{}/api/v1/nodes/{id}/wipe", cloud.url));
+        async move {
+            let r = req.send().await.expect("wipe");
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    let (status, body) = wipe(uuid::Uuid::new_v4().to_string()).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        node_dir.join("hub.json").exists(),
+        "a refused wipe sends nothing"
+    );
+
+    let (status, body) = wipe(node_id.clone()).await;
+    assert_eq!(status, 202, "{body}");
+    // The node reports, stops by itself (exit 0) and erases its data dir.
+    let exited = until(
+        Duration::from_secs(30),
+        "the node stopping by itself",
+        || {
+            let done = matches!(node.proc.child.try_wait(), Ok(Some(_)));
+            async move { done }
+        },
+    )
+    .await;
+    eprintln!("node stopped {exited:?} after the order");
+    let status = node.proc.child.wait().expect("status");
+    assert!(status.success(), "{status}: {}", node.proc.logs());
+    // The hub got the record of the order before the node erased anything.
+    let events = cloud.events(&venue).await;
+    assert!(
+        events["latest"]
+            .as_array()
+            .expect("latest")
+            .iter()
+            .any(|e| e["kind"] == "wipe_ordered"),
+        "{events}"
+    );
+    assert_eq!(events["max_seq"].as_i64(), Some(head + 1), "{events}");
+    let left: Vec<_> = std::fs::read_dir(&node_dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "the data dir is empty: {left:?}");
+
+    // The next start is a first boot: a new identity, no hub, the setup page.
+    let fresh = NodeProc::start(&node_dir, &leaf, &[]);
+    let setup = reqwest::get(format!("{}/setup", fresh.url))
+        .await
+        .expect("setup");
+    assert_eq!(setup.status().as_u16(), 200);
+    assert!(!node_dir.join("hub.json").exists());
+    let identity = std::fs::read_to_string(node_dir.join("node.json")).unwrap_or_default();
+    assert!(!identity.contains(&node_id), "a new node id: {identity}");
+}
