@@ -4,8 +4,11 @@
 //! left the hub's nats-server), and what it sent before stays. A remote
 //! wipe: reported, then the node's data erased.
 
+#[path = "../../node/tests/common/browser.rs"]
+mod browser;
 mod common;
 
+use browser::Browser;
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -265,4 +268,83 @@ async fn a_wiped_node_reports_the_order_then_erases_itself_and_starts_at_first_b
     assert!(!node_dir.join("hub.json").exists());
     let identity = std::fs::read_to_string(node_dir.join("node.json")).unwrap_or_default();
     assert!(!identity.contains(&node_id), "a new node id: {identity}");
+}
+
+/// With `PVM_SCREENSHOT_DIR` set, keeps a full-page screenshot there (to look at).
+async fn shot(b: &Browser, name: &str) {
+    if let Ok(dir) = std::env::var("PVM_SCREENSHOT_DIR") {
+        b.full_screenshot(&std::path::Path::new(&dir).join(name))
+            .await;
+    }
+}
+
+async fn admin_login(b: &Browser, cloud: &Cloud) {
+    b.goto(&format!("{}/admin/login", cloud.url)).await;
+    b.type_into("input[name=key]", &cloud.admin_key).await;
+    b.click_and_wait("button[type=submit]").await;
+}
+
+/// The venue page as an operator uses it, in headless Chromium at phone
+/// and desktop width: erase the node, then revoke it, through the forms.
+#[tokio::test]
+async fn the_venue_page_erases_then_revokes_a_node_through_its_forms() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = HubNats::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start(&tmp.path().join("cloud"), &hub);
+    let node_dir = tmp.path().join("node");
+    let venue = registered_node(&node_dir, &cloud, "Riverside Card Room").await;
+    let leaf = Leaf::start(&node_dir);
+    let mut node = NodeProc::start(&node_dir, &leaf, &[]);
+    let token = node.token().await;
+    make_tables(&node, &token, 0, 2).await;
+    let page = format!("{}/admin/venues/{venue}", cloud.url);
+
+    let desk = Browser::start(1280, 900).await;
+    admin_login(&desk, &cloud).await;
+    desk.goto(&page).await;
+    shot(&desk, "hub-venue-1280.png").await;
+    desk.quit().await;
+
+    let phone = Browser::start(390, 844).await;
+    admin_login(&phone, &cloud).await;
+    phone.goto(&page).await;
+    shot(&phone, "hub-venue-390.png").await;
+    let fits = phone
+        .eval("return document.documentElement.scrollWidth <= window.innerWidth")
+        .await;
+    assert_eq!(fits, Value::Bool(true), "the venue page fits a phone");
+    phone
+        .click("form[action$='/wipe'] input[name=confirm]")
+        .await;
+    phone
+        .click_and_wait("form[action$='/wipe'] button[type=submit]")
+        .await;
+    let text = phone.eval("return document.body.innerText").await;
+    assert!(
+        text.as_str()
+            .unwrap_or_default()
+            .contains("erases its data at its next contact"),
+        "{text}"
+    );
+    until(Duration::from_secs(30), "the node erasing itself", || {
+        let done = matches!(node.proc.child.try_wait(), Ok(Some(_)));
+        async move { done }
+    })
+    .await;
+    phone
+        .click("form[action$='/revoke'] input[name=confirm]")
+        .await;
+    phone
+        .click_and_wait("form[action$='/revoke'] button[type=submit]")
+        .await;
+    let text = phone.eval("return document.body.innerText").await;
+    let text = text.as_str().unwrap_or_default().to_owned();
+    assert!(text.contains("Revoked: node"), "{text}");
+    assert!(text.contains("revoked"), "the status says so: {text}");
+    assert!(
+        !text.contains("Revoke the node") && !text.contains("Erase the node"),
+        "no forms for a revoked node: {text}"
+    );
+    shot(&phone, "hub-venue-revoked-390.png").await;
+    phone.quit().await;
 }

@@ -165,6 +165,44 @@ async fn current_alerts(app: &App) -> Result<Vec<crate::alerts::Alert>, super::e
     Ok(crate::alerts::current(&app.hub, &listings, crate::now_ms(), &rules).await?)
 }
 
+/// A node's last heartbeat for a person: its version and figures, named.
+fn heartbeat_words(stored: &str) -> String {
+    let Ok(beat) = serde_json::from_str::<serde_json::Value>(stored) else {
+        return "unreadable".into();
+    };
+    let n = |k: &str| beat[k].as_u64();
+    let mut out = Vec::new();
+    if let Some(v) = beat["version"].as_str() {
+        out.push(format!("version {v}"));
+    }
+    if let Some(b) = n("backlog") {
+        out.push(format!("{} waiting to sync", pvm_shared::words::grouped(b)));
+    }
+    if let Some(mb) = n("disk_free_mb") {
+        out.push(format!(
+            "{} MB free on disk",
+            pvm_shared::words::grouped(mb)
+        ));
+    }
+    if let Some(kb) = n("mem_available_kb") {
+        out.push(format!(
+            "{} MB memory free",
+            pvm_shared::words::grouped(kb / 1024)
+        ));
+    }
+    if let Some(c) = beat["cpu_temp_c"].as_f64() {
+        out.push(format!("CPU {c:.0} °C"));
+    }
+    if let Some(s) = n("uptime_s") {
+        out.push(format!("up {} h {} min", s / 3600, s / 60 % 60));
+    }
+    if out.is_empty() {
+        "no figures".into()
+    } else {
+        out.join(" · ")
+    }
+}
+
 fn alert_label(kind: &str) -> &'static str {
     match kind {
         "offline" => "offline",
@@ -373,7 +411,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
         @if let Some(n) = notice { (n) }
         p.meta { "Node " (v.node_id.clone().unwrap_or_else(|| "not registered yet".into())) " · contact " (ago(v.last_contact_ms))
             @if let Some(b) = v.backlog { " · backlog " (b) } }
-        @if let Some(hb) = &v.heartbeat { p.meta { "Last heartbeat: " code { (hb) } } }
+        @if let Some(hb) = &v.heartbeat { p.meta { "Last heartbeat: " (heartbeat_words(hb)) } }
         h2 { "Events" }
         p { (events.0) " stored, seq " (events.1.unwrap_or(0)) " to " (events.2.unwrap_or(0)) ", verified to " (events.3.unwrap_or(0)) }
         table.api {
@@ -386,10 +424,16 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
             strong { (p.kind) } @if let Some(seq) = p.seq { " seq " (seq) } ": " (p.detail) " · " (ago(Some(p.at_ms)))
             @if p.count > 1 { " · " (p.count) " times, last " (ago(Some(p.last_ms))) }
         } } }
-        section.new {
-            h2 { "Register a node" }
-            form method="post" action=(format!("/admin/venues/{id}/token")) { button type="submit" { "Make a registration token (24 h, one use)" } }
+        // A venue has one node: a token is for a venue without one.
+        @if v.node_id.is_none() {
+            section.new {
+                h2 { "Register a node" }
+                form method="post" action=(format!("/admin/venues/{id}/token")) { button type="submit" { "Make a registration token (24 h, one use)" } }
+            }
         }
+        @if v.status == "revoked" {
+            p.meta { "This venue's node is revoked: nothing more is sent to it, and what it sends is refused. Its history stays here." }
+        } @else {
         section.new {
             h2 { "Announce on this venue's screens" }
             form method="post" action=(format!("/admin/venues/{id}/announce")) {
@@ -409,7 +453,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
             }
             section.new {
                 h2 { "Revoke this venue's node" }
-                p.meta { "For a stolen box, or one taken out of service. It is cut off from the hub at once and cannot link again; everything it already sent stays here." }
+                p.meta { "For a stolen box, or one taken out of service. From now on the hub refuses what it sends and sends it nothing; once its link drops it cannot link again. Everything it already sent stays here." }
                 form method="post" action=(format!("/admin/venues/{id}/revoke")) {
                     label.check { input type="checkbox" name="confirm" value="yes" required; " Yes, cut this node off for good" }
                     button.danger type="submit" { "Revoke the node" }
@@ -423,6 +467,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
                 label { "Name at the venue" input name="name" required maxlength="80" placeholder="Series Daily"; }
                 button type="submit" { "Send" }
             }
+        }
         }
     };
     Ok(page(&v.name, true, body).into_response())
@@ -567,7 +612,7 @@ async fn revoke(
         None => html! { p.error { "This venue has no registered node to revoke." } },
         Some(node) => match super::venues::revoke_node(&app, node).await {
             Ok(_) => {
-                html! { p.meta { "Revoked: node " (node) " is cut off from the hub; its events stay here." } }
+                html! { p.meta { "Revoked: node " (node) " is refused by the hub from now on; its events stay here." } }
             }
             Err(e) => html! { p.error { (e.2) } },
         },
