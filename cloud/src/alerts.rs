@@ -130,8 +130,8 @@ pub fn of_venue(v: &VenueListing, now_ms: i64, rules: &Rules) -> Vec<Alert> {
 const HELD_KINDS: &[&str] = &["gap", "held_overflow"];
 
 /// The alerts a venue's recent problems raise: a fork, rejected events
-/// (bad signature, malformed, unknown node; counted over every kind still
-/// seen in the last day, its count since it was first seen).
+/// (bad signature, malformed, unknown or revoked node; counted over every
+/// kind still seen in the last day, its count since it was first seen).
 pub fn of_problems(
     v: &VenueListing,
     problems: &[ProblemRow],
@@ -168,7 +168,7 @@ pub fn of_problems(
         out.push(alert(
             "rejected",
             format!(
-                "{} (bad signature, malformed or unknown node)",
+                "{}: see the venue's problems",
                 pvm_shared::words::count(rejected as u64, "event rejected", "events rejected")
             ),
         ));
@@ -398,10 +398,7 @@ mod tests {
             &rules,
         );
         assert_eq!(kinds(&a), ["fork", "rejected"]);
-        assert_eq!(
-            a[1].detail,
-            "3 events rejected (bad signature, malformed or unknown node)"
-        );
+        assert_eq!(a[1].detail, "3 events rejected: see the venue's problems");
         let old = now - 25 * 3_600_000;
         assert_eq!(
             of_problems(&v, &[problem("fork", 1, old)], now, &rules),

@@ -285,7 +285,7 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .values()
-        .filter(|n| !n.retired)
+        .filter(|n| !n.retired && !n.revoked)
         .map(|n| (n.node_id, n.venue_id))
         .collect();
     for (node, venue) in registered {

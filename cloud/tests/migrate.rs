@@ -6,7 +6,7 @@ mod common;
 
 use common::postgres::PgServer;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 
@@ -24,24 +24,6 @@ fn text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-async fn make_tables(node: &NodeProc, token: &str, from: usize, n: usize) {
-    let c = reqwest::Client::new();
-    for i in from..from + n {
-        let resp = c
-            .post(format!("{}/api/v1/tables", node.url))
-            .bearer_auth(token)
-            .json(&json!({"name": format!("T{i}"), "game": "nlhe", "stakes": {"small_blind": 1, "big_blind": 2}, "seats": 9}))
-            .send()
-            .await
-            .expect("table");
-        assert!(
-            resp.status().is_success(),
-            "{}",
-            resp.text().await.unwrap_or_default()
-        );
-    }
 }
 
 async fn node_head(node: &NodeProc, token: &str) -> u64 {

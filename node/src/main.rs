@@ -135,9 +135,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     raise_open_files();
     if pvm_node::wipe::pending(&config.data_dir) {
         // Ordered by the hub, and the power went before the erase.
-        let lock = DataDirLock::acquire(&config.data_dir)?;
         let gone = pvm_node::wipe::erase(&config.data_dir)?;
-        drop(lock);
         tracing::warn!(
             entries = gone,
             "the hub ordered this node wiped: its data is erased; starting at first boot"

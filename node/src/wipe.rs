@@ -34,21 +34,26 @@ pub fn pending(data_dir: &Path) -> bool {
     REQUESTED.load(Ordering::SeqCst) || data_dir.join(MARKER).exists()
 }
 
+/// The leaf's config: under Docker (compose/node.yml) the leaf container
+/// mounts it from the data dir, so it is rewritten without the hub link
+/// and its credentials rather than removed (a missing bind-mount source
+/// would come back as a root-owned directory).
+const LEAF_CONF: &str = "leaf.conf";
+/// The hub's public leaf CA, mounted the same way: kept.
+const LEAF_CA: &str = "leaf.ca.pem";
+
 /// Removes every entry of the data dir (not the dir itself: it may be a
-/// mount), the marker last; answers how many entries went.
+/// mount), the marker last, holding the data-dir lock; `leaf.conf` is cut
+/// down to a leaf with no hub and `leaf.ca.pem` stays. An entry that goes
+/// by itself meanwhile (a file SQLite removes) is not an error; a second
+/// pass takes what a task still running wrote meanwhile. Answers how many
+/// entries went.
 pub fn erase(data_dir: &Path) -> std::io::Result<usize> {
+    let _lock = crate::lock::DataDirLock::acquire(data_dir)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let mut gone = 0;
-    for entry in std::fs::read_dir(data_dir)? {
-        let entry = entry?;
-        if entry.file_name() == MARKER {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            std::fs::remove_dir_all(entry.path())?;
-        } else {
-            std::fs::remove_file(entry.path())?;
-        }
-        gone += 1;
+    for _pass in 0..2 {
+        gone += erase_once(data_dir)?;
     }
     match std::fs::remove_file(data_dir.join(MARKER)) {
         Ok(()) => {}
@@ -58,6 +63,52 @@ pub fn erase(data_dir: &Path) -> std::io::Result<usize> {
     std::fs::File::open(data_dir)?.sync_all()?;
     REQUESTED.store(false, Ordering::SeqCst);
     Ok(gone)
+}
+
+fn erase_once(data_dir: &Path) -> std::io::Result<usize> {
+    let keep = [MARKER, LEAF_CA, crate::lock::LOCK_FILE];
+    let mut gone = 0;
+    for entry in std::fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if keep.iter().any(|k| name == *k) {
+            continue;
+        }
+        let path = entry.path();
+        if name == LEAF_CONF {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if !text.contains("leafnodes") {
+                continue;
+            }
+            std::fs::write(&path, standalone_leaf(&text))?;
+            gone += 1;
+            continue;
+        }
+        let removed = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(e) => Err(e),
+        };
+        match removed {
+            Ok(()) => gone += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(gone)
+}
+
+/// The leaf's config without its link to the hub: its own listening
+/// address and monitor only.
+fn standalone_leaf(text: &str) -> String {
+    let own: Vec<&str> = text
+        .lines()
+        .filter(|l| ["host:", "port:", "http:"].iter().any(|k| l.starts_with(k)))
+        .collect();
+    format!(
+        "# This node was wiped by the hub's order: a leaf with no hub until it is registered again.\n{}\n",
+        own.join("\n")
+    )
 }
 
 #[cfg(test)]
@@ -73,9 +124,32 @@ mod tests {
         assert!(!pending(dir.path()));
         std::fs::write(dir.path().join(MARKER), b"").expect("marker");
         assert!(pending(dir.path()));
-        assert_eq!(erase(dir.path()).expect("erase"), 2);
+        std::fs::write(
+            dir.path().join(LEAF_CONF),
+            "server_name: \"leaf-n\"\nhost: 127.0.0.1\nport: 4222\nhttp: \"127.0.0.1:8222\"\nleafnodes {\n  remotes: [ { urls: [ \"nats-leaf://u:secret@hub:7422\" ] } ]\n}\n",
+        )
+        .expect("leaf conf");
+        std::fs::write(dir.path().join(LEAF_CA), "PEM").expect("ca");
+        assert_eq!(erase(dir.path()).expect("erase"), 3);
         assert!(dir.path().is_dir());
-        assert_eq!(std::fs::read_dir(dir.path()).expect("read").count(), 0);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != crate::lock::LOCK_FILE)
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [LEAF_CA, LEAF_CONF],
+            "the leaf's two mounted files stay"
+        );
+        let conf = std::fs::read_to_string(dir.path().join(LEAF_CONF)).expect("conf");
+        assert!(conf.contains("port: 4222") && conf.contains("http: \"127.0.0.1:8222\""));
+        assert!(
+            !conf.contains("secret") && !conf.contains("leafnodes"),
+            "{conf}"
+        );
         assert!(!pending(dir.path()));
     }
 }

@@ -445,7 +445,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
         @if v.node_id.is_some() && v.status != "revoked" {
             section.new {
                 h2 { "Erase this venue's node remotely" }
-                p.meta { "For a stolen box: at its next contact it reports the order, erases all its data and starts again as a new, unregistered box. Revoke it after." }
+                p.meta { "For a stolen box: at its next contact it reports the order, erases all its data and starts again as a new, unregistered box. Revoke it only once its events here show wipe_ordered: a revoke stops the order reaching it." }
                 form method="post" action=(format!("/admin/venues/{id}/wipe")) {
                     label.check { input type="checkbox" name="confirm" value="yes" required; " Yes, erase everything on this node" }
                     button.danger type="submit" { "Erase the node" }
@@ -574,27 +574,53 @@ async fn venue_node(app: &App, id: Uuid) -> Result<Option<Uuid>, Response> {
         .and_then(|n| n.parse::<Uuid>().ok()))
 }
 
+/// What the venue page's two danger forms do to its node.
+#[derive(Clone, Copy)]
+enum NodeAction {
+    Wipe,
+    Revoke,
+}
+
+/// A danger form: the tick checked, the venue's node found, the action
+/// taken, and the venue page again with what happened.
+async fn node_action(
+    app: &App,
+    headers: &HeaderMap,
+    id: Uuid,
+    f: ConfirmForm,
+    action: NodeAction,
+) -> Result<Response, Response> {
+    guard(app, headers, true).await?;
+    let node = venue_node(app, id).await?;
+    let (tick, verb) = match action {
+        NodeAction::Wipe => ("Yes, erase everything on this node", "erase"),
+        NodeAction::Revoke => ("Yes, cut this node off for good", "revoke"),
+    };
+    let notice = match node {
+        _ if f.confirm != "yes" => html! { p.error { "Tick “" (tick) "” to " (verb) " it." } },
+        None => html! { p.error { "This venue has no registered node to " (verb) "." } },
+        Some(node) => {
+            let done = match action {
+                NodeAction::Wipe => super::venues::wipe_node(app, node).await.map(|_| {
+                    html! { p.meta { "Sent: node " (node) " erases its data at its next contact, once it has reported the order here (its log shows “wipe ordered”)." } }
+                }),
+                NodeAction::Revoke => super::venues::revoke_node(app, node).await.map(|_| {
+                    html! { p.meta { "Revoked: node " (node) " is refused by the hub from now on; its events stay here." } }
+                }),
+            };
+            done.unwrap_or_else(|e| html! { p.error { (e.2) } })
+        }
+    };
+    venue_view(app, id, Some(notice)).await
+}
+
 async fn wipe(
     State(app): State<App>,
     headers: HeaderMap,
     Path(id): Path<Uuid>,
     Form(f): Form<ConfirmForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true).await?;
-    let node = venue_node(&app, id).await?;
-    let notice = match node {
-        _ if f.confirm != "yes" => {
-            html! { p.error { "Tick \"Yes, erase everything on this node\" to erase it." } }
-        }
-        None => html! { p.error { "This venue has no registered node to erase." } },
-        Some(node) => match super::venues::wipe_node(&app, node).await {
-            Ok(_) => {
-                html! { p.meta { "Sent: node " (node) " erases its data at its next contact, once it has reported the order here (its log shows “wipe ordered”)." } }
-            }
-            Err(e) => html! { p.error { (e.2) } },
-        },
-    };
-    venue_view(&app, id, Some(notice)).await
+    node_action(&app, &headers, id, f, NodeAction::Wipe).await
 }
 
 async fn revoke(
@@ -603,19 +629,5 @@ async fn revoke(
     Path(id): Path<Uuid>,
     Form(f): Form<ConfirmForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true).await?;
-    let node = venue_node(&app, id).await?;
-    let notice = match node {
-        _ if f.confirm != "yes" => {
-            html! { p.error { "Tick \"Yes, cut this node off for good\" to revoke it." } }
-        }
-        None => html! { p.error { "This venue has no registered node to revoke." } },
-        Some(node) => match super::venues::revoke_node(&app, node).await {
-            Ok(_) => {
-                html! { p.meta { "Revoked: node " (node) " is refused by the hub from now on; its events stay here." } }
-            }
-            Err(e) => html! { p.error { (e.2) } },
-        },
-    };
-    venue_view(&app, id, Some(notice)).await
+    node_action(&app, &headers, id, f, NodeAction::Revoke).await
 }

@@ -811,3 +811,22 @@ pub fn cpu_secs(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// Tables T{from}… made on the node through its API (n events).
+pub async fn make_tables(node: &NodeProc, token: &str, from: usize, n: usize) {
+    let c = reqwest::Client::new();
+    for i in from..from + n {
+        let resp = c
+            .post(format!("{}/api/v1/tables", node.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": format!("T{i}"), "game": "nlhe", "stakes": {"small_blind": 1, "big_blind": 2}, "seats": 9}))
+            .send()
+            .await
+            .expect("table");
+        assert!(
+            resp.status().is_success(),
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+    }
+}
