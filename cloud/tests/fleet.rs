@@ -84,6 +84,7 @@ async fn linked(name: &str, tables: usize) -> Linked {
 async fn a_revoked_node_is_refused_cannot_link_again_and_keeps_its_history() {
     let Linked {
         cloud,
+        node_dir,
         venue,
         node_id,
         mut leaf,
@@ -180,28 +181,65 @@ async fn a_revoked_node_is_refused_cannot_link_again_and_keeps_its_history() {
     assert_eq!(venues[0]["status"], "revoked");
 
     // A revoked box may not move its venue to a new node id, even with its
-    // own key and password (a thief has both).
+    // own key and leaf password (a thief has both): proven, then refused.
+    let link = pvm_node::sync::HubLink::load(&node_dir)
+        .expect("hub.json")
+        .expect("registered");
+    let identity = pvm_node::identity::NodeIdentity::load(&node_dir).expect("node key");
     let new_key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+    let new_node = uuid::Uuid::now_v7();
+    let statement =
+        pvm_shared::resync::statement(link.node_id, new_node, link.venue_id, new_key.as_bytes());
+    let signature = ed25519_dalek::Signer::sign(&identity.key, &statement);
     let b64 = |b: &[u8]| {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(b)
     };
-    let resync = reqwest::Client::new()
-        .post(format!("{}/api/v1/resync", cloud.url))
-        .json(&json!({
-            "node_id": node_id,
-            "new_node_id": uuid::Uuid::new_v4(),
-            "venue_id": venue,
-            "public_key": b64(new_key.as_bytes()),
-            "leaf_password": "whatever",
-            "signature": b64(&[0; 64]),
-        }))
-        .send()
-        .await
-        .expect("resync");
+    let resync = |password: String| {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/resync", cloud.url))
+            .json(&json!({
+                "node_id": link.node_id,
+                "new_node_id": new_node,
+                "venue_id": link.venue_id,
+                "public_key": b64(new_key.as_bytes()),
+                "leaf_password": password,
+                "signature": b64(&signature.to_bytes()),
+            }))
+            .send()
+    };
+    // Without the password it learns nothing about the revoke.
+    let stranger = resync("not-the-password".into()).await.expect("resync");
+    assert_eq!(stranger.status().as_u16(), 401);
+    let resync = resync(link.leaf_password.clone()).await.expect("resync");
     assert_eq!(resync.status().as_u16(), 403);
     let body: Value = resync.json().await.expect("json");
     assert_eq!(body["error"]["code"], "node_revoked");
+
+    // Nor upload a display image, signed by its own key.
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+    png.extend_from_slice(uuid::Uuid::now_v7().as_bytes());
+    let name = pvm_display::media::name_of(&png).expect("name");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as u64;
+    let sig = ed25519_dalek::Signer::sign(
+        &identity.key,
+        &pvm_display::media::upload_message(link.node_id, &name, now),
+    );
+    let upload = reqwest::Client::new()
+        .put(format!(
+            "{}/api/v1/nodes/{}/media/{name}",
+            cloud.url, link.node_id
+        ))
+        .header("x-pvm-time", now.to_string())
+        .header("x-pvm-signature", b64(&sig.to_bytes()))
+        .body(png)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status().as_u16(), 403);
 }
 
 #[tokio::test]

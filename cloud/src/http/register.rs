@@ -255,13 +255,6 @@ pub async fn resync(
     if venue != r.venue_id.to_string() {
         return Err(unknown());
     }
-    if node.revoked_ms.is_some() {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "node_revoked",
-            "this node was revoked by the hub's admin: it cannot move its venue".into(),
-        ));
-    }
     let old_key = b64()
         .decode(&old_key)
         .ok()
@@ -286,6 +279,15 @@ pub async fn resync(
             .unwrap_or(false);
     if !password_ok {
         return Err(denied());
+    }
+    // Said only to the node itself (key and password proven): a revoked box
+    // cannot move its venue, even with both, which a thief has.
+    if node.revoked_ms.is_some() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "node_revoked",
+            "this node was revoked by the hub's admin: it cannot move its venue".into(),
+        ));
     }
     if retired {
         // Done before: the same new node and key is this resync again.
