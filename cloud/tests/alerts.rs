@@ -108,6 +108,28 @@ async fn a_node_that_goes_quiet_is_posted_offline_and_then_resolved() {
     // Said once, not at every look.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(posted(&got, "firing", "offline", &venue), 1);
+    // The same alert in the API and on the venue's page.
+    let listed: Value = cloud
+        .client()
+        .get(format!("{}/api/v1/alerts", cloud.url))
+        .send()
+        .await
+        .expect("alerts")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        listed
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|a| a["kind"] == "offline" && a["venue_id"] == venue.as_str()),
+        "{listed}"
+    );
+    let refused = reqwest::get(format!("{}/api/v1/alerts", cloud.url))
+        .await
+        .expect("alerts");
+    assert_eq!(refused.status().as_u16(), 401, "admins only");
 
     let _node = NodeProc::start(&node_dir, &leaf, &[]);
     until(

@@ -159,7 +159,9 @@ async fn login_page() -> Markup {
 }
 
 /// Every venue's alerts now (docs/OPERATIONS.md, "Alerts").
-async fn current_alerts(app: &App) -> Result<Vec<crate::alerts::Alert>, super::error::ApiError> {
+pub(crate) async fn current_alerts(
+    app: &App,
+) -> Result<Vec<crate::alerts::Alert>, super::error::ApiError> {
     let listings = app.hub.store.lock().await?.venues().await?;
     let rules = crate::serve::alert_rules(&app.cli);
     Ok(crate::alerts::current(&app.hub, &listings, crate::now_ms(), &rules).await?)
@@ -406,9 +408,22 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
         .await
         .map_err(|e| e.into_response())?;
     let templates = pvm_shared::tournament::structure::templates();
+    // This venue's alerts; the page still shows if they cannot be worked out.
+    let alerts: Vec<crate::alerts::Alert> = current_alerts(app)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.venue_id == v.id)
+        .collect();
     let body = html! {
         h1 { (v.name) " " small { (v.status) } }
         @if let Some(n) = notice { (n) }
+        @if !alerts.is_empty() {
+            section.alerts {
+                h2 { "Alerts " small { (alerts.len()) } }
+                ul.plain { @for a in &alerts { li { strong { (alert_label(a.kind)) } ": " (a.detail) } } }
+            }
+        }
         p.meta { "Node " (v.node_id.clone().unwrap_or_else(|| "not registered yet".into())) " · contact " (ago(v.last_contact_ms))
             @if let Some(b) = v.backlog { " · backlog " (b) } }
         @if let Some(hb) = &v.heartbeat { p.meta { "Last heartbeat: " (heartbeat_words(hb)) } }

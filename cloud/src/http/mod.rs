@@ -47,6 +47,7 @@ pub fn app(state: App) -> Router {
         .route("/api/v1/register", post(register::register))
         .route("/api/v1/resync", post(register::resync))
         .route("/api/v1/nodes", get(venues::list_nodes))
+        .route("/api/v1/alerts", get(venues::list_alerts))
         .route("/api/v1/nodes/{node}/revoke", post(venues::revoke))
         .route("/api/v1/nodes/{node}/wipe", post(venues::wipe))
         .merge(admin::routes())

@@ -348,3 +348,12 @@ pub async fn wipe(
         Json(json!({"id": id, "node_id": node, "venue_id": venue})),
     ))
 }
+
+/// `GET /api/v1/alerts`: every venue's alerts now (docs/OPERATIONS.md, "Alerts").
+pub async fn list_alerts(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<crate::alerts::Alert>>, ApiError> {
+    admin(&app, &headers)?;
+    Ok(Json(super::admin::current_alerts(&app).await?))
+}
