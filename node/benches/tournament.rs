@@ -9,14 +9,13 @@
 
 use pvm_node::ops::{self, players::Who, tournaments::Action};
 use pvm_node::Node;
-use pvm_shared::players::PlayerDetails;
 use pvm_shared::tournament::play::Tournament;
 use pvm_shared::tournament::structure::templates;
 use pvm_shared::venue::Command;
 use pvm_shared::Actor;
 use std::collections::BTreeMap;
 use std::time::Instant;
-use support::{bulk, now_ms, percentile, raw_commit_latencies};
+use support::{create_players, now_ms, percentile, raw_commit_latencies};
 use uuid::Uuid;
 
 #[path = "support/mod.rs"]
@@ -82,25 +81,7 @@ async fn run() {
     let node = Node::open(&dir.path().join("node")).await.expect("node");
     let log = node.state.log.clone();
     let total: usize = FLIGHTS.iter().map(|f| f.0).sum();
-    let players: Vec<Uuid> = (0..total).map(|_| Uuid::now_v7()).collect();
-    bulk(
-        &log,
-        players
-            .iter()
-            .enumerate()
-            .map(|(i, id)| Command::CreatePlayer {
-                player_id: *id,
-                details: PlayerDetails {
-                    name: format!("Player {i:05}"),
-                    nickname: None,
-                    phone: None,
-                    email: None,
-                    notes: String::new(),
-                },
-            })
-            .collect(),
-    )
-    .await;
+    let players = create_players(&log, total).await;
     let raw = raw_commit_latencies(&dir.path().join("raw.db")).await;
 
     let mut times = Times::new();

@@ -66,6 +66,30 @@ pub async fn raw_commit_latencies(path: &std::path::Path) -> Vec<f64> {
     out
 }
 
+/// `n` players "Player 00000"…, made in bulk; their ids in order.
+pub async fn create_players(log: &pvm_node::store::Log, n: usize) -> Vec<Uuid> {
+    let players: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    bulk(
+        log,
+        players
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Command::CreatePlayer {
+                player_id: *id,
+                details: PlayerDetails {
+                    name: format!("Player {i:05}"),
+                    nickname: None,
+                    phone: None,
+                    email: None,
+                    notes: String::new(),
+                },
+            })
+            .collect(),
+    )
+    .await;
+    players
+}
+
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -142,25 +166,7 @@ pub async fn cash_room(
             .collect(),
     )
     .await;
-    let players: Vec<Uuid> = (0..waiting + spare).map(|_| Uuid::now_v7()).collect();
-    bulk(
-        log,
-        players
-            .iter()
-            .enumerate()
-            .map(|(i, id)| Command::CreatePlayer {
-                player_id: *id,
-                details: PlayerDetails {
-                    name: format!("Player {i:05}"),
-                    nickname: None,
-                    phone: None,
-                    email: None,
-                    notes: String::new(),
-                },
-            })
-            .collect(),
-    )
-    .await;
+    let players = create_players(log, waiting + spare).await;
     bulk(
         log,
         (0..waiting)
