@@ -44,7 +44,7 @@ async fn run() {
                 uuid::Uuid::now_v7(),
                 uuid::Uuid::now_v7(),
             );
-            db.insert_venue(token_venue, &format!("Room {i:04}"), 1)
+            db.insert_venue(token_venue, &format!("Room {i:04}"), None, 1)
                 .await
                 .expect("venue");
             let hash = format!("bench-{i}");

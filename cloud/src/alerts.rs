@@ -341,6 +341,7 @@ mod tests {
             heartbeat: Some(beat.into()),
             events: 1,
             revoked_ms: None,
+            operator_id: None,
         }
     }
 

@@ -69,6 +69,17 @@ pub struct Cli {
     /// registration (each server's of a cluster on this machine, comma-separated).
     #[arg(long, env = "PVM_CLOUD_NATS_PID", value_delimiter = ',')]
     pub nats_pid: Vec<PathBuf>,
+    /// Reverse proxies in front of the hub (addresses or networks such as
+    /// 10.0.0.0/8, comma-separated): their `X-Forwarded-For` names the
+    /// client that sign-in lockouts count against. From anyone else the
+    /// header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "PVM_CLOUD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = pvm_shared::proxies::parse_trusted_proxy
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The nodes' heartbeat interval: 3 missed make a node unhealthy, 5 offline.
     #[arg(long, env = "PVM_CLOUD_HEARTBEAT_SECS", default_value_t = 30)]
     pub heartbeat_secs: u64,

@@ -40,6 +40,10 @@ pub struct App {
     pub leaf_users: Arc<tokio::sync::Mutex<()>>,
     /// The CA nodes trust for the leaf link (PEM), handed over at registration.
     pub leaf_ca: Arc<str>,
+    /// Failed hub sign-ins, for lockouts.
+    pub logins: Arc<http::auth::Logins>,
+    /// `--trusted-proxy`: whose `X-Forwarded-For` names the client.
+    pub proxies: Arc<pvm_shared::proxies::TrustedProxies>,
 }
 
 pub fn now_ms() -> i64 {

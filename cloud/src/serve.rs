@@ -171,13 +171,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             axum_server::from_tcp_rustls(listener, config)?
                 .handle(handle)
-                .serve(router.into_make_service())
+                .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .await?;
         }
         None => {
-            axum::serve(tokio::net::TcpListener::from_std(listener)?, router)
-                .with_graceful_shutdown(async move { serve_stop.cancelled().await })
-                .await?;
+            axum::serve(
+                tokio::net::TcpListener::from_std(listener)?,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { serve_stop.cancelled().await })
+            .await?;
         }
     }
     let _ = ingest_task.await;
@@ -265,6 +268,8 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
             stop.clone(),
         ));
     }
+    let proxies = pvm_shared::proxies::TrustedProxies::default();
+    proxies.set(cli.trusted_proxies.clone());
     let app = App {
         js: js.clone(),
         hub: hub.clone(),
@@ -273,6 +278,8 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         media: Arc::new(pvm_display::media::MediaStore::new(&cli.data_dir)),
         leaf_users: Arc::new(tokio::sync::Mutex::new(())),
         leaf_ca,
+        logins: Arc::default(),
+        proxies: Arc::new(proxies),
         cli: Arc::new(cli),
     };
     hash_plain_leaf_passwords(&app).await?;

@@ -64,7 +64,7 @@ fn new_node<'a>(node: Uuid, venue: Uuid, user: &'a str, hash: &'a str, at_ms: i6
 async fn registered(store: &Store, name: &str) -> (Uuid, Uuid) {
     let (token_venue, venue, node) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let db = store.lock().await.expect("lock");
-    db.insert_venue(token_venue, name, 1_000)
+    db.insert_venue(token_venue, name, None, 1_000)
         .await
         .expect("venue");
     let hash = format!("hash-{node}");
@@ -105,8 +105,8 @@ async fn migrations_are_numbered_and_run_once(store: &Store, reopen: &Database) 
 async fn venues_and_tokens(store: &Store, _: &Database) {
     let db = store.lock().await.expect("lock");
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-    db.insert_venue(a, "Zebra Room", 5).await.expect("a");
-    db.insert_venue(b, "Ace Club", 6).await.expect("b");
+    db.insert_venue(a, "Zebra Room", None, 5).await.expect("a");
+    db.insert_venue(b, "Ace Club", None, 6).await.expect("b");
     assert!(db.venue_exists(a).await.expect("exists"));
     assert!(!db.venue_exists(Uuid::now_v7()).await.expect("unknown"));
     let listed = db.venues().await.expect("venues");
@@ -119,7 +119,7 @@ async fn venues_and_tokens(store: &Store, _: &Database) {
         (None, 0, 0)
     );
     assert!(
-        db.insert_venue(a, "Twice", 7).await.is_err(),
+        db.insert_venue(a, "Twice", None, 7).await.is_err(),
         "an id is a venue once"
     );
 
@@ -135,7 +135,7 @@ async fn venues_and_tokens(store: &Store, _: &Database) {
 async fn a_registration_is_committed_once(store: &Store, _: &Database) {
     let (token_venue, venue, node) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let db = store.lock().await.expect("lock");
-    db.insert_venue(token_venue, "Room", 1)
+    db.insert_venue(token_venue, "Room", None, 1)
         .await
         .expect("venue");
     db.insert_token("tok", token_venue, 10)

@@ -1031,6 +1031,7 @@ async fn the_hubs_openapi_document_matches_its_routes() {
                 "get" => c.get(format!("{}{url}", v.cloud.url)),
                 "post" => c.post(format!("{}{url}", v.cloud.url)).json(&json!({})),
                 "put" => c.put(format!("{}{url}", v.cloud.url)).body(""),
+                "patch" => c.patch(format!("{}{url}", v.cloud.url)).json(&json!({})),
                 other => panic!("unexpected method {other} for {path}"),
             };
             let resp = tokio::time::timeout(Duration::from_secs(5), req.send())

@@ -8,8 +8,6 @@
 use crate::identity::NodeIdentity;
 use crate::store::writer::TimeSource;
 use crate::store::{AppendError, Log, Reader, StoreError};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ed25519_dalek::VerifyingKey;
@@ -17,6 +15,10 @@ use pvm_shared::auth::{
     self, Claims, Role, Throttle, ThrottlePolicy, TokenError, TokenKind, ACCESS_TTL_SECS,
     REFRESH_TTL_SECS,
 };
+pub use pvm_shared::secrets::{
+    check_password, hash_secret, ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES,
+};
+use pvm_shared::secrets::{verify_secret, DUMMY_HASH};
 use pvm_shared::staff::{LockScope, StaffUser, Username};
 use pvm_shared::venue::Command;
 use pvm_shared::Actor;
@@ -25,32 +27,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-/// Argon2id parameters, sized for a Raspberry Pi 5: 19 MiB, 2 passes, 1 lane
-/// (the OWASP minimum for argon2id). About 60 ms per hash on a Pi 5 core and
-/// 25 ms on the x86 CI machines; a login costs one hash.
-pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
-pub const ARGON2_PASSES: u32 = 2;
-pub const ARGON2_LANES: u32 = 1;
-
 pub const API_KEY_PREFIX: &str = "pvm_key_";
 
 /// Wrong setup codes (from anywhere) before setup closes until a restart.
 pub const SETUP_ATTEMPTS: u32 = 20;
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_PASSES, ARGON2_LANES, None)
-        .unwrap_or_else(|_| Params::default());
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Hashes a password or PIN as an argon2id PHC string.
-pub fn hash_secret(secret: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    argon2()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| format!("hashing failed: {e}"))
-}
 
 /// At most this many argon2 hashes at once (19 MiB each): a flood of logins
 /// queues instead of exhausting a Pi's memory.
@@ -72,22 +52,6 @@ async fn verify_secret_blocking(hash: String, secret: String) -> bool {
     tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
         .await
         .unwrap_or(false)
-}
-
-fn verify_secret(hash: &str, secret: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| argon2().verify_password(secret.as_bytes(), &parsed).is_ok())
-        .unwrap_or(false)
-}
-
-/// A password: 8 to 128 characters.
-pub fn check_password(pw: &str) -> Result<(), String> {
-    let n = pw.chars().count();
-    if (8..=128).contains(&n) {
-        Ok(())
-    } else {
-        Err("a password needs 8 to 128 characters".into())
-    }
 }
 
 /// A PIN: 4 to 8 digits, neither one digit repeated (`0000`) nor a straight
@@ -810,9 +774,6 @@ pub async fn create_account(log: &Log, new: &NewAdmin) -> Result<Uuid, String> {
     .map_err(|e| e.to_string())
 }
 
-/// A real argon2id hash of a random string, checked when the username is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9bq1vU0mJ8pXnq0rQmVjwQh7b0WkqHDYkWZrOaU+Q0g";
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -820,19 +781,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_hash_verifies_its_secret_only() {
-        let h = hash_secret("correct horse").expect("hash");
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_secret(&h, "correct horse"));
-        assert!(!verify_secret(&h, "correct horsf"));
-    }
-
-    #[test]
-    fn the_dummy_hash_parses_so_unknown_users_cost_a_real_check() {
-        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
-    }
 
     #[test]
     fn pins_are_four_to_eight_digits_and_not_the_first_guesses() {

@@ -3,14 +3,17 @@
 //! venue's events with their verification state, its problems, and forms to
 //! make a registration token, send a template or an announcement.
 //!
-//! Sign-in is with the admin key; the session is a random id in an
+//! Sign-in is with a hub staff account (username, password, and its TOTP
+//! code if it has one) or the admin key; the session is a random id in an
 //! HttpOnly, SameSite=Strict cookie, kept in the hub's database as its
-//! SHA-256 with a fingerprint of the admin key (a restart signs nobody out;
-//! a new admin key signs everyone out), and every form post must come from
-//! this origin.
+//! SHA-256 (a restart signs nobody out; a new admin key signs its sessions
+//! out, a new password or a disable the account's), and every form post
+//! must come from this origin. Each page shows what the signed-in role sees
+//! and offers only the forms it may use.
 
+use super::auth::{Caller, Fleet, Perm, VenuesAct, VenuesCreate};
 use crate::{now_ms, App};
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, FromRequest, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -93,13 +96,17 @@ fn key_fingerprint(app: &App) -> String {
     hex::encode(h.finalize())
 }
 
-/// Whether the request carries a live sign-in (kept in the hub's database:
-/// across restarts and for every pvm-cloud process). A database that does
-/// not answer signs nobody in.
-async fn signed_in(app: &App, headers: &HeaderMap) -> bool {
-    let Some(id) = cookie(headers) else {
-        return false;
-    };
+/// Who the request's sign-in is (kept in the hub's database: across
+/// restarts and for every pvm-cloud process): a staff account's session, or
+/// an admin-key session. A database that does not answer signs nobody in.
+async fn signed_in(app: &App, headers: &HeaderMap) -> Option<Caller> {
+    let id = cookie(headers)?;
+    if id.starts_with(super::auth::SESSION_PREFIX) {
+        return super::auth::caller_of(app, &id).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e.2, "hub staff session not checked");
+            None
+        });
+    }
     let valid = match app.hub.store.lock().await {
         Ok(db) => {
             db.session_valid(&session_hash(&id), &key_fingerprint(app), now_ms())
@@ -107,10 +114,12 @@ async fn signed_in(app: &App, headers: &HeaderMap) -> bool {
         }
         Err(e) => Err(e),
     };
-    valid.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "admin session not checked");
-        false
-    })
+    valid
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "admin session not checked");
+            false
+        })
+        .then(Caller::admin_key)
 }
 
 /// A form post from another site is refused: the Origin (or Referer) must be this host.
@@ -131,28 +140,79 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Pages need a session; form posts need a session and this origin.
 /// (The error is the response to send: handlers return it as it is.)
 #[allow(clippy::result_large_err)]
-async fn guard(app: &App, headers: &HeaderMap, post: bool) -> Result<(), Response> {
+async fn guard(app: &App, headers: &HeaderMap, post: bool) -> Result<Caller, Response> {
     if post && !same_origin(headers) {
         return Err((StatusCode::FORBIDDEN, "form from another site refused").into_response());
     }
-    if !signed_in(app, headers).await {
-        return Err(Redirect::to("/admin/login").into_response());
+    signed_in(app, headers)
+        .await
+        .ok_or_else(|| Redirect::to("/admin/login").into_response())
+}
+
+/// A form post that needs permission `P` on venue `id`: the caller, or the
+/// page to answer with (403 for a role that may not, 404 for a venue it
+/// does not see).
+#[allow(clippy::result_large_err)]
+async fn guard_venue<P: Perm>(
+    app: &App,
+    headers: &HeaderMap,
+    id: Uuid,
+) -> Result<Caller, Response> {
+    let caller = guard(app, headers, true).await?;
+    if !caller.holds::<P>() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            page(
+                "Not allowed",
+                true,
+                html! { p.error { "Your role (" (caller.role.label()) ") cannot do this." } },
+            ),
+        )
+            .into_response());
     }
-    Ok(())
+    if caller.venue(app, id).await.is_err() {
+        return Err(not_found());
+    }
+    Ok(caller)
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        page("Not found", true, html! { p.error { "No such venue." } }),
+    )
+        .into_response()
 }
 
 async fn login_page() -> Markup {
+    login_form(&LoginForm::default(), None)
+}
+
+/// The sign-in page, keeping what was typed (never a password or key) and
+/// naming what was wrong.
+fn login_form(typed: &LoginForm, error: Option<&str>) -> Markup {
     page(
         "Sign in",
         false,
         html! {
             main.narrow {
                 h1 { "Sign in" }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
                 form method="post" action="/admin/login" {
-                    label { "Admin key" input name="key" type="password" required autocomplete="current-password"; }
+                    label { "Username" input name="username" value=(typed.username) required maxlength="32" autocomplete="username" autocapitalize="none"; }
+                    label { "Password" input name="password" type="password" required maxlength="128" autocomplete="current-password"; }
+                    label { "Code from your authenticator app (if your account has one)"
+                        input name="totp" inputmode="numeric" maxlength="6" autocomplete="one-time-code"; }
                     button.big type="submit" { "Sign in" }
                 }
-                p.meta { "pvm-cloud printed the admin key at its first start; it is also in admin.key in its data dir." }
+                details {
+                    summary { "Sign in with the admin key" }
+                    form method="post" action="/admin/login" {
+                        label { "Admin key" input name="key" type="password" required autocomplete="off"; }
+                        button type="submit" { "Sign in" }
+                    }
+                    p.meta { "pvm-cloud printed the admin key at its first start; it is also in admin.key in its data dir. Use it to make the first accounts." }
+                }
             }
         },
     )
@@ -161,8 +221,10 @@ async fn login_page() -> Markup {
 /// Every venue's alerts now (docs/OPERATIONS.md, "Alerts").
 pub(crate) async fn current_alerts(
     app: &App,
+    caller: &Caller,
 ) -> Result<Vec<crate::alerts::Alert>, super::error::ApiError> {
-    let listings = app.hub.store.lock().await?.venues().await?;
+    let mut listings = app.hub.store.lock().await?.venues().await?;
+    listings.retain(|v| v.id.parse().is_ok_and(|id| caller.sees(id, v.operator_id)));
     let rules = crate::serve::alert_rules(&app.cli);
     Ok(crate::alerts::current(&app.hub, &listings, crate::now_ms(), &rules).await?)
 }
@@ -216,21 +278,46 @@ fn alert_label(kind: &str) -> &'static str {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct LoginForm {
     #[serde(default)]
     key: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    totp: String,
 }
 
-async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(State(app): State<App>, request: axum::extract::Request) -> Response {
+    let headers = request.headers().clone();
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "form from another site refused").into_response();
+    }
+    let address = super::accounts::client_address(
+        &app,
+        &headers,
+        super::accounts::peer(request.extensions()),
+    );
+    let Ok(Form(f)) = Form::<LoginForm>::from_request(request, &()).await else {
+        return (
+            StatusCode::BAD_REQUEST,
+            login_form(
+                &LoginForm::default(),
+                Some("The form did not arrive whole: try again."),
+            ),
+        )
+            .into_response();
+    };
+    if f.key.is_empty() {
+        return staff_login(&app, &headers, f, &address).await;
     }
     let hash: [u8; 32] = Sha256::digest(f.key.trim().as_bytes()).into();
     if hash != app.admin_key_hash {
         return (
             StatusCode::UNAUTHORIZED,
-            page("Sign in", false, html! { p.error { "That is not the admin key." } a href="/admin/login" { "Try again" } }),
+            login_form(&LoginForm::default(), Some("That is not the admin key.")),
         )
             .into_response();
     }
@@ -252,17 +339,48 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
         tracing::error!(error = %e, "admin session not stored");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            page("Sign in", false, html! { p.error { "The hub's database does not answer: try again in a minute." } a href="/admin/login" { "Try again" } }),
+            login_form(
+                &LoginForm::default(),
+                Some("The hub's database does not answer: try again in a minute."),
+            ),
         )
             .into_response();
     }
+    session_cookie(&app, &headers, &id)
+}
+
+/// Signs a staff account in from the form: the page again, with what was
+/// typed and what was wrong, or the venues page with its session cookie.
+async fn staff_login(app: &App, headers: &HeaderMap, f: LoginForm, address: &str) -> Response {
+    use super::accounts::LoginError;
+    let code = Some(f.totp.as_str()).filter(|c| !c.trim().is_empty());
+    match super::accounts::sign_in(app, &f.username, &f.password, code, address).await {
+        Ok((secret, _, _)) => session_cookie(app, headers, &secret),
+        Err(e) => {
+            let (status, why) = match &e {
+                LoginError::BadCredentials => (StatusCode::UNAUTHORIZED, "Wrong username, password or code.".to_owned()),
+                LoginError::TotpRequired => (StatusCode::UNAUTHORIZED, "This account has a second factor: type the code from its authenticator app too.".to_owned()),
+                LoginError::Disabled => (StatusCode::FORBIDDEN, "This account is disabled: ask your operator's owner or admin.".to_owned()),
+                LoginError::LockedOut { minutes } => (StatusCode::TOO_MANY_REQUESTS, format!("Too many failed sign-ins: try again in {minutes} min.")),
+                LoginError::Store(err) => {
+                    tracing::error!(error = %err, "hub sign-in failed");
+                    (StatusCode::SERVICE_UNAVAILABLE, "The hub's database does not answer: try again in a minute.".to_owned())
+                }
+            };
+            (status, login_form(&f, Some(&why))).into_response()
+        }
+    }
+}
+
+/// The session cookie set, and on to the venues.
+fn session_cookie(app: &App, headers: &HeaderMap, secret: &str) -> Response {
     (
         [(
             header::SET_COOKIE,
             format!(
-                "{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+                "{COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
                 SESSION_MS / 1000,
-                secure(&app, &headers)
+                secure(app, headers)
             ),
         )],
         Redirect::to("/admin"),
@@ -273,6 +391,9 @@ async fn login(State(app): State<App>, headers: HeaderMap, Form(f): Form<LoginFo
 async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers) {
         let removed = match app.hub.store.lock().await {
+            Ok(db) if id.starts_with(super::auth::SESSION_PREFIX) => {
+                db.delete_staff_session(&session_hash(&id)).await
+            }
             Ok(db) => db.delete_session(&session_hash(&id)).await,
             Err(e) => Err(e),
         };
@@ -328,12 +449,24 @@ fn ago(ms: Option<i64>) -> String {
 }
 
 async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
-    guard(&app, &headers, false).await?;
-    let venues = super::venues::venue_rows(&app)
+    let caller = guard(&app, &headers, false).await?;
+    let venues = super::venues::venue_rows(&app, &caller)
         .await
         .map_err(|e| e.into_response())?;
     // The venues still show if the alerts cannot be worked out.
-    let alerts = current_alerts(&app).await.map_err(|_| ());
+    let alerts = current_alerts(&app, &caller).await.map_err(|_| ());
+    let operators = match caller.role {
+        super::auth::Role::Super => app
+            .hub
+            .store
+            .lock()
+            .await
+            .map_err(|e| super::error::ApiError::from(e).into_response())?
+            .operators()
+            .await
+            .map_err(|e| super::error::ApiError::from(e).into_response())?,
+        _ => Vec::new(),
+    };
     let body = html! {
         h1 { "Venues " small { (venues.len()) } }
         @if alerts.is_err() {
@@ -361,13 +494,22 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
                 }
             }
         }
+        @if caller.holds::<VenuesCreate>() {
         section.new {
             h2 { "New venue" }
             form method="post" action="/admin/venues" {
                 label { "Name" input name="name" required maxlength="80" placeholder="Riverside Card Room"; }
+                @if !operators.is_empty() {
+                    label { "Operator" select name="operator" {
+                        option value="" { "(none: only hub super-admins see it)" }
+                        @for o in &operators { option value=(o.id) { (o.name) } }
+                    } }
+                }
                 button type="submit" { "Create" }
             }
         }
+        }
+        p.meta { "Signed in as " (caller.staff.as_ref().map_or("the admin key", |s| s.display_name.as_str())) " · " (caller.role.label()) }
     };
     Ok(page("Venues", true, body).into_response())
 }
@@ -376,6 +518,8 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
 struct NameForm {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    operator: String,
 }
 
 async fn create_venue(
@@ -383,24 +527,41 @@ async fn create_venue(
     headers: HeaderMap,
     Form(f): Form<NameForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true).await?;
-    let id = super::venues::insert_venue(&app, &f.name)
+    let caller = guard(&app, &headers, true).await?;
+    if !caller.holds::<VenuesCreate>() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            page(
+                "Not allowed",
+                true,
+                html! { p.error { "Your role (" (caller.role.label()) ") cannot make venues." } },
+            ),
+        )
+            .into_response());
+    }
+    let wanted = f.operator.trim().parse::<Uuid>().ok();
+    let operator = super::venues::venue_owner(&app, &caller, wanted)
+        .await
+        .map_err(|e| e.into_response())?;
+    let id = super::venues::insert_venue(&app, &f.name, operator)
         .await
         .map_err(|e| e.into_response())?;
     Ok(Redirect::to(&format!("/admin/venues/{id}")).into_response())
 }
 
-async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Response, Response> {
-    let venues = super::venues::venue_rows(app)
+async fn venue_view(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+    notice: Option<Markup>,
+) -> Result<Response, Response> {
+    let venues = super::venues::venue_rows(app, caller)
         .await
         .map_err(|e| e.into_response())?;
     let Some(v) = venues.into_iter().find(|v| v.id == id.to_string()) else {
-        return Err((
-            StatusCode::NOT_FOUND,
-            page("Not found", true, html! { p.error { "No such venue." } }),
-        )
-            .into_response());
+        return Err(not_found());
     };
+    let (act, fleet) = (caller.holds::<VenuesAct>(), caller.holds::<Fleet>());
     let events = super::venues::events_summary(app, id)
         .await
         .map_err(|e| e.into_response())?;
@@ -409,7 +570,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
         .map_err(|e| e.into_response())?;
     let templates = pvm_shared::tournament::structure::templates();
     // This venue's alerts; the page still shows if they cannot be worked out.
-    let alerts: Vec<crate::alerts::Alert> = current_alerts(app)
+    let alerts: Vec<crate::alerts::Alert> = current_alerts(app, caller)
         .await
         .unwrap_or_default()
         .into_iter()
@@ -440,7 +601,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
             @if p.count > 1 { " · " (p.count) " times, last " (ago(Some(p.last_ms))) }
         } } }
         // A venue has one node: a token is for a venue without one.
-        @if v.node_id.is_none() {
+        @if v.node_id.is_none() && fleet {
             section.new {
                 h2 { "Register a node" }
                 form method="post" action=(format!("/admin/venues/{id}/token")) { button type="submit" { "Make a registration token (24 h, one use)" } }
@@ -449,6 +610,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
         @if v.status == "revoked" {
             p.meta { "This venue's node is revoked: nothing more is sent to it, and what it sends is refused. Its history stays here." }
         } @else {
+        @if act {
         section.new {
             h2 { "Announce on this venue's screens" }
             form method="post" action=(format!("/admin/venues/{id}/announce")) {
@@ -457,7 +619,8 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
                 button type="submit" { "Send" }
             }
         }
-        @if v.node_id.is_some() && v.status != "revoked" {
+        }
+        @if v.node_id.is_some() && v.status != "revoked" && fleet {
             section.new {
                 h2 { "Erase this venue's node remotely" }
                 p.meta { "For a stolen box: at its next contact it reports the order, erases all its data and starts again as a new, unregistered box. Revoke it only once its events here show wipe_ordered: a revoke stops the order reaching it." }
@@ -475,6 +638,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
                 }
             }
         }
+        @if act {
         section.new {
             h2 { "Send a tournament template" }
             form method="post" action=(format!("/admin/venues/{id}/template")) {
@@ -482,6 +646,7 @@ async fn venue_view(app: &App, id: Uuid, notice: Option<Markup>) -> Result<Respo
                 label { "Name at the venue" input name="name" required maxlength="80" placeholder="Series Daily"; }
                 button type="submit" { "Send" }
             }
+        }
         }
         }
     };
@@ -493,8 +658,8 @@ async fn venue_page(
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, false).await?;
-    venue_view(&app, id, None).await
+    let caller = guard(&app, &headers, false).await?;
+    venue_view(&app, &caller, id, None).await
 }
 
 async fn make_token(
@@ -502,7 +667,7 @@ async fn make_token(
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true).await?;
+    let caller = guard_venue::<Fleet>(&app, &headers, id).await?;
     let (token, _) = super::venues::new_token(&app, id)
         .await
         .map_err(|e| e.into_response())?;
@@ -513,7 +678,7 @@ async fn make_token(
             p { "On the venue's box: " code { "pvm-node register --hub THIS-HUB-URL --token " (token) } }
         }
     };
-    venue_view(&app, id, Some(notice)).await
+    venue_view(&app, &caller, id, Some(notice)).await
 }
 
 #[derive(Deserialize)]
@@ -530,13 +695,13 @@ async fn announce(
     Path(id): Path<Uuid>,
     Form(f): Form<AnnounceForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true).await?;
+    let caller = guard_venue::<VenuesAct>(&app, &headers, id).await?;
     let minutes: u64 = f.minutes.trim().parse().unwrap_or(0);
     let notice = match super::downstream::announce_down(&app, id, f.text, None, minutes).await {
         Ok(_) => html! { p.meta { "Sent: it shows on the venue's screens once its node has it." } },
         Err(e) => html! { p.error { (e.2) } },
     };
-    venue_view(&app, id, Some(notice)).await
+    venue_view(&app, &caller, id, Some(notice)).await
 }
 
 #[derive(Deserialize)]
@@ -553,7 +718,7 @@ async fn template(
     Path(id): Path<Uuid>,
     Form(f): Form<TemplateForm>,
 ) -> Result<Response, Response> {
-    guard(&app, &headers, true).await?;
+    let caller = guard_venue::<VenuesAct>(&app, &headers, id).await?;
     let base = pvm_shared::tournament::structure::templates()
         .into_iter()
         .find(|t| t.name == f.base);
@@ -569,7 +734,7 @@ async fn template(
             }
         }
     };
-    venue_view(&app, id, Some(notice)).await
+    venue_view(&app, &caller, id, Some(notice)).await
 }
 
 #[derive(Deserialize)]
@@ -579,8 +744,8 @@ struct ConfirmForm {
 }
 
 /// The venue's live node, if it has one.
-async fn venue_node(app: &App, id: Uuid) -> Result<Option<Uuid>, Response> {
-    Ok(super::venues::venue_rows(app)
+async fn venue_node(app: &App, caller: &Caller, id: Uuid) -> Result<Option<Uuid>, Response> {
+    Ok(super::venues::venue_rows(app, caller)
         .await
         .map_err(|e| e.into_response())?
         .into_iter()
@@ -605,8 +770,8 @@ async fn node_action(
     f: ConfirmForm,
     action: NodeAction,
 ) -> Result<Response, Response> {
-    guard(app, headers, true).await?;
-    let node = venue_node(app, id).await?;
+    let caller = guard_venue::<Fleet>(app, headers, id).await?;
+    let node = venue_node(app, &caller, id).await?;
     let (tick, verb) = match action {
         NodeAction::Wipe => ("Yes, erase everything on this node", "erase"),
         NodeAction::Revoke => ("Yes, cut this node off for good", "revoke"),
@@ -626,7 +791,7 @@ async fn node_action(
             done.unwrap_or_else(|e| html! { p.error { (e.2) } })
         }
     };
-    venue_view(app, id, Some(notice)).await
+    venue_view(app, &caller, id, Some(notice)).await
 }
 
 async fn wipe(

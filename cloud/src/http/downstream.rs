@@ -1,13 +1,13 @@
 //! Templates, updates and announcements sent to a venue's node (admin API
 //! and the admin pages' forms).
 
-use super::admin_key::admin;
-use super::error::{bad, ApiError};
+use super::auth::{Fleet, Scoped, VenuesAct};
+use super::error::{bad, ApiError, Body};
 use super::venues::venue_exists;
 use crate::downstream::send_down;
 use crate::{now_ms, App};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
@@ -43,11 +43,9 @@ pub async fn template_down(
 /// A tournament template for a venue's node.
 pub async fn send_template(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Json(structure): Json<pvm_shared::tournament::Structure>,
+    Scoped { id, .. }: Scoped<VenuesAct>,
+    Body(structure): Body<pvm_shared::tournament::Structure>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
     let sent = template_down(&app, id, structure).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
 }
@@ -61,12 +59,9 @@ pub struct NewUpdate {
 /// Tell a venue's node to update itself (downstream, hub-signed): images by digest.
 pub async fn send_update(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Json(u): Json<NewUpdate>,
+    Scoped { id, .. }: Scoped<Fleet>,
+    Body(u): Body<NewUpdate>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
-    venue_exists(&app, id).await?;
     if u.images.is_empty() || u.version.trim().is_empty() {
         return Err(bad("invalid", "give a version and at least one image"));
     }
@@ -123,11 +118,9 @@ pub async fn announce_down(
 /// An announcement for a venue's screens.
 pub async fn send_announcement(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
-    Json(a): Json<NewAnnouncement>,
+    Scoped { id, .. }: Scoped<VenuesAct>,
+    Body(a): Body<NewAnnouncement>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
     let sent = announce_down(&app, id, a.text, a.group, a.minutes).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": sent}))))
 }

@@ -1,10 +1,11 @@
 //! The hub's HTTP surface: [`app`] builds the whole router (the admin API,
 //! registration, the admin pages, the display fallback, media, the release
 //! files) with its security headers. Feature modules use `error` and
-//! `admin_key`; those use none of them.
+//! `auth` (who calls, and what they may do); those use none of them.
 
+pub mod accounts;
 pub mod admin;
-pub mod admin_key;
+pub mod auth;
 pub mod display;
 pub mod dist;
 pub mod downstream;
@@ -50,6 +51,7 @@ pub fn app(state: App) -> Router {
         .route("/api/v1/alerts", get(venues::list_alerts))
         .route("/api/v1/nodes/{node}/revoke", post(venues::revoke))
         .route("/api/v1/nodes/{node}/wipe", post(venues::wipe))
+        .merge(accounts::routes())
         .merge(admin::routes())
         .merge(display::routes())
         .merge(media::routes())

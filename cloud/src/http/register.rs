@@ -1,7 +1,7 @@
 //! Node registration with a one-time token, and `resync` (a forked node
 //! moving its venue to a new node id).
 
-use super::error::{bad, ApiError};
+use super::error::{bad, ApiError, Body};
 use crate::downstream::ensure_down_consumer;
 use crate::leaf_users::{
     bcrypt_hash, install_leaf_users, leaf_user_line, leaf_user_lines, write_leaf_users,
@@ -49,7 +49,7 @@ pub struct Registered {
 /// already carry, so events made before registration verify too.
 pub async fn register(
     State(app): State<App>,
-    Json(r): Json<Registration>,
+    Body(r): Body<Registration>,
 ) -> Result<Json<Registered>, ApiError> {
     if !r.token.starts_with("pvm_reg_") {
         return Err(ApiError(
@@ -215,7 +215,7 @@ pub struct Resync {
 /// same new node and key answers the same (a resync cut short is finished).
 pub async fn resync(
     State(app): State<App>,
-    Json(r): Json<Resync>,
+    Body(r): Body<Resync>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let new_key: [u8; 32] = b64()
         .decode(&r.public_key)

@@ -1,11 +1,11 @@
 //! Venues, registration tokens, nodes, a venue's events and problems: the
 //! admin API.
 
-use super::admin_key::admin;
-use super::error::{bad, ApiError};
+use super::auth::{Caller, Fleet, Require, Scoped, VenuesCreate, VenuesRead};
+use super::error::{bad, ApiError, Body};
 use crate::{now_ms, App};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -36,13 +36,17 @@ fn status(app: &App, last_contact_ms: Option<i64>, now: i64) -> &'static str {
 /// Every node: online, unhealthy (3 heartbeats missed) or offline (5), its last figures and contact.
 pub async fn list_nodes(
     State(app): State<App>,
-    headers: HeaderMap,
+    Require(caller, ..): Require<VenuesRead>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&app, &headers)?;
     let now = now_ms();
-    let nodes = app.hub.store.lock().await?.node_listings().await?;
+    let (nodes, venues) = {
+        let db = app.hub.store.lock().await?;
+        (db.node_listings().await?, db.venues().await?)
+    };
+    let seen = seen_venues(&caller, &venues);
     let out: Vec<serde_json::Value> = nodes
         .into_iter()
+        .filter(|n| seen.contains(&n.venue_id))
         .map(|n| {
             json!({
                 "node_id": n.node_id,
@@ -60,12 +64,50 @@ pub async fn list_nodes(
     Ok(Json(json!(out)))
 }
 
-#[derive(Deserialize)]
-pub struct NewVenue {
-    pub name: String,
+/// The ids of the venues `caller` sees.
+pub fn seen_venues(
+    caller: &Caller,
+    venues: &[crate::store::VenueListing],
+) -> std::collections::HashSet<String> {
+    venues
+        .iter()
+        .filter(|v| v.id.parse().is_ok_and(|id| caller.sees(id, v.operator_id)))
+        .map(|v| v.id.clone())
+        .collect()
 }
 
-pub async fn insert_venue(app: &App, name: &str) -> Result<Uuid, ApiError> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVenue {
+    pub name: String,
+    /// The operator that owns it: staff may leave it out (theirs) or give
+    /// their own; a super-admin may give any, or none.
+    #[serde(default)]
+    pub operator_id: Option<Uuid>,
+}
+
+/// The operator a new venue of `caller` belongs to: 404 for an operator
+/// they do not see.
+pub async fn venue_owner(
+    app: &App,
+    caller: &Caller,
+    wanted: Option<Uuid>,
+) -> Result<Option<Uuid>, ApiError> {
+    let operator = wanted.or(caller.operator);
+    if let Some(op) = operator {
+        let exists = app.hub.store.lock().await?.operator(op).await?.is_some();
+        if !exists || !caller.in_operator(op) {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no operator {op}"),
+            ));
+        }
+    }
+    Ok(operator)
+}
+
+pub async fn insert_venue(app: &App, name: &str, operator: Option<Uuid>) -> Result<Uuid, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(bad("invalid", "name: 1 to 80 characters"));
@@ -75,21 +117,21 @@ pub async fn insert_venue(app: &App, name: &str) -> Result<Uuid, ApiError> {
         .store
         .lock()
         .await?
-        .insert_venue(id, name, now_ms())
+        .insert_venue(id, name, operator, now_ms())
         .await?;
     Ok(id)
 }
 
 pub async fn create_venue(
     State(app): State<App>,
-    headers: HeaderMap,
-    Json(v): Json<NewVenue>,
+    Require(caller, ..): Require<VenuesCreate>,
+    Body(v): Body<NewVenue>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
-    let id = insert_venue(&app, &v.name).await?;
+    let operator = venue_owner(&app, &caller, v.operator_id).await?;
+    let id = insert_venue(&app, &v.name, operator).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "name": v.name.trim()})),
+        Json(json!({"id": id, "name": v.name.trim(), "operator_id": operator})),
     ))
 }
 
@@ -107,13 +149,16 @@ pub struct VenueRow {
     pub status: String,
     pub backlog: Option<u64>,
     pub heartbeat: Option<String>,
+    pub operator_id: Option<Uuid>,
 }
 
-pub async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
+/// The venues `caller` sees, with their node's state.
+pub async fn venue_rows(app: &App, caller: &Caller) -> Result<Vec<VenueRow>, ApiError> {
     let now = now_ms();
     let venues = app.hub.store.lock().await?.venues().await?;
     Ok(venues
         .into_iter()
+        .filter(|v| v.id.parse().is_ok_and(|id| caller.sees(id, v.operator_id)))
         .map(|v| {
             let backlog = v
                 .heartbeat
@@ -136,6 +181,7 @@ pub async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
                 events: v.events,
                 backlog,
                 heartbeat: v.heartbeat,
+                operator_id: v.operator_id,
             }
         })
         .collect())
@@ -143,10 +189,9 @@ pub async fn venue_rows(app: &App) -> Result<Vec<VenueRow>, ApiError> {
 
 pub async fn list_venues(
     State(app): State<App>,
-    headers: HeaderMap,
+    Require(caller, ..): Require<VenuesRead>,
 ) -> Result<Json<Vec<VenueRow>>, ApiError> {
-    admin(&app, &headers)?;
-    Ok(Json(venue_rows(&app).await?))
+    Ok(Json(venue_rows(&app, &caller).await?))
 }
 
 pub async fn new_token(app: &App, id: Uuid) -> Result<(String, i64), ApiError> {
@@ -165,10 +210,8 @@ pub async fn new_token(app: &App, id: Uuid) -> Result<(String, i64), ApiError> {
 
 pub async fn create_token(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Scoped { id, .. }: Scoped<Fleet>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
     let (token, expires) = new_token(&app, id).await?;
     Ok((
         StatusCode::CREATED,
@@ -184,10 +227,8 @@ pub async fn events_summary(app: &App, id: Uuid) -> Result<EventsSummary, ApiErr
 
 pub async fn venue_events(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Scoped { id, .. }: Scoped<VenuesRead>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&app, &headers)?;
     let (count, min, max, verified, latest) = events_summary(&app, id).await?;
     let latest: Vec<serde_json::Value> = latest
         .into_iter()
@@ -205,10 +246,8 @@ pub async fn problem_rows(app: &App, id: Uuid) -> Result<Vec<ProblemRow>, ApiErr
 
 pub async fn venue_problems(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Scoped { id, .. }: Scoped<VenuesRead>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&app, &headers)?;
     Ok(Json(json!(problem_rows(&app, id).await?)))
 }
 
@@ -280,10 +319,8 @@ pub async fn revoke_node(app: &App, node: Uuid) -> Result<(Uuid, i64), ApiError>
 /// `POST /api/v1/nodes/{node}/revoke`.
 pub async fn revoke(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(node): Path<Uuid>,
+    Scoped { id: node, .. }: Scoped<Fleet>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&app, &headers)?;
     let (venue, revoked_ms) = revoke_node(&app, node).await?;
     Ok(Json(json!({
         "node_id": node,
@@ -338,10 +375,8 @@ pub async fn wipe_node(app: &App, node: Uuid) -> Result<(Uuid, Uuid), ApiError> 
 /// `POST /api/v1/nodes/{node}/wipe`.
 pub async fn wipe(
     State(app): State<App>,
-    headers: HeaderMap,
-    Path(node): Path<Uuid>,
+    Scoped { id: node, .. }: Scoped<Fleet>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    admin(&app, &headers)?;
     let (id, venue) = wipe_node(&app, node).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -352,8 +387,7 @@ pub async fn wipe(
 /// `GET /api/v1/alerts`: every venue's alerts now (docs/OPERATIONS.md, "Alerts").
 pub async fn list_alerts(
     State(app): State<App>,
-    headers: HeaderMap,
+    Require(caller, ..): Require<VenuesRead>,
 ) -> Result<Json<Vec<crate::alerts::Alert>>, ApiError> {
-    admin(&app, &headers)?;
-    Ok(Json(super::admin::current_alerts(&app).await?))
+    Ok(Json(super::admin::current_alerts(&app, &caller).await?))
 }

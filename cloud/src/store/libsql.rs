@@ -3,9 +3,10 @@
 //! not be used from many tasks at once).
 
 use super::{
-    EventRow, EventsSummary, HeadMoved, Migration, NewNode, NodeListing, NodeRecord, NodeRow,
-    ProblemRecord, ProblemRow, Records, RegistrationTaken, ResyncNode, TokenRecord, TokenRow,
-    VenueListing, VenueRecord,
+    venues_json, venues_of_json, EventRow, EventsSummary, HeadMoved, Migration, NameTaken, NewNode,
+    NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord, ProblemRow, Records,
+    RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord, TokenRow, VenueListing,
+    VenueRecord,
 };
 use libsql::Connection;
 use std::path::Path;
@@ -31,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         number: 4,
         name: "node_revoked",
         sql: include_str!("../../../migrations/cloud/libsql/0004_node_revoked.sql"),
+    },
+    Migration {
+        number: 5,
+        name: "operators",
+        sql: include_str!("../../../migrations/cloud/libsql/0005_operators.sql"),
     },
 ];
 
@@ -262,11 +268,22 @@ impl Held<'_> {
         Ok(rows.next().await?.is_some())
     }
 
-    pub async fn insert_venue(&self, id: Uuid, name: &str, now_ms: i64) -> anyhow::Result<()> {
+    pub async fn insert_venue(
+        &self,
+        id: Uuid,
+        name: &str,
+        operator: Option<Uuid>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
         self.0
             .execute(
-                "INSERT INTO venues (id, name, created_ms) VALUES (?1, ?2, ?3)",
-                libsql::params![id.to_string(), name, now_ms],
+                "INSERT INTO venues (id, name, created_ms, operator_id) VALUES (?1, ?2, ?3, ?4)",
+                libsql::params![
+                    id.to_string(),
+                    name,
+                    now_ms,
+                    operator.map(|o| o.to_string())
+                ],
             )
             .await?;
         Ok(())
@@ -278,7 +295,7 @@ impl Held<'_> {
             .0
             .query(
                 "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
+                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms, v.operator_id FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
                 (),
             )
             .await?;
@@ -294,6 +311,7 @@ impl Held<'_> {
                 heartbeat: r.get(6)?,
                 events: r.get(7)?,
                 revoked_ms: r.get(8)?,
+                operator_id: r.get::<Option<String>>(9)?.map(|t| t.parse()).transpose()?,
             });
         }
         Ok(out)
@@ -404,6 +422,12 @@ impl Held<'_> {
         }
         tx.execute(
             "UPDATE reg_tokens SET venue_id = ?2 WHERE venue_id = ?1",
+            libsql::params![token_venue.to_string(), node.venue_id.to_string()],
+        )
+        .await?;
+        // Regional managers' sets follow the venue to its new id.
+        tx.execute(
+            "UPDATE hub_staff SET venues = REPLACE(venues, ?1, ?2) WHERE instr(venues, ?1) > 0",
             libsql::params![token_venue.to_string(), node.venue_id.to_string()],
         )
         .await?;
@@ -636,7 +660,7 @@ impl Held<'_> {
         let mut rows = self
             .0
             .query(
-                "SELECT id, name, created_ms FROM venues ORDER BY created_ms, id",
+                "SELECT id, name, created_ms, operator_id FROM venues ORDER BY created_ms, id",
                 (),
             )
             .await?;
@@ -645,8 +669,11 @@ impl Held<'_> {
                 id: uuid_at(&r, 0)?,
                 name: r.get(1)?,
                 created_ms: r.get(2)?,
+                operator_id: r.get::<Option<String>>(3)?.map(|t| t.parse()).transpose()?,
             });
         }
+        out.operators = self.operators().await?;
+        out.staff = self.staff_where("1 = 1", "").await?;
         let mut rows = self
             .0
             .query(
@@ -707,12 +734,27 @@ impl Held<'_> {
 
     pub async fn import_records(&self, records: &Records) -> anyhow::Result<()> {
         let tx = self.0.transaction().await?;
-        for v in &records.venues {
+        for o in &records.operators {
             tx.execute(
-                "INSERT INTO venues (id, name, created_ms) VALUES (?1, ?2, ?3)",
-                libsql::params![v.id.to_string(), v.name.as_str(), v.created_ms],
+                "INSERT INTO operators (id, name, created_ms) VALUES (?1, ?2, ?3)",
+                libsql::params![o.id.to_string(), o.name.as_str(), o.created_ms],
             )
             .await?;
+        }
+        for v in &records.venues {
+            tx.execute(
+                "INSERT INTO venues (id, name, created_ms, operator_id) VALUES (?1, ?2, ?3, ?4)",
+                libsql::params![
+                    v.id.to_string(),
+                    v.name.as_str(),
+                    v.created_ms,
+                    v.operator_id.map(|o| o.to_string())
+                ],
+            )
+            .await?;
+        }
+        for st in &records.staff {
+            insert_staff(&tx, st).await?;
         }
         for t in &records.tokens {
             tx.execute(
@@ -875,6 +917,256 @@ impl Held<'_> {
     pub async fn delete_session(&self, hash: &str) -> anyhow::Result<()> {
         self.0
             .execute("DELETE FROM admin_sessions WHERE hash = ?1", [hash])
+            .await?;
+        Ok(())
+    }
+}
+
+const STAFF_COLUMNS: &str =
+    "id, operator_id, username, display_name, password_hash, role, venues, \
+     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms";
+
+fn staff_row(r: &libsql::Row) -> anyhow::Result<StaffRow> {
+    Ok(StaffRow {
+        id: uuid_at(r, 0)?,
+        operator_id: r.get::<Option<String>>(1)?.map(|t| t.parse()).transpose()?,
+        username: r.get(2)?,
+        display_name: r.get(3)?,
+        password_hash: r.get(4)?,
+        role: r.get(5)?,
+        venues: venues_of_json(&r.get::<String>(6)?),
+        totp_secret: r.get(7)?,
+        totp_pending: r.get(8)?,
+        totp_last_step: r.get(9)?,
+        epoch: r.get(10)?,
+        disabled_ms: r.get(11)?,
+        created_ms: r.get(12)?,
+    })
+}
+
+fn unique_violation(e: &libsql::Error) -> bool {
+    e.to_string().contains("UNIQUE constraint failed")
+}
+
+async fn insert_staff(conn: &Connection, st: &StaffRow) -> anyhow::Result<()> {
+    conn.execute(
+        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+        libsql::params![
+            st.id.to_string(),
+            st.operator_id.map(|o| o.to_string()),
+            st.username.as_str(),
+            st.display_name.as_str(),
+            st.password_hash.as_str(),
+            st.role.as_str(),
+            venues_json(&st.venues),
+            st.totp_secret.clone(),
+            st.totp_pending.clone(),
+            st.totp_last_step,
+            st.epoch,
+            st.disabled_ms,
+            st.created_ms
+        ],
+    )
+    .await
+    .map_err(|e| {
+        if unique_violation(&e) {
+            anyhow::Error::new(NameTaken)
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+impl Held<'_> {
+    pub async fn insert_operator(&self, op: &OperatorRow) -> anyhow::Result<()> {
+        self.0
+            .execute(
+                "INSERT INTO operators (id, name, created_ms) VALUES (?1, ?2, ?3)",
+                libsql::params![op.id.to_string(), op.name.as_str(), op.created_ms],
+            )
+            .await
+            .map_err(|e| {
+                if unique_violation(&e) {
+                    anyhow::Error::new(NameTaken)
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    pub async fn operators(&self) -> anyhow::Result<Vec<OperatorRow>> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT id, name, created_ms FROM operators ORDER BY name, id",
+                (),
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(OperatorRow {
+                id: uuid_at(&r, 0)?,
+                name: r.get(1)?,
+                created_ms: r.get(2)?,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn operator(&self, id: Uuid) -> anyhow::Result<Option<OperatorRow>> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT id, name, created_ms FROM operators WHERE id = ?1",
+                [id.to_string()],
+            )
+            .await?;
+        Ok(match rows.next().await? {
+            Some(r) => Some(OperatorRow {
+                id: uuid_at(&r, 0)?,
+                name: r.get(1)?,
+                created_ms: r.get(2)?,
+            }),
+            None => None,
+        })
+    }
+
+    pub async fn venue_operator(&self, venue: Uuid) -> anyhow::Result<Option<Option<Uuid>>> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT operator_id FROM venues WHERE id = ?1",
+                [venue.to_string()],
+            )
+            .await?;
+        Ok(match rows.next().await? {
+            Some(r) => Some(r.get::<Option<String>>(0)?.map(|t| t.parse()).transpose()?),
+            None => None,
+        })
+    }
+
+    pub async fn insert_staff(&self, st: &StaffRow) -> anyhow::Result<()> {
+        insert_staff(&self.0, st).await
+    }
+
+    async fn staff_where(&self, condition: &str, value: &str) -> anyhow::Result<Vec<StaffRow>> {
+        let sql =
+            format!("SELECT {STAFF_COLUMNS} FROM hub_staff WHERE {condition} ORDER BY username");
+        let mut rows = if condition.contains("?1") {
+            self.0.query(&sql, [value]).await?
+        } else {
+            self.0.query(&sql, ()).await?
+        };
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(staff_row(&r)?);
+        }
+        Ok(out)
+    }
+
+    pub async fn staff_by(&self, by_id: bool, key: &str) -> anyhow::Result<Option<StaffRow>> {
+        let condition = if by_id { "id = ?1" } else { "username = ?1" };
+        Ok(self.staff_where(condition, key).await?.into_iter().next())
+    }
+
+    pub async fn staff_of(&self, operator: Option<Uuid>) -> anyhow::Result<Vec<StaffRow>> {
+        match operator {
+            Some(o) => self.staff_where("operator_id = ?1", &o.to_string()).await,
+            None => self.staff_where("operator_id IS NULL", "").await,
+        }
+    }
+
+    pub async fn change_staff(&self, id: Uuid, c: &StaffChange) -> anyhow::Result<bool> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE hub_staff SET \
+                 password_hash = COALESCE(?2, password_hash), \
+                 display_name = COALESCE(?3, display_name), \
+                 role = COALESCE(?4, role), \
+                 venues = COALESCE(?5, venues), \
+                 disabled_ms = CASE WHEN ?6 THEN ?7 ELSE disabled_ms END, \
+                 totp_secret = CASE WHEN ?8 THEN ?9 ELSE totp_secret END, \
+                 totp_pending = CASE WHEN ?10 THEN ?11 ELSE totp_pending END, \
+                 epoch = epoch + ?12 WHERE id = ?1",
+                libsql::params![
+                    id.to_string(),
+                    c.password_hash.clone(),
+                    c.display_name.clone(),
+                    c.role.clone(),
+                    c.venues.as_deref().map(venues_json),
+                    c.disabled_ms.is_some(),
+                    c.disabled_ms.flatten(),
+                    c.totp_secret.is_some(),
+                    c.totp_secret.clone().flatten(),
+                    c.totp_pending.is_some(),
+                    c.totp_pending.clone().flatten(),
+                    i64::from(c.new_epoch)
+                ],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn take_totp_step(&self, id: Uuid, step: i64) -> anyhow::Result<bool> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE hub_staff SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
+                libsql::params![id.to_string(), step],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn insert_staff_session(
+        &self,
+        hash: &str,
+        staff: Uuid,
+        epoch: i64,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> anyhow::Result<()> {
+        let tx = self.0.transaction().await?;
+        tx.execute(
+            "DELETE FROM staff_sessions WHERE expires_ms <= ?1",
+            [now_ms],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO staff_sessions (hash, staff_id, epoch, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            libsql::params![hash, staff.to_string(), epoch, now_ms, expires_ms],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn staff_session(
+        &self,
+        hash: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<(StaffRow, i64)>> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT staff_id, epoch FROM staff_sessions WHERE hash = ?1 AND expires_ms > ?2",
+                libsql::params![hash, now_ms],
+            )
+            .await?;
+        let Some(r) = rows.next().await? else {
+            return Ok(None);
+        };
+        let (id, epoch): (String, i64) = (r.get(0)?, r.get(1)?);
+        drop(rows);
+        Ok(self.staff_by(true, &id).await?.map(|s| (s, epoch)))
+    }
+
+    pub async fn delete_staff_session(&self, hash: &str) -> anyhow::Result<()> {
+        self.0
+            .execute("DELETE FROM staff_sessions WHERE hash = ?1", [hash])
             .await?;
         Ok(())
     }

@@ -171,6 +171,7 @@ pub struct VenueListing {
     pub events: i64,
     /// When an admin revoked the live node (its history stays).
     pub revoked_ms: Option<i64>,
+    pub operator_id: Option<Uuid>,
 }
 
 /// A node as the admin list shows it.
@@ -269,6 +270,8 @@ pub struct Records {
     pub tokens: Vec<TokenRecord>,
     pub nodes: Vec<NodeRecord>,
     pub problems: Vec<ProblemRecord>,
+    pub operators: Vec<OperatorRow>,
+    pub staff: Vec<StaffRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,6 +279,7 @@ pub struct VenueRecord {
     pub id: Uuid,
     pub name: String,
     pub created_ms: i64,
+    pub operator_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +316,75 @@ pub struct ProblemRecord {
     pub at_ms: i64,
     pub count: i64,
     pub last_ms: Option<i64>,
+}
+
+/// An operator (a tenant): a chain or club that owns venues.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OperatorRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_ms: i64,
+}
+
+/// A hub staff account, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffRow {
+    pub id: Uuid,
+    /// None: a hub super-admin.
+    pub operator_id: Option<Uuid>,
+    /// Lower case.
+    pub username: String,
+    pub display_name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// `super`, `owner`, `admin`, `regional` or `auditor`.
+    pub role: String,
+    /// A regional manager's venues.
+    pub venues: Vec<Uuid>,
+    /// Base32, once confirmed.
+    pub totp_secret: Option<String>,
+    /// Base32, waiting for its first code.
+    pub totp_pending: Option<String>,
+    pub totp_last_step: i64,
+    pub epoch: i64,
+    pub disabled_ms: Option<i64>,
+    pub created_ms: i64,
+}
+
+/// What can change on a staff account (each `Some` is written; a new
+/// password or a disable raises the epoch, ending its sessions).
+#[derive(Debug, Clone, Default)]
+pub struct StaffChange {
+    pub password_hash: Option<String>,
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub venues: Option<Vec<Uuid>>,
+    /// Some(None) enables, Some(Some(t)) disables at t.
+    pub disabled_ms: Option<Option<i64>>,
+    /// Some(None) removes.
+    pub totp_secret: Option<Option<String>>,
+    pub totp_pending: Option<Option<String>>,
+    /// Ends every session of the account.
+    pub new_epoch: bool,
+}
+
+/// The name (operators) or username (staff) is in use.
+#[derive(Debug, thiserror::Error)]
+#[error("that name is taken")]
+pub struct NameTaken;
+
+/// A regional manager's venues as stored (a JSON array of ids).
+pub(crate) fn venues_json(venues: &[Uuid]) -> String {
+    serde_json::to_string(venues).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn venues_of_json(text: &str) -> Vec<Uuid> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// A staff account whose stored epoch, disable or expiry ended this session: None.
+pub(crate) fn session_staff(row: Option<(StaffRow, i64)>) -> Option<StaffRow> {
+    row.and_then(|(s, epoch)| (s.epoch == epoch && s.disabled_ms.is_none()).then_some(s))
 }
 
 /// A batch whose node's stored head is no longer where the batch began
@@ -383,8 +456,14 @@ impl Locked<'_> {
         each!(self, venue_exists(id))
     }
 
-    pub async fn insert_venue(&self, id: Uuid, name: &str, now_ms: i64) -> anyhow::Result<()> {
-        each!(self, insert_venue(id, name, now_ms))
+    pub async fn insert_venue(
+        &self,
+        id: Uuid,
+        name: &str,
+        operator: Option<Uuid>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        each!(self, insert_venue(id, name, operator, now_ms))
     }
 
     /// Every venue, by name, with its live node's figures.
@@ -534,6 +613,83 @@ impl Locked<'_> {
     /// Signs out (nothing if unknown).
     pub async fn delete_session(&self, hash: &str) -> anyhow::Result<()> {
         each!(self, delete_session(hash))
+    }
+
+    /// A new operator; [`NameTaken`] if its name is in use.
+    pub async fn insert_operator(&self, op: &OperatorRow) -> anyhow::Result<()> {
+        each!(self, insert_operator(op))
+    }
+
+    /// Every operator, by name.
+    pub async fn operators(&self) -> anyhow::Result<Vec<OperatorRow>> {
+        each!(self, operators())
+    }
+
+    pub async fn operator(&self, id: Uuid) -> anyhow::Result<Option<OperatorRow>> {
+        each!(self, operator(id))
+    }
+
+    /// The operator a venue belongs to: None if there is no such venue,
+    /// Some(None) for a venue of no operator.
+    pub async fn venue_operator(&self, venue: Uuid) -> anyhow::Result<Option<Option<Uuid>>> {
+        each!(self, venue_operator(venue))
+    }
+
+    /// A new staff account; [`NameTaken`] if its username is in use.
+    pub async fn insert_staff(&self, staff: &StaffRow) -> anyhow::Result<()> {
+        each!(self, insert_staff(staff))
+    }
+
+    /// By username (lower case).
+    pub async fn staff_by_username(&self, username: &str) -> anyhow::Result<Option<StaffRow>> {
+        each!(self, staff_by(false, username))
+    }
+
+    pub async fn staff_by_id(&self, id: Uuid) -> anyhow::Result<Option<StaffRow>> {
+        each!(self, staff_by(true, &id.to_string()))
+    }
+
+    /// An operator's staff (None: the super-admins), by username.
+    pub async fn staff_of(&self, operator: Option<Uuid>) -> anyhow::Result<Vec<StaffRow>> {
+        each!(self, staff_of(operator))
+    }
+
+    /// Writes what `change` holds; false if there is no such account.
+    pub async fn change_staff(&self, id: Uuid, change: &StaffChange) -> anyhow::Result<bool> {
+        each!(self, change_staff(id, change))
+    }
+
+    /// Takes a TOTP step for the account if it is later than the last one
+    /// taken (a code works once): false if it was used already.
+    pub async fn take_totp_step(&self, id: Uuid, step: i64) -> anyhow::Result<bool> {
+        each!(self, take_totp_step(id, step))
+    }
+
+    /// A staff sign-in by the SHA-256 (hex) of its secret, bound to the
+    /// account's epoch; expired ones go at the same time.
+    pub async fn insert_staff_session(
+        &self,
+        hash: &str,
+        staff: Uuid,
+        epoch: i64,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> anyhow::Result<()> {
+        each!(
+            self,
+            insert_staff_session(hash, staff, epoch, now_ms, expires_ms)
+        )
+    }
+
+    /// The account of a live staff session: not expired, the account not
+    /// disabled and its epoch unchanged since the sign-in.
+    pub async fn staff_session(&self, hash: &str, now_ms: i64) -> anyhow::Result<Option<StaffRow>> {
+        let row = each!(self, staff_session(hash, now_ms))?;
+        Ok(session_staff(row))
+    }
+
+    pub async fn delete_staff_session(&self, hash: &str) -> anyhow::Result<()> {
+        each!(self, delete_staff_session(hash))
     }
 
     /// Writes stored envelopes as they are (a duplicate is left as it was),

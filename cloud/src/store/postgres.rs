@@ -4,11 +4,13 @@
 //! conditions (a token is spent only once, one live node per venue).
 
 use super::{
-    EventRow, EventsSummary, HeadMoved, Migration, NewNode, NodeListing, NodeRecord, NodeRow,
-    ProblemRecord, ProblemRow, Records, RegistrationTaken, ResyncNode, TokenRecord, TokenRow,
-    VenueListing, VenueRecord,
+    venues_json, venues_of_json, EventRow, EventsSummary, HeadMoved, Migration, NameTaken, NewNode,
+    NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord, ProblemRow, Records,
+    RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord, TokenRow, VenueListing,
+    VenueRecord,
 };
 use anyhow::Context;
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::TryStreamExt;
 use std::time::Duration;
@@ -36,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         number: 4,
         name: "node_revoked",
         sql: include_str!("../../../migrations/cloud/postgres/0004_node_revoked.sql"),
+    },
+    Migration {
+        number: 5,
+        name: "operators",
+        sql: include_str!("../../../migrations/cloud/postgres/0005_operators.sql"),
     },
 ];
 
@@ -349,11 +356,17 @@ impl Held<'_> {
             .is_some())
     }
 
-    pub async fn insert_venue(&self, id: Uuid, name: &str, now_ms: i64) -> anyhow::Result<()> {
+    pub async fn insert_venue(
+        &self,
+        id: Uuid,
+        name: &str,
+        operator: Option<Uuid>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
         let c = self.client.lock().await;
         c.execute(
-            "INSERT INTO venues (id, name, created_ms) VALUES ($1, $2, $3)",
-            &[&id, &name, &now_ms],
+            "INSERT INTO venues (id, name, created_ms, operator_id) VALUES ($1, $2, $3, $4)",
+            &[&id, &name, &now_ms, &operator],
         )
         .await?;
         Ok(())
@@ -364,7 +377,7 @@ impl Held<'_> {
         let rows = c
             .query(
                 "SELECT v.id::text, v.name, n.node_id::text, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms \
+                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms, v.operator_id \
                  FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL \
                  ORDER BY v.name COLLATE \"C\"",
                 &[],
@@ -382,6 +395,7 @@ impl Held<'_> {
                 heartbeat: r.get(6),
                 events: r.get(7),
                 revoked_ms: r.get(8),
+                operator_id: r.get(9),
             })
             .collect())
     }
@@ -480,6 +494,13 @@ impl Held<'_> {
         }
         tx.execute(
             "UPDATE reg_tokens SET venue_id = $2 WHERE venue_id = $1",
+            &[&token_venue, &node.venue_id],
+        )
+        .await?;
+        // Regional managers' sets follow the venue to its new id.
+        tx.execute(
+            "UPDATE hub_staff SET venues = REPLACE(venues, $1::uuid::text, $2::uuid::text) \
+             WHERE strpos(venues, $1::uuid::text) > 0",
             &[&token_venue, &node.venue_id],
         )
         .await?;
@@ -674,7 +695,7 @@ impl Held<'_> {
         let c = self.client.lock().await;
         let venues = c
             .query(
-                "SELECT id, name, created_ms FROM venues ORDER BY created_ms, id",
+                "SELECT id, name, created_ms, operator_id FROM venues ORDER BY created_ms, id",
                 &[],
             )
             .await?
@@ -683,6 +704,7 @@ impl Held<'_> {
                 id: r.get(0),
                 name: r.get(1),
                 created_ms: r.get(2),
+                operator_id: r.get(3),
             })
             .collect();
         let tokens = c
@@ -745,18 +767,30 @@ impl Held<'_> {
             tokens,
             nodes,
             problems,
+            operators: operators(&*c).await?,
+            staff: staff_where(&*c, "TRUE", None).await?,
         })
     }
 
     pub async fn import_records(&self, records: &Records) -> anyhow::Result<()> {
         let mut c = self.client.lock().await;
         let tx = c.transaction().await?;
-        for v in &records.venues {
+        for o in &records.operators {
             tx.execute(
-                "INSERT INTO venues (id, name, created_ms) VALUES ($1, $2, $3)",
-                &[&v.id, &v.name, &v.created_ms],
+                "INSERT INTO operators (id, name, created_ms) VALUES ($1, $2, $3)",
+                &[&o.id, &o.name, &o.created_ms],
             )
             .await?;
+        }
+        for v in &records.venues {
+            tx.execute(
+                "INSERT INTO venues (id, name, created_ms, operator_id) VALUES ($1, $2, $3, $4)",
+                &[&v.id, &v.name, &v.created_ms, &v.operator_id],
+            )
+            .await?;
+        }
+        for st in &records.staff {
+            insert_staff(&tx, st).await?;
         }
         for t in &records.tokens {
             tx.execute(
@@ -1092,6 +1126,251 @@ impl Claims {
                 "SELECT pg_advisory_unlock($1, $2)",
                 &[&PARTITION_LOCKS, &key],
             )
+            .await?;
+        Ok(())
+    }
+}
+
+const STAFF_COLUMNS: &str =
+    "id, operator_id, username, display_name, password_hash, role, venues, \
+     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms";
+
+fn staff_row(r: &tokio_postgres::Row) -> StaffRow {
+    StaffRow {
+        id: r.get(0),
+        operator_id: r.get(1),
+        username: r.get(2),
+        display_name: r.get(3),
+        password_hash: r.get(4),
+        role: r.get(5),
+        venues: venues_of_json(r.get(6)),
+        totp_secret: r.get(7),
+        totp_pending: r.get(8),
+        totp_last_step: r.get(9),
+        epoch: r.get(10),
+        disabled_ms: r.get(11),
+        created_ms: r.get(12),
+    }
+}
+
+fn name_taken(e: tokio_postgres::Error) -> anyhow::Error {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        NameTaken.into()
+    } else {
+        e.into()
+    }
+}
+
+async fn insert_staff(c: &impl GenericClient, st: &StaffRow) -> anyhow::Result<()> {
+    c.execute(
+        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+        &[
+            &st.id,
+            &st.operator_id,
+            &st.username,
+            &st.display_name,
+            &st.password_hash,
+            &st.role,
+            &venues_json(&st.venues),
+            &st.totp_secret,
+            &st.totp_pending,
+            &st.totp_last_step,
+            &st.epoch,
+            &st.disabled_ms,
+            &st.created_ms,
+        ],
+    )
+    .await
+    .map_err(name_taken)?;
+    Ok(())
+}
+
+async fn operators(c: &impl GenericClient) -> anyhow::Result<Vec<OperatorRow>> {
+    Ok(c.query(
+        "SELECT id, name, created_ms FROM operators ORDER BY name COLLATE \"C\", id",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| OperatorRow {
+        id: r.get(0),
+        name: r.get(1),
+        created_ms: r.get(2),
+    })
+    .collect())
+}
+
+async fn staff_where(
+    c: &impl GenericClient,
+    condition: &str,
+    value: Option<&(dyn tokio_postgres::types::ToSql + Sync)>,
+) -> anyhow::Result<Vec<StaffRow>> {
+    let sql = format!(
+        "SELECT {STAFF_COLUMNS} FROM hub_staff WHERE {condition} ORDER BY username COLLATE \"C\""
+    );
+    let rows = match value {
+        Some(v) => c.query(&sql, &[v]).await?,
+        None => c.query(&sql, &[]).await?,
+    };
+    Ok(rows.iter().map(staff_row).collect())
+}
+
+impl Held<'_> {
+    pub async fn insert_operator(&self, op: &OperatorRow) -> anyhow::Result<()> {
+        let c = self.client.lock().await;
+        c.execute(
+            "INSERT INTO operators (id, name, created_ms) VALUES ($1, $2, $3)",
+            &[&op.id, &op.name, &op.created_ms],
+        )
+        .await
+        .map_err(name_taken)?;
+        Ok(())
+    }
+
+    pub async fn operators(&self) -> anyhow::Result<Vec<OperatorRow>> {
+        let c = self.client.lock().await;
+        operators(&*c).await
+    }
+
+    pub async fn operator(&self, id: Uuid) -> anyhow::Result<Option<OperatorRow>> {
+        let c = self.client.lock().await;
+        Ok(c.query_opt(
+            "SELECT id, name, created_ms FROM operators WHERE id = $1",
+            &[&id],
+        )
+        .await?
+        .map(|r| OperatorRow {
+            id: r.get(0),
+            name: r.get(1),
+            created_ms: r.get(2),
+        }))
+    }
+
+    pub async fn venue_operator(&self, venue: Uuid) -> anyhow::Result<Option<Option<Uuid>>> {
+        let c = self.client.lock().await;
+        Ok(
+            c.query_opt("SELECT operator_id FROM venues WHERE id = $1", &[&venue])
+                .await?
+                .map(|r| r.get(0)),
+        )
+    }
+
+    pub async fn insert_staff(&self, st: &StaffRow) -> anyhow::Result<()> {
+        let c = self.client.lock().await;
+        insert_staff(&*c, st).await
+    }
+
+    pub async fn staff_by(&self, by_id: bool, key: &str) -> anyhow::Result<Option<StaffRow>> {
+        let c = self.client.lock().await;
+        let found = if by_id {
+            let Ok(id) = key.parse::<Uuid>() else {
+                return Ok(None);
+            };
+            staff_where(&*c, "id = $1", Some(&id)).await?
+        } else {
+            staff_where(&*c, "username = $1", Some(&key)).await?
+        };
+        Ok(found.into_iter().next())
+    }
+
+    pub async fn staff_of(&self, operator: Option<Uuid>) -> anyhow::Result<Vec<StaffRow>> {
+        let c = self.client.lock().await;
+        match operator {
+            Some(o) => staff_where(&*c, "operator_id = $1", Some(&o)).await,
+            None => staff_where(&*c, "operator_id IS NULL", None).await,
+        }
+    }
+
+    pub async fn change_staff(&self, id: Uuid, ch: &StaffChange) -> anyhow::Result<bool> {
+        let c = self.client.lock().await;
+        let n = c
+            .execute(
+                "UPDATE hub_staff SET \
+                 password_hash = COALESCE($2, password_hash), \
+                 display_name = COALESCE($3, display_name), \
+                 role = COALESCE($4, role), \
+                 venues = COALESCE($5, venues), \
+                 disabled_ms = CASE WHEN $6 THEN $7 ELSE disabled_ms END, \
+                 totp_secret = CASE WHEN $8 THEN $9 ELSE totp_secret END, \
+                 totp_pending = CASE WHEN $10 THEN $11 ELSE totp_pending END, \
+                 epoch = epoch + $12 WHERE id = $1",
+                &[
+                    &id,
+                    &ch.password_hash,
+                    &ch.display_name,
+                    &ch.role,
+                    &ch.venues.as_deref().map(venues_json),
+                    &ch.disabled_ms.is_some(),
+                    &ch.disabled_ms.flatten(),
+                    &ch.totp_secret.is_some(),
+                    &ch.totp_secret.clone().flatten(),
+                    &ch.totp_pending.is_some(),
+                    &ch.totp_pending.clone().flatten(),
+                    &i64::from(ch.new_epoch),
+                ],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn take_totp_step(&self, id: Uuid, step: i64) -> anyhow::Result<bool> {
+        let c = self.client.lock().await;
+        let n = c
+            .execute(
+                "UPDATE hub_staff SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
+                &[&id, &step],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn insert_staff_session(
+        &self,
+        hash: &str,
+        staff: Uuid,
+        epoch: i64,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> anyhow::Result<()> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        tx.execute(
+            "DELETE FROM staff_sessions WHERE expires_ms <= $1",
+            &[&now_ms],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO staff_sessions (hash, staff_id, epoch, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)",
+            &[&hash, &staff, &epoch, &now_ms, &expires_ms],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn staff_session(
+        &self,
+        hash: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<(StaffRow, i64)>> {
+        let c = self.client.lock().await;
+        let Some(r) = c
+            .query_opt(
+                "SELECT staff_id, epoch FROM staff_sessions WHERE hash = $1 AND expires_ms > $2",
+                &[&hash, &now_ms],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (id, epoch): (Uuid, i64) = (r.get(0), r.get(1));
+        let found = staff_where(&*c, "id = $1", Some(&id)).await?;
+        Ok(found.into_iter().next().map(|s| (s, epoch)))
+    }
+
+    pub async fn delete_staff_session(&self, hash: &str) -> anyhow::Result<()> {
+        let c = self.client.lock().await;
+        c.execute("DELETE FROM staff_sessions WHERE hash = $1", &[&hash])
             .await?;
         Ok(())
     }

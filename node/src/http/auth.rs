@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use pvm_shared::auth::{Permission, TokenKind, ACCESS_TTL_SECS, REFRESH_TTL_SECS};
 use std::marker::PhantomData;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 pub const ACCESS_COOKIE: &str = "pvm_access";
 pub const REFRESH_COOKIE: &str = "pvm_refresh";
@@ -186,102 +186,24 @@ impl FromRequestParts<AppState> for ClientAddr {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         Ok(ClientAddr(match peer {
-            Some(peer) => state.proxies.client(peer, &parts.headers).to_string(),
+            Some(peer) => state
+                .proxies
+                .client(peer, &forwarded_for(&parts.headers))
+                .to_string(),
             None => "unknown".into(),
         }))
     }
 }
 
-/// The reverse proxies in front of the node (`--trusted-proxy`), whose
-/// `X-Forwarded-For` names the client. From anyone else the header is
-/// ignored: a client cannot choose the address its failed logins and
-/// display feeds count against.
-#[derive(Debug, Default)]
-pub struct TrustedProxies(std::sync::RwLock<Vec<ipnet::IpNet>>);
+pub use pvm_shared::proxies::{parse_trusted_proxy, TrustedProxies};
 
-/// `X-Forwarded-For` entries looked at, from the right: a longer chain is
-/// cut there (its left part is the client's own claim anyway).
-const MAX_FORWARDED_HOPS: usize = 16;
-
-impl TrustedProxies {
-    pub fn set(&self, nets: Vec<ipnet::IpNet>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = nets;
-    }
-
-    fn trusts(nets: &[ipnet::IpNet], ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        let mapped = match ip {
-            IpAddr::V4(v4) => Some(IpAddr::V6(v4.to_ipv6_mapped())),
-            IpAddr::V6(_) => None,
-        };
-        nets.iter()
-            .any(|n| n.contains(&ip) || mapped.is_some_and(|m| n.contains(&m)))
-    }
-
-    /// The client's address: the peer, or, when the peer is a trusted proxy,
-    /// the right-most `X-Forwarded-For` entry that is not a trusted proxy
-    /// (entries may carry a port; empty ones are skipped).
-    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let nets = self.0.read().unwrap_or_else(|p| p.into_inner());
-        let mut client = canonical(peer);
-        if nets.is_empty() || !Self::trusts(&nets, client) {
-            return client;
-        }
-        let values: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let hops = values
-            .iter()
-            .rev()
-            .flat_map(|v| v.rsplit(','))
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .take(MAX_FORWARDED_HOPS);
-        for hop in hops {
-            match forwarded_ip(hop) {
-                Some(ip) => {
-                    client = canonical(ip);
-                    if !Self::trusts(&nets, client) {
-                        break;
-                    }
-                }
-                // Garbage in the chain: the last address we could trust stands.
-                None => break,
-            }
-        }
-        client
-    }
-}
-
-/// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]` or `[::1]:80`.
-fn forwarded_ip(hop: &str) -> Option<IpAddr> {
-    hop.parse::<IpAddr>()
-        .ok()
-        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
-        .or_else(|| {
-            hop.strip_prefix('[')?
-                .strip_suffix(']')?
-                .parse::<IpAddr>()
-                .ok()
-        })
-}
-
-/// An IPv4 address seen as `::ffff:a.b.c.d` is that IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-/// Parses a `--trusted-proxy` value: a network (`10.0.0.0/8`) or one address.
-pub fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
-    let text = text.trim();
-    text.parse::<ipnet::IpNet>()
-        .or_else(|_| text.parse::<IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{text:?} is not an address or a network such as 10.0.0.0/8"))
+/// The request's `X-Forwarded-For` values, in order.
+pub fn forwarded_for(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
 }
 
 fn secure(headers: &HeaderMap) -> bool {
@@ -446,37 +368,4 @@ pub async fn sessions(State(state): State<AppState>, mut req: Request, next: Nex
         response.headers_mut().append(header::SET_COOKIE, c);
     }
     response
-}
-
-#[cfg(test)]
-mod proxy_tests {
-    use super::*;
-
-    #[test]
-    fn forwarded_entries_with_ports_brackets_and_gaps_are_read() {
-        let p = TrustedProxies::default();
-        p.set(vec![parse_trusted_proxy("10.0.0.3").expect("net")]);
-        let peer: IpAddr = "::ffff:10.0.0.3".parse().expect("peer");
-        let mut h = HeaderMap::new();
-        h.append("x-forwarded-for", HeaderValue::from_static("9.9.9.9"));
-        h.append(
-            "x-forwarded-for",
-            HeaderValue::from_static("203.0.113.7:5678, ,"),
-        );
-        assert_eq!(p.client(peer, &h).to_string(), "203.0.113.7");
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("[2001:db8::9]:80"),
-        );
-        assert_eq!(p.client(peer, &h).to_string(), "2001:db8::9");
-        // From an untrusted peer the header is ignored.
-        let other: IpAddr = "192.168.1.9".parse().expect("peer");
-        assert_eq!(p.client(other, &h), other);
-        // A network written IPv4-mapped trusts the plain IPv4 peer too.
-        p.set(vec![
-            parse_trusted_proxy("::ffff:10.0.0.0/104").expect("net")
-        ]);
-        assert_eq!(p.client(peer, &h).to_string(), "2001:db8::9");
-    }
 }
