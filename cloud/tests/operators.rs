@@ -6,6 +6,8 @@
 //! a new password and a disable ending them; the admin pages signed in as
 //! staff.
 
+#[path = "../../node/tests/common/browser.rs"]
+mod browser;
 mod common;
 
 use common::*;
@@ -608,4 +610,63 @@ async fn sign_in_with_a_second_factor_lockouts_and_sessions_that_outlive_a_resta
         .await
         .expect("revoke");
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
+
+/// With `PVM_SCREENSHOT_DIR` set, keeps a full-page screenshot there (to look at).
+async fn shot(b: &browser::Browser, name: &str) {
+    if let Ok(dir) = std::env::var("PVM_SCREENSHOT_DIR") {
+        b.full_screenshot(&std::path::Path::new(&dir).join(name))
+            .await;
+    }
+}
+
+/// The sign-in page and a regional manager's pages in headless Chromium at
+/// phone and desktop width: a wrong password keeps the username and says
+/// so; signed in, only their venue shows, with no fleet forms.
+#[tokio::test]
+async fn a_regional_manager_signs_in_through_the_page_at_phone_and_desktop_width() {
+    let r = room().await;
+    let cloud = &r.cloud;
+    for (width, height) in [(390, 844), (1280, 900)] {
+        let b = browser::Browser::start(width, height).await;
+        b.goto(&format!("{}/admin/login", cloud.url)).await;
+        b.type_into("input[name=username]", "a-regional").await;
+        b.type_into("input[name=password]", "not the password")
+            .await;
+        b.click_and_wait("button[type=submit]").await;
+        let page = b.source().await;
+        assert!(page.contains("Wrong username, password or code"), "{page}");
+        assert!(
+            page.contains("value=\"a-regional\""),
+            "keeps what was typed: {page}"
+        );
+        shot(&b, &format!("hub-login-error-{width}.png")).await;
+        b.type_into("input[name=password]", "correct horse battery")
+            .await;
+        b.click_and_wait("button[type=submit]").await;
+        let page = b.source().await;
+        assert!(
+            page.contains("Acme Riverside") && !page.contains("Acme Harbour"),
+            "{page}"
+        );
+        assert!(page.contains("regional manager"), "{page}");
+        let wide = b
+            .eval("return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+            .await;
+        assert_eq!(
+            wide,
+            serde_json::Value::Bool(true),
+            "nothing wider than {width} px"
+        );
+        shot(&b, &format!("hub-venues-regional-{width}.png")).await;
+        b.goto(&format!("{}/admin/venues/{}", cloud.url, r.a1))
+            .await;
+        let page = b.source().await;
+        assert!(
+            page.contains("Announce on this venue") && !page.contains("Revoke this venue"),
+            "{page}"
+        );
+        shot(&b, &format!("hub-venue-regional-{width}.png")).await;
+        b.quit().await;
+    }
 }

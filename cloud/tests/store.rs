@@ -5,7 +5,10 @@
 mod common;
 
 use common::postgres::PgServer;
-use pvm_cloud::store::{Database, EventRow, HeadMoved, NewNode, NodeRow, RegistrationTaken, Store};
+use pvm_cloud::store::{
+    Database, EventRow, HeadMoved, NameTaken, NewNode, NodeRow, OperatorRow, RegistrationTaken,
+    StaffChange, StaffRow, Store,
+};
 use pvm_shared::envelope::{Actor, Envelope, EnvelopeHeader};
 use uuid::Uuid;
 
@@ -85,13 +88,13 @@ async fn registered(store: &Store, name: &str) -> (Uuid, Uuid) {
 async fn migrations_are_numbered_and_run_once(store: &Store, reopen: &Database) {
     assert_eq!(
         store.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4]
+        vec![1, 2, 3, 4, 5]
     );
     let (venue, _) = registered(store, "Kept").await;
     let again = Store::open(reopen).await.expect("reopen");
     assert_eq!(
         again.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4]
+        vec![1, 2, 3, 4, 5]
     );
     assert!(again
         .lock()
@@ -540,6 +543,227 @@ async fn admin_sessions_last_until_they_expire_or_end(store: &Store, reopen: &Da
     );
 }
 
+fn staff(username: &str, operator: Option<Uuid>, role: &str, venues: Vec<Uuid>) -> StaffRow {
+    StaffRow {
+        id: Uuid::now_v7(),
+        operator_id: operator,
+        username: username.into(),
+        display_name: format!("{username} (shown)"),
+        password_hash: "$argon2id$x".into(),
+        role: role.into(),
+        venues,
+        totp_secret: None,
+        totp_pending: None,
+        totp_last_step: 0,
+        epoch: 0,
+        disabled_ms: None,
+        created_ms: 1_000,
+    }
+}
+
+async fn operators_and_staff_accounts(store: &Store, reopen: &Database) {
+    let db = store.lock().await.expect("lock");
+    let acme = OperatorRow {
+        id: Uuid::now_v7(),
+        name: "Acme".into(),
+        created_ms: 1,
+    };
+    db.insert_operator(&acme).await.expect("operator");
+    let twice = OperatorRow {
+        id: Uuid::now_v7(),
+        ..acme.clone()
+    };
+    let e = db
+        .insert_operator(&twice)
+        .await
+        .expect_err("a name is one operator");
+    assert!(e.is::<NameTaken>(), "{e:#}");
+    assert_eq!(db.operators().await.expect("list"), vec![acme.clone()]);
+    assert_eq!(db.operator(acme.id).await.expect("one"), Some(acme.clone()));
+    assert_eq!(db.operator(Uuid::now_v7()).await.expect("none"), None);
+    // A venue of the operator, and one of none.
+    let (mine, loose) = (Uuid::now_v7(), Uuid::now_v7());
+    db.insert_venue(mine, "Mine", Some(acme.id), 2)
+        .await
+        .expect("venue");
+    db.insert_venue(loose, "Loose", None, 3)
+        .await
+        .expect("venue");
+    assert_eq!(
+        db.venue_operator(mine).await.expect("op"),
+        Some(Some(acme.id))
+    );
+    assert_eq!(db.venue_operator(loose).await.expect("op"), Some(None));
+    assert_eq!(db.venue_operator(Uuid::now_v7()).await.expect("op"), None);
+    let listed = db.venues().await.expect("venues");
+    assert_eq!(
+        listed
+            .iter()
+            .find(|v| v.name == "Mine")
+            .and_then(|v| v.operator_id),
+        Some(acme.id)
+    );
+    // Staff: unique usernames, listed per operator.
+    let owner = staff("owner", Some(acme.id), "owner", vec![]);
+    let regional = staff("reg", Some(acme.id), "regional", vec![mine]);
+    let root = staff("root", None, "super", vec![]);
+    for s in [&owner, &regional, &root] {
+        db.insert_staff(s).await.expect("staff");
+    }
+    let e = db
+        .insert_staff(&staff("owner", Some(acme.id), "admin", vec![]))
+        .await
+        .expect_err("a username is one account");
+    assert!(e.is::<NameTaken>(), "{e:#}");
+    assert_eq!(
+        db.staff_by_username("reg").await.expect("by name"),
+        Some(regional.clone())
+    );
+    assert_eq!(
+        db.staff_by_id(root.id).await.expect("by id"),
+        Some(root.clone())
+    );
+    let names: Vec<String> = db
+        .staff_of(Some(acme.id))
+        .await
+        .expect("of")
+        .into_iter()
+        .map(|s| s.username)
+        .collect();
+    assert_eq!(names, ["owner", "reg"]);
+    assert_eq!(db.staff_of(None).await.expect("supers"), vec![root.clone()]);
+    // Sessions hold while the epoch does; a change with a new epoch ends them.
+    db.insert_staff_session("s1", owner.id, 0, 1_000, 50_000)
+        .await
+        .expect("session");
+    assert_eq!(
+        db.staff_session("s1", 2_000)
+            .await
+            .expect("live")
+            .map(|s| s.id),
+        Some(owner.id)
+    );
+    assert_eq!(db.staff_session("s1", 50_000).await.expect("expired"), None);
+    assert!(db
+        .change_staff(
+            owner.id,
+            &StaffChange {
+                display_name: Some("Olive".into()),
+                ..Default::default()
+            }
+        )
+        .await
+        .expect("rename"));
+    assert!(
+        db.staff_session("s1", 2_000).await.expect("kept").is_some(),
+        "a rename keeps sessions"
+    );
+    assert!(db
+        .change_staff(
+            owner.id,
+            &StaffChange {
+                password_hash: Some("$argon2id$new".into()),
+                new_epoch: true,
+                ..Default::default()
+            }
+        )
+        .await
+        .expect("new password"));
+    assert_eq!(db.staff_session("s1", 2_000).await.expect("ended"), None);
+    let changed = db
+        .staff_by_id(owner.id)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        (
+            changed.epoch,
+            changed.password_hash.as_str(),
+            changed.display_name.as_str()
+        ),
+        (1, "$argon2id$new", "Olive")
+    );
+    db.insert_staff_session("s2", owner.id, 1, 1_000, 50_000)
+        .await
+        .expect("session");
+    assert!(db
+        .change_staff(
+            owner.id,
+            &StaffChange {
+                disabled_ms: Some(Some(7)),
+                ..Default::default()
+            }
+        )
+        .await
+        .expect("disable"));
+    assert_eq!(db.staff_session("s2", 2_000).await.expect("disabled"), None);
+    assert!(db
+        .change_staff(
+            owner.id,
+            &StaffChange {
+                disabled_ms: Some(None),
+                totp_secret: Some(Some("ABC".into())),
+                ..Default::default()
+            }
+        )
+        .await
+        .expect("enable"));
+    let back = db
+        .staff_by_id(owner.id)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        (back.disabled_ms, back.totp_secret.as_deref()),
+        (None, Some("ABC"))
+    );
+    assert!(!db
+        .change_staff(Uuid::now_v7(), &StaffChange::default())
+        .await
+        .expect("unknown"));
+    db.delete_staff_session("s2").await.expect("sign out");
+    // A TOTP step is taken once, and only forwards.
+    assert!(db.take_totp_step(owner.id, 100).await.expect("step"));
+    assert!(!db.take_totp_step(owner.id, 100).await.expect("again"));
+    assert!(!db.take_totp_step(owner.id, 99).await.expect("older"));
+    assert!(db.take_totp_step(owner.id, 101).await.expect("next"));
+    // Registration gives a venue its node's id: a regional set follows it.
+    let hash = "reg-token";
+    db.insert_token(hash, mine, 10_000).await.expect("token");
+    let (venue, node) = (Uuid::now_v7(), Uuid::now_v7());
+    let user = format!("venue-{venue}");
+    db.commit_registration(hash, mine, &new_node(node, venue, &user, "$2b$10$x", 2_000))
+        .await
+        .expect("registration");
+    assert_eq!(
+        db.venue_operator(venue).await.expect("op"),
+        Some(Some(acme.id))
+    );
+    assert_eq!(
+        db.staff_by_id(regional.id)
+            .await
+            .expect("read")
+            .expect("there")
+            .venues,
+        vec![venue]
+    );
+    // All of it is what `pvm-cloud migrate` copies, and it outlives a restart.
+    let records = db.records().await.expect("records");
+    assert_eq!(records.operators, vec![acme.clone()]);
+    assert_eq!(records.staff.len(), 3);
+    assert!(records
+        .venues
+        .iter()
+        .any(|v| v.operator_id == Some(acme.id)));
+    drop(db);
+    let again = Store::open(reopen).await.expect("reopen");
+    let db = again.lock().await.expect("lock");
+    assert_eq!(
+        db.staff_by_username("root").await.expect("kept"),
+        Some(root)
+    );
+}
+
 /// Runs every check, each on a fresh database that `fresh` makes.
 macro_rules! conformance {
     ($fresh:expr, $($check:ident),* $(,)?) => {{
@@ -567,6 +791,7 @@ macro_rules! every_check {
             problems_are_counted_per_node_and_kind,
             heartbeats_and_leaf_passwords,
             admin_sessions_last_until_they_expire_or_end,
+            operators_and_staff_accounts,
         )
     };
 }
