@@ -448,7 +448,23 @@ async fn sign_in_with_a_second_factor_lockouts_and_sessions_that_outlive_a_resta
     assert_eq!(who["operator_id"], json!(r.op_a));
 
     // A second factor: enrolled with a code, then needed to sign in, each code once.
-    let (s, enrol) = post(&me, format!("{url}/api/v1/me/totp"), json!({})).await;
+    let (s, _) = post(
+        &me,
+        format!("{url}/api/v1/me/totp"),
+        json!({"password": "not mine"}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "enrolling takes the password"
+    );
+    let (s, enrol) = post(
+        &me,
+        format!("{url}/api/v1/me/totp"),
+        json!({"password": pw}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{enrol}");
     let secret = enrol["secret"].as_str().expect("secret").to_owned();
     assert!(enrol["otpauth_url"]
@@ -482,6 +498,17 @@ async fn sign_in_with_a_second_factor_lockouts_and_sessions_that_outlive_a_resta
     assert_eq!(body["account"]["totp"], true);
     let (s, _) = login(&r.cloud, "a-owner", pw, Some(&next)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "a code works once");
+    let (s, body) = post(
+        &me,
+        format!("{url}/api/v1/me/totp"),
+        json!({"password": pw}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a second factor is not replaced by a session: {body}"
+    );
 
     // A restart signs nobody out.
     let auditor = token(&r.cloud, "a-auditor").await;

@@ -332,13 +332,40 @@ fn account_of(caller: &Caller) -> Result<&StaffRow, ApiError> {
     })
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: String,
+}
+
 /// Starts enrolling a second factor: a new secret (160 bits) for the
 /// account's authenticator app, in effect once a code from it is confirmed.
+/// It takes the account's password (a session alone, say one left open,
+/// cannot put its own authenticator on the account) and an account that
+/// has one already keeps it until an owner or admin removes it.
 async fn totp_begin(
     State(app): State<App>,
     Require(caller, ..): Require<SignedIn>,
+    Body(body): Body<PasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
     let staff = account_of(&caller)?;
+    if staff.totp_secret.is_some() {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "totp_on",
+            "this account has a second factor already: an owner or admin removes it first (totp_off)".into(),
+        ));
+    }
+    if body.password.len() > MAX_SECRET_BYTES
+        || argon2_blocking(&body.password, Some(staff.password_hash.clone()))
+            .await
+            .is_err()
+    {
+        return Err(bad(
+            "wrong_password",
+            "password: not this account's password",
+        ));
+    }
     let secret = match Secret::Raw(rand::random::<[u8; 20]>().to_vec()).to_encoded() {
         Secret::Encoded(s) => s,
         Secret::Raw(_) => return Err(anyhow::anyhow!("TOTP secret not encoded").into()),
@@ -665,6 +692,12 @@ async fn change_staff(
         (None, r) if r != Role::Regional && !staff.venues.is_empty() => Some(Vec::new()),
         (None, _) => None,
     };
+    if staff.operator_id.is_none() && venues.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(bad(
+            "invalid",
+            "venues: only a regional manager has a set of venues",
+        ));
+    }
     if let Some(op) = staff.operator_id {
         check_region(&app, op, role, venues.as_deref().unwrap_or(&staff.venues)).await?;
     }
@@ -697,6 +730,16 @@ async fn change_staff(
         totp_pending: totp_off.then_some(None),
     };
     let db = app.hub.store.lock().await?;
+    // What was checked above still holds (an owner may have changed the
+    // account meanwhile, while the password was hashed).
+    let now = db.staff_by_id(id).await?.ok_or_else(not_found)?;
+    if now.role != staff.role || now.epoch != staff.epoch {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "changed_meanwhile",
+            "the account changed while this was sent: look again and retry".into(),
+        ));
+    }
     if !db.change_staff(id, &change).await? {
         return Err(not_found());
     }

@@ -170,8 +170,10 @@ async fn guard_venue<P: Perm>(
         )
             .into_response());
     }
-    if caller.venue(app, id).await.is_err() {
-        return Err(not_found());
+    match caller.venue(app, id).await {
+        Ok(()) => {}
+        Err(e) if e.0 == StatusCode::NOT_FOUND => return Err(not_found()),
+        Err(e) => return Err(e.into_response()),
     }
     Ok(caller)
 }

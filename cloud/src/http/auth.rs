@@ -194,7 +194,13 @@ impl Caller {
         let venue: Uuid = found
             .and_then(|n| n.venue_id.parse().ok())
             .ok_or_else(unknown)?;
-        self.venue(app, venue).await.map_err(|_| unknown())?;
+        self.venue(app, venue).await.map_err(|e| {
+            if e.0 == StatusCode::NOT_FOUND {
+                unknown()
+            } else {
+                e
+            }
+        })?;
         Ok(venue)
     }
 }
@@ -281,8 +287,8 @@ impl<P: Perm> FromRequestParts<App> for Require<P> {
 #[derive(Default)]
 pub struct Logins(std::sync::Mutex<HashMap<(LockScope, String), Throttle>>);
 
-/// Accounts and addresses tracked at most: past this the idle ones go, and
-/// then the oldest (an attacker with many addresses cannot grow it).
+/// Accounts and addresses tracked at most: past this the idle ones go;
+/// while it stays full, sign-ins of accounts not in it wait (see `check`).
 const MAX_TRACKED: usize = 100_000;
 
 impl Logins {
@@ -290,13 +296,20 @@ impl Logins {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Err(until_ms)` while the account or the address is locked out.
+    /// `Err(until_ms)` while the account or the address is locked out, or
+    /// (for a minute) while the table is full and this account is not in
+    /// it: a flood of made-up names and addresses never pushes a running
+    /// lockout out.
     pub fn check(&self, account: &str, address: &str, now: u64) -> Result<(), u64> {
         let map = self.lock();
         for key in keys(account, address) {
             if let Some(t) = map.get(&key) {
                 t.check(now)?;
             }
+        }
+        if map.len() >= MAX_TRACKED && !map.contains_key(&(LockScope::Account, account.to_owned()))
+        {
+            return Err(now + 60_000);
         }
         Ok(())
     }
@@ -320,9 +333,6 @@ impl Logins {
         }
         if map.len() > MAX_TRACKED {
             map.retain(|(scope, _), t| !t.is_idle(now, ThrottlePolicy::for_scope(*scope)));
-        }
-        if map.len() > MAX_TRACKED {
-            map.clear();
         }
     }
 
@@ -390,13 +400,21 @@ impl<P: Perm> FromRequestParts<App> for Scoped<P> {
             return Err(not_found(what, raw));
         };
         let mut venue = None;
+        // Only "not seen" is a 404: a database that does not answer is not.
+        let unseen = |e: ApiError| -> Result<bool, ApiError> {
+            if e.0 == StatusCode::NOT_FOUND {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        };
         let seen = match what {
             "node" => match caller.node_venue(app, id).await {
                 Ok(v) => {
                     venue = Some(v);
                     true
                 }
-                Err(_) => false,
+                Err(e) => unseen(e).map_err(IntoResponse::into_response)?,
             },
             "operator" => {
                 let exists = app
@@ -427,7 +445,10 @@ impl<P: Perm> FromRequestParts<App> for Scoped<P> {
                     None => false,
                 }
             }
-            _ => caller.venue(app, id).await.is_ok(),
+            _ => match caller.venue(app, id).await {
+                Ok(()) => true,
+                Err(e) => unseen(e).map_err(IntoResponse::into_response)?,
+            },
         };
         if !seen {
             return Err(not_found(what, raw));
