@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod console;
 pub mod downstream;
 pub mod heartbeat;
 pub mod http;
@@ -44,6 +45,8 @@ pub struct App {
     pub logins: Arc<http::auth::Logins>,
     /// `--trusted-proxy`: whose `X-Forwarded-For` names the client.
     pub proxies: Arc<pvm_shared::proxies::TrustedProxies>,
+    /// Cancelled when the hub stops: live feeds (the console's) end then.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 pub fn now_ms() -> i64 {

@@ -280,6 +280,7 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         leaf_ca,
         logins: Arc::default(),
         proxies: Arc::new(proxies),
+        stop: stop.clone(),
         cli: Arc::new(cli),
     };
     hash_plain_leaf_passwords(&app).await?;

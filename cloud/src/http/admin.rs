@@ -47,7 +47,7 @@ async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }
 
-fn page(title: &str, signed_in: bool, body: Markup) -> Markup {
+pub(super) fn page(title: &str, signed_in: bool, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -61,7 +61,7 @@ fn page(title: &str, signed_in: bool, body: Markup) -> Markup {
                 header.top {
                     span.venue { "PVM hub" }
                     @if signed_in {
-                        nav { a href="/admin" { "Venues" }
+                        nav { a href="/admin/console" { "Console" } a href="/admin" { "Venues" }
                             form.logout.inline method="post" action="/admin/logout" { button.link type="submit" { "Sign out" } } }
                     }
                 }
@@ -122,6 +122,11 @@ async fn signed_in(app: &App, headers: &HeaderMap) -> Option<Caller> {
         .then(Caller::admin_key)
 }
 
+/// The caller a live feed's request signed in as, looked up again.
+pub(super) async fn signed_in_again(app: &App, headers: &HeaderMap) -> Option<Caller> {
+    signed_in(app, headers).await
+}
+
 /// A form post from another site is refused: the Origin (or Referer) must be this host.
 fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers
@@ -140,7 +145,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// Pages need a session; form posts need a session and this origin.
 /// (The error is the response to send: handlers return it as it is.)
 #[allow(clippy::result_large_err)]
-async fn guard(app: &App, headers: &HeaderMap, post: bool) -> Result<Caller, Response> {
+pub(super) async fn guard(app: &App, headers: &HeaderMap, post: bool) -> Result<Caller, Response> {
     if post && !same_origin(headers) {
         return Err((StatusCode::FORBIDDEN, "form from another site refused").into_response());
     }
@@ -435,7 +440,7 @@ fn secure(app: &App, headers: &HeaderMap) -> &'static str {
     }
 }
 
-fn ago(ms: Option<i64>) -> String {
+pub(super) fn ago(ms: Option<i64>) -> String {
     match ms {
         None => "never".into(),
         Some(t) => {
@@ -564,6 +569,24 @@ async fn venue_view(
         return Err(not_found());
     };
     let (act, fleet) = (caller.holds::<VenuesAct>(), caller.holds::<Fleet>());
+    // What runs there now and what it finished, from the hub's fold.
+    let state = app
+        .hub
+        .venues
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&id)
+        .cloned();
+    let now_glance = state.as_ref().and_then(|s| {
+        let states = std::collections::HashMap::from([(id, s.clone())]);
+        crate::console::glance(vec![v.clone()], &states, now_ms() as u64)
+            .into_iter()
+            .next()
+    });
+    let finished = state
+        .as_deref()
+        .map(|s| crate::console::finished(s, 10))
+        .unwrap_or_default();
     let events = super::venues::events_summary(app, id)
         .await
         .map_err(|e| e.into_response())?;
@@ -590,6 +613,19 @@ async fn venue_view(
         p.meta { "Node " (v.node_id.clone().unwrap_or_else(|| "not registered yet".into())) " · contact " (ago(v.last_contact_ms))
             @if let Some(b) = v.backlog { " · backlog " (b) } }
         @if let Some(hb) = &v.heartbeat { p.meta { "Last heartbeat: " (heartbeat_words(hb)) } }
+        h2 { "Now" }
+        @match &now_glance {
+            Some(g) => { (super::console::activity(g)) }
+            None => { p.empty { "Nothing synced from this venue yet." } }
+        }
+        @if !finished.is_empty() {
+            h2 { "Finished tournaments" }
+            ul.plain { @for t in &finished { li {
+                strong { (t.name) } " · " (t.entries) " entries"
+                @if t.reentries > 0 { ", " (t.reentries) " re-entries" }
+                @for (place, name) in &t.podium { " · " (place) ". " (name) }
+            } } }
+        }
         h2 { "Events" }
         p { (events.0) " stored, seq " (events.1.unwrap_or(0)) " to " (events.2.unwrap_or(0)) ", verified to " (events.3.unwrap_or(0)) }
         table.api {

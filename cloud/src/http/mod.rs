@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod display;
 pub mod dist;
 pub mod downstream;
@@ -53,6 +54,7 @@ pub fn app(state: App) -> Router {
         .route("/api/v1/nodes/{node}/wipe", post(venues::wipe))
         .merge(accounts::routes())
         .merge(admin::routes())
+        .merge(console::routes())
         .merge(display::routes())
         .merge(media::routes())
         .merge(dist::routes())

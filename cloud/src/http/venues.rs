@@ -136,7 +136,7 @@ pub async fn create_venue(
 }
 
 /// A venue with its node's state, as the admin pages and API list them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct VenueRow {
     pub id: String,
     pub name: String,
