@@ -183,6 +183,23 @@ async fn guard_venue<P: Perm>(
     Ok(caller)
 }
 
+/// A venue id in a page's path; one that does not parse is the page's 404.
+pub(super) struct PageId(pub Uuid);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageId {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        match Path::<Uuid>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(PageId(id)),
+            Err(_) => Err(not_found()),
+        }
+    }
+}
+
 fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -694,7 +711,7 @@ async fn venue_view(
 async fn venue_page(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
 ) -> Result<Response, Response> {
     let caller = guard(&app, &headers, false).await?;
     venue_view(&app, &caller, id, None).await
@@ -703,7 +720,7 @@ async fn venue_page(
 async fn make_token(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
 ) -> Result<Response, Response> {
     let caller = guard_venue::<Fleet>(&app, &headers, id).await?;
     let (token, _) = super::venues::new_token(&app, id)
@@ -730,7 +747,7 @@ struct AnnounceForm {
 async fn announce(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
     Form(f): Form<AnnounceForm>,
 ) -> Result<Response, Response> {
     let caller = guard_venue::<VenuesAct>(&app, &headers, id).await?;
@@ -753,7 +770,7 @@ struct TemplateForm {
 async fn template(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
     Form(f): Form<TemplateForm>,
 ) -> Result<Response, Response> {
     let caller = guard_venue::<VenuesAct>(&app, &headers, id).await?;
@@ -835,7 +852,7 @@ async fn node_action(
 async fn wipe(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
     Form(f): Form<ConfirmForm>,
 ) -> Result<Response, Response> {
     node_action(&app, &headers, id, f, NodeAction::Wipe).await
@@ -844,7 +861,7 @@ async fn wipe(
 async fn revoke(
     State(app): State<App>,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    PageId(id): PageId,
     Form(f): Form<ConfirmForm>,
 ) -> Result<Response, Response> {
     node_action(&app, &headers, id, f, NodeAction::Revoke).await

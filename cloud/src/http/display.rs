@@ -5,9 +5,10 @@
 //! snapshot whenever the venue's state changes (checked every second) and
 //! every 30 s for the clocks, a tick every 2 s, pongs for the clock offset.
 
+use super::error::PathOf;
 use crate::{now_ms, App};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -60,7 +61,7 @@ fn not_found(what: &str) -> Response {
         .into_response()
 }
 
-async fn page(State(app): State<App>, Path((venue, device)): Path<(Uuid, String)>) -> Response {
+async fn page(State(app): State<App>, PathOf((venue, device)): PathOf<(Uuid, String)>) -> Response {
     if !pvm_shared::displays::valid_device_id(&device) {
         return not_found("a display id is 1 to 64 letters, digits, - or _");
     }
@@ -81,7 +82,7 @@ async fn page(State(app): State<App>, Path((venue, device)): Path<(Uuid, String)
 
 async fn ws(
     State(app): State<App>,
-    Path((venue, device)): Path<(Uuid, String)>,
+    PathOf((venue, device)): PathOf<(Uuid, String)>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if !pvm_shared::displays::valid_device_id(&device) || !known(&app, venue) {
@@ -97,7 +98,7 @@ async fn ws(
 }
 
 /// The same feed as server-sent events, for screens whose WebSocket is blocked.
-async fn sse(State(app): State<App>, Path((venue, device)): Path<(Uuid, String)>) -> Response {
+async fn sse(State(app): State<App>, PathOf((venue, device)): PathOf<(Uuid, String)>) -> Response {
     use axum::response::sse::{Event, KeepAlive, Sse};
     if !pvm_shared::displays::valid_device_id(&device) || !known(&app, venue) {
         return not_found("no such venue or display");

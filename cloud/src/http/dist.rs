@@ -5,8 +5,9 @@
 //! download: a changed file no longer matches the signed manifest.
 
 use super::error::ApiError;
+use super::error::PathOf;
 use crate::App;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -76,7 +77,10 @@ fn valid_file(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
-async fn artefact(State(app): State<App>, Path(file): Path<String>) -> Result<Response, ApiError> {
+async fn artefact(
+    State(app): State<App>,
+    PathOf(file): PathOf<String>,
+) -> Result<Response, ApiError> {
     let not_found = || {
         ApiError(
             StatusCode::NOT_FOUND,

@@ -66,3 +66,30 @@ where
         }
     }
 }
+
+/// Path parameters whose rejection (a path that does not parse, such as a
+/// venue id that is no uuid) answers 404 in the API's error shape: such a
+/// path names nothing.
+pub struct PathOf<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for PathOf<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(PathOf(v)),
+            Err(e) => Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("nothing at this path: {}", e.body_text()),
+            )),
+        }
+    }
+}

@@ -3,9 +3,10 @@
 //! fallback serves them at the same path the node does, `/display/media/<name>`.
 
 use super::error::ApiError;
+use super::error::PathOf;
 use crate::{now_ms, App};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -26,7 +27,7 @@ pub fn routes() -> Router<App> {
         )
 }
 
-async fn media(State(app): State<App>, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn media(State(app): State<App>, PathOf(name): PathOf<String>) -> Result<Response, ApiError> {
     let (bytes, content_type) = app.media.get(&name).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
@@ -51,7 +52,7 @@ fn refused(code: &'static str, message: &str) -> ApiError {
 /// A node's upload: signed by its key over (node, name, time); the name must be the content's.
 async fn upload(
     State(app): State<App>,
-    Path((node, name)): Path<(Uuid, String)>,
+    PathOf((node, name)): PathOf<(Uuid, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
