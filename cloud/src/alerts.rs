@@ -3,12 +3,13 @@
 //! than 2 s off the hub's, a forked log, rejected events. Worked out from
 //! what the hub already stores (each node's last contact and heartbeat, each
 //! venue's problems): shown on the admin pages, and each change (firing,
-//! resolved) POSTed as JSON to the webhook set with `--alert-webhook`.
+//! resolved) POSTed as JSON to the hub's webhook (`--alert-webhook`) and to
+//! the venue's operator's own (`PATCH /api/v1/operators/{id}`), each
+//! destination followed on its own.
 //!
-//! Until the hub has operators, the webhook is the hub's one; each
-//! pvm-cloud process sends the alerts of the venues whose partitions it
-//! ingests, so several processes do not repeat each other (a partition that
-//! moves to another process may repeat its firing alerts once).
+//! Each pvm-cloud process sends the alerts of the venues whose partitions
+//! it ingests, so several processes do not repeat each other (a partition
+//! that moves to another process may repeat its firing alerts once).
 
 use crate::ingest::Registry;
 use crate::store::{ProblemRow, VenueListing};
@@ -195,10 +196,11 @@ pub async fn current(
     Ok(out)
 }
 
-/// Looks every `every` and POSTs each alert that starts or ends to `webhook`.
+/// Looks every `every` and POSTs each alert that starts or ends to the
+/// hub's webhook (`global`) and its venue's operator's.
 pub async fn watch(
     hub: Arc<Registry>,
-    webhook: String,
+    global: Option<String>,
     rules: Rules,
     every: Duration,
     stop: CancellationToken,
@@ -213,7 +215,9 @@ pub async fn watch(
             return;
         }
     };
-    let mut firing: BTreeMap<(String, Option<String>, &'static str), Alert> = BTreeMap::new();
+    type Key = (String, (String, Option<String>, &'static str));
+    // By destination and alert.
+    let mut firing: BTreeMap<Key, Alert> = BTreeMap::new();
     // The last contacts in the database are as old as this process's
     // downtime: "offline" waits one offline period after the start, so a
     // hub that was down does not post every venue offline and then resolved.
@@ -222,20 +226,40 @@ pub async fn watch(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! { _ = stop.cancelled() => return, _ = tick.tick() => {} }
-        let venues = match hub.store.lock().await {
-            Ok(db) => db.venues().await,
+        let read = match hub.store.lock().await {
+            Ok(db) => match db.venues().await {
+                Ok(v) => db.operators().await.map(|o| (v, o)),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
-        let venues: Vec<VenueListing> = match venues {
-            Ok(v) => v
-                .into_iter()
-                .filter(|v| v.id.parse().is_ok_and(|id| hub.owns(id)))
-                .collect(),
+        let (venues, operators) = match read {
+            Ok(read) => read,
             Err(e) => {
                 tracing::warn!(error = %e, "alerts: cannot read the venues; will retry");
                 continue;
             }
         };
+        let hooks: std::collections::HashMap<Uuid, String> = operators
+            .into_iter()
+            .filter_map(|o| o.alert_webhook.map(|w| (o.id, w)))
+            .collect();
+        // Where each venue's alerts go.
+        let destinations: std::collections::HashMap<String, Vec<String>> = venues
+            .iter()
+            .map(|v| {
+                let own = v.operator_id.and_then(|o| hooks.get(&o).cloned());
+                let mut to: Vec<String> = global.iter().cloned().chain(own).collect();
+                to.dedup();
+                (v.id.clone(), to)
+            })
+            .collect();
+        let no_one: Vec<String> = Vec::new();
+        let to = |venue: &str| destinations.get(venue).unwrap_or(&no_one);
+        let venues: Vec<VenueListing> = venues
+            .into_iter()
+            .filter(|v| v.id.parse().is_ok_and(|id| hub.owns(id)))
+            .collect();
         let now = crate::now_ms();
         let now_alerts = match current(&hub, &venues, now, &rules).await {
             Ok(a) => a,
@@ -252,37 +276,45 @@ pub async fn watch(
         // A venue this process no longer ingests is left to its new owner.
         let owned: std::collections::BTreeSet<&str> =
             venues.iter().map(|v| v.id.as_str()).collect();
-        let mut changes: Vec<(&'static str, Alert)> = Vec::new();
+        let mut changes: Vec<(String, &'static str, Alert)> = Vec::new();
         let mut next = BTreeMap::new();
         for a in now_alerts {
-            if firing.contains_key(&a.key()) {
-                next.insert(a.key(), a);
-            } else {
-                changes.push(("firing", a));
+            for dest in to(&a.venue_id) {
+                let key = (dest.clone(), a.key());
+                if firing.contains_key(&key) {
+                    next.insert(key, a.clone());
+                } else {
+                    changes.push((dest.clone(), "firing", a.clone()));
+                }
             }
         }
-        for (key, a) in &firing {
-            if !next.contains_key(key) && owned.contains(a.venue_id.as_str()) {
-                changes.push(("resolved", a.clone()));
+        for ((dest, key), a) in &firing {
+            let still_there = to(&a.venue_id).contains(dest);
+            let gone = !next.contains_key(&(dest.clone(), key.clone()));
+            // A destination removed meanwhile hears nothing more.
+            if gone && still_there && owned.contains(a.venue_id.as_str()) {
+                changes.push((dest.clone(), "resolved", a.clone()));
             }
         }
         // Sent a few at a time, so one slow webhook does not hold every
         // change; a firing counts only once delivered (tried again at the
         // next look), and a resolved that failed stays firing until it goes.
-        let (client, webhook) = (&client, webhook.as_str());
+        let client = &client;
         let posts: Vec<_> = changes
             .into_iter()
-            .map(|(state, a): (&'static str, Alert)| async move {
-                (send(client, webhook, state, &a, now).await, state, a)
-            })
+            .map(
+                |(dest, state, a): (String, &'static str, Alert)| async move {
+                    (send(client, &dest, state, &a, now).await, dest, state, a)
+                },
+            )
             .collect();
-        let sent: Vec<(bool, &'static str, Alert)> = futures_util::stream::iter(posts)
+        let sent: Vec<(bool, String, &'static str, Alert)> = futures_util::stream::iter(posts)
             .buffer_unordered(WEBHOOK_AT_ONCE)
             .collect()
             .await;
-        for (delivered, state, a) in sent {
+        for (delivered, dest, state, a) in sent {
             if delivered == (state == "firing") {
-                next.insert(a.key(), a);
+                next.insert((dest, a.key()), a);
             }
         }
         firing = next;

@@ -160,7 +160,8 @@ pub enum CloudCommand {
 }
 
 /// An alert webhook: an http or https URL.
-fn webhook_url(text: &str) -> Result<String, String> {
+/// An http:// or https:// URL with a host (alert webhooks).
+pub fn webhook_url(text: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(text.to_owned()),

@@ -259,15 +259,14 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         stop.clone(),
     ));
     tokio::spawn(heartbeats(hub.clone(), client.clone(), stop.clone()));
-    if let Some(webhook) = cli.alert_webhook.clone() {
-        tokio::spawn(crate::alerts::watch(
-            hub.clone(),
-            webhook,
-            alert_rules(&cli),
-            std::time::Duration::from_secs(cli.heartbeat_secs.max(1)),
-            stop.clone(),
-        ));
-    }
+    // Always watched: operators may set their own webhooks at any time.
+    tokio::spawn(crate::alerts::watch(
+        hub.clone(),
+        cli.alert_webhook.clone(),
+        alert_rules(&cli),
+        std::time::Duration::from_secs(cli.heartbeat_secs.max(1)),
+        stop.clone(),
+    ));
     let proxies = pvm_shared::proxies::TrustedProxies::default();
     proxies.set(cli.trusted_proxies.clone());
     let app = App {

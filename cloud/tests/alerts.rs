@@ -139,3 +139,166 @@ async fn a_node_that_goes_quiet_is_posted_offline_and_then_resolved() {
     )
     .await;
 }
+
+/// An operator's own webhook: its owner sets it; its venues' alerts go
+/// there (with no hub webhook at all), another operator's hears nothing,
+/// and an admin of the operator may not change where alerts go.
+#[tokio::test]
+async fn an_operators_webhook_hears_its_own_venues_only() {
+    use serde_json::json;
+    let (hook_a, got_a) = receiver().await;
+    let (hook_b, got_b) = receiver().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let hub = HubNats::start(&tmp.path().join("hub"));
+    let cloud = Cloud::start_with(
+        &tmp.path().join("cloud"),
+        &hub,
+        None,
+        &["--alert-offline-secs", "3"],
+    );
+    let admin = cloud.client();
+    let post = |c: reqwest::Client, url: String, body: Value| async move {
+        let r = c.post(&url).json(&body).send().await.expect("post");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{url}: {status} {v}");
+        v
+    };
+    let login = |user: &'static str| {
+        let url = format!("{}/api/v1/login", cloud.url);
+        async move {
+            let v = post(
+                reqwest::Client::new(),
+                url,
+                json!({"username": user, "password": "correct horse battery"}),
+            )
+            .await;
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {}", v["token"].as_str().expect("token"))
+                    .parse()
+                    .expect("header"),
+            );
+            reqwest::Client::builder()
+                .default_headers(h)
+                .build()
+                .expect("client")
+        }
+    };
+    let mut owners = Vec::new();
+    for (name, user, hook) in [("Acme", "a-owner", &hook_a), ("Bravo", "b-owner", &hook_b)] {
+        let op = post(
+            admin.clone(),
+            format!("{}/api/v1/operators", cloud.url),
+            json!({"name": name}),
+        )
+        .await;
+        let id = op["id"].as_str().expect("id").to_owned();
+        for (u, role) in [(user, "owner"), (&*format!("{user}-admin"), "admin")] {
+            post(
+                admin.clone(),
+                format!("{}/api/v1/operators/{id}/staff", cloud.url),
+                json!({"username": u, "password": "correct horse battery", "role": role}),
+            )
+            .await;
+        }
+        let owner = login(user).await;
+        // An admin may not say where alerts go; the owner may.
+        let admin_of = login(if user == "a-owner" {
+            "a-owner-admin"
+        } else {
+            "b-owner-admin"
+        })
+        .await;
+        let r = admin_of
+            .patch(format!("{}/api/v1/operators/{id}", cloud.url))
+            .json(&json!({"alert_webhook": hook}))
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(r.status().as_u16(), 403);
+        let r = owner
+            .patch(format!("{}/api/v1/operators/{id}", cloud.url))
+            .json(&json!({"alert_webhook": "ftp://nope"}))
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(r.status().as_u16(), 422);
+        let r = owner
+            .patch(format!("{}/api/v1/operators/{id}", cloud.url))
+            .json(&json!({"alert_webhook": hook}))
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(r.status().as_u16(), 200);
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["alert_webhook"], json!(hook));
+        owners.push(owner);
+    }
+    // Acme's venue with a node that then goes quiet.
+    let venue = post(
+        owners[0].clone(),
+        format!("{}/api/v1/venues", cloud.url),
+        json!({"name": "Acme Riverside"}),
+    )
+    .await;
+    let venue = venue["id"].as_str().expect("venue").to_owned();
+    let token = post(
+        owners[0].clone(),
+        format!("{}/api/v1/venues/{venue}/tokens", cloud.url),
+        json!({}),
+    )
+    .await;
+    let node_dir = tmp.path().join("node");
+    admin_create(&node_dir);
+    let out = register(
+        &node_dir,
+        &cloud.url,
+        token["token"].as_str().expect("token"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let venue = venue_of(&node_dir);
+    let leaf = Leaf::start(&node_dir);
+    let node = NodeProc::start(&node_dir, &leaf, &[]);
+    node.token().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    drop(node);
+    until(
+        Duration::from_secs(20),
+        "the offline alert at Acme's webhook",
+        || async { posted(&got_a, "firing", "offline", &venue) == 1 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(posted(&got_a, "firing", "offline", &venue), 1, "once");
+    assert_eq!(
+        got_b.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        0,
+        "Bravo hears nothing of Acme's venues"
+    );
+    // Acme's webhook removed: the alert's end goes nowhere, and nothing fails.
+    let r = owners[0]
+        .patch(format!("{}/api/v1/operators/{}", cloud.url, {
+            let me: Value = owners[0]
+                .get(format!("{}/api/v1/me", cloud.url))
+                .send()
+                .await
+                .expect("me")
+                .json()
+                .await
+                .expect("json");
+            me["operator_id"].as_str().expect("op").to_owned()
+        }))
+        .json(&json!({"alert_webhook": null}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["alert_webhook"], Value::Null);
+}

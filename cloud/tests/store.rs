@@ -88,13 +88,13 @@ async fn registered(store: &Store, name: &str) -> (Uuid, Uuid) {
 async fn migrations_are_numbered_and_run_once(store: &Store, reopen: &Database) {
     assert_eq!(
         store.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5]
+        vec![1, 2, 3, 4, 5, 6]
     );
     let (venue, _) = registered(store, "Kept").await;
     let again = Store::open(reopen).await.expect("reopen");
     assert_eq!(
         again.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5]
+        vec![1, 2, 3, 4, 5, 6]
     );
     assert!(again
         .lock()
@@ -567,6 +567,7 @@ async fn operators_and_staff_accounts(store: &Store, reopen: &Database) {
         id: Uuid::now_v7(),
         name: "Acme".into(),
         created_ms: 1,
+        alert_webhook: None,
     };
     db.insert_operator(&acme).await.expect("operator");
     let twice = OperatorRow {
@@ -581,6 +582,41 @@ async fn operators_and_staff_accounts(store: &Store, reopen: &Database) {
     assert_eq!(db.operators().await.expect("list"), vec![acme.clone()]);
     assert_eq!(db.operator(acme.id).await.expect("one"), Some(acme.clone()));
     assert_eq!(db.operator(Uuid::now_v7()).await.expect("none"), None);
+    // Its webhook is set and removed; a rename keeps it; a taken name is refused.
+    assert!(db
+        .change_operator(acme.id, None, Some(Some("https://hooks.example/a")))
+        .await
+        .expect("webhook"));
+    assert!(db
+        .change_operator(acme.id, Some("Acme Poker"), None)
+        .await
+        .expect("rename"));
+    let got = db.operator(acme.id).await.expect("one").expect("there");
+    assert_eq!(
+        (got.name.as_str(), got.alert_webhook.as_deref()),
+        ("Acme Poker", Some("https://hooks.example/a"))
+    );
+    assert!(db
+        .change_operator(acme.id, Some("Acme"), Some(None))
+        .await
+        .expect("back"));
+    assert_eq!(db.operator(acme.id).await.expect("one"), Some(acme.clone()));
+    assert!(!db
+        .change_operator(Uuid::now_v7(), Some("X"), None)
+        .await
+        .expect("unknown"));
+    let other = OperatorRow {
+        id: Uuid::now_v7(),
+        name: "Other".into(),
+        created_ms: 2,
+        alert_webhook: None,
+    };
+    db.insert_operator(&other).await.expect("other");
+    let e = db
+        .change_operator(other.id, Some("Acme"), None)
+        .await
+        .expect_err("taken");
+    assert!(e.is::<NameTaken>(), "{e:#}");
     // A venue of the operator, and one of none.
     let (mine, loose) = (Uuid::now_v7(), Uuid::now_v7());
     db.insert_venue(mine, "Mine", Some(acme.id), 2)
@@ -749,7 +785,7 @@ async fn operators_and_staff_accounts(store: &Store, reopen: &Database) {
     );
     // All of it is what `pvm-cloud migrate` copies, and it outlives a restart.
     let records = db.records().await.expect("records");
-    assert_eq!(records.operators, vec![acme.clone()]);
+    assert_eq!(records.operators, vec![acme.clone(), other]);
     assert_eq!(records.staff.len(), 3);
     assert!(records
         .venues

@@ -5,8 +5,8 @@
 //! docs/HUB_ACCOUNTS.md says who may do what.
 
 use super::auth::{
-    session_hash, Caller, Operators, Require, Role, Scoped, SignedIn, StaffManage, SESSION_MS,
-    SESSION_PREFIX,
+    session_hash, Caller, OperatorSettings, Operators, Require, Role, Scoped, SignedIn,
+    StaffManage, SESSION_MS, SESSION_PREFIX,
 };
 use super::error::{bad, ApiError, Body};
 use crate::store::{NameTaken, OperatorRow, StaffChange, StaffRow};
@@ -46,6 +46,7 @@ pub fn routes() -> Router<App> {
             post(create_staff).get(list_staff),
         )
         .route("/api/v1/admins", post(create_super))
+        .route("/api/v1/operators/{id}", patch(change_operator))
         .route("/api/v1/staff/{id}", patch(change_staff))
 }
 
@@ -461,6 +462,7 @@ async fn create_operator(
         id: Uuid::now_v7(),
         name,
         created_ms: now_ms(),
+        alert_webhook: None,
     };
     db.insert_operator(&op).await.map_err(taken("name"))?;
     Ok((StatusCode::CREATED, Json(op)))
@@ -746,4 +748,67 @@ async fn change_staff(
     let staff = db.staff_by_id(id).await?.ok_or_else(not_found)?;
     tracing::info!(staff = %id, by = ?caller.staff.as_ref().map(|s| s.id), "hub staff account changed");
     Ok(Json(staff_json(&staff)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperatorPatch {
+    #[serde(default)]
+    name: Option<String>,
+    /// Where the operator's venues' alerts are POSTed; null removes it.
+    #[serde(default, deserialize_with = "some_or_null")]
+    alert_webhook: Option<Option<String>>,
+}
+
+/// A field that may be absent (None), null (Some(None)) or set.
+fn some_or_null<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An operator's name and its alert webhook (owners and super-admins).
+async fn change_operator(
+    State(app): State<App>,
+    Scoped { id, .. }: Scoped<OperatorSettings>,
+    Body(body): Body<OperatorPatch>,
+) -> Result<Json<OperatorRow>, ApiError> {
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| check_name("name", n))
+        .transpose()?;
+    let webhook = match &body.alert_webhook {
+        Some(Some(url)) => Some(Some(
+            crate::config::webhook_url(url.trim())
+                .map_err(|m| bad("invalid", format!("alert_webhook: {m}")))?,
+        )),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if webhook
+        .as_ref()
+        .and_then(|w| w.as_ref())
+        .is_some_and(|u| u.len() > 2_000)
+    {
+        return Err(bad("invalid", "alert_webhook: at most 2,000 characters"));
+    }
+    let db = app.hub.store.lock().await?;
+    let changed = db
+        .change_operator(id, name.as_deref(), webhook.as_ref().map(|w| w.as_deref()))
+        .await
+        .map_err(taken("name"))?;
+    let not_found = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no operator {id}"),
+        )
+    };
+    if !changed {
+        return Err(not_found());
+    }
+    Ok(Json(db.operator(id).await?.ok_or_else(not_found)?))
 }

@@ -108,6 +108,7 @@ perms! {
     Fleet = "fleet": [Super, Owner, Admin];
     StaffManage = "staff.manage": [Super, Owner, Admin];
     Operators = "operators": [Super];
+    OperatorSettings = "operator.settings": [Super, Owner];
 }
 
 /// Who is calling, once their credential is checked.

@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "operators",
         sql: include_str!("../../../migrations/cloud/libsql/0005_operators.sql"),
     },
+    Migration {
+        number: 6,
+        name: "operator_webhook",
+        sql: include_str!("../../../migrations/cloud/libsql/0006_operator_webhook.sql"),
+    },
 ];
 
 /// Columns added after the first release, for files made before them (and
@@ -736,8 +741,8 @@ impl Held<'_> {
         let tx = self.0.transaction().await?;
         for o in &records.operators {
             tx.execute(
-                "INSERT INTO operators (id, name, created_ms) VALUES (?1, ?2, ?3)",
-                libsql::params![o.id.to_string(), o.name.as_str(), o.created_ms],
+                "INSERT INTO operators (id, name, created_ms, alert_webhook) VALUES (?1, ?2, ?3, ?4)",
+                libsql::params![o.id.to_string(), o.name.as_str(), o.created_ms, o.alert_webhook.clone()],
             )
             .await?;
         }
@@ -982,8 +987,8 @@ impl Held<'_> {
     pub async fn insert_operator(&self, op: &OperatorRow) -> anyhow::Result<()> {
         self.0
             .execute(
-                "INSERT INTO operators (id, name, created_ms) VALUES (?1, ?2, ?3)",
-                libsql::params![op.id.to_string(), op.name.as_str(), op.created_ms],
+                "INSERT INTO operators (id, name, created_ms, alert_webhook) VALUES (?1, ?2, ?3, ?4)",
+                libsql::params![op.id.to_string(), op.name.as_str(), op.created_ms, op.alert_webhook.clone()],
             )
             .await
             .map_err(|e| {
@@ -1000,7 +1005,7 @@ impl Held<'_> {
         let mut rows = self
             .0
             .query(
-                "SELECT id, name, created_ms FROM operators ORDER BY name, id",
+                "SELECT id, name, created_ms, alert_webhook FROM operators ORDER BY name, id",
                 (),
             )
             .await?;
@@ -1010,6 +1015,7 @@ impl Held<'_> {
                 id: uuid_at(&r, 0)?,
                 name: r.get(1)?,
                 created_ms: r.get(2)?,
+                alert_webhook: r.get(3)?,
             });
         }
         Ok(out)
@@ -1019,7 +1025,7 @@ impl Held<'_> {
         let mut rows = self
             .0
             .query(
-                "SELECT id, name, created_ms FROM operators WHERE id = ?1",
+                "SELECT id, name, created_ms, alert_webhook FROM operators WHERE id = ?1",
                 [id.to_string()],
             )
             .await?;
@@ -1028,9 +1034,34 @@ impl Held<'_> {
                 id: uuid_at(&r, 0)?,
                 name: r.get(1)?,
                 created_ms: r.get(2)?,
+                alert_webhook: r.get(3)?,
             }),
             None => None,
         })
+    }
+
+    pub async fn change_operator(
+        &self,
+        id: Uuid,
+        name: Option<&str>,
+        webhook: Option<Option<&str>>,
+    ) -> anyhow::Result<bool> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE operators SET name = COALESCE(?2, name), \
+                 alert_webhook = CASE WHEN ?3 THEN ?4 ELSE alert_webhook END WHERE id = ?1",
+                libsql::params![id.to_string(), name, webhook.is_some(), webhook.flatten()],
+            )
+            .await
+            .map_err(|e| {
+                if unique_violation(&e) {
+                    anyhow::Error::new(NameTaken)
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(n > 0)
     }
 
     pub async fn venue_operator(&self, venue: Uuid) -> anyhow::Result<Option<Option<Uuid>>> {

@@ -324,6 +324,8 @@ pub struct OperatorRow {
     pub id: Uuid,
     pub name: String,
     pub created_ms: i64,
+    /// Where its venues' alerts are POSTed too.
+    pub alert_webhook: Option<String>,
 }
 
 /// A hub staff account, as stored.
@@ -631,6 +633,18 @@ impl Locked<'_> {
 
     /// The operator a venue belongs to: None if there is no such venue,
     /// Some(None) for a venue of no operator.
+    /// Renames an operator and/or sets its alert webhook (Some(None)
+    /// removes it); false if there is no such operator, [`NameTaken`] if
+    /// the name is in use.
+    pub async fn change_operator(
+        &self,
+        id: Uuid,
+        name: Option<&str>,
+        webhook: Option<Option<&str>>,
+    ) -> anyhow::Result<bool> {
+        each!(self, change_operator(id, name, webhook))
+    }
+
     pub async fn venue_operator(&self, venue: Uuid) -> anyhow::Result<Option<Option<Uuid>>> {
         each!(self, venue_operator(venue))
     }

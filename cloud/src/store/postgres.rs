@@ -44,6 +44,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "operators",
         sql: include_str!("../../../migrations/cloud/postgres/0005_operators.sql"),
     },
+    Migration {
+        number: 6,
+        name: "operator_webhook",
+        sql: include_str!("../../../migrations/cloud/postgres/0006_operator_webhook.sql"),
+    },
 ];
 
 /// Connections this process keeps to the server, at most.
@@ -777,8 +782,8 @@ impl Held<'_> {
         let tx = c.transaction().await?;
         for o in &records.operators {
             tx.execute(
-                "INSERT INTO operators (id, name, created_ms) VALUES ($1, $2, $3)",
-                &[&o.id, &o.name, &o.created_ms],
+                "INSERT INTO operators (id, name, created_ms, alert_webhook) VALUES ($1, $2, $3, $4)",
+                &[&o.id, &o.name, &o.created_ms, &o.alert_webhook],
             )
             .await?;
         }
@@ -1187,7 +1192,7 @@ async fn insert_staff(c: &impl GenericClient, st: &StaffRow) -> anyhow::Result<(
 
 async fn operators(c: &impl GenericClient) -> anyhow::Result<Vec<OperatorRow>> {
     Ok(c.query(
-        "SELECT id, name, created_ms FROM operators ORDER BY name COLLATE \"C\", id",
+        "SELECT id, name, created_ms, alert_webhook FROM operators ORDER BY name COLLATE \"C\", id",
         &[],
     )
     .await?
@@ -1196,6 +1201,7 @@ async fn operators(c: &impl GenericClient) -> anyhow::Result<Vec<OperatorRow>> {
         id: r.get(0),
         name: r.get(1),
         created_ms: r.get(2),
+        alert_webhook: r.get(3),
     })
     .collect())
 }
@@ -1219,8 +1225,8 @@ impl Held<'_> {
     pub async fn insert_operator(&self, op: &OperatorRow) -> anyhow::Result<()> {
         let c = self.client.lock().await;
         c.execute(
-            "INSERT INTO operators (id, name, created_ms) VALUES ($1, $2, $3)",
-            &[&op.id, &op.name, &op.created_ms],
+            "INSERT INTO operators (id, name, created_ms, alert_webhook) VALUES ($1, $2, $3, $4)",
+            &[&op.id, &op.name, &op.created_ms, &op.alert_webhook],
         )
         .await
         .map_err(name_taken)?;
@@ -1235,7 +1241,7 @@ impl Held<'_> {
     pub async fn operator(&self, id: Uuid) -> anyhow::Result<Option<OperatorRow>> {
         let c = self.client.lock().await;
         Ok(c.query_opt(
-            "SELECT id, name, created_ms FROM operators WHERE id = $1",
+            "SELECT id, name, created_ms, alert_webhook FROM operators WHERE id = $1",
             &[&id],
         )
         .await?
@@ -1243,7 +1249,26 @@ impl Held<'_> {
             id: r.get(0),
             name: r.get(1),
             created_ms: r.get(2),
+            alert_webhook: r.get(3),
         }))
+    }
+
+    pub async fn change_operator(
+        &self,
+        id: Uuid,
+        name: Option<&str>,
+        webhook: Option<Option<&str>>,
+    ) -> anyhow::Result<bool> {
+        let c = self.client.lock().await;
+        let n = c
+            .execute(
+                "UPDATE operators SET name = COALESCE($2, name), \
+                 alert_webhook = CASE WHEN $3 THEN $4 ELSE alert_webhook END WHERE id = $1",
+                &[&id, &name, &webhook.is_some(), &webhook.flatten()],
+            )
+            .await
+            .map_err(name_taken)?;
+        Ok(n > 0)
     }
 
     pub async fn venue_operator(&self, venue: Uuid) -> anyhow::Result<Option<Option<Uuid>>> {
