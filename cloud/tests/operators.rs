@@ -75,6 +75,7 @@ struct Room {
     b1: String,
     node: String,
     auditor_id: String,
+    action: String,
 }
 
 async fn room() -> Room {
@@ -171,7 +172,27 @@ async fn room() -> Room {
     let node = link["node_id"].as_str().expect("node").to_owned();
     // Registration gives the venue the id its node's events carry.
     let a1 = venue_of(&node_dir);
+    // An action of Acme's (its owner's announcement to the first venue).
+    let owner_token = {
+        let (s, v) = post(
+            &reqwest::Client::new(),
+            url("/api/v1/login"),
+            json!({"username": "a-owner", "password": pw}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["token"].as_str().expect("token").to_owned()
+    };
+    let (s, sent) = post(
+        &bearer(&owner_token),
+        url("/api/v1/actions"),
+        json!({"venues": [a1], "announcement": {"text": "Doors at 7", "minutes": 5}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    let action = sent["id"].as_str().expect("action").to_owned();
     Room {
+        action,
         cloud,
         _hub: hub,
         _tmp: tmp,
@@ -254,7 +275,9 @@ async fn every_operation_answers_each_role_and_a_foreign_operator_as_documented(
     assert!(ops.len() >= 20, "{} operations", ops.len());
     let mut calls = 0;
     for (path, method, roles, documented) in &ops {
-        let target = if path.starts_with("/api/v1/staff/") {
+        let target = if path.starts_with("/api/v1/actions/") {
+            r.action.clone()
+        } else if path.starts_with("/api/v1/staff/") {
             r.auditor_id.clone()
         } else if path.starts_with("/api/v1/operators/") {
             r.op_a.clone()

@@ -171,6 +171,18 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
         EventKind::TemplateDeleted { name } => passes(checked_name(name)),
         EventKind::LeafRestarted { method, .. } => bytes("method", method, MAX_TOKEN_BYTES),
         EventKind::WipeOrdered { .. } => Ok(()),
+        EventKind::DownHandled {
+            kind,
+            outcome,
+            detail,
+            ..
+        } => {
+            bytes("kind", kind, MAX_TOKEN_BYTES)?;
+            if !matches!(outcome.as_str(), "applied" | "refused") {
+                return Err(out("outcome", "applied or refused"));
+            }
+            bytes("detail", detail, MAX_TEXT_BYTES)
+        }
         EventKind::UpdateFinished {
             container,
             image,
@@ -925,6 +937,12 @@ mod tests {
             Command::RecordWipe {
                 message_id: id(211),
             },
+            Command::RecordDownHandled {
+                message_id: id(212),
+                kind: "template".into(),
+                outcome: "applied".into(),
+                detail: "saved as Series Daily".into(),
+            },
         ];
         for c in staff {
             seen.push(run(s, c));
@@ -1301,6 +1319,7 @@ mod tests {
         "template_deleted",
         "leaf_restarted",
         "update_finished",
+        "down_handled",
         "cash_policy_set",
         "waiting_list_created",
         "waiting_list_closed",

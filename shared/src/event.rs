@@ -149,6 +149,16 @@ pub enum EventKind {
         /// The hub's signed message that ordered it.
         message_id: Uuid,
     },
+    /// What this node did with a message from the hub (a template, an
+    /// announcement, an update): `applied` or `refused`, and why. The hub
+    /// reads it as the message's delivery state.
+    DownHandled {
+        message_id: Uuid,
+        /// `template`, `announcement` or `update`.
+        kind: String,
+        outcome: String,
+        detail: String,
+    },
     /// A container update finished: `updated`, `current`, `pull_failed`,
     /// `rolled_back` or `refused` (a manifest not signed by the hub).
     UpdateFinished {

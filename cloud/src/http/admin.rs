@@ -61,7 +61,7 @@ pub(super) fn page(title: &str, signed_in: bool, body: Markup) -> Markup {
                 header.top {
                     span.venue { "PVM hub" }
                     @if signed_in {
-                        nav { a href="/admin/console" { "Console" } a href="/admin" { "Venues" }
+                        nav { a href="/admin/console" { "Console" } a href="/admin" { "Venues" } a href="/admin/actions" { "Send" }
                             form.logout.inline method="post" action="/admin/logout" { button.link type="submit" { "Sign out" } } }
                     }
                 }
@@ -752,7 +752,17 @@ async fn announce(
 ) -> Result<Response, Response> {
     let caller = guard_venue::<VenuesAct>(&app, &headers, id).await?;
     let minutes: u64 = f.minutes.trim().parse().unwrap_or(0);
-    let notice = match super::downstream::announce_down(&app, id, f.text, None, minutes).await {
+    let notice = match super::downstream::announce_down(
+        &app,
+        id,
+        super::downstream::NewAnnouncement {
+            text: f.text,
+            group: None,
+            minutes,
+        },
+    )
+    .await
+    {
         Ok(_) => html! { p.meta { "Sent: it shows on the venue's screens once its node has it." } },
         Err(e) => html! { p.error { (e.2) } },
     };

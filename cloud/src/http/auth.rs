@@ -393,6 +393,8 @@ impl<P: Perm> FromRequestParts<App> for Scoped<P> {
             ("operator", "id")
         } else if path.starts_with("/api/v1/staff/") {
             ("staff account", "id")
+        } else if path.starts_with("/api/v1/actions/") {
+            ("action", "id")
         } else {
             ("venue", "id")
         };
@@ -441,6 +443,22 @@ impl<P: Perm> FromRequestParts<App> for Scoped<P> {
                     .await
                     .map_err(|e| ApiError::from(e).into_response())?;
                 match staff.map(|s| s.operator_id) {
+                    Some(Some(op)) => caller.in_operator(op),
+                    Some(None) => caller.role == Role::Super,
+                    None => false,
+                }
+            }
+            "action" => {
+                let found = app
+                    .hub
+                    .store
+                    .lock()
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?
+                    .action(id)
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?;
+                match found.map(|(a, _)| a.operator_id) {
                     Some(Some(op)) => caller.in_operator(op),
                     Some(None) => caller.role == Role::Super,
                     None => false,

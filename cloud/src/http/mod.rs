@@ -4,6 +4,7 @@
 //! `auth` (who calls, and what they may do); those use none of them.
 
 pub mod accounts;
+pub mod actions;
 pub mod admin;
 pub mod auth;
 pub mod console;
@@ -53,6 +54,7 @@ pub fn app(state: App) -> Router {
         .route("/api/v1/nodes/{node}/revoke", post(venues::revoke))
         .route("/api/v1/nodes/{node}/wipe", post(venues::wipe))
         .merge(accounts::routes())
+        .merge(actions::routes())
         .merge(admin::routes())
         .merge(console::routes())
         .merge(display::routes())

@@ -3,10 +3,10 @@
 //! not be used from many tasks at once).
 
 use super::{
-    venues_json, venues_of_json, EventRow, EventsSummary, HeadMoved, Migration, NameTaken, NewNode,
-    NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord, ProblemRow, Records,
-    RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord, TokenRow, VenueListing,
-    VenueRecord,
+    venues_json, venues_of_json, ActionRow, DeliveryRow, EventRow, EventsSummary, HeadMoved,
+    Migration, NameTaken, NewNode, NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord,
+    ProblemRow, Records, RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord,
+    TokenRow, VenueListing, VenueRecord,
 };
 use libsql::Connection;
 use std::path::Path;
@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         number: 6,
         name: "operator_webhook",
         sql: include_str!("../../../migrations/cloud/libsql/0006_operator_webhook.sql"),
+    },
+    Migration {
+        number: 7,
+        name: "actions",
+        sql: include_str!("../../../migrations/cloud/libsql/0007_actions.sql"),
     },
 ];
 
@@ -678,6 +683,11 @@ impl Held<'_> {
             });
         }
         out.operators = self.operators().await?;
+        for a in self.actions(None, i64::MAX).await? {
+            if let Some(found) = self.action(a.id).await? {
+                out.actions.push(found);
+            }
+        }
         out.staff = self.staff_where("1 = 1", "").await?;
         let mut rows = self
             .0
@@ -760,6 +770,9 @@ impl Held<'_> {
         }
         for st in &records.staff {
             insert_staff(&tx, st).await?;
+        }
+        for (a, d) in &records.actions {
+            insert_action(&tx, a, d).await?;
         }
         for t in &records.tokens {
             tx.execute(
@@ -1200,5 +1213,120 @@ impl Held<'_> {
             .execute("DELETE FROM staff_sessions WHERE hash = ?1", [hash])
             .await?;
         Ok(())
+    }
+}
+
+async fn insert_action(
+    conn: &Connection,
+    a: &ActionRow,
+    deliveries: &[DeliveryRow],
+) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO actions (id, operator_id, kind, label, sent_by, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        libsql::params![
+            a.id.to_string(),
+            a.operator_id.map(|o| o.to_string()),
+            a.kind.as_str(),
+            a.label.as_str(),
+            a.sent_by.map(|s| s.to_string()),
+            a.created_ms
+        ],
+    )
+    .await?;
+    for d in deliveries {
+        conn.execute(
+            "INSERT INTO action_deliveries (action_id, venue_id, message_id, error) VALUES (?1, ?2, ?3, ?4)",
+            libsql::params![
+                a.id.to_string(),
+                d.venue_id.to_string(),
+                d.message_id.map(|m| m.to_string()),
+                d.error.clone()
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn action_row(r: &libsql::Row) -> anyhow::Result<ActionRow> {
+    Ok(ActionRow {
+        id: uuid_at(r, 0)?,
+        operator_id: r.get::<Option<String>>(1)?.map(|t| t.parse()).transpose()?,
+        kind: r.get(2)?,
+        label: r.get(3)?,
+        sent_by: r.get::<Option<String>>(4)?.map(|t| t.parse()).transpose()?,
+        created_ms: r.get(5)?,
+    })
+}
+
+impl Held<'_> {
+    pub async fn insert_action(&self, a: &ActionRow, d: &[DeliveryRow]) -> anyhow::Result<()> {
+        let tx = self.0.transaction().await?;
+        insert_action(&tx, a, d).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn actions(
+        &self,
+        operator: Option<Uuid>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ActionRow>> {
+        const COLUMNS: &str =
+            "SELECT id, operator_id, kind, label, sent_by, created_ms FROM actions";
+        let mut rows = match operator {
+            Some(o) => {
+                self.0
+                    .query(
+                        &format!("{COLUMNS} WHERE operator_id = ?1 ORDER BY created_ms DESC, id DESC LIMIT ?2"),
+                        libsql::params![o.to_string(), limit],
+                    )
+                    .await?
+            }
+            None => {
+                self.0
+                    .query(
+                        &format!("{COLUMNS} ORDER BY created_ms DESC, id DESC LIMIT ?1"),
+                        libsql::params![limit],
+                    )
+                    .await?
+            }
+        };
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().await? {
+            out.push(action_row(&r)?);
+        }
+        Ok(out)
+    }
+
+    pub async fn action(&self, id: Uuid) -> anyhow::Result<Option<(ActionRow, Vec<DeliveryRow>)>> {
+        let mut rows = self
+            .0
+            .query(
+                "SELECT id, operator_id, kind, label, sent_by, created_ms FROM actions WHERE id = ?1",
+                [id.to_string()],
+            )
+            .await?;
+        let Some(r) = rows.next().await? else {
+            return Ok(None);
+        };
+        let action = action_row(&r)?;
+        drop(rows);
+        let mut rows = self
+            .0
+            .query(
+                "SELECT venue_id, message_id, error FROM action_deliveries WHERE action_id = ?1 ORDER BY venue_id",
+                [id.to_string()],
+            )
+            .await?;
+        let mut deliveries = Vec::new();
+        while let Some(r) = rows.next().await? {
+            deliveries.push(DeliveryRow {
+                venue_id: uuid_at(&r, 0)?,
+                message_id: r.get::<Option<String>>(1)?.map(|t| t.parse()).transpose()?,
+                error: r.get(2)?,
+            });
+        }
+        Ok(Some((action, deliveries)))
     }
 }

@@ -272,6 +272,7 @@ pub struct Records {
     pub problems: Vec<ProblemRecord>,
     pub operators: Vec<OperatorRow>,
     pub staff: Vec<StaffRow>,
+    pub actions: Vec<(ActionRow, Vec<DeliveryRow>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,6 +369,28 @@ pub struct StaffChange {
     pub totp_pending: Option<Option<String>>,
     /// Ends every session of the account.
     pub new_epoch: bool,
+}
+
+/// One action sent to many venues.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ActionRow {
+    pub id: Uuid,
+    pub operator_id: Option<Uuid>,
+    /// `template`, `announcement` or `update`.
+    pub kind: String,
+    /// What was sent, in words.
+    pub label: String,
+    pub sent_by: Option<Uuid>,
+    pub created_ms: i64,
+}
+
+/// An action's message to one venue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryRow {
+    pub venue_id: Uuid,
+    /// None when it could not be sent.
+    pub message_id: Option<Uuid>,
+    pub error: Option<String>,
 }
 
 /// The name (operators) or username (staff) is in use.
@@ -704,6 +727,30 @@ impl Locked<'_> {
 
     pub async fn delete_staff_session(&self, hash: &str) -> anyhow::Result<()> {
         each!(self, delete_staff_session(hash))
+    }
+
+    /// An action and its deliveries, in one transaction.
+    pub async fn insert_action(
+        &self,
+        action: &ActionRow,
+        deliveries: &[DeliveryRow],
+    ) -> anyhow::Result<()> {
+        each!(self, insert_action(action, deliveries))
+    }
+
+    /// The latest `limit` actions, newest first: of one operator (Some), or
+    /// every one (None).
+    pub async fn actions(
+        &self,
+        operator: Option<Uuid>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<ActionRow>> {
+        each!(self, actions(operator, i64::from(limit)))
+    }
+
+    /// An action with its deliveries.
+    pub async fn action(&self, id: Uuid) -> anyhow::Result<Option<(ActionRow, Vec<DeliveryRow>)>> {
+        each!(self, action(id))
     }
 
     /// Writes stored envelopes as they are (a duplicate is left as it was),

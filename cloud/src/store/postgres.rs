@@ -4,10 +4,10 @@
 //! conditions (a token is spent only once, one live node per venue).
 
 use super::{
-    venues_json, venues_of_json, EventRow, EventsSummary, HeadMoved, Migration, NameTaken, NewNode,
-    NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord, ProblemRow, Records,
-    RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord, TokenRow, VenueListing,
-    VenueRecord,
+    venues_json, venues_of_json, ActionRow, DeliveryRow, EventRow, EventsSummary, HeadMoved,
+    Migration, NameTaken, NewNode, NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord,
+    ProblemRow, Records, RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord,
+    TokenRow, VenueListing, VenueRecord,
 };
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         number: 6,
         name: "operator_webhook",
         sql: include_str!("../../../migrations/cloud/postgres/0006_operator_webhook.sql"),
+    },
+    Migration {
+        number: 7,
+        name: "actions",
+        sql: include_str!("../../../migrations/cloud/postgres/0007_actions.sql"),
     },
 ];
 
@@ -774,6 +779,15 @@ impl Held<'_> {
             problems,
             operators: operators(&*c).await?,
             staff: staff_where(&*c, "TRUE", None).await?,
+            actions: {
+                let mut out = Vec::new();
+                for a in actions(&*c, None, i64::MAX).await? {
+                    if let Some(found) = action(&*c, a.id).await? {
+                        out.push(found);
+                    }
+                }
+                out
+            },
         })
     }
 
@@ -796,6 +810,9 @@ impl Held<'_> {
         }
         for st in &records.staff {
             insert_staff(&tx, st).await?;
+        }
+        for (a, d) in &records.actions {
+            insert_action(&tx, a, d).await?;
         }
         for t in &records.tokens {
             tx.execute(
@@ -1398,5 +1415,116 @@ impl Held<'_> {
         c.execute("DELETE FROM staff_sessions WHERE hash = $1", &[&hash])
             .await?;
         Ok(())
+    }
+}
+
+async fn insert_action(
+    c: &impl GenericClient,
+    a: &ActionRow,
+    deliveries: &[DeliveryRow],
+) -> anyhow::Result<()> {
+    c.execute(
+        "INSERT INTO actions (id, operator_id, kind, label, sent_by, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&a.id, &a.operator_id, &a.kind, &a.label, &a.sent_by, &a.created_ms],
+    )
+    .await?;
+    for d in deliveries {
+        c.execute(
+            "INSERT INTO action_deliveries (action_id, venue_id, message_id, error) VALUES ($1, $2, $3, $4)",
+            &[&a.id, &d.venue_id, &d.message_id, &d.error],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn action_row(r: &tokio_postgres::Row) -> ActionRow {
+    ActionRow {
+        id: r.get(0),
+        operator_id: r.get(1),
+        kind: r.get(2),
+        label: r.get(3),
+        sent_by: r.get(4),
+        created_ms: r.get(5),
+    }
+}
+
+async fn actions(
+    c: &impl GenericClient,
+    operator: Option<Uuid>,
+    limit: i64,
+) -> anyhow::Result<Vec<ActionRow>> {
+    const COLUMNS: &str = "SELECT id, operator_id, kind, label, sent_by, created_ms FROM actions";
+    let rows = match operator {
+        Some(o) => {
+            c.query(
+                &format!(
+                    "{COLUMNS} WHERE operator_id = $1 ORDER BY created_ms DESC, id DESC LIMIT $2"
+                ),
+                &[&o, &limit],
+            )
+            .await?
+        }
+        None => {
+            c.query(
+                &format!("{COLUMNS} ORDER BY created_ms DESC, id DESC LIMIT $1"),
+                &[&limit],
+            )
+            .await?
+        }
+    };
+    Ok(rows.iter().map(action_row).collect())
+}
+
+async fn action(
+    c: &impl GenericClient,
+    id: Uuid,
+) -> anyhow::Result<Option<(ActionRow, Vec<DeliveryRow>)>> {
+    let Some(r) = c
+        .query_opt(
+            "SELECT id, operator_id, kind, label, sent_by, created_ms FROM actions WHERE id = $1",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let deliveries = c
+        .query(
+            "SELECT venue_id, message_id, error FROM action_deliveries WHERE action_id = $1 ORDER BY venue_id::text",
+            &[&id],
+        )
+        .await?
+        .iter()
+        .map(|r| DeliveryRow {
+            venue_id: r.get(0),
+            message_id: r.get(1),
+            error: r.get(2),
+        })
+        .collect();
+    Ok(Some((action_row(&r), deliveries)))
+}
+
+impl Held<'_> {
+    pub async fn insert_action(&self, a: &ActionRow, d: &[DeliveryRow]) -> anyhow::Result<()> {
+        let mut c = self.client.lock().await;
+        let tx = c.transaction().await?;
+        insert_action(&tx, a, d).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn actions(
+        &self,
+        operator: Option<Uuid>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<ActionRow>> {
+        let c = self.client.lock().await;
+        actions(&*c, operator, limit).await
+    }
+
+    pub async fn action(&self, id: Uuid) -> anyhow::Result<Option<(ActionRow, Vec<DeliveryRow>)>> {
+        let c = self.client.lock().await;
+        action(&*c, id).await
     }
 }

@@ -35,3 +35,38 @@ pub async fn record_wipe(
 ) -> Result<Committed, AppendError> {
     log.append(actor, Command::RecordWipe { message_id }).await
 }
+
+/// Bytes of a delivery report's detail, at most.
+pub const MAX_DOWN_DETAIL: usize = 500;
+
+/// Records what this node did with a message from the hub: the hub reads it
+/// as the message's delivery state. The detail is cut to what an event may
+/// carry.
+pub async fn record_down_handled(
+    log: &Log,
+    actor: Actor,
+    message_id: uuid::Uuid,
+    kind: &str,
+    applied: bool,
+    detail: &str,
+) -> Result<Committed, AppendError> {
+    let mut detail = detail.to_owned();
+    let max = MAX_DOWN_DETAIL;
+    if detail.len() > max {
+        let mut cut = max;
+        while !detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        detail.truncate(cut);
+    }
+    log.append(
+        actor,
+        Command::RecordDownHandled {
+            message_id,
+            kind: kind.into(),
+            outcome: if applied { "applied" } else { "refused" }.into(),
+            detail,
+        },
+    )
+    .await
+}

@@ -354,6 +354,7 @@ impl Statements {
             | EventKind::DisplayChanged { .. }
             | EventKind::LeafRestarted { .. }
             | EventKind::WipeOrdered { .. }
+            | EventKind::DownHandled { .. }
             | EventKind::UpdateFinished { .. } => Ok(()),
         }
     }

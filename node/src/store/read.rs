@@ -145,6 +145,9 @@ impl Reader {
             cash,
             tournaments,
             templates,
+            // What the node did with hub messages is the hub's to follow
+            // (its fold of the events); the node keeps no rows for it.
+            down: Default::default(),
         })
     }
 

@@ -323,25 +323,49 @@ pub(crate) async fn apply_down(
             Err(e) => DownOutcome::Later(e.to_string()),
         };
     }
-    let applied = match apply {
-        Apply::Record(r) => ops::updates::record(log, actor, r).await,
-        Apply::Template(structure) => ops::tournaments::save_template(log, actor, structure).await,
-        Apply::Announce(change) => ops::displays::change(log, actor, clock.now_ms(), change).await,
+    // What to report back (a replay reported the first time already).
+    let (report, applied) = match apply {
+        Apply::Record(r) => {
+            let report = (r.outcome != "refused", r.detail.clone());
+            (report, ops::updates::record(log, actor.clone(), r).await)
+        }
+        Apply::Template(structure) => {
+            let report = (true, format!("saved as the template {}", structure.name));
+            (
+                report,
+                ops::tournaments::save_template(log, actor.clone(), structure).await,
+            )
+        }
+        Apply::Announce(change) => {
+            let report = (true, "shown on the venue's screens".to_owned());
+            (
+                report,
+                ops::displays::change(log, actor.clone(), clock.now_ms(), change).await,
+            )
+        }
         Apply::Wipe(_) => return DownOutcome::Later("a wipe is handled above".into()),
     };
-    match applied {
+    let (ok, detail) = match applied {
         Ok(c) => {
             tracing::info!(seq = c.seq, id = %message.id, "applied a message from the hub");
-            done
+            report
         }
         // The message itself cannot be applied (e.g. a template that is
         // not valid here): remembered as done, said in the log.
         Err(crate::store::AppendError::Rejected(e)) => {
             tracing::warn!(error = %e, id = %message.id, "a message from the hub could not be applied");
-            done
+            (false, e.to_string())
         }
-        Err(e) => DownOutcome::Later(e.to_string()),
+        Err(e) => return DownOutcome::Later(e.to_string()),
+    };
+    if seen.is_none() {
+        if let Err(e) =
+            ops::updates::record_down_handled(log, actor, message.id, kind, ok, &detail).await
+        {
+            tracing::warn!(error = %e, id = %message.id, "what became of a message from the hub was not recorded");
+        }
     }
+    done
 }
 
 /// True when `version` is older than `running` (dotted numbers; anything

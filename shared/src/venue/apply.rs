@@ -110,6 +110,24 @@ impl VenueState {
             EventKind::TemplateDeleted { name } => {
                 self.templates.remove(&name.to_lowercase());
             }
+            EventKind::DownHandled {
+                message_id,
+                kind,
+                outcome,
+                detail,
+            } => {
+                self.down.insert(
+                    message_id,
+                    DownHandled {
+                        kind,
+                        outcome,
+                        detail,
+                    },
+                );
+                while self.down.len() > MAX_DOWN_KEPT {
+                    self.down.pop_first();
+                }
+            }
             EventKind::LeafRestarted { .. }
             | EventKind::UpdateFinished { .. }
             | EventKind::WipeOrdered { .. } => {}

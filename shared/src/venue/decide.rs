@@ -277,6 +277,17 @@ impl VenueState {
                 detail,
             }),
             Command::RecordWipe { message_id } => Ok(EventKind::WipeOrdered { message_id }),
+            Command::RecordDownHandled {
+                message_id,
+                kind,
+                outcome,
+                detail,
+            } => Ok(EventKind::DownHandled {
+                message_id,
+                kind,
+                outcome,
+                detail,
+            }),
             Command::RecordLeafRestart {
                 down_for_ms,
                 method,

@@ -14,6 +14,22 @@ pub struct VenueState {
     /// Templates staff saved, by lower-case name (the built-in ones are in code).
     pub templates: BTreeMap<String, Structure>,
     pub displays: crate::displays::DisplayState,
+    /// What the node did with the hub's latest messages, by message id
+    /// (the last `MAX_DOWN_KEPT`): the hub's delivery state.
+    pub down: BTreeMap<Uuid, DownHandled>,
+}
+
+/// Hub messages whose handling the state keeps (the newest, by id: ids are
+/// time-ordered uuids).
+pub const MAX_DOWN_KEPT: usize = 1_000;
+
+/// What a node did with a message from the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownHandled {
+    pub kind: String,
+    /// `applied` or `refused`.
+    pub outcome: String,
+    pub detail: String,
 }
 
 /// A request to change the venue, already parsed.
@@ -86,6 +102,13 @@ pub enum Command {
     RecordUpdate {
         container: String,
         image: String,
+        outcome: String,
+        detail: String,
+    },
+    /// Records what the node did with a hub message (see `EventKind::DownHandled`).
+    RecordDownHandled {
+        message_id: Uuid,
+        kind: String,
         outcome: String,
         detail: String,
     },

@@ -1,0 +1,22 @@
+-- One action sent to many venues (a template, an announcement, an update):
+-- who sent what, and each venue's message (its delivery state is what the
+-- venue's node reports back, in the hub's fold of its events).
+CREATE TABLE actions (
+    id UUID PRIMARY KEY,
+    -- NULL: sent by a super-admin to venues of no operator or of several.
+    operator_id UUID,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    -- The staff account that sent it; NULL for the admin key.
+    sent_by UUID,
+    created_ms BIGINT NOT NULL
+);
+CREATE INDEX actions_by_operator ON actions (operator_id, created_ms);
+CREATE TABLE action_deliveries (
+    action_id UUID NOT NULL,
+    venue_id UUID NOT NULL,
+    -- The signed message sent; NULL when it could not be sent (see error).
+    message_id UUID,
+    error TEXT,
+    PRIMARY KEY (action_id, venue_id)
+);
