@@ -720,3 +720,188 @@ async fn a_regional_manager_signs_in_through_the_page_at_phone_and_desktop_width
         b.quit().await;
     }
 }
+
+/// The staff pages in Chromium at phone and desktop width: an owner makes
+/// a regional manager for one venue (a too-short password first: the form
+/// comes back with what was typed and says why), disables an account; a
+/// super-admin's list of operators; a regional manager is refused.
+#[tokio::test]
+async fn an_owner_manages_staff_through_the_pages() {
+    let r = room().await;
+    let cloud = &r.cloud;
+    for (pass, (width, height)) in [(390, 844), (1280, 900)].into_iter().enumerate() {
+        let b = browser::Browser::start(width, height).await;
+        b.goto(&format!("{}/admin/login", cloud.url)).await;
+        b.type_into("input[name=username]", "a-owner").await;
+        b.type_into("input[name=password]", "correct horse battery")
+            .await;
+        b.click_and_wait("button[type=submit]").await;
+        b.goto(&format!("{}/admin/staff", cloud.url)).await;
+        let page = b.source().await;
+        assert!(
+            page.contains("Acme Poker") && page.contains("a-auditor"),
+            "{page}"
+        );
+        let user = format!("new-regional-{pass}");
+        b.type_into("section.new input[name=username]", &user).await;
+        b.type_into("section.new input[name=password]", "short")
+            .await;
+        b.choose("section.new select[name=role]", "regional").await;
+        b.click(&format!("section.new input[name=venue][value='{}']", r.a1))
+            .await;
+        // The browser's own minlength check would stop it: the server's is tested.
+        b.eval("document.querySelectorAll('input[minlength]').forEach(i => i.removeAttribute('minlength')); return 0").await;
+        b.click_and_wait("section.new button[type=submit]").await;
+        let page = b.source().await;
+        assert!(
+            page.contains("password: a password needs 8 to 128 characters"),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!("value=\"{user}\"")),
+            "keeps the username: {page}"
+        );
+        shot(&b, &format!("hub-staff-error-{width}.png")).await;
+        b.type_into("section.new input[name=password]", "a long enough one")
+            .await;
+        b.click_and_wait("section.new button[type=submit]").await;
+        let page = b.source().await;
+        assert!(
+            page.contains(&format!("Made {user} (regional manager)")),
+            "{page}"
+        );
+        assert!(page.contains("Acme Riverside"), "the set is shown: {page}");
+        let wide = b
+            .eval("return document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+            .await;
+        assert_eq!(
+            wide,
+            serde_json::Value::Bool(true),
+            "nothing wider than {width} px"
+        );
+        shot(&b, &format!("hub-staff-{width}.png")).await;
+        b.quit().await;
+        // The new account signs in and sees its one venue.
+        let (s, body) = login(cloud, &user, "a long enough one", None).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body["account"]["venues"], json!([r.a1]));
+    }
+    // Disabling through the page ends the account's sign-in.
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = c
+        .post(format!("{}/admin/login", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[
+            ("username", "a-admin"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = c
+        .post(format!("{}/admin/staff/{}", cloud.url, r.auditor_id))
+        .header("Origin", &cloud.url)
+        .form(&[("action", "disable")])
+        .send()
+        .await
+        .expect("disable");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.expect("page");
+    assert!(page.contains("a-auditor disabled"), "{page}");
+    let (s, _) = login(cloud, "a-auditor", "correct horse battery", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // An admin cannot touch an owner, nor see another operator.
+    let owner_id = {
+        let (_, staff) = get(
+            &cloud.client(),
+            format!("{}/api/v1/operators/{}/staff", cloud.url, r.op_a),
+        )
+        .await;
+        staff
+            .as_array()
+            .expect("staff")
+            .iter()
+            .find(|s| s["username"] == "a-owner")
+            .expect("owner")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let resp = c
+        .post(format!("{}/admin/staff/{owner_id}", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[("action", "disable")])
+        .send()
+        .await
+        .expect("disable owner");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let b_op = {
+        let (_, ops) = get(&cloud.client(), format!("{}/api/v1/operators", cloud.url)).await;
+        ops.as_array()
+            .expect("ops")
+            .iter()
+            .find(|o| o["name"] == "Bravo Cards")
+            .expect("B")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let resp = c
+        .get(format!("{}/admin/operators/{b_op}", cloud.url))
+        .send()
+        .await
+        .expect("foreign");
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // A regional manager is refused the staff pages.
+    let rc = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    rc.post(format!("{}/admin/login", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[
+            ("username", "a-regional"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    let resp = rc
+        .get(format!("{}/admin/staff", cloud.url))
+        .send()
+        .await
+        .expect("staff");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // A super-admin's list of operators.
+    let sc = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    sc.post(format!("{}/admin/login", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[("username", "root"), ("password", "correct horse battery")])
+        .send()
+        .await
+        .expect("login");
+    let page = sc
+        .get(format!("{}/admin/staff", cloud.url))
+        .send()
+        .await
+        .expect("ops")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("Acme Poker")
+            && page.contains("Bravo Cards")
+            && page.contains("New operator"),
+        "{page}"
+    );
+}

@@ -88,13 +88,13 @@ async fn registered(store: &Store, name: &str) -> (Uuid, Uuid) {
 async fn migrations_are_numbered_and_run_once(store: &Store, reopen: &Database) {
     assert_eq!(
         store.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     let (venue, _) = registered(store, "Kept").await;
     let again = Store::open(reopen).await.expect("reopen");
     assert_eq!(
         again.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5, 6]
+        vec![1, 2, 3, 4, 5, 6, 7]
     );
     assert!(again
         .lock()

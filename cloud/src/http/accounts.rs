@@ -449,7 +449,15 @@ async fn create_operator(
     Require(..): Require<Operators>,
     Body(body): Body<NewOperator>,
 ) -> Result<(StatusCode, Json<OperatorRow>), ApiError> {
-    let name = check_name("name", &body.name)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(make_operator(&app, &body.name).await?),
+    ))
+}
+
+/// A new operator (checked by the caller of this: super-admins).
+pub async fn make_operator(app: &App, name: &str) -> Result<OperatorRow, ApiError> {
+    let name = check_name("name", name)?;
     let db = app.hub.store.lock().await?;
     if db.operators().await?.len() >= MAX_OPERATORS {
         return Err(ApiError(
@@ -465,7 +473,7 @@ async fn create_operator(
         alert_webhook: None,
     };
     db.insert_operator(&op).await.map_err(taken("name"))?;
-    Ok((StatusCode::CREATED, Json(op)))
+    Ok(op)
 }
 
 fn taken(field: &'static str) -> impl Fn(anyhow::Error) -> ApiError {
@@ -491,14 +499,14 @@ async fn list_operators(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewStaff {
-    username: String,
-    password: String,
-    role: String,
+pub struct NewStaff {
+    pub username: String,
+    pub password: String,
+    pub role: String,
     #[serde(default)]
-    display_name: Option<String>,
+    pub display_name: Option<String>,
     #[serde(default)]
-    venues: Vec<Uuid>,
+    pub venues: Vec<Uuid>,
 }
 
 /// An admin manages admins, regional managers and auditors; only an owner
@@ -594,18 +602,29 @@ async fn new_account(
     Ok(staff)
 }
 
+/// A staff account of operator `operator`, made by `caller` (who manages
+/// that operator's staff: checked by the caller of this).
+pub async fn make_staff(
+    app: &App,
+    caller: &Caller,
+    operator: Uuid,
+    body: NewStaff,
+) -> Result<StaffRow, ApiError> {
+    let role = match Role::parse(&body.role) {
+        Some(r) if r != Role::Super => r,
+        _ => return Err(bad("invalid", "role: owner, admin, regional or auditor")),
+    };
+    may_manage(caller, role)?;
+    check_region(app, operator, role, &body.venues).await?;
+    new_account(app, Some(operator), role, body).await
+}
+
 async fn create_staff(
     State(app): State<App>,
     Scoped { caller, id, .. }: Scoped<StaffManage>,
     Body(body): Body<NewStaff>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let role = match Role::parse(&body.role) {
-        Some(r) if r != Role::Super => r,
-        _ => return Err(bad("invalid", "role: owner, admin, regional or auditor")),
-    };
-    may_manage(&caller, role)?;
-    check_region(&app, id, role, &body.venues).await?;
-    let staff = new_account(&app, Some(id), role, body).await?;
+    let staff = make_staff(&app, &caller, id, body).await?;
     Ok((StatusCode::CREATED, Json(staff_json(&staff))))
 }
 
@@ -630,22 +649,22 @@ async fn list_staff(
     Ok(Json(staff.iter().map(staff_json).collect()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct StaffPatch {
+pub struct StaffPatch {
     #[serde(default)]
-    display_name: Option<String>,
+    pub display_name: Option<String>,
     #[serde(default)]
-    role: Option<String>,
+    pub role: Option<String>,
     #[serde(default)]
-    venues: Option<Vec<Uuid>>,
+    pub venues: Option<Vec<Uuid>>,
     #[serde(default)]
-    password: Option<String>,
+    pub password: Option<String>,
     #[serde(default)]
-    disabled: Option<bool>,
+    pub disabled: Option<bool>,
     /// true removes the account's second factor (a lost phone).
     #[serde(default)]
-    totp_off: Option<bool>,
+    pub totp_off: Option<bool>,
 }
 
 /// Changes an account of the caller's operator (a super-admin's: any). A
@@ -655,6 +674,19 @@ async fn change_staff(
     Scoped { caller, id, .. }: Scoped<StaffManage>,
     Body(body): Body<StaffPatch>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(staff_json(
+        &alter_staff(&app, &caller, id, body).await?,
+    )))
+}
+
+/// Changes account `id` as `caller` asks (who manages its operator's
+/// staff: checked by the caller of this); the account as it is now.
+pub async fn alter_staff(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+    body: StaffPatch,
+) -> Result<StaffRow, ApiError> {
     let not_found = || {
         ApiError(
             StatusCode::NOT_FOUND,
@@ -671,7 +703,7 @@ async fn change_staff(
         .await?
         .ok_or_else(not_found)?;
     let old_role = Role::parse(&staff.role).ok_or_else(not_found)?;
-    may_manage(&caller, old_role)?;
+    may_manage(caller, old_role)?;
     let role = match &body.role {
         None => old_role,
         Some(r) => match Role::parse(r) {
@@ -679,7 +711,7 @@ async fn change_staff(
             _ => return Err(bad("invalid", "role: owner, admin, regional or auditor")),
         },
     };
-    may_manage(&caller, role)?;
+    may_manage(caller, role)?;
     let own = caller.staff.as_ref().is_some_and(|s| s.id == id);
     if own && (body.disabled == Some(true) || role != old_role) {
         return Err(ApiError(
@@ -701,7 +733,7 @@ async fn change_staff(
         ));
     }
     if let Some(op) = staff.operator_id {
-        check_region(&app, op, role, venues.as_deref().unwrap_or(&staff.venues)).await?;
+        check_region(app, op, role, venues.as_deref().unwrap_or(&staff.venues)).await?;
     }
     let display_name = body
         .display_name
@@ -747,17 +779,17 @@ async fn change_staff(
     }
     let staff = db.staff_by_id(id).await?.ok_or_else(not_found)?;
     tracing::info!(staff = %id, by = ?caller.staff.as_ref().map(|s| s.id), "hub staff account changed");
-    Ok(Json(staff_json(&staff)))
+    Ok(staff)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct OperatorPatch {
+pub struct OperatorPatch {
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
     /// Where the operator's venues' alerts are POSTed; null removes it.
     #[serde(default, deserialize_with = "some_or_null")]
-    alert_webhook: Option<Option<String>>,
+    pub alert_webhook: Option<Option<String>>,
 }
 
 /// A field that may be absent (None), null (Some(None)) or set.
@@ -775,6 +807,16 @@ async fn change_operator(
     Scoped { id, .. }: Scoped<OperatorSettings>,
     Body(body): Body<OperatorPatch>,
 ) -> Result<Json<OperatorRow>, ApiError> {
+    Ok(Json(alter_operator(&app, id, body).await?))
+}
+
+/// Renames operator `id` or sets its alert webhook (checked by the caller
+/// of this: owners and super-admins); the operator as it is now.
+pub async fn alter_operator(
+    app: &App,
+    id: Uuid,
+    body: OperatorPatch,
+) -> Result<OperatorRow, ApiError> {
     let name = body
         .name
         .as_deref()
@@ -810,5 +852,5 @@ async fn change_operator(
     if !changed {
         return Err(not_found());
     }
-    Ok(Json(db.operator(id).await?.ok_or_else(not_found)?))
+    db.operator(id).await?.ok_or_else(not_found)
 }

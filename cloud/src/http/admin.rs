@@ -533,7 +533,8 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
             }
         }
         }
-        p.meta { "Signed in as " (caller.staff.as_ref().map_or("the admin key", |s| s.display_name.as_str())) " · " (caller.role.label()) }
+        p.meta { "Signed in as " (caller.staff.as_ref().map_or("the admin key", |s| s.display_name.as_str())) " · " (caller.role.label())
+            @if caller.holds::<super::auth::StaffManage>() { " · " a href="/admin/staff" { "Staff accounts" } } }
     };
     Ok(page("Venues", true, body).into_response())
 }

@@ -55,14 +55,21 @@ pub fn free_port() -> u16 {
 }
 
 pub fn wait_port(port: u16, within: Duration) {
+    if !listening_within(port, within) {
+        panic!("nothing listens on {port} after {within:?}");
+    }
+}
+
+/// Whether something listens on `port` within `within`.
+pub fn listening_within(port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("nothing listens on {port} after {within:?}");
+    false
 }
 
 /// A process killed (SIGKILL) when dropped.
@@ -483,10 +490,23 @@ pub struct Leaf {
 }
 
 impl Leaf {
+    /// Configured and started. A free port taken by another test between
+    /// `free_port` and the leaf's bind (tests run in parallel) is a leaf
+    /// that never listens: then it is configured again on other ports.
     pub fn start(node_dir: &Path) -> Leaf {
-        let mut leaf = Leaf::configure(node_dir);
-        leaf.restart();
-        leaf
+        for _ in 0..3 {
+            let mut leaf = Leaf::configure(node_dir);
+            leaf.spawn();
+            if listening_within(leaf.port, Duration::from_secs(10)) {
+                return leaf;
+            }
+            eprintln!(
+                "the leaf did not listen on {}; again on other ports: {}",
+                leaf.port,
+                leaf.proc.as_ref().map(Proc::logs).unwrap_or_default()
+            );
+        }
+        panic!("the leaf nats-server did not start three times");
     }
 
     /// Writes the leaf's configuration (`pvm-node leaf-config`) without starting it.
@@ -534,6 +554,12 @@ impl Leaf {
     }
 
     pub fn restart(&mut self) {
+        self.spawn();
+        wait_port(self.port, Duration::from_secs(10));
+    }
+
+    fn spawn(&mut self) {
+        self.proc = None;
         let log = self.dir.with_extension(format!("leaf-{}.log", free_port()));
         let child = Command::new(nats_bin())
             .arg("-c")
@@ -543,7 +569,6 @@ impl Leaf {
             .spawn()
             .expect("leaf nats-server starts");
         self.proc = Some(Proc { child, log });
-        wait_port(self.port, Duration::from_secs(10));
     }
 
     pub fn stop(&mut self) {
