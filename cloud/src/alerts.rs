@@ -207,6 +207,7 @@ pub async fn watch(
 ) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
     {
         Ok(c) => c,
@@ -222,6 +223,10 @@ pub async fn watch(
     // downtime: "offline" waits one offline period after the start, so a
     // hub that was down does not post every venue offline and then resolved.
     let started = crate::now_ms();
+    // A destination whose last post failed waits before the next (doubling
+    // up to 10 minutes): a dead webhook does not slow the others' looks.
+    let mut failing: std::collections::HashMap<String, (tokio::time::Instant, Duration)> =
+        std::collections::HashMap::new();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -300,6 +305,19 @@ pub async fn watch(
         // change; a firing counts only once delivered (tried again at the
         // next look), and a resolved that failed stays firing until it goes.
         let client = &client;
+        let now_instant = tokio::time::Instant::now();
+        let (changes, waiting): (Vec<_>, Vec<_>) = changes.into_iter().partition(|(dest, _, _)| {
+            failing
+                .get(dest)
+                .is_none_or(|(until, _)| *until <= now_instant)
+        });
+        // Those waiting keep their state: a firing is tried again later, a
+        // resolved stays firing until it is said.
+        for (dest, state, a) in waiting {
+            if state == "resolved" {
+                next.insert((dest, a.key()), a);
+            }
+        }
         let posts: Vec<_> = changes
             .into_iter()
             .map(
@@ -313,6 +331,14 @@ pub async fn watch(
             .collect()
             .await;
         for (delivered, dest, state, a) in sent {
+            if delivered {
+                failing.remove(&dest);
+            } else {
+                let wait = failing
+                    .get(&dest)
+                    .map_or(every, |(_, w)| (*w * 2).min(Duration::from_secs(600)));
+                failing.insert(dest.clone(), (tokio::time::Instant::now() + wait, wait));
+            }
             if delivered == (state == "firing") {
                 next.insert((dest, a.key()), a);
             }

@@ -69,6 +69,11 @@ pub struct Cli {
     /// registration (each server's of a cluster on this machine, comma-separated).
     #[arg(long, env = "PVM_CLOUD_NATS_PID", value_delimiter = ',')]
     pub nats_pid: Vec<PathBuf>,
+    /// Let operators' own alert webhooks point at loopback, private or
+    /// link-local addresses (a lab, or a hub whose operators are one
+    /// company). Off: an owner cannot make the hub post into its own network.
+    #[arg(long, env = "PVM_CLOUD_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
     /// Reverse proxies in front of the hub (addresses or networks such as
     /// 10.0.0.0/8, comma-separated): their `X-Forwarded-For` names the
     /// client that sign-in lockouts count against. From anyone else the
@@ -160,6 +165,35 @@ pub enum CloudCommand {
 }
 
 /// An alert webhook: an http or https URL.
+/// Whether a webhook URL names a loopback, private, link-local or
+/// unspecified address (by literal or as `localhost`). A name that resolves
+/// to one is not caught here: keep the hub's outgoing traffic out of its
+/// own network at the firewall too.
+pub fn private_webhook(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        None => false,
+    }
+}
+
 /// An http:// or https:// URL with a host (alert webhooks).
 pub fn webhook_url(text: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
@@ -173,6 +207,33 @@ pub fn webhook_url(text: &str) -> Result<String, String> {
 mod tests {
     use super::url_list;
     use crate::leaf_users::{nats_addresses, nats_credentials};
+
+    #[test]
+    fn private_webhooks_are_named_by_literal_address_or_localhost() {
+        use super::private_webhook;
+        for private in [
+            "http://127.0.0.1:9/x",
+            "http://localhost/x",
+            "http://a.localhost./x",
+            "https://10.0.0.1/",
+            "https://192.168.1.5/",
+            "https://169.254.169.254/latest",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://0.0.0.0/",
+        ] {
+            assert!(private_webhook(private), "{private}");
+        }
+        for public in [
+            "https://hooks.example.com/a",
+            "https://8.8.8.8/",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(!private_webhook(public), "{public}");
+        }
+    }
 
     #[test]
     fn url_lists_keep_commas_inside_a_url_and_drop_blanks() {

@@ -440,6 +440,55 @@ async fn each_role_lists_only_what_it_sees() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // An auditor sends nothing through the page either.
+    let ac = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    ac.post(format!("{}/admin/login", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[
+            ("username", "a-auditor"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    let resp = ac
+        .post(format!("{}/admin/actions", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[
+            ("scope", "all"),
+            ("kind", "announcement"),
+            ("text", "Free drinks"),
+            ("minutes", "5"),
+        ])
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let (_, sent) = get(&owner, format!("{}/api/v1/actions", cloud.url)).await;
+    assert_eq!(
+        sent.as_array().map(Vec::len),
+        Some(1),
+        "only the room's own action: {sent}"
+    );
+    // An owner may not point the operator's alerts into the hub's network.
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/x",
+        "https://10.1.2.3/",
+        "http://[::1]/",
+    ] {
+        let r = owner
+            .patch(format!("{}/api/v1/operators/{}", cloud.url, r.op_a))
+            .json(&json!({"alert_webhook": url}))
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+    }
 }
 
 fn totp_code(secret: &str, at_secs: u64) -> String {

@@ -177,11 +177,13 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
             detail,
             ..
         } => {
-            bytes("kind", kind, MAX_TOKEN_BYTES)?;
-            if !matches!(outcome.as_str(), "applied" | "refused") {
-                return Err(out("outcome", "applied or refused"));
+            if !matches!(kind.as_str(), "template" | "announcement" | "update") {
+                return Err(out("kind", "template, announcement or update"));
             }
-            bytes("detail", detail, MAX_TEXT_BYTES)
+            if !matches!(outcome.as_str(), "applied" | "refused" | "started") {
+                return Err(out("outcome", "applied, refused or started"));
+            }
+            bytes("detail", detail, crate::venue::MAX_DOWN_DETAIL)
         }
         EventKind::UpdateFinished {
             container,

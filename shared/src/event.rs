@@ -150,7 +150,8 @@ pub enum EventKind {
         message_id: Uuid,
     },
     /// What this node did with a message from the hub (a template, an
-    /// announcement, an update): `applied` or `refused`, and why. The hub
+    /// announcement, an update): `applied`, `refused` or `started` (an
+    /// update under way), and why. The hub
     /// reads it as the message's delivery state.
     DownHandled {
         message_id: Uuid,

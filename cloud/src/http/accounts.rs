@@ -823,10 +823,17 @@ pub async fn alter_operator(
         .map(|n| check_name("name", n))
         .transpose()?;
     let webhook = match &body.alert_webhook {
-        Some(Some(url)) => Some(Some(
-            crate::config::webhook_url(url.trim())
-                .map_err(|m| bad("invalid", format!("alert_webhook: {m}")))?,
-        )),
+        Some(Some(url)) => {
+            let url = crate::config::webhook_url(url.trim())
+                .map_err(|m| bad("invalid", format!("alert_webhook: {m}")))?;
+            if !app.cli.allow_private_webhooks && crate::config::private_webhook(&url) {
+                return Err(bad(
+                    "invalid",
+                    "alert_webhook: a loopback, private or link-local address is not allowed (pvm-cloud --allow-private-webhooks allows it)",
+                ));
+            }
+            Some(Some(url))
+        }
         Some(None) => Some(None),
         None => None,
     };

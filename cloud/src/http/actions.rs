@@ -59,7 +59,7 @@ pub struct Delivery {
     pub venue_id: Uuid,
     pub venue_name: String,
     pub message_id: Option<Uuid>,
-    /// `sent`, `applied`, `refused` or `failed`.
+    /// `sent`, `applied`, `started` (an update under way), `refused` or `failed`.
     pub state: &'static str,
     pub detail: Option<String>,
 }
@@ -183,6 +183,7 @@ async fn view(
             let (state, detail) = match (&d.message_id, handled) {
                 (None, _) => ("failed", d.error.clone()),
                 (Some(_), Some(h)) if h.outcome == "applied" => ("applied", Some(h.detail)),
+                (Some(_), Some(h)) if h.outcome == "started" => ("started", Some(h.detail)),
                 (Some(_), Some(h)) => ("refused", Some(h.detail)),
                 (Some(_), None) => ("sent", None),
             };
@@ -242,7 +243,11 @@ async fn recent(app: &App, caller: &Caller) -> Result<Vec<ActionView>, ApiError>
     };
     let mut views = Vec::with_capacity(rows.len());
     for (a, d) in rows {
-        views.push(view(app, caller, a, d).await?);
+        let v = view(app, caller, a, d).await?;
+        // A regional manager sees the actions that reached their venues.
+        if caller.role == Role::Super || !v.deliveries.is_empty() {
+            views.push(v);
+        }
     }
     Ok(views)
 }
@@ -259,14 +264,20 @@ async fn one(
     Scoped { caller, id, .. }: Scoped<VenuesAct>,
 ) -> Result<Json<ActionView>, ApiError> {
     let found = app.hub.store.lock().await?.action(id).await?;
-    let (a, d) = found.ok_or_else(|| {
+    let not_found = || {
         ApiError(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no action {id}"),
         )
-    })?;
-    Ok(Json(view(&app, &caller, a, d).await?))
+    };
+    let (a, d) = found.ok_or_else(not_found)?;
+    let v = view(&app, &caller, a, d).await?;
+    // A regional manager sees the actions that reached their venues.
+    if caller.role != Role::Super && v.deliveries.is_empty() {
+        return Err(not_found());
+    }
+    Ok(Json(v))
 }
 
 fn state_words(state: &str) -> &'static str {
@@ -274,6 +285,7 @@ fn state_words(state: &str) -> &'static str {
         "applied" => "applied at the venue",
         "refused" => "refused by the venue",
         "failed" => "not sent",
+        "started" => "started at the venue (the update is under way)",
         _ => "sent, waiting for the venue",
     }
 }
@@ -294,9 +306,11 @@ struct ActionForm {
     base: String,
     #[serde(default)]
     name: String,
-    /// "all", or venue ids (repeated `venue` fields are read from the raw form).
+    /// "all", or "chosen" with the `venue` fields.
     #[serde(default)]
     scope: String,
+    #[serde(skip)]
+    venues: Vec<String>,
 }
 
 async fn render(
@@ -336,7 +350,7 @@ async fn render(
                     label.check { input type="radio" name="scope" value="all" checked[typed.scope != "chosen"]; " All " (venues.len()) " of my venues with a node" }
                     label.check { input type="radio" name="scope" value="chosen" checked[typed.scope == "chosen"]; " Only these:" }
                     @for v in &venues {
-                        label.check { input type="checkbox" name="venue" value=(v.id); " " (v.name) }
+                        label.check { input type="checkbox" name="venue" value=(v.id) checked[typed.venues.contains(&v.id)]; " " (v.name) }
                     }
                 }
                 label { "What" select name="kind" {
@@ -374,6 +388,13 @@ async fn actions_form(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, Response> {
     let caller = guard(&app, &headers, true).await?;
+    if !caller.holds::<VenuesAct>() {
+        return Err((
+            StatusCode::FORBIDDEN,
+            page("Not allowed", true, html! { p.error { "Your role (" (caller.role.label()) ") sends nothing to venues." } }),
+        )
+            .into_response());
+    }
     let get = |k: &str| {
         fields
             .iter()
@@ -388,6 +409,11 @@ async fn actions_form(
         base: get("base"),
         name: get("name"),
         scope: get("scope"),
+        venues: fields
+            .iter()
+            .filter(|(k, _)| k == "venue")
+            .map(|(_, v)| v.clone())
+            .collect(),
     };
     let chosen: Vec<Uuid> = fields
         .iter()

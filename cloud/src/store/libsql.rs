@@ -305,7 +305,7 @@ impl Held<'_> {
             .0
             .query(
                 "SELECT v.id, v.name, n.node_id, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms, v.operator_id FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
+                 COALESCE(n.head_seq, 0), n.revoked_ms, v.operator_id FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL ORDER BY v.name",
                 (),
             )
             .await?;

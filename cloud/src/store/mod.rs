@@ -168,6 +168,9 @@ pub struct VenueListing {
     pub verified_seq: i64,
     pub last_contact_ms: Option<i64>,
     pub heartbeat: Option<String>,
+    /// Events stored of the live node: its head (ingest stores each node's
+    /// events contiguously from seq 1, so this is their count without
+    /// counting them).
     pub events: i64,
     /// When an admin revoked the live node (its history stays).
     pub revoked_ms: Option<i64>,

@@ -387,7 +387,7 @@ impl Held<'_> {
         let rows = c
             .query(
                 "SELECT v.id::text, v.name, n.node_id::text, n.head_seq, n.verified_seq, n.last_contact_ms, n.heartbeat, \
-                 (SELECT COUNT(*) FROM events e WHERE e.node_id = n.node_id), n.revoked_ms, v.operator_id \
+                 COALESCE(n.head_seq, 0), n.revoked_ms, v.operator_id \
                  FROM venues v LEFT JOIN nodes n ON n.venue_id = v.id AND n.retired_ms IS NULL \
                  ORDER BY v.name COLLATE \"C\"",
                 &[],

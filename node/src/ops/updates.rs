@@ -36,9 +36,6 @@ pub async fn record_wipe(
     log.append(actor, Command::RecordWipe { message_id }).await
 }
 
-/// Bytes of a delivery report's detail, at most.
-pub const MAX_DOWN_DETAIL: usize = 500;
-
 /// Records what this node did with a message from the hub: the hub reads it
 /// as the message's delivery state. The detail is cut to what an event may
 /// carry.
@@ -47,11 +44,11 @@ pub async fn record_down_handled(
     actor: Actor,
     message_id: uuid::Uuid,
     kind: &str,
-    applied: bool,
+    outcome: &str,
     detail: &str,
 ) -> Result<Committed, AppendError> {
     let mut detail = detail.to_owned();
-    let max = MAX_DOWN_DETAIL;
+    let max = pvm_shared::venue::MAX_DOWN_DETAIL;
     if detail.len() > max {
         let mut cut = max;
         while !detail.is_char_boundary(cut) {
@@ -64,7 +61,7 @@ pub async fn record_down_handled(
         Command::RecordDownHandled {
             message_id,
             kind: kind.into(),
-            outcome: if applied { "applied" } else { "refused" }.into(),
+            outcome: outcome.into(),
             detail,
         },
     )

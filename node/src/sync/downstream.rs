@@ -326,18 +326,27 @@ pub(crate) async fn apply_down(
     // What to report back (a replay reported the first time already).
     let (report, applied) = match apply {
         Apply::Record(r) => {
-            let report = (r.outcome != "refused", r.detail.clone());
+            // A started update is not yet applied: `update_finished` says how it ends.
+            let outcome = if r.outcome == "refused" {
+                "refused"
+            } else {
+                "started"
+            };
+            let report = (outcome, r.detail.clone());
             (report, ops::updates::record(log, actor.clone(), r).await)
         }
         Apply::Template(structure) => {
-            let report = (true, format!("saved as the template {}", structure.name));
+            let report = (
+                "applied",
+                format!("saved as the template {}", structure.name),
+            );
             (
                 report,
                 ops::tournaments::save_template(log, actor.clone(), structure).await,
             )
         }
         Apply::Announce(change) => {
-            let report = (true, "shown on the venue's screens".to_owned());
+            let report = ("applied", "shown on the venue's screens".to_owned());
             (
                 report,
                 ops::displays::change(log, actor.clone(), clock.now_ms(), change).await,
@@ -345,7 +354,7 @@ pub(crate) async fn apply_down(
         }
         Apply::Wipe(_) => return DownOutcome::Later("a wipe is handled above".into()),
     };
-    let (ok, detail) = match applied {
+    let (outcome, detail) = match applied {
         Ok(c) => {
             tracing::info!(seq = c.seq, id = %message.id, "applied a message from the hub");
             report
@@ -354,13 +363,13 @@ pub(crate) async fn apply_down(
         // not valid here): remembered as done, said in the log.
         Err(crate::store::AppendError::Rejected(e)) => {
             tracing::warn!(error = %e, id = %message.id, "a message from the hub could not be applied");
-            (false, e.to_string())
+            ("refused", e.to_string())
         }
         Err(e) => return DownOutcome::Later(e.to_string()),
     };
     if seen.is_none() {
         if let Err(e) =
-            ops::updates::record_down_handled(log, actor, message.id, kind, ok, &detail).await
+            ops::updates::record_down_handled(log, actor, message.id, kind, outcome, &detail).await
         {
             tracing::warn!(error = %e, id = %message.id, "what became of a message from the hub was not recorded");
         }

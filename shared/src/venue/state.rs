@@ -19,6 +19,9 @@ pub struct VenueState {
     pub down: BTreeMap<Uuid, DownHandled>,
 }
 
+/// Bytes of a delivery report's detail, at most.
+pub const MAX_DOWN_DETAIL: usize = 500;
+
 /// Hub messages whose handling the state keeps (the newest, by id: ids are
 /// time-ordered uuids).
 pub const MAX_DOWN_KEPT: usize = 1_000;
@@ -27,7 +30,8 @@ pub const MAX_DOWN_KEPT: usize = 1_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownHandled {
     pub kind: String,
-    /// `applied` or `refused`.
+    /// `applied`, `refused` or `started` (an update whose helper started:
+    /// how it ends is its `update_finished` event).
     pub outcome: String,
     pub detail: String,
 }
