@@ -29,30 +29,6 @@ async fn call(c: &reqwest::Client, method: &str, url: String, body: Option<Value
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn bearer(token: &str) -> reqwest::Client {
-    let mut h = reqwest::header::HeaderMap::new();
-    h.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(h)
-        .build()
-        .expect("client")
-}
-
-async fn sign_in(cloud: &Cloud, username: &str) -> reqwest::Client {
-    let (s, v) = call(
-        &reqwest::Client::new(),
-        "POST",
-        format!("{}/api/v1/login", cloud.url),
-        Some(json!({"username": username, "password": PW})),
-    )
-    .await;
-    assert_eq!(s, 200, "{v}");
-    bearer(v["token"].as_str().expect("token"))
-}
-
 /// Each venue's delivery state in an action.
 fn states(action: &Value) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = action["deliveries"]
@@ -117,7 +93,7 @@ async fn one_action_reaches_many_venues_and_each_reports_back() {
     .into_iter()
     .enumerate()
     {
-        let c = sign_in(&cloud, owner).await;
+        let c = staff_client(&cloud, owner).await;
         let (_, v) = call(
             &c,
             "POST",
@@ -146,7 +122,7 @@ async fn one_action_reaches_many_venues_and_each_reports_back() {
         let node = NodeProc::start(&dir, &leaf, &[]);
         nodes.push((node, leaf));
     }
-    let acme = sign_in(&cloud, "a-owner").await;
+    let acme = staff_client(&cloud, "a-owner").await;
     // A regional manager of Acme's first venue only.
     let (s, v) = call(
         &acme,
@@ -224,7 +200,7 @@ async fn one_action_reaches_many_venues_and_each_reports_back() {
 
     // A regional manager: their venue only; another of Acme's is 404, an
     // update is not theirs to send, all means their one venue.
-    let regional = sign_in(&cloud, "a-regional").await;
+    let regional = staff_client(&cloud, "a-regional").await;
     let announce = json!({"text": "Tables open", "minutes": 10});
     let (s, _) = call(
         &regional,
@@ -261,7 +237,7 @@ async fn one_action_reaches_many_venues_and_each_reports_back() {
     .await;
     assert_eq!(s, 422);
     // Bravo sees none of Acme's actions.
-    let bravo = sign_in(&cloud, "b-owner").await;
+    let bravo = staff_client(&cloud, "b-owner").await;
     let (s, list) = call(&bravo, "GET", url("/api/v1/actions"), None).await;
     assert_eq!((s, list), (200, json!([])));
     let (s, _) = call(&bravo, "GET", url(&format!("/api/v1/actions/{id}")), None).await;

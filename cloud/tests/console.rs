@@ -25,28 +25,6 @@ async fn post(c: &reqwest::Client, url: String, body: Value) -> Value {
     v
 }
 
-fn bearer(token: &str) -> reqwest::Client {
-    let mut h = reqwest::header::HeaderMap::new();
-    h.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(h)
-        .build()
-        .expect("client")
-}
-
-async fn sign_in(cloud: &Cloud, username: &str) -> reqwest::Client {
-    let v = post(
-        &reqwest::Client::new(),
-        format!("{}/api/v1/login", cloud.url),
-        json!({"username": username, "password": PW}),
-    )
-    .await;
-    bearer(v["token"].as_str().expect("token"))
-}
-
 async fn console(c: &reqwest::Client, cloud: &Cloud) -> Value {
     c.get(format!("{}/api/v1/console", cloud.url))
         .send()
@@ -84,7 +62,7 @@ async fn the_console_shows_each_operators_venues_live() {
         ops.push(id);
     }
     // Acme's owner makes the venue and registers its node.
-    let acme = sign_in(&cloud, "acme-owner").await;
+    let acme = staff_client(&cloud, "acme-owner").await;
     let venue = post(
         &acme,
         url("/api/v1/venues"),
@@ -225,7 +203,7 @@ async fn the_console_shows_each_operators_venues_live() {
     assert_eq!(c["totals"]["players_left"], 4);
     assert_eq!(c["totals"]["waiting"], 3);
     // Another operator sees none of it.
-    let bravo = sign_in(&cloud, "bravo-owner").await;
+    let bravo = staff_client(&cloud, "bravo-owner").await;
     let other = console(&bravo, &cloud).await;
     assert_eq!(other["venues"], json!([]), "{other}");
     assert_eq!(other["totals"]["venues"], 0);

@@ -26,18 +26,6 @@ async fn get(c: &reqwest::Client, url: String) -> (StatusCode, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn bearer(token: &str) -> reqwest::Client {
-    let mut h = reqwest::header::HeaderMap::new();
-    h.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(h)
-        .build()
-        .expect("client")
-}
-
 /// Signs in; the session token.
 async fn login(
     cloud: &Cloud,
@@ -441,20 +429,7 @@ async fn each_role_lists_only_what_it_sees() {
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // An auditor sends nothing through the page either.
-    let ac = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    ac.post(format!("{}/admin/login", cloud.url))
-        .header("Origin", &cloud.url)
-        .form(&[
-            ("username", "a-auditor"),
-            ("password", "correct horse battery"),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let ac = page_client(cloud, "a-auditor").await;
     let resp = ac
         .post(format!("{}/admin/actions", cloud.url))
         .header("Origin", &cloud.url)
@@ -836,22 +811,7 @@ async fn an_owner_manages_staff_through_the_pages() {
         assert_eq!(body["account"]["venues"], json!([r.a1]));
     }
     // Disabling through the page ends the account's sign-in.
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let resp = c
-        .post(format!("{}/admin/login", cloud.url))
-        .header("Origin", &cloud.url)
-        .form(&[
-            ("username", "a-admin"),
-            ("password", "correct horse battery"),
-        ])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let c = page_client(cloud, "a-admin").await;
     let resp = c
         .post(format!("{}/admin/staff/{}", cloud.url, r.auditor_id))
         .header("Origin", &cloud.url)
@@ -907,20 +867,7 @@ async fn an_owner_manages_staff_through_the_pages() {
         .expect("foreign");
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     // A regional manager is refused the staff pages.
-    let rc = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    rc.post(format!("{}/admin/login", cloud.url))
-        .header("Origin", &cloud.url)
-        .form(&[
-            ("username", "a-regional"),
-            ("password", "correct horse battery"),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let rc = page_client(cloud, "a-regional").await;
     let resp = rc
         .get(format!("{}/admin/staff", cloud.url))
         .send()
@@ -928,17 +875,7 @@ async fn an_owner_manages_staff_through_the_pages() {
         .expect("staff");
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     // A super-admin's list of operators.
-    let sc = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    sc.post(format!("{}/admin/login", cloud.url))
-        .header("Origin", &cloud.url)
-        .form(&[("username", "root"), ("password", "correct horse battery")])
-        .send()
-        .await
-        .expect("login");
+    let sc = page_client(cloud, "root").await;
     let page = sc
         .get(format!("{}/admin/staff", cloud.url))
         .send()

@@ -51,7 +51,7 @@ async fn schemathesis_finds_nothing_in_the_hubs_document() {
     )
     .await;
     let token = login["token"].as_str().expect("token").to_owned();
-    let staff = common_bearer(&token);
+    let staff = bearer(&token);
     let venue = post(
         &staff,
         url("/api/v1/venues"),
@@ -104,16 +104,4 @@ async fn schemathesis_finds_nothing_in_the_hubs_document() {
         text.contains("passed") && !text.contains("No operations"),
         "schemathesis ran nothing: {text}"
     );
-}
-
-fn common_bearer(token: &str) -> reqwest::Client {
-    let mut h = reqwest::header::HeaderMap::new();
-    h.insert(
-        reqwest::header::AUTHORIZATION,
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(h)
-        .build()
-        .expect("client")
 }

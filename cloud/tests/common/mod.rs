@@ -855,3 +855,67 @@ pub async fn make_tables(node: &NodeProc, token: &str, from: usize, n: usize) {
         );
     }
 }
+
+/// The password the hub-accounts tests give every staff account.
+pub const STAFF_PW: &str = "correct horse battery";
+
+/// A client that sends `Authorization: Bearer <token>` (an admin key or a
+/// staff session token).
+pub fn bearer(token: &str) -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .build()
+        .expect("client")
+}
+
+/// A staff account signed in through `POST /api/v1/login` (password
+/// `STAFF_PW`): a client with its session token.
+pub async fn staff_client(cloud: &Cloud, username: &str) -> reqwest::Client {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/login", cloud.url))
+        .json(&serde_json::json!({"username": username, "password": STAFF_PW}))
+        .send()
+        .await
+        .expect("login");
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{username}: {status} {v}");
+    bearer(v["token"].as_str().expect("token"))
+}
+
+/// A browser-like client signed in to the admin pages with the sign-in
+/// form (password `STAFF_PW`): it keeps the cookie and follows no redirect.
+pub async fn page_client(cloud: &Cloud, username: &str) -> reqwest::Client {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = c
+        .post(format!("{}/admin/login", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[("username", username), ("password", STAFF_PW)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 303, "{username} signs in");
+    c
+}
+
+/// A node data dir registered with `token` (its first admin `boss`); the
+/// venue id its events carry (the one the venue takes at registration).
+pub fn registered_with(dir: &Path, cloud: &Cloud, token: &str) -> String {
+    admin_create(dir);
+    let out = register(dir, &cloud.url, token);
+    assert!(
+        out.status.success(),
+        "register: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    venue_of(dir)
+}
