@@ -264,5 +264,37 @@ async fn the_console_shows_each_operators_venues_live() {
         .await
         .expect("feed");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // One sign-in keeps at most 4 feeds open; a closed one frees its place.
+    let pc = page_client(&cloud, "acme-owner").await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let r = pc
+            .get(url("/admin/console/events"))
+            .send()
+            .await
+            .expect("feed");
+        assert_eq!(r.status(), StatusCode::OK);
+        open.push(r);
+    }
+    let r = pc
+        .get(url("/admin/console/events"))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    open.pop();
+    until(
+        Duration::from_secs(40),
+        "a closed feed's place given back",
+        || async {
+            let r = pc
+                .get(url("/admin/console/events"))
+                .send()
+                .await
+                .expect("feed");
+            r.status() == StatusCode::OK
+        },
+    )
+    .await;
     drop(node);
 }

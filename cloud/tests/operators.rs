@@ -812,6 +812,25 @@ async fn an_owner_manages_staff_through_the_pages() {
     }
     // Disabling through the page ends the account's sign-in.
     let c = page_client(cloud, "a-admin").await;
+    // A venue name too long: the page again, in words, keeping what was typed.
+    let long = "N".repeat(90);
+    let resp = c
+        .post(format!("{}/admin/venues", cloud.url))
+        .header("Origin", &cloud.url)
+        .form(&[("name", long.as_str())])
+        .send()
+        .await
+        .expect("new venue");
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resp.text().await.expect("page");
+    assert!(
+        page.starts_with("<!DOCTYPE html>"),
+        "a page, not JSON: {page}"
+    );
+    assert!(
+        page.contains("name: 1 to 80 characters") && page.contains(&format!("value=\"{long}\"")),
+        "{page}"
+    );
     let resp = c
         .post(format!("{}/admin/staff/{}", cloud.url, r.auditor_id))
         .header("Origin", &cloud.url)

@@ -329,13 +329,13 @@ async fn render(
     }
     let venues: Vec<_> = super::venues::venue_rows(app, &caller)
         .await
-        .map_err(IntoResponse::into_response)?
+        .map_err(super::admin::page_error)?
         .into_iter()
         .filter(|v| v.node_id.is_some() && v.status != "revoked")
         .collect();
     let past = recent(app, &caller)
         .await
-        .map_err(IntoResponse::into_response)?;
+        .map_err(super::admin::page_error)?;
     let templates = pvm_shared::tournament::structure::templates();
     let body = html! {
         h1 { "Send to venues" }

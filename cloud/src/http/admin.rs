@@ -200,6 +200,28 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageId {
     }
 }
 
+/// An error for a person: the API's message on a page, with its status
+/// (never the API's JSON).
+pub(super) fn page_error(e: super::error::ApiError) -> Response {
+    let title = if e.0.is_server_error() {
+        "Something went wrong"
+    } else {
+        "That did not work"
+    };
+    (
+        e.0,
+        page(
+            title,
+            true,
+            html! {
+                p.error role="alert" { (e.2) }
+                p { a href="/admin" { "Back to the venues" } }
+            },
+        ),
+    )
+        .into_response()
+}
+
 fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -474,25 +496,37 @@ pub(super) fn ago(ms: Option<i64>) -> String {
 
 async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
     let caller = guard(&app, &headers, false).await?;
-    let venues = super::venues::venue_rows(&app, &caller)
+    venues_view(&app, &caller, None, &NameForm::default()).await
+}
+
+/// The venues page; after a refused new-venue form, with what was wrong
+/// and what was typed.
+async fn venues_view(
+    app: &App,
+    caller: &Caller,
+    error: Option<&str>,
+    typed: &NameForm,
+) -> Result<Response, Response> {
+    let venues = super::venues::venue_rows(app, caller)
         .await
-        .map_err(|e| e.into_response())?;
+        .map_err(page_error)?;
     // The venues still show if the alerts cannot be worked out.
-    let alerts = current_alerts(&app, &caller).await.map_err(|_| ());
+    let alerts = current_alerts(app, caller).await.map_err(|_| ());
     let operators = match caller.role {
         super::auth::Role::Super => app
             .hub
             .store
             .lock()
             .await
-            .map_err(|e| super::error::ApiError::from(e).into_response())?
+            .map_err(|e| page_error(e.into()))?
             .operators()
             .await
-            .map_err(|e| super::error::ApiError::from(e).into_response())?,
+            .map_err(|e| page_error(e.into()))?,
         _ => Vec::new(),
     };
     let body = html! {
         h1 { "Venues " small { (venues.len()) } }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
         @if alerts.is_err() {
             p.error { "The alerts could not be worked out just now; see the hub's log." }
         }
@@ -522,11 +556,11 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
         section.new {
             h2 { "New venue" }
             form method="post" action="/admin/venues" {
-                label { "Name" input name="name" required maxlength="80" placeholder="Riverside Card Room"; }
+                label { "Name" input name="name" required maxlength="80" placeholder="Riverside Card Room" value=(typed.name); }
                 @if !operators.is_empty() {
                     label { "Operator" select name="operator" {
                         option value="" { "(none: only hub super-admins see it)" }
-                        @for o in &operators { option value=(o.id) { (o.name) } }
+                        @for o in &operators { option value=(o.id) selected[typed.operator == o.id.to_string()] { (o.name) } }
                     } }
                 }
                 button type="submit" { "Create" }
@@ -536,10 +570,15 @@ async fn venues_page(State(app): State<App>, headers: HeaderMap) -> Result<Respo
         p.meta { "Signed in as " (caller.staff.as_ref().map_or("the admin key", |s| s.display_name.as_str())) " · " (caller.role.label())
             @if caller.holds::<super::auth::StaffManage>() { " · " a href="/admin/staff" { "Staff accounts" } } }
     };
-    Ok(page("Venues", true, body).into_response())
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, page("Venues", true, body)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct NameForm {
     #[serde(default)]
     name: String,
@@ -565,13 +604,15 @@ async fn create_venue(
             .into_response());
     }
     let wanted = f.operator.trim().parse::<Uuid>().ok();
-    let operator = super::venues::venue_owner(&app, &caller, wanted)
-        .await
-        .map_err(|e| e.into_response())?;
-    let id = super::venues::insert_venue(&app, &f.name, operator)
-        .await
-        .map_err(|e| e.into_response())?;
-    Ok(Redirect::to(&format!("/admin/venues/{id}")).into_response())
+    let made = match super::venues::venue_owner(&app, &caller, wanted).await {
+        Ok(operator) => super::venues::insert_venue(&app, &f.name, operator).await,
+        Err(e) => Err(e),
+    };
+    match made {
+        Ok(id) => Ok(Redirect::to(&format!("/admin/venues/{id}")).into_response()),
+        Err(e) if e.0.is_client_error() => venues_view(&app, &caller, Some(&e.2), &f).await,
+        Err(e) => Err(page_error(e)),
+    }
 }
 
 async fn venue_view(
@@ -582,7 +623,7 @@ async fn venue_view(
 ) -> Result<Response, Response> {
     let venues = super::venues::venue_rows(app, caller)
         .await
-        .map_err(|e| e.into_response())?;
+        .map_err(page_error)?;
     let Some(v) = venues.into_iter().find(|v| v.id == id.to_string()) else {
         return Err(not_found());
     };
@@ -607,10 +648,10 @@ async fn venue_view(
         .unwrap_or_default();
     let events = super::venues::events_summary(app, id)
         .await
-        .map_err(|e| e.into_response())?;
+        .map_err(page_error)?;
     let problems = super::venues::problem_rows(app, id)
         .await
-        .map_err(|e| e.into_response())?;
+        .map_err(page_error)?;
     let templates = pvm_shared::tournament::structure::templates();
     // This venue's alerts; the page still shows if they cannot be worked out.
     let alerts: Vec<crate::alerts::Alert> = current_alerts(app, caller)
@@ -726,7 +767,7 @@ async fn make_token(
     let caller = guard_venue::<Fleet>(&app, &headers, id).await?;
     let (token, _) = super::venues::new_token(&app, id)
         .await
-        .map_err(|e| e.into_response())?;
+        .map_err(page_error)?;
     let notice = html! {
         div.error {
             p { "Registration token (shown once, valid 24 h, one use):" }
@@ -813,7 +854,7 @@ struct ConfirmForm {
 async fn venue_node(app: &App, caller: &Caller, id: Uuid) -> Result<Option<Uuid>, Response> {
     Ok(super::venues::venue_rows(app, caller)
         .await
-        .map_err(|e| e.into_response())?
+        .map_err(page_error)?
         .into_iter()
         .find(|v| v.id == id.to_string())
         .and_then(|v| v.node_id)

@@ -20,6 +20,11 @@ use std::time::Duration;
 /// Live console feeds one pvm-cloud process serves at once; past it, 429.
 pub const MAX_FEEDS: usize = 64;
 static FEEDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_FEEDS);
+/// Live feeds one sign-in keeps open at once (a few tabs): one person
+/// cannot take every feed of the process.
+pub const MAX_FEEDS_PER_SIGN_IN: usize = 4;
+static PER_SIGN_IN: std::sync::Mutex<std::collections::BTreeMap<String, usize>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 /// How often a feed looks for a change.
 const EVERY: Duration = Duration::from_secs(2);
 /// How often a feed checks its sign-in is still good (ends it if not).
@@ -134,7 +139,7 @@ async fn console_page(State(app): State<App>, headers: HeaderMap) -> Result<Resp
     let caller = guard(&app, &headers, false).await?;
     let (venues, totals) = crate::console::of(&app, &caller)
         .await
-        .map_err(IntoResponse::into_response)?;
+        .map_err(super::admin::page_error)?;
     let body = html! {
         h1 { "Console " small id="live" { "live" } }
         div id="console" { (venues_part(&venues, &totals)) }
@@ -148,6 +153,24 @@ async fn console_page(State(app): State<App>, headers: HeaderMap) -> Result<Resp
 async fn feed(State(app): State<App>, headers: HeaderMap) -> Result<Response, Response> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     let caller = guard(&app, &headers, false).await?;
+    let sign_in = caller.session.clone().unwrap_or_else(|| "admin key".into());
+    {
+        let mut open = PER_SIGN_IN.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = open.entry(sign_in.clone()).or_default();
+        if *mine >= MAX_FEEDS_PER_SIGN_IN {
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many live consoles open with this sign-in: close a tab",
+            )
+                .into_response());
+        }
+        *mine += 1;
+    }
+    // From here the slot gives back what it took, whatever happens.
+    let mut slot = Slot {
+        sign_in,
+        permit: false,
+    };
     let Ok(permit) = FEEDS.try_acquire() else {
         return Err((
             StatusCode::TOO_MANY_REQUESTS,
@@ -156,6 +179,7 @@ async fn feed(State(app): State<App>, headers: HeaderMap) -> Result<Response, Re
             .into_response());
     };
     permit.forget();
+    slot.permit = true;
     struct Feed {
         app: App,
         caller: Caller,
@@ -165,11 +189,23 @@ async fn feed(State(app): State<App>, headers: HeaderMap) -> Result<Response, Re
         every: tokio::time::Interval,
         _slot: Slot,
     }
-    /// Gives the feed's place back when the stream is dropped.
-    struct Slot;
+    /// Gives the feed's places back when the stream is dropped.
+    struct Slot {
+        sign_in: String,
+        permit: bool,
+    }
     impl Drop for Slot {
         fn drop(&mut self) {
-            FEEDS.add_permits(1);
+            if self.permit {
+                FEEDS.add_permits(1);
+            }
+            let mut open = PER_SIGN_IN.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = open.get_mut(&self.sign_in) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&self.sign_in);
+                }
+            }
         }
     }
     let feed = Feed {
@@ -179,7 +215,7 @@ async fn feed(State(app): State<App>, headers: HeaderMap) -> Result<Response, Re
         sent: None,
         checked: tokio::time::Instant::now(),
         every: tokio::time::interval(EVERY),
-        _slot: Slot,
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(feed, |mut f| async move {
         loop {

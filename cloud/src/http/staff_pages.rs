@@ -53,7 +53,7 @@ fn not_found() -> Response {
 }
 
 fn store_error(e: impl Into<ApiError>) -> Response {
-    e.into().into_response()
+    super::admin::page_error(e.into())
 }
 
 /// A caller who manages staff, or the page that says they do not.

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Why a message applied already is refused.
+const REPLAY: &str = "it was applied here already (a replay)";
+
 /// Hub messages remembered as applied (the newest by issue time).
 pub(crate) const DOWN_REMEMBERED: i64 = 10_000;
 
@@ -25,7 +28,7 @@ pub(crate) async fn down_seen(
     };
     let (applied, kept, oldest): (i64, i64, Option<i64>) = (row.get(0)?, row.get(1)?, row.get(2)?);
     if applied > 0 {
-        return Ok(Some("it was applied here already (a replay)"));
+        return Ok(Some(REPLAY));
     }
     if kept >= DOWN_REMEMBERED && oldest.is_some_and(|o| (issued_ms as i64) < o) {
         return Ok(Some("it is older than every message this node remembers"));
@@ -307,8 +310,26 @@ pub(crate) async fn apply_down(
             },
         }),
     };
+    // A replay was reported the first time; a message older than every one
+    // remembered was never reported here (or so long ago the hub has
+    // forgotten it): say it is refused.
+    let report_refusal = seen.is_some_and(|why| why != REPLAY);
     if let (Some(why), false) = (seen, matches!(apply, Apply::Record(_))) {
         tracing::warn!(id = %message.id, kind, "downstream: refused: {why}");
+        if report_refusal {
+            if let Err(e) = ops::updates::record_down_handled(
+                log,
+                pvm_shared::Actor::Cloud,
+                message.id,
+                kind,
+                "refused",
+                why,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, id = %message.id, "the refusal was not recorded");
+            }
+        }
         return done;
     }
     let actor = pvm_shared::Actor::Cloud;
@@ -367,7 +388,7 @@ pub(crate) async fn apply_down(
         }
         Err(e) => return DownOutcome::Later(e.to_string()),
     };
-    if seen.is_none() {
+    if seen.is_none() || report_refusal {
         if let Err(e) =
             ops::updates::record_down_handled(log, actor, message.id, kind, outcome, &detail).await
         {
