@@ -249,6 +249,11 @@ pub async fn watch(
             .into_iter()
             .filter_map(|o| o.alert_webhook.map(|w| (o.id, w)))
             .collect();
+        // Nobody to tell: no work (the pages work alerts out when shown).
+        if global.is_none() && hooks.is_empty() {
+            firing.clear();
+            continue;
+        }
         // Where each venue's alerts go.
         let destinations: std::collections::HashMap<String, Vec<String>> = venues
             .iter()
