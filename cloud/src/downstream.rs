@@ -52,10 +52,21 @@ pub async fn send_down(
     kind: &str,
     body: pvm_shared::down::DownBody,
 ) -> anyhow::Result<Uuid> {
+    send_down_at(app, venue, kind, body, now_ms() as u64).await
+}
+
+/// [`send_down`], issued at `issued_ms`.
+pub async fn send_down_at(
+    app: &App,
+    venue: Uuid,
+    kind: &str,
+    body: pvm_shared::down::DownBody,
+    issued_ms: u64,
+) -> anyhow::Result<Uuid> {
     let message = pvm_shared::down::DownMessage {
         id: Uuid::now_v7(),
         venue_id: venue,
-        issued_ms: now_ms() as u64,
+        issued_ms,
         body,
         sig: String::new(),
     }

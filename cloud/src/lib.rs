@@ -18,6 +18,7 @@ pub mod leaf_tls;
 pub mod leaf_users;
 pub mod migrate;
 pub mod partitions;
+pub mod roaming;
 mod serve;
 pub mod store;
 
@@ -47,6 +48,8 @@ pub struct App {
     pub proxies: Arc<pvm_shared::proxies::TrustedProxies>,
     /// Cancelled when the hub stops: live feeds (the console's) end then.
     pub stop: tokio_util::sync::CancellationToken,
+    /// Operators whose venues' hub accounts are still to be sent.
+    pub roaming: Arc<roaming::Pending>,
 }
 
 pub fn now_ms() -> i64 {

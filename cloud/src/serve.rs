@@ -281,6 +281,7 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         proxies: Arc::new(proxies),
         stop: stop.clone(),
         cli: Arc::new(cli),
+        roaming: Arc::default(),
     };
     hash_plain_leaf_passwords(&app).await?;
     write_leaf_users(&app).await?;
@@ -300,6 +301,7 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
             tracing::warn!(error = %e, %node, "downstream consumer not made");
         }
     }
+    tokio::spawn(crate::roaming::run(app.clone()));
     Ok(Started {
         app,
         stop,

@@ -88,13 +88,13 @@ async fn registered(store: &Store, name: &str) -> (Uuid, Uuid) {
 async fn migrations_are_numbered_and_run_once(store: &Store, reopen: &Database) {
     assert_eq!(
         store.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5, 6, 7]
+        vec![1, 2, 3, 4, 5, 6, 7, 8]
     );
     let (venue, _) = registered(store, "Kept").await;
     let again = Store::open(reopen).await.expect("reopen");
     assert_eq!(
         again.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5, 6, 7]
+        vec![1, 2, 3, 4, 5, 6, 7, 8]
     );
     assert!(again
         .lock()
@@ -558,6 +558,7 @@ fn staff(username: &str, operator: Option<Uuid>, role: &str, venues: Vec<Uuid>) 
         epoch: 0,
         disabled_ms: None,
         created_ms: 1_000,
+        node_role: (role == "regional").then(|| "manager".to_owned()),
     }
 }
 
@@ -706,6 +707,29 @@ async fn operators_and_staff_accounts(store: &Store, reopen: &Database) {
         .await
         .expect("new password"));
     assert_eq!(db.staff_session("s1", 2_000).await.expect("ended"), None);
+    // The role at the venues' nodes: set, kept by other changes, removed.
+    for (role, want) in [
+        (Some(Some("floor")), Some("floor")),
+        (None, Some("floor")),
+        (Some(None), None),
+    ] {
+        assert!(db
+            .change_staff(
+                regional.id,
+                &StaffChange {
+                    node_role: role.map(|r| r.map(String::from)),
+                    ..Default::default()
+                }
+            )
+            .await
+            .expect("node role"));
+        let got = db
+            .staff_by_id(regional.id)
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!(got.node_role.as_deref(), want);
+    }
     let changed = db
         .staff_by_id(owner.id)
         .await

@@ -304,7 +304,17 @@ impl AuthService {
     /// (for this node's users) that the account is still enabled with that role.
     pub fn verify(&self, token: &str, kind: TokenKind) -> Result<Principal, AuthError> {
         let now = self.now_secs();
-        let claims = auth::verify_token(token, |kid| self.key_for(kid), &self.audience, kind, now)?;
+        let signer = std::cell::Cell::new(false);
+        let claims = auth::verify_token(
+            token,
+            |kid| {
+                signer.set(kid == self.node_kid);
+                self.key_for(kid)
+            },
+            &self.audience,
+            kind,
+            now,
+        )?;
         if lock(&self.revoked)
             .get(&claims.sid)
             .is_some_and(|&until| until > now)
@@ -313,7 +323,14 @@ impl AuthService {
         }
         let mut role = claims.role;
         if let Ok(id) = Uuid::parse_str(&claims.sub) {
-            if let Some(user) = self.log.staff().users.get(&id) {
+            let staff = self.log.staff();
+            let user = staff.users.get(&id).or_else(|| staff.hub_user(id));
+            if user.is_none() && signer.get() {
+                // This node only signs for its accounts: one no longer here
+                // is a hub account the hub has stopped sending.
+                return Err(AuthError::Revoked);
+            }
+            if let Some(user) = user {
                 if !user.enabled {
                     return Err(AuthError::Disabled);
                 }
@@ -722,6 +739,11 @@ impl AuthService {
         let user_id = Uuid::parse_str(&principal.user_id).map_err(|_| {
             AuthError::Invalid("API keys belong to this venue's own staff accounts".into())
         })?;
+        if self.log.staff().hub_user(user_id).is_some() {
+            return Err(AuthError::Invalid(
+                "API keys belong to this venue's own staff accounts, not to hub accounts".into(),
+            ));
+        }
         let key_id = Uuid::now_v7();
         let mut secret_bytes = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret_bytes);

@@ -114,6 +114,9 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
             optional_bytes("password_hash", password_hash.as_deref(), MAX_TOKEN_BYTES)?;
             optional_bytes("pin_hash", pin_hash.as_deref(), MAX_TOKEN_BYTES)
         }
+        EventKind::HubStaffReplaced { accounts, .. } => {
+            passes(crate::staff::check_hub_accounts(accounts))
+        }
         EventKind::StaffPasswordSet { password_hash, .. } => {
             bytes("password_hash", password_hash, MAX_TOKEN_BYTES)
         }
@@ -945,6 +948,17 @@ mod tests {
                 outcome: "applied".into(),
                 detail: "saved as Series Daily".into(),
             },
+            Command::ReplaceHubStaff {
+                issued_ms: 5,
+                accounts: vec![crate::staff::HubAccount {
+                    staff_id: id(213),
+                    username: Username::parse("acme-owner").expect("username"),
+                    display_name: "Olive".into(),
+                    role: Role::Admin,
+                    password_hash: hash.clone(),
+                    epoch: 2,
+                }],
+            },
         ];
         for c in staff {
             seen.push(run(s, c));
@@ -1322,6 +1336,7 @@ mod tests {
         "leaf_restarted",
         "update_finished",
         "down_handled",
+        "hub_staff_replaced",
         "cash_policy_set",
         "waiting_list_created",
         "waiting_list_closed",

@@ -27,6 +27,12 @@ pub enum DownBody {
     Wipe {
         node_id: Uuid,
     },
+    /// The operator's hub accounts that may log in at this venue's node
+    /// (roaming staff): the whole list, replacing the one the node holds
+    /// when this one was issued later.
+    Staff {
+        accounts: Vec<crate::staff::HubAccount>,
+    },
     /// Update the venue's containers: role (`node`, …) to image by digest.
     Update {
         version: String,

@@ -168,6 +168,13 @@ pub enum EventKind {
         outcome: String,
         detail: String,
     },
+    /// The operator's hub accounts that may log in at this venue's node
+    /// (roaming staff), as the hub issued them at `issued_ms`: the whole
+    /// list, replacing the one before.
+    HubStaffReplaced {
+        issued_ms: u64,
+        accounts: Vec<crate::staff::HubAccount>,
+    },
     /// Cash-game events, with their own kinds (`player_seated`, …) at the same level.
     #[serde(untagged)]
     Cash(CashEvent),
@@ -186,6 +193,7 @@ impl EventKind {
                 | EventKind::StaffPinSet { .. }
                 | EventKind::ApiKeyCreated { .. }
                 | EventKind::ApiKeyRevoked { .. }
+                | EventKind::HubStaffReplaced { .. }
         )
     }
 

@@ -95,15 +95,102 @@ impl ApiKey {
     }
 }
 
+/// At most this many hub accounts reach one venue's node.
+pub const MAX_HUB_ACCOUNTS: usize = 500;
+
+/// One of the operator's hub staff accounts, as the hub sends it to a
+/// venue's node (roaming staff, docs/HUB_ACCOUNTS.md): it may log in there
+/// with its hub password and `role`, the role the operator gave it at the
+/// venues' nodes. Accounts the hub stops sending (disabled, moved off the
+/// venue, no node role) stop working at the node when the next list lands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubAccount {
+    pub staff_id: Uuid,
+    pub username: Username,
+    pub display_name: String,
+    pub role: Role,
+    /// argon2id PHC string, as the hub keeps it.
+    pub password_hash: String,
+    /// The account's credential epoch at the hub: a new password or a
+    /// disable moves it on, and the node's sessions of older epochs end.
+    pub epoch: u32,
+}
+
+impl HubAccount {
+    /// The account as a node user (no PIN; enabled while it is listed).
+    pub fn user(&self) -> StaffUser {
+        StaffUser {
+            id: self.staff_id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+            enabled: true,
+            password_hash: Some(self.password_hash.clone()),
+            pin_hash: None,
+            epoch: self.epoch,
+        }
+    }
+}
+
+/// Checks a list of hub accounts for one venue: bounded, each name once,
+/// a display name as for local accounts, a hash that is an argon2id string.
+pub fn check_hub_accounts(accounts: &[HubAccount]) -> Result<(), DomainError> {
+    let invalid = |reason: String| DomainError::Invalid {
+        field: "accounts",
+        reason,
+    };
+    if accounts.len() > MAX_HUB_ACCOUNTS {
+        return Err(invalid(format!(
+            "at most {MAX_HUB_ACCOUNTS} hub accounts reach one venue"
+        )));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for a in accounts {
+        if !names.insert(&a.username) || !ids.insert(a.staff_id) {
+            return Err(invalid(format!("{} is listed twice", a.username)));
+        }
+        check_display_name(&a.display_name)?;
+        if a.password_hash.len() > 512 || !a.password_hash.starts_with("$argon2id$") {
+            return Err(invalid(format!(
+                "{}: the password hash is not an argon2id string",
+                a.username
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StaffDirectory {
     pub users: BTreeMap<Uuid, StaffUser>,
     pub api_keys: BTreeMap<Uuid, ApiKey>,
+    /// The operator's hub accounts that may log in here (roaming staff), by
+    /// hub staff id, and when the hub issued that list.
+    pub hub: BTreeMap<Uuid, StaffUser>,
+    pub hub_issued_ms: u64,
 }
 
 impl StaffDirectory {
+    /// The account a username logs in to: the venue's own first, then a hub
+    /// account of that name.
     pub fn by_username(&self, username: &Username) -> Option<&StaffUser> {
-        self.users.values().find(|u| &u.username == username)
+        self.users
+            .values()
+            .find(|u| &u.username == username)
+            .or_else(|| self.hub.values().find(|u| &u.username == username))
+    }
+
+    /// A hub account listed here, by its hub staff id.
+    pub fn hub_user(&self, id: Uuid) -> Option<&StaffUser> {
+        self.hub.get(&id)
+    }
+
+    /// Replaces the hub accounts with a newer list.
+    pub fn replace_hub(&mut self, issued_ms: u64, accounts: &[HubAccount]) {
+        self.hub = accounts.iter().map(|a| (a.staff_id, a.user())).collect();
+        self.hub_issued_ms = issued_ms;
     }
 
     pub fn user(&self, id: Uuid) -> Result<&StaffUser, DomainError> {
@@ -218,5 +305,49 @@ mod tests {
         assert!(d
             .keeps_an_admin(Uuid::from_u128(1), Role::Admin, false)
             .is_ok());
+    }
+
+    fn hub(id: u128, name: &str) -> HubAccount {
+        HubAccount {
+            staff_id: Uuid::from_u128(id),
+            username: Username::parse(name).unwrap_or_else(|_| unreachable!()),
+            display_name: "Olive".into(),
+            role: Role::Manager,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$x$y".into(),
+            epoch: 0,
+        }
+    }
+
+    #[test]
+    fn hub_accounts_log_in_after_the_venues_own_and_are_checked() {
+        let mut d = StaffDirectory::default();
+        d.users
+            .insert(Uuid::from_u128(1), user(1, Role::Admin, true));
+        d.replace_hub(10, &[hub(7, "u1"), hub(8, "olive")]);
+        fn by(d: &StaffDirectory, n: &str) -> Option<Uuid> {
+            d.by_username(&Username::parse(n).unwrap_or_else(|_| unreachable!()))
+                .map(|u| u.id)
+        }
+        // A venue's own account keeps its name; a hub account is found by its own.
+        assert_eq!(by(&d, "u1"), Some(Uuid::from_u128(1)));
+        assert_eq!(by(&d, "olive"), Some(Uuid::from_u128(8)));
+        assert_eq!(
+            d.hub_user(Uuid::from_u128(8)).map(|u| u.role),
+            Some(Role::Manager)
+        );
+        // A later list replaces the whole list.
+        d.replace_hub(11, &[hub(7, "u1")]);
+        assert_eq!(by(&d, "olive"), None);
+        assert_eq!(d.hub_issued_ms, 11);
+        // Checked: no name twice, an argon2id hash, at most MAX_HUB_ACCOUNTS.
+        assert!(check_hub_accounts(&[hub(7, "a"), hub(8, "b")]).is_ok());
+        assert!(check_hub_accounts(&[hub(7, "a"), hub(8, "a")]).is_err());
+        let mut plain = hub(9, "c");
+        plain.password_hash = "hunter2".into();
+        assert!(check_hub_accounts(&[plain]).is_err());
+        let many: Vec<HubAccount> = (0..=MAX_HUB_ACCOUNTS as u128)
+            .map(|i| hub(i + 100, &format!("s{i}")))
+            .collect();
+        assert!(check_hub_accounts(&many).is_err());
     }
 }

@@ -62,6 +62,7 @@ pub fn staff_json(s: &StaffRow) -> Value {
         "totp": s.totp_secret.is_some(),
         "disabled": s.disabled_ms.is_some(),
         "created_ms": s.created_ms,
+        "node_role": s.node_role,
     })
 }
 
@@ -426,7 +427,10 @@ async fn totp_confirm(
     )
     .await?;
     db.take_totp_step(staff.id, step).await?;
+    drop(db);
     tracing::info!(staff = %staff.id, "second factor enrolled");
+    // An account with a second factor no longer logs in at the nodes.
+    crate::roaming::changed(&app, staff.operator_id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -507,6 +511,25 @@ pub struct NewStaff {
     pub display_name: Option<String>,
     #[serde(default)]
     pub venues: Vec<Uuid>,
+    /// Its role at the operator's venues' nodes; absent: its hub role's
+    /// default; null: none.
+    #[serde(default, deserialize_with = "some_or_null")]
+    pub node_role: Option<Option<String>>,
+}
+
+/// A node role as typed: `dealer`, `floor`, `manager` or `admin`, or null.
+fn node_role_of(typed: Option<&str>) -> Result<Option<String>, ApiError> {
+    match typed {
+        None => Ok(None),
+        Some(t) => pvm_shared::auth::Role::from_code(t)
+            .map(|r| Some(r.code().to_owned()))
+            .ok_or_else(|| {
+                bad(
+                    "invalid",
+                    "node_role: dealer, floor, manager, admin or null",
+                )
+            }),
+    }
 }
 
 /// An admin manages admins, regional managers and auditors; only an owner
@@ -572,6 +595,16 @@ async fn new_account(
         Some(n) => check_name("display_name", n)?,
         None => username.as_str().to_owned(),
     };
+    let node_role = match &body.node_role {
+        None => crate::roaming::default_node_role(role).map(|r| r.code().to_owned()),
+        Some(typed) => node_role_of(typed.as_deref())?,
+    };
+    if operator.is_none() && node_role.is_some() {
+        return Err(bad(
+            "invalid",
+            "node_role: a hub super-admin does not log in at venues' nodes",
+        ));
+    }
     let hash = argon2_blocking(&body.password, None)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -589,6 +622,7 @@ async fn new_account(
         epoch: 0,
         disabled_ms: None,
         created_ms: now_ms(),
+        node_role,
     };
     let db = app.hub.store.lock().await?;
     if db.staff_of(operator).await?.len() >= MAX_STAFF {
@@ -599,6 +633,8 @@ async fn new_account(
         ));
     }
     db.insert_staff(&staff).await.map_err(taken("username"))?;
+    drop(db);
+    crate::roaming::changed(app, operator);
     Ok(staff)
 }
 
@@ -665,6 +701,9 @@ pub struct StaffPatch {
     /// true removes the account's second factor (a lost phone).
     #[serde(default)]
     pub totp_off: Option<bool>,
+    /// Its role at the operator's venues' nodes; null: none.
+    #[serde(default, deserialize_with = "some_or_null")]
+    pub node_role: Option<Option<String>>,
 }
 
 /// Changes an account of the caller's operator (a super-admin's: any). A
@@ -752,6 +791,17 @@ pub async fn alter_staff(
         }
         None => None,
     };
+    let node_role = body
+        .node_role
+        .as_ref()
+        .map(|typed| node_role_of(typed.as_deref()))
+        .transpose()?;
+    if staff.operator_id.is_none() && node_role.as_ref().is_some_and(|r| r.is_some()) {
+        return Err(bad(
+            "invalid",
+            "node_role: a hub super-admin does not log in at venues' nodes",
+        ));
+    }
     let totp_off = body.totp_off == Some(true);
     let change = StaffChange {
         new_epoch: password_hash.is_some() || body.disabled == Some(true) || totp_off,
@@ -762,6 +812,7 @@ pub async fn alter_staff(
         disabled_ms: body.disabled.map(|d| if d { Some(now_ms()) } else { None }),
         totp_secret: totp_off.then_some(None),
         totp_pending: totp_off.then_some(None),
+        node_role,
     };
     let db = app.hub.store.lock().await?;
     // What was checked above still holds (an owner may have changed the
@@ -778,7 +829,9 @@ pub async fn alter_staff(
         return Err(not_found());
     }
     let staff = db.staff_by_id(id).await?.ok_or_else(not_found)?;
+    drop(db);
     tracing::info!(staff = %id, by = ?caller.staff.as_ref().map(|s| s.id), "hub staff account changed");
+    crate::roaming::changed(app, staff.operator_id);
     Ok(staff)
 }
 

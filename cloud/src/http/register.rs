@@ -179,6 +179,7 @@ pub async fn register(
             revoked: false,
         });
     app.hub.nodes_changed.notify_one();
+    crate::roaming::node_registered(&app, r.venue_id);
     Ok(Json(Registered {
         node_id: r.node_id,
         venue_id: r.venue_id,
@@ -356,6 +357,7 @@ pub async fn resync(
     app.hub.nodes_changed.notify_one();
     write_leaf_users(&app).await?;
     ensure_down_consumer(&app, r.new_node_id, r.venue_id, true).await?;
+    crate::roaming::node_registered(&app, r.venue_id);
     Ok(Json(json!({
         "node_id": r.new_node_id,
         "venue_id": r.venue_id,

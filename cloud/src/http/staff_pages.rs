@@ -158,6 +158,27 @@ struct Typed {
     role: String,
     venues: Vec<String>,
     webhook: Option<String>,
+    /// The node-role choice: empty (the role's default), `none` or a role.
+    node_role: String,
+}
+
+/// The choices for a role at the venues' nodes: (value, words).
+const NODE_ROLES: [(&str, &str); 5] = [
+    ("none", "does not log in at the venues"),
+    ("dealer", "dealer"),
+    ("floor", "floor"),
+    ("manager", "manager"),
+    ("admin", "admin"),
+];
+
+/// What a form's node-role choice asks: None (the role's default, on a
+/// new account only), Some(None) (none) or a role.
+fn node_role_choice(typed: &str) -> Option<Option<String>> {
+    match typed {
+        "" => None,
+        "none" => Some(None),
+        r => Some(Some(r.to_owned())),
+    }
 }
 
 async fn operator_view(
@@ -201,7 +222,14 @@ async fn operator_view(
                     div.summary {
                         span.name { (s.display_name) }
                         span.status { @if s.disabled_ms.is_some() { "disabled" } @else { (Role::parse(&s.role).map_or("?", |r| r.label())) } }
-                        span.game { (s.username) @if s.totp_secret.is_some() { " · second factor on" } }
+                        span.game {
+                            (s.username) @if s.totp_secret.is_some() { " · second factor on" }
+                            " · at the venues: " @match (&s.node_role, s.totp_secret.is_some()) {
+                                (None, _) => { "none" },
+                                (Some(_), true) => { "none while a second factor is on" },
+                                (Some(r), false) => { (r) },
+                            }
+                        }
                         @if !s.venues.is_empty() {
                             span.seats { @for (i, v) in s.venues.iter().enumerate() { @if i > 0 { ", " } (venue_name(v)) } }
                         }
@@ -217,6 +245,18 @@ async fn operator_view(
                                 form.inline method="post" action=(format!("/admin/staff/{}", s.id)) {
                                     input type="hidden" name="action" value="totp_off";
                                     button.link type="submit" { "Remove second factor" }
+                                }
+                            }
+                            details {
+                                summary { "Role at the venues" }
+                                form method="post" action=(format!("/admin/staff/{}", s.id)) {
+                                    input type="hidden" name="action" value="node_role";
+                                    label { "At the operator's venues' nodes, " (s.username) select name="node_role" {
+                                        @for (v, words) in NODE_ROLES {
+                                            option value=(v) selected[s.node_role.as_deref().unwrap_or("none") == v] { (words) }
+                                        }
+                                    } }
+                                    button type="submit" { "Set" }
                                 }
                             }
                             details {
@@ -240,6 +280,10 @@ async fn operator_view(
                 label { "Password (8 to 128 characters)" input name="password" type="password" required minlength="8" maxlength="128" autocomplete="new-password"; }
                 label { "Role" select name="role" {
                     @for r in &roles { option value=(r.code()) selected[typed.role == r.code() || (typed.role.is_empty() && *r == Role::Auditor)] { (r.label()) } }
+                } }
+                label { "At the venues' nodes" select name="node_role" {
+                    option value="" selected[typed.node_role.is_empty()] { "as the role suggests (owner, admin: admin; regional: manager; auditor: none)" }
+                    @for (v, words) in NODE_ROLES { option value=(v) selected[typed.node_role == v] { (words) } }
                 } }
                 @if !venues.is_empty() {
                     fieldset {
@@ -326,6 +370,7 @@ async fn new_staff(
             .map(|(_, v)| v.clone())
             .collect(),
         webhook: None,
+        node_role: get("node_role"),
     };
     let venues: Vec<Uuid> = if typed.role == "regional" {
         typed.venues.iter().filter_map(|v| v.parse().ok()).collect()
@@ -343,6 +388,7 @@ async fn new_staff(
             role: typed.role.clone(),
             display_name,
             venues,
+            node_role: node_role_choice(&typed.node_role),
         },
     )
     .await
@@ -397,6 +443,8 @@ struct ChangeForm {
     action: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    node_role: String,
 }
 
 async fn change(
@@ -437,6 +485,10 @@ async fn change(
             password: Some(f.password),
             ..StaffPatch::default()
         },
+        "node_role" => StaffPatch {
+            node_role: Some(node_role_choice(&f.node_role).flatten()),
+            ..StaffPatch::default()
+        },
         _ => return Err(not_found()),
     };
     let outcome = alter_staff(&app, &caller, id, patch).await.map(|s| {
@@ -444,6 +496,12 @@ async fn change(
             "disable" => "disabled: their sessions ended",
             "enable" => "enabled",
             "totp_off" => "has no second factor now: their sessions ended",
+            "node_role" => match &s.node_role {
+                Some(_) => {
+                    "logs in at the venues with that role once each venue's node hears from the hub"
+                }
+                None => "no longer logs in at the venues once each venue's node hears from the hub",
+            },
             _ => "has a new password: their sessions ended",
         };
         html! { p.notice { (s.username) " " (done) "." } }

@@ -48,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "actions",
         sql: include_str!("../../../migrations/cloud/libsql/0007_actions.sql"),
     },
+    Migration {
+        number: 8,
+        name: "node_role",
+        sql: include_str!("../../../migrations/cloud/libsql/0008_node_role.sql"),
+    },
 ];
 
 /// Columns added after the first release, for files made before them (and
@@ -942,7 +947,7 @@ impl Held<'_> {
 
 const STAFF_COLUMNS: &str =
     "id, operator_id, username, display_name, password_hash, role, venues, \
-     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms";
+     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms, node_role";
 
 fn staff_row(r: &libsql::Row) -> anyhow::Result<StaffRow> {
     Ok(StaffRow {
@@ -959,6 +964,7 @@ fn staff_row(r: &libsql::Row) -> anyhow::Result<StaffRow> {
         epoch: r.get(10)?,
         disabled_ms: r.get(11)?,
         created_ms: r.get(12)?,
+        node_role: r.get(13)?,
     })
 }
 
@@ -968,7 +974,7 @@ fn unique_violation(e: &libsql::Error) -> bool {
 
 async fn insert_staff(conn: &Connection, st: &StaffRow) -> anyhow::Result<()> {
     conn.execute(
-        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         libsql::params![
             st.id.to_string(),
             st.operator_id.map(|o| o.to_string()),
@@ -982,7 +988,8 @@ async fn insert_staff(conn: &Connection, st: &StaffRow) -> anyhow::Result<()> {
             st.totp_last_step,
             st.epoch,
             st.disabled_ms,
-            st.created_ms
+            st.created_ms,
+            st.node_role.clone()
         ],
     )
     .await
@@ -1134,7 +1141,8 @@ impl Held<'_> {
                  disabled_ms = CASE WHEN ?6 THEN ?7 ELSE disabled_ms END, \
                  totp_secret = CASE WHEN ?8 THEN ?9 ELSE totp_secret END, \
                  totp_pending = CASE WHEN ?10 THEN ?11 ELSE totp_pending END, \
-                 epoch = epoch + ?12 WHERE id = ?1",
+                 epoch = epoch + ?12, \
+                 node_role = CASE WHEN ?13 THEN ?14 ELSE node_role END WHERE id = ?1",
                 libsql::params![
                     id.to_string(),
                     c.password_hash.clone(),
@@ -1147,7 +1155,9 @@ impl Held<'_> {
                     c.totp_secret.clone().flatten(),
                     c.totp_pending.is_some(),
                     c.totp_pending.clone().flatten(),
-                    i64::from(c.new_epoch)
+                    i64::from(c.new_epoch),
+                    c.node_role.is_some(),
+                    c.node_role.clone().flatten()
                 ],
             )
             .await?;

@@ -355,6 +355,9 @@ pub struct StaffRow {
     pub epoch: i64,
     pub disabled_ms: Option<i64>,
     pub created_ms: i64,
+    /// Its role at the operator's venues' nodes (`dealer`, `floor`,
+    /// `manager`, `admin`); None: it does not log in at nodes.
+    pub node_role: Option<String>,
 }
 
 /// What can change on a staff account (each `Some` is written; a new
@@ -372,6 +375,8 @@ pub struct StaffChange {
     pub totp_pending: Option<Option<String>>,
     /// Ends every session of the account.
     pub new_epoch: bool,
+    /// Some(None) removes.
+    pub node_role: Option<Option<String>>,
 }
 
 /// One action sent to many venues.

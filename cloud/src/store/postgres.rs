@@ -54,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "actions",
         sql: include_str!("../../../migrations/cloud/postgres/0007_actions.sql"),
     },
+    Migration {
+        number: 8,
+        name: "node_role",
+        sql: include_str!("../../../migrations/cloud/postgres/0008_node_role.sql"),
+    },
 ];
 
 /// Connections this process keeps to the server, at most.
@@ -1155,7 +1160,7 @@ impl Claims {
 
 const STAFF_COLUMNS: &str =
     "id, operator_id, username, display_name, password_hash, role, venues, \
-     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms";
+     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms, node_role";
 
 fn staff_row(r: &tokio_postgres::Row) -> StaffRow {
     StaffRow {
@@ -1172,6 +1177,7 @@ fn staff_row(r: &tokio_postgres::Row) -> StaffRow {
         epoch: r.get(10),
         disabled_ms: r.get(11),
         created_ms: r.get(12),
+        node_role: r.get(13),
     }
 }
 
@@ -1185,7 +1191,7 @@ fn name_taken(e: tokio_postgres::Error) -> anyhow::Error {
 
 async fn insert_staff(c: &impl GenericClient, st: &StaffRow) -> anyhow::Result<()> {
     c.execute(
-        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"),
+        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
         &[
             &st.id,
             &st.operator_id,
@@ -1200,6 +1206,7 @@ async fn insert_staff(c: &impl GenericClient, st: &StaffRow) -> anyhow::Result<(
             &st.epoch,
             &st.disabled_ms,
             &st.created_ms,
+            &st.node_role,
         ],
     )
     .await
@@ -1335,7 +1342,8 @@ impl Held<'_> {
                  disabled_ms = CASE WHEN $6 THEN $7 ELSE disabled_ms END, \
                  totp_secret = CASE WHEN $8 THEN $9 ELSE totp_secret END, \
                  totp_pending = CASE WHEN $10 THEN $11 ELSE totp_pending END, \
-                 epoch = epoch + $12 WHERE id = $1",
+                 epoch = epoch + $12, \
+                 node_role = CASE WHEN $13 THEN $14 ELSE node_role END WHERE id = $1",
                 &[
                     &id,
                     &ch.password_hash,
@@ -1349,6 +1357,8 @@ impl Held<'_> {
                     &ch.totp_pending.is_some(),
                     &ch.totp_pending.clone().flatten(),
                     &i64::from(ch.new_epoch),
+                    &ch.node_role.is_some(),
+                    &ch.node_role.clone().flatten(),
                 ],
             )
             .await?;

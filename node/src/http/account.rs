@@ -183,7 +183,7 @@ fn principal_view(s: &AppState, p: &Principal) -> StaffView {
     let staff = s.log.staff();
     match Uuid::parse_str(&p.user_id)
         .ok()
-        .and_then(|id| staff.users.get(&id))
+        .and_then(|id| staff.users.get(&id).or_else(|| staff.hub_user(id)))
     {
         Some(u) => StaffView::from(u),
         None => StaffView {

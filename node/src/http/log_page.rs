@@ -93,8 +93,12 @@ fn who(actor: &Actor, s: &AppState) -> String {
             let staff = s.log.staff();
             id.parse::<uuid::Uuid>()
                 .ok()
-                .and_then(|uid| staff.users.get(&uid))
-                .map(|u| format!("{} ({})", u.display_name, u.username))
+                .and_then(|uid| {
+                    let local = staff.users.get(&uid);
+                    let hub = staff.hub_user(uid).map(|u| (u, " from the hub"));
+                    local.map(|u| (u, "")).or(hub)
+                })
+                .map(|(u, from)| format!("{} ({}{from})", u.display_name, u.username))
                 .unwrap_or_else(|| format!("staff {id}"))
         }
     }

@@ -184,6 +184,21 @@ async fn render(
         ul.tables {
             @for u in &users { (account_card(u, csrf)) }
         }
+        @if !staff.hub.is_empty() {
+            h2 { "From the hub " small { (staff.hub.len()) } }
+            p.meta { "The operator's own accounts, sent by the hub: they log in here with their hub password and the role shown. Change or disable them at the hub; the node takes the change at its next contact." }
+            ul.tables id="hub-accounts" {
+                @for u in staff.hub.values() {
+                    li.table.open id=(format!("hub-staff-{}", u.id)) {
+                        div.summary {
+                            span.name { (u.display_name) }
+                            span.status { "From the hub" }
+                            span.game { (u.username) " · " (role_label(u.role)) }
+                        }
+                    }
+                }
+            }
+        }
         (new_form(typed, csrf))
     };
     Ok((status, layout(&settings, who, csrf, "Staff", error, body)).into_response())

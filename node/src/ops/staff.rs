@@ -203,3 +203,31 @@ pub async fn revoke_key(log: &Log, who: &Principal, key_id: Uuid) -> Result<Stri
         .await?;
     Ok(name)
 }
+
+/// Takes the hub's list of roaming accounts for this venue (a `staff`
+/// message from the hub): appended when it differs from the list held;
+/// `None` when it is the same. A list issued before the held one is
+/// refused by `decide`.
+pub async fn replace_hub_staff(
+    log: &Log,
+    issued_ms: u64,
+    accounts: Vec<pvm_shared::staff::HubAccount>,
+) -> Result<Option<crate::store::writer::Committed>, AppendError> {
+    let held = log.staff();
+    let same = held.hub.len() == accounts.len()
+        && accounts
+            .iter()
+            .all(|a| held.hub.get(&a.staff_id) == Some(&a.user()));
+    if same && issued_ms > held.hub_issued_ms {
+        return Ok(None);
+    }
+    log.append(
+        Actor::Cloud,
+        Command::ReplaceHubStaff {
+            issued_ms,
+            accounts,
+        },
+    )
+    .await
+    .map(Some)
+}

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[Migration] = embed![
     "0010_write_probe.sql",
     "0011_api_key_epoch.sql",
     "0012_list_undo.sql",
+    "0013_hub_staff.sql",
 ];
 
 #[derive(Debug, thiserror::Error)]

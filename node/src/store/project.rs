@@ -26,6 +26,7 @@ pub struct Statements {
     clear_lockout: libsql::Statement,
     save_template: libsql::Statement,
     delete_template: libsql::Statement,
+    replace_hub_staff: libsql::Statement,
 }
 
 /// Updates of `staff_users` that single events make. Disabling an account or
@@ -41,6 +42,13 @@ const USER_UPDATES: [(&str, &str); 5] = [
 impl Statements {
     pub async fn prepare(conn: &libsql::Connection) -> Result<Statements, libsql::Error> {
         Ok(Statements {
+            replace_hub_staff: conn
+                .prepare(
+                    "INSERT INTO hub_staff (id, issued_ms, accounts, updated_seq) VALUES (1, ?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE SET issued_ms = excluded.issued_ms,
+                     accounts = excluded.accounts, updated_seq = excluded.updated_seq",
+                )
+                .await?,
             save_template: conn
                 .prepare("INSERT OR REPLACE INTO tournament_templates (name_key, structure) VALUES (?1, ?2)")
                 .await?,
@@ -340,6 +348,17 @@ impl Statements {
                 run(
                     &self.save_template,
                     libsql::params![structure.name.to_lowercase(), json],
+                )
+                .await
+            }
+            EventKind::HubStaffReplaced {
+                issued_ms,
+                accounts,
+            } => {
+                let json = serde_json::to_string(accounts).unwrap_or_default();
+                run(
+                    &self.replace_hub_staff,
+                    libsql::params![*issued_ms as i64, json, seq],
                 )
                 .await
             }

@@ -389,6 +389,7 @@ impl Reader {
                 ("tournaments", "id"),
                 ("tournament_entries", "tournament_id, bullet_id"),
                 ("tournament_templates", "name_key"),
+                ("hub_staff", "id"),
             ]
             .iter(),
         ) {
@@ -453,6 +454,15 @@ impl Reader {
                     epoch: row.get(5)?,
                 },
             );
+        }
+        drop(rows);
+        let mut rows = conn
+            .query("SELECT issued_ms, accounts FROM hub_staff WHERE id = 1", ())
+            .await?;
+        if let Some(row) = rows.next().await? {
+            let accounts: Vec<pvm_shared::staff::HubAccount> =
+                serde_json::from_str(&row.get::<String>(1)?).map_err(bad_row)?;
+            dir.replace_hub(row.get::<i64>(0)? as u64, &accounts);
         }
         Ok(dir)
     }

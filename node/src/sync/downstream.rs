@@ -243,13 +243,39 @@ pub(crate) async fn apply_down(
         DownBody::Template { .. } => "template",
         DownBody::Announcement { .. } => "announcement",
         DownBody::Wipe { .. } => "wipe",
+        DownBody::Staff { .. } => "staff",
     };
     let done = DownOutcome::Done(message.id, kind, message.issued_ms);
     let seen = match down_seen(conn, message.id, message.issued_ms).await {
         Ok(seen) => seen,
         Err(e) => return DownOutcome::Later(e.to_string()),
     };
+    if let DownBody::Staff { accounts } = &message.body {
+        // The accounts list is its own record (`hub_staff_replaced`): no
+        // `down_handled` report; a replay or an older list changes nothing.
+        if seen.is_some() {
+            return done;
+        }
+        let n = accounts.len();
+        return match ops::staff::replace_hub_staff(log, message.issued_ms, accounts.clone()).await {
+            Ok(Some(c)) => {
+                tracing::info!(
+                    seq = c.seq,
+                    accounts = n,
+                    "took the hub's accounts for this venue"
+                );
+                done
+            }
+            Ok(None) => done,
+            Err(crate::store::AppendError::Rejected(e)) => {
+                tracing::info!(id = %message.id, "the hub's accounts list not taken: {e}");
+                done
+            }
+            Err(e) => DownOutcome::Later(e.to_string()),
+        };
+    }
     let apply = match message.body {
+        DownBody::Staff { .. } => return done,
         DownBody::Update { version, images } => {
             let record = |outcome: &str, detail: String| {
                 Apply::Record(ops::updates::Record {

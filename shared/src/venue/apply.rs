@@ -153,6 +153,10 @@ impl VenueState {
                     },
                 );
             }
+            EventKind::HubStaffReplaced {
+                issued_ms,
+                accounts,
+            } => self.staff.replace_hub(issued_ms, &accounts),
             EventKind::StaffRoleChanged { user_id, role } => {
                 if let Some(u) = self.staff.users.get_mut(&user_id) {
                     u.role = role;

@@ -333,6 +333,21 @@ impl VenueState {
                     pin_hash,
                 })
             }
+            Command::ReplaceHubStaff {
+                issued_ms,
+                accounts,
+            } => {
+                if issued_ms <= self.staff.hub_issued_ms {
+                    return Err(DomainError::Conflict(
+                        "the node holds a list of hub accounts issued later".into(),
+                    ));
+                }
+                crate::staff::check_hub_accounts(&accounts)?;
+                Ok(EventKind::HubStaffReplaced {
+                    issued_ms,
+                    accounts,
+                })
+            }
             Command::SetStaffRole { user_id, role } => {
                 let user = self.staff.user(user_id)?;
                 self.staff.keeps_an_admin(user_id, role, user.enabled)?;

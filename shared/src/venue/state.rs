@@ -116,6 +116,12 @@ pub enum Command {
         outcome: String,
         detail: String,
     },
+    /// Takes the hub's newer list of roaming accounts (see
+    /// `EventKind::HubStaffReplaced`).
+    ReplaceHubStaff {
+        issued_ms: u64,
+        accounts: Vec<crate::staff::HubAccount>,
+    },
     /// Records that the hub ordered this node wiped (see `EventKind::WipeOrdered`).
     RecordWipe {
         message_id: Uuid,
