@@ -74,6 +74,10 @@ pub async fn send_down_at(
     let bytes = serde_json::to_vec(&message)?;
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", message.id.to_string().as_str());
+    if matches!(message.body, pvm_shared::down::DownBody::Staff { .. }) {
+        // The newest accounts list is the only one kept for the venue.
+        headers.insert("Nats-Rollup", "sub");
+    }
     app.js
         .publish_with_headers(format!("pvm.down.{venue}.{kind}"), headers, bytes.into())
         .await

@@ -18,6 +18,7 @@ pub mod leaf_tls;
 pub mod leaf_users;
 pub mod migrate;
 pub mod partitions;
+pub mod reports;
 pub mod roaming;
 mod serve;
 pub mod store;

@@ -73,15 +73,26 @@ pub fn account_for(staff: &StaffRow, venue: Uuid) -> Option<HubAccount> {
         return None;
     }
     let node_role = NodeRole::from_code(staff.node_role.as_deref()?)?;
-    let display_name = pvm_shared::staff::check_display_name(&staff.display_name).ok()?;
-    Some(HubAccount {
+    // A node shows at most 60 characters of a name (the hub takes 80).
+    let shown: String = staff.display_name.chars().take(60).collect();
+    let display_name =
+        pvm_shared::staff::check_display_name(&shown).unwrap_or_else(|_| staff.username.clone());
+    let account = HubAccount {
         staff_id: staff.id,
         username: Username::parse(&staff.username).ok()?,
         display_name,
         role: node_role,
         password_hash: staff.password_hash.clone(),
         epoch: u32::try_from(staff.epoch).unwrap_or(u32::MAX),
-    })
+    };
+    // What a node would refuse is never sent (it would refuse the whole list).
+    match pvm_shared::staff::check_hub_accounts(std::slice::from_ref(&account)) {
+        Ok(()) => Some(account),
+        Err(e) => {
+            tracing::warn!(staff = %staff.id, error = %e, "hub account not sent to the venues");
+            None
+        }
+    }
 }
 
 /// The list for one venue, from its operator's accounts (at most

@@ -30,6 +30,31 @@ async fn call(c: &reqwest::Client, method: &str, url: String, body: Option<Value
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// The id of `username`, an account of `operator`.
+async fn staff_id(
+    c: &reqwest::Client,
+    url: &impl Fn(&str) -> String,
+    operator: &str,
+    username: &str,
+) -> String {
+    let (_, staff) = call(
+        c,
+        "GET",
+        url(&format!("/api/v1/operators/{operator}/staff")),
+        None,
+    )
+    .await;
+    staff
+        .as_array()
+        .expect("staff")
+        .iter()
+        .find(|s| s["username"] == username)
+        .unwrap_or_else(|| panic!("{username} in {staff}"))["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
 /// A node login: the status, and the role and access token when it worked.
 async fn node_login(node: &NodeProc, username: &str, password: &str) -> (u16, String, String) {
     let (s, v) = call(
@@ -44,6 +69,34 @@ async fn node_login(node: &NodeProc, username: &str, password: &str) -> (u16, St
         v["user"]["role"].as_str().unwrap_or_default().to_owned(),
         v["access_token"].as_str().unwrap_or_default().to_owned(),
     )
+}
+
+/// The usernames of the newest hub accounts list the node took (from its
+/// event log, read as its admin: polling logins would count failures).
+async fn listed(node: &NodeProc, token: &str) -> Option<Vec<String>> {
+    let (s, events) = call(
+        &bearer(token),
+        "GET",
+        format!("{}/api/v1/events?after=0&limit=1000", node.url),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{events}");
+    let last = events
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "hub_staff_replaced")?;
+    let accounts = last["payload"]["accounts"].as_array()?;
+    for a in accounts {
+        assert_eq!(a["password_hash"], "[redacted]", "hashes never shown: {a}");
+    }
+    let mut names: Vec<String> = accounts
+        .iter()
+        .filter_map(|a| a["username"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    Some(names)
 }
 
 async fn shot(b: &browser::Browser, name: &str) {
@@ -184,12 +237,15 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
 
     // Each node takes its venue's list: who logs in where, and as what.
     let (harbour, riverside) = (&nodes[0].0, &nodes[1].0);
+    let (boss_h, boss_r) = (harbour.token().await, riverside.token().await);
     let waited = until(
         Duration::from_secs(45),
         "the hub's accounts reaching both nodes",
         || async {
-            node_login(harbour, "a-regional", STAFF_PW).await.0 == 200
-                && node_login(riverside, "a-floor", STAFF_PW).await.0 == 200
+            listed(harbour, &boss_h).await.as_deref()
+                == Some(&["a-floor".to_owned(), "a-owner".into(), "a-regional".into()][..])
+                && listed(riverside, &boss_r).await.as_deref()
+                    == Some(&["a-floor".to_owned(), "a-owner".into()][..])
         },
     )
     .await;
@@ -230,6 +286,44 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
     .await;
     assert!((400..500).contains(&s) && s != 404, "{s} {v}");
 
+    // The node's own admin cannot change a hub account there.
+    let floor_id = staff_id(&acme, &url, &operators[0], "a-floor").await;
+    let (s, v) = call(
+        &bearer(&boss_h),
+        "PATCH",
+        format!("{}/api/v1/staff/{floor_id}", harbour.url),
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(s, 404, "a hub account is changed at the hub only: {v}");
+    // Nobody changes their own node role; a new hub role brings its own.
+    let owner_id = staff_id(&acme, &url, &operators[0], "a-owner").await;
+    let (s, v) = call(
+        &acme,
+        "PATCH",
+        url(&format!("/api/v1/staff/{owner_id}")),
+        Some(json!({"node_role": "dealer"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("own_account")),
+        "{v}"
+    );
+    let totp_id = staff_id(&acme, &url, &operators[0], "a-totp").await;
+    let (s, v) = call(
+        &acme,
+        "PATCH",
+        url(&format!("/api/v1/staff/{totp_id}")),
+        Some(json!({"role": "auditor"})),
+    )
+    .await;
+    assert_eq!(
+        (s, &v["node_role"]),
+        (200, &Value::Null),
+        "an auditor is nothing at the venues: {v}"
+    );
+
     // The node's staff page lists the hub accounts, read-only.
     for (width, height) in [(390, 844), (1280, 900)] {
         let b = browser::Browser::start(width, height).await;
@@ -267,28 +361,11 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
         "offline, a hub account logs in"
     );
     // Disabled at the hub meanwhile: the list cannot be sent now.
-    let owner_id = {
-        let (_, staff) = call(
-            &acme,
-            "GET",
-            url(&format!("/api/v1/operators/{}/staff", operators[0])),
-            None,
-        )
-        .await;
-        staff
-            .as_array()
-            .expect("staff")
-            .iter()
-            .find(|s| s["username"] == "a-regional")
-            .expect("a-regional")["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
-    };
+    let regional_id = staff_id(&acme, &url, &operators[0], "a-regional").await;
     let (s, v) = call(
         &acme,
         "PATCH",
-        url(&format!("/api/v1/staff/{owner_id}")),
+        url(&format!("/api/v1/staff/{regional_id}")),
         Some(json!({"disabled": true})),
     )
     .await;
@@ -304,9 +381,14 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
     let took = until(
         Duration::from_secs(60),
         "the disable reaching the node",
-        || async { node_login(harbour, "a-regional", STAFF_PW).await.0 == 401 },
+        || async {
+            listed(harbour, &boss_h)
+                .await
+                .is_some_and(|l| !l.contains(&"a-regional".to_owned()))
+        },
     )
     .await;
+    assert_eq!(node_login(harbour, "a-regional", STAFF_PW).await.0, 401);
     println!("the disable reached the node {took:?} after the hub came back");
     let (s, v) = call(
         &bearer(&regional_token),
@@ -320,24 +402,6 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
         "a disabled hub account's session ends at the node: {v}"
     );
     // A new node role takes effect the same way; the others are unchanged.
-    let floor_id = {
-        let (_, staff) = call(
-            &acme,
-            "GET",
-            url(&format!("/api/v1/operators/{}/staff", operators[0])),
-            None,
-        )
-        .await;
-        staff
-            .as_array()
-            .expect("staff")
-            .iter()
-            .find(|s| s["username"] == "a-floor")
-            .expect("a-floor")["id"]
-            .as_str()
-            .expect("id")
-            .to_owned()
-    };
     let (s, v) = call(
         &acme,
         "PATCH",

@@ -752,11 +752,11 @@ pub async fn alter_staff(
     };
     may_manage(caller, role)?;
     let own = caller.staff.as_ref().is_some_and(|s| s.id == id);
-    if own && (body.disabled == Some(true) || role != old_role) {
+    if own && (body.disabled == Some(true) || role != old_role || body.node_role.is_some()) {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "own_account",
-            "you cannot disable your own account or change its role".into(),
+            "you cannot disable your own account or change its roles".into(),
         ));
     }
     let venues = match (&body.venues, role) {
@@ -791,11 +791,15 @@ pub async fn alter_staff(
         }
         None => None,
     };
-    let node_role = body
-        .node_role
-        .as_ref()
-        .map(|typed| node_role_of(typed.as_deref()))
-        .transpose()?;
+    let node_role = match &body.node_role {
+        Some(typed) => Some(node_role_of(typed.as_deref())?),
+        // A new hub role brings its own role at the venues (an admin made
+        // auditor is no longer an admin at the nodes either).
+        None if role != old_role && staff.operator_id.is_some() => {
+            Some(crate::roaming::default_node_role(role).map(|r| r.code().to_owned()))
+        }
+        None => None,
+    };
     if staff.operator_id.is_none() && node_role.as_ref().is_some_and(|r| r.is_some()) {
         return Err(bad(
             "invalid",

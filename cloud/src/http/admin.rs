@@ -61,7 +61,7 @@ pub(super) fn page(title: &str, signed_in: bool, body: Markup) -> Markup {
                 header.top {
                     span.venue { "PVM hub" }
                     @if signed_in {
-                        nav { a href="/admin/console" { "Console" } a href="/admin" { "Venues" } a href="/admin/actions" { "Send" }
+                        nav { a href="/admin/console" { "Console" } a href="/admin" { "Venues" } a href="/admin/actions" { "Send" } a href="/admin/reports" { "Reports" }
                             form.logout.inline method="post" action="/admin/logout" { button.link type="submit" { "Sign out" } } }
                     }
                 }

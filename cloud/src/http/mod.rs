@@ -14,6 +14,7 @@ pub mod downstream;
 pub mod error;
 pub mod media;
 pub mod register;
+pub mod reports;
 pub mod staff_pages;
 pub mod venues;
 
@@ -58,6 +59,7 @@ pub fn app(state: App) -> Router {
         .merge(actions::routes())
         .merge(admin::routes())
         .merge(console::routes())
+        .merge(reports::routes())
         .merge(staff_pages::routes())
         .merge(display::routes())
         .merge(media::routes())

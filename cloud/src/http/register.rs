@@ -345,6 +345,11 @@ pub async fn resync(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&r.venue_id);
+        app.hub
+            .reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&r.venue_id);
         *app.hub
             .versions
             .lock()

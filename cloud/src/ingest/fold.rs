@@ -1,5 +1,5 @@
 //! Folding stored events into each venue's state (the hub's copy that
-//! its console and the display fallback read).
+//! its console and the display fallback read) and its report facts.
 
 use super::*;
 
@@ -62,6 +62,7 @@ pub(crate) fn fold_events(hub: &Registry, events: &[Envelope]) -> Vec<Report> {
             .collect()
     };
     let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
+    let mut facts = hub.reports.lock().unwrap_or_else(|p| p.into_inner());
     let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
     let mut folded = hub.folded.lock().unwrap_or_else(|p| p.into_inner());
     for env in events
@@ -73,7 +74,8 @@ pub(crate) fn fold_events(hub: &Registry, events: &[Envelope]) -> Vec<Report> {
             continue;
         }
         let state = venues.entry(env.header.venue_id).or_default();
-        match fold(Arc::make_mut(state), env) {
+        let venue_facts = facts.entry(env.header.venue_id).or_default();
+        match fold(Arc::make_mut(state), venue_facts, env) {
             Ok(()) => *versions.entry(env.header.venue_id).or_default() += 1,
             Err((kind, detail)) => {
                 reports.push((Some(env.header.node_id), Some(env.header.seq), kind, detail))
@@ -91,7 +93,11 @@ pub(crate) fn fold_events(hub: &Registry, events: &[Envelope]) -> Vec<Report> {
 /// tournament) would make the fold or a view of it run out of memory or CPU
 /// for every venue. Such an event stays stored (it is in the signed chain:
 /// evidence) but is not folded.
-pub(crate) fn fold(state: &mut VenueState, env: &Envelope) -> Result<(), (&'static str, String)> {
+pub(crate) fn fold(
+    state: &mut VenueState,
+    facts: &mut crate::reports::facts::VenueFacts,
+    env: &Envelope,
+) -> Result<(), (&'static str, String)> {
     let (seq, kind) = (env.header.seq, env.kind.as_str());
     let event = env.event().map_err(|e| {
         let detail =
@@ -102,6 +108,9 @@ pub(crate) fn fold(state: &mut VenueState, env: &Envelope) -> Result<(), (&'stat
         let detail = format!("event {seq} ({kind}) is stored but not folded: {e}");
         ("out_of_bounds", detail)
     })?;
+    let at_ms = env.header.hlc.wall_ms;
+    facts.before(state, &event, at_ms);
     state.apply(&event);
+    facts.after(state, &event, at_ms);
     Ok(())
 }

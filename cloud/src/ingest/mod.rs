@@ -91,6 +91,8 @@ pub struct Registry {
     /// Shared, not copied: a screen takes an `Arc` under the lock; a fold
     /// copies the state only while a screen still holds the old one.
     pub venues: Mutex<HashMap<Uuid, Arc<VenueState>>>,
+    /// Each venue's report facts, folded with its state (`crate::reports`).
+    pub reports: Mutex<HashMap<Uuid, crate::reports::facts::VenueFacts>>,
     /// Events that arrived before their predecessor, per node, by seq: held
     /// (not acked) until the gap closes, then stored in order.
     pub held: Mutex<HashMap<Uuid, std::collections::BTreeMap<u64, jetstream::Message>>>,
@@ -114,6 +116,7 @@ impl Registry {
     pub async fn load(store: Arc<Store>) -> anyhow::Result<Registry> {
         let rows = store.lock().await?.nodes().await?;
         let mut venues: HashMap<Uuid, VenueState> = HashMap::new();
+        let mut reports: HashMap<Uuid, crate::reports::facts::VenueFacts> = HashMap::new();
         let mut folded: HashMap<Uuid, u64> = HashMap::new();
         let mut count = 0u64;
         store
@@ -122,7 +125,11 @@ impl Registry {
             .each_live_event(|venue, bytes| {
                 if let Ok(env) = Envelope::decode(&bytes) {
                     // Out-of-bounds events were reported when they arrived.
-                    let _ = fold(venues.entry(venue).or_default(), &env);
+                    let _ = fold(
+                        venues.entry(venue).or_default(),
+                        reports.entry(venue).or_default(),
+                        &env,
+                    );
                     folded.insert(env.header.node_id, env.header.seq);
                     count += 1;
                 }
@@ -147,6 +154,7 @@ impl Registry {
             rechecked: Mutex::new(HashMap::new()),
             nodes: Mutex::new(rows.into_iter().map(|n| (n.node_id, n)).collect()),
             venues: Mutex::new(venues.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()),
+            reports: Mutex::new(reports),
             held: Mutex::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
             nodes_changed: tokio::sync::Notify::new(),

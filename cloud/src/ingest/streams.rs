@@ -30,6 +30,9 @@ pub async fn ensure_streams(
         storage: jetstream::stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
         num_replicas: replicas,
+        // A venue's accounts list replaces the one before it on the stream
+        // (`Nats-Rollup: sub`): only the newest is kept.
+        allow_rollup: true,
         ..Default::default()
     };
     js.create_or_update_stream(down).await?;

@@ -1,6 +1,6 @@
 -- The role a hub staff account has at its operator's venues' nodes
 -- (roaming staff: `dealer`, `floor`, `manager` or `admin`); NULL: it does
--- not log in at nodes. Existing accounts take their role's default.
+-- not log in at nodes. Accounts made before this migration have none until
+-- an owner or admin gives them one (their password hashes are not sent to
+-- the venues unasked); new accounts take their hub role's default.
 ALTER TABLE hub_staff ADD COLUMN node_role TEXT;
-UPDATE hub_staff SET node_role = 'admin' WHERE role IN ('owner', 'admin') AND operator_id IS NOT NULL;
-UPDATE hub_staff SET node_role = 'manager' WHERE role = 'regional';

@@ -305,18 +305,48 @@ async fn list_events(
 }
 
 /// Hashes of passwords, PINs and API keys stay in the log (the hub needs them
-/// to sync accounts) but are never shown by the API.
+/// to sync accounts) but are never shown by the API: at any depth (the hub's
+/// accounts list carries one per account).
 pub(super) fn redact(mut payload: serde_json::Value) -> serde_json::Value {
-    if let Some(map) = payload.as_object_mut() {
-        for field in ["password_hash", "pin_hash", "secret_hash"] {
-            if let Some(v) = map.get_mut(field) {
-                if !v.is_null() {
-                    *v = serde_json::Value::String("[redacted]".into());
+    fn walk(v: &mut serde_json::Value, depth: usize) {
+        if depth > 16 {
+            return;
+        }
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if ["password_hash", "pin_hash", "secret_hash"].contains(&k.as_str()) {
+                        if !v.is_null() {
+                            *v = serde_json::Value::String("[redacted]".into());
+                        }
+                    } else {
+                        walk(v, depth + 1);
+                    }
                 }
             }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(i, depth + 1)),
+            _ => {}
         }
     }
+    walk(&mut payload, 0);
     payload
+}
+
+#[cfg(test)]
+mod redact_tests {
+    #[test]
+    fn hashes_are_redacted_at_any_depth() {
+        let v = super::redact(serde_json::json!({
+            "password_hash": "$argon2id$a",
+            "pin_hash": null,
+            "accounts": [{"username": "olive", "password_hash": "$argon2id$b"}],
+        }));
+        assert_eq!(v["password_hash"], "[redacted]");
+        assert!(v["pin_hash"].is_null());
+        assert_eq!(v["accounts"][0]["password_hash"], "[redacted]");
+        assert_eq!(v["accounts"][0]["username"], "olive");
+        assert!(!v.to_string().contains("argon2"));
+    }
 }
 
 /// Who this node is.

@@ -64,7 +64,9 @@ fn login_form(
 }
 
 async fn login_page(State(s): State<AppState>, csrf: CsrfToken) -> Result<Response, ApiError> {
-    if s.auth.setup_open() {
+    // A node with no account of its own yet goes to its first-run setup,
+    // unless the hub's accounts may log in here.
+    if s.auth.setup_open() && s.log.staff().hub.is_empty() {
         return Ok(Redirect::to("/setup").into_response());
     }
     let settings = s.reader.settings().await?;

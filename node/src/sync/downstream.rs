@@ -36,6 +36,22 @@ pub(crate) async fn down_seen(
     Ok(None)
 }
 
+/// The issue time of the newest hub accounts list this node took or found
+/// the same as the one it held (0 for none).
+async fn newest_staff_list(conn: &libsql::Connection) -> Result<u64, StoreError> {
+    let mut rows = conn
+        .query(
+            "SELECT COALESCE(MAX(issued_ms), 0) FROM down_applied WHERE kind = 'staff'",
+            (),
+        )
+        .await?;
+    let newest: i64 = match rows.next().await? {
+        Some(row) => row.get(0)?,
+        None => 0,
+    };
+    Ok(u64::try_from(newest).unwrap_or(0))
+}
+
 pub(crate) async fn remember_down(
     conn: &libsql::Connection,
     id: Uuid,
@@ -255,6 +271,13 @@ pub(crate) async fn apply_down(
         // `down_handled` report; a replay or an older list changes nothing.
         if seen.is_some() {
             return done;
+        }
+        // Older than a list taken (or found the same) before: a redelivery
+        // after a newer one must not bring back an account it removed.
+        match newest_staff_list(conn).await {
+            Ok(newest) if message.issued_ms <= newest => return done,
+            Ok(_) => {}
+            Err(e) => return DownOutcome::Later(e.to_string()),
         }
         let n = accounts.len();
         return match ops::staff::replace_hub_staff(log, message.issued_ms, accounts.clone()).await {
