@@ -25,6 +25,9 @@ pub fn routes() -> Router<App> {
         .route("/admin/reports/csv", get(page_csv))
 }
 
+/// Tournaments listed on the page (the CSV has them all).
+const SHOWN: usize = 25;
+
 /// The parts a report has as CSV.
 const PARTS: [&str; 4] = ["tournaments", "cash", "days", "attendance"];
 
@@ -247,7 +250,7 @@ fn report_body(r: &Report, asked: &Asked) -> Markup {
                 span { strong { (t.count) } " tournaments" }
                 span { strong { (t.entries) } " entries (" (t.reentries) " re-entries)" }
                 span { strong { (format!("{:.1}", r.cash.table_hours)) } " cash table-hours" }
-                span { strong { (r.cash.peak_tables) } " tables at the peak" }
+                span { strong { (r.cash.peak_tables) } " cash tables at once (the most at one venue)" }
                 span { strong { (r.attendance.visits) } " visits" }
             }
         }
@@ -266,9 +269,9 @@ fn report_body(r: &Report, asked: &Asked) -> Markup {
                 div.scroll { table.report {
                     thead { tr { th { "Game" } th { "Table-hours" } th { "Seated from the list" } th { "Wait p50" } th { "Wait p90" } th { "No-shows" } } }
                     tbody { @for g in &r.cash.games { tr {
-                        td { (g.game) } td { (format!("{:.1}", g.table_hours)) } td { (g.seated_from_list) }
-                        td { (minutes(g.wait_p50_s)) } td { (minutes(g.wait_p90_s)) }
-                        td { (g.no_shows) " of " (g.called) " called" @if let Some(rate) = g.no_show_rate { " (" (format!("{:.0}", rate * 100.0)) " %)" } }
+                        td data-label="Game" { strong { (g.game) } } td data-label="Table-hours" { (format!("{:.1}", g.table_hours)) } td data-label="Seated from the list" { (g.seated_from_list) }
+                        td data-label="Wait p50" { (minutes(g.wait_p50_s)) } td data-label="Wait p90" { (minutes(g.wait_p90_s)) }
+                        td data-label="No-shows" { (g.no_shows) " of " (g.called) " called" @if let Some(rate) = g.no_show_rate { " (" (format!("{:.0}", rate * 100.0)) " %)" } }
                     } } }
                 } }
             }
@@ -280,15 +283,15 @@ fn report_body(r: &Report, asked: &Asked) -> Markup {
                 p.meta { (t.finished) " finished" @if let Some(m) = t.mean_minutes { ", " (format!("{m:.0}")) " min on average" } "; " (t.unique_players) " players (each tournament's own, added up)." }
                 div.scroll { table.report {
                     thead { tr { th { "Day" } th { "Venue" } th { "Tournament" } th { "Entries" } th { "Players" } th { "Time" } th { "First three" } } }
-                    tbody { @for row in t.list.iter().take(100) { tr {
-                        td { (row.day) } td { (row.venue) } td { (row.name) }
-                        td { (row.entries) @if row.reentries > 0 { " (" (row.reentries) " re)" } }
-                        td { (row.unique_players) }
-                        td { @match row.minutes { Some(m) => { (m) " min" }, None => { "running" } } }
-                        td { @for (i, (place, name)) in row.podium.iter().enumerate() { @if i > 0 { ", " } (place) ". " (name) } }
+                    tbody { @for row in t.list.iter().take(SHOWN) { tr {
+                        td data-label="Day" { (row.day) } td data-label="Venue" { (row.venue) } td data-label="Tournament" { strong { (row.name) } }
+                        td data-label="Entries" { (row.entries) @if row.reentries > 0 { " (" (row.reentries) " re)" } }
+                        td data-label="Players" { (row.unique_players) }
+                        td data-label="Time" { @match row.minutes { Some(m) => { (m) " min" }, None => { "running" } } }
+                        td data-label="First three" { @for (i, p) in row.podium.iter().enumerate() { @if i > 0 { ", " } (p.place) ". " (p.name) } }
                     } } }
                 } }
-                @if t.list.len() > 100 { p.meta { "The newest 100 are shown; the CSV has " (t.list.len()) "." } }
+                @if t.list.len() > SHOWN { p.meta { "The newest " (SHOWN) " are shown; the CSV has all " (t.list.len()) "." } }
             }
             p.meta { a href=(csv_link(asked, "tournaments")) { "Tournaments (CSV)" } }
         }

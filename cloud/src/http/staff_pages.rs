@@ -282,9 +282,10 @@ async fn operator_view(
                     @for r in &roles { option value=(r.code()) selected[typed.role == r.code() || (typed.role.is_empty() && *r == Role::Auditor)] { (r.label()) } }
                 } }
                 label { "At the venues' nodes" select name="node_role" {
-                    option value="" selected[typed.node_role.is_empty()] { "as the role suggests (owner, admin: admin; regional: manager; auditor: none)" }
+                    option value="" selected[typed.node_role.is_empty()] { "as the role suggests" }
                     @for (v, words) in NODE_ROLES { option value=(v) selected[typed.node_role == v] { (words) } }
                 } }
+                p.meta { "At the venues' nodes, owners and admins are admins, regional managers managers, auditors nothing, unless you choose." }
                 @if !venues.is_empty() {
                     fieldset {
                         legend { "A regional manager's venues" }

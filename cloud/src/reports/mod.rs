@@ -64,7 +64,14 @@ pub struct TournamentRow {
     pub reentries: u64,
     pub unique_players: u64,
     pub minutes: Option<u64>,
-    pub podium: Vec<(u32, String)>,
+    pub podium: Vec<Place>,
+}
+
+/// A place in a finished tournament and its player's public name.
+#[derive(Debug, Clone, Serialize)]
+pub struct Place {
+    pub place: u32,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -210,7 +217,14 @@ pub fn report(
             minutes: t
                 .finished_ms
                 .map(|end| end.saturating_sub(t.started_ms) / 60_000),
-            podium: t.podium.clone(),
+            podium: t
+                .podium
+                .iter()
+                .map(|(place, name)| Place {
+                    place: *place,
+                    name: name.clone(),
+                })
+                .collect(),
         })
         .collect();
     r.cash.table_hours = hours(r.cash.table_ms);
@@ -290,8 +304,8 @@ pub fn csv(r: &Report, part: &str) -> Option<String> {
                 let place = |n: u32| {
                     t.podium
                         .iter()
-                        .find(|(p, _)| *p == n)
-                        .map(|(_, name)| name.clone())
+                        .find(|p| p.place == n)
+                        .map(|p| p.name.clone())
                         .unwrap_or_default()
                 };
                 line(vec![
