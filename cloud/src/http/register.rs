@@ -340,22 +340,7 @@ pub async fn resync(
             });
         }
         // The venue's state is folded again from the new node's log as it arrives.
-        app.hub
-            .venues
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&r.venue_id);
-        app.hub
-            .reports
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&r.venue_id);
-        *app.hub
-            .versions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(r.venue_id)
-            .or_default() += 1;
+        app.hub.forget_venue(r.venue_id);
         tracing::warn!(old = %r.node_id, new = %r.new_node_id, venue = %r.venue_id, "node resynced under a new id");
     }
     drop(db);

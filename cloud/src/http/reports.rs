@@ -110,8 +110,19 @@ async fn make(
                 .then_some(VenueRef { id, name: v.name })
         })
         .collect();
-    let facts = app.hub.reports.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(reports::report(&facts, venues, from, to))
+    // A copy of the days asked for, taken under the lock the fold needs;
+    // the report is made off the async workers.
+    let now = u64::try_from(crate::now_ms()).unwrap_or(0);
+    let facts: std::collections::HashMap<Uuid, reports::facts::VenueFacts> = {
+        let all = app.hub.reports.lock().unwrap_or_else(|p| p.into_inner());
+        venues
+            .iter()
+            .filter_map(|v| all.get(&v.id).map(|f| (v.id, f.slice(from, to, now))))
+            .collect()
+    };
+    tokio::task::spawn_blocking(move || reports::report(&facts, venues, from, to))
+        .await
+        .map_err(|e| anyhow::anyhow!("the report was not made: {e}").into())
 }
 
 async fn api_report(
@@ -291,7 +302,10 @@ fn report_body(r: &Report, asked: &Asked) -> Markup {
                         td data-label="First three" { @for (i, p) in row.podium.iter().enumerate() { @if i > 0 { ", " } (p.place) ". " (p.name) } }
                     } } }
                 } }
-                @if t.list.len() > SHOWN { p.meta { "The newest " (SHOWN) " are shown; the CSV has all " (t.list.len()) "." } }
+                @if t.list.len() > SHOWN {
+                    p.meta { "The newest " (SHOWN) " are shown; the CSV has "
+                        @if t.listed_all { "all " (t.list.len()) "." } @else { "the newest " (t.list.len()) " (a shorter range lists the rest)." } }
+                }
             }
             p.meta { a href=(csv_link(asked, "tournaments")) { "Tournaments (CSV)" } }
         }

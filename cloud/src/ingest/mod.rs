@@ -161,6 +161,25 @@ impl Registry {
         })
     }
 
+    /// Drops a venue's folded state and report facts (its node was
+    /// replaced: both are folded again from the new node's log).
+    pub fn forget_venue(&self, venue: Uuid) {
+        self.venues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&venue);
+        self.reports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&venue);
+        *self
+            .versions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(venue)
+            .or_default() += 1;
+    }
+
     /// Whether this process ingests the venue's partition now.
     pub fn owns(&self, venue: Uuid) -> bool {
         self.owned

@@ -217,15 +217,7 @@ pub(crate) async fn catch_up(
     // A venue whose node was replaced (resynced at another process) is
     // folded again from its new node's log.
     for venue in refold {
-        hub.venues
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&venue);
-        *hub.versions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(venue)
-            .or_default() += 1;
+        hub.forget_venue(venue);
         let live: Vec<Uuid> = hub
             .nodes
             .lock()

@@ -194,7 +194,7 @@ pub fn report(
             r.tournaments.unique_players += t.unique_players;
             if let Some(end) = t.finished_ms {
                 finished += 1;
-                finished_ms += end.saturating_sub(t.started_ms);
+                finished_ms = finished_ms.saturating_add(end.saturating_sub(t.started_ms));
             }
             listed.push((t, v.name.as_str()));
         }
@@ -255,11 +255,11 @@ pub fn report(
     r
 }
 
-/// A CSV field, quoted when it must be; a leading `=`, `+`, `-` or `@`
-/// gets a `'` so a spreadsheet never runs it as a formula.
+/// A CSV field, quoted when it must be; a leading `=`, `+`, `-`, `@`, tab
+/// or carriage return gets a `'` so a spreadsheet never runs it as a formula.
 fn field(s: &str) -> String {
     let s = match s.chars().next() {
-        Some('=' | '+' | '-' | '@') => format!("'{s}"),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{s}"),
         _ => s.to_owned(),
     };
     if s.contains([',', '"', '\n', '\r']) {
