@@ -70,7 +70,7 @@ pub async fn send_down_at(
         body,
         sig: String::new(),
     }
-    .sign(&app.key);
+    .sign(&app.key.current());
     let bytes = serde_json::to_vec(&message)?;
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", message.id.to_string().as_str());

@@ -13,6 +13,7 @@ pub mod console;
 pub mod downstream;
 pub mod heartbeat;
 pub mod http;
+pub mod hub_keys;
 pub mod ingest;
 pub mod leaf_tls;
 pub mod leaf_users;
@@ -26,7 +27,6 @@ pub mod store;
 pub use config::{Cli, CloudCommand};
 pub use serve::{hub_key, run, start, Started};
 
-use ed25519_dalek::SigningKey;
 use ingest::Registry;
 use std::sync::Arc;
 
@@ -34,7 +34,8 @@ use std::sync::Arc;
 pub struct App {
     pub hub: Arc<Registry>,
     pub js: async_nats::jetstream::Context,
-    pub key: Arc<SigningKey>,
+    /// The hub's signing keys (the current one signs; nodes trust the list).
+    pub key: Arc<hub_keys::HubKeys>,
     pub admin_key_hash: [u8; 32],
     pub cli: Arc<Cli>,
     /// Display images uploaded by the nodes (content-addressed).

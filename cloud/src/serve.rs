@@ -272,7 +272,7 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
     let app = App {
         js: js.clone(),
         hub: hub.clone(),
-        key: Arc::new(key),
+        key: Arc::new(crate::hub_keys::HubKeys::load(&cli.data_dir, key)?),
         admin_key_hash: Sha256::digest(admin_key.trim().as_bytes()).into(),
         media: Arc::new(pvm_display::media::MediaStore::new(&cli.data_dir)),
         leaf_users: Arc::new(tokio::sync::Mutex::new(())),
@@ -302,6 +302,7 @@ pub async fn start(cli: Cli, key: SigningKey) -> anyhow::Result<Started> {
         }
     }
     tokio::spawn(crate::roaming::run(app.clone()));
+    tokio::spawn(crate::hub_keys::follow(app.key.clone(), stop.clone()));
     Ok(Started {
         app,
         stop,

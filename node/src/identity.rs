@@ -18,12 +18,18 @@ pub const ID_FILE: &str = "node.json";
 /// signs verify against it, offline.
 pub const HUB_KEY_FILE: &str = "hub.pub";
 
-/// The hub's public key, when this node has one.
+/// The hub's current public key (the last one it trusts), when this node has one.
 pub fn load_hub_key(dir: &Path) -> Result<Option<ed25519_dalek::VerifyingKey>, IdentityError> {
+    Ok(load_hub_keys(dir)?.pop())
+}
+
+/// Every hub key this node trusts, the hub's current one last (one hex key
+/// a line; empty when the node has none).
+pub fn load_hub_keys(dir: &Path) -> Result<Vec<ed25519_dalek::VerifyingKey>, IdentityError> {
     let path = dir.join(HUB_KEY_FILE);
     let text = match fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
             return Err(IdentityError::File {
                 path,
@@ -35,12 +41,24 @@ pub fn load_hub_key(dir: &Path) -> Result<Option<ed25519_dalek::VerifyingKey>, I
         path: path.clone(),
         reason,
     };
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut bytes)
-        .map_err(|e| fail(format!("not a 32-byte hex key: {e}")))?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-        .map(Some)
-        .map_err(|e| fail(format!("not an ed25519 public key: {e}")))
+    let mut keys = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(line, &mut bytes)
+            .map_err(|e| fail(format!("not a 32-byte hex key: {e}")))?;
+        keys.push(
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|e| fail(format!("not an ed25519 public key: {e}")))?,
+        );
+    }
+    Ok(keys)
+}
+
+/// The text of `hub.pub` for these keys (the current one last).
+pub fn hub_keys_text(keys: &[ed25519_dalek::VerifyingKey]) -> String {
+    keys.iter()
+        .map(|k| format!("{}\n", hex::encode(k.as_bytes())))
+        .collect()
 }
 
 pub struct NodeIdentity {

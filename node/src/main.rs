@@ -200,11 +200,11 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                 shutdown.clone(),
             );
             tokio::spawn(pvm_node::sync::pump(ctx.clone()));
-            match identity::load_hub_key(&config.data_dir) {
-                Ok(Some(hub_key)) => {
+            match identity::load_hub_keys(&config.data_dir) {
+                Ok(hub_keys) if !hub_keys.is_empty() => {
                     tokio::spawn(pvm_node::sync::downstream(
                         ctx.clone(),
-                        hub_key,
+                        hub_keys,
                         config.self_container.clone().map(|container| {
                             pvm_node::update::SelfUpdate {
                                 container,
@@ -655,8 +655,8 @@ async fn update(config: &Config, job: UpdateJob) -> anyhow::Result<ExitCode> {
             };
             let sig_path = std::path::PathBuf::from(format!("{}.sig", path.display()));
             let sig = std::fs::read(&sig_path).ok();
-            let hub_key = identity::load_hub_key(&config.data_dir).ok().flatten();
-            match update::verify_manifest(&bytes, sig.as_deref(), hub_key.as_ref()) {
+            let hub_keys = identity::load_hub_keys(&config.data_dir).unwrap_or_default();
+            match update::verify_manifest(&bytes, sig.as_deref(), &hub_keys) {
                 Ok(m) => match m.images.get(&role) {
                     Some(image) => image.clone(),
                     None => {

@@ -180,8 +180,11 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
             detail,
             ..
         } => {
-            if !matches!(kind.as_str(), "template" | "announcement" | "update") {
-                return Err(out("kind", "template, announcement or update"));
+            if !matches!(
+                kind.as_str(),
+                "template" | "announcement" | "update" | "hub_keys"
+            ) {
+                return Err(out("kind", "template, announcement, update or hub_keys"));
             }
             if !matches!(outcome.as_str(), "applied" | "refused" | "started") {
                 return Err(out("outcome", "applied, refused or started"));

@@ -33,12 +33,21 @@ pub enum DownBody {
     Staff {
         accounts: Vec<crate::staff::HubAccount>,
     },
+    /// The hub keys this node trusts from now on (base64 ed25519 public
+    /// keys, the hub's current one last, 1 to `MAX_HUB_KEYS`): a rotation
+    /// adds the new key, signed by the old one; a retirement leaves one out.
+    HubKeys {
+        keys: Vec<String>,
+    },
     /// Update the venue's containers: role (`node`, …) to image by digest.
     Update {
         version: String,
         images: std::collections::BTreeMap<String, String>,
     },
 }
+
+/// At most this many hub keys are trusted at once.
+pub const MAX_HUB_KEYS: usize = 8;
 
 /// `repo@sha256:<64 hex>`: an image named by digest, as updates must be.
 pub fn by_digest(image: &str) -> bool {
@@ -74,6 +83,11 @@ impl DownMessage {
         let sig = key.sign(&self.signed_bytes());
         self.sig = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
         self
+    }
+
+    /// True when one of the trusted hub keys signed exactly this message.
+    pub fn verify_any(&self, keys: &[VerifyingKey]) -> bool {
+        keys.iter().any(|k| self.verify(k))
     }
 
     /// True when the hub key made the signature over exactly this message.

@@ -54,7 +54,8 @@ async fn install_sh(State(app): State<App>, headers: HeaderMap) -> Result<Respon
             "the Host header is missing or not a host name".into(),
         )
     })?;
-    let key = base64::engine::general_purpose::STANDARD.encode(app.key.verifying_key().as_bytes());
+    let key = base64::engine::general_purpose::STANDARD
+        .encode(app.key.current().verifying_key().as_bytes());
     let script = INSTALL_SH
         .replacen("HUB_URL=\"@HUB_URL@\"", &format!("HUB_URL=\"{url}\""), 1)
         .replacen("HUB_KEY=\"@HUB_KEY@\"", &format!("HUB_KEY=\"{key}\""), 1);

@@ -12,6 +12,7 @@ pub mod display;
 pub mod dist;
 pub mod downstream;
 pub mod error;
+pub mod hub_keys;
 pub mod media;
 pub mod register;
 pub mod reports;
@@ -60,6 +61,7 @@ pub fn app(state: App) -> Router {
         .merge(admin::routes())
         .merge(console::routes())
         .merge(reports::routes())
+        .merge(hub_keys::routes())
         .merge(staff_pages::routes())
         .merge(display::routes())
         .merge(media::routes())
@@ -117,7 +119,7 @@ pub fn headers(
 /// link's CA (nodes registered before the leaf link had TLS fetch it here).
 pub async fn hub_info(State(app): State<App>) -> Json<serde_json::Value> {
     Json(json!({
-        "public_key": b64().encode(app.key.verifying_key().as_bytes()),
+        "public_key": b64().encode(app.key.current().verifying_key().as_bytes()),
         "nats_domain": "hub",
         "leaf_ca": &*app.leaf_ca,
     }))

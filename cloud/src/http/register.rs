@@ -37,6 +37,9 @@ pub struct Registered {
     pub leaf_user: String,
     pub leaf_password: String,
     pub hub_public_key: String,
+    /// Every hub key the node is to trust, the current one last (a key
+    /// rotation under way lists the old and the new).
+    pub hub_public_keys: Vec<String>,
     pub nats_domain: String,
     /// The CA (PEM) that signed the hub's leafnode certificate: the node's
     /// leaf verifies the hub with it.
@@ -187,7 +190,8 @@ pub async fn register(
         leaf_urls: app.cli.leaf_urls(),
         leaf_user: user,
         leaf_password: password,
-        hub_public_key: b64().encode(app.key.verifying_key().as_bytes()),
+        hub_public_key: b64().encode(app.key.current().verifying_key().as_bytes()),
+        hub_public_keys: app.key.trusted_b64(),
         nats_domain: "hub".into(),
         leaf_ca: app.leaf_ca.to_string(),
     }))
@@ -354,7 +358,8 @@ pub async fn resync(
         "leaf_url": app.cli.leaf_urls().into_iter().next().unwrap_or_default(),
         "leaf_urls": app.cli.leaf_urls(),
         "leaf_user": leaf_user,
-        "hub_public_key": b64().encode(app.key.verifying_key().as_bytes()),
+        "hub_public_key": b64().encode(app.key.current().verifying_key().as_bytes()),
+        "hub_public_keys": app.key.trusted_b64(),
         "nats_domain": "hub",
     })))
 }

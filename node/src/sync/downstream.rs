@@ -84,14 +84,18 @@ pub(crate) enum DownOutcome {
     /// A wipe order, recorded at `seq` and marked: the node stops and
     /// erases its data once the hub has that seq (see `crate::wipe`).
     Wipe(Uuid, &'static str, u64, u64),
+    /// The hub keys to trust from now on (written to `hub.pub`): done, and
+    /// the downstream loop verifies with them.
+    Keys(Uuid, &'static str, u64, Vec<ed25519_dalek::VerifyingKey>),
 }
 
 pub async fn downstream(
     ctx: SyncContext,
-    hub_key: ed25519_dalek::VerifyingKey,
+    hub_keys: Vec<ed25519_dalek::VerifyingKey>,
     self_update: Option<crate::update::SelfUpdate>,
     data_dir: std::path::PathBuf,
 ) {
+    let mut hub_keys = hub_keys;
     let SyncContext {
         link,
         nats_url,
@@ -158,7 +162,7 @@ pub async fn downstream(
                 let outcome = apply_down(
                     &ctx,
                     &conn,
-                    &hub_key,
+                    &hub_keys,
                     self_update.as_ref(),
                     &data_dir,
                     &m.payload,
@@ -185,6 +189,19 @@ pub async fn downstream(
                         tracing::warn!(%id, seq, reported, "the hub ordered this node wiped: stopping to erase its data");
                         stop.cancel();
                         return;
+                    }
+                    DownOutcome::Keys(id, kind, issued_ms, keys) => {
+                        if let Err(e) =
+                            remember_down(&conn, id, kind, issued_ms, clock.now_ms()).await
+                        {
+                            tracing::warn!(error = %e, "downstream: the hub keys not remembered");
+                        }
+                        tracing::info!(
+                            keys = keys.len(),
+                            "now trusting the hub's keys as it sent them"
+                        );
+                        hub_keys = keys;
+                        let _ = m.ack().await;
                     }
                     DownOutcome::Done(id, kind, issued_ms) => {
                         if let Err(e) =
@@ -226,7 +243,7 @@ pub async fn downstream(
 pub(crate) async fn apply_down(
     ctx: &SyncContext,
     conn: &libsql::Connection,
-    hub_key: &ed25519_dalek::VerifyingKey,
+    hub_keys: &[ed25519_dalek::VerifyingKey],
     self_update: Option<&crate::update::SelfUpdate>,
     data_dir: &std::path::Path,
     payload: &[u8],
@@ -250,7 +267,7 @@ pub(crate) async fn apply_down(
             return DownOutcome::Ignored;
         }
     };
-    if message.venue_id != link.venue_id || !message.verify(hub_key) {
+    if message.venue_id != link.venue_id || !message.verify_any(hub_keys) {
         tracing::warn!(id = %message.id, "downstream: not signed by the hub for this venue; ignored");
         return DownOutcome::Ignored;
     }
@@ -260,12 +277,19 @@ pub(crate) async fn apply_down(
         DownBody::Announcement { .. } => "announcement",
         DownBody::Wipe { .. } => "wipe",
         DownBody::Staff { .. } => "staff",
+        DownBody::HubKeys { .. } => "hub_keys",
     };
     let done = DownOutcome::Done(message.id, kind, message.issued_ms);
     let seen = match down_seen(conn, message.id, message.issued_ms).await {
         Ok(seen) => seen,
         Err(e) => return DownOutcome::Later(e.to_string()),
     };
+    if let DownBody::HubKeys { keys } = &message.body {
+        if seen.is_some() {
+            return done;
+        }
+        return take_hub_keys(ctx, data_dir, &message, keys).await;
+    }
     if let DownBody::Staff { accounts } = &message.body {
         // The accounts list is its own record (`hub_staff_replaced`): no
         // `down_handled` report; a replay or an older list changes nothing.
@@ -298,7 +322,7 @@ pub(crate) async fn apply_down(
         };
     }
     let apply = match message.body {
-        DownBody::Staff { .. } => return done,
+        DownBody::Staff { .. } | DownBody::HubKeys { .. } => return done,
         DownBody::Update { version, images } => {
             let record = |outcome: &str, detail: String| {
                 Apply::Record(ops::updates::Record {
@@ -445,6 +469,75 @@ pub(crate) async fn apply_down(
         }
     }
     done
+}
+
+/// The hub's keys to trust from now on (a rotation or a retirement): kept
+/// in `hub.pub`, reported back; a list that is not 1 to `MAX_HUB_KEYS`
+/// ed25519 keys is refused and the keys held stay.
+async fn take_hub_keys(
+    ctx: &SyncContext,
+    data_dir: &std::path::Path,
+    message: &pvm_shared::down::DownMessage,
+    keys: &[String],
+) -> DownOutcome {
+    use base64::Engine;
+    let parsed: Option<Vec<ed25519_dalek::VerifyingKey>> = keys
+        .iter()
+        .map(|k| {
+            let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+                .decode(k)
+                .ok()?
+                .try_into()
+                .ok()?;
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()
+        })
+        .collect();
+    let kind = "hub_keys";
+    let report = |outcome: &'static str, detail: String| async move {
+        if let Err(e) = crate::ops::updates::record_down_handled(
+            &ctx.log,
+            pvm_shared::Actor::Cloud,
+            message.id,
+            kind,
+            outcome,
+            &detail,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, id = %message.id, "what became of the hub keys was not recorded");
+        }
+    };
+    let keys = match parsed {
+        Some(k) if (1..=pvm_shared::down::MAX_HUB_KEYS).contains(&k.len()) => k,
+        _ => {
+            report(
+                "refused",
+                format!(
+                    "a list of 1 to {} ed25519 keys was expected: the keys held stay",
+                    pvm_shared::down::MAX_HUB_KEYS
+                ),
+            )
+            .await;
+            return DownOutcome::Done(message.id, kind, message.issued_ms);
+        }
+    };
+    let path = data_dir.join(crate::identity::HUB_KEY_FILE);
+    if let Err(e) = super::link::write_secret(&path, &crate::identity::hub_keys_text(&keys)) {
+        return DownOutcome::Later(format!("writing {}: {e}", path.display()));
+    }
+    let current = keys
+        .last()
+        .map(pvm_shared::auth::key_id)
+        .unwrap_or_default();
+    report(
+        "applied",
+        format!(
+            "{} hub keys trusted; the hub's current key is {current}",
+            keys.len()
+        ),
+    )
+    .await;
+    DownOutcome::Keys(message.id, kind, message.issued_ms, keys)
 }
 
 /// True when `version` is older than `running` (dotted numbers; anything

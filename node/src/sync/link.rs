@@ -60,9 +60,34 @@ pub async fn register(
                 .into(),
         ),
     }
-    let hub_key = base64::engine::general_purpose::STANDARD
-        .decode(&link.hub_public_key)
-        .map_err(|_| "the hub's key is not base64".to_string())?;
+    // Every key the hub trusts (an older hub names only its current one).
+    let mut named: Vec<String> = body["hub_public_keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    named.retain(|k| *k != link.hub_public_key);
+    named.push(link.hub_public_key.clone());
+    let mut hub_keys = Vec::new();
+    for k in named
+        .iter()
+        .rev()
+        .take(pvm_shared::down::MAX_HUB_KEYS)
+        .rev()
+    {
+        let bytes: [u8; 32] = base64::engine::general_purpose::STANDARD
+            .decode(k)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| "the hub's key is not a base64 ed25519 key".to_string())?;
+        hub_keys.push(
+            ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| "the hub's key is not an ed25519 key".to_string())?,
+        );
+    }
     write_secret(
         &dir.join(HUB_FILE),
         &serde_json::to_string_pretty(&link).map_err(|e| e.to_string())?,
@@ -70,7 +95,7 @@ pub async fn register(
     .map_err(|e| format!("writing {}: {e}", dir.join(HUB_FILE).display()))?;
     write_secret(
         &dir.join(crate::identity::HUB_KEY_FILE),
-        &hex::encode(hub_key),
+        &crate::identity::hub_keys_text(&hub_keys),
     )
     .map_err(|e| format!("writing the hub key: {e}"))?;
     Ok(link)

@@ -663,17 +663,23 @@ pub struct Manifest {
 pub fn verify_manifest(
     bytes: &[u8],
     signature: Option<&[u8]>,
-    hub_key: Option<&ed25519_dalek::VerifyingKey>,
+    hub_keys: &[ed25519_dalek::VerifyingKey],
 ) -> Result<Manifest, String> {
-    let hub_key =
-        hub_key.ok_or("this node has no hub key (not registered): a manifest cannot be checked")?;
+    if hub_keys.is_empty() {
+        return Err(
+            "this node has no hub key (not registered): a manifest cannot be checked".into(),
+        );
+    }
     let sig = signature.ok_or("the manifest is not signed (no .sig file)")?;
     let sig = ed25519_dalek::Signature::from_slice(sig)
         .map_err(|_| "the manifest's signature is not an ed25519 signature")?;
     let signed = pvm_shared::signing::with_context(pvm_shared::signing::MANIFEST, bytes);
-    hub_key
-        .verify_strict(&signed, &sig)
-        .map_err(|_| "the manifest is not signed by this node's hub")?;
+    if !hub_keys
+        .iter()
+        .any(|k| k.verify_strict(&signed, &sig).is_ok())
+    {
+        return Err("the manifest is not signed by this node's hub".into());
+    }
     let manifest: Manifest = serde_json::from_slice(bytes)
         .map_err(|e| format!("the manifest is not understood: {e}"))?;
     for (role, image) in &manifest.images {
@@ -706,30 +712,30 @@ mod tests {
         );
         let sig = hub.sign(&signed(good.as_bytes())).to_bytes();
         let key = hub.verifying_key();
-        let m = verify_manifest(good.as_bytes(), Some(&sig), Some(&key)).expect("good");
+        let m = verify_manifest(good.as_bytes(), Some(&sig), &[key]).expect("good");
         // The hub's signature over the bare bytes (no context) is another
         // purpose's signature: refused.
         let bare = hub.sign(good.as_bytes()).to_bytes();
-        assert!(verify_manifest(good.as_bytes(), Some(&bare), Some(&key)).is_err());
+        assert!(verify_manifest(good.as_bytes(), Some(&bare), &[key]).is_err());
         assert_eq!(m.version, "0.2.0");
-        assert!(verify_manifest(good.as_bytes(), None, Some(&key))
+        assert!(verify_manifest(good.as_bytes(), None, &[key])
             .expect_err("unsigned")
             .contains("not signed"));
         let forged = other.sign(&signed(good.as_bytes())).to_bytes();
-        assert!(verify_manifest(good.as_bytes(), Some(&forged), Some(&key))
+        assert!(verify_manifest(good.as_bytes(), Some(&forged), &[key])
             .expect_err("other key")
             .contains("not signed by this node's hub"));
-        assert!(verify_manifest(good.as_bytes(), Some(&sig), None)
+        assert!(verify_manifest(good.as_bytes(), Some(&sig), &[])
             .expect_err("no key")
             .contains("no hub key"));
         let tagged = r#"{"version":"0.2.0","images":{"node":"pvm-node:latest"}}"#;
         let sig = hub.sign(&signed(tagged.as_bytes())).to_bytes();
-        assert!(verify_manifest(tagged.as_bytes(), Some(&sig), Some(&key))
+        assert!(verify_manifest(tagged.as_bytes(), Some(&sig), &[key])
             .expect_err("tag")
             .contains("not by digest"));
         let mut changed = good.clone().into_bytes();
         changed[12] ^= 1;
         let sig = hub.sign(&signed(good.as_bytes())).to_bytes();
-        assert!(verify_manifest(&changed, Some(&sig), Some(&key)).is_err());
+        assert!(verify_manifest(&changed, Some(&sig), &[key]).is_err());
     }
 }
