@@ -12,7 +12,7 @@
 mod common;
 
 use common::*;
-use pvm_cloud::store::{Database, NewNode, NodeRow, OperatorRow, Store};
+use pvm_cloud::store::{Database, NodeRow, OperatorRow, Store};
 use pvm_shared::envelope::{Actor, Envelope, EnvelopeHeader};
 use pvm_shared::EventKind;
 use serde_json::json;
@@ -23,7 +23,6 @@ const VENUES: usize = 200;
 const EVENTS: u64 = 2_000;
 const TABLES: u64 = 20;
 const ROUNDS: usize = 200;
-const KEY_B64: &str = "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=";
 
 fn main() {
     tokio::runtime::Builder::new_multi_thread()
@@ -112,29 +111,7 @@ async fn run() {
         .await
         .expect("operator");
         for i in 0..VENUES {
-            let (token_venue, venue, node) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-            db.insert_venue(token_venue, &format!("Room {i:03}"), Some(operator), 1)
-                .await
-                .expect("venue");
-            let hash = format!("bench-{i}");
-            db.insert_token(&hash, token_venue, i64::MAX)
-                .await
-                .expect("token");
-            let user = format!("venue-{venue}");
-            db.commit_registration(
-                &hash,
-                token_venue,
-                &NewNode {
-                    node_id: node,
-                    venue_id: venue,
-                    public_key: KEY_B64,
-                    leaf_user: &user,
-                    leaf_hash: "$2b$10$benchbenchbenchbenchbeOq0nR3t4m0Zl0Yv3bGm2n3d4a5b6c7",
-                    at_ms: 2,
-                },
-            )
-            .await
-            .expect("node");
+            let (venue, node) = bench_venue(&db, operator, &format!("Room {i:03}")).await;
             let envs = events(venue, node);
             let last = envs.last().expect("events");
             let head = NodeRow {
@@ -143,7 +120,7 @@ async fn run() {
                 public_key: {
                     use base64::Engine;
                     base64::engine::general_purpose::STANDARD
-                        .decode(KEY_B64)
+                        .decode(BENCH_NODE_KEY)
                         .expect("key")
                         .try_into()
                         .expect("32")

@@ -15,7 +15,7 @@
 mod common;
 
 use common::*;
-use pvm_cloud::store::{Database, NewNode, NodeRow, OperatorRow, Store};
+use pvm_cloud::store::{Database, NodeRow, OperatorRow, Store};
 use pvm_shared::cash::CashCommand;
 use pvm_shared::envelope::{Actor, Envelope, EnvelopeHeader};
 use pvm_shared::tournament::play::PlayCommand;
@@ -27,7 +27,6 @@ use uuid::Uuid;
 const VENUES: usize = 20;
 const DAYS: u64 = 365;
 const ROUNDS: usize = 20;
-const KEY_B64: &str = "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=";
 /// 2025-01-01T00:00:00Z.
 const FIRST_DAY_MS: u64 = 1_735_689_600_000;
 
@@ -291,34 +290,12 @@ async fn run() {
         .await
         .expect("operator");
         for i in 0..VENUES {
-            let (token_venue, venue, node) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-            db.insert_venue(token_venue, &format!("Room {i:02}"), Some(operator), 1)
-                .await
-                .expect("venue");
-            let hash = format!("bench-{i}");
-            db.insert_token(&hash, token_venue, i64::MAX)
-                .await
-                .expect("token");
-            let user = format!("venue-{venue}");
-            db.commit_registration(
-                &hash,
-                token_venue,
-                &NewNode {
-                    node_id: node,
-                    venue_id: venue,
-                    public_key: KEY_B64,
-                    leaf_user: &user,
-                    leaf_hash: "$2b$10$benchbenchbenchbenchbeOq0nR3t4m0Zl0Yv3bGm2n3d4a5b6c7",
-                    at_ms: 2,
-                },
-            )
-            .await
-            .expect("node");
+            let (venue, node) = bench_venue(&db, operator, &format!("Room {i:02}")).await;
             let envs = year(i, venue, node);
             let key: [u8; 32] = {
                 use base64::Engine;
                 base64::engine::general_purpose::STANDARD
-                    .decode(KEY_B64)
+                    .decode(BENCH_NODE_KEY)
                     .expect("key")
                     .try_into()
                     .expect("32")

@@ -78,30 +78,38 @@ pub fn finished(state: &VenueState, limit: usize) -> Vec<Finished> {
         .take(limit)
         .map(|t| {
             let stats = t.stats();
-            let mut podium: Vec<(u32, String)> = t
-                .places()
-                .into_iter()
-                .filter(|(_, place)| *place <= 3)
-                .map(|(bullet, place)| {
-                    let name = t
-                        .bullets
-                        .get(&bullet)
-                        .and_then(|b| state.players.get(&b.player_id))
-                        .map(|p| p.public_name())
-                        .unwrap_or_else(|| "?".into());
-                    (place, name)
-                })
-                .collect();
-            podium.sort();
             Finished {
                 id: t.id,
                 name: t.name.clone(),
                 entries: stats.entries,
                 reentries: stats.reentries,
-                podium,
+                podium: podium(state, t),
             }
         })
         .collect()
+}
+
+/// A tournament's first three places with their players' public names.
+pub fn podium(
+    state: &VenueState,
+    t: &pvm_shared::tournament::play::Tournament,
+) -> Vec<(u32, String)> {
+    let mut podium: Vec<(u32, String)> = t
+        .places()
+        .into_iter()
+        .filter(|(_, place)| *place <= 3)
+        .map(|(bullet, place)| {
+            let name = t
+                .bullets
+                .get(&bullet)
+                .and_then(|b| state.players.get(&b.player_id))
+                .map(|p| p.public_name())
+                .unwrap_or_else(|| "?".into());
+            (place, name)
+        })
+        .collect();
+    podium.sort();
+    podium
 }
 
 /// The totals over the venues shown.

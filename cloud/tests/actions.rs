@@ -16,19 +16,6 @@ use std::time::Duration;
 
 const PW: &str = "correct horse battery";
 
-async fn call(c: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
-    let mut req = match method {
-        "GET" => c.get(&url),
-        _ => c.post(&url),
-    };
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// Each venue's delivery state in an action.
 /// The venues an action reached, each in one of `allowed` states (a
 /// delivery in any other state is named instead).

@@ -11,21 +11,8 @@ mod common;
 use base64::Engine;
 use common::*;
 use ed25519_dalek::SigningKey;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::Duration;
-
-async fn call(c: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
-    let mut req = match method {
-        "GET" => c.get(&url),
-        _ => c.post(&url),
-    };
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 /// An announcement through the hub, waited for until the node says it
 /// applied it.
@@ -171,7 +158,11 @@ async fn the_hub_key_rotates_and_retires_without_a_message_lost() {
     forged(&hub, &venue, &old_key, "Signed by the old key").await;
     applied(&cloud, &venue, "After the forgeries").await;
     assert!(!shown(&node, "Forged by a stranger").await);
-    assert!(shown(&node, "Signed by the old key").await, "still trusted: {}", node.proc.logs());
+    assert!(
+        shown(&node, "Signed by the old key").await,
+        "still trusted: {}",
+        node.proc.logs()
+    );
 
     // Retire the old key: not the current one, not at once.
     let (s, v) = call(

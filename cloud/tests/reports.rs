@@ -420,6 +420,26 @@ fn key(game: &Value, stakes: &Value) -> String {
     format!("{}/{} {label}", stakes["small_blind"], stakes["big_blind"])
 }
 
+/// Adds a table's time `[from, until)` to each local day it covers.
+fn split(x: &mut Expected, tz: Tz, game: &str, mut from: u64, until: u64) {
+    while from < until {
+        let (day, _) = local(tz, from);
+        let next = tz
+            .from_local_datetime(
+                &day.succ_opt()
+                    .expect("next day")
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight"),
+            )
+            .earliest()
+            .expect("midnight exists")
+            .timestamp_millis() as u64;
+        let end = next.min(until);
+        *x.table_ms.entry((day, game.to_owned())).or_default() += end - from;
+        from = end;
+    }
+}
+
 /// A tournament from its events: start, finish, entries, re-entries, players.
 type Tour = (u64, Option<u64>, u64, u64, BTreeSet<String>);
 
@@ -460,23 +480,7 @@ fn expected(events: &[Value], tz: Tz, now_ms: u64) -> Expected {
                     .remove(p["table_id"].as_str().expect("id"))
                     .expect("was open");
                 intervals.push((since, at));
-                let mut from = since;
-                while from < at {
-                    let (day, _) = local(tz, from);
-                    let next = tz
-                        .from_local_datetime(
-                            &day.succ_opt()
-                                .expect("next day")
-                                .and_hms_opt(0, 0, 0)
-                                .expect("midnight"),
-                        )
-                        .earliest()
-                        .expect("midnight exists")
-                        .timestamp_millis() as u64;
-                    let until = next.min(at);
-                    *x.table_ms.entry((day, g.clone())).or_default() += until - from;
-                    from = until;
-                }
+                split(&mut x, tz, &g, since, at);
             }
             "waiting_list_created" => {
                 list_game.insert(
@@ -555,23 +559,7 @@ fn expected(events: &[Value], tz: Tz, now_ms: u64) -> Expected {
         intervals.push((*since, now_ms));
     }
     for (since, g) in std::mem::take(&mut open).into_values() {
-        let mut from = since;
-        while from < now_ms {
-            let (day, _) = local(tz, from);
-            let next = tz
-                .from_local_datetime(
-                    &day.succ_opt()
-                        .expect("next day")
-                        .and_hms_opt(0, 0, 0)
-                        .expect("midnight"),
-                )
-                .earliest()
-                .expect("midnight exists")
-                .timestamp_millis() as u64;
-            let until = next.min(now_ms);
-            *x.table_ms.entry((day, g.clone())).or_default() += until - from;
-            from = until;
-        }
+        split(&mut x, tz, &g, since, now_ms);
     }
     // The most tables open at once on each local day: at each opening, and
     // at the start of each day for those still open from the day before.

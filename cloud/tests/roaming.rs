@@ -16,20 +16,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn call(c: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
-    let mut req = match method {
-        "GET" => c.get(&url),
-        "PATCH" => c.patch(&url),
-        _ => c.post(&url),
-    };
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.expect("request");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// The id of `username`, an account of `operator`.
 async fn staff_id(
     c: &reqwest::Client,

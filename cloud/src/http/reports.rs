@@ -156,7 +156,11 @@ async fn api_csv(
     Require(caller, ..): Require<VenuesRead>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let asked = Asked::parse(q.as_deref());
+    csv_of(&app, &caller, &Asked::parse(q.as_deref())).await
+}
+
+/// The part of the report asked for, as CSV.
+async fn csv_of(app: &App, caller: &Caller, asked: &Asked) -> Result<Response, ApiError> {
     if !PARTS.contains(&asked.part.as_str()) {
         return Err(bad(
             "invalid",
@@ -164,7 +168,7 @@ async fn api_csv(
         ));
     }
     let (from, to, venue) = asked.checked()?;
-    csv_response(&make(&app, &caller, from, to, venue).await?, &asked.part)
+    csv_response(&make(app, caller, from, to, venue).await?, &asked.part)
 }
 
 async fn page_csv(
@@ -173,18 +177,9 @@ async fn page_csv(
     RawQuery(q): RawQuery,
 ) -> Result<Response, Response> {
     let caller = guard(&app, &headers, false).await?;
-    let asked = Asked::parse(q.as_deref());
-    let made = async {
-        if !PARTS.contains(&asked.part.as_str()) {
-            return Err(bad(
-                "invalid",
-                "part: tournaments, cash, days or attendance",
-            ));
-        }
-        let (from, to, venue) = asked.checked()?;
-        csv_response(&make(&app, &caller, from, to, venue).await?, &asked.part)
-    };
-    made.await.map_err(page_error)
+    csv_of(&app, &caller, &Asked::parse(q.as_deref()))
+        .await
+        .map_err(page_error)
 }
 
 /// Today in UTC, and four weeks before it: the page's range until one is asked.

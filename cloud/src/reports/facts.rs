@@ -440,24 +440,11 @@ impl VenueFacts {
             Some(ms) if finished => Some(ms),
             _ => finished.then_some(at_ms),
         };
-        let mut podium: Vec<(u32, String)> = if t.status == Status::Finished {
-            t.places()
-                .into_iter()
-                .filter(|(_, place)| *place <= 3)
-                .map(|(bullet, place)| {
-                    let name = t
-                        .bullets
-                        .get(&bullet)
-                        .and_then(|b| state.players.get(&b.player_id))
-                        .map(|p| p.public_name())
-                        .unwrap_or_else(|| "?".into());
-                    (place, name)
-                })
-                .collect()
+        let podium = if t.status == Status::Finished {
+            crate::console::podium(state, t)
         } else {
             Vec::new()
         };
-        podium.sort();
         let (day, _) = local(zone(state), started_ms);
         self.tournaments.insert(
             id,

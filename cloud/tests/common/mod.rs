@@ -859,6 +859,69 @@ pub async fn make_tables(node: &NodeProc, token: &str, from: usize, n: usize) {
 /// The password the hub-accounts tests give every staff account.
 pub const STAFF_PW: &str = "correct horse battery";
 
+/// A JSON request (`GET`, `PATCH` or else `POST`): the status and the body
+/// (null when it is not JSON).
+pub async fn call(
+    c: &reqwest::Client,
+    method: &str,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = match method {
+        "GET" => c.get(&url),
+        "PATCH" => c.patch(&url),
+        _ => c.post(&url),
+    };
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The hub's venues and nodes as a registered node leaves them, written
+/// straight into its database (for the benchmarks' big rooms): a venue of
+/// `operator` called `name` with a registered node (its events signed by
+/// `[9; 32]`, public key `BENCH_NODE_KEY`): (venue, node).
+pub async fn bench_venue(
+    db: &pvm_cloud::store::Locked<'_>,
+    operator: uuid::Uuid,
+    name: &str,
+) -> (uuid::Uuid, uuid::Uuid) {
+    let (token_venue, venue, node) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    db.insert_venue(token_venue, name, Some(operator), 1)
+        .await
+        .expect("venue");
+    let hash = format!("bench-{token_venue}");
+    db.insert_token(&hash, token_venue, i64::MAX)
+        .await
+        .expect("token");
+    let user = format!("venue-{venue}");
+    db.commit_registration(
+        &hash,
+        token_venue,
+        &pvm_cloud::store::NewNode {
+            node_id: node,
+            venue_id: venue,
+            public_key: BENCH_NODE_KEY,
+            leaf_user: &user,
+            leaf_hash: "$2b$10$benchbenchbenchbenchbeOq0nR3t4m0Zl0Yv3bGm2n3d4a5b6c7",
+            at_ms: 2,
+        },
+    )
+    .await
+    .expect("node");
+    (venue, node)
+}
+
+/// The public key (base64) of the key `[9; 32]` that signs the benchmarks' events.
+pub const BENCH_NODE_KEY: &str = "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=";
+
 /// A client that sends `Authorization: Bearer <token>` (an admin key or a
 /// staff session token).
 pub fn bearer(token: &str) -> reqwest::Client {
