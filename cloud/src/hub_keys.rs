@@ -48,11 +48,59 @@ fn read_trusted(dir: &Path) -> anyhow::Result<Vec<VerifyingKey>> {
     Ok(keys)
 }
 
-/// Writes `text` to `path` whole or not at all (mode 0600).
+/// The current key as `hub.key` holds it (read only: a missing file is an error).
+fn read_key(dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = dir.join("hub.key");
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} is not an ed25519 key", path.display()))?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
+/// Held while the key files change (`flock` on `hub-keys.lock`): one
+/// rotation, retirement or reload at a time among the processes sharing
+/// the data dir.
+pub struct FilesLock {
+    _file: std::fs::File,
+}
+
+impl FilesLock {
+    fn try_take(dir: &Path) -> anyhow::Result<Option<FilesLock>> {
+        use std::os::unix::io::AsRawFd;
+        let path = dir.join("hub-keys.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        // SAFETY: flock(2) on a descriptor this File owns; no memory is touched.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            Ok(Some(FilesLock { _file: f }))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Waits (at most 30 s) for the other processes' changes to finish.
+    pub async fn take(dir: &Path) -> anyhow::Result<FilesLock> {
+        for _ in 0..600 {
+            if let Some(l) = FilesLock::try_take(dir)? {
+                return Ok(l);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("another pvm-cloud process is changing the hub's keys: try again")
+    }
+}
+
+/// Writes `text` to `path` whole or not at all (mode 0600), through a
+/// temp file of this process's own.
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -77,6 +125,11 @@ pub struct HubKeys {
 }
 
 impl HubKeys {
+    /// The data dir the key files are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The keys in `dir`, `key` (its `hub.key`) the current one.
     pub fn load(dir: &Path, key: SigningKey) -> anyhow::Result<HubKeys> {
         let mut trusted = read_trusted(dir)?;
@@ -112,7 +165,16 @@ impl HubKeys {
     /// Takes a rotation or retirement another process made (the files
     /// changed): whether anything changed here.
     pub fn reload(&self) -> anyhow::Result<bool> {
-        let key = crate::serve::hub_key(&self.dir)?;
+        // Not while another process writes them (the next round reads them).
+        let Some(_held) = FilesLock::try_take(&self.dir)? else {
+            return Ok(false);
+        };
+        self.reload_held()
+    }
+
+    /// `reload`, with the files' lock held by the caller.
+    pub fn reload_held(&self) -> anyhow::Result<bool> {
+        let key = read_key(&self.dir)?;
         let mut trusted = read_trusted(&self.dir)?;
         let current = key.verifying_key();
         trusted.retain(|k| *k != current);

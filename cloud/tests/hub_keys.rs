@@ -98,6 +98,36 @@ async fn shown(node: &NodeProc, text: &str) -> bool {
     events.to_string().contains(text)
 }
 
+/// A token for the node's venue signed by `key` (as the hub signs them):
+/// the status of `GET /api/v1/staff` with it.
+async fn token_status(node: &NodeProc, venue: &str, key: &SigningKey) -> u16 {
+    let now = pvm_cloud::now_ms() as u64 / 1000;
+    let claims = pvm_shared::auth::Claims {
+        iss: "pvm-hub".into(),
+        sub: "hub-admin".into(),
+        aud: format!("pvm:venue:{venue}"),
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        sid: uuid::Uuid::now_v7().to_string(),
+        kind: pvm_shared::auth::TokenKind::Access,
+        role: pvm_shared::auth::Role::Admin,
+        name: "Hub".into(),
+        auth_time: now,
+        ver: 0,
+    };
+    let kid = pvm_shared::auth::key_id(&key.verifying_key());
+    let token = pvm_shared::auth::sign_token(&claims, key, &kid);
+    call(
+        &bearer(&token),
+        "GET",
+        format!("{}/api/v1/staff", node.url),
+        None,
+    )
+    .await
+    .0
+}
+
 fn hex_of(public_b64: &str) -> String {
     hex::encode(
         base64::engine::general_purpose::STANDARD
@@ -158,6 +188,15 @@ async fn the_hub_key_rotates_and_retires_without_a_message_lost() {
     forged(&hub, &venue, &old_key, "Signed by the old key").await;
     applied(&cloud, &venue, "After the forgeries").await;
     assert!(!shown(&node, "Forged by a stranger").await);
+    // Tokens the new key signs count at the node at once, the old key's still.
+    let new_secret: [u8; 32] = std::fs::read(cloud_dir.join("hub.key"))
+        .expect("hub.key")
+        .try_into()
+        .expect("32 bytes");
+    let new_key = SigningKey::from_bytes(&new_secret);
+    assert_eq!(token_status(&node, &venue, &new_key).await, 200);
+    assert_eq!(token_status(&node, &venue, &old_key).await, 200);
+    assert_eq!(token_status(&node, &venue, &stranger).await, 401);
     assert!(
         shown(&node, "Signed by the old key").await,
         "still trusted: {}",
@@ -216,6 +255,12 @@ async fn the_hub_key_rotates_and_retires_without_a_message_lost() {
     forged(&hub, &venue, &old_key, "Signed by the retired key").await;
     applied(&cloud, &venue, "After the retirement").await;
     assert!(!shown(&node, "Signed by the retired key").await);
+    assert_eq!(
+        token_status(&node, &venue, &old_key).await,
+        401,
+        "a retired key's token is refused without a restart"
+    );
+    assert_eq!(token_status(&node, &venue, &new_key).await, 200);
 
     // A restarted hub signs with the new key; a node registered now trusts it only.
     drop(cloud);

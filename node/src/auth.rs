@@ -149,7 +149,9 @@ pub enum Secret<'a> {
 pub struct AuthService {
     identity: Arc<NodeIdentity>,
     node_kid: String,
-    hub: Option<(String, VerifyingKey)>,
+    /// The hub keys this node trusts (kid, key), the current one last: a
+    /// rotation the hub sends replaces them (`set_hub_keys`).
+    hub: std::sync::RwLock<Vec<(String, VerifyingKey)>>,
     audience: String,
     clock: Arc<dyn TimeSource>,
     log: Log,
@@ -189,7 +191,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl AuthService {
     pub async fn load(
         identity: Arc<NodeIdentity>,
-        hub_key: Option<VerifyingKey>,
+        hub_keys: Vec<VerifyingKey>,
         clock: Arc<dyn TimeSource>,
         log: Log,
         reader: &Reader,
@@ -212,7 +214,7 @@ impl AuthService {
         Ok(AuthService {
             node_kid: auth::key_id(&identity.key.verifying_key()),
             audience: auth::audience(&identity.venue_id),
-            hub: hub_key.map(|k| (auth::key_id(&k), k)),
+            hub: std::sync::RwLock::new(hub_keys.iter().map(|k| (auth::key_id(k), *k)).collect()),
             identity,
             clock,
             log,
@@ -236,7 +238,7 @@ impl AuthService {
             self.identity.key.verifying_key(),
             "node",
         )];
-        if let Some((kid, key)) = &self.hub {
+        for (kid, key) in self.hub.read().unwrap_or_else(|p| p.into_inner()).iter() {
             keys.push((kid.clone(), *key, "hub"));
         }
         keys
@@ -251,9 +253,18 @@ impl AuthService {
             return Some(self.identity.key.verifying_key());
         }
         self.hub
-            .as_ref()
-            .filter(|(k, _)| k == kid)
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(k, _)| k == kid)
             .map(|(_, key)| *key)
+    }
+
+    /// The hub keys to trust from now on (a rotation or a retirement the
+    /// hub sent): tokens a retired key signed are refused at once.
+    pub fn set_hub_keys(&self, keys: &[VerifyingKey]) {
+        *self.hub.write().unwrap_or_else(|p| p.into_inner()) =
+            keys.iter().map(|k| (auth::key_id(k), *k)).collect();
     }
 
     /// Issues an access and a refresh token for a session that began at

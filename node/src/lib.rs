@@ -67,10 +67,10 @@ impl Node {
         let metrics = Arc::new(Metrics::default());
         let log = Log::start(db.clone(), identity.clone(), metrics.clone(), clock.clone()).await?;
         let reader = Reader::new(&db).await?;
-        let hub_key = identity::load_hub_key(data_dir)?;
+        let hub_keys = identity::load_hub_keys(data_dir)?;
         let auth = auth::AuthService::load(
             identity.clone(),
-            hub_key,
+            hub_keys,
             clock.clone(),
             log.clone(),
             &reader,

@@ -57,15 +57,9 @@ async fn list(State(app): State<App>, Require(..): Require<Operators>) -> Json<V
     Json(view(&app, None))
 }
 
-/// Sends `trusted` to every venue with a live node, signed by the current
-/// key: how many; 503 naming the venues the message server did not take.
-async fn tell_venues(app: &App, trusted: &[VerifyingKey]) -> Result<usize, ApiError> {
-    use base64::Engine;
-    let keys: Vec<String> = trusted
-        .iter()
-        .map(|k| base64::engine::general_purpose::STANDARD.encode(k.as_bytes()))
-        .collect();
-    let venues: Vec<Uuid> = app
+/// The venues with a live node.
+async fn live_venues(app: &App) -> Result<Vec<Uuid>, ApiError> {
+    Ok(app
         .hub
         .store
         .lock()
@@ -75,9 +69,23 @@ async fn tell_venues(app: &App, trusted: &[VerifyingKey]) -> Result<usize, ApiEr
         .into_iter()
         .filter(|v| v.node_id.is_some() && v.revoked_ms.is_none())
         .filter_map(|v| v.id.parse().ok())
+        .collect())
+}
+
+/// Sends `trusted` to `venues`' nodes, signed by the current key: how
+/// many; 503 naming the venues the message server did not take.
+async fn tell_venues(
+    app: &App,
+    trusted: &[VerifyingKey],
+    venues: &[Uuid],
+) -> Result<usize, ApiError> {
+    use base64::Engine;
+    let keys: Vec<String> = trusted
+        .iter()
+        .map(|k| base64::engine::general_purpose::STANDARD.encode(k.as_bytes()))
         .collect();
     let mut failed = Vec::new();
-    for venue in &venues {
+    for venue in venues {
         let body = DownBody::HubKeys { keys: keys.clone() };
         if let Err(e) = crate::downstream::send_down(app, *venue, "hub_keys", body).await {
             tracing::warn!(error = %e, %venue, "the hub's keys were not sent to the venue");
@@ -107,8 +115,11 @@ async fn rotate(
     Require(..): Require<Operators>,
 ) -> Result<Json<Value>, ApiError> {
     let _turn = CHANGING.lock().await;
-    let mut trusted = app.key.trusted();
-    if trusted.len() >= MAX_HUB_KEYS {
+    let _files = crate::hub_keys::FilesLock::take(app.key.dir()).await?;
+    // What another process changed meanwhile first.
+    app.key.reload_held()?;
+    let before = app.key.trusted();
+    if before.len() >= MAX_HUB_KEYS {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "too_many_keys",
@@ -116,9 +127,30 @@ async fn rotate(
         ));
     }
     let new = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    trusted.push(new.verifying_key());
-    let venues = tell_venues(&app, &trusted).await?;
-    app.key.install(new, trusted)?;
+    // What the nodes are told: every key, the new one last (the one the
+    // hub signs with next).
+    let mut told = before.clone();
+    told.push(new.verifying_key());
+    // Meanwhile the hub trusts it too (its current key still last), so a
+    // node registering now is handed it.
+    let mut meanwhile = before.clone();
+    meanwhile.insert(meanwhile.len().saturating_sub(1), new.verifying_key());
+    app.key.save_trusted(meanwhile)?;
+    let venues = live_venues(&app).await?;
+    if let Err(e) = tell_venues(&app, &told, &venues).await {
+        app.key.save_trusted(before)?;
+        return Err(e);
+    }
+    app.key.install(new, told.clone())?;
+    // A node registered while the list went out was handed it at
+    // registration, or is told now (signed by the new key it was handed).
+    let late: Vec<Uuid> = live_venues(&app)
+        .await?
+        .into_iter()
+        .filter(|v| !venues.contains(v))
+        .collect();
+    let _ = tell_venues(&app, &told, &late).await;
+    let venues = venues.len();
     tracing::warn!(current = %kid(&app.key.current().verifying_key()), venues, "the hub's signing key was rotated");
     Ok(Json(view(&app, Some(venues))))
 }
@@ -136,6 +168,8 @@ async fn retire(
     Body(body): Body<Retire>,
 ) -> Result<Json<Value>, ApiError> {
     let _turn = CHANGING.lock().await;
+    let _files = crate::hub_keys::FilesLock::take(app.key.dir()).await?;
+    app.key.reload_held()?;
     let current = app.key.current().verifying_key();
     if body.kid == kid(&current) {
         return Err(ApiError(
@@ -170,7 +204,8 @@ async fn retire(
             ),
         ));
     }
-    let venues = tell_venues(&app, &trusted).await?;
+    let venues = live_venues(&app).await?;
+    let venues = tell_venues(&app, &trusted, &venues).await?;
     app.key.save_trusted(trusted)?;
     tracing::warn!(retired = %body.kid, venues, "a hub key was retired");
     Ok(Json(view(&app, Some(venues))))

@@ -36,13 +36,13 @@ pub(crate) async fn down_seen(
     Ok(None)
 }
 
-/// The issue time of the newest hub accounts list this node took or found
-/// the same as the one it held (0 for none).
-async fn newest_staff_list(conn: &libsql::Connection) -> Result<u64, StoreError> {
+/// The issue time of the newest hub message of `kind` this node took (a
+/// hub accounts list, a list of hub keys; 0 for none).
+async fn newest_of_kind(conn: &libsql::Connection, kind: &str) -> Result<u64, StoreError> {
     let mut rows = conn
         .query(
-            "SELECT COALESCE(MAX(issued_ms), 0) FROM down_applied WHERE kind = 'staff'",
-            (),
+            "SELECT COALESCE(MAX(issued_ms), 0) FROM down_applied WHERE kind = ?1",
+            [kind],
         )
         .await?;
     let newest: i64 = match rows.next().await? {
@@ -191,16 +191,20 @@ pub async fn downstream(
                         return;
                     }
                     DownOutcome::Keys(id, kind, issued_ms, keys) => {
-                        if let Err(e) =
-                            remember_down(&conn, id, kind, issued_ms, clock.now_ms()).await
-                        {
-                            tracing::warn!(error = %e, "downstream: the hub keys not remembered");
-                        }
                         tracing::info!(
                             keys = keys.len(),
                             "now trusting the hub's keys as it sent them"
                         );
+                        ctx.auth.set_hub_keys(&keys);
                         hub_keys = keys;
+                        // Not acked unless remembered: a replay must be known.
+                        if let Err(e) =
+                            remember_down(&conn, id, kind, issued_ms, clock.now_ms()).await
+                        {
+                            tracing::warn!(error = %e, "downstream: the hub keys not remembered; they will come again");
+                            failed = true;
+                            break;
+                        }
                         let _ = m.ack().await;
                     }
                     DownOutcome::Done(id, kind, issued_ms) => {
@@ -288,6 +292,16 @@ pub(crate) async fn apply_down(
         if seen.is_some() {
             return done;
         }
+        // A list older than one taken is a replay: it could bring back a
+        // key retired since.
+        match newest_of_kind(conn, "hub_keys").await {
+            Ok(newest) if message.issued_ms <= newest => {
+                tracing::warn!(id = %message.id, "downstream: an older list of hub keys; ignored");
+                return done;
+            }
+            Ok(_) => {}
+            Err(e) => return DownOutcome::Later(e.to_string()),
+        }
         return take_hub_keys(ctx, data_dir, &message, keys).await;
     }
     if let DownBody::Staff { accounts } = &message.body {
@@ -298,7 +312,7 @@ pub(crate) async fn apply_down(
         }
         // Older than a list taken (or found the same) before: a redelivery
         // after a newer one must not bring back an account it removed.
-        match newest_staff_list(conn).await {
+        match newest_of_kind(conn, "staff").await {
             Ok(newest) if message.issued_ms <= newest => return done,
             Ok(_) => {}
             Err(e) => return DownOutcome::Later(e.to_string()),

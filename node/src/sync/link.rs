@@ -60,7 +60,27 @@ pub async fn register(
                 .into(),
         ),
     }
-    // Every key the hub trusts (an older hub names only its current one).
+    let hub_keys = hub_keys_of(&body, &link.hub_public_key)?;
+    write_secret(
+        &dir.join(HUB_FILE),
+        &serde_json::to_string_pretty(&link).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("writing {}: {e}", dir.join(HUB_FILE).display()))?;
+    write_secret(
+        &dir.join(crate::identity::HUB_KEY_FILE),
+        &crate::identity::hub_keys_text(&hub_keys),
+    )
+    .map_err(|e| format!("writing the hub key: {e}"))?;
+    Ok(link)
+}
+
+/// Every key the hub's answer says to trust, its current one last (an
+/// older hub names only its current one); at most `MAX_HUB_KEYS`.
+fn hub_keys_of(
+    body: &serde_json::Value,
+    current: &str,
+) -> Result<Vec<ed25519_dalek::VerifyingKey>, String> {
+    use base64::Engine;
     let mut named: Vec<String> = body["hub_public_keys"]
         .as_array()
         .map(|keys| {
@@ -69,8 +89,8 @@ pub async fn register(
                 .collect()
         })
         .unwrap_or_default();
-    named.retain(|k| *k != link.hub_public_key);
-    named.push(link.hub_public_key.clone());
+    named.retain(|k| k != current);
+    named.push(current.to_owned());
     let mut hub_keys = Vec::new();
     for k in named
         .iter()
@@ -88,17 +108,7 @@ pub async fn register(
                 .map_err(|_| "the hub's key is not an ed25519 key".to_string())?,
         );
     }
-    write_secret(
-        &dir.join(HUB_FILE),
-        &serde_json::to_string_pretty(&link).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| format!("writing {}: {e}", dir.join(HUB_FILE).display()))?;
-    write_secret(
-        &dir.join(crate::identity::HUB_KEY_FILE),
-        &crate::identity::hub_keys_text(&hub_keys),
-    )
-    .map_err(|e| format!("writing the hub key: {e}"))?;
-    Ok(link)
+    Ok(hub_keys)
 }
 
 /// A resync under way: the new node id and key, kept until it is done so a
@@ -194,12 +204,22 @@ pub async fn resync(dir: &Path, now_ms: u64) -> Result<HubLink, String> {
         .await
         .map_err(|e| format!("cannot reach the hub at {}: {}", link.hub_url, causes(&e)))?;
     let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
     if !status.is_success() {
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
         let message = body["error"]["message"]
             .as_str()
             .unwrap_or("no reason given");
         return Err(format!("the hub refused the resync ({status}): {message}"));
+    }
+    // The hub's keys as they are now (a rotation may have come while this
+    // node's log forked: its new consumer starts at new messages only).
+    if let Some(current) = body["hub_public_key"].as_str() {
+        let keys = hub_keys_of(&body, current)?;
+        write_secret(
+            &dir.join(crate::identity::HUB_KEY_FILE),
+            &crate::identity::hub_keys_text(&keys),
+        )
+        .map_err(|e| format!("writing the hub key: {e}"))?;
     }
     // 3. The files: the old log and identity kept aside, the new ones in place.
     let tag = now_ms.to_string();
@@ -300,7 +320,12 @@ pub fn leaf_config(link: &HubLink, port: u16, monitor_port: u16, ca_file: Option
 pub(crate) fn write_secret(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
+    // Each file its own temp name (`hub.json` and `hub.pub` share a stem).
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -51,6 +51,8 @@ pub struct SyncContext {
     pub log: crate::store::Log,
     pub clock: Arc<dyn crate::store::writer::TimeSource>,
     pub status: Arc<SyncStatus>,
+    /// Told the hub's keys when a rotation arrives.
+    pub auth: Arc<crate::auth::AuthService>,
     pub stop: CancellationToken,
 }
 
@@ -70,6 +72,7 @@ impl SyncContext {
             log: node.state.log.clone(),
             clock: node.state.clock.clone(),
             status: node.state.sync.clone(),
+            auth: node.state.auth.clone(),
             stop,
         }
     }
