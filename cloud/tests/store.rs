@@ -88,13 +88,13 @@ async fn registered(store: &Store, name: &str) -> (Uuid, Uuid) {
 async fn migrations_are_numbered_and_run_once(store: &Store, reopen: &Database) {
     assert_eq!(
         store.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5, 6, 7, 8]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
     let (venue, _) = registered(store, "Kept").await;
     let again = Store::open(reopen).await.expect("reopen");
     assert_eq!(
         again.migrations().await.expect("migrations"),
-        vec![1, 2, 3, 4, 5, 6, 7, 8]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9]
     );
     assert!(again
         .lock()
@@ -228,6 +228,42 @@ async fn a_registration_is_committed_once(store: &Store, _: &Database) {
             "$2b$10$h".to_owned()
         )]
     );
+    // A rotation: the next user links too until it replaces the current one.
+    assert!(db
+        .set_leaf_next(node, "zz-next", "$2b$10$n")
+        .await
+        .expect("next"));
+    assert_eq!(
+        db.leaf_users().await.expect("leaf users").len(),
+        2,
+        "both users link meanwhile"
+    );
+    assert!(!db
+        .promote_leaf_next(node, "someone-else")
+        .await
+        .expect("not the next"));
+    assert!(!db
+        .set_leaf_next(uuid::Uuid::now_v7(), "x", "y")
+        .await
+        .expect("unknown node"));
+    assert!(db
+        .promote_leaf_next(node, "zz-next")
+        .await
+        .expect("promote"));
+    assert_eq!(
+        db.leaf_users().await.expect("leaf users"),
+        vec![(
+            node.to_string(),
+            venue.to_string(),
+            "zz-next".to_owned(),
+            "$2b$10$n".to_owned()
+        )]
+    );
+    // (Back as it was, for what follows.)
+    db.set_leaf_next(node, &user, "$2b$10$h")
+        .await
+        .expect("next");
+    assert!(db.promote_leaf_next(node, &user).await.expect("back"));
     let r = db.resync_node(node).await.expect("resync").expect("known");
     assert_eq!(
         (

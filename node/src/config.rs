@@ -79,6 +79,10 @@ pub struct Cli {
     #[arg(long, env = "PVM_LEAF_MONITOR", global = true, value_name = "URL")]
     pub leaf_monitor: Option<String>,
 
+    /// The leaf nats-server's configuration file (it holds the leaf's credentials: the node rewrites them when the hub rotates them). [default: <data dir>/leaf.conf]
+    #[arg(long, env = "PVM_LEAF_CONF", global = true, value_name = "PATH")]
+    pub leaf_conf: Option<PathBuf>,
+
     /// Run the leaf nats-server as the node's own child, e.g. "nats-server -c /var/lib/pvm/leaf.conf" (split on spaces); it is restarted when it exits or its link sticks.
     #[arg(long, env = "PVM_LEAF_RUN", global = true, value_name = "COMMAND")]
     pub leaf_run: Option<String>,
@@ -264,6 +268,7 @@ pub struct Config {
     pub leaf_monitor: String,
     pub leaf_restart: crate::leaf::Restart,
     pub leaf_restart_after: std::time::Duration,
+    pub leaf_conf: PathBuf,
     pub self_container: Option<String>,
     pub self_update_healthy_secs: u64,
 }
@@ -341,6 +346,10 @@ impl Config {
                 (None, None, Some(cmd)) => crate::leaf::Restart::Command(cmd.clone()),
                 (None, None, None) => crate::leaf::Restart::Off,
             },
+            leaf_conf: cli
+                .leaf_conf
+                .clone()
+                .unwrap_or_else(|| data_dir.join("leaf.conf")),
             leaf_restart_after: std::time::Duration::from_secs(
                 cli.leaf_restart_after.unwrap_or(120).max(1),
             ),

@@ -166,6 +166,27 @@ async fn run_command(command: &str) -> Result<(), String> {
     }
 }
 
+/// Restarts the leaf as configured.
+async fn restart(how: &Restart, child: &mut Option<tokio::process::Child>) -> Result<(), String> {
+    match how {
+        Restart::Supervised(argv) => {
+            if let Some(mut c) = child.take() {
+                let _ = c.kill().await;
+            }
+            match spawn_leaf(argv) {
+                Ok(c) => {
+                    *child = Some(c);
+                    Ok(())
+                }
+                Err(e) => Err(format!("starting the leaf: {e}")),
+            }
+        }
+        Restart::Container(name) => restart_container(name).await,
+        Restart::Command(command) => run_command(command).await,
+        Restart::Off => Ok(()),
+    }
+}
+
 /// Watches (and, if configured, runs and restarts) the leaf until `stop`.
 pub async fn watch(
     cfg: LeafWatch,
@@ -212,9 +233,24 @@ pub async fn watch(
     let mut down_since_ms: Option<u64> = None;
     let mut pause = cfg.after;
     loop {
-        tokio::select! {
+        let asked = tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tick.tick() => {}
+            _ = tick.tick() => false,
+            _ = status.leaf_restart_now.notified() => true,
+        };
+        if asked {
+            // New credentials in its configuration: restarted at once, and
+            // seen down until it links again.
+            tracing::info!(
+                method = cfg.restart.name(),
+                "restarting the leaf (its configuration changed)"
+            );
+            status.update_leaf(|h| h.connected = Some(false));
+            if let Err(e) = restart(&cfg.restart, &mut child).await {
+                tracing::error!(error = %e, "the leaf restart failed");
+                status.update_leaf(|h| h.last_error = Some(e));
+            }
+            continue;
         }
         if let (Restart::Supervised(argv), Some(c)) = (&cfg.restart, child.as_mut()) {
             if let Ok(Some(exit)) = c.try_wait() {
@@ -271,23 +307,7 @@ pub async fn watch(
             method = cfg.restart.name(),
             "the hub answers but the leaf link stays down; restarting the leaf"
         );
-        let result = match &cfg.restart {
-            Restart::Supervised(argv) => {
-                if let Some(mut c) = child.take() {
-                    let _ = c.kill().await;
-                }
-                match spawn_leaf(argv) {
-                    Ok(c) => {
-                        child = Some(c);
-                        Ok(())
-                    }
-                    Err(e) => Err(format!("starting the leaf: {e}")),
-                }
-            }
-            Restart::Container(name) => restart_container(name).await,
-            Restart::Command(command) => run_command(command).await,
-            Restart::Off => Ok(()),
-        };
+        let result = restart(&cfg.restart, &mut child).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, "the leaf restart failed");
         }

@@ -226,6 +226,7 @@ async fn serve(config: &Config) -> anyhow::Result<ExitCode> {
                 node.state.identity.clone(),
                 std::time::Duration::from_secs(config.heartbeat_secs.clamp(1, 30)),
             ));
+            node.state.sync.set_leaf_conf(config.leaf_conf.clone());
             tokio::spawn(pvm_node::leaf::watch(
                 pvm_node::leaf::LeafWatch {
                     monitor_url: config.leaf_monitor.clone(),

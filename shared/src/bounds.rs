@@ -182,9 +182,12 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
         } => {
             if !matches!(
                 kind.as_str(),
-                "template" | "announcement" | "update" | "hub_keys"
+                "template" | "announcement" | "update" | "hub_keys" | "leaf_credentials"
             ) {
-                return Err(out("kind", "template, announcement, update or hub_keys"));
+                return Err(out(
+                    "kind",
+                    "template, announcement, update, hub_keys or leaf_credentials",
+                ));
             }
             if !matches!(outcome.as_str(), "applied" | "refused" | "started") {
                 return Err(out("outcome", "applied, refused or started"));

@@ -39,6 +39,12 @@ pub enum DownBody {
     HubKeys {
         keys: Vec<String>,
     },
+    /// Take new leaf credentials from the hub (over HTTPS, asked with the
+    /// node's key: the secret never travels here) and link with them. Only
+    /// the node named acts on it.
+    LeafCredentials {
+        node_id: Uuid,
+    },
     /// Update the venue's containers: role (`node`, …) to image by digest.
     Update {
         version: String,

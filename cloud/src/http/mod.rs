@@ -13,6 +13,7 @@ pub mod dist;
 pub mod downstream;
 pub mod error;
 pub mod hub_keys;
+pub mod leaf_credentials;
 pub mod media;
 pub mod register;
 pub mod reports;
@@ -62,6 +63,7 @@ pub fn app(state: App) -> Router {
         .merge(console::routes())
         .merge(reports::routes())
         .merge(hub_keys::routes())
+        .merge(leaf_credentials::routes())
         .merge(staff_pages::routes())
         .merge(display::routes())
         .merge(media::routes())

@@ -53,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "node_role",
         sql: include_str!("../../../migrations/cloud/libsql/0008_node_role.sql"),
     },
+    Migration {
+        number: 9,
+        name: "leaf_next",
+        sql: include_str!("../../../migrations/cloud/libsql/0009_leaf_next.sql"),
+    },
 ];
 
 /// Columns added after the first release, for files made before them (and
@@ -554,12 +559,41 @@ impl Held<'_> {
         Ok(())
     }
 
+    /// A live node's next leaf user and its bcrypt hash (a rotation).
+    pub async fn set_leaf_next(&self, node: Uuid, user: &str, hash: &str) -> anyhow::Result<bool> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE nodes SET leaf_user_next = ?2, leaf_hash_next = ?3 \
+                 WHERE node_id = ?1 AND retired_ms IS NULL AND revoked_ms IS NULL",
+                libsql::params![node.to_string(), user, hash],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// The next leaf user `user` replaces the node's current one.
+    pub async fn promote_leaf_next(&self, node: Uuid, user: &str) -> anyhow::Result<bool> {
+        let n = self
+            .0
+            .execute(
+                "UPDATE nodes SET leaf_user = leaf_user_next, leaf_password = leaf_hash_next, \
+                 leaf_user_next = NULL, leaf_hash_next = NULL \
+                 WHERE node_id = ?1 AND leaf_user_next = ?2 AND retired_ms IS NULL AND revoked_ms IS NULL",
+                libsql::params![node.to_string(), user],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     /// (node, venue, leaf user, bcrypt hash) of every live node, by user.
     pub async fn leaf_users(&self) -> anyhow::Result<Vec<(String, String, String, String)>> {
         let mut rows = self
             .0
             .query(
-                "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes WHERE retired_ms IS NULL AND revoked_ms IS NULL ORDER BY leaf_user",
+                "SELECT node_id, venue_id, leaf_user, leaf_password FROM nodes WHERE retired_ms IS NULL AND revoked_ms IS NULL \
+                 UNION ALL SELECT node_id, venue_id, leaf_user_next, leaf_hash_next FROM nodes \
+                 WHERE retired_ms IS NULL AND revoked_ms IS NULL AND leaf_user_next IS NOT NULL ORDER BY 3",
                 (),
             )
             .await?;

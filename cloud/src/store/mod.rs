@@ -574,7 +574,21 @@ impl Locked<'_> {
         each!(self, set_leaf_password(node, hash))
     }
 
-    /// (node, venue, leaf user, bcrypt hash) of every live node, by user.
+    /// A live node's next leaf user and its bcrypt hash (a rotation under
+    /// way; both users may link until the node confirms): false for a node
+    /// that is not live.
+    pub async fn set_leaf_next(&self, node: Uuid, user: &str, hash: &str) -> anyhow::Result<bool> {
+        each!(self, set_leaf_next(node, user, hash))
+    }
+
+    /// The node's next leaf user `user` replaces its current one: false when
+    /// that is not its next user.
+    pub async fn promote_leaf_next(&self, node: Uuid, user: &str) -> anyhow::Result<bool> {
+        each!(self, promote_leaf_next(node, user))
+    }
+
+    /// (node, venue, leaf user, bcrypt hash) of every live node (and its
+    /// next user while a rotation is under way), by user.
     pub async fn leaf_users(&self) -> anyhow::Result<Vec<(String, String, String, String)>> {
         each!(self, leaf_users())
     }

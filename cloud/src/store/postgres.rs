@@ -59,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "node_role",
         sql: include_str!("../../../migrations/cloud/postgres/0008_node_role.sql"),
     },
+    Migration {
+        number: 9,
+        name: "leaf_next",
+        sql: include_str!("../../../migrations/cloud/postgres/0009_leaf_next.sql"),
+    },
 ];
 
 /// Connections this process keeps to the server, at most.
@@ -608,12 +613,41 @@ impl Held<'_> {
         Ok(())
     }
 
+    pub async fn set_leaf_next(&self, node: Uuid, user: &str, hash: &str) -> anyhow::Result<bool> {
+        let c = self.client.lock().await;
+        let n = c
+            .execute(
+                "UPDATE nodes SET leaf_user_next = $2, leaf_hash_next = $3 \
+                 WHERE node_id = $1 AND retired_ms IS NULL AND revoked_ms IS NULL",
+                &[&node, &user, &hash],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn promote_leaf_next(&self, node: Uuid, user: &str) -> anyhow::Result<bool> {
+        let c = self.client.lock().await;
+        let n = c
+            .execute(
+                "UPDATE nodes SET leaf_user = leaf_user_next, leaf_password = leaf_hash_next, \
+                 leaf_user_next = NULL, leaf_hash_next = NULL \
+                 WHERE node_id = $1 AND leaf_user_next = $2 AND retired_ms IS NULL AND revoked_ms IS NULL",
+                &[&node, &user],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     pub async fn leaf_users(&self) -> anyhow::Result<Vec<(String, String, String, String)>> {
         let c = self.client.lock().await;
         let rows = c
             .query(
-                "SELECT node_id::text, venue_id::text, leaf_user, leaf_password FROM nodes \
-                 WHERE retired_ms IS NULL AND revoked_ms IS NULL ORDER BY leaf_user COLLATE \"C\"",
+                "SELECT node_id, venue_id, leaf_user, leaf_password FROM (\
+                 SELECT node_id::text, venue_id::text, leaf_user, leaf_password FROM nodes \
+                 WHERE retired_ms IS NULL AND revoked_ms IS NULL \
+                 UNION ALL SELECT node_id::text, venue_id::text, leaf_user_next, leaf_hash_next FROM nodes \
+                 WHERE retired_ms IS NULL AND revoked_ms IS NULL AND leaf_user_next IS NOT NULL\
+                 ) AS users ORDER BY leaf_user COLLATE \"C\"",
                 &[],
             )
             .await?;

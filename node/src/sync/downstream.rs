@@ -282,12 +282,37 @@ pub(crate) async fn apply_down(
         DownBody::Wipe { .. } => "wipe",
         DownBody::Staff { .. } => "staff",
         DownBody::HubKeys { .. } => "hub_keys",
+        DownBody::LeafCredentials { .. } => "leaf_credentials",
     };
     let done = DownOutcome::Done(message.id, kind, message.issued_ms);
     let seen = match down_seen(conn, message.id, message.issued_ms).await {
         Ok(seen) => seen,
         Err(e) => return DownOutcome::Later(e.to_string()),
     };
+    if let DownBody::LeafCredentials { node_id } = &message.body {
+        if *node_id != link.node_id || seen.is_some() {
+            return done;
+        }
+        // Taken in the background: restarting the leaf ends this very link.
+        if let Err(e) = ops::updates::record_down_handled(
+            log,
+            pvm_shared::Actor::Cloud,
+            message.id,
+            kind,
+            "started",
+            "taking new leaf credentials from the hub",
+        )
+        .await
+        {
+            return DownOutcome::Later(e.to_string());
+        }
+        tokio::spawn(super::leaf_rotation::rotate(
+            ctx.clone(),
+            data_dir.to_owned(),
+            message.id,
+        ));
+        return done;
+    }
     if let DownBody::HubKeys { keys } = &message.body {
         if seen.is_some() {
             return done;
@@ -336,7 +361,9 @@ pub(crate) async fn apply_down(
         };
     }
     let apply = match message.body {
-        DownBody::Staff { .. } | DownBody::HubKeys { .. } => return done,
+        DownBody::Staff { .. } | DownBody::HubKeys { .. } | DownBody::LeafCredentials { .. } => {
+            return done
+        }
         DownBody::Update { version, images } => {
             let record = |outcome: &str, detail: String| {
                 Apply::Record(ops::updates::Record {

@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 mod downstream;
 mod heartbeat;
+mod leaf_rotation;
 mod link;
 mod media;
 mod pump;
@@ -237,6 +238,10 @@ pub struct SyncStatus {
     /// The hub's copy of this venue's display feed (`<hub>/venues/<id>`),
     /// where wall screens go while this node does not answer.
     hub_display: std::sync::OnceLock<String>,
+    /// Asks the leaf watch to restart the leaf now (new credentials).
+    pub leaf_restart_now: tokio::sync::Notify,
+    /// The leaf's configuration file, which holds its credentials.
+    leaf_conf: std::sync::Mutex<Option<std::path::PathBuf>>,
 }
 
 /// Answers in a row with the hub's head standing still below `acked_seq`
@@ -272,6 +277,18 @@ impl SyncStatus {
     /// The hub's copy of this venue's display feed, once registered.
     pub fn hub_display(&self) -> Option<&str> {
         self.hub_display.get().map(String::as_str)
+    }
+
+    /// Where the leaf's configuration file is (`--leaf-conf`).
+    pub fn set_leaf_conf(&self, path: std::path::PathBuf) {
+        *self.leaf_conf.lock().unwrap_or_else(|p| p.into_inner()) = Some(path);
+    }
+
+    pub fn leaf_conf(&self) -> Option<std::path::PathBuf> {
+        self.leaf_conf
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn leaf(&self) -> crate::leaf::LeafHealth {
