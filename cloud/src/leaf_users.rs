@@ -52,8 +52,11 @@ pub async fn write_leaf_users(app: &App) -> anyhow::Result<()> {
     if app.cli.leaf_users.is_none() {
         return Ok(());
     }
+    // Read and written under one hold: a list read earlier is never
+    // installed after one read later.
+    let _one_at_a_time = app.leaf_users.lock().await;
     let lines = leaf_user_lines(&app.hub.store.lock().await?).await?;
-    install_leaf_users(app, lines).await
+    install_held(app, lines).await
 }
 
 /// One user per registered (not retired) node: its venue's subjects only.
@@ -75,11 +78,19 @@ pub fn leaf_user_line(node: &str, venue: &str, user: &str, pass: &str) -> String
 /// Writes the hub nats-server's users file (pvm-cloud's own user, then
 /// `users`) and tells the server to reload it. One at a time, through a
 /// temp file of this process's own.
-pub async fn install_leaf_users(app: &App, mut users: Vec<String>) -> anyhow::Result<()> {
+pub async fn install_leaf_users(app: &App, users: Vec<String>) -> anyhow::Result<()> {
+    if app.cli.leaf_users.is_none() {
+        return Ok(());
+    }
+    let _one_at_a_time = app.leaf_users.lock().await;
+    install_held(app, users).await
+}
+
+/// `install_leaf_users`, with `app.leaf_users` held by the caller.
+async fn install_held(app: &App, mut users: Vec<String>) -> anyhow::Result<()> {
     let Some(path) = &app.cli.leaf_users else {
         return Ok(());
     };
-    let _one_at_a_time = app.leaf_users.lock().await;
     // pvm-cloud's own user (from the credentials in --nats) may do everything.
     if let Some((user, pass)) = nats_credentials(&app.cli.nats) {
         let hash = bcrypt_hash(pass).await?;

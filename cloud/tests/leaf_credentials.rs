@@ -59,12 +59,11 @@ async fn a_venues_leaf_credentials_rotate_and_the_old_ones_stop_linking() {
         node.sync(&token).await["leaf"]["connected"] == json!(true)
     })
     .await;
-    let node_id = node.sync(&token).await;
     let node_id = std::fs::read_to_string(dir.join("node.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
         .and_then(|v| v["node_id"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("node id: {node_id}"));
+        .expect("node id");
     let (old_user, old_password) = leaf_user(&dir);
     let users = hub.dir.join("users.conf");
     assert!(std::fs::read_to_string(&users)
@@ -84,6 +83,61 @@ async fn a_venues_leaf_credentials_rotate_and_the_old_ones_stop_linking() {
     )
     .await;
     assert_eq!(s, 404);
+    // Only the node itself takes them: a signature not its own is 401, a
+    // clock far off 422, the same signed request twice 409 (a replay).
+    let key_hex = std::fs::read_to_string(dir.join("node.key")).expect("node.key");
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(key_hex.trim(), &mut key).expect("hex");
+    let key = ed25519_dalek::SigningKey::from_bytes(&key);
+    let signed = |key: &ed25519_dalek::SigningKey, at_ms: u64| {
+        use base64::Engine;
+        use ed25519_dalek::Signer;
+        let statement = pvm_shared::signing::leaf_credentials_statement(
+            node_id.parse().expect("node"),
+            venue.parse().expect("venue"),
+            at_ms,
+            None,
+        );
+        json!({
+            "node_id": node_id, "venue_id": venue, "at_ms": at_ms,
+            "signature": base64::engine::general_purpose::STANDARD.encode(key.sign(&statement).to_bytes()),
+        })
+    };
+    let take = format!("{}/api/v1/leaf-credentials", cloud.url);
+    let now = pvm_cloud::now_ms() as u64;
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let (s, v) = call(
+        &reqwest::Client::new(),
+        "POST",
+        take.clone(),
+        Some(signed(&stranger, now)),
+    )
+    .await;
+    assert_eq!(s, 401, "{v}");
+    let (s, v) = call(
+        &reqwest::Client::new(),
+        "POST",
+        take.clone(),
+        Some(signed(&key, now - 3_600_000)),
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    let request = signed(&key, now - 60_000);
+    let (s, v) = call(
+        &reqwest::Client::new(),
+        "POST",
+        take.clone(),
+        Some(request.clone()),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = call(&reqwest::Client::new(), "POST", take.clone(), Some(request)).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("replayed")),
+        "{v}"
+    );
+
     // Asked: the node takes new ones, links with them, the hub drops the old.
     let (s, asked) = call(
         &admin,
@@ -156,7 +210,8 @@ async fn a_venues_leaf_credentials_rotate_and_the_old_ones_stop_linking() {
             .replace(
                 &format!("\"127.0.0.1:{}\"", leaf.monitor),
                 &format!("\"127.0.0.1:{mon}\""),
-            );
+            )
+            .replace("server_name: \"", &format!("server_name: \"{user}-"));
         assert!(conf.contains(user) && conf.contains(&format!("port: {port}")));
         let path = tmp.path().join(format!("{user}.conf"));
         std::fs::write(&path, &conf).expect("conf");

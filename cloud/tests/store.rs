@@ -230,9 +230,15 @@ async fn a_registration_is_committed_once(store: &Store, _: &Database) {
     );
     // A rotation: the next user links too until it replaces the current one.
     assert!(db
-        .set_leaf_next(node, "zz-next", "$2b$10$n")
+        .set_leaf_next(node, "zz-next", "$2b$10$n", 10)
         .await
         .expect("next"));
+    assert!(
+        !db.set_leaf_next(node, "zz-again", "$2b$10$a", 10)
+            .await
+            .expect("replay"),
+        "a request no later than the last one is a replay"
+    );
     assert_eq!(
         db.leaf_users().await.expect("leaf users").len(),
         2,
@@ -243,7 +249,7 @@ async fn a_registration_is_committed_once(store: &Store, _: &Database) {
         .await
         .expect("not the next"));
     assert!(!db
-        .set_leaf_next(uuid::Uuid::now_v7(), "x", "y")
+        .set_leaf_next(uuid::Uuid::now_v7(), "x", "y", 11)
         .await
         .expect("unknown node"));
     assert!(db
@@ -260,7 +266,7 @@ async fn a_registration_is_committed_once(store: &Store, _: &Database) {
         )]
     );
     // (Back as it was, for what follows.)
-    db.set_leaf_next(node, &user, "$2b$10$h")
+    db.set_leaf_next(node, &user, "$2b$10$h", 12)
         .await
         .expect("next");
     assert!(db.promote_leaf_next(node, &user).await.expect("back"));

@@ -240,16 +240,21 @@ pub async fn watch(
         };
         if asked {
             // New credentials in its configuration: restarted at once, and
-            // seen down until it links again.
+            // seen down until a check after the restart finds it linked.
+            let n = status
+                .leaf_restart_asked
+                .load(std::sync::atomic::Ordering::SeqCst);
             tracing::info!(
                 method = cfg.restart.name(),
                 "restarting the leaf (its configuration changed)"
             );
             status.update_leaf(|h| h.connected = Some(false));
-            if let Err(e) = restart(&cfg.restart, &mut child).await {
+            let result = restart(&cfg.restart, &mut child).await;
+            if let Err(e) = &result {
                 tracing::error!(error = %e, "the leaf restart failed");
-                status.update_leaf(|h| h.last_error = Some(e));
+                status.update_leaf(|h| h.last_error = Some(e.clone()));
             }
+            status.leaf_restart_done(n, result);
             continue;
         }
         if let (Restart::Supervised(argv), Some(c)) = (&cfg.restart, child.as_mut()) {

@@ -98,8 +98,9 @@ struct Signed {
     signature: String,
 }
 
-/// Checks that the node itself signed `r` (its live key, a fresh time).
-async fn node_signed(app: &App, r: &Signed) -> Result<(), ApiError> {
+/// Checks that the node itself signed `r` (its live key, a fresh time):
+/// its current leaf user.
+async fn node_signed(app: &App, r: &Signed) -> Result<String, ApiError> {
     let signature = b64()
         .decode(&r.signature)
         .ok()
@@ -115,20 +116,20 @@ async fn node_signed(app: &App, r: &Signed) -> Result<(), ApiError> {
             "at_ms: more than 5 minutes from the hub's clock (check the node's clock)",
         ));
     }
-    let key = app
-        .hub
-        .store
-        .lock()
-        .await?
-        .live_node_key(r.node_id, r.venue_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                "unknown_node",
-                "no such live node of that venue is registered here".into(),
-            )
-        })?;
+    let unknown = || {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            "unknown_node",
+            "no such live node of that venue is registered here".into(),
+        )
+    };
+    let db = app.hub.store.lock().await?;
+    let node = db.resync_node(r.node_id).await?.ok_or_else(unknown)?;
+    if node.venue_id != r.venue_id.to_string() || node.retired {
+        return Err(unknown());
+    }
+    let key = node.public_key.clone();
+    drop(db);
     let key = b64()
         .decode(&key)
         .ok()
@@ -147,7 +148,16 @@ async fn node_signed(app: &App, r: &Signed) -> Result<(), ApiError> {
             "not_this_node",
             "the signature is not this node's".into(),
         )
-    })
+    })?;
+    // Said only to the node itself (its key proven).
+    if node.revoked_ms.is_some() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "node_revoked",
+            "this node was revoked by the hub's admin".into(),
+        ));
+    }
+    Ok(node.leaf_user)
 }
 
 /// `POST /api/v1/leaf-credentials`: new leaf credentials for the node that
@@ -167,13 +177,18 @@ async fn take(State(app): State<App>, Body(r): Body<Signed>) -> Result<Json<Valu
         .store
         .lock()
         .await?
-        .set_leaf_next(r.node_id, &user, &hash)
+        .set_leaf_next(
+            r.node_id,
+            &user,
+            &hash,
+            i64::try_from(r.at_ms).unwrap_or(i64::MAX),
+        )
         .await?
     {
         return Err(ApiError(
-            StatusCode::NOT_FOUND,
-            "unknown_node",
-            "no such live node of that venue is registered here".into(),
+            StatusCode::CONFLICT,
+            "replayed",
+            "a request no later than one already taken (a replay): sign a new one".into(),
         ));
     }
     write_leaf_users(&app).await.map_err(|e| {
@@ -193,15 +208,18 @@ async fn confirm(State(app): State<App>, Body(r): Body<Signed>) -> Result<Status
     let Some(user) = r.leaf_user.clone() else {
         return Err(bad("invalid", "leaf_user: the new leaf user"));
     };
-    node_signed(&app, &r).await?;
-    if !app
-        .hub
-        .store
-        .lock()
-        .await?
-        .promote_leaf_next(r.node_id, &user)
-        .await?
-    {
+    let current = node_signed(&app, &r).await?;
+    let promoted = current != user
+        && app
+            .hub
+            .store
+            .lock()
+            .await?
+            .promote_leaf_next(r.node_id, &user)
+            .await?;
+    // Confirmed already (the users file may not have been taken then):
+    // the same answer, and the file written again.
+    if !promoted && current != user {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "not_next",

@@ -575,10 +575,17 @@ impl Locked<'_> {
     }
 
     /// A live node's next leaf user and its bcrypt hash (a rotation under
-    /// way; both users may link until the node confirms): false for a node
-    /// that is not live.
-    pub async fn set_leaf_next(&self, node: Uuid, user: &str, hash: &str) -> anyhow::Result<bool> {
-        each!(self, set_leaf_next(node, user, hash))
+    /// way; both users may link until the node confirms), taken by a
+    /// request the node signed at `at_ms`: false for a node that is not
+    /// live, or a request no later than the last one taken (a replay).
+    pub async fn set_leaf_next(
+        &self,
+        node: Uuid,
+        user: &str,
+        hash: &str,
+        at_ms: i64,
+    ) -> anyhow::Result<bool> {
+        each!(self, set_leaf_next(node, user, hash, at_ms))
     }
 
     /// The node's next leaf user `user` replaces its current one: false when

@@ -613,13 +613,20 @@ impl Held<'_> {
         Ok(())
     }
 
-    pub async fn set_leaf_next(&self, node: Uuid, user: &str, hash: &str) -> anyhow::Result<bool> {
+    pub async fn set_leaf_next(
+        &self,
+        node: Uuid,
+        user: &str,
+        hash: &str,
+        at_ms: i64,
+    ) -> anyhow::Result<bool> {
         let c = self.client.lock().await;
         let n = c
             .execute(
-                "UPDATE nodes SET leaf_user_next = $2, leaf_hash_next = $3 \
-                 WHERE node_id = $1 AND retired_ms IS NULL AND revoked_ms IS NULL",
-                &[&node, &user, &hash],
+                "UPDATE nodes SET leaf_user_next = $2, leaf_hash_next = $3, leaf_take_ms = $4 \
+                 WHERE node_id = $1 AND retired_ms IS NULL AND revoked_ms IS NULL \
+                 AND (leaf_take_ms IS NULL OR leaf_take_ms < $4)",
+                &[&node, &user, &hash, &at_ms],
             )
             .await?;
         Ok(n > 0)

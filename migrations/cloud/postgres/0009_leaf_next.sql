@@ -4,3 +4,5 @@
 -- replaces the old.
 ALTER TABLE nodes ADD COLUMN leaf_user_next TEXT;
 ALTER TABLE nodes ADD COLUMN leaf_hash_next TEXT;
+-- The node clock of the last take it signed: a request no later is a replay.
+ALTER TABLE nodes ADD COLUMN leaf_take_ms BIGINT;

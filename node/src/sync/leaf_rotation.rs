@@ -14,9 +14,18 @@ const LINK_WITHIN: Duration = Duration::from_secs(60);
 
 /// Takes new credentials and reports what became of message `message_id`.
 pub(crate) async fn rotate(ctx: SyncContext, data_dir: std::path::PathBuf, message_id: Uuid) {
-    let (outcome, detail) = match attempt(&ctx, &data_dir).await {
-        Ok(user) => ("applied", format!("the leaf links to the hub as {user}")),
-        Err(e) => ("refused", e),
+    let (outcome, detail) = if ctx.status.leaf_rotating.swap(true, Ordering::SeqCst) {
+        (
+            "refused",
+            "a rotation of the leaf credentials is already under way".to_owned(),
+        )
+    } else {
+        let r = attempt(&ctx, &data_dir).await;
+        ctx.status.leaf_rotating.store(false, Ordering::SeqCst);
+        match r {
+            Ok(user) => ("applied", format!("the leaf links to the hub as {user}")),
+            Err(e) => ("refused", e),
+        }
     };
     tracing::info!(outcome, detail, "leaf credentials");
     if let Err(e) = crate::ops::updates::record_down_handled(
@@ -82,20 +91,32 @@ async fn post(
     Ok(answer)
 }
 
-/// Waits until the leaf watch has seen the link drop and come back (the
-/// restart), at most `LINK_WITHIN`.
-async fn linked_again(status: &SyncStatus) -> bool {
+/// Restarts the leaf and waits until a check after the restart finds it
+/// linked, at most `LINK_WITHIN`: why not, else.
+async fn linked_again(status: &SyncStatus) -> Result<(), String> {
+    let asked = status.ask_leaf_restart();
     let until = tokio::time::Instant::now() + LINK_WITHIN;
-    let mut dropped = false;
+    let mut restarted = false;
     while tokio::time::Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        match status.leaf().connected {
-            Some(false) => dropped = true,
-            Some(true) if dropped => return true,
-            _ => {}
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if !restarted {
+            match status.leaf_restarted(asked) {
+                Some(Ok(())) => restarted = true,
+                Some(Err(e)) => return Err(format!("the leaf was not restarted: {e}")),
+                None => {}
+            }
+            continue;
+        }
+        // The watch marked it down before restarting it: linked now is
+        // linked with what the restarted leaf read.
+        if status.leaf().connected == Some(true) {
+            return Ok(());
         }
     }
-    false
+    Err(format!(
+        "the leaf did not link with the new credentials within {} s",
+        LINK_WITHIN.as_secs()
+    ))
 }
 
 async fn attempt(ctx: &SyncContext, data_dir: &Path) -> Result<String, String> {
@@ -135,27 +156,26 @@ async fn attempt(ctx: &SyncContext, data_dir: &Path) -> Result<String, String> {
         leaf_password: password.clone(),
         ..link.clone()
     };
-    let write = |conf_text: &str, l: &HubLink| -> Result<(), String> {
-        write_secret(&conf_path, conf_text)
-            .map_err(|e| format!("writing {}: {e}", conf_path.display()))?;
-        write_secret(
-            &data_dir.join(HUB_FILE),
-            &serde_json::to_string_pretty(l).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| format!("writing {HUB_FILE}: {e}"))
+    // hub.json first, then the leaf's file; either both or neither.
+    let write = |conf_text: &str, l: &HubLink, back: &HubLink| -> Result<(), String> {
+        let hub_file = data_dir.join(HUB_FILE);
+        let json = |l: &HubLink| serde_json::to_string_pretty(l).map_err(|e| e.to_string());
+        write_secret(&hub_file, &json(l)?).map_err(|e| format!("writing {HUB_FILE}: {e}"))?;
+        if let Err(e) = write_secret(&conf_path, conf_text) {
+            let _ = write_secret(&hub_file, &json(back)?);
+            return Err(format!("writing {}: {e}", conf_path.display()));
+        }
+        Ok(())
     };
     write(
         &conf.replace(&old_auth, &format!("://{user}:{password}@")),
         &new_link,
+        &link,
     )?;
-    status.leaf_restart_now.notify_one();
-    if !linked_again(status).await {
-        write(&conf, &link)?;
-        status.leaf_restart_now.notify_one();
-        return Err(format!(
-            "the leaf did not link with the new credentials within {} s: it has the old ones back",
-            LINK_WITHIN.as_secs()
-        ));
+    if let Err(why) = linked_again(status).await {
+        write(&conf, &link, &new_link)?;
+        let _ = linked_again(status).await;
+        return Err(format!("{why}: it has the old ones back"));
     }
     // The hub drops the old user once told; until then both link.
     let mut last = String::new();

@@ -238,8 +238,13 @@ pub struct SyncStatus {
     /// The hub's copy of this venue's display feed (`<hub>/venues/<id>`),
     /// where wall screens go while this node does not answer.
     hub_display: std::sync::OnceLock<String>,
-    /// Asks the leaf watch to restart the leaf now (new credentials).
+    /// Asks the leaf watch to restart the leaf now (new credentials): the
+    /// request's number, and the last restart done (its number, how it went).
     pub leaf_restart_now: tokio::sync::Notify,
+    pub leaf_restart_asked: AtomicU64,
+    leaf_restart_done: std::sync::Mutex<(u64, Option<String>)>,
+    /// A leaf-credentials rotation is under way (one at a time).
+    pub leaf_rotating: AtomicBool,
     /// The leaf's configuration file, which holds its credentials.
     leaf_conf: std::sync::Mutex<Option<std::path::PathBuf>>,
 }
@@ -277,6 +282,33 @@ impl SyncStatus {
     /// The hub's copy of this venue's display feed, once registered.
     pub fn hub_display(&self) -> Option<&str> {
         self.hub_display.get().map(String::as_str)
+    }
+
+    /// Asks the leaf watch for a restart now: the request's number.
+    pub fn ask_leaf_restart(&self) -> u64 {
+        let n = self.leaf_restart_asked.fetch_add(1, Ordering::SeqCst) + 1;
+        self.leaf_restart_now.notify_one();
+        n
+    }
+
+    /// The leaf watch restarted the leaf for request `n`.
+    pub fn leaf_restart_done(&self, n: u64, result: Result<(), String>) {
+        *self
+            .leaf_restart_done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = (n, result.err());
+    }
+
+    /// How the restart for request `n` (or a later one) went, once done.
+    pub fn leaf_restarted(&self, n: u64) -> Option<Result<(), String>> {
+        let done = self
+            .leaf_restart_done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        (done.0 >= n).then(|| match &done.1 {
+            None => Ok(()),
+            Some(e) => Err(e.clone()),
+        })
     }
 
     /// Where the leaf's configuration file is (`--leaf-conf`).
