@@ -62,7 +62,8 @@ pub fn default_node_role(role: Role) -> Option<NodeRole> {
     }
 }
 
-/// Whether `staff` may log in at `venue`'s node, and as what.
+/// Whether `staff` may log in at `venue`'s node, and as what: its role for
+/// that venue, else its role at the operator's venues.
 pub fn account_for(staff: &StaffRow, venue: Uuid) -> Option<HubAccount> {
     let role = Role::parse(&staff.role)?;
     if staff.operator_id.is_none()
@@ -72,7 +73,13 @@ pub fn account_for(staff: &StaffRow, venue: Uuid) -> Option<HubAccount> {
     {
         return None;
     }
-    let node_role = NodeRole::from_code(staff.node_role.as_deref()?)?;
+    // A role given for this venue wins over the account's role at the
+    // operator's venues (`none`: not at this one).
+    let code = match staff.node_roles.get(&venue) {
+        Some(role) => role.as_str(),
+        None => staff.node_role.as_deref()?,
+    };
+    let node_role = NodeRole::from_code(code)?;
     // A node shows at most 60 characters of a name (the hub takes 80).
     let shown: String = staff.display_name.chars().take(60).collect();
     let display_name =

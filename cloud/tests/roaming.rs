@@ -165,6 +165,13 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
         ),
         ("a-auditor", json!({"role": "auditor"})),
         ("a-floor", json!({"role": "admin", "node_role": "floor"})),
+        ("a-split", {
+            // Manager at the first venue, nothing at the second.
+            let mut b = json!({"role": "admin", "node_role": "floor", "node_roles": {}});
+            b["node_roles"][venues[0].as_str()] = json!("manager");
+            b["node_roles"][venues[1].as_str()] = json!("none");
+            b
+        }),
         ("a-totp", json!({"role": "admin"})),
     ] {
         let mut body = body;
@@ -229,7 +236,14 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
         "the hub's accounts reaching both nodes",
         || async {
             listed(harbour, &boss_h).await.as_deref()
-                == Some(&["a-floor".to_owned(), "a-owner".into(), "a-regional".into()][..])
+                == Some(
+                    &[
+                        "a-floor".to_owned(),
+                        "a-owner".into(),
+                        "a-regional".into(),
+                        "a-split".into(),
+                    ][..],
+                )
                 && listed(riverside, &boss_r).await.as_deref()
                     == Some(&["a-floor".to_owned(), "a-owner".into()][..])
         },
@@ -242,6 +256,8 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
         (harbour, "a-regional", 200, "manager"),
         (riverside, "a-regional", 401, ""),
         (harbour, "a-floor", 200, "floor"),
+        (harbour, "a-split", 200, "manager"),
+        (riverside, "a-split", 401, ""),
         (harbour, "a-auditor", 401, ""),
         (harbour, "a-totp", 401, ""),
         (harbour, "b-owner", 401, ""),
@@ -321,7 +337,7 @@ async fn hub_accounts_log_in_at_their_venues_nodes_offline_too_until_the_hub_dis
         let listed = b
             .eval("return [...document.querySelectorAll('#hub-accounts .name')].map(e => e.textContent)")
             .await;
-        assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+        assert_eq!(listed.as_array().map(Vec::len), Some(4), "{listed}");
         let text = b
             .eval("return document.querySelector('#hub-accounts').textContent")
             .await

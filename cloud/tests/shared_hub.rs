@@ -261,9 +261,15 @@ async fn a_node_restored_from_an_old_backup_stops_and_warns_the_hub_reports_the_
         a.table(name).await;
     }
     a.drained().await;
-    let hub_head = cloud.events(&a.venue).await["max_seq"]
-        .as_u64()
-        .expect("max_seq");
+    // Acked by the stream is not yet stored by the hub: wait for that.
+    let (node_head, _) = a.head().await;
+    until(
+        Duration::from_secs(15),
+        "the hub storing the new tables",
+        || async { cloud.events(&a.venue).await["max_seq"].as_u64() == Some(node_head) },
+    )
+    .await;
+    let hub_head = node_head;
     assert!(hub_head >= backed_up + 3, "{hub_head} after {backed_up}");
     // Restored as docs/OPERATIONS.md says: stopped, the snapshot in place.
     a.node.proc.kill();

@@ -601,6 +601,7 @@ fn staff(username: &str, operator: Option<Uuid>, role: &str, venues: Vec<Uuid>) 
         disabled_ms: None,
         created_ms: 1_000,
         node_role: (role == "regional").then(|| "manager".to_owned()),
+        node_roles: Default::default(),
     }
 }
 
@@ -772,6 +773,23 @@ async fn operators_and_staff_accounts(store: &Store, reopen: &Database) {
             .expect("there");
         assert_eq!(got.node_role.as_deref(), want);
     }
+    let per_venue: std::collections::BTreeMap<Uuid, String> = [(mine, "floor".to_owned())].into();
+    assert!(db
+        .change_staff(
+            regional.id,
+            &StaffChange {
+                node_roles: Some(per_venue.clone()),
+                ..Default::default()
+            }
+        )
+        .await
+        .expect("node roles"));
+    let got = db
+        .staff_by_id(regional.id)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(got.node_roles, per_venue, "kept per venue");
     let changed = db
         .staff_by_id(owner.id)
         .await

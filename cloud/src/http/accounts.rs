@@ -63,6 +63,7 @@ pub fn staff_json(s: &StaffRow) -> Value {
         "disabled": s.disabled_ms.is_some(),
         "created_ms": s.created_ms,
         "node_role": s.node_role,
+        "node_roles": s.node_roles,
     })
 }
 
@@ -515,6 +516,49 @@ pub struct NewStaff {
     /// default; null: none.
     #[serde(default, deserialize_with = "some_or_null")]
     pub node_role: Option<Option<String>>,
+    /// Its role at some of the operator's venues, other than `node_role`
+    /// (venue id -> `dealer`, `floor`, `manager`, `admin` or `none`).
+    #[serde(default)]
+    pub node_roles: Option<std::collections::BTreeMap<Uuid, String>>,
+}
+
+/// Per-venue node roles as typed: the operator's own venues, at most
+/// `MAX_REGION` of them, each a node role or `none`.
+async fn check_node_roles(
+    app: &App,
+    operator: Option<Uuid>,
+    roles: &std::collections::BTreeMap<Uuid, String>,
+) -> Result<(), ApiError> {
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let Some(operator) = operator else {
+        return Err(bad(
+            "invalid",
+            "node_roles: a hub super-admin does not log in at venues' nodes",
+        ));
+    };
+    if roles.len() > MAX_REGION {
+        return Err(bad("invalid", format!("node_roles: at most {MAX_REGION}")));
+    }
+    for role in roles.values() {
+        if role != "none" && pvm_shared::auth::Role::from_code(role).is_none() {
+            return Err(bad(
+                "invalid",
+                "node_roles: each dealer, floor, manager, admin or none",
+            ));
+        }
+    }
+    let db = app.hub.store.lock().await?;
+    for v in roles.keys() {
+        if db.venue_operator(*v).await? != Some(Some(operator)) {
+            return Err(bad(
+                "invalid",
+                format!("node_roles: {v} is not a venue of this operator"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A node role as typed: `dealer`, `floor`, `manager` or `admin`, or null.
@@ -605,6 +649,8 @@ async fn new_account(
             "node_role: a hub super-admin does not log in at venues' nodes",
         ));
     }
+    let node_roles = body.node_roles.clone().unwrap_or_default();
+    check_node_roles(app, operator, &node_roles).await?;
     let hash = argon2_blocking(&body.password, None)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
@@ -623,6 +669,7 @@ async fn new_account(
         disabled_ms: None,
         created_ms: now_ms(),
         node_role,
+        node_roles,
     };
     let db = app.hub.store.lock().await?;
     if db.staff_of(operator).await?.len() >= MAX_STAFF {
@@ -704,6 +751,9 @@ pub struct StaffPatch {
     /// Its role at the operator's venues' nodes; null: none.
     #[serde(default, deserialize_with = "some_or_null")]
     pub node_role: Option<Option<String>>,
+    /// Replaces its per-venue roles.
+    #[serde(default)]
+    pub node_roles: Option<std::collections::BTreeMap<Uuid, String>>,
 }
 
 /// Changes an account of the caller's operator (a super-admin's: any). A
@@ -752,7 +802,12 @@ pub async fn alter_staff(
     };
     may_manage(caller, role)?;
     let own = caller.staff.as_ref().is_some_and(|s| s.id == id);
-    if own && (body.disabled == Some(true) || role != old_role || body.node_role.is_some()) {
+    if own
+        && (body.disabled == Some(true)
+            || role != old_role
+            || body.node_role.is_some()
+            || body.node_roles.is_some())
+    {
         return Err(ApiError(
             StatusCode::CONFLICT,
             "own_account",
@@ -806,6 +861,9 @@ pub async fn alter_staff(
             "node_role: a hub super-admin does not log in at venues' nodes",
         ));
     }
+    if let Some(roles) = &body.node_roles {
+        check_node_roles(app, staff.operator_id, roles).await?;
+    }
     let totp_off = body.totp_off == Some(true);
     let change = StaffChange {
         new_epoch: password_hash.is_some() || body.disabled == Some(true) || totp_off,
@@ -817,6 +875,7 @@ pub async fn alter_staff(
         totp_secret: totp_off.then_some(None),
         totp_pending: totp_off.then_some(None),
         node_role,
+        node_roles: body.node_roles.clone(),
     };
     let db = app.hub.store.lock().await?;
     // What was checked above still holds (an owner may have changed the

@@ -229,6 +229,7 @@ async fn operator_view(
                                 (Some(_), true) => { "none while a second factor is on" },
                                 (Some(r), false) => { (r) },
                             }
+                            @for (v, r) in &s.node_roles { "; " (r) " at " (venue_name(v)) }
                         }
                         @if !s.venues.is_empty() {
                             span.seats { @for (i, v) in s.venues.iter().enumerate() { @if i > 0 { ", " } (venue_name(v)) } }
@@ -390,6 +391,7 @@ async fn new_staff(
             display_name,
             venues,
             node_role: node_role_choice(&typed.node_role),
+            node_roles: None,
         },
     )
     .await

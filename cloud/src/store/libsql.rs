@@ -3,10 +3,10 @@
 //! not be used from many tasks at once).
 
 use super::{
-    venues_json, venues_of_json, ActionRow, DeliveryRow, EventRow, EventsSummary, HeadMoved,
-    Migration, NameTaken, NewNode, NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord,
-    ProblemRow, Records, RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord,
-    TokenRow, VenueListing, VenueRecord,
+    node_roles_json, node_roles_of_json, venues_json, venues_of_json, ActionRow, DeliveryRow,
+    EventRow, EventsSummary, HeadMoved, Migration, NameTaken, NewNode, NodeListing, NodeRecord,
+    NodeRow, OperatorRow, ProblemRecord, ProblemRow, Records, RegistrationTaken, ResyncNode,
+    StaffChange, StaffRow, TokenRecord, TokenRow, VenueListing, VenueRecord,
 };
 use libsql::Connection;
 use std::path::Path;
@@ -988,7 +988,7 @@ impl Held<'_> {
 
 const STAFF_COLUMNS: &str =
     "id, operator_id, username, display_name, password_hash, role, venues, \
-     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms, node_role";
+     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms, node_role, node_roles";
 
 fn staff_row(r: &libsql::Row) -> anyhow::Result<StaffRow> {
     Ok(StaffRow {
@@ -1006,6 +1006,7 @@ fn staff_row(r: &libsql::Row) -> anyhow::Result<StaffRow> {
         disabled_ms: r.get(11)?,
         created_ms: r.get(12)?,
         node_role: r.get(13)?,
+        node_roles: node_roles_of_json(&r.get::<String>(14)?),
     })
 }
 
@@ -1015,7 +1016,7 @@ fn unique_violation(e: &libsql::Error) -> bool {
 
 async fn insert_staff(conn: &Connection, st: &StaffRow) -> anyhow::Result<()> {
     conn.execute(
-        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
+        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
         libsql::params![
             st.id.to_string(),
             st.operator_id.map(|o| o.to_string()),
@@ -1030,7 +1031,8 @@ async fn insert_staff(conn: &Connection, st: &StaffRow) -> anyhow::Result<()> {
             st.epoch,
             st.disabled_ms,
             st.created_ms,
-            st.node_role.clone()
+            st.node_role.clone(),
+            node_roles_json(&st.node_roles)
         ],
     )
     .await
@@ -1183,7 +1185,8 @@ impl Held<'_> {
                  totp_secret = CASE WHEN ?8 THEN ?9 ELSE totp_secret END, \
                  totp_pending = CASE WHEN ?10 THEN ?11 ELSE totp_pending END, \
                  epoch = epoch + ?12, \
-                 node_role = CASE WHEN ?13 THEN ?14 ELSE node_role END WHERE id = ?1",
+                 node_role = CASE WHEN ?13 THEN ?14 ELSE node_role END, \
+                 node_roles = COALESCE(?15, node_roles) WHERE id = ?1",
                 libsql::params![
                     id.to_string(),
                     c.password_hash.clone(),
@@ -1198,7 +1201,8 @@ impl Held<'_> {
                     c.totp_pending.clone().flatten(),
                     i64::from(c.new_epoch),
                     c.node_role.is_some(),
-                    c.node_role.clone().flatten()
+                    c.node_role.clone().flatten(),
+                    c.node_roles.as_ref().map(node_roles_json)
                 ],
             )
             .await?;

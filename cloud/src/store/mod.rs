@@ -358,6 +358,9 @@ pub struct StaffRow {
     /// Its role at the operator's venues' nodes (`dealer`, `floor`,
     /// `manager`, `admin`); None: it does not log in at nodes.
     pub node_role: Option<String>,
+    /// Its role at some of the operator's venues, other than `node_role`
+    /// (`none`: it does not log in there).
+    pub node_roles: std::collections::BTreeMap<Uuid, String>,
 }
 
 /// What can change on a staff account (each `Some` is written; a new
@@ -377,6 +380,8 @@ pub struct StaffChange {
     pub new_epoch: bool,
     /// Some(None) removes.
     pub node_role: Option<Option<String>>,
+    /// Replaces the per-venue roles.
+    pub node_roles: Option<std::collections::BTreeMap<Uuid, String>>,
 }
 
 /// One action sent to many venues.
@@ -405,6 +410,15 @@ pub struct DeliveryRow {
 #[derive(Debug, thiserror::Error)]
 #[error("that name is taken")]
 pub struct NameTaken;
+
+/// Per-venue node roles as stored (a JSON object).
+pub(crate) fn node_roles_json(roles: &std::collections::BTreeMap<Uuid, String>) -> String {
+    serde_json::to_string(roles).unwrap_or_else(|_| "{}".into())
+}
+
+pub(crate) fn node_roles_of_json(text: &str) -> std::collections::BTreeMap<Uuid, String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
 
 /// A regional manager's venues as stored (a JSON array of ids).
 pub(crate) fn venues_json(venues: &[Uuid]) -> String {

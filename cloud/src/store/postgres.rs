@@ -4,10 +4,10 @@
 //! conditions (a token is spent only once, one live node per venue).
 
 use super::{
-    venues_json, venues_of_json, ActionRow, DeliveryRow, EventRow, EventsSummary, HeadMoved,
-    Migration, NameTaken, NewNode, NodeListing, NodeRecord, NodeRow, OperatorRow, ProblemRecord,
-    ProblemRow, Records, RegistrationTaken, ResyncNode, StaffChange, StaffRow, TokenRecord,
-    TokenRow, VenueListing, VenueRecord,
+    node_roles_json, node_roles_of_json, venues_json, venues_of_json, ActionRow, DeliveryRow,
+    EventRow, EventsSummary, HeadMoved, Migration, NameTaken, NewNode, NodeListing, NodeRecord,
+    NodeRow, OperatorRow, ProblemRecord, ProblemRow, Records, RegistrationTaken, ResyncNode,
+    StaffChange, StaffRow, TokenRecord, TokenRow, VenueListing, VenueRecord,
 };
 use anyhow::Context;
 use deadpool_postgres::GenericClient;
@@ -1201,7 +1201,7 @@ impl Claims {
 
 const STAFF_COLUMNS: &str =
     "id, operator_id, username, display_name, password_hash, role, venues, \
-     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms, node_role";
+     totp_secret, totp_pending, totp_last_step, epoch, disabled_ms, created_ms, node_role, node_roles";
 
 fn staff_row(r: &tokio_postgres::Row) -> StaffRow {
     StaffRow {
@@ -1219,6 +1219,7 @@ fn staff_row(r: &tokio_postgres::Row) -> StaffRow {
         disabled_ms: r.get(11),
         created_ms: r.get(12),
         node_role: r.get(13),
+        node_roles: node_roles_of_json(r.get(14)),
     }
 }
 
@@ -1232,7 +1233,7 @@ fn name_taken(e: tokio_postgres::Error) -> anyhow::Error {
 
 async fn insert_staff(c: &impl GenericClient, st: &StaffRow) -> anyhow::Result<()> {
     c.execute(
-        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
+        &format!("INSERT INTO hub_staff ({STAFF_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"),
         &[
             &st.id,
             &st.operator_id,
@@ -1248,6 +1249,7 @@ async fn insert_staff(c: &impl GenericClient, st: &StaffRow) -> anyhow::Result<(
             &st.disabled_ms,
             &st.created_ms,
             &st.node_role,
+            &node_roles_json(&st.node_roles),
         ],
     )
     .await
@@ -1384,7 +1386,8 @@ impl Held<'_> {
                  totp_secret = CASE WHEN $8 THEN $9 ELSE totp_secret END, \
                  totp_pending = CASE WHEN $10 THEN $11 ELSE totp_pending END, \
                  epoch = epoch + $12, \
-                 node_role = CASE WHEN $13 THEN $14 ELSE node_role END WHERE id = $1",
+                 node_role = CASE WHEN $13 THEN $14 ELSE node_role END, \
+                 node_roles = COALESCE($15, node_roles) WHERE id = $1",
                 &[
                     &id,
                     &ch.password_hash,
@@ -1400,6 +1403,7 @@ impl Held<'_> {
                     &i64::from(ch.new_epoch),
                     &ch.node_role.is_some(),
                     &ch.node_role.clone().flatten(),
+                    &ch.node_roles.as_ref().map(node_roles_json),
                 ],
             )
             .await?;
