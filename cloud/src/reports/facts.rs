@@ -40,6 +40,9 @@ pub struct VenueFacts {
     last_table_ms: u64,
     /// The venue's time zone, as of its last event.
     tz: Option<Tz>,
+    /// The local day last looked up, and when it begins and ends (most
+    /// events fall on the day of the one before: no time-zone sums then).
+    span: Option<(Tz, u64, u64, NaiveDate)>,
 }
 
 /// Time a table open now has had on one day: (day, game, ms).
@@ -169,9 +172,28 @@ impl VenueFacts {
         self.days.entry(day).or_default()
     }
 
+    /// The local day of `ms`, and when it begins and ends.
+    fn span_of(&mut self, tz: Tz, ms: u64) -> (u64, u64, NaiveDate) {
+        let ms = ms.min(MAX_MS);
+        if let Some((z, start, end, day)) = self.span {
+            if z == tz && start <= ms && ms < end {
+                return (start, end, day);
+            }
+        }
+        let (day, _) = local(tz, ms);
+        let start = match day_start(tz, day) {
+            // No midnight found (a day a zone skipped): only this instant.
+            0 => ms,
+            s => s.min(ms),
+        };
+        let end = next_day_start(tz, ms);
+        self.span = Some((tz, start, end, day));
+        (start, end, day)
+    }
+
     /// Notes the open tables at `ms` as a candidate for that day's peak.
     fn peak_at(&mut self, tz: Tz, ms: u64, open: usize) {
-        let (day, _) = local(tz, ms);
+        let (_, _, day) = self.span_of(tz, ms);
         let d = self.day(day);
         d.peak_tables = d.peak_tables.max(u32::try_from(open).unwrap_or(u32::MAX));
     }
@@ -192,6 +214,12 @@ impl VenueFacts {
     /// Before a table event at `ms`: the days begun since the last one.
     fn table_event(&mut self, tz: Tz, ms: u64) {
         let open = self.open.len();
+        let (start, _, _) = self.span_of(tz, ms);
+        if open == 0 || self.last_table_ms >= start {
+            // Nothing open, or no midnight since the last table event.
+            self.last_table_ms = self.last_table_ms.max(ms);
+            return;
+        }
         for day in self.midnights(tz, ms) {
             self.peak_at_day(day, open);
         }
@@ -210,6 +238,12 @@ impl VenueFacts {
             return;
         };
         self.peak_at(tz, ms, open_before);
+        let (start, _, day) = self.span_of(tz, ms);
+        if since >= start {
+            // Opened and closed on one local day.
+            self.day(day).game(&key).table_ms += ms.min(MAX_MS).saturating_sub(since);
+            return;
+        }
         for (day, len) in by_day(tz, since, ms) {
             self.day(day).game(&key).table_ms += len;
         }
