@@ -40,29 +40,12 @@ async fn ask(
     State(app): State<App>,
     Scoped { id: node, .. }: Scoped<Fleet>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let found = app.hub.store.lock().await?.resync_node(node).await?;
-    let Some(found) = found else {
-        return Err(ApiError(
-            StatusCode::NOT_FOUND,
-            "unknown_node",
-            format!("no node {node} is registered here"),
-        ));
-    };
-    if found.retired || found.revoked_ms.is_some() {
-        return Err(ApiError(
-            StatusCode::CONFLICT,
-            if found.retired {
-                "retired"
-            } else {
-                "node_revoked"
-            },
-            "this node can no longer link to the hub (replaced by a resync, or revoked)".into(),
-        ));
-    }
-    let venue: Uuid = found
-        .venue_id
-        .parse()
-        .map_err(|_| anyhow::anyhow!("bad venue id stored for node {node}"))?;
+    let venue = super::venues::live_node_venue(
+        &app,
+        node,
+        "this node can no longer link to the hub (replaced by a resync, or revoked)",
+    )
+    .await?;
     let id = crate::downstream::send_down(
         &app,
         venue,

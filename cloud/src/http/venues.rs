@@ -334,7 +334,9 @@ pub async fn revoke(
 /// at its next contact; the node records the order, waits until the hub
 /// has that record, then wipes. Refused for a revoked node (it can no
 /// longer hear from the hub: wipe first, then revoke).
-pub async fn wipe_node(app: &App, node: Uuid) -> Result<(Uuid, Uuid), ApiError> {
+/// The venue of a node that can still hear from the hub: 404 for an
+/// unknown node, 409 (saying `why_not`) for a resynced or revoked one.
+pub async fn live_node_venue(app: &App, node: Uuid, why_not: &str) -> Result<Uuid, ApiError> {
     let found = app.hub.store.lock().await?.resync_node(node).await?;
     let Some(found) = found else {
         return Err(ApiError(
@@ -346,14 +348,27 @@ pub async fn wipe_node(app: &App, node: Uuid) -> Result<(Uuid, Uuid), ApiError> 
     if found.retired || found.revoked_ms.is_some() {
         return Err(ApiError(
             StatusCode::CONFLICT,
-            if found.retired { "retired" } else { "node_revoked" },
-            "this node can no longer hear from the hub (replaced by a resync, or revoked): a wipe cannot reach it".into(),
+            if found.retired {
+                "retired"
+            } else {
+                "node_revoked"
+            },
+            why_not.into(),
         ));
     }
-    let venue: Uuid = found
+    Ok(found
         .venue_id
         .parse()
-        .map_err(|_| anyhow::anyhow!("bad venue id stored for node {node}"))?;
+        .map_err(|_| anyhow::anyhow!("bad venue id stored for node {node}"))?)
+}
+
+pub async fn wipe_node(app: &App, node: Uuid) -> Result<(Uuid, Uuid), ApiError> {
+    let venue = live_node_venue(
+        app,
+        node,
+        "this node can no longer hear from the hub (replaced by a resync, or revoked): a wipe cannot reach it",
+    )
+    .await?;
     let id = crate::downstream::send_down(
         app,
         venue,
