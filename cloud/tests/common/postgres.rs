@@ -77,7 +77,7 @@ impl PgServer {
                 std::os::unix::fs::chown(&data, Some(uid), Some(gid)).expect("chown");
             }
         }
-        let server = PgServer {
+        let mut server = PgServer {
             port: super::free_port(),
             data,
             bin: pg_bin(),
@@ -99,7 +99,18 @@ impl PgServer {
                 ],
             );
         }
-        server.pg_ctl(&["start"]);
+        // The free port was free when picked; another test may bind it
+        // before the server does. Then another port, a few times.
+        let mut tries = 0;
+        while let Err(failure) = server.try_pg_ctl(&["start"]) {
+            tries += 1;
+            assert!(
+                tries < 5 && failure.contains("Address already in use"),
+                "{failure}"
+            );
+            server.port = super::free_port();
+            let _ = std::fs::remove_file(server.data.join("server.log"));
+        }
         println!(
             "PostgreSQL {} from {}",
             server.psql("SHOW server_version"),
@@ -167,6 +178,12 @@ impl PgServer {
     }
 
     fn pg_ctl(&self, action: &[&str]) {
+        if let Err(failure) = self.try_pg_ctl(action) {
+            panic!("{failure}");
+        }
+    }
+
+    fn try_pg_ctl(&self, action: &[&str]) -> Result<(), String> {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c max_connections=200",
             self.port,
@@ -176,10 +193,17 @@ impl PgServer {
         let mut args = vec!["-D", path(&self.data), "-l", path(&log), "-w", "-t", "60"];
         args.extend(["-o", &options]);
         args.extend(action);
-        self.run("pg_ctl", &args);
+        self.try_run("pg_ctl", &args)
     }
 
     fn run(&self, tool: &str, args: &[&str]) {
+        if let Err(failure) = self.try_run(tool, args) {
+            panic!("{failure}");
+        }
+    }
+
+    /// Runs a PostgreSQL tool; on failure, what it and the server's log said.
+    fn try_run(&self, tool: &str, args: &[&str]) -> Result<(), String> {
         let mut cmd = Command::new(self.bin.join(tool));
         cmd.args(args).env("LC_ALL", "C");
         if let Some((uid, gid)) = unprivileged() {
@@ -188,13 +212,15 @@ impl PgServer {
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("{tool} does not run: {e}"));
-        assert!(
-            out.status.success(),
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
             "{tool} {args:?} failed: {}{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default()
-        );
+        ))
     }
 }
 
