@@ -211,7 +211,115 @@ impl EventKind {
 
     /// Reads an event back from its kind name and payload bytes.
     pub fn from_parts(kind: &str, payload: &[u8]) -> Result<EventKind, serde_json::Error> {
-        let payload: serde_json::Value = serde_json::from_slice(payload)?;
-        serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload }))
+        EventKind::deserialize(Parts { kind, payload })
+    }
+}
+
+/// `{"kind": <kind>, "payload": <payload>}` as serde sees it, the payload
+/// read straight from its bytes: no JSON tree built first and nothing
+/// pasted together (the hub reads every event it stores this way).
+struct Parts<'de> {
+    kind: &'de str,
+    payload: &'de [u8],
+}
+
+impl<'de> serde::Deserializer<'de> for Parts<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(PartsMap {
+            parts: self,
+            next: 0,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct PartsMap<'de> {
+    parts: Parts<'de>,
+    /// 0: the kind is next, 1: the payload, 2: nothing.
+    next: u8,
+}
+
+impl<'de> serde::de::MapAccess<'de> for PartsMap<'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let key = match self.next {
+            0 => "kind",
+            1 => "payload",
+            _ => return Ok(None),
+        };
+        seed.deserialize(serde::de::value::BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.next += 1;
+        if self.next == 1 {
+            return seed.deserialize(serde::de::value::BorrowedStrDeserializer::new(
+                self.parts.kind,
+            ));
+        }
+        let mut payload = serde_json::Deserializer::from_slice(self.parts.payload);
+        let value = seed.deserialize(&mut payload)?;
+        payload.end()?;
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> EventKind {
+        EventKind::TableCreated {
+            table_id: Uuid::from_u128(7),
+            name: TableName::parse("Main 1").expect("name"),
+            game: Game::ALL[0],
+            stakes: Stakes::new(1, 2).expect("stakes"),
+            seats: 9,
+        }
+    }
+
+    #[test]
+    fn parts_read_back_as_the_event_they_were_made_of() {
+        let cash = EventKind::Cash(CashEvent::WaitingListClosed {
+            list_id: Uuid::from_u128(3),
+        });
+        for event in [table(), cash] {
+            let (kind, payload) = event.to_parts();
+            assert_eq!(EventKind::from_parts(&kind, &payload).ok(), Some(event));
+        }
+    }
+
+    #[test]
+    fn parts_are_one_json_value_of_the_named_kind_or_an_error() {
+        let (kind, payload) = table().to_parts();
+        // Another document pasted after the payload is not read as more fields.
+        let mut pasted = payload.clone();
+        pasted.extend_from_slice(br#","kind":"table_closed"#);
+        assert!(EventKind::from_parts(&kind, &pasted).is_err());
+        let mut trailing = payload.clone();
+        trailing.extend_from_slice(b" x");
+        assert!(EventKind::from_parts(&kind, &trailing).is_err());
+        assert!(EventKind::from_parts(&kind, &payload[..payload.len() - 1]).is_err());
+        assert!(EventKind::from_parts("no_such_kind", &payload).is_err());
+        assert!(EventKind::from_parts("player_seated", &payload).is_err());
+        assert!(EventKind::from_parts(&kind, b"").is_err());
     }
 }

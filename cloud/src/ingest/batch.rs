@@ -113,6 +113,7 @@ pub(crate) async fn handle_batch(
 ) -> anyhow::Result<()> {
     hub.counts.batches.fetch_add(1, Ordering::Relaxed);
     let mut accepted: Vec<Envelope> = Vec::new();
+    let mut rows: Vec<crate::store::EventRow> = Vec::new();
     // Messages whose envelopes are all stored or known once this batch commits.
     let mut done: Vec<jetstream::Message> = Vec::new();
     let mut settle: Vec<(jetstream::Message, AckKind)> = Vec::new();
@@ -163,6 +164,7 @@ pub(crate) async fn handle_batch(
             hub.counts.rejected.fetch_add(j.rejected, Ordering::Relaxed);
             reports.extend(j.problems);
             accepted.extend(j.accepted);
+            rows.extend(j.rows);
             if let Some((node, seq, detail)) = j.wait {
                 waited.insert(node);
                 let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
@@ -262,7 +264,7 @@ pub(crate) async fn handle_batch(
                 .filter_map(|n| nodes.get(n).cloned())
                 .collect()
         };
-        hub.store.store_batch(&accepted, &heads, now_ms()).await?;
+        hub.store.store_batch(&rows, &heads, now_ms()).await?;
         hub.counts
             .accepted
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! its console and the display fallback read) and its report facts.
 
 use super::*;
+use pvm_shared::event::EventKind;
 
 /// Folds the node's stored events after the last one folded here, up to
 /// `head`, read from the database (stored by another process, or by this
@@ -61,13 +62,18 @@ pub(crate) fn fold_events(hub: &Registry, events: &[Envelope]) -> Vec<Report> {
             .map(|n| n.node_id)
             .collect()
     };
+    // Read before the locks are taken: the costly part of a fold, done while
+    // other nodes' tasks fold theirs.
+    let decoded: Vec<Result<EventKind, (&'static str, String)>> =
+        events.iter().map(decode).collect();
     let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
     let mut facts = hub.reports.lock().unwrap_or_else(|p| p.into_inner());
     let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
     let mut folded = hub.folded.lock().unwrap_or_else(|p| p.into_inner());
-    for env in events
+    for (env, event) in events
         .iter()
-        .filter(|e| !retired.contains(&e.header.node_id))
+        .zip(decoded)
+        .filter(|(e, _)| !retired.contains(&e.header.node_id))
     {
         let done = folded.get(&env.header.node_id).copied().unwrap_or(0);
         if env.header.seq <= done {
@@ -75,7 +81,7 @@ pub(crate) fn fold_events(hub: &Registry, events: &[Envelope]) -> Vec<Report> {
         }
         let state = venues.entry(env.header.venue_id).or_default();
         let venue_facts = facts.entry(env.header.venue_id).or_default();
-        match fold(Arc::make_mut(state), venue_facts, env) {
+        match event.and_then(|event| fold_decoded(Arc::make_mut(state), venue_facts, env, &event)) {
             Ok(()) => *versions.entry(env.header.venue_id).or_default() += 1,
             Err((kind, detail)) => {
                 reports.push((Some(env.header.node_id), Some(env.header.seq), kind, detail))
@@ -98,19 +104,35 @@ pub(crate) fn fold(
     facts: &mut crate::reports::facts::VenueFacts,
     env: &Envelope,
 ) -> Result<(), (&'static str, String)> {
-    let (seq, kind) = (env.header.seq, env.kind.as_str());
-    let event = env.event().map_err(|e| {
+    let event = decode(env)?;
+    fold_decoded(state, facts, env, &event)
+}
+
+/// The event an envelope carries, or why it cannot be folded.
+fn decode(env: &Envelope) -> Result<EventKind, (&'static str, String)> {
+    env.event().map_err(|e| {
+        let (seq, kind) = (env.header.seq, env.kind.as_str());
         let detail =
             format!("event {seq} ({kind}) is stored but not folded: it does not decode: {e}");
         ("undecodable", detail)
-    })?;
-    pvm_shared::bounds::check(state, &event).map_err(|e| {
+    })
+}
+
+/// [`fold`] of an event already read from its envelope.
+fn fold_decoded(
+    state: &mut VenueState,
+    facts: &mut crate::reports::facts::VenueFacts,
+    env: &Envelope,
+    event: &EventKind,
+) -> Result<(), (&'static str, String)> {
+    pvm_shared::bounds::check(state, event).map_err(|e| {
+        let (seq, kind) = (env.header.seq, env.kind.as_str());
         let detail = format!("event {seq} ({kind}) is stored but not folded: {e}");
         ("out_of_bounds", detail)
     })?;
     let at_ms = env.header.hlc.wall_ms;
-    facts.before(state, &event, at_ms);
-    state.apply(&event);
-    facts.after(state, &event, at_ms);
+    facts.before(state, event, at_ms);
+    state.apply(event);
+    facts.after(state, event, at_ms);
     Ok(())
 }

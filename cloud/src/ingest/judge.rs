@@ -175,6 +175,8 @@ pub(crate) fn forked_at(seq: u64) -> String {
 /// What became of one message (a frame of envelopes, or a single one).
 pub(crate) struct Judged {
     pub(crate) accepted: Vec<Envelope>,
+    /// The accepted envelopes' rows, with their bytes as received.
+    pub(crate) rows: Vec<crate::store::EventRow>,
     pub(crate) duplicates: u64,
     /// Seqs below the head sent again, with their hashes, still to compare.
     pub(crate) resent: Vec<Resent>,
@@ -196,6 +198,7 @@ pub(crate) fn judge_message(
 ) -> Judged {
     let mut out = Judged {
         accepted: Vec::new(),
+        rows: Vec::new(),
         duplicates: 0,
         resent: Vec::new(),
         rejected: 0,
@@ -214,7 +217,11 @@ pub(crate) fn judge_message(
     let total = parts.len() as u64;
     for (i, bytes) in parts.into_iter().enumerate() {
         match judge(nodes, keys, subject, bytes) {
-            Verdict::Accept(env) => out.accepted.push(*env),
+            Verdict::Accept(env) => {
+                out.rows
+                    .push(crate::store::EventRow::with_bytes(&env, bytes.to_vec()));
+                out.accepted.push(*env);
+            }
             Verdict::Duplicate => out.duplicates += 1,
             Verdict::Resent(node, seq, hash) => out.resent.push((node, seq, hash)),
             Verdict::Wait(node, seq, detail) if out.accepted.is_empty() => {

@@ -96,16 +96,13 @@ impl Store {
     /// its own: the head condition keeps it right); on libSQL in turn.
     pub async fn store_batch(
         &self,
-        events: &[pvm_shared::envelope::Envelope],
+        rows: &[EventRow],
         heads: &[NodeRow],
         now_ms: i64,
     ) -> anyhow::Result<()> {
         match &self.0 {
-            Backend::Libsql(_) => self.lock().await?.store_batch(events, heads, now_ms).await,
-            Backend::Postgres(db) => {
-                let rows: Vec<EventRow> = events.iter().map(EventRow::of).collect();
-                db.store_batch(&rows, heads, now_ms).await
-            }
+            Backend::Libsql(_) => self.lock().await?.store_rows(rows, heads, now_ms).await,
+            Backend::Postgres(db) => db.store_batch(rows, heads, now_ms).await,
         }
     }
 
@@ -255,12 +252,17 @@ pub struct EventRow {
 
 impl EventRow {
     pub fn of(env: &pvm_shared::envelope::Envelope) -> EventRow {
+        EventRow::with_bytes(env, env.encode())
+    }
+
+    /// The row of an envelope decoded from `bytes` (which are its encoding).
+    pub fn with_bytes(env: &pvm_shared::envelope::Envelope, bytes: Vec<u8>) -> EventRow {
         EventRow {
             node_id: env.header.node_id,
             seq: env.header.seq as i64,
             venue_id: env.header.venue_id,
             kind: env.kind.as_str().to_owned(),
-            envelope: env.encode(),
+            envelope: bytes,
         }
     }
 }
@@ -481,7 +483,18 @@ impl Locked<'_> {
         now_ms: i64,
     ) -> anyhow::Result<()> {
         let rows: Vec<EventRow> = events.iter().map(EventRow::of).collect();
-        each!(self, store_batch(&rows, heads, now_ms))
+        self.store_rows(&rows, heads, now_ms).await
+    }
+
+    /// [`Locked::store_batch`] of rows whose envelope bytes are at hand (as
+    /// received: nothing encoded again).
+    pub async fn store_rows(
+        &self,
+        rows: &[EventRow],
+        heads: &[NodeRow],
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        each!(self, store_batch(rows, heads, now_ms))
     }
 
     /// The stored envelope of a node's event `seq`.
