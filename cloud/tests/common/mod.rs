@@ -47,11 +47,43 @@ pub fn nats_bin() -> PathBuf {
     bin
 }
 
+/// A loopback port nothing listens on, for a server a test starts.
+///
+/// Picked below the kernel's ephemeral range (32768-60999 on Linux), so no
+/// other socket's `bind(0)` or outgoing connection is handed it between
+/// here and the server's bind (CI once lost a run to that), and reserved by
+/// a file under the temp dir, so no other test process of the run picks it
+/// too. Reservations older than 30 minutes are from an earlier run.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    const FIRST: u16 = 20_000;
+    const COUNT: u16 = 12_000;
+    let dir = std::env::temp_dir().join("pvm-test-ports");
+    std::fs::create_dir_all(&dir).expect("port reservations dir");
+    for _ in 0..2_000 {
+        let port = FIRST + (uuid::Uuid::new_v4().as_u128() % u128::from(COUNT)) as u16;
+        let mark = dir.join(port.to_string());
+        let stale = std::fs::metadata(&mark)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(30 * 60));
+        if stale {
+            let _ = std::fs::remove_file(&mark);
+        }
+        let reserved = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&mark)
+            .is_ok();
+        if reserved && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!(
+        "no free loopback port in {FIRST}-{}: see {}",
+        FIRST + COUNT - 1,
+        dir.display()
+    )
 }
 
 pub fn wait_port(port: u16, within: Duration) {
