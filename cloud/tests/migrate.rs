@@ -114,10 +114,32 @@ async fn a_hub_moves_from_its_file_to_postgres_with_every_event_verified() {
     assert!(text(&out).contains("event 7"), "{}", text(&out));
     assert_eq!(pg.psql_on("refused", "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM venues) + (SELECT count(*) FROM nodes)"), "0");
 
-    // The real file moves, once.
+    // The real file moves, once, with a leaf-credentials rotation under way
+    // (the node took its next user; both link until it confirms).
+    {
+        let db = libsql::Builder::new_local(&file)
+            .build()
+            .await
+            .expect("open file");
+        let conn = db.connect().expect("connect");
+        conn.execute(
+            "UPDATE nodes SET leaf_user_next = leaf_user || '-next', leaf_hash_next = leaf_password, leaf_take_ms = 1234",
+            (),
+        )
+        .await
+        .expect("rotation under way");
+    }
     let url = pg.new_database("hub");
     let out = migrate(&file, &url);
     assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        pg.psql_on(
+            "hub",
+            "SELECT leaf_user_next = leaf_user || '-next', leaf_hash_next = leaf_password, leaf_take_ms FROM nodes"
+        ),
+        "t|t|1234",
+        "the rotation under way moved with the node"
+    );
     assert!(
         text(&out).contains(&format!("Moved 1 venues, 1 nodes, {head} events")),
         "{}",

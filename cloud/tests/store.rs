@@ -244,6 +244,20 @@ async fn a_registration_is_committed_once(store: &Store, _: &Database) {
         2,
         "both users link meanwhile"
     );
+    let records = db.records().await.expect("records");
+    assert_eq!(
+        records
+            .nodes
+            .iter()
+            .map(|n| (
+                n.leaf_user_next.as_deref(),
+                n.leaf_hash_next.as_deref(),
+                n.leaf_take_ms
+            ))
+            .collect::<Vec<_>>(),
+        vec![(Some("zz-next"), Some("$2b$10$n"), Some(10))],
+        "what `pvm-cloud migrate` copies holds the rotation under way"
+    );
     assert!(!db
         .promote_leaf_next(node, "someone-else")
         .await

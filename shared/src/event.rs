@@ -216,8 +216,10 @@ impl EventKind {
 }
 
 /// `{"kind": <kind>, "payload": <payload>}` as serde sees it, the payload
-/// read straight from its bytes: no JSON tree built first and nothing
-/// pasted together (the hub reads every event it stores this way).
+/// read straight from its bytes: no `serde_json::Value` built and converted
+/// first, nothing pasted together (the hub reads every event it stores this
+/// way). The derive still buffers it once: the untagged cash variant needs
+/// that.
 struct Parts<'de> {
     kind: &'de str,
     payload: &'de [u8],

@@ -64,17 +64,17 @@ pub(crate) fn fold_events(hub: &Registry, events: &[Envelope]) -> Vec<Report> {
     };
     // Read before the locks are taken: the costly part of a fold, done while
     // other nodes' tasks fold theirs.
-    let decoded: Vec<Result<EventKind, (&'static str, String)>> =
-        events.iter().map(decode).collect();
+    type Decoded<'a> = (&'a Envelope, Result<EventKind, (&'static str, String)>);
+    let decoded: Vec<Decoded> = events
+        .iter()
+        .filter(|e| !retired.contains(&e.header.node_id))
+        .map(|e| (e, decode(e)))
+        .collect();
     let mut venues = hub.venues.lock().unwrap_or_else(|p| p.into_inner());
     let mut facts = hub.reports.lock().unwrap_or_else(|p| p.into_inner());
     let mut versions = hub.versions.lock().unwrap_or_else(|p| p.into_inner());
     let mut folded = hub.folded.lock().unwrap_or_else(|p| p.into_inner());
-    for (env, event) in events
-        .iter()
-        .zip(decoded)
-        .filter(|(e, _)| !retired.contains(&e.header.node_id))
-    {
+    for (env, event) in decoded {
         let done = folded.get(&env.header.node_id).copied().unwrap_or(0);
         if env.header.seq <= done {
             continue;

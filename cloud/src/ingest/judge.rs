@@ -218,6 +218,9 @@ pub(crate) fn judge_message(
     for (i, bytes) in parts.into_iter().enumerate() {
         match judge(nodes, keys, subject, bytes) {
             Verdict::Accept(env) => {
+                // Stored as received: `decode` is strict enough that these
+                // are the bytes `encode` would make.
+                debug_assert_eq!(env.encode(), bytes);
                 out.rows
                     .push(crate::store::EventRow::with_bytes(&env, bytes.to_vec()));
                 out.accepted.push(*env);

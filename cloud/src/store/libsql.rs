@@ -754,7 +754,8 @@ impl Held<'_> {
             .0
             .query(
                 "SELECT node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms FROM nodes ORDER BY registered_ms, node_id",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms, leaf_user_next, leaf_hash_next, leaf_take_ms \
+                 FROM nodes ORDER BY registered_ms, node_id",
                 (),
             )
             .await?;
@@ -773,6 +774,9 @@ impl Held<'_> {
                 heartbeat: r.get(10)?,
                 retired_ms: r.get(11)?,
                 revoked_ms: r.get(12)?,
+                leaf_user_next: r.get(13)?,
+                leaf_hash_next: r.get(14)?,
+                leaf_take_ms: r.get(15)?,
             });
         }
         let mut rows = self
@@ -830,7 +834,8 @@ impl Held<'_> {
         for n in &records.nodes {
             tx.execute(
                 "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms, leaf_user_next, leaf_hash_next, leaf_take_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 libsql::params![
                     n.node_id.to_string(),
                     n.venue_id.to_string(),
@@ -844,7 +849,10 @@ impl Held<'_> {
                     n.last_contact_ms,
                     n.heartbeat.clone(),
                     n.retired_ms,
-                    n.revoked_ms
+                    n.revoked_ms,
+                    n.leaf_user_next.clone(),
+                    n.leaf_hash_next.clone(),
+                    n.leaf_take_ms
                 ],
             )
             .await?;

@@ -311,6 +311,11 @@ pub struct NodeRecord {
     pub heartbeat: Option<String>,
     pub retired_ms: Option<i64>,
     pub revoked_ms: Option<i64>,
+    /// A leaf-credentials rotation under way: the next user and its hash.
+    pub leaf_user_next: Option<String>,
+    pub leaf_hash_next: Option<String>,
+    /// The node clock of the last credentials take it signed.
+    pub leaf_take_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -780,7 +780,8 @@ impl Held<'_> {
         let nodes = c
             .query(
                 "SELECT node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms FROM nodes ORDER BY registered_ms, node_id",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms, leaf_user_next, leaf_hash_next, leaf_take_ms \
+                 FROM nodes ORDER BY registered_ms, node_id",
                 &[],
             )
             .await?
@@ -799,6 +800,9 @@ impl Held<'_> {
                 heartbeat: r.get(10),
                 retired_ms: r.get(11),
                 revoked_ms: r.get(12),
+                leaf_user_next: r.get(13),
+                leaf_hash_next: r.get(14),
+                leaf_take_ms: r.get(15),
             })
             .collect();
         let problems = c
@@ -870,7 +874,8 @@ impl Held<'_> {
         for n in &records.nodes {
             tx.execute(
                 "INSERT INTO nodes (node_id, venue_id, public_key, leaf_user, leaf_password, registered_ms, head_seq, head_hash, \
-                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 verified_seq, last_contact_ms, heartbeat, retired_ms, revoked_ms, leaf_user_next, leaf_hash_next, leaf_take_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 &[
                     &n.node_id,
                     &n.venue_id,
@@ -885,6 +890,9 @@ impl Held<'_> {
                     &n.heartbeat,
                     &n.retired_ms,
                     &n.revoked_ms,
+                    &n.leaf_user_next,
+                    &n.leaf_hash_next,
+                    &n.leaf_take_ms,
                 ],
             )
             .await?;

@@ -51,31 +51,43 @@ pub fn nats_bin() -> PathBuf {
 ///
 /// Picked below the kernel's ephemeral range (32768-60999 on Linux), so no
 /// other socket's `bind(0)` or outgoing connection is handed it between
-/// here and the server's bind (CI once lost a run to that), and reserved by
-/// a file under the temp dir, so no other test process of the run picks it
-/// too. Reservations older than 30 minutes are from an earlier run.
+/// here and the server's bind (CI once lost a run to that), and reserved
+/// for the life of this test process by a lock on a file of that port's
+/// name, so no other test process picks it too, also while a test restarts
+/// its server on it. The kernel lets go of the lock when the process ends.
 pub fn free_port() -> u16 {
+    use std::os::fd::AsRawFd;
     const FIRST: u16 = 20_000;
     const COUNT: u16 = 12_000;
-    let dir = std::env::temp_dir().join("pvm-test-ports");
-    std::fs::create_dir_all(&dir).expect("port reservations dir");
+    static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let dir = std::env::temp_dir().join(format!("pvm-test-ports-{uid}"));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("port reservations in {}: {e}", dir.display()));
     for _ in 0..2_000 {
         let port = FIRST + (uuid::Uuid::new_v4().as_u128() % u128::from(COUNT)) as u16;
         let mark = dir.join(port.to_string());
-        let stale = std::fs::metadata(&mark)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > Duration::from_secs(30 * 60));
-        if stale {
-            let _ = std::fs::remove_file(&mark);
-        }
-        let reserved = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
             .write(true)
-            .create_new(true)
             .open(&mark)
-            .is_ok();
-        if reserved && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            .unwrap_or_else(|e| panic!("port reservation {}: {e}", mark.display()));
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            assert_eq!(
+                e.raw_os_error(),
+                Some(libc::EWOULDBLOCK),
+                "port reservation {}: {e}",
+                mark.display()
+            );
+            continue; // another test process holds it
+        }
+        let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            held.push(file);
             return port;
         }
     }
