@@ -111,7 +111,7 @@ async fn run() {
         .await
         .expect("operator");
         for i in 0..VENUES {
-            let (venue, node) = bench_venue(&db, operator, &format!("Room {i:03}")).await;
+            let (venue, node) = bench_venue(&db, Some(operator), &format!("Room {i:03}")).await;
             let envs = events(venue, node);
             let last = envs.last().expect("events");
             let head = NodeRow {

@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use pvm_cloud::store::{Database, NewNode, Store};
+use pvm_cloud::store::{Database, Store};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -39,33 +39,7 @@ async fn run() {
         let store = Store::open(&file).await.expect("store");
         let db = store.lock().await.expect("lock");
         for i in 0..NODES {
-            let (token_venue, venue, node) = (
-                uuid::Uuid::now_v7(),
-                uuid::Uuid::now_v7(),
-                uuid::Uuid::now_v7(),
-            );
-            db.insert_venue(token_venue, &format!("Room {i:04}"), None, 1)
-                .await
-                .expect("venue");
-            let hash = format!("bench-{i}");
-            db.insert_token(&hash, token_venue, i64::MAX)
-                .await
-                .expect("token");
-            let user = format!("venue-{venue}");
-            db.commit_registration(
-                &hash,
-                token_venue,
-                &NewNode {
-                    node_id: node,
-                    venue_id: venue,
-                    public_key: "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=",
-                    leaf_user: &user,
-                    leaf_hash: "$2b$10$benchbenchbenchbenchbeOq0nR3t4m0Zl0Yv3bGm2n3d4a5b6c7",
-                    at_ms: 2,
-                },
-            )
-            .await
-            .expect("node");
+            let (venue, node) = bench_venue(&db, None, &format!("Room {i:04}")).await;
             nodes.push((venue, node));
         }
     }

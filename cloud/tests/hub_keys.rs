@@ -101,23 +101,7 @@ async fn shown(node: &NodeProc, text: &str) -> bool {
 /// A token for the node's venue signed by `key` (as the hub signs them):
 /// the status of `GET /api/v1/staff` with it.
 async fn token_status(node: &NodeProc, venue: &str, key: &SigningKey) -> u16 {
-    let now = pvm_cloud::now_ms() as u64 / 1000;
-    let claims = pvm_shared::auth::Claims {
-        iss: "pvm-hub".into(),
-        sub: "hub-admin".into(),
-        aud: format!("pvm:venue:{venue}"),
-        iat: now,
-        nbf: now,
-        exp: now + 600,
-        sid: uuid::Uuid::now_v7().to_string(),
-        kind: pvm_shared::auth::TokenKind::Access,
-        role: pvm_shared::auth::Role::Admin,
-        name: "Hub".into(),
-        auth_time: now,
-        ver: 0,
-    };
-    let kid = pvm_shared::auth::key_id(&key.verifying_key());
-    let token = pvm_shared::auth::sign_token(&claims, key, &kid);
+    let token = hub_token(venue, key);
     call(
         &bearer(&token),
         "GET",

@@ -886,26 +886,7 @@ async fn a_file_signature_of_the_hub_is_never_a_token() {
         .try_into()
         .expect("32 bytes");
     let hub_key = ed25519_dalek::SigningKey::from_bytes(&bytes);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let claims = pvm_shared::auth::Claims {
-        iss: "pvm-hub".into(),
-        sub: "hub-admin".into(),
-        aud: format!("pvm:venue:{}", a.venue),
-        iat: now,
-        nbf: now,
-        exp: now + 600,
-        sid: uuid::Uuid::now_v7().to_string(),
-        kind: pvm_shared::auth::TokenKind::Access,
-        role: pvm_shared::auth::Role::Admin,
-        name: "Hub".into(),
-        auth_time: now,
-        ver: 0,
-    };
-    let kid = pvm_shared::auth::key_id(&hub_key.verifying_key());
-    let real = pvm_shared::auth::sign_token(&claims, &hub_key, &kid);
+    let real = hub_token(&a.venue.to_string(), &hub_key);
     let staff = |token: String| {
         let url = format!("{}/api/v1/staff", a.node.url);
         async move {

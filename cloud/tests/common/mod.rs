@@ -926,11 +926,11 @@ pub async fn call(
 
 /// The hub's venues and nodes as a registered node leaves them, written
 /// straight into its database (for the benchmarks' big rooms): a venue of
-/// `operator` called `name` with a registered node (its events signed by
+/// `operator` (or of none) called `name` with a registered node (its events signed by
 /// `[9; 32]`, public key `BENCH_NODE_KEY`): (venue, node).
 pub async fn bench_venue(
     db: &pvm_cloud::store::Locked<'_>,
-    operator: uuid::Uuid,
+    operator: Option<uuid::Uuid>,
     name: &str,
 ) -> (uuid::Uuid, uuid::Uuid) {
     let (token_venue, venue, node) = (
@@ -938,7 +938,7 @@ pub async fn bench_venue(
         uuid::Uuid::now_v7(),
         uuid::Uuid::now_v7(),
     );
-    db.insert_venue(token_venue, name, Some(operator), 1)
+    db.insert_venue(token_venue, name, operator, 1)
         .await
         .expect("venue");
     let hash = format!("bench-{token_venue}");
@@ -961,6 +961,28 @@ pub async fn bench_venue(
     .await
     .expect("node");
     (venue, node)
+}
+
+/// An admin access token for `venue`'s node, signed by `key` as the hub
+/// signs them (valid for 10 minutes from now).
+pub fn hub_token(venue: &str, key: &ed25519_dalek::SigningKey) -> String {
+    let now = pvm_cloud::now_ms() as u64 / 1000;
+    let claims = pvm_shared::auth::Claims {
+        iss: "pvm-hub".into(),
+        sub: "hub-admin".into(),
+        aud: format!("pvm:venue:{venue}"),
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        sid: uuid::Uuid::now_v7().to_string(),
+        kind: pvm_shared::auth::TokenKind::Access,
+        role: pvm_shared::auth::Role::Admin,
+        name: "Hub".into(),
+        auth_time: now,
+        ver: 0,
+    };
+    let kid = pvm_shared::auth::key_id(&key.verifying_key());
+    pvm_shared::auth::sign_token(&claims, key, &kid)
 }
 
 /// The public key (base64) of the key `[9; 32]` that signs the benchmarks' events.
