@@ -211,7 +211,14 @@ impl PgServer {
         }
         let out = cmd
             .output()
-            .unwrap_or_else(|e| panic!("{tool} does not run: {e}"));
+            .unwrap_or_else(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::PermissionDenied && unprivileged().is_some() {
+                    " (run as `nobody`, since PostgreSQL refuses root: every folder above the binaries must be open to others; scripts/test puts its PostgreSQL 17 in /var/tmp under root)"
+                } else {
+                    ""
+                };
+                panic!("{tool} in {} does not run: {e}{hint}", self.bin.display())
+            });
         if out.status.success() {
             return Ok(());
         }
