@@ -23,6 +23,10 @@ const RAW_BATCH: usize = 1_000;
 /// Appends each writer keeps in flight in the burst run.
 const IN_FLIGHT: usize = 4;
 
+/// The node binary's allocator (`node/src/main.rs`), for the raw runs too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -11,6 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc rather than the C library's allocator: the shipped binaries are
+/// static musl builds, whose allocator made SQLite work about 30% slower
+/// (PARTS.md), and on glibc it took the append benchmark from 0.22 to 0.25 of
+/// raw libSQL (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::resolve(&cli) {

@@ -9,8 +9,14 @@ use pvm_shared::venue::{TableStatus, VenueState};
 use pvm_shared::EventKind;
 use uuid::Uuid;
 
+/// Rows one multi-row insert of events carries at most; a batch is inserted
+/// in chunks of these sizes, largest first (one statement per chunk instead
+/// of one per event).
+const INSERT_CHUNKS: [usize; 3] = [32, 8, 1];
+
 pub struct Statements {
-    insert_event: libsql::Statement,
+    /// `INSERT INTO events` of 32, 8 and 1 rows (`INSERT_CHUNKS`).
+    insert_events: [libsql::Statement; 3],
     upsert_settings: libsql::Statement,
     insert_table: libsql::Statement,
     rename_table: libsql::Statement,
@@ -55,9 +61,11 @@ impl Statements {
             delete_template: conn
                 .prepare("DELETE FROM tournament_templates WHERE name_key = ?1")
                 .await?,
-            insert_event: conn
-                .prepare("INSERT INTO events (seq, id, kind, hlc_ms, hlc_ctr, actor, envelope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .await?,
+            insert_events: [
+                conn.prepare(&insert_events_sql(INSERT_CHUNKS[0])).await?,
+                conn.prepare(&insert_events_sql(INSERT_CHUNKS[1])).await?,
+                conn.prepare(&insert_events_sql(INSERT_CHUNKS[2])).await?,
+            ],
             upsert_settings: conn
                 .prepare(
                     "INSERT INTO venue_settings (id, settings, updated_seq) VALUES (1, ?1, ?2)
@@ -142,24 +150,41 @@ impl Statements {
 
     /// Appends one envelope to the log and applies its event to the read tables.
     pub async fn append(&self, env: &Envelope, event: &EventKind) -> Result<(), libsql::Error> {
-        let h = &env.header;
-        run(
-            &self.insert_event,
-            libsql::params![
-                h.seq as i64,
-                h.id.to_string(),
-                env.kind.as_str(),
-                h.hlc.wall_ms as i64,
-                h.hlc.counter as i64,
-                h.actor.to_string(),
-                env.encode()
-            ],
-        )
-        .await?;
-        self.project(h.seq as i64, event).await
+        self.insert_events(&[env]).await?;
+        self.project(env.header.seq as i64, event).await
     }
 
-    async fn project(&self, seq: i64, event: &EventKind) -> Result<(), libsql::Error> {
+    /// Appends envelopes to the log, in order, a chunk of rows per statement.
+    pub async fn insert_events(&self, envs: &[&Envelope]) -> Result<(), libsql::Error> {
+        let mut rest = envs;
+        while !rest.is_empty() {
+            let (size, stmt) = INSERT_CHUNKS
+                .iter()
+                .zip(&self.insert_events)
+                .find(|(size, _)| **size <= rest.len())
+                .unwrap_or((&1, &self.insert_events[2]));
+            let (chunk, after) = rest.split_at(*size);
+            let mut values = Vec::with_capacity(chunk.len() * 7);
+            for env in chunk {
+                let h = &env.header;
+                values.extend([
+                    libsql::Value::Integer(h.seq as i64),
+                    libsql::Value::Text(h.id.to_string()),
+                    libsql::Value::Text(env.kind.clone()),
+                    libsql::Value::Integer(h.hlc.wall_ms as i64),
+                    libsql::Value::Integer(h.hlc.counter as i64),
+                    libsql::Value::Text(h.actor.to_string()),
+                    libsql::Value::Blob(env.encode()),
+                ]);
+            }
+            run(stmt, values).await?;
+            rest = after;
+        }
+        Ok(())
+    }
+
+    /// Applies one event to the read tables (its envelope inserted apart).
+    pub async fn project(&self, seq: i64, event: &EventKind) -> Result<(), libsql::Error> {
         match event {
             EventKind::VenueSettingsUpdated { settings } => {
                 let json = serde_json::to_string(settings).unwrap_or_default();
@@ -387,6 +412,30 @@ async fn run(
     let result = stmt.execute(params).await;
     stmt.reset();
     result.map(|_| ())
+}
+
+/// `INSERT INTO events` of `rows` rows.
+fn insert_events_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO events (seq, id, kind, hlc_ms, hlc_ctr, actor, envelope) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let p = row * 7;
+        sql.push_str(&format!(
+            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6,
+            p + 7
+        ));
+    }
+    sql
 }
 
 fn opt_i64(v: Option<u64>) -> libsql::Value {
