@@ -199,14 +199,16 @@ impl EventKind {
 
     /// The kind name and canonical payload bytes.
     pub fn to_parts(&self) -> (String, Vec<u8>) {
-        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        let kind = value
-            .get("kind")
-            .and_then(|k| k.as_str())
-            .unwrap_or_default()
-            .to_owned();
-        let payload = value.get("payload").cloned().unwrap_or_default();
-        (kind, canonical::to_vec(&payload))
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        let (kind, payload) = match value.as_object_mut() {
+            Some(object) => (object.remove("kind"), object.remove("payload")),
+            None => (None, None),
+        };
+        let kind = match kind {
+            Some(serde_json::Value::String(kind)) => kind,
+            _ => String::new(),
+        };
+        (kind, canonical::to_vec(&payload.unwrap_or_default()))
     }
 
     /// Reads an event back from its kind name and payload bytes.
