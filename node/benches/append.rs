@@ -28,6 +28,9 @@ const IN_FLIGHT: usize = 4;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // As `node/src/main.rs` sets it (`mi_option_purge_delay`).
+    // SAFETY: called first, before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(15, 1_000) };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
