@@ -74,6 +74,8 @@ async fn big_batches_are_signed_and_the_wal_starts_over() {
     // Every commit signs its last event; every signature is the node's.
     let key = node.state.identity.key.verifying_key();
     let mut signed = 0u64;
+    // The largest batch, seen as the most events from one signature to the next.
+    let (mut last_signed, mut largest_batch) = (0u64, 0u64);
     let mut after = 0;
     loop {
         let page = node
@@ -89,9 +91,16 @@ async fn big_batches_are_signed_and_the_wal_starts_over() {
             if env.sig.is_some() {
                 assert!(env.signature_valid(&key), "event {seq}: bad signature");
                 signed += 1;
+                largest_batch = largest_batch.max(seq - last_signed);
+                last_signed = *seq;
             }
         }
     }
+    // Batches of 9 or more are signed on the signer's thread: some were.
+    assert!(
+        largest_batch >= 9,
+        "no batch reached 9 events (largest {largest_batch}): the signer's thread was not used"
+    );
     assert!(
         signed >= commits,
         "{commits} commits but only {signed} signed events"

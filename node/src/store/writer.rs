@@ -720,15 +720,17 @@ impl Writer {
     }
 
     /// Copies the WAL into the database file once enough was appended (see
-    /// `CHECKPOINT_EVENTS`). A failure is logged and tried again after the next commit.
+    /// `CHECKPOINT_EVENTS`). A failure is logged and tried again later.
     async fn checkpoint_if_due(&mut self) {
         let (events, commits) = self.since_checkpoint;
         if events < CHECKPOINT_EVENTS && commits < CHECKPOINT_COMMITS {
             return;
         }
-        match super::query_text(&self.conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
-            Ok(_) => self.since_checkpoint = (0, 0),
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; will retry"),
+        // Counted afresh either way: a failed one (a full disk) is tried
+        // again after as many appends, not after every pass of the loop.
+        self.since_checkpoint = (0, 0);
+        if let Err(e) = super::query_text(&self.conn, "PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
         }
     }
 
