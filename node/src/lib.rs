@@ -4,6 +4,7 @@
 //! and `serve` take their inputs as arguments so tests and benchmarks can run
 //! the same path in-process.
 
+pub mod allocator;
 pub mod auth;
 pub mod config;
 pub mod control;

@@ -18,17 +18,9 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc.h (not exported as a constant by
-/// libmimalloc-sys): how long freed memory waits before it is given back.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
 fn main() -> ExitCode {
-    // mimalloc gives freed memory back to the OS after 10 ms by default; the
-    // display fan-out frees and reallocates its frames every change, and
-    // that churn cost its p99 ~8 ms under a connection flood. One second
-    // keeps it (RSS stays far under the 96 MB goal; docs/PERFORMANCE.md).
     // SAFETY: called first, before any other thread exists.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1_000) };
+    unsafe { pvm_node::allocator::configure() };
     let cli = Cli::parse();
     let config = match Config::resolve(&cli) {
         Ok(c) => c,

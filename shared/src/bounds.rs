@@ -1275,6 +1275,37 @@ mod tests {
 
     #[test]
     fn every_kind_of_event_decide_makes_is_within_bounds() {
+        let seen = events_of_every_kind();
+        let kinds: BTreeSet<String> = seen.iter().map(kind_path).collect();
+        let missing: Vec<&str> = EVERY_KIND
+            .iter()
+            .copied()
+            .filter(|k| !kinds.contains(*k))
+            .collect();
+        assert!(missing.is_empty(), "not exercised: {missing:?}");
+    }
+
+    /// The canonical payload is written straight from the event; a byte
+    /// different from the `Value` path would make `Envelope::decode` refuse it.
+    #[test]
+    fn every_kind_of_event_has_the_same_canonical_bytes_written_straight() {
+        for event in events_of_every_kind() {
+            let (kind, payload) = event
+                .to_parts_straight()
+                .unwrap_or_else(|| panic!("written through a Value: {event:?}"));
+            let (value_kind, value_payload) = event.to_parts_through_value();
+            assert_eq!(kind, value_kind);
+            assert_eq!(
+                String::from_utf8_lossy(&payload),
+                String::from_utf8_lossy(&value_payload),
+                "{kind}"
+            );
+            assert_eq!(EventKind::from_parts(&kind, &payload).ok(), Some(event));
+        }
+    }
+
+    /// At least one event of every kind (`EVERY_KIND`), as decide makes them.
+    fn events_of_every_kind() -> Vec<EventKind> {
         let mut s = VenueState::default();
         let mut seen = Vec::new();
         venue_and_staff(&mut s, &mut seen);
@@ -1304,13 +1335,7 @@ mod tests {
             700,
             PlayCommand::Bust { bullet_id },
         ));
-        let kinds: BTreeSet<String> = seen.iter().map(kind_path).collect();
-        let missing: Vec<&str> = EVERY_KIND
-            .iter()
-            .copied()
-            .filter(|k| !kinds.contains(*k))
-            .collect();
-        assert!(missing.is_empty(), "not exercised: {missing:?}");
+        seen
     }
 
     /// Every event kind (tournament and display events by what they carry).

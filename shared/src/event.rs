@@ -197,8 +197,21 @@ impl EventKind {
         )
     }
 
-    /// The kind name and canonical payload bytes.
+    /// The kind name and canonical payload bytes, written straight from the
+    /// event (`canonical::to_vec_of`); the same bytes as through a
+    /// `serde_json::Value`, which is the way taken if that writer refuses.
     pub fn to_parts(&self) -> (String, Vec<u8>) {
+        self.to_parts_straight()
+            .unwrap_or_else(|| self.to_parts_through_value())
+    }
+
+    /// `to_parts` by `canonical::to_vec_of`; `None` where it refuses.
+    pub(crate) fn to_parts_straight(&self) -> Option<(String, Vec<u8>)> {
+        split_tagged(&canonical::to_vec_of(self).ok()?)
+    }
+
+    /// `to_parts` through a `serde_json::Value` tree.
+    pub(crate) fn to_parts_through_value(&self) -> (String, Vec<u8>) {
         let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
         let (kind, payload) = match value.as_object_mut() {
             Some(object) => (object.remove("kind"), object.remove("payload")),
@@ -215,6 +228,22 @@ impl EventKind {
     pub fn from_parts(kind: &str, payload: &[u8]) -> Result<EventKind, serde_json::Error> {
         EventKind::deserialize(Parts { kind, payload })
     }
+}
+
+/// The kind and payload of an event's canonical bytes, `{"kind":K}` or
+/// `{"kind":K,"payload":P}` (keys sorted, so in that order); `None` for any
+/// other shape.
+fn split_tagged(whole: &[u8]) -> Option<(String, Vec<u8>)> {
+    let rest = whole.strip_prefix(b"{\"kind\":")?;
+    let mut strings = serde_json::Deserializer::from_slice(rest).into_iter::<String>();
+    let kind = strings.next()?.ok()?;
+    let rest = rest.get(strings.byte_offset()..)?;
+    let payload: &[u8] = match rest.strip_prefix(b",\"payload\":") {
+        Some(p) => p.strip_suffix(b"}")?,
+        None if rest == b"}" => b"null",
+        None => return None,
+    };
+    Some((kind, payload.to_vec()))
 }
 
 /// `{"kind": <kind>, "payload": <payload>}` as serde sees it, the payload

@@ -15,6 +15,10 @@ use uuid::Uuid;
 const INSERT_CHUNKS: [usize; 3] = [32, 8, 1];
 
 pub struct Statements {
+    /// `BEGIN IMMEDIATE` and `COMMIT`, prepared once like the rest: parsing
+    /// them for every batch showed in the writer's profile.
+    begin: libsql::Statement,
+    commit: libsql::Statement,
     /// `INSERT INTO events` of 32, 8 and 1 rows (`INSERT_CHUNKS`).
     insert_events: [libsql::Statement; 3],
     upsert_settings: libsql::Statement,
@@ -48,6 +52,8 @@ const USER_UPDATES: [(&str, &str); 5] = [
 impl Statements {
     pub async fn prepare(conn: &libsql::Connection) -> Result<Statements, libsql::Error> {
         Ok(Statements {
+            begin: conn.prepare("BEGIN IMMEDIATE").await?,
+            commit: conn.prepare("COMMIT").await?,
             replace_hub_staff: conn
                 .prepare(
                     "INSERT INTO hub_staff (id, issued_ms, accounts, updated_seq) VALUES (1, ?1, ?2, ?3)
@@ -148,6 +154,16 @@ impl Statements {
         }
     }
 
+    /// Opens the write transaction.
+    pub async fn begin(&self) -> Result<(), libsql::Error> {
+        run(&self.begin, ()).await
+    }
+
+    /// Commits the write transaction.
+    pub async fn commit(&self) -> Result<(), libsql::Error> {
+        run(&self.commit, ()).await
+    }
+
     /// Appends one envelope to the log and applies its event to the read tables.
     pub async fn append(&self, env: &Envelope, event: &EventKind) -> Result<(), libsql::Error> {
         self.insert_events(&[env]).await?;
@@ -156,29 +172,27 @@ impl Statements {
 
     /// Appends envelopes to the log, in order, a chunk of rows per statement.
     pub async fn insert_events(&self, envs: &[&Envelope]) -> Result<(), libsql::Error> {
-        let mut rest = envs;
-        while !rest.is_empty() {
+        let mut rows = Vec::with_capacity(envs.len() * EVENT_COLUMNS);
+        for env in envs {
+            event_row(env, &mut rows);
+        }
+        self.insert_rows(rows).await
+    }
+
+    /// Appends rows made by `event_row` to the log, in order, a chunk of
+    /// rows per statement.
+    pub async fn insert_rows(&self, rows: Vec<libsql::Value>) -> Result<(), libsql::Error> {
+        let mut left = rows.len() / EVENT_COLUMNS;
+        let mut values = rows.into_iter();
+        while left > 0 {
             let (size, stmt) = INSERT_CHUNKS
                 .iter()
                 .zip(&self.insert_events)
-                .find(|(size, _)| **size <= rest.len())
+                .find(|(size, _)| **size <= left)
                 .unwrap_or((&1, &self.insert_events[2]));
-            let (chunk, after) = rest.split_at(*size);
-            let mut values = Vec::with_capacity(chunk.len() * 7);
-            for env in chunk {
-                let h = &env.header;
-                values.extend([
-                    libsql::Value::Integer(h.seq as i64),
-                    libsql::Value::Text(h.id.to_string()),
-                    libsql::Value::Text(env.kind.clone()),
-                    libsql::Value::Integer(h.hlc.wall_ms as i64),
-                    libsql::Value::Integer(h.hlc.counter as i64),
-                    libsql::Value::Text(h.actor.to_string()),
-                    libsql::Value::Blob(env.encode()),
-                ]);
-            }
-            run(stmt, values).await?;
-            rest = after;
+            let chunk: Vec<libsql::Value> = values.by_ref().take(size * EVENT_COLUMNS).collect();
+            run(stmt, chunk).await?;
+            left -= size;
         }
         Ok(())
     }
@@ -412,6 +426,24 @@ async fn run(
     let result = stmt.execute(params).await;
     stmt.reset();
     result.map(|_| ())
+}
+
+/// Columns of one row of `events`, as `event_row` makes them.
+pub const EVENT_COLUMNS: usize = 7;
+
+/// `env`'s row of `events`, its values appended to `out` in
+/// `insert_events_sql`'s column order.
+pub fn event_row(env: &Envelope, out: &mut Vec<libsql::Value>) {
+    let h = &env.header;
+    out.extend([
+        libsql::Value::Integer(h.seq as i64),
+        libsql::Value::Text(h.id.to_string()),
+        libsql::Value::Text(env.kind.clone()),
+        libsql::Value::Integer(h.hlc.wall_ms as i64),
+        libsql::Value::Integer(h.hlc.counter as i64),
+        libsql::Value::Text(h.actor.to_string()),
+        libsql::Value::Blob(env.encode()),
+    ]);
 }
 
 /// `INSERT INTO events` of `rows` rows.

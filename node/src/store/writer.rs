@@ -1,17 +1,17 @@
 //! The single writer: group commit of appends into the event log.
 //!
 //! Callers send commands over a channel. The writer drains whatever is
-//! waiting, checks each command against the venue state, seals each event
-//! into the hash chain, signs the last one of the batch, and appends them all
-//! with their read-table updates in one transaction. Each caller hears back
-//! only after that commit (synchronous=FULL), so an acknowledged event
-//! survives a power cut.
+//! waiting, checks each command against the venue state, and appends the
+//! events with their read-table updates in one transaction. Each event is
+//! sealed into the hash chain and the batch's last one signed; a big batch
+//! is sealed on the sealer's thread while the writer updates the read
+//! tables. Each caller hears back only after the commit (synchronous=FULL),
+//! so an acknowledged event survives a power cut.
 
 use super::project::Statements;
 use super::{Db, Reader, StoreError};
 use crate::identity::NodeIdentity;
 use crate::metrics::Metrics;
-use ed25519_dalek::{Signature, Signer as _};
 use pvm_shared::envelope::{Envelope, EnvelopeHeader, Hash, SCHEMA_VERSION};
 use pvm_shared::staff::StaffDirectory;
 use pvm_shared::venue::{Command, DomainError, VenueState};
@@ -69,10 +69,11 @@ pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::c
     }
 }
 
-/// A batch with at least this many events before its last is signed on the
-/// signer's thread while those are inserted; a smaller one is signed in place
-/// (handing over costs a thread wake, which a lone append would wait for).
-const SIGN_APART: usize = 8;
+/// A batch of at least this many events is sealed (canonical JSON, hash
+/// chain, signature) on the sealer's thread while the writer updates the
+/// read tables; a smaller one is sealed in place (handing over costs a
+/// thread wake, which a lone append would wait for).
+const SEAL_APART: usize = 9;
 
 /// At most this many appends share one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -357,8 +358,10 @@ impl Log {
     }
 }
 
-struct Staged {
-    env: Envelope,
+/// An event decided and applied to the state, with its header; sealed
+/// into an envelope later, in order (`seal_all`).
+struct Decided {
+    header: EnvelopeHeader,
     event: EventKind,
 }
 
@@ -407,7 +410,7 @@ struct Writer {
     poisoned: bool,
     health: Arc<WriterHealth>,
     identity: Arc<NodeIdentity>,
-    signer: Signer,
+    sealer: Sealer,
     metrics: Arc<Metrics>,
     clock: Arc<dyn TimeSource>,
     state: VenueState,
@@ -435,7 +438,7 @@ impl Writer {
             conn,
             stmts,
             since_checkpoint: (0, 0),
-            signer: Signer::start_thread(identity.clone()),
+            sealer: Sealer::start_thread(identity.clone()),
             last_batch: 1,
             staff_tx,
             venue_tx,
@@ -582,47 +585,59 @@ impl Writer {
             }
             return;
         }
-        let mut staged: Vec<Staged> = Vec::with_capacity(batch.len());
-        // Each caller with how many of the staged events are theirs.
+        let mut decided: Vec<Decided> = Vec::with_capacity(batch.len());
+        // Each caller with how many of the decided events are theirs.
         let mut callers: Vec<(Responder, usize)> = Vec::with_capacity(batch.len());
         let mut touched = pvm_shared::cash::TouchedRows::default();
         for (actor, commands, responder) in batch {
             match self.stage(actor, &commands, &mut touched) {
                 Ok(mine) => {
                     callers.push((responder, mine.len()));
-                    staged.extend(mine);
+                    decided.extend(mine);
                 }
                 Err(e) => responder.fail(AppendError::Rejected(e)),
             }
         }
-        if staged.is_empty() {
+        if decided.is_empty() {
             return;
         }
-        match self.write(&mut staged, &touched).await {
-            Ok(()) => {
+        let decided = Arc::new(decided);
+        match self.write(&decided, &touched).await {
+            Ok(last_hash) => {
+                self.prev_hash = last_hash;
+                // The sealer let go of its share before it answered.
+                let decided = Arc::try_unwrap(decided).unwrap_or_else(|shared| {
+                    shared
+                        .iter()
+                        .map(|d| Decided {
+                            header: d.header.clone(),
+                            event: d.event.clone(),
+                        })
+                        .collect()
+                });
                 self.health.set_failure(None);
-                self.metrics.events_appended(staged.len() as u64);
-                self.since_checkpoint.0 += staged.len();
+                self.metrics.events_appended(decided.len() as u64);
+                self.since_checkpoint.0 += decided.len();
                 self.since_checkpoint.1 += 1;
                 // The states replaced are freed on a thread of their own, after
                 // the callers have their answers: freeing a big room's old
                 // state is neither theirs nor the next batch's to wait for.
                 let mut replaced_staff = None;
                 let mut replaced_venue = None;
-                if staged.iter().any(|s| s.event.touches_staff()) {
+                if decided.iter().any(|d| d.event.touches_staff()) {
                     replaced_staff = Some(
                         self.staff_tx
                             .send_replace(Arc::new(self.state.staff.clone())),
                     );
                 }
                 // Published before the callers hear back, so what they read next includes their change.
-                if staged.iter().any(|s| !s.event.touches_staff()) {
+                if decided.iter().any(|d| !d.event.touches_staff()) {
                     replaced_venue = Some(self.venue_tx.send_replace(Arc::new(self.state.clone())));
                 }
-                let mut events = staged.into_iter().map(|s| Committed {
-                    seq: s.env.header.seq,
-                    hlc: s.env.header.hlc,
-                    event: s.event,
+                let mut events = decided.into_iter().map(|d| Committed {
+                    seq: d.header.seq,
+                    hlc: d.header.hlc,
+                    event: d.event,
                 });
                 for (responder, n) in callers {
                     let mine: Vec<Committed> = events.by_ref().take(n).collect();
@@ -631,7 +646,7 @@ impl Writer {
                 self.retired.free(replaced_staff, replaced_venue);
             }
             Err(e) => {
-                tracing::error!(error = %e, events = staged.len(), "commit failed; nothing of this batch was stored");
+                tracing::error!(error = %e, events = decided.len(), "commit failed; nothing of this batch was stored");
                 self.health.set_failure(Some(e.to_string()));
                 for (responder, _) in callers {
                     responder.fail(AppendError::Storage(e.to_string()));
@@ -649,34 +664,27 @@ impl Writer {
         }
     }
 
-    /// Decides one caller's commands in order against the state, sealing and
-    /// applying each. If one is refused, the state is put back as it was
-    /// before the first (a group stands or falls together).
+    /// Decides one caller's commands in order against the state, applying
+    /// each. If one is refused, the state is put back as it was before the
+    /// first (a group stands or falls together).
     fn stage(
         &mut self,
         actor: Actor,
         commands: &[Command],
         touched: &mut pvm_shared::cash::TouchedRows,
-    ) -> Result<Vec<Staged>, DomainError> {
+    ) -> Result<Vec<Decided>, DomainError> {
         // Only a group needs the way back; a single command is decided before
         // anything changes.
-        let saved = (commands.len() > 1).then(|| {
-            (
-                self.state.clone(),
-                self.next_seq,
-                self.prev_hash,
-                touched.clone(),
-            )
-        });
+        let saved =
+            (commands.len() > 1).then(|| (self.state.clone(), self.next_seq, touched.clone()));
         let mut out = Vec::with_capacity(commands.len());
         for command in commands {
             let event = match self.state.decide(command) {
                 Ok(event) => event,
                 Err(e) => {
-                    if let Some((state, seq, hash, t)) = saved {
+                    if let Some((state, seq, t)) = saved {
                         self.state = state;
                         self.next_seq = seq;
-                        self.prev_hash = hash;
                         *touched = t;
                     }
                     return Err(e);
@@ -691,12 +699,10 @@ impl Writer {
                 actor: actor.clone(),
                 schema: SCHEMA_VERSION,
             };
-            let env = Envelope::seal(header, &event, self.prev_hash);
             touched.extend(touched_by(&self.state, &event));
             self.state.apply(&event);
             self.next_seq += 1;
-            self.prev_hash = env.hash;
-            out.push(Staged { env, event });
+            out.push(Decided { header, event });
         }
         Ok(out)
     }
@@ -734,119 +740,167 @@ impl Writer {
         }
     }
 
-    /// Appends the batch and its read-table changes in one transaction. The
-    /// batch's signature is made on the signer's thread meanwhile: the rows
-    /// before the last are inserted first, the signed last one after.
+    /// Appends the batch and its read-table changes in one transaction;
+    /// answers the hash of the batch's last envelope. A big batch is sealed
+    /// on the sealer's thread meanwhile: the read tables are updated first
+    /// (they need the events, not their envelopes), the envelopes inserted
+    /// after.
     async fn write(
         &self,
-        staged: &mut [Staged],
+        decided: &Arc<Vec<Decided>>,
         touched: &pvm_shared::cash::TouchedRows,
-    ) -> Result<(), libsql::Error> {
-        let Some((last, before)) = staged.split_last_mut() else {
-            return Ok(());
-        };
-        self.conn.execute("BEGIN IMMEDIATE", ()).await?;
-        let signing = (before.len() >= SIGN_APART).then(|| self.signer.start(&last.env));
-        let envs: Vec<&Envelope> = before.iter().map(|s| &s.env).collect();
-        let mut result = self.stmts.insert_events(&envs).await;
-        last.env.sig = Some(match signing {
-            Some(signing) => signing.finish(&self.identity.key, &last.env),
-            None => self.identity.key.sign(&last.env.hash),
-        });
-        if result.is_ok() {
-            result = self.stmts.insert_events(&[&last.env]).await;
-        }
-        for s in staged.iter() {
+    ) -> Result<Hash, libsql::Error> {
+        let sealing = self.sealer.start(decided, self.prev_hash);
+        let mut result = self.stmts.begin().await;
+        for d in decided.iter() {
             if result.is_err() {
                 break;
             }
-            result = self.stmts.project(s.env.header.seq as i64, &s.event).await;
+            result = self.stmts.project(d.header.seq as i64, &d.event).await;
         }
         if result.is_ok() && !touched.is_empty() {
             result = super::project::sync_cash(&self.conn, touched, &self.state).await;
         }
+        let Sealed { last_hash, rows } =
+            sealing.finish(&self.identity.key, decided, self.prev_hash);
         if result.is_ok() {
-            result = self.conn.execute("COMMIT", ()).await.map(|_| ());
+            result = self.stmts.insert_rows(rows).await;
+        }
+        if result.is_ok() {
+            result = self.stmts.commit().await;
         }
         if result.is_err() && !self.conn.is_autocommit() {
             if let Err(e) = self.conn.execute("ROLLBACK", ()).await {
                 tracing::error!(error = %e, "rollback failed");
             }
         }
-        result
+        result?;
+        Ok(last_hash)
     }
 }
 
-/// Signs each batch's last envelope on a thread of its own while the writer
-/// inserts the batch's other rows: a signature is ~20 µs of CPU that the
-/// other core can do meanwhile. If the thread is gone the writer signs itself.
-struct Signer {
-    ask: Option<std::sync::mpsc::SyncSender<Hash>>,
-    answer: std::sync::mpsc::Receiver<(Hash, Signature)>,
+/// A batch sealed: its rows of `events` (`project::event_row`), and the hash
+/// of its last envelope, which the next batch chains after.
+struct Sealed {
+    last_hash: Hash,
+    rows: Vec<libsql::Value>,
 }
 
-/// A signature asked of the signer; `finish` waits for it.
-struct Signing<'a> {
-    signer: &'a Signer,
+/// Seals `decided` into the hash chain after `prev_hash`, in order, signs
+/// the last envelope, and makes their rows.
+fn seal_all(decided: &[Decided], prev_hash: Hash, key: &ed25519_dalek::SigningKey) -> Sealed {
+    let mut envs = Vec::with_capacity(decided.len());
+    let mut last_hash = prev_hash;
+    for d in decided {
+        let env = Envelope::seal(d.header.clone(), &d.event, last_hash);
+        last_hash = env.hash;
+        envs.push(env);
+    }
+    if let Some(last) = envs.last_mut() {
+        last.sign(key);
+    }
+    let mut rows = Vec::with_capacity(envs.len() * super::project::EVENT_COLUMNS);
+    for env in &envs {
+        super::project::event_row(env, &mut rows);
+    }
+    Sealed { last_hash, rows }
+}
+
+/// A batch to seal: its events and the hash they chain after.
+type SealJob = (Arc<Vec<Decided>>, Hash);
+
+/// Seals big batches on a thread of its own (`seal_all`: canonical JSON,
+/// hashes, the signature) while the writer updates the read tables: the
+/// other core is otherwise idle then, its callers all waiting for this
+/// commit. If the thread is gone the writer seals in place.
+struct Sealer {
+    ask: Option<std::sync::mpsc::SyncSender<SealJob>>,
+    answer: std::sync::mpsc::Receiver<(Hash, Sealed)>,
+}
+
+/// A batch being sealed; `finish` has its envelopes.
+struct Sealing<'a> {
+    sealer: &'a Sealer,
     asked: bool,
 }
 
-impl Signer {
-    fn start_thread(identity: Arc<NodeIdentity>) -> Signer {
-        let (ask, asked) = std::sync::mpsc::sync_channel::<Hash>(1);
+impl Sealer {
+    fn start_thread(identity: Arc<NodeIdentity>) -> Sealer {
+        let (ask, asked) = std::sync::mpsc::sync_channel::<SealJob>(1);
         let (answer_tx, answer) = std::sync::mpsc::sync_channel(1);
         let spawned = std::thread::Builder::new()
-            .name("pvm-signer".into())
+            .name("pvm-sealer".into())
             .spawn(move || {
-                for hash in asked {
-                    let sig = identity.key.sign(&hash);
-                    if answer_tx.send((hash, sig)).is_err() {
+                for (decided, prev_hash) in asked {
+                    let sealed = seal_all(&decided, prev_hash, &identity.key);
+                    // Its share let go first, so the writer has the events back whole.
+                    drop(decided);
+                    if answer_tx.send((prev_hash, sealed)).is_err() {
                         return;
                     }
                 }
             });
         if let Err(e) = &spawned {
-            tracing::warn!(error = %e, "no signer thread; the writer signs batches itself");
+            tracing::warn!(error = %e, "no sealer thread; the writer seals batches itself");
         }
-        Signer {
+        Sealer {
             ask: spawned.ok().map(|_| ask),
             answer,
         }
     }
 
-    /// Asks for `env`'s signature (its hash is final).
-    fn start(&self, env: &Envelope) -> Signing<'_> {
-        let asked = self
-            .ask
-            .as_ref()
-            .is_some_and(|ask| ask.try_send(env.hash).is_ok());
-        Signing {
-            signer: self,
+    /// Starts sealing `decided` after `prev_hash` on the thread, if the
+    /// batch is big enough to be worth the hand-over.
+    fn start(&self, decided: &Arc<Vec<Decided>>, prev_hash: Hash) -> Sealing<'_> {
+        let asked = decided.len() >= SEAL_APART
+            && self
+                .ask
+                .as_ref()
+                .is_some_and(|ask| ask.try_send((decided.clone(), prev_hash)).is_ok());
+        Sealing {
+            sealer: self,
             asked,
         }
     }
 }
 
-impl Signing<'_> {
-    /// The signature of `env`: the signer's, or made here if it has none for
-    /// this hash.
-    fn finish(mut self, key: &ed25519_dalek::SigningKey, env: &Envelope) -> Signature {
+impl Sealing<'_> {
+    /// The batch sealed: by the thread, or here if it was not asked or
+    /// gave no answer. The thread's answer is checked to be for this batch:
+    /// the same chain start and one row per event, seq for seq.
+    fn finish(
+        mut self,
+        key: &ed25519_dalek::SigningKey,
+        decided: &[Decided],
+        prev_hash: Hash,
+    ) -> Sealed {
         if std::mem::take(&mut self.asked) {
-            if let Ok((hash, sig)) = self.signer.answer.recv() {
-                if hash == env.hash {
-                    return sig;
+            if let Ok((chained_on, sealed)) = self.sealer.answer.recv() {
+                let seqs = sealed
+                    .rows
+                    .iter()
+                    .step_by(super::project::EVENT_COLUMNS)
+                    .map(|v| match v {
+                        libsql::Value::Integer(seq) => *seq,
+                        _ => -1,
+                    });
+                let same = sealed.rows.len() == decided.len() * super::project::EVENT_COLUMNS
+                    && seqs.zip(decided).all(|(seq, d)| seq == d.header.seq as i64);
+                if chained_on == prev_hash && same {
+                    return sealed;
                 }
+                tracing::error!("the sealer answered for another batch; sealing in place");
             }
         }
-        key.sign(&env.hash)
+        seal_all(decided, prev_hash, key)
     }
 }
 
-impl Drop for Signing<'_> {
+impl Drop for Sealing<'_> {
     /// An answer never collected is taken now, so the next batch cannot get it.
     fn drop(&mut self) {
         if self.asked {
-            let _ = self.signer.answer.recv();
+            let _ = self.sealer.answer.recv();
         }
     }
 }
