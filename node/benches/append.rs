@@ -5,9 +5,11 @@
 //! - node: 32 concurrent writers appending through `Log::append` (decide,
 //!   envelope, hash, sign, project, commit), each acknowledged after its commit;
 //!   raw and node alternate for `ROUNDS` rounds, each round's ratio taken
-//!   from its own pair, and the median round is the figure (this VM's disk
-//!   drifts by ±15% over seconds, so one raw run against one node run
-//!   measured the drift as much as the node);
+//!   from its own pair, and the median round is the figure (on this VM the
+//!   node's rate moves by ±15% from one second to the next, with where its
+//!   threads land on the two vCPUs: an idle vCPU halts, and waking a thread
+//!   on it takes 15-35 µs; one raw run against one node run measured that
+//!   as much as the node);
 //! - node: the same 32 writers with 4 appends each in flight (a burst), where
 //!   sealing the next batch overlaps the last commit's fsync;
 //! - node with one writer, for scale.
