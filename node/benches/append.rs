@@ -17,6 +17,8 @@
 //! Prints events/s and the ratio to raw. Targets (DESIGN.md): node ≥ 50,000
 //! events/s and ≥ 0.25 of raw. `PVM_BENCH_EVENTS` sets the node event count.
 
+mod support;
+
 use pvm_node::Node;
 use pvm_shared::venue::{Command, Game, Stakes, TableName};
 use pvm_shared::Actor;
@@ -257,15 +259,7 @@ struct Raw {
 
 impl Raw {
     async fn open(path: &std::path::Path, row_bytes: usize) -> Raw {
-        let db = libsql::Builder::new_local(path)
-            .build()
-            .await
-            .expect("raw db");
-        let conn = db.connect().expect("connect");
-        for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"] {
-            let rows = conn.query(pragma, ()).await.expect("pragma");
-            drop(rows);
-        }
+        let (db, conn) = support::raw_db(path).await;
         conn.execute_batch(
             "CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
              hlc_ms INTEGER NOT NULL, hlc_ctr INTEGER NOT NULL, actor TEXT NOT NULL, envelope BLOB NOT NULL)",

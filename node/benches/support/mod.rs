@@ -39,8 +39,9 @@ pub async fn bulk(log: &pvm_node::store::Log, commands: Vec<Command>) {
     }
 }
 
-/// The raw engine on the same disk with the same durability: one-row commits.
-pub async fn raw_commit_latencies(path: &std::path::Path) -> Vec<f64> {
+/// A raw libSQL database with the node's durability (WAL, synchronous=FULL),
+/// for the baselines measured in the same run.
+pub async fn raw_db(path: &std::path::Path) -> (libsql::Database, libsql::Connection) {
     let db = libsql::Builder::new_local(path)
         .build()
         .await
@@ -49,6 +50,12 @@ pub async fn raw_commit_latencies(path: &std::path::Path) -> Vec<f64> {
     for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"] {
         drop(conn.query(pragma, ()).await.expect("pragma"));
     }
+    (db, conn)
+}
+
+/// The raw engine on the same disk with the same durability: one-row commits.
+pub async fn raw_commit_latencies(path: &std::path::Path) -> Vec<f64> {
+    let (_db, conn) = raw_db(path).await;
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)", ())
         .await
         .expect("schema");
