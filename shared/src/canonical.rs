@@ -329,7 +329,16 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_map(self, _: Option<usize>) -> Result<Object<'a>, serde_json::Error> {
         Ok(Object::open(self.out))
     }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Object<'a>, serde_json::Error> {
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        _: usize,
+    ) -> Result<Object<'a>, serde_json::Error> {
+        // serde_json's own tokens (a `RawValue`, an arbitrary-precision
+        // number) are structs only by name; the Value path unwraps them.
+        if name.starts_with("$serde_json::private::") {
+            return Err(unsupported(name));
+        }
         Ok(Object::open(self.out))
     }
     fn serialize_struct_variant(
@@ -705,6 +714,18 @@ mod tests {
         assert!(to_vec_of(&BTreeMap::from([(1u8, "one")])).is_err());
         assert!(to_vec_of(&BTreeMap::from([(true, "yes")])).is_err());
         assert!(to_vec_of(&json!({"a": [1, 2.5]})).is_err());
+        // How serde_json's `RawValue` serializes itself (its `raw_value`
+        // feature is on wherever axum is, not in this crate's tests).
+        struct Raw;
+        impl Serialize for Raw {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct("$serde_json::private::RawValue", 1)?;
+                st.serialize_field("$serde_json::private::RawValue", "{\"b\":1}")?;
+                st.end()
+            }
+        }
+        assert!(to_vec_of(&Raw).is_err());
     }
 
     #[test]

@@ -761,8 +761,9 @@ impl Writer {
         if result.is_ok() && !touched.is_empty() {
             result = super::project::sync_cash(&self.conn, touched, &self.state).await;
         }
-        let Sealed { last_hash, rows } =
-            sealing.finish(&self.identity.key, decided, self.prev_hash);
+        let Sealed {
+            last_hash, rows, ..
+        } = sealing.finish(&self.identity.key, decided, self.prev_hash);
         if result.is_ok() {
             result = self.stmts.insert_rows(rows).await;
         }
@@ -783,6 +784,9 @@ impl Writer {
 /// of its last envelope, which the next batch chains after.
 struct Sealed {
     last_hash: Hash,
+    /// The id of the batch's last event, to tell batches apart (a failed
+    /// batch's seqs and chain start are used again by the next).
+    last_id: Option<Uuid>,
     rows: Vec<libsql::Value>,
 }
 
@@ -803,7 +807,11 @@ fn seal_all(decided: &[Decided], prev_hash: Hash, key: &ed25519_dalek::SigningKe
     for env in &envs {
         super::project::event_row(env, &mut rows);
     }
-    Sealed { last_hash, rows }
+    Sealed {
+        last_hash,
+        last_id: decided.last().map(|d| d.header.id),
+        rows,
+    }
 }
 
 /// A batch to seal: its events and the hash they chain after.
@@ -867,7 +875,8 @@ impl Sealer {
 impl Sealing<'_> {
     /// The batch sealed: by the thread, or here if it was not asked or
     /// gave no answer. The thread's answer is checked to be for this batch:
-    /// the same chain start and one row per event, seq for seq.
+    /// the same chain start and last event, and one row per event, seq for
+    /// seq.
     fn finish(
         mut self,
         key: &ed25519_dalek::SigningKey,
@@ -886,7 +895,8 @@ impl Sealing<'_> {
                     });
                 let same = sealed.rows.len() == decided.len() * super::project::EVENT_COLUMNS
                     && seqs.zip(decided).all(|(seq, d)| seq == d.header.seq as i64);
-                if chained_on == prev_hash && same {
+                let last_id = decided.last().map(|d| d.header.id);
+                if chained_on == prev_hash && sealed.last_id == last_id && same {
                     return sealed;
                 }
                 tracing::error!("the sealer answered for another batch; sealing in place");
