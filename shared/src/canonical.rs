@@ -196,6 +196,15 @@ fn open_variant<'a>(out: &'a mut Vec<u8>, variant: &str) -> &'a mut Vec<u8> {
     out
 }
 
+/// Integers up to 64 bits, written as their digits (as serde_json writes them).
+macro_rules! integers {
+    ($($method:ident($ty:ty)),* $(,)?) => {
+        $(fn $method(self, v: $ty) -> Result<(), serde_json::Error> {
+            self.integer(v)
+        })*
+    };
+}
+
 impl<'a> ser::Serializer for Writer<'a> {
     type Ok = ();
     type Error = serde_json::Error;
@@ -212,32 +221,12 @@ impl<'a> ser::Serializer for Writer<'a> {
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), serde_json::Error> {
-        self.integer(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), serde_json::Error> {
-        self.integer(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), serde_json::Error> {
-        self.integer(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), serde_json::Error> {
-        self.integer(v)
+    integers! {
+        serialize_i8(i8), serialize_i16(i16), serialize_i32(i32), serialize_i64(i64),
+        serialize_u8(u8), serialize_u16(u16), serialize_u32(u32), serialize_u64(u64),
     }
     fn serialize_i128(self, v: i128) -> Result<(), serde_json::Error> {
         self.integer(i64::try_from(v).map_err(|_| unsupported("a 128-bit integer"))?)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), serde_json::Error> {
-        self.integer(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), serde_json::Error> {
-        self.integer(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), serde_json::Error> {
-        self.integer(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), serde_json::Error> {
-        self.integer(v)
     }
     fn serialize_u128(self, v: u128) -> Result<(), serde_json::Error> {
         self.integer(u64::try_from(v).map_err(|_| unsupported("a 128-bit integer"))?)

@@ -783,6 +783,8 @@ impl Writer {
 /// A batch sealed: its rows of `events` (`project::event_row`), and the hash
 /// of its last envelope, which the next batch chains after.
 struct Sealed {
+    /// The hash the batch chains after.
+    chained_on: Hash,
     last_hash: Hash,
     /// The id of the batch's last event, to tell batches apart (a failed
     /// batch's seqs and chain start are used again by the next).
@@ -808,6 +810,7 @@ fn seal_all(decided: &[Decided], prev_hash: Hash, key: &ed25519_dalek::SigningKe
         super::project::event_row(env, &mut rows);
     }
     Sealed {
+        chained_on: prev_hash,
         last_hash,
         last_id: decided.last().map(|d| d.header.id),
         rows,
@@ -823,7 +826,7 @@ type SealJob = (Arc<Vec<Decided>>, Hash);
 /// commit. If the thread is gone the writer seals in place.
 struct Sealer {
     ask: Option<std::sync::mpsc::SyncSender<SealJob>>,
-    answer: std::sync::mpsc::Receiver<(Hash, Sealed)>,
+    answer: std::sync::mpsc::Receiver<Sealed>,
 }
 
 /// A batch being sealed; `finish` has its envelopes.
@@ -843,7 +846,7 @@ impl Sealer {
                     let sealed = seal_all(&decided, prev_hash, &identity.key);
                     // Its share let go first, so the writer has the events back whole.
                     drop(decided);
-                    if answer_tx.send((prev_hash, sealed)).is_err() {
+                    if answer_tx.send(sealed).is_err() {
                         return;
                     }
                 }
@@ -875,8 +878,7 @@ impl Sealer {
 impl Sealing<'_> {
     /// The batch sealed: by the thread, or here if it was not asked or
     /// gave no answer. The thread's answer is checked to be for this batch:
-    /// the same chain start and last event, and one row per event, seq for
-    /// seq.
+    /// the same chain start, the same last event, one row per event.
     fn finish(
         mut self,
         key: &ed25519_dalek::SigningKey,
@@ -884,19 +886,12 @@ impl Sealing<'_> {
         prev_hash: Hash,
     ) -> Sealed {
         if std::mem::take(&mut self.asked) {
-            if let Ok((chained_on, sealed)) = self.sealer.answer.recv() {
-                let seqs = sealed
-                    .rows
-                    .iter()
-                    .step_by(super::project::EVENT_COLUMNS)
-                    .map(|v| match v {
-                        libsql::Value::Integer(seq) => *seq,
-                        _ => -1,
-                    });
-                let same = sealed.rows.len() == decided.len() * super::project::EVENT_COLUMNS
-                    && seqs.zip(decided).all(|(seq, d)| seq == d.header.seq as i64);
-                let last_id = decided.last().map(|d| d.header.id);
-                if chained_on == prev_hash && sealed.last_id == last_id && same {
+            if let Ok(sealed) = self.sealer.answer.recv() {
+                // Event ids are unique: the same last one is the same batch.
+                if sealed.chained_on == prev_hash
+                    && sealed.last_id == decided.last().map(|d| d.header.id)
+                    && sealed.rows.len() == decided.len() * super::project::EVENT_COLUMNS
+                {
                     return sealed;
                 }
                 tracing::error!("the sealer answered for another batch; sealing in place");
