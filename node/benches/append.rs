@@ -11,7 +11,8 @@
 //!   on it takes 15-35 µs; one raw run against one node run measured that
 //!   as much as the node);
 //! - node: the same 32 writers with 4 appends each in flight (a burst), where
-//!   sealing the next batch overlaps the last commit's fsync;
+//!   the next batch's appends are already waiting when the last commit
+//!   returns;
 //! - node with one writer, for scale.
 //!
 //! Prints events/s and the ratio to raw. Targets (DESIGN.md): node ≥ 50,000
@@ -159,8 +160,8 @@ async fn run() {
     let total_burst = per_writer * WRITERS;
 
     // --- node, 32 writers with 4 appends each in flight (a burst: staff,
-    // timers and downstream at once), where the next batch can be sealed
-    // while the last one's commit flushes ---
+    // timers and downstream at once), where the next batch's appends are
+    // already waiting when the last commit returns ---
     let commits_before = commit_count(&node);
     let start = Instant::now();
     let mut tasks = Vec::new();

@@ -1,12 +1,12 @@
 //! The single writer: group commit of appends into the event log.
 //!
-//! Callers send commands over a channel. The writer drains whatever is
-//! waiting, checks each command against the venue state, and appends the
-//! events with their read-table updates in one transaction. Each event is
-//! sealed into the hash chain and the batch's last one signed; a big batch
-//! is sealed on the sealer's thread while the writer updates the read
-//! tables. Each caller hears back only after the commit (synchronous=FULL),
-//! so an acknowledged event survives a power cut.
+//! Callers send commands over a channel. The writer takes each as it
+//! arrives: checks it against the venue state and seals its events into the
+//! hash chain (canonical JSON, SHA-256), while it waits for the rest of the
+//! batch. Then it signs the batch's last event and appends the events with
+//! their read-table updates in one transaction. Each caller hears back only
+//! after the commit (synchronous=FULL), so an acknowledged event survives a
+//! power cut.
 
 use super::project::Statements;
 use super::{Db, Reader, StoreError};
@@ -68,12 +68,6 @@ pub(crate) fn touched_by(state: &VenueState, event: &EventKind) -> pvm_shared::c
         _ => pvm_shared::cash::TouchedRows::default(),
     }
 }
-
-/// A batch of at least this many events is sealed (canonical JSON, hash
-/// chain, signature) on the sealer's thread while the writer updates the
-/// read tables; a smaller one is sealed in place (handing over costs a
-/// thread wake, which a lone append would wait for).
-const SEAL_APART: usize = 9;
 
 /// At most this many appends share one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -358,8 +352,7 @@ impl Log {
     }
 }
 
-/// An event decided and applied to the state, with its header; sealed
-/// into an envelope later, in order (`seal_all`).
+/// An event decided and applied to the state, with its header.
 struct Decided {
     header: EnvelopeHeader,
     event: EventKind,
@@ -410,7 +403,6 @@ struct Writer {
     poisoned: bool,
     health: Arc<WriterHealth>,
     identity: Arc<NodeIdentity>,
-    sealer: Sealer,
     metrics: Arc<Metrics>,
     clock: Arc<dyn TimeSource>,
     state: VenueState,
@@ -438,7 +430,6 @@ impl Writer {
             conn,
             stmts,
             since_checkpoint: (0, 0),
-            sealer: Sealer::start_thread(identity.clone()),
             last_batch: 1,
             staff_tx,
             venue_tx,
@@ -484,7 +475,10 @@ impl Writer {
                     None => break,
                 },
             };
-            let mut batch = Vec::with_capacity(64);
+            // Each append is decided and sealed as it arrives, while the
+            // rest of the batch is still on its way.
+            let mut batch = Batch::after(self.prev_hash);
+            let mut appends = 0;
             let mut probes = Vec::new();
             let mut next = Some(first);
             while let Some(msg) = next.take() {
@@ -493,26 +487,33 @@ impl Writer {
                         actor,
                         command,
                         reply,
-                    } => batch.push((actor, vec![command], Responder::One(reply))),
+                    } => {
+                        appends += 1;
+                        let commands = std::slice::from_ref(&command);
+                        self.take(&mut batch, actor, commands, Responder::One(reply));
+                    }
                     Msg::AppendAll {
                         actor,
                         commands,
                         reply,
-                    } => batch.push((actor, commands, Responder::All(reply))),
+                    } => {
+                        appends += 1;
+                        self.take(&mut batch, actor, &commands, Responder::All(reply));
+                    }
                     Msg::Probe(reply) => probes.push(reply),
                     Msg::Shutdown(done) => {
                         shutdown = Some(done);
                         break;
                     }
                 }
-                if batch.len() < MAX_BATCH {
+                if appends < MAX_BATCH {
                     next = rx.try_recv().ok();
                     if next.is_none() && shutdown.is_none() {
-                        next = self.gather(&mut rx, batch.len());
+                        next = self.gather(&mut rx, appends);
                     }
                 }
             }
-            self.last_batch = batch.len();
+            self.last_batch = appends;
             self.commit_batch(batch).await;
             if !probes.is_empty() {
                 let result = self.probe().await;
@@ -576,45 +577,47 @@ impl Writer {
         }
     }
 
-    async fn commit_batch(&mut self, batch: Vec<(Actor, Vec<Command>, Responder)>) {
+    /// Decides `commands` and seals their events into `batch`; a refusal
+    /// (or a writer that cannot write any more) is answered at once.
+    fn take(
+        &mut self,
+        batch: &mut Batch,
+        actor: Actor,
+        commands: &[Command],
+        responder: Responder,
+    ) {
         if self.poisoned {
-            for (_, _, responder) in batch {
-                responder.fail(AppendError::Storage(
-                    "the database failed earlier and the node must be restarted".into(),
-                ));
-            }
-            return;
+            return responder.fail(AppendError::Storage(
+                "the database failed earlier and the node must be restarted".into(),
+            ));
         }
-        let mut decided: Vec<Decided> = Vec::with_capacity(batch.len());
-        // Each caller with how many of the decided events are theirs.
-        let mut callers: Vec<(Responder, usize)> = Vec::with_capacity(batch.len());
-        let mut touched = pvm_shared::cash::TouchedRows::default();
-        for (actor, commands, responder) in batch {
-            match self.stage(actor, &commands, &mut touched) {
-                Ok(mine) => {
-                    callers.push((responder, mine.len()));
-                    decided.extend(mine);
+        match self.stage(actor, commands, &mut batch.touched) {
+            Ok(mine) => {
+                batch.callers.push((responder, mine.len()));
+                for d in &mine {
+                    batch.seal(d);
                 }
-                Err(e) => responder.fail(AppendError::Rejected(e)),
+                batch.decided.extend(mine);
             }
+            Err(e) => responder.fail(AppendError::Rejected(e)),
         }
-        if decided.is_empty() {
+    }
+
+    async fn commit_batch(&mut self, batch: Batch) {
+        if batch.decided.is_empty() {
             return;
         }
-        let decided = Arc::new(decided);
-        match self.write(&decided, &touched).await {
+        let Batch {
+            decided,
+            callers,
+            touched,
+            rows,
+            last,
+            ..
+        } = batch;
+        match self.write(&decided, &touched, rows, last).await {
             Ok(last_hash) => {
                 self.prev_hash = last_hash;
-                // The sealer let go of its share before it answered.
-                let decided = Arc::try_unwrap(decided).unwrap_or_else(|shared| {
-                    shared
-                        .iter()
-                        .map(|d| Decided {
-                            header: d.header.clone(),
-                            event: d.event.clone(),
-                        })
-                        .collect()
-                });
                 self.health.set_failure(None);
                 self.metrics.events_appended(decided.len() as u64);
                 self.since_checkpoint.0 += decided.len();
@@ -740,19 +743,23 @@ impl Writer {
         }
     }
 
-    /// Appends the batch and its read-table changes in one transaction;
-    /// answers the hash of the batch's last envelope. A big batch is sealed
-    /// on the sealer's thread meanwhile: the read tables are updated first
-    /// (they need the events, not their envelopes), the envelopes inserted
-    /// after.
+    /// Signs the batch's last envelope and appends the batch with its
+    /// read-table changes in one transaction; answers the hash of the last
+    /// envelope.
     async fn write(
         &self,
-        decided: &Arc<Vec<Decided>>,
+        decided: &[Decided],
         touched: &pvm_shared::cash::TouchedRows,
+        mut rows: Vec<libsql::Value>,
+        last: Option<Envelope>,
     ) -> Result<Hash, libsql::Error> {
-        let sealing = self.sealer.start(decided, self.prev_hash);
+        let Some(mut last) = last else {
+            return Ok(self.prev_hash);
+        };
+        last.sign(&self.identity.key);
+        super::project::event_row(&last, &mut rows);
         let mut result = self.stmts.begin().await;
-        for d in decided.iter() {
+        for d in decided {
             if result.is_err() {
                 break;
             }
@@ -761,9 +768,6 @@ impl Writer {
         if result.is_ok() && !touched.is_empty() {
             result = super::project::sync_cash(&self.conn, touched, &self.state).await;
         }
-        let Sealed {
-            last_hash, rows, ..
-        } = sealing.finish(&self.identity.key, decided, self.prev_hash);
         if result.is_ok() {
             result = self.stmts.insert_rows(rows).await;
         }
@@ -776,136 +780,43 @@ impl Writer {
             }
         }
         result?;
-        Ok(last_hash)
+        Ok(last.hash)
     }
 }
 
-/// A batch sealed: its rows of `events` (`project::event_row`), and the hash
-/// of its last envelope, which the next batch chains after.
-struct Sealed {
-    /// The hash the batch chains after.
-    chained_on: Hash,
-    last_hash: Hash,
-    /// The id of the batch's last event, to tell batches apart (a failed
-    /// batch's seqs and chain start are used again by the next).
-    last_id: Option<Uuid>,
+/// A batch being gathered: each append decided and its events sealed into
+/// the chain as it arrives, their `events` rows made, all but the last
+/// event's (it is signed once the batch is complete).
+struct Batch {
+    decided: Vec<Decided>,
+    /// Each caller with how many of the decided events are theirs.
+    callers: Vec<(Responder, usize)>,
+    touched: pvm_shared::cash::TouchedRows,
+    /// The rows of every sealed envelope but `last`.
     rows: Vec<libsql::Value>,
+    /// The newest envelope, not yet signed or made a row.
+    last: Option<Envelope>,
+    /// The hash the next event chains after.
+    head: Hash,
 }
 
-/// Seals `decided` into the hash chain after `prev_hash`, in order, signs
-/// the last envelope, and makes their rows.
-fn seal_all(decided: &[Decided], prev_hash: Hash, key: &ed25519_dalek::SigningKey) -> Sealed {
-    let mut envs = Vec::with_capacity(decided.len());
-    let mut last_hash = prev_hash;
-    for d in decided {
-        let env = Envelope::seal(d.header.clone(), &d.event, last_hash);
-        last_hash = env.hash;
-        envs.push(env);
-    }
-    if let Some(last) = envs.last_mut() {
-        last.sign(key);
-    }
-    let mut rows = Vec::with_capacity(envs.len() * super::project::EVENT_COLUMNS);
-    for env in &envs {
-        super::project::event_row(env, &mut rows);
-    }
-    Sealed {
-        chained_on: prev_hash,
-        last_hash,
-        last_id: decided.last().map(|d| d.header.id),
-        rows,
-    }
-}
-
-/// A batch to seal: its events and the hash they chain after.
-type SealJob = (Arc<Vec<Decided>>, Hash);
-
-/// Seals big batches on a thread of its own (`seal_all`: canonical JSON,
-/// hashes, the signature) while the writer updates the read tables: the
-/// other core is otherwise idle then, its callers all waiting for this
-/// commit. If the thread is gone the writer seals in place.
-struct Sealer {
-    ask: Option<std::sync::mpsc::SyncSender<SealJob>>,
-    answer: std::sync::mpsc::Receiver<Sealed>,
-}
-
-/// A batch being sealed; `finish` has its envelopes.
-struct Sealing<'a> {
-    sealer: &'a Sealer,
-    asked: bool,
-}
-
-impl Sealer {
-    fn start_thread(identity: Arc<NodeIdentity>) -> Sealer {
-        let (ask, asked) = std::sync::mpsc::sync_channel::<SealJob>(1);
-        let (answer_tx, answer) = std::sync::mpsc::sync_channel(1);
-        let spawned = std::thread::Builder::new()
-            .name("pvm-sealer".into())
-            .spawn(move || {
-                for (decided, prev_hash) in asked {
-                    let sealed = seal_all(&decided, prev_hash, &identity.key);
-                    // Its share let go first, so the writer has the events back whole.
-                    drop(decided);
-                    if answer_tx.send(sealed).is_err() {
-                        return;
-                    }
-                }
-            });
-        if let Err(e) = &spawned {
-            tracing::warn!(error = %e, "no sealer thread; the writer seals batches itself");
-        }
-        Sealer {
-            ask: spawned.ok().map(|_| ask),
-            answer,
+impl Batch {
+    fn after(prev_hash: Hash) -> Batch {
+        Batch {
+            decided: Vec::with_capacity(64),
+            callers: Vec::with_capacity(64),
+            touched: pvm_shared::cash::TouchedRows::default(),
+            rows: Vec::with_capacity(64 * super::project::EVENT_COLUMNS),
+            last: None,
+            head: prev_hash,
         }
     }
 
-    /// Starts sealing `decided` after `prev_hash` on the thread, if the
-    /// batch is big enough to be worth the hand-over.
-    fn start(&self, decided: &Arc<Vec<Decided>>, prev_hash: Hash) -> Sealing<'_> {
-        let asked = decided.len() >= SEAL_APART
-            && self
-                .ask
-                .as_ref()
-                .is_some_and(|ask| ask.try_send((decided.clone(), prev_hash)).is_ok());
-        Sealing {
-            sealer: self,
-            asked,
-        }
-    }
-}
-
-impl Sealing<'_> {
-    /// The batch sealed: by the thread, or here if it was not asked or
-    /// gave no answer. The thread's answer is checked to be for this batch:
-    /// the same chain start, the same last event, one row per event.
-    fn finish(
-        mut self,
-        key: &ed25519_dalek::SigningKey,
-        decided: &[Decided],
-        prev_hash: Hash,
-    ) -> Sealed {
-        if std::mem::take(&mut self.asked) {
-            if let Ok(sealed) = self.sealer.answer.recv() {
-                // Event ids are unique: the same last one is the same batch.
-                if sealed.chained_on == prev_hash
-                    && sealed.last_id == decided.last().map(|d| d.header.id)
-                    && sealed.rows.len() == decided.len() * super::project::EVENT_COLUMNS
-                {
-                    return sealed;
-                }
-                tracing::error!("the sealer answered for another batch; sealing in place");
-            }
-        }
-        seal_all(decided, prev_hash, key)
-    }
-}
-
-impl Drop for Sealing<'_> {
-    /// An answer never collected is taken now, so the next batch cannot get it.
-    fn drop(&mut self) {
-        if self.asked {
-            let _ = self.sealer.answer.recv();
+    fn seal(&mut self, d: &Decided) {
+        let env = Envelope::seal(d.header.clone(), &d.event, self.head);
+        self.head = env.hash;
+        if let Some(before) = self.last.replace(env) {
+            super::project::event_row(&before, &mut self.rows);
         }
     }
 }
