@@ -90,8 +90,8 @@ async fn a_full_disk_fails_writes_clearly_and_ready_says_so_until_space_returns(
         body.contains("disk_full") && body.contains("disk is full"),
         "{body}"
     );
-    // Many at once: batches sealed on top of a batch that then fails are
-    // refused with it, never committed on a chain that is not there.
+    // Many at once: appends sealed into a batch that then fails are refused
+    // with it, and the next batch chains on what is stored, never on them.
     let burst: Vec<_> = (0..32).map(|i| table(format!("Burst {i}"))).collect();
     let mut burst_kept = Vec::new();
     for (i, r) in futures_util::future::join_all(burst)
