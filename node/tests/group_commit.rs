@@ -12,14 +12,10 @@ use uuid::Uuid;
 const WRITERS: usize = 32;
 const PER_WRITER: usize = 400;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn big_batches_are_signed_and_the_wal_starts_over() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("node");
-    let node = Node::open(&data).await.expect("node opens");
-    let log = node.state.log.clone();
-    let mut tables = Vec::new();
-    for w in 0..WRITERS {
+/// Creates `n` tables ("Table 0", …), one append each; their ids.
+async fn create_tables(log: &pvm_node::store::Log, n: usize) -> Vec<Uuid> {
+    let mut tables = Vec::with_capacity(n);
+    for w in 0..n {
         let table_id = Uuid::now_v7();
         log.append(
             Actor::Staff("test".into()),
@@ -35,6 +31,52 @@ async fn big_batches_are_signed_and_the_wal_starts_over() {
         .expect("create table");
         tables.push(table_id);
     }
+    tables
+}
+
+/// Every event of the node's log, in seq order, decoded.
+async fn whole_log(node: &Node) -> Vec<(u64, Envelope)> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = node
+            .state
+            .reader
+            .events_after(after, 1000)
+            .await
+            .expect("read");
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (seq, bytes) in page {
+            out.push((seq, Envelope::decode(&bytes).expect("decodes")));
+        }
+    }
+    out
+}
+
+/// How many events the node's log holds, once it verifies (chain, seqs,
+/// signatures).
+async fn verified_events(node: &Node) -> u64 {
+    node.state
+        .reader
+        .verify_log(
+            node.state.identity.key.verifying_key(),
+            node.state.identity.node_id,
+            node.state.identity.venue_id,
+        )
+        .await
+        .expect("read")
+        .expect("the log verifies")
+        .events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_batches_are_signed_and_the_wal_starts_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("node");
+    let node = Node::open(&data).await.expect("node opens");
+    let log = node.state.log.clone();
+    let tables = create_tables(&log, WRITERS).await;
     let mut tasks = Vec::new();
     for table_id in tables {
         let log = log.clone();
@@ -77,24 +119,12 @@ async fn big_batches_are_signed_and_the_wal_starts_over() {
     let mut signed = 0u64;
     // The largest batch, seen as the most events from one signature to the next.
     let (mut last_signed, mut largest_batch) = (0u64, 0u64);
-    let mut after = 0;
-    loop {
-        let page = node
-            .state
-            .reader
-            .events_after(after, 1000)
-            .await
-            .expect("read");
-        let Some((last, _)) = page.last() else { break };
-        after = *last;
-        for (seq, bytes) in &page {
-            let env = Envelope::decode(bytes).expect("decodes");
-            if env.sig.is_some() {
-                assert!(env.signature_valid(&key), "event {seq}: bad signature");
-                signed += 1;
-                largest_batch = largest_batch.max(seq - last_signed);
-                last_signed = *seq;
-            }
+    for (seq, env) in whole_log(&node).await {
+        if env.sig.is_some() {
+            assert!(env.signature_valid(&key), "event {seq}: bad signature");
+            signed += 1;
+            largest_batch = largest_batch.max(seq - last_signed);
+            last_signed = seq;
         }
     }
     // The callers were grouped into big batches, each signed once.
@@ -106,18 +136,7 @@ async fn big_batches_are_signed_and_the_wal_starts_over() {
         signed >= commits,
         "{commits} commits but only {signed} signed events"
     );
-    let summary = node
-        .state
-        .reader
-        .verify_log(
-            key,
-            node.state.identity.node_id,
-            node.state.identity.venue_id,
-        )
-        .await
-        .expect("read")
-        .expect("the log verifies");
-    assert_eq!(summary.events, total);
+    assert_eq!(verified_events(&node).await, total);
 
     // About 1,000 events' worth of frames at most: the writer's checkpoints
     // let the WAL start over. Never restarted, it would hold all ~13,000.
@@ -183,23 +202,7 @@ async fn groups_refused_part_way_leave_no_trace_in_the_chain() {
         game: Game::Nlhe,
         stakes: Stakes::new(small, small * 2).expect("stakes"),
     };
-    let mut tables = Vec::new();
-    for w in 0..CALLERS {
-        let table_id = Uuid::now_v7();
-        log.append(
-            actor(),
-            Command::CreateTable {
-                table_id,
-                name: TableName::parse(&format!("Table {w}")).expect("name"),
-                game: Game::Nlhe,
-                stakes: Stakes::new(1, 2).expect("stakes"),
-                seats: 9,
-            },
-        )
-        .await
-        .expect("create table");
-        tables.push(table_id);
-    }
+    let tables = create_tables(&log, CALLERS).await;
     let mut tasks = Vec::new();
     for table_id in tables {
         let log = log.clone();
@@ -229,45 +232,18 @@ async fn groups_refused_part_way_leave_no_trace_in_the_chain() {
 
     let total = (CALLERS * (1 + 2 * ROUNDS)) as u64;
     let refused_stakes = Stakes::new(999, 1998).expect("stakes");
-    let mut after = 0;
     let mut seen = 0u64;
-    loop {
-        let page = node
-            .state
-            .reader
-            .events_after(after, 1000)
-            .await
-            .expect("read");
-        let Some((last, _)) = page.last() else { break };
-        after = *last;
-        for (seq, bytes) in &page {
-            seen += 1;
-            assert_eq!(*seq, seen, "the log has a gap or a repeat at seq {seq}");
-            let event = Envelope::decode(bytes)
-                .expect("decodes")
-                .event()
-                .expect("reads");
-            if let pvm_shared::EventKind::TableGameSet { stakes, .. } = event {
-                assert_ne!(
-                    stakes, refused_stakes,
-                    "event {seq} is from a refused group"
-                );
-            }
+    for (seq, env) in whole_log(&node).await {
+        seen += 1;
+        assert_eq!(seq, seen, "the log has a gap or a repeat at seq {seq}");
+        if let pvm_shared::EventKind::TableGameSet { stakes, .. } = env.event().expect("reads") {
+            assert_ne!(
+                stakes, refused_stakes,
+                "event {seq} is from a refused group"
+            );
         }
     }
     assert_eq!(seen, total, "accepted appends missing from the log");
-    let key = node.state.identity.key.verifying_key();
-    let summary = node
-        .state
-        .reader
-        .verify_log(
-            key,
-            node.state.identity.node_id,
-            node.state.identity.venue_id,
-        )
-        .await
-        .expect("read")
-        .expect("the log verifies");
-    assert_eq!(summary.events, total);
+    assert_eq!(verified_events(&node).await, total);
     node.close().await;
 }

@@ -805,12 +805,14 @@ struct Batch {
 }
 
 impl Batch {
+    /// An empty batch; its vectors grow with it (most batches on a venue's
+    /// node are one append).
     fn after(prev_hash: Hash) -> Batch {
         Batch {
-            decided: Vec::with_capacity(64),
-            callers: Vec::with_capacity(64),
+            decided: Vec::new(),
+            callers: Vec::new(),
             touched: pvm_shared::cash::TouchedRows::default(),
-            rows: Vec::with_capacity(64 * super::project::EVENT_COLUMNS),
+            rows: Vec::new(),
             last: None,
             head: prev_hash,
         }
