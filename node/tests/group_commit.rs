@@ -407,3 +407,57 @@ async fn a_statement_failing_part_way_rolls_back_the_whole_batch() {
     .expect("an append after the failures is stored");
     node.close().await;
 }
+
+/// The state the writer publishes after a commit shares the player
+/// directory with the state before unless the commit changed a player
+/// (publishing a big room's state copied thousands of records per commit);
+/// a state already published never changes.
+#[tokio::test]
+async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::open(&dir.path().join("node"))
+        .await
+        .expect("node opens");
+    let log = node.state.log.clone();
+    let player = |name: &str| pvm_shared::players::PlayerDetails {
+        name: name.into(),
+        nickname: None,
+        phone: None,
+        email: None,
+        notes: String::new(),
+    };
+    let ann = Uuid::now_v7();
+    log.append(
+        Actor::Staff("test".into()),
+        Command::CreatePlayer {
+            player_id: ann,
+            details: player("Ann Lee"),
+        },
+    )
+    .await
+    .expect("player");
+    let before = log.venue();
+    create_tables(&log, 1).await;
+    let after_table = log.venue();
+    assert_eq!(after_table.tables.len(), 1);
+    assert!(
+        std::sync::Arc::ptr_eq(&before.players, &after_table.players),
+        "a commit that changed no player copied the player directory"
+    );
+    log.append(
+        Actor::Staff("test".into()),
+        Command::UpdatePlayer {
+            player_id: ann,
+            details: player("Ann Park"),
+        },
+    )
+    .await
+    .expect("update");
+    let after_update = log.venue();
+    assert_eq!(after_update.players[&ann].name, "Ann Park");
+    // The states published before keep what they had.
+    assert_eq!(before.players[&ann].name, "Ann Lee");
+    assert_eq!(after_table.players[&ann].name, "Ann Lee");
+    assert!(before.tables.is_empty());
+    node.close().await;
+}

@@ -154,7 +154,7 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
         EventKind::TournamentPlayed {
             tournament_id,
             event,
-        } => check_play(state.tournaments.get(tournament_id), event),
+        } => check_play(state.tournaments.get(tournament_id).map(|t| &**t), event),
         EventKind::Day2Created {
             name,
             structure,
@@ -280,7 +280,7 @@ fn known_flights<'a>(
 ) -> Result<BTreeMap<Uuid, &'a Tournament>, OutOfBounds> {
     let mut flights = BTreeMap::new();
     for id in ids {
-        let f = state
+        let f: &Tournament = state
             .tournaments
             .get(id)
             .ok_or_else(|| out("day2.flights", format!("no flight with id {id}")))?;

@@ -148,6 +148,7 @@ pub(super) fn find(state: &VenueState, id: Uuid) -> Result<&Tournament, ApiError
     state
         .tournaments
         .get(&id)
+        .map(|t| &**t)
         .ok_or_else(|| ApiError::not_found(format!("no tournament with id {id}")))
 }
 
@@ -422,7 +423,10 @@ async fn bust(
 ) -> Result<Json<BustDone>, ApiError> {
     let Json(done) = play(&s, who.principal().actor(), id, Action::Bust { bullet_id }).await?;
     let state = s.log.venue();
-    Ok(Json(BustDone::after(done.seq, state.tournaments.get(&id))))
+    Ok(Json(BustDone::after(
+        done.seq,
+        state.tournaments.get(&id).map(|t| &**t),
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

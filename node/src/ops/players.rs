@@ -172,7 +172,7 @@ mod tests {
     fn found_in(all: &[Player], q: &str) -> Vec<Player> {
         let mut state = VenueState::default();
         for p in all {
-            state.players.insert(p.id, p.clone());
+            std::sync::Arc::make_mut(&mut state.players).insert(p.id, p.clone());
         }
         find(&state, q).into_iter().cloned().collect()
     }

@@ -582,7 +582,7 @@ pub async fn sync_cash(
         match state.tournaments.get(id) {
             Some(tour) => {
                 // Entries are rows of their own: the JSON leaves them out.
-                let json = serde_json::to_string(tour).unwrap_or_default();
+                let json = serde_json::to_string(&**tour).unwrap_or_default();
                 let status = serde_json::to_value(tour.status)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))

@@ -121,18 +121,19 @@ impl Reader {
             .map(|t| (t.id, t))
             .collect();
         let staff = self.staff().await?;
-        let players = self
-            .players()
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
+        let players = std::sync::Arc::new(
+            self.players()
+                .await?
+                .into_iter()
+                .map(|p| (p.id, p))
+                .collect(),
+        );
         let cash = self.cash().await?;
         let tournaments = self
             .tournaments()
             .await?
             .into_iter()
-            .map(|t| (t.id, t))
+            .map(|t| (t.id, std::sync::Arc::new(t)))
             .collect();
         let templates = self.templates().await?;
         let displays = self.displays().await?;

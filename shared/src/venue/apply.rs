@@ -60,7 +60,7 @@ impl VenueState {
             }
             EventKind::PlayerCreated { player_id, details }
             | EventKind::PlayerUpdated { player_id, details } => {
-                self.players
+                std::sync::Arc::make_mut(&mut self.players)
                     .insert(player_id, Player::from_details(player_id, details));
             }
             EventKind::Cash(e) => cash::apply(self, &e),
@@ -73,14 +73,15 @@ impl VenueState {
             } => {
                 let mut t = Tournament::new(tournament_id, structure, tables, seats);
                 t.name = name;
-                self.tournaments.insert(tournament_id, t);
+                self.tournaments
+                    .insert(tournament_id, std::sync::Arc::new(t));
             }
             EventKind::TournamentPlayed {
                 tournament_id,
                 event,
             } => {
                 if let Some(t) = self.tournaments.get_mut(&tournament_id) {
-                    t.apply(&event);
+                    std::sync::Arc::make_mut(t).apply(&event);
                 }
             }
             EventKind::Day2Created {
@@ -94,13 +95,14 @@ impl VenueState {
             } => {
                 for f in &day2.flights {
                     if let Some(f) = self.tournaments.get_mut(f) {
-                        f.fed_day2 = Some(tournament_id);
+                        std::sync::Arc::make_mut(f).fed_day2 = Some(tournament_id);
                     }
                 }
                 let mut t =
                     Tournament::new_day2(tournament_id, structure, tables, seats, day2, &entrants);
                 t.name = name;
-                self.tournaments.insert(tournament_id, t);
+                self.tournaments
+                    .insert(tournament_id, std::sync::Arc::new(t));
             }
             EventKind::DisplayChanged { change } => self.displays.apply(&change),
             EventKind::TemplateSaved { structure } => {
@@ -116,7 +118,8 @@ impl VenueState {
                 outcome,
                 detail,
             } => {
-                self.down.insert(
+                let down = std::sync::Arc::make_mut(&mut self.down);
+                down.insert(
                     message_id,
                     DownHandled {
                         kind,
@@ -124,8 +127,8 @@ impl VenueState {
                         detail,
                     },
                 );
-                while self.down.len() > MAX_DOWN_KEPT {
-                    self.down.pop_first();
+                while down.len() > MAX_DOWN_KEPT {
+                    down.pop_first();
                 }
             }
             EventKind::LeafRestarted { .. }

@@ -28,7 +28,7 @@ impl VenueState {
         }
         let mut found = Vec::new();
         for id in &flights {
-            let f = self
+            let f: &Tournament = self
                 .tournaments
                 .get(id)
                 .ok_or_else(|| DomainError::NotFound(format!("no flight with id {id}")))?;

@@ -8,15 +8,21 @@ pub struct VenueState {
     pub settings: VenueSettings,
     pub tables: BTreeMap<Uuid, PokerTable>,
     pub staff: StaffDirectory,
-    pub players: BTreeMap<Uuid, Player>,
+    /// Shared between the states the writer publishes until a commit
+    /// changes a player: publishing a big room's state after each commit
+    /// then copies a pointer, not thousands of records.
+    pub players: std::sync::Arc<BTreeMap<Uuid, Player>>,
     pub cash: CashState,
-    pub tournaments: BTreeMap<Uuid, Tournament>,
+    /// Each shared like `players`: a commit copies only the tournament it
+    /// changes.
+    pub tournaments: BTreeMap<Uuid, std::sync::Arc<Tournament>>,
     /// Templates staff saved, by lower-case name (the built-in ones are in code).
     pub templates: BTreeMap<String, Structure>,
     pub displays: crate::displays::DisplayState,
     /// What the node did with the hub's latest messages, by message id
     /// (the last `MAX_DOWN_KEPT`): the hub's delivery state.
-    pub down: BTreeMap<Uuid, DownHandled>,
+    /// Shared like `players`.
+    pub down: std::sync::Arc<BTreeMap<Uuid, DownHandled>>,
 }
 
 /// Bytes of a delivery report's detail, at most.
