@@ -251,11 +251,12 @@ async fn groups_refused_part_way_leave_no_trace_in_the_chain() {
 }
 
 /// A statement that fails part-way through a batch (a trigger refuses one
-/// read-table update), while many callers append at once: the writer has
-/// already written the batch's earlier appends into its transaction, and
-/// all of it is rolled back. Every caller told "stored" finds their event
-/// in the log, no caller told otherwise does, the log has no gap and
-/// verifies, and appends after the failures are stored again.
+/// read-table update), while many callers append at once: when the batch
+/// is written, the statements before the refused one have already run in
+/// its transaction (at least its own group's first update), and all of it
+/// is rolled back. Every caller told "stored" finds their event in the log,
+/// no caller told otherwise does, the log has no gap and verifies, the read
+/// tables agree with it, and appends after the failures are stored again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_failing_part_way_rolls_back_the_whole_batch() {
     const CALLERS: usize = 16;
@@ -284,33 +285,36 @@ async fn a_statement_failing_part_way_rolls_back_the_whole_batch() {
         let log = log.clone();
         tasks.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
+            let set = |small: u32| Command::SetTableGame {
+                table_id,
+                game: Game::Nlhe,
+                stakes: Stakes::new(small, small * 2).expect("stakes"),
+            };
             for i in 0..ROUNDS {
-                // Every few rounds, the last round included, one caller's
-                // append meets the trigger.
-                let small = if w == 0 && i % 5 == 4 {
-                    REFUSED
-                } else {
-                    100 + i
-                };
-                let result = log
-                    .append(
-                        Actor::Staff("test".into()),
-                        Command::SetTableGame {
-                            table_id,
-                            game: Game::Nlhe,
-                            stakes: Stakes::new(small, small * 2).expect("stakes"),
-                        },
-                    )
-                    .await;
+                // Every few rounds, the last round included, one caller
+                // sends a group whose second update meets the trigger, so
+                // its first has run in the transaction by then.
+                if w == 0 && i % 5 == 4 {
+                    let result = log
+                        .append_all(
+                            Actor::Staff("test".into()),
+                            vec![set(100 + i), set(REFUSED)],
+                        )
+                        .await;
+                    assert!(
+                        matches!(result, Err(pvm_node::store::AppendError::Storage(_))),
+                        "the refused group was not refused for storage: {result:?}"
+                    );
+                    outcomes.push((table_id, REFUSED, None));
+                    continue;
+                }
+                let result = log.append(Actor::Staff("test".into()), set(100 + i)).await;
                 match &result {
                     Ok(_) => {}
                     Err(pvm_node::store::AppendError::Storage(_)) => {}
                     Err(e) => panic!("unexpected answer: {e}"),
                 }
-                if small == REFUSED {
-                    assert!(result.is_err(), "the refused update was stored");
-                }
-                outcomes.push((table_id, small, result.ok().map(|c| c.seq)));
+                outcomes.push((table_id, 100 + i, result.ok().map(|c| c.seq)));
             }
             outcomes
         }));

@@ -154,7 +154,13 @@ pub fn check(state: &VenueState, event: &EventKind) -> Result<(), OutOfBounds> {
         EventKind::TournamentPlayed {
             tournament_id,
             event,
-        } => check_play(state.tournaments.get(tournament_id).map(|t| &**t), event),
+        } => check_play(
+            state
+                .tournaments
+                .get(tournament_id)
+                .map(std::sync::Arc::as_ref),
+            event,
+        ),
         EventKind::Day2Created {
             name,
             structure,

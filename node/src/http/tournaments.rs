@@ -148,7 +148,7 @@ pub(super) fn find(state: &VenueState, id: Uuid) -> Result<&Tournament, ApiError
     state
         .tournaments
         .get(&id)
-        .map(|t| &**t)
+        .map(std::sync::Arc::as_ref)
         .ok_or_else(|| ApiError::not_found(format!("no tournament with id {id}")))
 }
 
@@ -425,7 +425,7 @@ async fn bust(
     let state = s.log.venue();
     Ok(Json(BustDone::after(
         done.seq,
-        state.tournaments.get(&id).map(|t| &**t),
+        state.tournaments.get(&id).map(std::sync::Arc::as_ref),
     )))
 }
 

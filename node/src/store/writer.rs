@@ -363,8 +363,10 @@ struct Decided {
     event: EventKind,
 }
 
-/// A thread that frees the states the writer replaced (a big room's state
-/// is thousands of allocations). If it is gone they are freed in place.
+/// A thread that frees the states the writer replaced (after a commit that
+/// changed a player, a big room's directory is thousands of allocations;
+/// the parts a commit left alone are shared and cost a reference count).
+/// If it is gone they are freed in place.
 struct Retired(Option<std::sync::mpsc::SyncSender<RetiredStates>>);
 
 /// Replaced states waiting to be freed: past this the writer waits (the
