@@ -81,6 +81,43 @@ const SHOWS_CLOCK: &str =
     && !!document.querySelector('#stage .time')";
 
 #[tokio::test]
+async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it() {
+    // A portrait TV or a phone-sized box (390 px wide): the code a new screen
+    // shows must be read whole, over nothing of the view beneath it.
+    let node = TestNode::start();
+    running_tournament(&node).await;
+    let tv = Browser::start(390, 844).await;
+    tv.goto(&format!("{}/display/hall-portrait", node.url))
+        .await;
+    until(&tv, "return document.querySelector('#ident .code').textContent.length === 4 && document.getElementById('ident').className !== 'hidden'", Duration::from_secs(5), "the code shows").await;
+    shot(&tv, "display-new-portrait.png").await;
+    let fit = tv
+        .eval(
+            "const c = document.querySelector('#ident .code'); \
+             const r = document.createRange(); r.selectNodeContents(c); \
+             const b = r.getBoundingClientRect(); \
+             const bg = getComputedStyle(document.getElementById('ident')).backgroundColor; \
+             const alpha = bg.startsWith('rgba') ? parseFloat(bg.split(',')[3]) : 1; \
+             return [b.left, b.right, window.innerWidth, alpha, bg];",
+        )
+        .await;
+    let (left, right, width, alpha) = (
+        fit[0].as_f64().unwrap_or(-1.0),
+        fit[1].as_f64().unwrap_or(f64::MAX),
+        fit[2].as_f64().unwrap_or(0.0),
+        fit[3].as_f64().unwrap_or(0.0),
+    );
+    assert!(
+        left >= 0.0 && right <= width,
+        "the code runs off the screen: {fit}"
+    );
+    assert!(
+        alpha >= 1.0,
+        "the view shows through the code's backdrop: {fit}"
+    );
+}
+
+#[tokio::test]
 async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_pause_and_resume() {
     let node = TestNode::start();
     let id = running_tournament(&node).await;
