@@ -29,6 +29,7 @@
   var overlay = document.getElementById("overlay");
   var status = document.getElementById("status");
   var ident = document.getElementById("ident");
+  var identWhat = ident.querySelector(".what");
   /* Everything the screen knows and does, in one place. */
   var st = {
     parts: {}, /* the model's parts, by name */
@@ -362,7 +363,12 @@
     document.getElementById("delayed").className = (servedDelayed || (st.feed === "hub" && !stale)) ? "" : "hidden";
     var unnamed = st.info && !st.info.name;
     ident.className = (unnamed || Date.now() < st.identifyUntil) ? (Date.now() < st.identifyUntil ? "flash" : "") : "hidden";
-    if (st.info) { ident.firstChild.textContent = st.info.code; }
+    if (st.info) {
+      ident.firstChild.textContent = st.info.code;
+      /* Identify on a named screen says which one it is. */
+      var what = unnamed ? "New screen: name it in the screen manager" : st.info.name;
+      if (identWhat.textContent !== what) { identWhat.textContent = what; }
+    }
   }
 
   setInterval(function () {

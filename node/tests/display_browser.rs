@@ -98,7 +98,8 @@ async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it
              const b = r.getBoundingClientRect(); \
              const bg = getComputedStyle(document.getElementById('ident')).backgroundColor; \
              const alpha = bg.startsWith('rgba') ? parseFloat(bg.split(',')[3]) : 1; \
-             return [b.left, b.right, window.innerWidth, alpha, bg];",
+             const top = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2); \
+             return [b.left, b.right, window.innerWidth, alpha, bg, top === c];",
         )
         .await;
     let (left, right, width, alpha) = (
@@ -107,10 +108,14 @@ async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it
         fit[2].as_f64().unwrap_or(0.0),
         fit[3].as_f64().unwrap_or(0.0),
     );
+    // A page wider than the screen is zoomed out by a phone's browser: the
+    // viewport must stay the screen's own 390 px.
+    assert_eq!(width, 390.0, "the page is wider than the screen: {fit}");
     assert!(
         left >= 0.0 && right <= width,
         "the code runs off the screen: {fit}"
     );
+    assert_eq!(fit[5], true, "something covers the code: {fit}");
     assert!(
         alpha >= 1.0,
         "the view shows through the code's backdrop: {fit}"
@@ -310,11 +315,13 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
     assert_eq!(resp.status().as_u16(), 204);
     until(
         &tv,
-        "return document.getElementById('ident').className === 'flash'",
+        "return document.getElementById('ident').className === 'flash' \
+            && document.querySelector('#ident .what').textContent === 'Lobby TV'",
         Duration::from_secs(2),
-        "identify flashes",
+        "identify flashes the code with the screen's name",
     )
     .await;
+    shot(&tv, "display-identify.png").await;
     tv.quit().await;
     bar.quit().await;
 
