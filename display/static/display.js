@@ -131,9 +131,12 @@
       return [box];
     }
     var title = el("h1", "title", c.name);
-    box.appendChild(el("p", "level", c.on_break ? "Break" : "Level " + c.level));
-    /* States in words, not only in colour: read from across the room. */
-    if (c.paused || c.on_break) { box.appendChild(el("p", "state", c.paused ? "PAUSED" : "BREAK")); }
+    /* The level and, beside it, the state in words, not only in colour:
+       read from across the room. One row, so a paused clock is no taller. */
+    var head = el("div", "head");
+    head.appendChild(el("p", "level", c.on_break ? "Break" : "Level " + c.level));
+    if (c.paused || c.on_break) { head.appendChild(el("p", "state", c.paused ? "PAUSED" : "BREAK")); }
+    box.appendChild(head);
     var time = el("p", "time" + (c.paused ? " paused" : ""), mmss(c.time_left_ms));
     time.setAttribute("data-clock", c.id);
     box.appendChild(time);

@@ -20,6 +20,20 @@ fn shots() -> Option<String> {
 /// The smallest text a TV view may show at 1920 × 1080 (issue 15).
 const MIN_TV_TEXT_PX: f64 = 48.0;
 
+/// What of the view a screen cuts off: every element under `#stage` that
+/// reaches past the window's edges (class or tag, and its box).
+async fn cut_off(b: &Browser) -> Value {
+    b.eval(
+        "const out = []; for (const e of document.querySelectorAll('#stage *')) { \
+           if (!e.getClientRects().length) continue; \
+           const r = e.getBoundingClientRect(); \
+           if (r.top < -1 || r.left < -1 || r.bottom > innerHeight + 1 || r.right > innerWidth + 1) \
+             out.push([e.className || e.tagName, Math.round(r.top), Math.round(r.bottom)]); } \
+         return out;",
+    )
+    .await
+}
+
 async fn shot(b: &Browser, name: &str) {
     if let Some(dir) = shots() {
         b.screenshot(&Path::new(&dir).join(name)).await;
@@ -186,6 +200,7 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
         .await;
     assert_eq!(blinds, json!("100 / 100"));
     shot(&tv, "display-clock.png").await;
+    assert_eq!(cut_off(&tv).await, json!([]), "the clock is cut off");
 
     // (b) A second screen, portrait: both agree on the time left to within 100 ms.
     let bar = Browser::start(720, 1280).await;
@@ -232,6 +247,12 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
     };
     agree("running").await;
     shot(&bar, "display-clock-portrait.png").await;
+    // A portrait TV shows the whole clock: nothing runs off the bottom.
+    assert_eq!(
+        cut_off(&bar).await,
+        json!([]),
+        "the portrait clock is cut off"
+    );
     let c = node.client();
     c.post(node.api(&format!("/api/v1/tournaments/{id}/pause")))
         .send()
@@ -245,12 +266,19 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
         bar.eval("return window.pvm.timeLeft()").await,
     );
     assert_eq!(a, b, "paused screens show the same time left");
+    shot(&bar, "display-clock-portrait-paused.png").await;
+    assert_eq!(
+        cut_off(&bar).await,
+        json!([]),
+        "the paused portrait clock is cut off"
+    );
     // Paused in words, not only in colour.
     let state = tv
         .eval("var s = document.querySelector('#stage .state'); return s ? s.textContent : null;")
         .await;
     assert_eq!(state, json!("PAUSED"));
     shot(&tv, "display-clock-paused.png").await;
+    assert_eq!(cut_off(&tv).await, json!([]), "the paused clock is cut off");
     let shown = tv
         .eval("return document.querySelector('#stage .time').textContent")
         .await;
