@@ -137,6 +137,99 @@ async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it
 }
 
 #[tokio::test]
+async fn the_clock_fits_landscape_and_portrait_screens_at_its_longest() {
+    // The most a clock row can hold: a long name, blinds in the tens of
+    // thousands with a big-blind ante, a level of over an hour, four facts and
+    // six places paid; running, then paused.
+    let node = TestNode::start();
+    let c = node.client();
+    let templates: Value = c
+        .get(node.api("/api/v1/tournament-templates"))
+        .send()
+        .await
+        .expect("templates")
+        .json()
+        .await
+        .expect("json");
+    let mut structure = templates
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "Deepstack"))
+        .cloned()
+        .unwrap_or_else(|| panic!("a Deepstack template: {templates}"));
+    structure["allow_decreasing_blinds"] = json!(true);
+    structure["steps"][0] = json!({"type": "level", "small_blind": 25_000, "big_blind": 50_000,
+        "ante": {"kind": "big_blind", "amount": 50_000}, "minutes": 90});
+    structure["steps"][1] = json!({"type": "level", "small_blind": 50_000, "big_blind": 100_000,
+        "ante": {"kind": "big_blind", "amount": 100_000}, "minutes": 90});
+    structure["payouts"] = json!([300, 200, 150, 130, 120, 100]);
+    let resp = c
+        .post(node.api("/api/v1/tournaments"))
+        .json(&json!({"name": "Sunday Main Event Day 1A Flight B", "structure": structure, "tables": 2}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(resp.status().as_u16(), 201, "create");
+    let t: Value = resp.json().await.expect("json");
+    let id = t["id"].as_str().expect("id").to_owned();
+    for n in 0..8 {
+        c.post(node.api(&format!("/api/v1/tournaments/{id}/entries")))
+            .json(&json!({"name": format!("Player {n}")}))
+            .send()
+            .await
+            .expect("entry");
+    }
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/start")))
+        .send()
+        .await
+        .expect("start");
+    let tv = Browser::start(1920, 1080).await;
+    let tall = Browser::start(720, 1280).await;
+    for (b, device) in [(&tv, "wide-tv"), (&tall, "tall-tv")] {
+        put_display(
+            &node,
+            device,
+            json!({"name": device, "playlist": {"views": [{"view": "clock", "tournament": id}]}}),
+        )
+        .await;
+        b.goto(&format!("{}/display/{device}", node.url)).await;
+        until(b, "return !!document.querySelector('#stage .time') && document.querySelector('#stage .time').textContent.split(':').length === 3 && document.querySelectorAll('#stage .facts > div').length === 4 && !!document.querySelector('#stage .ante')", Duration::from_secs(5), "the long clock shows").await;
+    }
+    shot(&tv, "display-clock-long.png").await;
+    shot(&tall, "display-clock-long-portrait.png").await;
+    assert_eq!(cut_off(&tv).await, json!([]), "the long clock is cut off");
+    assert_eq!(
+        cut_off(&tall).await,
+        json!([]),
+        "the long portrait clock is cut off"
+    );
+    c.post(node.api(&format!("/api/v1/tournaments/{id}/pause")))
+        .send()
+        .await
+        .expect("pause");
+    for b in [&tv, &tall] {
+        until(
+            b,
+            "return !!document.querySelector('#stage p.state')",
+            Duration::from_secs(2),
+            "paused",
+        )
+        .await;
+    }
+    shot(&tv, "display-clock-long-paused.png").await;
+    shot(&tall, "display-clock-long-portrait-paused.png").await;
+    assert_eq!(
+        cut_off(&tv).await,
+        json!([]),
+        "the long paused clock is cut off"
+    );
+    assert_eq!(
+        cut_off(&tall).await,
+        json!([]),
+        "the long paused portrait clock is cut off"
+    );
+}
+
+#[tokio::test]
 async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_pause_and_resume() {
     let node = TestNode::start();
     let id = running_tournament(&node).await;
