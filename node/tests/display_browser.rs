@@ -46,20 +46,30 @@ async fn until(b: &Browser, script: &str, within: Duration, what: &str) -> Durat
 }
 
 async fn running_tournament(node: &TestNode) -> String {
+    let players = [
+        "Ann Able", "Bo Baker", "Cy Cole", "Di Dunn", "Ed Eng", "Flo Fox",
+    ];
+    start_tournament(
+        node,
+        json!({"name": "Friday Deepstack", "template": "Deepstack", "tables": 2}),
+        &players,
+    )
+    .await
+}
+
+/// Creates the tournament `body` describes, enters `players` and starts it.
+async fn start_tournament(node: &TestNode, body: Value, players: &[&str]) -> String {
     let c = node.client();
-    let t: Value = c
+    let resp = c
         .post(node.api("/api/v1/tournaments"))
-        .json(&json!({"name": "Friday Deepstack", "template": "Deepstack", "tables": 2}))
+        .json(&body)
         .send()
         .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
+        .expect("create");
+    assert_eq!(resp.status().as_u16(), 201, "create {body}");
+    let t: Value = resp.json().await.expect("json");
     let id = t["id"].as_str().expect("id").to_owned();
-    for name in [
-        "Ann Able", "Bo Baker", "Cy Cole", "Di Dunn", "Ed Eng", "Flo Fox",
-    ] {
+    for name in players {
         c.post(node.api(&format!("/api/v1/tournaments/{id}/entries")))
             .json(&json!({"name": name}))
             .send()
@@ -162,26 +172,14 @@ async fn the_clock_fits_landscape_and_portrait_screens_at_its_longest() {
     structure["steps"][1] = json!({"type": "level", "small_blind": 50_000, "big_blind": 100_000,
         "ante": {"kind": "big_blind", "amount": 100_000}, "minutes": 90});
     structure["payouts"] = json!([300, 200, 150, 130, 120, 100]);
-    let resp = c
-        .post(node.api("/api/v1/tournaments"))
-        .json(&json!({"name": "Sunday Main Event Day 1A Flight B", "structure": structure, "tables": 2}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(resp.status().as_u16(), 201, "create");
-    let t: Value = resp.json().await.expect("json");
-    let id = t["id"].as_str().expect("id").to_owned();
-    for n in 0..8 {
-        c.post(node.api(&format!("/api/v1/tournaments/{id}/entries")))
-            .json(&json!({"name": format!("Player {n}")}))
-            .send()
-            .await
-            .expect("entry");
-    }
-    c.post(node.api(&format!("/api/v1/tournaments/{id}/start")))
-        .send()
-        .await
-        .expect("start");
+    let players: Vec<String> = (0..8).map(|n| format!("Player {n}")).collect();
+    let players: Vec<&str> = players.iter().map(String::as_str).collect();
+    let id = start_tournament(
+        &node,
+        json!({"name": "Sunday Main Event Day 1A Flight B", "structure": structure, "tables": 2}),
+        &players,
+    )
+    .await;
     let tv = Browser::start(1920, 1080).await;
     let tall = Browser::start(720, 1280).await;
     for (b, device) in [(&tv, "wide-tv"), (&tall, "tall-tv")] {
