@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -46,10 +47,14 @@ impl Browser {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("free port");
+        // In a process group of its own, with the Chromium it starts: a test
+        // that fails before `quit` still takes its browser down (see `Drop`),
+        // instead of leaving a live page polling beside the tests that follow.
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver starts");
         let http = reqwest::Client::builder()
@@ -291,6 +296,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The whole group: chromedriver and every Chromium process under it.
+        if let Ok(pid) = i32::try_from(self.driver.id()) {
+            // SAFETY: kill(2) with a negative pid signals that process group
+            // only, the one `start_in` made for this driver.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
