@@ -172,8 +172,9 @@ async fn the_clock_fits_landscape_and_portrait_screens_at_its_longest() {
     structure["steps"][1] = json!({"type": "level", "small_blind": 50_000, "big_blind": 100_000,
         "ante": {"kind": "big_blind", "amount": 100_000}, "minutes": 90});
     structure["payouts"] = json!([300, 200, 150, 130, 120, 100]);
-    let players: Vec<String> = (0..8).map(|n| format!("Player {n}")).collect();
-    let players: Vec<&str> = players.iter().map(String::as_str).collect();
+    let players = [
+        "Ann Able", "Bo Baker", "Cy Cole", "Di Dunn", "Ed Eng", "Flo Fox", "Gus Gale", "Hal Hart",
+    ];
     let id = start_tournament(
         &node,
         json!({"name": "Sunday Main Event Day 1A Flight B", "structure": structure, "tables": 2}),
