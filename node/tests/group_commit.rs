@@ -413,10 +413,11 @@ async fn a_statement_failing_part_way_rolls_back_the_whole_batch() {
     node.close().await;
 }
 
-/// The state the writer publishes after a commit shares the player
-/// directory with the state before unless the commit changed a player
-/// (publishing a big room's state copied thousands of records per commit);
-/// a state already published never changes.
+/// The state the writer publishes after a commit shares every part (the
+/// settings, tables, staff, players, cash games, templates, displays) with
+/// the state before unless the commit changed it (publishing a big room's
+/// state copied thousands of records per commit); a state already published
+/// never changes.
 #[tokio::test]
 async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -449,6 +450,37 @@ async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
         std::sync::Arc::ptr_eq(&before.players, &after_table.players),
         "a commit that changed no player copied the player directory"
     );
+    // Nor anything else it left alone; the tables it changed are new.
+    let same = |a: &pvm_shared::venue::VenueState, b: &pvm_shared::venue::VenueState| {
+        use std::sync::Arc;
+        [
+            ("settings", Arc::ptr_eq(&a.settings, &b.settings)),
+            ("tables", Arc::ptr_eq(&a.tables, &b.tables)),
+            ("staff", Arc::ptr_eq(&a.staff, &b.staff)),
+            ("players", Arc::ptr_eq(&a.players, &b.players)),
+            ("cash", Arc::ptr_eq(&a.cash, &b.cash)),
+            ("templates", Arc::ptr_eq(&a.templates, &b.templates)),
+            ("displays", Arc::ptr_eq(&a.displays, &b.displays)),
+            ("down", Arc::ptr_eq(&a.down, &b.down)),
+        ]
+        .into_iter()
+        .filter(|(_, shared)| *shared)
+        .map(|(part, _)| part)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        same(&before, &after_table),
+        [
+            "settings",
+            "staff",
+            "players",
+            "cash",
+            "templates",
+            "displays",
+            "down"
+        ],
+        "a table's commit shares every part but the tables with the state before it"
+    );
     log.append(
         Actor::Staff("test".into()),
         Command::UpdatePlayer {
@@ -460,6 +492,19 @@ async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
     .expect("update");
     let after_update = log.venue();
     assert_eq!(after_update.players[&ann].name, "Ann Park");
+    assert_eq!(
+        same(&after_table, &after_update),
+        [
+            "settings",
+            "tables",
+            "staff",
+            "cash",
+            "templates",
+            "displays",
+            "down"
+        ],
+        "a player's commit shares every part but the players with the state before it"
+    );
     // The states published before keep what they had.
     assert_eq!(before.players[&ann].name, "Ann Lee");
     assert_eq!(after_table.players[&ann].name, "Ann Lee");

@@ -513,7 +513,7 @@ mod tests {
             serde_json::to_value(pvm_shared::venue::VenueSettings::default()).unwrap_or_default();
         settings["timezone"] = serde_json::json!(zone);
         if let Ok(s) = serde_json::from_value(settings) {
-            state.settings = s;
+            state.settings = std::sync::Arc::new(s);
         }
         let table = Uuid::from_u128(1);
         let made = state.decide(&Command::CreateTable {

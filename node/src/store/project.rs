@@ -606,7 +606,7 @@ pub async fn sync_cash(
     }
     sync_tournament_entries(conn, t, state).await?;
     if t.displays {
-        let json = serde_json::to_string(&state.displays).unwrap_or_default();
+        let json = serde_json::to_string(&*state.displays).unwrap_or_default();
         conn.execute(
             "INSERT OR REPLACE INTO display_state (id, state) VALUES (1, ?1)",
             [json],

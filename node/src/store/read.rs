@@ -114,7 +114,7 @@ impl Reader {
     /// The whole venue state, as the writer needs it at start.
     pub async fn state(&self) -> Result<VenueState, StoreError> {
         let settings = self.settings().await?;
-        let tables = self
+        let tables: std::collections::BTreeMap<_, _> = self
             .tables()
             .await?
             .into_iter()
@@ -138,14 +138,14 @@ impl Reader {
         let templates = self.templates().await?;
         let displays = self.displays().await?;
         Ok(VenueState {
-            displays,
-            settings,
-            tables,
-            staff,
+            displays: std::sync::Arc::new(displays),
+            settings: std::sync::Arc::new(settings),
+            tables: std::sync::Arc::new(tables),
+            staff: std::sync::Arc::new(staff),
             players,
-            cash,
+            cash: std::sync::Arc::new(cash),
             tournaments,
-            templates,
+            templates: std::sync::Arc::new(templates),
             // What the node did with hub messages is the hub's to follow
             // (its fold of the events); the node keeps no rows for it.
             down: Default::default(),

@@ -463,8 +463,7 @@ impl Writer {
         self.next_seq = head.start.seq;
         self.prev_hash = head.start.prev_hash;
         self.hlc = HlcClock::resume_after(head.hlc);
-        self.staff_tx
-            .send_replace(Arc::new(self.state.staff.clone()));
+        self.staff_tx.send_replace(self.state.staff.clone());
         self.venue_tx.send_replace(Arc::new(self.state.clone()));
         Ok(())
     }
@@ -639,10 +638,7 @@ impl Writer {
                 let mut replaced_staff = None;
                 let mut replaced_venue = None;
                 if decided.iter().any(|d| d.event.touches_staff()) {
-                    replaced_staff = Some(
-                        self.staff_tx
-                            .send_replace(Arc::new(self.state.staff.clone())),
-                    );
+                    replaced_staff = Some(self.staff_tx.send_replace(self.state.staff.clone()));
                 }
                 // Published before the callers hear back, so what they read next includes their change.
                 if decided.iter().any(|d| !d.event.touches_staff()) {

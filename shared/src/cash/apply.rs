@@ -79,7 +79,18 @@ pub(crate) fn move_in_queue(cash: &mut CashState, entry_id: Uuid, to: usize) {
 
 /// Folds one cash event into the state.
 pub fn apply(state: &mut VenueState, event: &CashEvent) {
-    let cash = &mut state.cash;
+    if let CashEvent::TableMustMoveSet {
+        table_id,
+        must_move,
+    } = event
+    {
+        if let Some(t) = std::sync::Arc::make_mut(&mut state.tables).get_mut(table_id) {
+            t.must_move = *must_move;
+        }
+        return;
+    }
+    // The cash games are copied here only if a published state still shares them.
+    let cash = std::sync::Arc::make_mut(&mut state.cash);
     match event.clone() {
         CashEvent::CashPolicySet { policy } => cash.policy = policy,
         CashEvent::WaitingListCreated {
@@ -291,13 +302,6 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
         CashEvent::SeatChangeCancelled { request_id } => {
             cash.seat_changes.remove(&request_id);
         }
-        CashEvent::TableMustMoveSet {
-            table_id,
-            must_move,
-        } => {
-            if let Some(t) = state.tables.get_mut(&table_id) {
-                t.must_move = must_move;
-            }
-        }
+        CashEvent::TableMustMoveSet { .. } => {}
     }
 }

@@ -1,13 +1,14 @@
 //! Folding an event into the venue state.
 
 use super::*;
+use std::sync::Arc;
 
 impl VenueState {
     /// Folds one event into the state. Events for unknown tables are ignored:
     /// `decide` never produces them, and replay must not fail on history.
     pub fn apply(&mut self, event: &EventKind) {
         match event.clone() {
-            EventKind::VenueSettingsUpdated { settings } => self.settings = settings,
+            EventKind::VenueSettingsUpdated { settings } => self.settings = Arc::new(settings),
             EventKind::TableCreated {
                 table_id,
                 name,
@@ -15,7 +16,7 @@ impl VenueState {
                 stakes,
                 seats,
             } => {
-                self.tables.insert(
+                Arc::make_mut(&mut self.tables).insert(
                     table_id,
                     PokerTable {
                         id: table_id,
@@ -29,7 +30,7 @@ impl VenueState {
                 );
             }
             EventKind::TableRenamed { table_id, name } => {
-                if let Some(t) = self.tables.get_mut(&table_id) {
+                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
                     t.name = name;
                 }
             }
@@ -38,23 +39,23 @@ impl VenueState {
                 game,
                 stakes,
             } => {
-                if let Some(t) = self.tables.get_mut(&table_id) {
+                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
                     t.game = game;
                     t.stakes = stakes;
                 }
             }
             EventKind::TableOpened { table_id } => {
-                if let Some(t) = self.tables.get_mut(&table_id) {
+                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
                     t.status = TableStatus::Open;
                 }
             }
             EventKind::TableClosed { table_id } => {
-                if let Some(t) = self.tables.get_mut(&table_id) {
+                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
                     t.status = TableStatus::Closed;
                 }
             }
             EventKind::TableStarting { table_id } => {
-                if let Some(t) = self.tables.get_mut(&table_id) {
+                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
                     t.status = TableStatus::Starting;
                 }
             }
@@ -104,13 +105,14 @@ impl VenueState {
                 self.tournaments
                     .insert(tournament_id, std::sync::Arc::new(t));
             }
-            EventKind::DisplayChanged { change } => self.displays.apply(&change),
+            EventKind::DisplayChanged { change } => {
+                Arc::make_mut(&mut self.displays).apply(&change)
+            }
             EventKind::TemplateSaved { structure } => {
-                self.templates
-                    .insert(structure.name.to_lowercase(), structure);
+                Arc::make_mut(&mut self.templates).insert(structure.name.to_lowercase(), structure);
             }
             EventKind::TemplateDeleted { name } => {
-                self.templates.remove(&name.to_lowercase());
+                Arc::make_mut(&mut self.templates).remove(&name.to_lowercase());
             }
             EventKind::DownHandled {
                 message_id,
@@ -118,7 +120,7 @@ impl VenueState {
                 outcome,
                 detail,
             } => {
-                let down = std::sync::Arc::make_mut(&mut self.down);
+                let down = Arc::make_mut(&mut self.down);
                 down.insert(
                     message_id,
                     DownHandled {
@@ -142,7 +144,7 @@ impl VenueState {
                 password_hash,
                 pin_hash,
             } => {
-                self.staff.users.insert(
+                Arc::make_mut(&mut self.staff).users.insert(
                     user_id,
                     StaffUser {
                         id: user_id,
@@ -159,15 +161,15 @@ impl VenueState {
             EventKind::HubStaffReplaced {
                 issued_ms,
                 accounts,
-            } => self.staff.replace_hub(issued_ms, &accounts),
+            } => Arc::make_mut(&mut self.staff).replace_hub(issued_ms, &accounts),
             EventKind::StaffRoleChanged { user_id, role } => {
-                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
                     u.role = role;
                 }
             }
             EventKind::StaffUserDisabled { user_id } | EventKind::StaffUserEnabled { user_id } => {
                 let enabled = matches!(event, EventKind::StaffUserEnabled { .. });
-                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
                     u.enabled = enabled;
                     if !enabled {
                         u.epoch += 1;
@@ -178,13 +180,13 @@ impl VenueState {
                 user_id,
                 password_hash,
             } => {
-                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
                     u.password_hash = Some(password_hash);
                     u.epoch += 1;
                 }
             }
             EventKind::StaffPinSet { user_id, pin_hash } => {
-                if let Some(u) = self.staff.users.get_mut(&user_id) {
+                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
                     u.pin_hash = pin_hash;
                     u.epoch += 1;
                 }
@@ -199,7 +201,7 @@ impl VenueState {
                 secret_hash,
             } => {
                 let epoch = self.staff.users.get(&user_id).map_or(0, |u| u.epoch);
-                self.staff.api_keys.insert(
+                Arc::make_mut(&mut self.staff).api_keys.insert(
                     key_id,
                     ApiKey {
                         id: key_id,
@@ -212,7 +214,7 @@ impl VenueState {
                 );
             }
             EventKind::ApiKeyRevoked { key_id } => {
-                if let Some(k) = self.staff.api_keys.get_mut(&key_id) {
+                if let Some(k) = Arc::make_mut(&mut self.staff).api_keys.get_mut(&key_id) {
                     k.revoked = true;
                 }
             }

@@ -1,28 +1,33 @@
 //! The venue's state (`VenueState`) and every command (`Command`).
 
 use super::*;
+use std::sync::Arc;
 
 /// What a node knows about its venue: the fold of every venue and table event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Every part is shared (`Arc`) between the states the writer publishes
+/// until a commit changes it (`Arc::make_mut`): publishing the state after
+/// each commit, before the callers hear back, then copies pointers, and a
+/// commit copies only the parts it changes (a table's commit leaves the cash
+/// games, the staff and the settings alone).
 pub struct VenueState {
-    pub settings: VenueSettings,
-    pub tables: BTreeMap<Uuid, PokerTable>,
-    pub staff: StaffDirectory,
-    /// Shared between the states the writer publishes until a commit
-    /// changes a player: publishing a big room's state after each commit
-    /// then copies a pointer, not thousands of records.
-    pub players: std::sync::Arc<BTreeMap<Uuid, Player>>,
-    pub cash: CashState,
-    /// Each shared like `players`: a commit copies only the tournament it
-    /// changes.
-    pub tournaments: BTreeMap<Uuid, std::sync::Arc<Tournament>>,
+    pub settings: Arc<VenueSettings>,
+    pub tables: Arc<BTreeMap<Uuid, PokerTable>>,
+    pub staff: Arc<StaffDirectory>,
+    /// A big room's thousands of records: copied only by a commit that
+    /// changes a player.
+    pub players: Arc<BTreeMap<Uuid, Player>>,
+    pub cash: Arc<CashState>,
+    /// Each shared as well: a commit copies only the tournament it changes.
+    pub tournaments: BTreeMap<Uuid, Arc<Tournament>>,
     /// Templates staff saved, by lower-case name (the built-in ones are in code).
-    pub templates: BTreeMap<String, Structure>,
-    pub displays: crate::displays::DisplayState,
+    pub templates: Arc<BTreeMap<String, Structure>>,
+    pub displays: Arc<crate::displays::DisplayState>,
     /// What the node did with the hub's latest messages, by message id
     /// (the last `MAX_DOWN_KEPT`): the hub's delivery state.
     /// Shared like `players`.
-    pub down: std::sync::Arc<BTreeMap<Uuid, DownHandled>>,
+    pub down: Arc<BTreeMap<Uuid, DownHandled>>,
 }
 
 /// Bytes of a delivery report's detail, at most.
