@@ -144,6 +144,36 @@ async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it
         alpha >= 1.0,
         "the view shows through the code's backdrop: {fit}"
     );
+
+    // An announcement to every screen waits while the code shows: on a
+    // phone its bar (a quarter of the height, in big type) covered the line
+    // that says what to do with the code.
+    let resp = node
+        .client()
+        .post(node.api("/api/v1/announcements"))
+        .json(&json!({"text": "The final table starts at nine in the main room, with the feature table streamed", "minutes": 5}))
+        .send()
+        .await
+        .expect("announce");
+    assert_eq!(resp.status().as_u16(), 201);
+    until(
+        &tv,
+        "return document.getElementById('overlay').textContent.startsWith('The final table')",
+        Duration::from_secs(5),
+        "the page has the announcement",
+    )
+    .await;
+    shot(&tv, "display-new-portrait-announced.png").await;
+    let covered = tv
+        .eval(
+            "const w = document.querySelector('#ident .what');              const b = w.getBoundingClientRect();              const top = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2);              return [top === w, getComputedStyle(document.getElementById('overlay')).display];",
+        )
+        .await;
+    assert_eq!(
+        covered,
+        json!([true, "none"]),
+        "the announcement covers the new screen's instructions"
+    );
 }
 
 #[tokio::test]
