@@ -534,7 +534,7 @@ mod tests {
         }
         let e = t.decide(&PlayCommand::Start { at_ms: 0 }).expect("start");
         t.apply(&e);
-        state.tournaments.insert(t.id, std::sync::Arc::new(t));
+        std::sync::Arc::make_mut(&mut state.tournaments).insert(t.id, std::sync::Arc::new(t));
         state
     }
 

@@ -166,13 +166,34 @@ async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it
     shot(&tv, "display-new-portrait-announced.png").await;
     let covered = tv
         .eval(
-            "const w = document.querySelector('#ident .what');              const b = w.getBoundingClientRect();              const top = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2);              return [top === w, getComputedStyle(document.getElementById('overlay')).display];",
+            "const w = document.querySelector('#ident .what'); \
+             const b = w.getBoundingClientRect(); \
+             const top = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2); \
+             return [top === w, getComputedStyle(document.getElementById('overlay')).display];",
         )
         .await;
     assert_eq!(
         covered,
         json!([true, "none"]),
         "the announcement covers the new screen's instructions"
+    );
+    // Once the screen is named the code goes and the announcement shows.
+    put_display(&node, "hall-portrait", json!({"name": "Hall"})).await;
+    until(
+        &tv,
+        "return document.getElementById('ident').className === 'hidden' && getComputedStyle(document.getElementById('overlay')).display !== 'none'",
+        Duration::from_secs(5),
+        "the announcement shows on the named screen",
+    )
+    .await;
+    shot(&tv, "display-named-portrait-announced.png").await;
+    // Sized to the width: this one took half the screen at 5.5vh.
+    let share = tv
+        .eval("return document.getElementById('overlay').getBoundingClientRect().height / window.innerHeight;")
+        .await;
+    assert!(
+        share.as_f64().is_some_and(|s| s <= 0.25),
+        "an 80-character announcement covers {share} of a 390 x 844 screen"
     );
 }
 

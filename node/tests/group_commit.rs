@@ -414,8 +414,8 @@ async fn a_statement_failing_part_way_rolls_back_the_whole_batch() {
 }
 
 /// The state the writer publishes after a commit shares every part (the
-/// settings, tables, staff, players, cash games, templates, displays) with
-/// the state before unless the commit changed it (publishing a big room's
+/// settings, tables, staff, players, cash games, tournaments, templates,
+/// displays, hub deliveries) with the state before unless the commit changed it (publishing a big room's
 /// state copied thousands of records per commit); a state already published
 /// never changes.
 #[tokio::test]
@@ -459,6 +459,7 @@ async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
             ("staff", Arc::ptr_eq(&a.staff, &b.staff)),
             ("players", Arc::ptr_eq(&a.players, &b.players)),
             ("cash", Arc::ptr_eq(&a.cash, &b.cash)),
+            ("tournaments", Arc::ptr_eq(&a.tournaments, &b.tournaments)),
             ("templates", Arc::ptr_eq(&a.templates, &b.templates)),
             ("displays", Arc::ptr_eq(&a.displays, &b.displays)),
             ("down", Arc::ptr_eq(&a.down, &b.down)),
@@ -475,6 +476,7 @@ async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
             "staff",
             "players",
             "cash",
+            "tournaments",
             "templates",
             "displays",
             "down"
@@ -499,6 +501,7 @@ async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
             "tables",
             "staff",
             "cash",
+            "tournaments",
             "templates",
             "displays",
             "down"
@@ -512,13 +515,15 @@ async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
     node.close().await;
 }
 
-/// One batch of table changes (two tables swapping names through a third,
-/// which the unique name index must allow, and games, stakes and status
-/// changed more than once) leaves each row as the log says: name, game,
-/// stakes, status and the seq of its last table event; as a replay of the
-/// log one event at a time writes it; and as the node reads it back after a
-/// restart. (Kept from a measured attempt to write a batch's table rows from
-/// the state in one statement: docs/PERFORMANCE.md.)
+/// One batch of table changes (two tables trading names by way of a
+/// temporary one, which the unique name index must allow at every step; a
+/// table's game and stakes set twice; statuses and a third table's name
+/// changed) leaves each row as the log says: name, game, stakes, status and
+/// the seq of its last table event. A replay of the log writes the same
+/// rows, and the node reads the same tables back after a restart. (Kept
+/// from a measured attempt to write a batch's table rows from the state in
+/// one statement, which a name written from the end state would break:
+/// docs/PERFORMANCE.md.)
 #[tokio::test]
 async fn one_batch_of_table_changes_leaves_each_row_as_the_log_does() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -129,7 +129,7 @@ impl Reader {
                 .collect(),
         );
         let cash = self.cash().await?;
-        let tournaments = self
+        let tournaments: std::collections::BTreeMap<_, _> = self
             .tournaments()
             .await?
             .into_iter()
@@ -144,7 +144,7 @@ impl Reader {
             staff: std::sync::Arc::new(staff),
             players,
             cash: std::sync::Arc::new(cash),
-            tournaments,
+            tournaments: std::sync::Arc::new(tournaments),
             templates: std::sync::Arc::new(templates),
             // What the node did with hub messages is the hub's to follow
             // (its fold of the events); the node keeps no rows for it.

@@ -61,7 +61,7 @@ impl VenueState {
             }
             EventKind::PlayerCreated { player_id, details }
             | EventKind::PlayerUpdated { player_id, details } => {
-                std::sync::Arc::make_mut(&mut self.players)
+                Arc::make_mut(&mut self.players)
                     .insert(player_id, Player::from_details(player_id, details));
             }
             EventKind::Cash(e) => cash::apply(self, &e),
@@ -74,15 +74,14 @@ impl VenueState {
             } => {
                 let mut t = Tournament::new(tournament_id, structure, tables, seats);
                 t.name = name;
-                self.tournaments
-                    .insert(tournament_id, std::sync::Arc::new(t));
+                Arc::make_mut(&mut self.tournaments).insert(tournament_id, Arc::new(t));
             }
             EventKind::TournamentPlayed {
                 tournament_id,
                 event,
             } => {
-                if let Some(t) = self.tournaments.get_mut(&tournament_id) {
-                    std::sync::Arc::make_mut(t).apply(&event);
+                if let Some(t) = Arc::make_mut(&mut self.tournaments).get_mut(&tournament_id) {
+                    Arc::make_mut(t).apply(&event);
                 }
             }
             EventKind::Day2Created {
@@ -95,15 +94,14 @@ impl VenueState {
                 entrants,
             } => {
                 for f in &day2.flights {
-                    if let Some(f) = self.tournaments.get_mut(f) {
-                        std::sync::Arc::make_mut(f).fed_day2 = Some(tournament_id);
+                    if let Some(f) = Arc::make_mut(&mut self.tournaments).get_mut(f) {
+                        Arc::make_mut(f).fed_day2 = Some(tournament_id);
                     }
                 }
                 let mut t =
                     Tournament::new_day2(tournament_id, structure, tables, seats, day2, &entrants);
                 t.name = name;
-                self.tournaments
-                    .insert(tournament_id, std::sync::Arc::new(t));
+                Arc::make_mut(&mut self.tournaments).insert(tournament_id, Arc::new(t));
             }
             EventKind::DisplayChanged { change } => {
                 Arc::make_mut(&mut self.displays).apply(&change)

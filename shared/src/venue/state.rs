@@ -19,8 +19,9 @@ pub struct VenueState {
     /// changes a player.
     pub players: Arc<BTreeMap<Uuid, Player>>,
     pub cash: Arc<CashState>,
-    /// Each shared as well: a commit copies only the tournament it changes.
-    pub tournaments: BTreeMap<Uuid, Arc<Tournament>>,
+    /// Each tournament shared as well: a commit copies the map's pointers
+    /// and the one tournament it changes.
+    pub tournaments: Arc<BTreeMap<Uuid, Arc<Tournament>>>,
     /// Templates staff saved, by lower-case name (the built-in ones are in code).
     pub templates: Arc<BTreeMap<String, Structure>>,
     pub displays: Arc<crate::displays::DisplayState>,
