@@ -354,18 +354,7 @@ async fn a_busy_evening_of_three_games_ends_as_expected_and_replays_identically(
 
     // Replaying the log from empty gives identical read tables.
     assert!(node.terminate().success());
-    let db = pvm_node::store::Db::open(&node.dir.join("pvm.db"))
-        .await
-        .expect("db");
-    let original = pvm_node::store::Reader::new(&db).await.expect("reader");
-    let out = tempfile::tempdir().expect("tmp");
-    let replayed = pvm_node::store::replay_into(&original, &out.path().join("replayed.db"))
-        .await
-        .expect("replay");
-    let (a, b) = (
-        original.dump_read_tables().await.expect("dump"),
-        replayed.dump_read_tables().await.expect("dump"),
-    );
+    let (a, b) = common::dump_and_replay(&node.dir.join("pvm.db")).await;
     assert!(a.lines().count() > 50, "the dump holds the evening");
     assert_eq!(a, b, "read tables differ after replay");
 }

@@ -5,6 +5,8 @@
 //! batch of table changes leaves each row as the log says. And SQLite is
 //! built so that each connection keeps its own page cache.
 
+mod common;
+
 use pvm_node::Node;
 use pvm_shared::envelope::Envelope;
 use pvm_shared::venue::{Command, Game, Stakes, TableName};
@@ -645,19 +647,12 @@ async fn one_batch_of_table_changes_leaves_each_row_as_the_log_does() {
     node.close().await;
 
     // A replay of the log, one event per statement batch, writes the same rows.
-    let db = pvm_node::store::Db::open(&path.join("pvm.db"))
-        .await
-        .expect("db");
-    let original = pvm_node::store::Reader::new(&db).await.expect("reader");
-    let out = tempfile::tempdir().expect("tmp");
-    let replayed = pvm_node::store::replay_into(&original, &out.path().join("r.db"))
-        .await
-        .expect("replay");
-    assert_eq!(
-        original.dump_read_tables().await.expect("dump"),
-        replayed.dump_read_tables().await.expect("dump")
+    let (original, replayed) = common::dump_and_replay(&path.join("pvm.db")).await;
+    assert!(
+        original.contains("Feature"),
+        "the dump holds the tables: {original}"
     );
-    drop((original, db));
+    assert_eq!(original, replayed);
 
     // The state read back at start is the one the batch left.
     let node = Node::open(&path).await.expect("node reopens");

@@ -411,16 +411,6 @@ async fn sixty_players_eight_reentries_seven_tables_down_to_a_winner() {
 
     // The log replays from empty into identical read tables.
     td.v.node.close().await;
-    let db = pvm_node::store::Db::open(&dir.path().join("pvm.db"))
-        .await
-        .expect("db");
-    let original = pvm_node::store::Reader::new(&db).await.expect("reader");
-    let out = tempfile::tempdir().expect("tmp");
-    let replayed = pvm_node::store::replay_into(&original, &out.path().join("r.db"))
-        .await
-        .expect("replay");
-    assert_eq!(
-        original.dump_read_tables().await.expect("dump"),
-        replayed.dump_read_tables().await.expect("dump")
-    );
+    let (original, replayed) = common::dump_and_replay(&dir.path().join("pvm.db")).await;
+    assert_eq!(original, replayed);
 }

@@ -316,18 +316,8 @@ async fn a_turbo_runs_from_registration_to_a_winner() {
 /// Stops the node and checks its log replays from empty into identical read tables.
 async fn assert_replays(node: &mut TestNode) {
     assert!(node.terminate().success());
-    let db = pvm_node::store::Db::open(&node.dir.join("pvm.db"))
-        .await
-        .expect("db");
-    let original = pvm_node::store::Reader::new(&db).await.expect("reader");
-    let out = tempfile::tempdir().expect("tmp");
-    let replayed = pvm_node::store::replay_into(&original, &out.path().join("r.db"))
-        .await
-        .expect("replay");
-    assert_eq!(
-        original.dump_read_tables().await.expect("dump"),
-        replayed.dump_read_tables().await.expect("dump")
-    );
+    let (original, replayed) = common::dump_and_replay(&node.dir.join("pvm.db")).await;
+    assert_eq!(original, replayed);
 }
 
 #[tokio::test]

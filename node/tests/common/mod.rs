@@ -382,3 +382,19 @@ pub const GREEN_PNG: &[u8] = &[
     132, 132, 132, 132, 132, 132, 132, 126, 133, 22, 136, 50, 78, 189, 237, 192, 78, 29, 0, 0, 0,
     0, 73, 69, 78, 68, 174, 66, 96, 130,
 ];
+
+/// The read tables of the stopped node's database at `db` and of a replay
+/// of its log from empty into a fresh one, each dumped as text: a node's
+/// read tables must be exactly what its log replays to.
+pub async fn dump_and_replay(db: &Path) -> (String, String) {
+    let db = pvm_node::store::Db::open(db).await.expect("db");
+    let original = pvm_node::store::Reader::new(&db).await.expect("reader");
+    let out = tempfile::tempdir().expect("tmp");
+    let replayed = pvm_node::store::replay_into(&original, &out.path().join("replayed.db"))
+        .await
+        .expect("replay");
+    (
+        original.dump_read_tables().await.expect("dump"),
+        replayed.dump_read_tables().await.expect("dump"),
+    )
+}
