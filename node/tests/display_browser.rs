@@ -83,20 +83,38 @@ async fn start_tournament(node: &TestNode, body: Value, players: &[&str]) -> Str
     id
 }
 
-async fn put_display(node: &TestNode, device: &str, body: Value) {
+/// Sends `body` to the node's API; it must answer `want`.
+async fn send(node: &TestNode, method: reqwest::Method, path: &str, body: Value, want: u16) {
     let resp = node
         .client()
-        .put(node.api(&format!("/api/v1/displays/{device}")))
+        .request(method, node.api(path))
         .json(&body)
         .send()
         .await
-        .expect("put display");
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
     assert_eq!(
         resp.status().as_u16(),
-        204,
-        "{}",
+        want,
+        "{path}: {}",
         resp.text().await.unwrap_or_default()
     );
+}
+
+/// Posts an announcement; it must be accepted (201).
+async fn announce(node: &TestNode, body: Value) {
+    send(
+        node,
+        reqwest::Method::POST,
+        "/api/v1/announcements",
+        body,
+        201,
+    )
+    .await;
+}
+
+async fn put_display(node: &TestNode, device: &str, body: Value) {
+    let path = format!("/api/v1/displays/{device}");
+    send(node, reqwest::Method::PUT, &path, body, 204).await;
 }
 
 const SHOWS_CLOCK: &str =
@@ -148,14 +166,11 @@ async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it
     // An announcement to every screen waits while the code shows: on a
     // phone its bar (a quarter of the height, in big type) covered the line
     // that says what to do with the code.
-    let resp = node
-        .client()
-        .post(node.api("/api/v1/announcements"))
-        .json(&json!({"text": "The final table starts at nine in the main room, with the feature table streamed", "minutes": 5}))
-        .send()
-        .await
-        .expect("announce");
-    assert_eq!(resp.status().as_u16(), 201);
+    announce(
+        &node,
+        json!({"text": "The final table starts at nine in the main room, with the feature table streamed", "minutes": 5}),
+    )
+    .await;
     until(
         &tv,
         "return document.getElementById('overlay').textContent.startsWith('The final table')",
@@ -454,13 +469,11 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
     agree("resumed").await;
 
     // (d) An announcement to the bar group shows there only.
-    let resp = c
-        .post(node.api("/api/v1/announcements"))
-        .json(&json!({"text": "Last orders at the bar", "group": "bar", "minutes": 5}))
-        .send()
-        .await
-        .expect("announce");
-    assert_eq!(resp.status().as_u16(), 201);
+    announce(
+        &node,
+        json!({"text": "Last orders at the bar", "group": "bar", "minutes": 5}),
+    )
+    .await;
     until(
         &bar,
         "return document.getElementById('overlay').textContent === 'Last orders at the bar'",
