@@ -164,7 +164,7 @@ async fn a_new_screen_s_code_fits_a_portrait_screen_and_hides_the_view_behind_it
     );
 
     // An announcement to every screen waits while the code shows: on a
-    // phone its bar (a quarter of the height, in big type) covered the line
+    // phone its bar (half the height, in big type) covered the line
     // that says what to do with the code.
     announce(
         &node,
@@ -481,6 +481,17 @@ async fn a_new_screen_is_named_shows_the_clock_and_agrees_with_another_through_p
         "the bar shows it",
     )
     .await;
+    // On this portrait TV a short announcement stays on one line (at 5.5vh
+    // it wrapped to two and covered the places paid).
+    assert_eq!(
+        bar.eval(
+            "const r = document.createRange(); r.selectNodeContents(document.getElementById('overlay')); \
+             return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size;"
+        )
+        .await,
+        json!(1),
+        "a short announcement wraps on a portrait TV"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         tv.eval("return document.getElementById('overlay').className")

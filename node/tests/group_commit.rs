@@ -417,9 +417,9 @@ async fn a_statement_failing_part_way_rolls_back_the_whole_batch() {
 
 /// The state the writer publishes after a commit shares every part (the
 /// settings, tables, staff, players, cash games, tournaments, templates,
-/// displays, hub deliveries) with the state before unless the commit changed it (publishing a big room's
-/// state copied thousands of records per commit); a state already published
-/// never changes.
+/// displays, hub deliveries) with the state before unless the commit
+/// changed it (publishing a big room's state copied thousands of records
+/// per commit); a state already published never changes.
 #[tokio::test]
 async fn a_commit_copies_only_the_parts_of_the_state_it_changes() {
     let dir = tempfile::tempdir().expect("tempdir");
