@@ -84,7 +84,7 @@ pub fn apply(state: &mut VenueState, event: &CashEvent) {
         must_move,
     } = event
     {
-        if let Some(t) = std::sync::Arc::make_mut(&mut state.tables).get_mut(table_id) {
+        if let Some(t) = state.table_mut(table_id) {
             t.must_move = *must_move;
         }
         return;

@@ -3,6 +3,42 @@
 use super::*;
 use std::sync::Arc;
 
+/// Each part of the state is shared with the states already published
+/// (`Arc`): these find the record first, so an event for an id the state
+/// does not hold (replayed history, the hub's fold) copies nothing, and
+/// copy the part (`Arc::make_mut`) only to change it.
+impl VenueState {
+    pub(crate) fn table_mut(&mut self, id: &Uuid) -> Option<&mut PokerTable> {
+        if !self.tables.contains_key(id) {
+            return None;
+        }
+        Arc::make_mut(&mut self.tables).get_mut(id)
+    }
+
+    fn user_mut(&mut self, id: &Uuid) -> Option<&mut StaffUser> {
+        if !self.staff.users.contains_key(id) {
+            return None;
+        }
+        Arc::make_mut(&mut self.staff).users.get_mut(id)
+    }
+
+    fn api_key_mut(&mut self, id: &Uuid) -> Option<&mut ApiKey> {
+        if !self.staff.api_keys.contains_key(id) {
+            return None;
+        }
+        Arc::make_mut(&mut self.staff).api_keys.get_mut(id)
+    }
+
+    fn tournament_mut(&mut self, id: &Uuid) -> Option<&mut Tournament> {
+        if !self.tournaments.contains_key(id) {
+            return None;
+        }
+        Arc::make_mut(&mut self.tournaments)
+            .get_mut(id)
+            .map(Arc::make_mut)
+    }
+}
+
 impl VenueState {
     /// Folds one event into the state. Events for unknown tables are ignored:
     /// `decide` never produces them, and replay must not fail on history.
@@ -30,7 +66,7 @@ impl VenueState {
                 );
             }
             EventKind::TableRenamed { table_id, name } => {
-                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
+                if let Some(t) = self.table_mut(&table_id) {
                     t.name = name;
                 }
             }
@@ -39,23 +75,23 @@ impl VenueState {
                 game,
                 stakes,
             } => {
-                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
+                if let Some(t) = self.table_mut(&table_id) {
                     t.game = game;
                     t.stakes = stakes;
                 }
             }
             EventKind::TableOpened { table_id } => {
-                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
+                if let Some(t) = self.table_mut(&table_id) {
                     t.status = TableStatus::Open;
                 }
             }
             EventKind::TableClosed { table_id } => {
-                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
+                if let Some(t) = self.table_mut(&table_id) {
                     t.status = TableStatus::Closed;
                 }
             }
             EventKind::TableStarting { table_id } => {
-                if let Some(t) = Arc::make_mut(&mut self.tables).get_mut(&table_id) {
+                if let Some(t) = self.table_mut(&table_id) {
                     t.status = TableStatus::Starting;
                 }
             }
@@ -80,8 +116,8 @@ impl VenueState {
                 tournament_id,
                 event,
             } => {
-                if let Some(t) = Arc::make_mut(&mut self.tournaments).get_mut(&tournament_id) {
-                    Arc::make_mut(t).apply(&event);
+                if let Some(t) = self.tournament_mut(&tournament_id) {
+                    t.apply(&event);
                 }
             }
             EventKind::Day2Created {
@@ -94,8 +130,8 @@ impl VenueState {
                 entrants,
             } => {
                 for f in &day2.flights {
-                    if let Some(f) = Arc::make_mut(&mut self.tournaments).get_mut(f) {
-                        Arc::make_mut(f).fed_day2 = Some(tournament_id);
+                    if let Some(f) = self.tournament_mut(f) {
+                        f.fed_day2 = Some(tournament_id);
                     }
                 }
                 let mut t =
@@ -161,13 +197,13 @@ impl VenueState {
                 accounts,
             } => Arc::make_mut(&mut self.staff).replace_hub(issued_ms, &accounts),
             EventKind::StaffRoleChanged { user_id, role } => {
-                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
+                if let Some(u) = self.user_mut(&user_id) {
                     u.role = role;
                 }
             }
             EventKind::StaffUserDisabled { user_id } | EventKind::StaffUserEnabled { user_id } => {
                 let enabled = matches!(event, EventKind::StaffUserEnabled { .. });
-                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
+                if let Some(u) = self.user_mut(&user_id) {
                     u.enabled = enabled;
                     if !enabled {
                         u.epoch += 1;
@@ -178,13 +214,13 @@ impl VenueState {
                 user_id,
                 password_hash,
             } => {
-                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
+                if let Some(u) = self.user_mut(&user_id) {
                     u.password_hash = Some(password_hash);
                     u.epoch += 1;
                 }
             }
             EventKind::StaffPinSet { user_id, pin_hash } => {
-                if let Some(u) = Arc::make_mut(&mut self.staff).users.get_mut(&user_id) {
+                if let Some(u) = self.user_mut(&user_id) {
                     u.pin_hash = pin_hash;
                     u.epoch += 1;
                 }
@@ -212,7 +248,7 @@ impl VenueState {
                 );
             }
             EventKind::ApiKeyRevoked { key_id } => {
-                if let Some(k) = Arc::make_mut(&mut self.staff).api_keys.get_mut(&key_id) {
+                if let Some(k) = self.api_key_mut(&key_id) {
                     k.revoked = true;
                 }
             }

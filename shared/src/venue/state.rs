@@ -4,13 +4,13 @@ use super::*;
 use std::sync::Arc;
 
 /// What a node knows about its venue: the fold of every venue and table event.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
 ///
 /// Every part is shared (`Arc`) between the states the writer publishes
 /// until a commit changes it (`Arc::make_mut`): publishing the state after
 /// each commit, before the callers hear back, then copies pointers, and a
 /// commit copies only the parts it changes (a table's commit leaves the cash
 /// games, the staff and the settings alone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VenueState {
     pub settings: Arc<VenueSettings>,
     pub tables: Arc<BTreeMap<Uuid, PokerTable>>,

@@ -118,3 +118,36 @@ fn seats_outside_two_to_ten_are_rejected() {
     assert!(state.decide(&cmd(11)).is_err());
     assert!(state.decide(&cmd(10)).is_ok());
 }
+
+#[test]
+fn a_published_part_is_copied_only_by_an_event_that_changes_it() {
+    let mut state = VenueState::default();
+    let created = create(&state, 1, "Table 1").expect("create");
+    state.apply(&created);
+    let published = state.clone();
+    // Replayed history can name a table, user, key or tournament the state
+    // does not hold: nothing to change, nothing copied.
+    let unknown = Uuid::from_u128(99);
+    for event in [
+        EventKind::TableOpened { table_id: unknown },
+        EventKind::StaffRoleChanged {
+            user_id: unknown,
+            role: Role::Dealer,
+        },
+        EventKind::ApiKeyRevoked { key_id: unknown },
+    ] {
+        state.apply(&event);
+    }
+    assert!(std::sync::Arc::ptr_eq(&state.tables, &published.tables));
+    assert!(std::sync::Arc::ptr_eq(&state.staff, &published.staff));
+    // A change copies the part, and the published state keeps what it had.
+    state.apply(&EventKind::TableOpened {
+        table_id: Uuid::from_u128(1),
+    });
+    assert!(!std::sync::Arc::ptr_eq(&state.tables, &published.tables));
+    assert_eq!(state.tables[&Uuid::from_u128(1)].status, TableStatus::Open);
+    assert_eq!(
+        published.tables[&Uuid::from_u128(1)].status,
+        TableStatus::Closed
+    );
+}
